@@ -1,0 +1,102 @@
+/**
+ * The data that flows between stages: manifest (what) → lock (exactly what).
+ * Kept in one file so every stage agrees on the shapes.
+ */
+
+/** One component as written in `xenrel.config.yaml`. Exactly one of git / url / local. */
+export interface ComponentSpec {
+  git?: string;
+  /** Tag, branch or commit; required with `git`. */
+  ref?: string;
+  url?: string;
+  /** A prebuilt file or directory, relative to the config file. */
+  local?: string;
+  /** Where Xen's make expects it, relative to the tree root. */
+  path: string;
+  license?: string;
+  /** Make variables that name this component (for `init`/`bump`). */
+  vars?: string[];
+  /** Extra mirrors for this component, tried before the global ones. */
+  mirrors?: string[];
+  /** An integrity the bytes must have (`sha512-…`/`sha256-…`), for pre-pinned tarballs. */
+  integrity?: string;
+  /** Patch files (relative to the config) applied in order at vendor time. */
+  patches?: string[];
+  /** Group names (`firmware`, `stubdom`, `qemu`) for `--without`. */
+  groups?: string[];
+  description?: string;
+}
+
+export interface Manifest {
+  version: 1;
+  name: string;
+  /** Release version, used by `release` for the tarball name. */
+  releaseVersion?: string;
+  /** Global mirrors (tarballs): `<mirror>/<basename of url>`. */
+  mirrors: string[];
+  components: Record<string, ComponentSpec>;
+}
+
+/** A manifest together with where it came from. */
+export interface LoadedManifest {
+  manifest: Manifest;
+  /** Absolute path of the config file. */
+  file: string;
+  /** Directory of the config file: the project (Xen tree) root. */
+  root: string;
+}
+
+export interface LockedGit {
+  git: string;
+  ref: string;
+  /** 40 hex. */
+  commit: string;
+  /** Tree hash of the content at `commit`, without `.git`. */
+  tree: string;
+  path: string;
+  license?: string;
+}
+
+export interface LockedTarball {
+  url: string;
+  /** `sha512-…` SRI of the downloaded bytes. */
+  integrity: string;
+  size: number;
+  /** Tree hash of the unpacked content, when the file is a tar archive xenrel can read. */
+  tree?: string;
+  path: string;
+  license?: string;
+}
+
+export interface LockedLocal {
+  local: string;
+  /** `sha512-…` of the file, for a file. */
+  integrity?: string;
+  /** Tree hash, for a directory. */
+  tree?: string;
+  path: string;
+  license?: string;
+}
+
+export type LockedComponent = LockedGit | LockedTarball | LockedLocal;
+
+export interface Lockfile {
+  lockfileVersion: 1;
+  name: string;
+  components: Record<string, LockedComponent>;
+}
+
+export const isLockedGit = (c: LockedComponent): c is LockedGit => 'git' in c;
+export const isLockedTarball = (c: LockedComponent): c is LockedTarball => 'url' in c;
+export const isLockedLocal = (c: LockedComponent): c is LockedLocal => 'local' in c;
+
+/** Something that wants to hear about progress; the report layer implements it. */
+export interface ProgressSink {
+  /** A component started (total bytes when known). */
+  start?(name: string, total?: number): void;
+  /** Bytes arrived for a component. */
+  advance?(name: string, bytes: number): void;
+  done?(name: string, status: string): void;
+  warn?(message: string): void;
+  info?(message: string): void;
+}

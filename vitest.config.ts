@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Integration tests spawn git, tar, make and HTTP servers; two cores.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
