@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+import { Builtins, Cli } from 'clipanion';
+import { commands } from './cli/commands.js';
+import { ExitCode } from './errors.js';
+import { XENREL_VERSION } from './version.js';
+
+const cli = new Cli({
+  binaryLabel: 'xenrel',
+  binaryName: 'xenrel',
+  binaryVersion: XENREL_VERSION,
+  enableColors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+});
+cli.register(Builtins.HelpCommand);
+cli.register(Builtins.VersionCommand);
+for (const c of commands) cli.register(c);
+
+const args = process.argv.slice(2);
+let command;
+try {
+  command = cli.process(args);
+} catch (err) {
+  // Unknown command or option: a usage error, exit 2 as documented.
+  process.stderr.write(cli.error(err as Error));
+  process.exitCode = ExitCode.usage;
+}
+if (command) {
+  process.exitCode = await cli.run(command, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+}

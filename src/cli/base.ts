@@ -1,0 +1,56 @@
+import { Command, Option } from 'clipanion';
+import { dirname, join } from 'node:path';
+import { Cache, defaultCacheDir } from '../cache/cache.js';
+import { loadManifest } from '../manifest/load.js';
+import { LOCKFILE_NAME } from '../lock/lockfile.js';
+import { Report } from '../report/report.js';
+import type { LoadedManifest } from '../types.js';
+
+/**
+ * Global options and the one error path every command shares. A command implements
+ * `run(report)`; output and the exit code go through the report.
+ */
+export abstract class BaseCommand extends Command {
+  config = Option.String('--config', { description: 'Config file (default: the nearest xenrel.config.yaml, .xenrelrc or package.json "xenrel" key)' });
+  cacheDir = Option.String('--cache', { description: 'Cache folder (default: $XENREL_CACHE, else $XDG_CACHE_HOME/xenrel)' });
+  json = Option.Boolean('--json', false, { description: 'Print one JSON document for machines' });
+  quiet = Option.Boolean('--quiet,-q', false, { description: 'Print only errors and the essential result' });
+  debug = Option.Boolean('--debug', false, { description: 'Show stack traces of unexpected errors' });
+
+  abstract run(report: Report): Promise<void>;
+
+  async execute(): Promise<number> {
+    const report = new Report({
+      stdout: this.context.stdout,
+      stderr: this.context.stderr,
+      json: this.json,
+      quiet: this.quiet,
+      debug: this.debug,
+      tty: Boolean((this.context.stderr as NodeJS.WriteStream).isTTY),
+      command: this.path.join(' ') || undefined,
+    });
+    try {
+      await this.run(report);
+    } catch (err) {
+      report.error(err);
+    }
+    return report.finish();
+  }
+
+  get cwd(): string {
+    return process.cwd();
+  }
+
+  openCache(): Cache {
+    return new Cache(this.cacheDir ? this.cacheDir : defaultCacheDir());
+  }
+
+  loadManifest(): Promise<LoadedManifest> {
+    return loadManifest({ cwd: this.cwd, config: this.config });
+  }
+
+  /** The lockfile sits beside the config. */
+  lockPathFor(loaded: LoadedManifest): string {
+    return join(dirname(loaded.file), LOCKFILE_NAME);
+  }
+}

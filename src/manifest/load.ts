@@ -1,0 +1,146 @@
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { cosmiconfig } from 'cosmiconfig';
+import type { z } from 'zod';
+import { XenrelError, ExitCode } from '../errors.js';
+import type { LoadedManifest, Manifest } from '../types.js';
+import { didYouMean } from '../util/did-you-mean.js';
+import { formatKeyPath, parseWithPositions, positionOf, toLineCol, type PositionedDoc } from '../util/yaml-positions.js';
+import { knownKeysAt, manifestSchema } from './schema.js';
+
+export const CONFIG_SEARCH_PLACES = [
+  'xenrel.config.yaml',
+  'xenrel.config.yml',
+  'xenrel.config.json',
+  '.xenrelrc',
+  '.xenrelrc.yaml',
+  '.xenrelrc.yml',
+  '.xenrelrc.json',
+  'package.json',
+];
+
+export interface ConfigIssue {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends XenrelError {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[], hint?: string) {
+    super('E_CONFIG', issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n'), {
+      exitCode: ExitCode.usage,
+      hint,
+      details: { issues },
+    });
+    this.issues = issues;
+  }
+}
+
+/** The config file to use: --config wins, else the nearest one cosmiconfig finds from cwd upward. */
+export async function findConfig(cwd: string, explicit?: string): Promise<string> {
+  if (explicit) return resolve(cwd, explicit);
+  const explorer = cosmiconfig('xenrel', {
+    searchPlaces: CONFIG_SEARCH_PLACES,
+    searchStrategy: 'project',
+    // We parse ourselves (positions for errors); cosmiconfig only finds the file.
+    loaders: { '.yaml': () => ({}), '.yml': () => ({}), '.json': () => ({}), noExt: () => ({}) },
+    packageProp: 'xenrel',
+  });
+  const found = await explorer.search(cwd).catch(() => null);
+  if (!found)
+    throw new XenrelError('E_NO_CONFIG', `no xenrel config found in ${cwd} or its parents`, {
+      exitCode: ExitCode.usage,
+      hint: 'create xenrel.config.yaml (see the README), run `xenrel init` in a Xen tree, or pass --config FILE',
+    });
+  return found.filepath;
+}
+
+const typeWords: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  record: 'a mapping',
+};
+
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function issueMessage(issue: z.core.$ZodIssue, pd: PositionedDoc, fullPath: (string | number)[]): string {
+  if (issue.code === 'invalid_type') {
+    const found = pd.doc.getIn(fullPath);
+    const expected = typeWords[issue.expected] ?? issue.expected;
+    return found === undefined ? `missing, expected ${expected}` : `expected ${expected}, found ${describeValue(found)}`;
+  }
+  return issue.message;
+}
+
+/** Parse and validate config text. `base` is the key path of the config inside the document (package.json). */
+export function parseManifestText(text: string, file: string, base: (string | number)[] = []): Manifest {
+  const pd = parseWithPositions(text);
+  if (pd.doc.errors.length) {
+    throw new ConfigError(
+      pd.doc.errors.map((e) => {
+        const { line, col } = toLineCol(pd, e.pos[0]);
+        return { file, line, col, path: '', message: `syntax error: ${e.message.split('\n')[0]}` };
+      }),
+    );
+  }
+  const value = base.length ? pd.doc.getIn(base) : pd.doc.toJS();
+  const result = manifestSchema.safeParse(value ?? {});
+  if (result.success) return result.data as Manifest;
+
+  const issues: ConfigIssue[] = [];
+  for (const issue of result.error.issues) {
+    const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+    const full = [...base, ...path];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const { line, col } = positionOf(pd, [...full, key], { key: true });
+        const guess = didYouMean(key, knownKeysAt(path));
+        issues.push({
+          file,
+          line,
+          col,
+          path: formatKeyPath([...path, key]),
+          message: `unknown key "${key}"${guess ? ` (did you mean "${guess}"?)` : ''}`,
+        });
+      }
+      continue;
+    }
+    const { line, col } = positionOf(pd, full);
+    issues.push({ file, line, col, path: formatKeyPath(path), message: issueMessage(issue, pd, full) });
+  }
+  issues.sort((a, b) => a.line - b.line || a.col - b.col);
+  throw new ConfigError(issues);
+}
+
+export async function loadManifest(opts: { cwd: string; config?: string }): Promise<LoadedManifest> {
+  const file = await findConfig(opts.cwd, opts.config);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new XenrelError('E_NO_CONFIG', `cannot read config ${file}: ${(err as Error).message}`, {
+      exitCode: ExitCode.usage,
+      hint: 'check the path given with --config',
+    });
+  }
+  const manifest = parseManifestText(text, displayPath(file, opts.cwd), basename(file) === 'package.json' ? ['xenrel'] : []);
+  return { manifest, file, root: dirname(file) };
+}
+
+/** Paths in messages are relative to where the user stands, when that is shorter. */
+export function displayPath(file: string, cwd: string): string {
+  const abs = resolve(file);
+  const base = resolve(cwd);
+  return abs.startsWith(`${base}/`) ? abs.slice(base.length + 1) : abs;
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+
+const componentName = /^[a-z0-9][a-z0-9._-]*$/;
+
+/** A path inside the tree: relative, `/`-separated, no `..`, no backslash. */
+export const treePath = z
+  .string()
+  .min(1, 'expected a non-empty path')
+  .refine((p) => !p.startsWith('/') && !/^[A-Za-z]:/.test(p), 'must be relative to the tree root, not absolute')
+  .refine((p) => !p.includes('\\'), 'must use "/" as separator')
+  .refine((p) => !p.split('/').some((s) => s === '..' || s === '.' || s === ''), 'must not contain "..", "." or empty segments');
+
+const urlString = z.string().refine((u) => /^(https?|file|git|ssh):\/\//.test(u) || /^[^/\s]+@[^:\s]+:/.test(u), {
+  message: 'expected a URL (https://, http://, file://, git://, ssh://)',
+});
+
+export const integrityString = z
+  .string()
+  .regex(/^(sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}$/, 'expected an SRI integrity such as "sha512-<base64>" (sha256, sha384 or sha512)');
+
+/** Per-component extraction limits (hardening); defaults live in the archive reader. */
+export const limitsSchema = z.strictObject({
+  maxBytes: z.number().int().positive().optional(),
+  maxEntries: z.number().int().positive().optional(),
+  maxDepth: z.number().int().positive().optional(),
+  maxPathLength: z.number().int().positive().optional(),
+  maxRatio: z.number().positive().optional(),
+});
+
+/** How Xen's configure switches a component on or off (used by `plan` and `--without`). */
+export const configureSchema = z.strictObject({
+  /** Option that enables it, when it is off by default (`--enable-ovmf`). */
+  enable: z.string().optional(),
+  /** Option that replaces it with a system copy or turns it off (`--with-system-seabios=PATH`). */
+  disable: z.string().optional(),
+  /** Whether a default x86 configure builds (and so fetches) it. */
+  default: z.boolean().optional(),
+  /** Free text: when it is needed (`vtpm stubdom, on when cmake exists`). */
+  when: z.string().optional(),
+});
+
+export const componentSchema = z
+  .strictObject({
+    git: urlString.optional(),
+    ref: z.string().min(1).optional(),
+    url: urlString.optional(),
+    local: z.string().min(1).optional(),
+    path: treePath,
+    license: z.string().optional(),
+    vars: z.array(z.string()).optional(),
+    mirrors: z.array(urlString).optional(),
+    integrity: integrityString.optional(),
+    patches: z.array(z.string()).optional(),
+    groups: z.array(z.string().regex(componentName, 'expected a group name (lower case, digits, ".", "_", "-")')).optional(),
+    description: z.string().optional(),
+    configure: configureSchema.optional(),
+    limits: limitsSchema.optional(),
+    signingKey: z.string().optional(),
+  })
+  .superRefine((c, ctx) => {
+    const kinds = (['git', 'url', 'local'] as const).filter((k) => c[k] !== undefined);
+    if (kinds.length === 0)
+      ctx.addIssue({ code: 'custom', message: 'needs a source: one of "git" (with "ref"), "url" or "local"', path: [] });
+    if (kinds.length > 1)
+      ctx.addIssue({ code: 'custom', message: `has more than one source (${kinds.join(', ')}); keep exactly one`, path: [kinds[1]!] });
+    if (c.git !== undefined && c.ref === undefined)
+      ctx.addIssue({ code: 'custom', message: 'a git source needs "ref" (a tag, branch or commit)', path: ['git'] });
+    if (c.ref !== undefined && c.git === undefined)
+      ctx.addIssue({ code: 'custom', message: '"ref" only applies to a git source', path: ['ref'] });
+    if (c.integrity !== undefined && c.git !== undefined)
+      ctx.addIssue({ code: 'custom', message: '"integrity" applies to url and local sources; a git source is pinned by its commit', path: ['integrity'] });
+  });
+
+export const manifestSchema = z
+  .strictObject({
+    version: z.literal(1, { message: 'expected 1 (the only manifest format version so far)' }),
+    name: z.string().regex(componentName, 'expected a project name (lower case, digits, ".", "_", "-")'),
+    release: z
+      .strictObject({
+        /** The version in the tarball name (`xen-4.22.0`); else `git describe`. */
+        version: z.string().min(1).optional(),
+        prefix: z.string().min(1).optional(),
+      })
+      .optional(),
+    mirrors: z.array(urlString).default([]),
+    components: z.record(z.string().regex(componentName, 'expected a component name (lower case, digits, ".", "_", "-")'), componentSchema),
+  })
+  .superRefine((m, ctx) => {
+    // Two components may not own the same or nested paths: vendor would overwrite one with the other.
+    const entries = Object.entries(m.components);
+    for (let i = 0; i < entries.length; i++)
+      for (let j = i + 1; j < entries.length; j++) {
+        const [a, ca] = entries[i]!;
+        const [b, cb] = entries[j]!;
+        if (ca.path === cb.path || ca.path.startsWith(`${cb.path}/`) || cb.path.startsWith(`${ca.path}/`))
+          ctx.addIssue({ code: 'custom', message: `path "${cb.path}" overlaps the path of component "${a}"`, path: ['components', b, 'path'] });
+      }
+  });
+
+/** Keys the object at `path` accepts, for "did you mean" on an unknown key. */
+export function knownKeysAt(path: (string | number)[]): string[] {
+  if (path.length === 0) return Object.keys(manifestSchema.shape);
+  if (path.length === 1 && path[0] === 'release') return Object.keys(manifestSchema.shape.release.unwrap().shape);
+  if (path[0] === 'components' && path.length === 2) return Object.keys(componentSchema.shape);
+  if (path[0] === 'components' && path.length === 3 && path[2] === 'configure') return Object.keys(configureSchema.shape);
+  if (path[0] === 'components' && path.length === 3 && path[2] === 'limits') return Object.keys(limitsSchema.shape);
+  return [];
+}
