@@ -45,8 +45,9 @@ export async function findConfig(cwd: string, explicit?: string): Promise<string
   const explorer = cosmiconfig('xenrel', {
     searchPlaces: CONFIG_SEARCH_PLACES,
     searchStrategy: 'project',
-    // We parse ourselves (positions for errors); cosmiconfig only finds the file.
-    loaders: { '.yaml': () => ({}), '.yml': () => ({}), '.json': () => ({}), noExt: () => ({}) },
+    // We parse ourselves (positions for errors); cosmiconfig only finds the file. JSON is
+    // parsed here only so that package.json without a "xenrel" key is passed over.
+    loaders: { '.yaml': () => ({}), '.yml': () => ({}), '.json': (_f: string, text: string) => parseOrEmpty(text), noExt: () => ({}) },
     packageProp: 'xenrel',
   });
   const found = await explorer.search(cwd).catch(() => null);
@@ -56,6 +57,14 @@ export async function findConfig(cwd: string, explicit?: string): Promise<string
       hint: 'create xenrel.config.yaml (see the README), run `xenrel init` in a Xen tree, or pass --config FILE',
     });
   return found.filepath;
+}
+
+function parseOrEmpty(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
+  }
 }
 
 const typeWords: Record<string, string> = {
@@ -74,9 +83,12 @@ function describeValue(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-function issueMessage(issue: z.core.$ZodIssue, pd: PositionedDoc, fullPath: (string | number)[]): string {
+const valueAt = (root: unknown, path: (string | number)[]) =>
+  path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), root);
+
+function issueMessage(issue: z.core.$ZodIssue, js: unknown, path: (string | number)[]): string {
   if (issue.code === 'invalid_type') {
-    const found = pd.doc.getIn(fullPath);
+    const found = valueAt(js, path);
     const expected = typeWords[issue.expected] ?? issue.expected;
     return found === undefined ? `missing, expected ${expected}` : `expected ${expected}, found ${describeValue(found)}`;
   }
@@ -94,7 +106,7 @@ export function parseManifestText(text: string, file: string, base: (string | nu
       }),
     );
   }
-  const value = base.length ? pd.doc.getIn(base) : pd.doc.toJS();
+  const value = valueAt(pd.doc.toJS(), base);
   const result = manifestSchema.safeParse(value ?? {});
   if (result.success) return result.data as Manifest;
 
@@ -117,7 +129,7 @@ export function parseManifestText(text: string, file: string, base: (string | nu
       continue;
     }
     const { line, col } = positionOf(pd, full);
-    issues.push({ file, line, col, path: formatKeyPath(path), message: issueMessage(issue, pd, full) });
+    issues.push({ file, line, col, path: formatKeyPath(path), message: issueMessage(issue, value, path) });
   }
   issues.sort((a, b) => a.line - b.line || a.col - b.col);
   throw new ConfigError(issues);
