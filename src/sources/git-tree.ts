@@ -1,0 +1,345 @@
+import { spawn } from 'node:child_process';
+import { createHash, type Hash } from 'node:crypto';
+import { mkdir, open, symlink, readdir, type FileHandle } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
+import { sortEntries, type TreeEntry, type TreeMode } from '../tree/hash.js';
+import { gitArgs, gitEnv, gitFailure, lastLines, runGit } from './git-run.js';
+
+/**
+ * Reading a commit's content straight from git objects.
+ *
+ * Decision: a git component's tree hash is the hash of the RAW git content at the commit
+ * (blob bytes exactly as committed), never of a work tree or of `git archive`. So
+ * `.gitattributes` (eol/text/ident/filters, export-subst, export-ignore), `core.autocrlf`
+ * and LFS smudge filters cannot change it, and anyone can recompute it from a clone:
+ * the same bytes a plain `git checkout` writes for a repository without attributes.
+ * Attributes that `git archive` would apply are reported (`attributes`) so callers can
+ * warn, but they are not applied.
+ */
+
+export interface Gitlink {
+  path: string;
+  commit: string;
+}
+
+export interface GitTreeAttributes {
+  /** Patterns carrying `export-subst`, as `<dir of .gitattributes>/<pattern>`. */
+  exportSubst: string[];
+  /** Patterns carrying `export-ignore`, as `<dir of .gitattributes>/<pattern>`. */
+  exportIgnore: string[];
+}
+
+export interface GitTree {
+  /** Files and symlinks, bytewise path order. */
+  entries: TreeEntry[];
+  /** Submodules (mode 160000): not part of the tree hash; each is pinned on its own. */
+  gitlinks: Gitlink[];
+  attributes: GitTreeAttributes;
+}
+
+interface LsEntry {
+  mode: TreeMode;
+  oid: string;
+  path: string;
+}
+
+const MAX_SYMLINK_TARGET = 64 * 1024;
+
+function badTree(mirrorDir: string, commit: string, what: string): XenrelError {
+  return new XenrelError('E_GIT_TREE', `commit ${commit} in ${mirrorDir}: ${what}`, {
+    exitCode: ExitCode.checkFailed,
+    hint: 'this commit cannot be used as a source; pin another commit or report it upstream',
+  });
+}
+
+/** `git ls-tree -r -z --full-tree`: `<mode> SP <type> SP <oid> TAB <path> NUL`. */
+async function lsTree(mirrorDir: string, commit: string): Promise<{ blobs: LsEntry[]; gitlinks: Gitlink[] }> {
+  const args = ['ls-tree', '-r', '-z', '--full-tree', `${commit}^{tree}`];
+  const r = await runGit(args, { gitDir: mirrorDir });
+  if (r.code !== 0) throw gitFailure(args, r, `listing the tree of ${commit}`);
+  const blobs: LsEntry[] = [];
+  const gitlinks: Gitlink[] = [];
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  let start = 0;
+  for (let nul = r.stdout.indexOf(0, start); nul >= 0; start = nul + 1, nul = r.stdout.indexOf(0, start)) {
+    const rec = r.stdout.subarray(start, nul);
+    const tab = rec.indexOf(0x09);
+    const [mode, type, oid] = rec.subarray(0, tab).toString('latin1').split(' ');
+    let path: string;
+    try {
+      path = utf8.decode(rec.subarray(tab + 1));
+    } catch {
+      throw badTree(mirrorDir, commit, `path ${JSON.stringify(rec.subarray(tab + 1).toString('latin1'))} is not valid UTF-8`);
+    }
+    if (type === 'commit' && mode === '160000') gitlinks.push({ path, commit: oid! });
+    else if (type === 'blob') {
+      // Very old repositories have 100664 (group-writable) entries: git treats them as 100644.
+      const m: TreeMode | undefined = mode === '100755' ? '100755' : mode === '120000' ? '120000' : mode === '100644' || mode === '100664' ? '100644' : undefined;
+      if (!m) throw badTree(mirrorDir, commit, `unsupported mode ${mode} for ${path}`);
+      blobs.push({ mode: m, oid: oid!, path });
+    } else throw badTree(mirrorDir, commit, `unexpected ${type} entry ${path}`);
+  }
+  return { blobs, gitlinks };
+}
+
+/** The submodules (mode 160000 entries) of `commit`, without reading any blob. */
+export async function listGitlinks(mirrorDir: string, commit: string): Promise<Gitlink[]> {
+  return (await lsTree(mirrorDir, commit)).gitlinks;
+}
+
+/** Receives each blob's bytes as `git cat-file --batch` streams them. */
+interface BlobSink {
+  begin(entry: LsEntry, size: number): Promise<void> | void;
+  data(chunk: Buffer): Promise<void> | void;
+  end(): Promise<void> | void;
+}
+
+/**
+ * One `git cat-file --batch` process for the whole tree: object ids go in, `<oid> <type>
+ * <size>\n<content>\n` comes out, in order. Content is handed to the sink chunk by chunk
+ * (the `for await` loop gives back-pressure), so memory stays flat whatever the size.
+ */
+async function streamBlobs(mirrorDir: string, blobs: LsEntry[], sink: BlobSink): Promise<void> {
+  const child = spawn('git', gitArgs(['cat-file', '--batch'], mirrorDir), { env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8192)));
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+  child.stdin.on('error', () => {});
+  child.stdin.end(blobs.map((b) => `${b.oid}\n`).join(''));
+
+  let i = 0;
+  let header: Buffer[] = [];
+  let remaining = -1; // bytes of content still to come; -1 = reading a header; -2 = expecting the trailing LF
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      let off = 0;
+      while (off < chunk.length) {
+        if (remaining === -2) {
+          off++; // the LF after the content
+          remaining = -1;
+          continue;
+        }
+        if (remaining === -1) {
+          const nl = chunk.indexOf(0x0a, off);
+          if (nl < 0) {
+            header.push(chunk.subarray(off));
+            break;
+          }
+          header.push(chunk.subarray(off, nl));
+          off = nl + 1;
+          const line = Buffer.concat(header).toString('utf8');
+          header = [];
+          const entry = blobs[i];
+          const m = /^([0-9a-f]+) (\S+) (\d+)$/.exec(line);
+          if (!entry || !m || m[1] !== entry.oid || m[2] !== 'blob')
+            throw new XenrelError('E_GIT_TREE', `git cat-file in ${mirrorDir}: unexpected answer "${line}" for ${entry?.path ?? '(nothing)'}`, {
+              exitCode: ExitCode.fetch,
+              hint: 'the mirror may be damaged; delete it from the cache and fetch again',
+            });
+          remaining = Number(m[3]);
+          await sink.begin(entry, remaining);
+          if (remaining === 0) {
+            await sink.end();
+            i++;
+            remaining = -2;
+          }
+          continue;
+        }
+        const take = Math.min(remaining, chunk.length - off);
+        await sink.data(chunk.subarray(off, off + take));
+        off += take;
+        remaining -= take;
+        if (remaining === 0) {
+          await sink.end();
+          i++;
+          remaining = -2;
+        }
+      }
+    }
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited.catch(() => {});
+    throw err;
+  }
+  const code = await exited;
+  if (code !== 0 || i !== blobs.length)
+    throw new XenrelError('E_GIT', `git cat-file in ${mirrorDir} stopped after ${i} of ${blobs.length} objects: ${lastLines(stderr, 4) || `exit code ${code}`}`, {
+      exitCode: ExitCode.fetch,
+      hint: 'the mirror may be damaged; delete it from the cache and fetch again',
+    });
+}
+
+/** Patterns from one `.gitattributes` file that `git archive` would act on. */
+export function parseExportAttributes(dir: string, text: string, into: GitTreeAttributes): void {
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const [pattern, ...attrs] = line.split(/\s+/);
+    const full = dir ? `${dir}/${pattern}` : pattern!;
+    if (attrs.includes('export-subst')) into.exportSubst.push(full);
+    if (attrs.includes('export-ignore')) into.exportIgnore.push(full);
+  }
+}
+
+/** Collects a small blob whole (symlink targets, .gitattributes). */
+class SmallBlob {
+  parts: Buffer[] = [];
+  size = 0;
+  push(c: Buffer, limit: number, what: string) {
+    this.size += c.length;
+    if (this.size > limit) throw new Error(`${what} is larger than ${limit} bytes`);
+    this.parts.push(c);
+  }
+  get bytes() {
+    return Buffer.concat(this.parts);
+  }
+}
+
+const hex = (h: Hash) => h.digest('hex');
+
+/**
+ * The files, symlinks and gitlinks of `commit`, hashed from raw blobs (see the decision at
+ * the top of this file). One `ls-tree` and one streaming `cat-file` process.
+ */
+export async function gitTreeEntries(mirrorDir: string, commit: string): Promise<GitTree> {
+  return walkCommit(mirrorDir, commit, undefined);
+}
+
+/**
+ * Write the files and symlinks of `commit` into `dest` (an empty or new directory) from
+ * raw blobs, hashing as it writes, and return the entries so the caller can check the
+ * tree hash before using the result. Callers pass a staging directory and rename it into
+ * place only after the hash matched: a crash or a mismatch then never leaves a partial
+ * tree under the final name. Paths with `.`/`..`/`.git` components, absolute paths and
+ * symlinks that resolve outside the tree (or to its root) are refused before anything
+ * is written for them; symlinks are created last, so no file is ever written through one.
+ */
+export async function exportTree(mirrorDir: string, commit: string, dest: string): Promise<TreeEntry[]> {
+  await mkdir(dest, { recursive: true });
+  if ((await readdir(dest)).length > 0)
+    throw new XenrelError('E_DEST_NOT_EMPTY', `cannot export ${commit} into ${dest}: the folder is not empty`, { exitCode: ExitCode.usage });
+  return (await walkCommit(mirrorDir, commit, dest)).entries;
+}
+
+function checkPath(mirrorDir: string, commit: string, path: string): void {
+  const parts = path.split('/');
+  if (path.startsWith('/') || path.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..' || p.toLowerCase() === '.git'))
+    throw badTree(mirrorDir, commit, `refusing unsafe path ${JSON.stringify(path)}`);
+}
+
+/**
+ * Does the symlink at `path` resolve (following the tree's other symlinks, as the kernel
+ * would) to somewhere outside the tree or to its root? A lexical check is not enough:
+ * `a/b/l -> ..` then `a/b/m -> l/../..` stays inside on paper and escapes on disk.
+ */
+export function symlinkEscapes(path: string, links: ReadonlyMap<string, string>): boolean {
+  const own = links.get(path);
+  if (!own || own.startsWith('/')) return true;
+  const stack = path.split('/').slice(0, -1);
+  let queue = own.split('/');
+  let hops = 0;
+  while (queue.length) {
+    const c = queue.shift()!;
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (!stack.length) return true;
+      stack.pop();
+      continue;
+    }
+    stack.push(c);
+    const t = links.get(stack.join('/'));
+    if (t !== undefined) {
+      if (++hops > 40 || t === '' || t.startsWith('/')) return true;
+      stack.pop();
+      queue = [...t.split('/'), ...queue];
+    }
+  }
+  return stack.length === 0;
+}
+
+async function walkCommit(mirrorDir: string, commit: string, dest: string | undefined): Promise<GitTree> {
+  const { blobs, gitlinks } = await lsTree(mirrorDir, commit);
+  const attributes: GitTreeAttributes = { exportSubst: [], exportIgnore: [] };
+  const entries: TreeEntry[] = [];
+  const links: { path: string; target: string }[] = [];
+  const madeDirs = new Set<string>(['']);
+  if (dest) for (const b of blobs) checkPath(mirrorDir, commit, b.path);
+
+  let cur: LsEntry | undefined;
+  let hash: Hash | undefined;
+  let small: SmallBlob | undefined;
+  let fh: FileHandle | undefined;
+
+  const sink: BlobSink = {
+    async begin(entry, size) {
+      cur = entry;
+      hash = createHash('sha256');
+      const isAttr = entry.path === '.gitattributes' || entry.path.endsWith('/.gitattributes');
+      small = entry.mode === '120000' || (isAttr && size <= 1 << 20) ? new SmallBlob() : undefined;
+      if (entry.mode === '120000' && size > MAX_SYMLINK_TARGET) throw badTree(mirrorDir, commit, `symlink ${entry.path} has a ${size}-byte target`);
+      if (dest && entry.mode !== '120000') {
+        const dir = posix.dirname(entry.path);
+        const d = dir === '.' ? '' : dir;
+        if (!madeDirs.has(d)) {
+          await mkdir(join(dest, d), { recursive: true });
+          madeDirs.add(d);
+        }
+        const mode = entry.mode === '100755' ? 0o755 : 0o644;
+        // 'wx' = O_CREAT|O_EXCL: never follows or overwrites an existing entry.
+        fh = await open(join(dest, entry.path), 'wx', mode);
+      }
+    },
+    async data(chunk) {
+      hash!.update(chunk);
+      small?.push(chunk, MAX_SYMLINK_TARGET * 16, cur!.path);
+      if (fh) await fh.write(chunk);
+    },
+    async end() {
+      const e = cur!;
+      entries.push({ path: e.path, mode: e.mode, sha256: hex(hash!) });
+      if (fh) {
+        // The umask must not decide the exec bit.
+        await fh.chmod(e.mode === '100755' ? 0o755 : 0o644);
+        await fh.close();
+        fh = undefined;
+      }
+      if (small && e.mode === '120000') {
+        const target = small.bytes.toString('utf8');
+        if (target.includes('\0')) throw badTree(mirrorDir, commit, `symlink ${e.path} has a NUL byte in its target`);
+        links.push({ path: e.path, target });
+      } else if (small) {
+        const dir = posix.dirname(e.path);
+        parseExportAttributes(dir === '.' ? '' : dir, small.bytes.toString('utf8'), attributes);
+      }
+      small = undefined;
+    },
+  };
+
+  try {
+    await streamBlobs(mirrorDir, blobs, sink);
+    if (dest) {
+      const byPath = new Map(links.map((l) => [l.path, l.target]));
+      for (const l of links)
+        if (symlinkEscapes(l.path, byPath))
+          throw badTree(mirrorDir, commit, `refusing symlink ${l.path} -> ${l.target}: it points outside the tree or at its root`);
+    }
+    if (dest)
+      for (const l of links) {
+        const dir = posix.dirname(l.path);
+        const d = dir === '.' ? '' : dir;
+        if (!madeDirs.has(d)) {
+          await mkdir(join(dest, d), { recursive: true });
+          madeDirs.add(d);
+        }
+        await symlink(l.target, join(dest, l.path));
+      }
+  } catch (err) {
+    await fh?.close().catch(() => {});
+    throw wrapFsError(err, dest ? `writing ${dest}` : `reading ${mirrorDir}`);
+  }
+  return { entries: sortEntries(entries), gitlinks, attributes };
+}
