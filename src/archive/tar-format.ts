@@ -1,0 +1,181 @@
+/**
+ * The bytes of a tar archive: 512-byte ustar headers and pax records, written and parsed.
+ *
+ * Decision: xenrel encodes headers itself instead of using node-tar's Header/Pax classes.
+ * A ustar header is a fixed 512-byte layout; writing it directly lets the writer set every
+ * field (empty uname/gname, uid/gid 0, no atime/ctime, a deterministic pax header name —
+ * node-tar's `portable` gives no control over several of these) and lets the reader parse
+ * exactly what is on disk, strictly, without node-tar's silent sanitising.
+ */
+
+export const BLOCK = 512;
+
+/** Typeflags xenrel knows by name; anything else is reported by its byte. */
+export const TYPE = {
+  file: '0',
+  oldFile: '\0',
+  hardlink: '1',
+  symlink: '2',
+  char: '3',
+  block: '4',
+  dir: '5',
+  fifo: '6',
+  contiguous: '7',
+  paxLocal: 'x',
+  paxGlobal: 'g',
+  gnuLongName: 'L',
+  gnuLongLink: 'K',
+} as const;
+
+const MAX_OCTAL_11 = 8 ** 11; // 8 GiB: the largest size a 12-byte octal field holds
+
+export interface HeaderFields {
+  name: string; // ASCII, ≤ 100 bytes
+  mode: number;
+  size: number;
+  mtime: number;
+  typeflag: string;
+  linkname?: string; // ASCII, ≤ 100 bytes
+}
+
+function writeString(buf: Buffer, off: number, len: number, s: string): void {
+  const b = Buffer.from(s, 'utf8');
+  if (b.length > len) throw new Error(`tar header field too long: ${s}`);
+  b.copy(buf, off);
+}
+
+function writeOctal(buf: Buffer, off: number, len: number, n: number): void {
+  // len-1 octal digits, zero padded, then NUL — the form GNU tar and Python write.
+  buf.write(n.toString(8).padStart(len - 1, '0') + '\0', off, len, 'ascii');
+}
+
+/** One POSIX ustar header. uid/gid 0, empty uname/gname, device numbers 0, no prefix. */
+export function encodeHeader(h: HeaderFields): Buffer {
+  const buf = Buffer.alloc(BLOCK);
+  writeString(buf, 0, 100, h.name);
+  writeOctal(buf, 100, 8, h.mode);
+  writeOctal(buf, 108, 8, 0);
+  writeOctal(buf, 116, 8, 0);
+  writeOctal(buf, 124, 12, h.size < MAX_OCTAL_11 ? h.size : 0); // larger sizes go in a pax `size`
+  writeOctal(buf, 136, 12, h.mtime);
+  buf.fill(0x20, 148, 156);
+  buf.write(h.typeflag, 156, 1, 'latin1');
+  if (h.linkname) writeString(buf, 157, 100, h.linkname);
+  buf.write('ustar\u000000', 257, 8, 'latin1');
+  writeOctal(buf, 329, 8, 0);
+  writeOctal(buf, 337, 8, 0);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += buf[i]!;
+  buf.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  return buf;
+}
+
+export const needsPaxSize = (size: number) => size >= MAX_OCTAL_11;
+
+/** `"<len> <key>=<value>\n"` where len counts the whole record, itself included. */
+export function paxRecord(key: string, value: string): Buffer {
+  const body = ` ${key}=${value}\n`;
+  const bodyLen = Buffer.byteLength(body, 'utf8');
+  let len = bodyLen + 1;
+  while (String(len).length + bodyLen !== len) len = String(len).length + bodyLen;
+  return Buffer.from(`${len}${body}`, 'utf8');
+}
+
+/** Zero bytes that pad `size` up to a whole number of blocks. */
+export const padding = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
+
+// ---------------------------------------------------------------- parsing
+
+export interface RawHeader {
+  /** Raw bytes of name (prefix/name joined for POSIX ustar). */
+  name: Buffer;
+  linkname: Buffer;
+  mode: number;
+  /** null when the numeric field is not parseable. */
+  size: bigint | null;
+  mtime: bigint | null;
+  typeflag: string;
+  format: 'ustar' | 'gnu' | 'v7';
+}
+
+export const isZeroBlock = (b: Uint8Array): boolean => {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+};
+
+/** Both checksum forms (unsigned, and the historic signed one) are accepted, as GNU tar does. */
+export function checksumOk(b: Uint8Array): boolean {
+  const field = cstr(b, 148, 8).toString('latin1').trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  const want = parseInt(field, 8);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const v = i >= 148 && i < 156 ? 0x20 : b[i]!;
+    unsigned += v;
+    signed += v > 127 ? v - 256 : v;
+  }
+  return want === unsigned || want === signed;
+}
+
+function cstr(b: Uint8Array, off: number, len: number): Buffer {
+  const s = Buffer.from(b.buffer, b.byteOffset + off, len);
+  const nul = s.indexOf(0);
+  return nul < 0 ? s : s.subarray(0, nul);
+}
+
+/** Octal (space/NUL padded) or GNU base-256; null when invalid or negative. */
+export function parseNumeric(b: Uint8Array, off: number, len: number): bigint | null {
+  const first = b[off]!;
+  if (first & 0x80) {
+    if (first === 0xff) return null; // negative base-256
+    let v = BigInt(first & 0x7f);
+    for (let i = 1; i < len; i++) v = (v << 8n) | BigInt(b[off + i]!);
+    return v;
+  }
+  const s = cstr(b, off, len).toString('latin1').trim();
+  if (s === '') return 0n;
+  if (!/^[0-7]+$/.test(s)) return null;
+  return BigInt('0o' + s);
+}
+
+export function parseHeader(b: Uint8Array): RawHeader {
+  const magic = Buffer.from(b.buffer, b.byteOffset + 257, 8).toString('latin1');
+  const format = magic.startsWith('ustar\0') ? 'ustar' : magic === 'ustar  \0' ? 'gnu' : 'v7';
+  let name = cstr(b, 0, 100);
+  if (format === 'ustar') {
+    const prefix = cstr(b, 345, 155);
+    if (prefix.length) name = Buffer.concat([prefix, Buffer.from('/'), name]);
+  }
+  const modeN = parseNumeric(b, 100, 8);
+  return {
+    name: Buffer.from(name),
+    linkname: Buffer.from(cstr(b, 157, 100)),
+    mode: modeN === null ? -1 : Number(modeN & 0o7777777n),
+    size: parseNumeric(b, 124, 12),
+    mtime: parseNumeric(b, 136, 12),
+    typeflag: String.fromCharCode(b[156]!),
+    format,
+  };
+}
+
+/** Parses pax records; null when malformed. Later records win, as POSIX says. */
+export function parsePax(data: Buffer): Map<string, Buffer> | null {
+  const out = new Map<string, Buffer>();
+  let pos = 0;
+  while (pos < data.length) {
+    const sp = data.indexOf(0x20, pos);
+    if (sp < 0 || sp - pos > 20) return null;
+    const lenStr = data.subarray(pos, sp).toString('latin1');
+    if (!/^[1-9][0-9]*$/.test(lenStr)) return null;
+    const len = Number(lenStr);
+    const end = pos + len;
+    if (end > data.length || data[end - 1] !== 0x0a) return null;
+    const rec = data.subarray(sp + 1, end - 1);
+    const eq = rec.indexOf(0x3d);
+    if (eq <= 0) return null;
+    out.set(rec.subarray(0, eq).toString('utf8'), Buffer.from(rec.subarray(eq + 1)));
+    pos = end;
+  }
+  return out;
+}

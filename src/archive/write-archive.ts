@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { wrapFsError } from '../errors.js';
+import { fsyncDir, tempName } from '../util/atomic.js';
+import type { TreeEntry } from '../tree/hash.js';
+import type { EntrySource } from './entries.js';
+import { compressChunks, type Compression } from './compress.js';
+import { tarChunks, type TarOptions, type TarResult } from './writer.js';
+
+export interface WriteArchiveOptions extends TarOptions {
+  /** Final file name; written to a temp name beside it, fsynced, then renamed. */
+  out: string;
+  format: Compression;
+  /** gzip 1..9 (default 9), xz 0..9 (default 6), zstd 1..19 (default 19). */
+  level?: number;
+}
+
+export interface WrittenArchive {
+  file: string;
+  /** Hex sha256 and size of the written (compressed) file: what SHA256SUMS lists. */
+  sha256: string;
+  size: number;
+  /** Hex sha256 and size of the uncompressed tar: the format-independent identity. */
+  tarSha256: string;
+  tarSize: number;
+  /** Files and symlinks, paths relative to the top directory. */
+  entries: TreeEntry[];
+}
+
+async function* tee(src: AsyncIterable<Uint8Array>, onChunk: (c: Uint8Array) => void): AsyncGenerator<Uint8Array> {
+  for await (const c of src) {
+    onChunk(c);
+    yield c;
+  }
+}
+
+/** Writes a deterministic archive atomically: nothing appears under `out` unless complete. */
+export async function writeArchive(sources: Iterable<EntrySource>, opts: WriteArchiveOptions): Promise<WrittenArchive> {
+  await mkdir(dirname(opts.out), { recursive: true });
+  const result: TarResult = { entries: [], tarSize: 0 };
+  const tarHash = createHash('sha256');
+  const outHash = createHash('sha256');
+  let size = 0;
+  const tmp = tempName(opts.out);
+  let fh;
+  try {
+    fh = await open(tmp, 'wx', 0o644);
+    const tar = tee(tarChunks(sources, opts, result), (c) => tarHash.update(c));
+    // Keep one write in flight while the next chunk is produced.
+    let pending: Promise<unknown> = Promise.resolve();
+    const buf: Uint8Array[] = [];
+    let bufLen = 0;
+    const flush = async () => {
+      const data = Buffer.concat(buf, bufLen);
+      buf.length = 0;
+      bufLen = 0;
+      await pending;
+      pending = fh!.write(data);
+    };
+    for await (const c of compressChunks(tar, opts.format, opts.level)) {
+      outHash.update(c);
+      size += c.length;
+      buf.push(c);
+      bufLen += c.length;
+      if (bufLen >= 1 << 20) await flush();
+    }
+    await flush();
+    await pending;
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await rename(tmp, opts.out);
+    await fsyncDir(dirname(opts.out));
+  } catch (err) {
+    await fh?.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw wrapFsError(err, `writing ${opts.out}`);
+  }
+  return {
+    file: opts.out,
+    sha256: outHash.digest('hex'),
+    size,
+    tarSha256: tarHash.digest('hex'),
+    tarSize: result.tarSize,
+    entries: result.entries,
+  };
+}
