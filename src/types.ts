@@ -25,6 +25,20 @@ export interface ComponentSpec {
   /** Group names (`firmware`, `stubdom`, `qemu`) for `--without`. */
   groups?: string[];
   description?: string;
+  /** How Xen's configure switches it on or off (`plan`, `--without`); see config/xen.yaml. */
+  configure?: ComponentConfigure;
+}
+
+/** Mirrors `configureSchema` in src/manifest/schema.ts. */
+export interface ComponentConfigure {
+  /** Option that enables it when it is off by default (`--enable-ovmf`). */
+  enable?: string;
+  /** Option that replaces it with a system copy or turns it off (`--with-system-seabios=PATH`). */
+  disable?: string;
+  /** Whether a default x86 configure builds (and so fetches) it. */
+  default?: boolean;
+  /** When it is needed, in words. */
+  when?: string;
 }
 
 export interface Manifest {
