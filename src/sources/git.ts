@@ -124,12 +124,16 @@ export async function hasCommit(mirrorDir: string, commit: string): Promise<bool
   return (await runGit(['cat-file', '-e', `${commit}^{commit}`], { gitDir: mirrorDir })).code === 0;
 }
 
+async function isPinned(mirrorDir: string, commit: string): Promise<boolean> {
+  return (await runGit(['show-ref', '--verify', '--quiet', PIN_PREFIX + commit], { gitDir: mirrorDir })).code === 0;
+}
+
 async function pinCommit(mirrorDir: string, commit: string): Promise<void> {
   const ref = PIN_PREFIX + commit;
-  if ((await runGit(['show-ref', '--verify', '--quiet', ref], { gitDir: mirrorDir })).code === 0) return;
+  if (await isPinned(mirrorDir, commit)) return;
   const r = await runGit(['update-ref', ref, commit], { gitDir: mirrorDir });
   // Another process may have pinned it at the same moment; only a missing pin is an error.
-  if (r.code !== 0 && (await runGit(['show-ref', '--verify', '--quiet', ref], { gitDir: mirrorDir })).code !== 0)
+  if (r.code !== 0 && !(await isPinned(mirrorDir, commit)))
     throw gitFailure(['update-ref', ref, commit], r, `pinning ${commit} in ${mirrorDir}`);
 }
 
@@ -168,7 +172,7 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
       { staleMs: opts.lockStaleMs },
     );
   }
-  await cache.withLock(mirrorLockName(url), () => pinCommit(mirrorDir, commit), { staleMs: opts.lockStaleMs });
+  if (!(await isPinned(mirrorDir, commit))) await cache.withLock(mirrorLockName(url), () => pinCommit(mirrorDir, commit), { staleMs: opts.lockStaleMs });
   return { mirrorDir, fetched };
 }
 

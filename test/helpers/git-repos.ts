@@ -95,8 +95,8 @@ export class GitFixtures {
   }
 
   /** Run git with the fixture environment; throws with git's stderr on failure. */
-  git(args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
-    return run('git', args, { cwd, env: { ...this.env, ...extraEnv } });
+  git(args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}, input?: string): Promise<string> {
+    return run('git', args, { cwd, env: { ...this.env, ...extraEnv }, input });
   }
 
   /** A new non-bare repository under the fixture root, optionally with files (not committed yet). */
@@ -320,13 +320,14 @@ function freePort(): Promise<number> {
   });
 }
 
-function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<string> {
+function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} (in ${opts.cwd}) failed with ${code}: ${err.trim()}`))));
   });

@@ -393,6 +393,73 @@ describe('content from raw git objects', () => {
   });
 });
 
+describe('hostile trees and edge cases', () => {
+  it('exportTree refuses entries named "..", ".git" (any case) that a crafted tree can hold', async () => {
+    const f = await GitFixtures.create();
+    try {
+      const r = await f.repo('crafted', { files: { 'ok.txt': 'ok\n' } });
+      await r.commit('base');
+      const blob = (await r.git('hash-object', '-w', 'ok.txt')).trim();
+      const cache = await newCache();
+      for (const name of ['..', '.git', '.GIT']) {
+        // `git mktree` writes what it is told; a malicious upstream can publish this.
+        const inner = (await f.git(['mktree'], r.dir, {}, `100644 blob ${blob}\tconfig\n`)).trim();
+        const tree = (await f.git(['mktree'], r.dir, {}, `100644 blob ${blob}\tok.txt\n040000 tree ${inner}\t${name}\n`)).trim();
+        const commit = (await f.git(['commit-tree', tree, '-m', 'crafted'], r.dir, { GIT_AUTHOR_DATE: f.tick(), GIT_COMMITTER_DATE: f.tick() })).trim();
+        await r.tag(`crafted-${name.replace(/\./g, 'dot')}`, { commit });
+        const { mirrorDir } = await ensureCommit(r.url, commit, cache);
+        const dest = join(f.root, `out-${name}`);
+        const err = await expectXenrelError(exportTree(mirrorDir, commit, dest), 'E_GIT_TREE', 1);
+        expect(err.message).toContain('unsafe path');
+        expect(await readdir(dest)).toEqual([]);
+      }
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('refuses an abbreviated commit id that matches several commits (exit 2, candidates listed)', async () => {
+    const f = await GitFixtures.create();
+    try {
+      const r = await f.repo('many');
+      // Enough commits that two share a 4-hex prefix (the dates are fixed, so the ids are too).
+      const lines: string[] = [];
+      for (let i = 0; i < 1200; i++)
+        lines.push(`commit refs/heads/main`, `committer T <t@x.invalid> ${1_700_000_000 + i} +0000`, `data <<EOF`, `c${i}`, `EOF`, '');
+      await f.git(['fast-import', '--quiet'], r.dir, {}, `${lines.join('\n')}\n`);
+      const ids = (await r.git('rev-list', 'main')).trim().split('\n');
+      const seen = new Map<string, string>();
+      let prefix = '';
+      for (const id of ids) {
+        const p = id.slice(0, 4);
+        if (seen.has(p)) {
+          prefix = p;
+          break;
+        }
+        seen.set(p, id);
+      }
+      expect(prefix).not.toBe('');
+      const cache = await newCache();
+      const err = await expectXenrelError(resolveRef(r.url, prefix, cache), 'E_REF_AMBIGUOUS', 2);
+      for (const id of ids.filter((x) => x.startsWith(prefix))) expect(err.message).toContain(id);
+      // One more hex digit than the shortest unique prefix is enough.
+      const one = ids[0]!;
+      expect((await resolveRef(r.url, one.slice(0, 12), cache)).commit).toBe(one);
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('concurrent fetches into one cache all succeed with one mirror', async () => {
+    const cache = await newCache();
+    const locked = await lockGit('c', { git: up.url, ref: 'v2.0', path: 'c' }, await newCache());
+    const results = await Promise.all([1, 2, 3, 4].map(() => fetchGit('c', locked, cache)));
+    expect(new Set(results.map((x) => x.mirrorDir)).size).toBe(1);
+    expect((await readdir(join(cache.root, 'git'))).filter((x) => !x.startsWith('.'))).toHaveLength(1);
+    expect((await readdir(join(cache.root, 'git'))).filter((x) => x.includes('xenrel-tmp'))).toEqual([]);
+  });
+});
+
 describe('submodules', () => {
   it('reports gitlinks separately and reads .gitmodules (relative URLs resolved, nested submodules)', async () => {
     const f = await GitFixtures.create();
