@@ -1,0 +1,175 @@
+import { chmod, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import ssri from 'ssri';
+import { XenrelError, ExitCode } from '../errors.js';
+import { serializeLock } from '../lock/lockfile.js';
+import { manifestLine, treeHash, type TreeEntry } from '../tree/hash.js';
+import { sha256File, walkTree } from '../tree/walk.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { isLockedGit, type LockedComponent, type Lockfile } from '../types.js';
+import {
+  BIN_DIR,
+  LOCK_COPY,
+  MANIFESTS_DIR,
+  SHIM_INDEX,
+  SHIM_TOOLS,
+  WITHOUT_FILE,
+  XENREL_DIR,
+  requestUrl,
+  storeAbs,
+  storeKind,
+  storeRel,
+} from './layout.js';
+import { withoutAdvice, withoutRule } from './without.js';
+
+/** scripts/shim/ from src/vendor/ (tsx, vitest) and from dist/vendor/ (the build). */
+export const SHIM_TEMPLATE_DIR = fileURLToPath(new URL('../../scripts/shim/', import.meta.url));
+
+export interface ShimOptions {
+  without?: string[];
+  /** Tree entries already computed by placeStore (saves walking the store again). */
+  entries?: Record<string, TreeEntry[]>;
+}
+
+export interface ShimResult {
+  /** Files under .xenrel/ that were written because they differed. */
+  changed: string[];
+}
+
+/** The shim scripts are the templates concatenated: fixed bytes for a given xenrel. */
+export async function renderShim(tool: (typeof SHIM_TOOLS)[number]): Promise<string> {
+  const common = await readFile(join(SHIM_TEMPLATE_DIR, 'common.sh'), 'utf8');
+  const own = await readFile(join(SHIM_TEMPLATE_DIR, `${tool}.sh`), 'utf8');
+  return (
+    `#!/bin/sh\n` +
+    `# xenrel shim: ${tool}. Written by \`xenrel vendor\` from scripts/shim/; do not edit.\n` +
+    `# Make reaches it through the xenrel block in .config. It serves what\n` +
+    `# .xenrel/xenrel.lock lists from .xenrel/sources/ and refuses everything else.\n` +
+    `XR_TOOL=${tool}\n` +
+    common +
+    own
+  );
+}
+
+const hexOfTree = (tree: string) => Buffer.from(tree.slice('sha256-'.length), 'base64').toString('hex');
+
+/** The digest column: tree:<hex> for folders, <algo>:<hex> for files (sha512 or sha256). */
+async function digestFor(treeRoot: string, name: string, c: LockedComponent): Promise<string> {
+  if (storeKind(c) === 'tree') {
+    const tree = (c as { tree?: string }).tree;
+    if (!tree) throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
+    return `tree:${hexOfTree(tree)}`;
+  }
+  const integrity = (c as { integrity?: string }).integrity;
+  if (integrity) {
+    const parsed = ssri.parse(integrity, { strict: true });
+    for (const algo of ['sha512', 'sha256'] as const) {
+      const h = parsed[algo]?.[0];
+      if (h) return `${algo}:${Buffer.from(h.digest, 'base64').toString('hex')}`;
+    }
+  }
+  // Only weaker or no algorithms in the lock: the store copy was verified against it, so
+  // its sha256 stands for it.
+  return `sha256:${await sha256File(storeAbs(treeRoot, name, c))}`;
+}
+
+function field(name: string, what: string, v: string | undefined): string {
+  const s = v ?? '-';
+  if (s === '' || /[\t\n\r]/.test(s))
+    throw new XenrelError('E_SHIM_FIELD', `component ${name}: its ${what} ${JSON.stringify(s)} cannot be written to the shim index (empty, or contains a tab or newline)`, {
+      exitCode: ExitCode.usage,
+      hint: 'fix the component in xenrel.config.yaml',
+    });
+  return s;
+}
+
+export const SHIM_INDEX_HEADER =
+  '# xenrel shim index: written by `xenrel vendor`; do not edit. Tab-separated:\n' +
+  '# name\tkind\turl\tref\tcommit\tdigest\tpath\tstore\tstatus\n';
+
+export async function renderIndex(treeRoot: string, lock: Lockfile, without: string[]): Promise<string> {
+  let out = SHIM_INDEX_HEADER;
+  for (const name of Object.keys(lock.components).sort()) {
+    const c = lock.components[name]!;
+    const left = without.includes(name);
+    const cols = [
+      field(name, 'name', name),
+      storeKind(c),
+      field(name, 'url', requestUrl(c) ?? '-'),
+      field(name, 'ref', isLockedGit(c) ? c.ref : '-'),
+      isLockedGit(c) ? c.commit : '-',
+      left ? '-' : await digestFor(treeRoot, name, c),
+      field(name, 'path', c.path),
+      // Relative to .xenrel/.
+      storeRel(name, c).slice(XENREL_DIR.length + 1),
+      left ? 'without' : 'vendored',
+    ];
+    out += `${cols.join('\t')}\n`;
+  }
+  return out;
+}
+
+async function writeIfChanged(abs: string, text: string, mode: number, changed: string[], rel: string): Promise<void> {
+  const old = await readFile(abs, 'utf8').catch(() => undefined);
+  const st = await stat(abs).catch(() => undefined);
+  if (old === text && st && (st.mode & 0o777) === mode) return;
+  await writeFileAtomic(abs, text, mode);
+  await chmod(abs, mode);
+  changed.push(rel);
+}
+
+/**
+ * Writes .xenrel/bin/{git,fetch}, the index, the manifests, the WITHOUT list and the lock
+ * copy. Needs the store in place (for manifests and file digests). Only what differs is
+ * rewritten, so a second run reports nothing.
+ */
+export async function installShim(treeRoot: string, lock: Lockfile, opts: ShimOptions = {}): Promise<ShimResult> {
+  const without = opts.without ?? [];
+  const changed: string[] = [];
+  for (const tool of SHIM_TOOLS) {
+    const rel = `${BIN_DIR}/${tool}`;
+    await writeIfChanged(join(treeRoot, rel), await renderShim(tool), 0o755, changed, rel);
+  }
+  await writeIfChanged(join(treeRoot, SHIM_INDEX), await renderIndex(treeRoot, lock, without), 0o644, changed, SHIM_INDEX);
+
+  // Manifests: the expected tree-hash lines, only for folders that are vendored.
+  await mkdir(join(treeRoot, MANIFESTS_DIR), { recursive: true });
+  const wanted = new Set<string>();
+  for (const [name, c] of Object.entries(lock.components)) {
+    if (without.includes(name) || storeKind(c) !== 'tree') continue;
+    const entries = opts.entries?.[name] ?? (await walkTree(storeAbs(treeRoot, name, c)));
+    const tree = (c as { tree?: string }).tree;
+    if (treeHash(entries) !== tree)
+      throw new XenrelError('E_STORE_MISMATCH', `component ${name}: ${storeRel(name, c)} does not match the lock's tree hash`, {
+        exitCode: ExitCode.checkFailed,
+        hint: 'run `xenrel vendor` to restore it',
+      });
+    const rel = `${MANIFESTS_DIR}/${name}.tree`;
+    wanted.add(`${name}.tree`);
+    await writeIfChanged(join(treeRoot, rel), entries.map(manifestLine).join(''), 0o644, changed, rel);
+  }
+  for (const f of await readdir(join(treeRoot, MANIFESTS_DIR))) {
+    if (!wanted.has(f)) {
+      await rm(join(treeRoot, MANIFESTS_DIR, f), { force: true, recursive: true });
+      changed.push(`${MANIFESTS_DIR}/${f}`);
+    }
+  }
+
+  const withoutText = Object.keys(lock.components)
+    .sort()
+    .filter((n) => without.includes(n))
+    .map((n) => {
+      const c = lock.components[n]!;
+      return `${n}\t${withoutRule(n, c)?.flag ?? '-'}\t${withoutAdvice(n, c)}\n`;
+    })
+    .join('');
+  if (withoutText) await writeIfChanged(join(treeRoot, WITHOUT_FILE), withoutText, 0o644, changed, WITHOUT_FILE);
+  else if (await stat(join(treeRoot, WITHOUT_FILE)).catch(() => undefined)) {
+    await rm(join(treeRoot, WITHOUT_FILE), { force: true });
+    changed.push(WITHOUT_FILE);
+  }
+
+  await writeIfChanged(join(treeRoot, LOCK_COPY), serializeLock(lock), 0o644, changed, LOCK_COPY);
+  return { changed };
+}

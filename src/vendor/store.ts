@@ -1,0 +1,176 @@
+import { createReadStream } from 'node:fs';
+import { copyFile, cp, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import ssri from 'ssri';
+import type { Cache } from '../cache/cache.js';
+import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
+import { ensureCommit, exportTree } from '../sources/git.js';
+import { copyContentTo } from '../sources/http-content.js';
+import { localSourcePath } from '../sources/local.js';
+import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
+import { walkTree } from '../tree/walk.js';
+import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent, type Lockfile, type ProgressSink } from '../types.js';
+import { SOURCES_DIR, storeDirAbs, storeKind } from './layout.js';
+import { exists, recoverSiblings, removeAtomically, stagingPath, swapInto } from './swap.js';
+
+export interface PlaceOptions {
+  /** Components to leave out (removed from the store if a previous run placed them). */
+  without?: string[];
+  /** Where `local:` paths are relative to (the config's folder); default the tree root. */
+  configRoot?: string;
+  progress?: ProgressSink;
+}
+
+export type PlaceAction = 'unchanged' | 'placed' | 'restored' | 'left-out' | 'removed';
+
+export interface PlaceResult {
+  name: string;
+  action: PlaceAction;
+  /** For `restored`: what was wrong with the copy that was replaced. */
+  diff?: TreeDiff;
+  /** Tree entries of the placed folder (for the shim's manifests). */
+  entries?: TreeEntry[];
+}
+
+/** Does `file` have the bytes `integrity` names? */
+export async function fileMatches(file: string, integrity: string): Promise<boolean> {
+  try {
+    await ssri.checkStream(createReadStream(file), integrity);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function lockedIntegrity(name: string, c: LockedComponent): string {
+  const integrity = (c as { integrity?: string }).integrity;
+  if (!integrity)
+    throw new XenrelError('E_LOCK', `component ${name}: the lock has no integrity for ${c.path}`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
+  return integrity;
+}
+
+function lockedTree(name: string, c: LockedComponent): string {
+  const tree = (c as { tree?: string }).tree;
+  if (!tree) throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
+  return tree;
+}
+
+/** The current store copy of a folder component, or undefined when absent. */
+async function currentTree(dir: string): Promise<TreeEntry[] | undefined> {
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) return undefined;
+  return walkTree(dir, { ignoreNames: [] });
+}
+
+/** Write component `name`'s locked content into the empty/new folder `dest`; returns its entries. */
+async function produceTree(name: string, c: LockedComponent, cache: Cache, dest: string, configRoot: string): Promise<TreeEntry[]> {
+  if (isLockedGit(c)) {
+    // Never the network here: `vendor` fetches first; placing is offline.
+    const { mirrorDir } = await ensureCommit(c.git, c.commit, cache, { offline: true, label: name });
+    return exportTree(mirrorDir, c.commit, dest);
+  }
+  if (isLockedLocal(c)) {
+    await cp(localSourcePath(configRoot, c.local), dest, { recursive: true, verbatimSymlinks: true, errorOnExist: true });
+    return walkTree(dest);
+  }
+  throw new XenrelError('E_LOCK', `component ${name}: a tarball cannot be placed as a folder`, { exitCode: ExitCode.usage });
+}
+
+async function produceFile(name: string, c: LockedComponent, cache: Cache, destFile: string, configRoot: string): Promise<void> {
+  const integrity = lockedIntegrity(name, c);
+  if (isLockedTarball(c)) {
+    await copyContentTo(cache, integrity, destFile);
+    return;
+  }
+  if (isLockedLocal(c)) {
+    const src = localSourcePath(configRoot, c.local);
+    await copyFile(src, destFile);
+    if (!(await fileMatches(destFile, integrity)))
+      throw new XenrelError('E_LOCAL_CHANGED', `component ${name}: ${src} no longer matches the lock (${integrity})`, {
+        exitCode: ExitCode.checkFailed,
+        hint: `restore the prebuilt input, or run \`xenrel lock --update ${name}\` if the change is intended`,
+      });
+    return;
+  }
+  throw new XenrelError('E_LOCK', `component ${name}: a git component cannot be placed as a file`, { exitCode: ExitCode.usage });
+}
+
+async function placeOne(name: string, c: LockedComponent, cache: Cache, treeRoot: string, configRoot: string): Promise<PlaceResult> {
+  const dir = storeDirAbs(treeRoot, name);
+  if (storeKind(c) === 'tree') {
+    const want = lockedTree(name, c);
+    const current = await currentTree(dir);
+    if (current && treeHash(current) === want) return { name, action: 'unchanged', entries: current };
+    const staged = stagingPath(dir);
+    try {
+      const entries = await produceTree(name, c, cache, staged, configRoot);
+      const got = treeHash(entries);
+      if (got !== want)
+        throw new XenrelError('E_TREE_MISMATCH', `component ${name}: the content in the cache has tree hash ${got}, the lock says ${want}`, {
+          exitCode: ExitCode.fetch,
+          hint: `run \`xenrel fetch ${name}\` to repair the cache; if it persists, re-lock with \`xenrel lock --update ${name}\` after checking why`,
+        });
+      await swapInto(staged, dir);
+      return current ? { name, action: 'restored', diff: diffEntries(entries, current), entries } : { name, action: 'placed', entries };
+    } catch (err) {
+      await rm(staged, { recursive: true, force: true });
+      throw wrapFsError(err, `placing ${name} in ${SOURCES_DIR}`);
+    }
+  }
+  // A file: the folder holds exactly that one file.
+  const integrity = lockedIntegrity(name, c);
+  const file = basename(c.path);
+  const listing = await readdir(dir).catch(() => undefined);
+  if (listing && listing.length === 1 && listing[0] === file && (await fileMatches(join(dir, file), integrity))) return { name, action: 'unchanged' };
+  const staged = stagingPath(dir);
+  try {
+    await mkdir(staged, { recursive: true });
+    await produceFile(name, c, cache, join(staged, file), configRoot);
+    let diff: TreeDiff | undefined;
+    if (listing) {
+      diff = { missing: [], extra: listing.filter((f) => f !== file), modified: [] };
+      if (listing.includes(file)) diff.modified.push(file);
+      else diff.missing.push(file);
+    }
+    await swapInto(staged, dir);
+    return { name, action: listing ? 'restored' : 'placed', diff };
+  } catch (err) {
+    await rm(staged, { recursive: true, force: true });
+    throw wrapFsError(err, `placing ${name} in ${SOURCES_DIR}`);
+  }
+}
+
+/**
+ * Put each locked component into `.xenrel/sources/`, verified against the lock (tree hash
+ * or integrity), each through a staging folder and a rename. Never touches the network:
+ * what the cache lacks is an error telling to run `xenrel fetch`. Components the lock no
+ * longer names, and those left out, are removed from the store.
+ */
+export async function placeStore(lock: Lockfile, cache: Cache, treeRoot: string, opts: PlaceOptions = {}): Promise<PlaceResult[]> {
+  const without = opts.without ?? [];
+  const configRoot = opts.configRoot ?? treeRoot;
+  const sources = join(treeRoot, SOURCES_DIR);
+  await mkdir(sources, { recursive: true });
+  await recoverSiblings(sources);
+  const results: PlaceResult[] = [];
+  for (const name of Object.keys(lock.components).sort()) {
+    const c = lock.components[name]!;
+    if (without.includes(name)) {
+      const removed = await removeAtomically(storeDirAbs(treeRoot, name));
+      results.push({ name, action: removed ? 'removed' : 'left-out' });
+      continue;
+    }
+    opts.progress?.start?.(name);
+    const r = await placeOne(name, c, cache, treeRoot, configRoot);
+    opts.progress?.done?.(name, r.action);
+    results.push(r);
+  }
+  for (const entry of await readdir(sources)) {
+    if (entry.startsWith('.') || entry in lock.components) continue;
+    if (await exists(join(sources, entry))) {
+      await removeAtomically(join(sources, entry));
+      results.push({ name: entry, action: 'removed' });
+    }
+  }
+  return results;
+}
