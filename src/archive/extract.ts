@@ -1,0 +1,125 @@
+import { constants } from 'node:fs';
+import { copyFile, lstat, mkdir, open, readdir, readlink, realpath, rm, symlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
+import { treeHash, sortEntries, type TreeEntry } from '../tree/hash.js';
+import { createHash } from 'node:crypto';
+import { readTar, type ReadTarOptions, type TarEntry } from './reader.js';
+
+/**
+ * Extraction for vendor: xenrel's own policy (reader.ts) judges each entry BEFORE anything
+ * is written; files are written by xenrel itself (O_EXCL|O_NOFOLLOW, modes 0644/0755, never
+ * chown), hard links become copies of earlier files, symlinks are created last — after the
+ * whole archive was read and every link target resolved inside the tree — and the result
+ * is audited with lstat/realpath. On any failure the destination is removed: no
+ * half-extracted tree is left for a later step to accept.
+ */
+
+export interface SafeExtractOptions extends Pick<ReadTarOptions, 'limits' | 'name'> {}
+
+export interface ExtractResult {
+  entries: TreeEntry[];
+  hash: string;
+  topDirs: string[];
+}
+
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** `destDir` must not exist yet (it is created) — each archive gets a fresh staging folder. */
+export async function safeExtract(file: string | AsyncIterable<Uint8Array>, destDir: string, opts: SafeExtractOptions = {}): Promise<ExtractResult> {
+  const root = resolve(destDir);
+  try {
+    await mkdir(root, { recursive: false, mode: 0o755 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new XenrelError('E_EXTRACT_DEST_EXISTS', `${root} already exists; extraction needs a fresh folder`, { exitCode: ExitCode.usage });
+    throw wrapFsError(err, `creating ${root}`);
+  }
+  const made = new Set<string>([root]);
+  const ensureDir = async (dir: string) => {
+    if (made.has(dir)) return;
+    await ensureDir(dirname(dir));
+    await mkdir(dir, { mode: 0o755 }).catch(async (err: NodeJS.ErrnoException) => {
+      // Only a directory we created ourselves may already be there; never a link or file.
+      if (err.code !== 'EEXIST' || !(await lstat(dir)).isDirectory()) throw err;
+    });
+    made.add(dir);
+  };
+  const entries: TreeEntry[] = [];
+  const symlinks: TarEntry[] = [];
+  const tops = new Set<string>();
+  try {
+    await readTar(file, {
+      limits: opts.limits,
+      name: opts.name ?? (typeof file === 'string' ? file : undefined),
+      onEntry: async (e) => {
+        const abs = join(root, e.path);
+        if (!abs.startsWith(root + sep)) throw new Error(`internal: ${e.path} outside ${root}`);
+        tops.add(e.path.split('/')[0]!);
+        if (e.type === 'dir') return void (await ensureDir(abs));
+        await ensureDir(dirname(abs));
+        if (e.type === 'symlink') return void symlinks.push(e);
+        if (e.type === 'hardlink') {
+          await copyFile(join(root, e.linkpath!), abs, constants.COPYFILE_EXCL);
+          return;
+        }
+        const fh: FileHandle = await open(abs, WRITE_FLAGS, e.executable ? 0o755 : 0o644);
+        return {
+          write: async (c: Uint8Array) => void (await fh.write(c)),
+          end: () => fh.close(),
+        };
+      },
+      onEntryDone: (e) => {
+        if (e.type === 'file' || e.type === 'hardlink') entries.push({ path: e.path, mode: e.executable ? '100755' : '100644', sha256: e.sha256! });
+      },
+    });
+    // readTar has resolved every link against the whole archive: now they may be created.
+    for (const l of symlinks) {
+      const abs = join(root, l.path);
+      const parent = await lstat(dirname(abs));
+      if (!parent.isDirectory()) throw auditError(root, l.path, 'parent is not a directory');
+      await symlink(l.linkpath!, abs);
+      entries.push({ path: l.path, mode: '120000', sha256: createHash('sha256').update(l.linkpath!, 'utf8').digest('hex') });
+    }
+    await audit(root);
+  } catch (err) {
+    await rm(root, { recursive: true, force: true }).catch(() => {});
+    throw wrapFsError(err, `extracting into ${root}`);
+  }
+  sortEntries(entries);
+  return { entries, hash: treeHash(entries), topDirs: [...tops].sort() };
+}
+
+function auditError(root: string, rel: string, what: string): XenrelError {
+  return new XenrelError('E_EXTRACT_AUDIT', `${join(root, rel)}: ${what} after extraction`, {
+    exitCode: ExitCode.checkFailed,
+    hint: 'the archive or a concurrent process tried to place something unsafe; the extraction was discarded',
+  });
+}
+
+/** Every path is a directory, a regular file (no s-bits) or a symlink resolving inside `root`. */
+export async function audit(root: string): Promise<void> {
+  const realRoot = await realpath(root);
+  const walk = async (rel: string): Promise<void> => {
+    for (const name of await readdir(join(root, rel))) {
+      const r = rel ? `${rel}/${name}` : name;
+      const abs = join(root, r);
+      const st = await lstat(abs);
+      if (st.isDirectory()) await walk(r);
+      else if (st.isFile()) {
+        if (st.mode & 0o7000) throw auditError(root, r, 'setuid/setgid/sticky bit');
+      } else if (st.isSymbolicLink()) {
+        const target = await readlink(abs);
+        let resolved: string;
+        try {
+          resolved = await realpath(abs);
+        } catch {
+          // Dangling: judge the target lexically from the real parent directory.
+          resolved = resolve(await realpath(dirname(abs)), target);
+        }
+        if (resolved === realRoot || !resolved.startsWith(realRoot + sep)) throw auditError(root, r, `symlink to ${target} leaves the tree`);
+      } else throw auditError(root, r, 'special file');
+    }
+  };
+  await walk('');
+}
