@@ -1,0 +1,164 @@
+import { access, readFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import type { Cache } from '../cache/cache.js';
+import { hasCommit } from '../sources/git.js';
+import { hasVerifiedContent } from '../sources/tarball.js';
+import { isLockedGit, isLockedTarball, type ComponentSpec, type Lockfile, type Manifest } from '../types.js';
+import { SOURCES_DIR } from '../vendor/layout.js';
+import { EXTFILES_UPSTREAM, NEEDS, parseConfigure, type BuildChoices } from './configure-options.js';
+import { knownComponents, stubdomLibOf } from './knowledge.js';
+import { parseStubdomConfigureAc } from './read-pins.js';
+
+/** One thing the build will download. */
+export interface PlannedFetch {
+  name: string;
+  kind: 'git' | 'tarball';
+  url: string;
+  /** The pin: git ref, or the tarball's file name. */
+  ref: string;
+  /** Locked commit (git), when there is a lock. */
+  commit?: string;
+  /** Bytes, from the lock (tarballs). */
+  size?: number;
+  /** Verified content for the locked pin is in the cache. */
+  cached: boolean;
+  /** Already in the tree (make will not fetch it), or in the vendor store. */
+  vendored: boolean;
+  /** Whether the lock covers this component. */
+  locked: boolean;
+  path: string;
+  groups: string[];
+  /** Why the configuration needs it. */
+  because: string;
+}
+
+export interface ExcludedFetch {
+  name: string;
+  /** The configure option (or default) responsible. */
+  option: string;
+  reason: string;
+}
+
+export interface BuildPlan {
+  host: string;
+  cmake: boolean;
+  configure: string[];
+  components: PlannedFetch[];
+  excluded: ExcludedFetch[];
+  /** configure arguments that change no download. */
+  ignored: string[];
+  warnings: string[];
+}
+
+export interface PlanOptions {
+  manifest: Manifest;
+  /** The Xen tree (the config's folder): for `vendored` and the tree's own stubdom URLs. */
+  root: string;
+  lock?: Lockfile;
+  cache?: Cache;
+  configure?: string[];
+  /** configure's --host default (this machine). */
+  host?: string;
+  /** Whether cmake is installed (default: looked up on PATH). */
+  cmake?: boolean;
+}
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+/** `cmake` on PATH, as configure's AC_PATH_PROG would find it (honouring $CMAKE). */
+export async function findProgram(name: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const preset = env[name.toUpperCase()];
+  if (preset !== undefined) return preset !== ''; // AC_PATH_PROG takes a preset variable as it is
+  for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) if (await exists(join(dir, name))) return true;
+  return false;
+}
+
+/** Paths whose presence also makes Xen's make skip a fetch (the in-tree copies of a release tarball). */
+const ALSO_SKIPPED_BY: Record<string, string[]> = {
+  'qemu-xen': ['tools/qemu-xen'],
+  'qemu-xen-traditional': ['tools/qemu-xen-traditional'],
+  'mini-os': ['extras/mini-os'],
+};
+
+async function upstreamStubdomUrls(root: string): Promise<Record<string, string>> {
+  // The tree's own stubdom/configure.ac wins over xenrel's built-in table.
+  const out = { ...EXTFILES_UPSTREAM };
+  const text = await readFile(join(root, 'stubdom/configure.ac'), 'utf8').catch(() => '');
+  const byLib = new Map(Object.entries(knownComponents()).map(([n, s]) => [stubdomLibOf(s), n]));
+  for (const d of parseStubdomConfigureAc(text)) {
+    const name = byLib.get(d.lib);
+    if (name && d.upstreamUrl && !d.noext) out[name] = d.upstreamUrl;
+    else if (name && !d.upstreamUrl) delete out[name];
+  }
+  return out;
+}
+
+function needOf(name: string, spec: ComponentSpec, choices: BuildChoices) {
+  const rule = NEEDS[name];
+  if (rule) return rule(choices);
+  return { needed: true as const, because: 'not switched by Xen\'s configure' + (spec.configure?.when ? ` (${spec.configure.when})` : '') };
+}
+
+export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
+  const configure = opts.configure ?? [];
+  const cmake = opts.cmake ?? (await findProgram('cmake'));
+  const { choices, ignored, warnings } = parseConfigure(configure, { host: opts.host, cmake });
+  const upstream = choices.extfiles ? {} : await upstreamStubdomUrls(opts.root);
+
+  const components: PlannedFetch[] = [];
+  const excluded: ExcludedFetch[] = [];
+  for (const [name, spec] of Object.entries(opts.manifest.components).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (spec.local !== undefined) {
+      excluded.push({ name, option: `local: ${spec.local}`, reason: 'a prebuilt input from the config; nothing is downloaded' });
+      continue;
+    }
+    const need = needOf(name, spec, choices);
+    if (!need.needed) {
+      excluded.push({ name, option: need.option, reason: need.reason });
+      continue;
+    }
+    const locked = opts.lock?.components[name];
+    const vendored =
+      (await exists(join(opts.root, spec.path))) ||
+      (await exists(join(opts.root, SOURCES_DIR, name))) ||
+      (await Promise.all((ALSO_SKIPPED_BY[name] ?? []).map((p) => exists(join(opts.root, p))))).some(Boolean);
+    let cached = false;
+    if (locked && opts.cache) {
+      if (isLockedGit(locked)) cached = (await exists(opts.cache.gitMirrorDir(locked.git))) && (await hasCommit(opts.cache.gitMirrorDir(locked.git), locked.commit));
+      else if (isLockedTarball(locked)) cached = await hasVerifiedContent(opts.cache, locked.integrity).catch(() => false);
+    }
+    const groups = spec.groups ?? [];
+    if (spec.git) {
+      components.push({
+        name,
+        kind: 'git',
+        url: spec.git,
+        ref: spec.ref!,
+        ...(locked && isLockedGit(locked) ? { commit: locked.commit } : {}),
+        cached,
+        vendored,
+        locked: Boolean(locked),
+        path: spec.path,
+        groups,
+        because: need.because,
+      });
+    } else if (spec.url) {
+      const file = spec.url.split('/').pop()!;
+      const url = upstream[name] ? `${upstream[name]}/${file}` : spec.url;
+      components.push({
+        name,
+        kind: 'tarball',
+        url,
+        ref: file,
+        ...(locked && isLockedTarball(locked) ? { size: locked.size } : {}),
+        cached,
+        vendored,
+        locked: Boolean(locked),
+        path: spec.path,
+        groups,
+        because: need.because + (upstream[name] ? ` — URL from --disable-extfiles` : ''),
+      });
+    }
+  }
+  return { host: choices.host, cmake: choices.cmake, configure, components, excluded, ignored, warnings };
+}
