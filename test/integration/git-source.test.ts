@@ -88,6 +88,11 @@ describe('resolving refs and locking', () => {
     const locked = await lockGit('x', { git: up.url, ref: 'v2.0', path: 'x' }, cache);
     expect(locked.commit).toBe(c2);
     expect(locked).not.toHaveProperty('tagObject'); // the lockfile schema is strict
+    // Offline, refs come from the mirror, with a warning that upstream may have moved.
+    const offline = await resolveRef(up.url, 'v2.0', cache, { offline: true });
+    expect(offline).toMatchObject({ commit: c2, refKind: 'tag', tagObject: v2TagObject });
+    expect(offline.warnings.join()).toMatch(/offline/);
+    expect((await resolveRef(up.url, 'v1.0', cache, { offline: true })).commit).toBe(c1);
   });
 
   it('locks a branch with a warning that branches float', async () => {
@@ -365,6 +370,25 @@ describe('content from raw git objects', () => {
     expect((await lstat(join(dest, 'src/link-up'))).isSymbolicLink()).toBe(true);
     expect(await readlink(join(dest, 'src/link-up'))).toBe('../docs');
     await expectXenrelError(exportTree(mirrorDir, c2, dest), 'E_DEST_NOT_EMPTY', 2);
+  });
+
+  it('exportTree streams files larger than the in-memory limit, with the same hash', async () => {
+    const f = await GitFixtures.create();
+    try {
+      const big = pseudoRandomBytes(3 << 20, 7);
+      const r = await f.repo('large', { files: { 'big.bin': big, 'bin/tool': { content: big.subarray(0, (1 << 20) + 1), exec: true }, 'small': 's\n' } });
+      const commit = await r.commit('large files');
+      const cache = await newCache();
+      const { mirrorDir } = await ensureCommit(r.url, commit, cache);
+      const dest = join(f.root, 'out');
+      const entries = await exportTree(mirrorDir, commit, dest);
+      expect(await hashDir(dest)).toEqual({ hash: treeHash(entries), entries });
+      expect(treeHash(entries)).toBe((await hashDir(await r.cloneTo(join(f.root, 'co')))).hash);
+      expect((await stat(join(dest, 'bin/tool'))).mode & 0o777).toBe(0o755);
+      expect((await stat(join(dest, 'big.bin'))).size).toBe(3 << 20);
+    } finally {
+      await f.cleanup();
+    }
   });
 
   it('exportTree refuses symlinks that leave the tree, directly or through another link', async () => {
