@@ -48,6 +48,7 @@ export async function safeExtract(file: string | AsyncIterable<Uint8Array>, dest
   const entries: TreeEntry[] = [];
   const symlinks: TarEntry[] = [];
   const tops = new Set<string>();
+  let openFile: FileHandle | undefined; // closed on failure too
   try {
     await readTar(file, {
       limits: opts.limits,
@@ -64,9 +65,15 @@ export async function safeExtract(file: string | AsyncIterable<Uint8Array>, dest
           return;
         }
         const fh: FileHandle = await open(abs, WRITE_FLAGS, e.executable ? 0o755 : 0o644);
+        openFile = fh;
         return {
-          write: async (c: Uint8Array) => void (await fh.write(c)),
-          end: () => fh.close(),
+          write: async (c: Uint8Array) => {
+            for (let off = 0; off < c.length; ) off += (await fh.write(c, off, c.length - off)).bytesWritten;
+          },
+          end: async () => {
+            openFile = undefined;
+            await fh.close();
+          },
         };
       },
       onEntryDone: (e) => {
@@ -83,6 +90,7 @@ export async function safeExtract(file: string | AsyncIterable<Uint8Array>, dest
     }
     await audit(root);
   } catch (err) {
+    await openFile?.close().catch(() => {});
     await rm(root, { recursive: true, force: true }).catch(() => {});
     throw wrapFsError(err, `extracting into ${root}`);
   }

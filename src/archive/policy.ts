@@ -60,7 +60,7 @@ export interface Limits {
 export const DEFAULT_LIMITS: Limits = {
   maxTotalSize: 8 * 2 ** 30,
   maxEntrySize: 4 * 2 ** 30,
-  maxEntries: 500_000,
+  maxEntries: 150_000,
   maxDepth: 64,
   maxPathLength: 4096,
   maxComponentLength: 255,
@@ -107,11 +107,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 export function checkPath(raw: string, limits: Limits, isDir: boolean): { path: string } | { finding: Finding } {
   const bad = (code: RuleCode, detail?: string) => ({ finding: finding(code, JSON.stringify(raw).slice(1, -1), detail) });
   if (raw.includes('\0') || CONTROL.test(raw)) return bad('E_TAR_BAD_CHAR');
-  if (raw.includes('\\')) {
-    if (/^\\\\/.test(raw)) return bad('E_TAR_DRIVE');
-    return bad('E_TAR_BACKSLASH');
-  }
-  if (/^[A-Za-z]:/.test(raw)) return bad('E_TAR_DRIVE');
+  if (/^[A-Za-z]:/.test(raw) || raw.startsWith('\\\\')) return bad('E_TAR_DRIVE');
+  if (raw.includes('\\')) return bad('E_TAR_BACKSLASH');
   if (raw.startsWith('/')) return bad('E_TAR_ABSOLUTE');
   if (Buffer.byteLength(raw, 'utf8') > limits.maxPathLength) return bad('E_TAR_LIMIT', `path longer than ${limits.maxPathLength} bytes`);
   let p = raw;

@@ -1,0 +1,369 @@
+import { createHash, type Hash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import ssri from 'ssri';
+import { compareBytewise, diffEntries, treeHash, sortEntries, type TreeEntry, type TreeMode } from '../tree/hash.js';
+import { sha256File } from '../tree/walk.js';
+import { entriesFromDir } from '../archive/entries.js';
+import { readTar } from '../archive/reader.js';
+import { checkPath, checkSymlinks, resolveLimits, type Finding, type Limits } from '../archive/policy.js';
+import { LOCK_COPY, MANIFESTS_DIR, WITHOUT_FILE, storeKind, storeRel } from '../vendor/layout.js';
+import type { Lockfile } from '../types.js';
+
+/**
+ * `xenrel verify`: recompute every component's tree hash (and the whole tree's) from a
+ * tarball streamed once, or from a directory, compare with the expectations, and name each
+ * missing, extra, modified or unsafe path. Independent of how the lock was loaded: callers
+ * pass `expect`; without it, the `.xenrel/release.json` and `.xenrel/xenrel.lock` inside
+ * the tarball or tree are used.
+ */
+
+/** Inside a release: written by `release`, excluded from the whole-tree hash (it holds it). */
+export const RELEASE_INFO = '.xenrel/release.json';
+
+export interface ReleaseInfo {
+  releaseInfoVersion: 1;
+  /** The tarball's top directory. */
+  name: string;
+  xenrel: string;
+  compression: string;
+  /** Tree hash of the whole content (paths relative to the top directory), release.json excluded. */
+  tree: string;
+  components: Record<string, { path: string; tree?: string; integrity?: string }>;
+}
+
+export interface ComponentExpectation {
+  /** Where the component lies, relative to the top directory: a folder, or a file for `integrity`. */
+  prefix: string;
+  /** Expected tree hash of the folder's content (paths relative to `prefix`). */
+  tree?: string;
+  /** Expected SRI of the file at `prefix`. */
+  integrity?: string;
+  /** Expected per-file lines, for a by-path report; trusted only if they hash to `tree`. */
+  entries?: TreeEntry[];
+  /** Left out on purpose (`vendor --without`): absence is fine. */
+  without?: boolean;
+}
+
+export interface VerifyExpectations {
+  components: Record<string, ComponentExpectation>;
+  /** Whole-content tree hash (release.json `tree`). */
+  tree?: string;
+}
+
+export type ComponentStatus = 'ok' | 'modified' | 'missing' | 'without' | 'unverified';
+
+export interface ComponentReport {
+  name: string;
+  prefix: string;
+  status: ComponentStatus;
+  expected?: string;
+  actual?: string;
+  missing: string[];
+  extra: string[];
+  modified: string[];
+  /** Why no per-file detail is given for a modified component. */
+  note?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  target: string;
+  kind: 'tarball' | 'dir';
+  topDir?: string;
+  /** Where the expectations came from. */
+  expectations: 'given' | 'release.json' | 'lock' | 'none';
+  tree: { actual: string; expected?: string; ok: boolean | null };
+  components: ComponentReport[];
+  /** Unsafe or invalid entries (exit 1 when any). */
+  unsafe: Finding[];
+  /** Other problems: several top directories, unreadable embedded metadata. */
+  problems: string[];
+  files: number;
+}
+
+export interface VerifyOptions {
+  expect?: VerifyExpectations;
+  /** The top directory the tarball must have (e.g. `xen-4.22.0`). */
+  expectedTopDir?: string;
+  limits?: Partial<Limits>;
+}
+
+/** Where `vendor` puts each locked component, and what the lock says it must hash to. */
+export function expectationsFromLock(lock: Lockfile, without: string[] = []): VerifyExpectations {
+  const components: Record<string, ComponentExpectation> = {};
+  for (const [name, c] of Object.entries(lock.components)) {
+    const prefix = storeRel(name, c);
+    components[name] =
+      storeKind(c) === 'tree' ? { prefix, tree: (c as { tree?: string }).tree } : { prefix, integrity: (c as { integrity?: string }).integrity };
+    if (without.includes(name)) components[name]!.without = true;
+  }
+  return { components };
+}
+
+const META_LIMIT = 16 << 20;
+const TREE_MODES = new Set(['100644', '100755', '120000']);
+
+/** Parses `<mode> <sha256> <path>` lines (vendor's .xenrel/manifests/<name>.tree). */
+export function parseManifest(text: string): TreeEntry[] | undefined {
+  const out: TreeEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const m = /^(\d{6}) ([0-9a-f]{64}) (.+)$/.exec(line);
+    if (!m || !TREE_MODES.has(m[1]!)) return undefined;
+    out.push({ mode: m[1] as TreeMode, sha256: m[2]!, path: m[3]! });
+  }
+  return out;
+}
+
+interface Embedded {
+  releaseInfo?: string;
+  lock?: string;
+  without?: string;
+  manifests: Map<string, string>;
+}
+
+interface Collected {
+  /** Paths relative to the top directory. */
+  entries: TreeEntry[];
+  /** Digest per file at an `integrity` prefix. */
+  fileDigests: Map<string, string>;
+  embedded: Embedded;
+}
+
+function integrityAlgorithm(sri: string): string | undefined {
+  const parsed = ssri.parse(sri, { strict: true });
+  const algo = parsed.pickAlgorithm();
+  return algo && parsed[algo]?.length ? algo : undefined;
+}
+
+function metaKind(rel: string): keyof Omit<Embedded, 'manifests'> | 'manifest' | undefined {
+  if (rel === RELEASE_INFO) return 'releaseInfo';
+  if (rel === LOCK_COPY) return 'lock';
+  if (rel === WITHOUT_FILE) return 'without';
+  if (rel.startsWith(`${MANIFESTS_DIR}/`) && rel.endsWith('.tree') && !rel.slice(MANIFESTS_DIR.length + 1).includes('/')) return 'manifest';
+  return undefined;
+}
+
+export async function verifyTarball(file: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const limits = resolveLimits(opts.limits);
+  const integrityPaths = new Map<string, string>(); // rel path → algorithm
+  for (const c of Object.values(opts.expect?.components ?? {})) {
+    const algo = c.integrity ? integrityAlgorithm(c.integrity) : undefined;
+    if (algo) integrityPaths.set(c.prefix, algo);
+  }
+  const problems: string[] = [];
+  const entries: TreeEntry[] = [];
+  const fileDigests = new Map<string, string>();
+  const embedded: Embedded = { manifests: new Map() };
+  const tops = new Set<string>();
+  let strayTop = false;
+  let top: string | undefined = opts.expectedTopDir;
+  const relOf = (p: string) => {
+    const first = p.split('/')[0]!;
+    tops.add(first);
+    top ??= first;
+    if (first !== top || p === top) {
+      if (first !== top) strayTop = true;
+      return undefined;
+    }
+    return p.slice(top.length + 1);
+  };
+  // Embedded metadata may sort after the component files; keep digests for every file that
+  // could be a tarball component (the store's `sources/<name>/<file>` level), decided at the end.
+  const candidateDigest = (rel: string) => /^\.xenrel\/sources\/[^/]+\/[^/]+$/.test(rel);
+
+  const read = await readTar(file, {
+    limits,
+    collect: true,
+    name: file,
+    onEntry: (e) => {
+      if (e.type !== 'file') return;
+      const rel = relOf(e.path);
+      if (rel === undefined) return;
+      const kind = metaKind(rel);
+      const hashes: Hash[] = [];
+      const algo = integrityPaths.get(rel) ?? (candidateDigest(rel) && !opts.expect ? 'sha512' : undefined);
+      if (algo) hashes.push(createHash(algo));
+      const chunks: Buffer[] = [];
+      let size = 0;
+      if (!kind && !hashes.length) return;
+      return {
+        write(c) {
+          for (const h of hashes) h.update(c);
+          if (kind && (size += c.length) <= META_LIMIT) chunks.push(Buffer.from(c));
+        },
+        end() {
+          if (algo) fileDigests.set(rel, `${algo}-${hashes[0]!.digest('base64')}`);
+          if (!kind) return;
+          if (size > META_LIMIT) return void problems.push(`${rel}: larger than ${META_LIMIT} bytes, ignored`);
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (kind === 'manifest') embedded.manifests.set(rel.slice(MANIFESTS_DIR.length + 1, -'.tree'.length), text);
+          else embedded[kind] = text;
+        },
+      };
+    },
+    onEntryDone: (e) => {
+      const rel = relOf(e.path);
+      if (rel === undefined || e.type === 'dir') return;
+      if (e.type === 'symlink') entries.push({ path: rel, mode: '120000', sha256: createHash('sha256').update(e.linkpath!, 'utf8').digest('hex') });
+      else entries.push({ path: rel, mode: e.executable ? '100755' : '100644', sha256: e.sha256! });
+    },
+  });
+  if (strayTop || tops.size > 1) problems.push(`the archive has more than one top directory: ${[...tops].sort().join(', ')}`);
+  if (opts.expectedTopDir && !tops.has(opts.expectedTopDir)) problems.push(`the archive has no top directory ${opts.expectedTopDir}`);
+  const unsafe = [...read.findings];
+  return compare({ entries, fileDigests, embedded }, { target: file, kind: 'tarball', topDir: top, unsafe, problems, expect: opts.expect, complete: read.complete });
+}
+
+export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expectedTopDir'> = {}): Promise<VerifyResult> {
+  const limits = resolveLimits(opts.limits);
+  const sources = await entriesFromDir(dir);
+  const unsafe: Finding[] = [];
+  const links = new Map<string, string>();
+  for (const s of sources) {
+    const c = checkPath(s.path, limits, s.kind === 'dir');
+    if ('finding' in c) unsafe.push(c.finding);
+    if (s.kind === 'symlink') links.set(s.path, s.target);
+  }
+  unsafe.push(...checkSymlinks(links));
+  const limit = pLimit(8);
+  const entries = await Promise.all(
+    sources
+      .filter((s) => s.kind !== 'dir')
+      .map((s) =>
+        limit(async (): Promise<TreeEntry> => {
+          if (s.kind === 'symlink') return { path: s.path, mode: '120000', sha256: createHash('sha256').update(s.target, 'utf8').digest('hex') };
+          const abs = (s as { content: { abs: string } }).content.abs;
+          return { path: s.path, mode: (s as { executable: boolean }).executable ? '100755' : '100644', sha256: await sha256File(abs) };
+        }),
+      ),
+  );
+  const embedded: Embedded = { manifests: new Map() };
+  const readSmall = (rel: string) => readFile(join(dir, rel), 'utf8').catch(() => undefined);
+  embedded.releaseInfo = await readSmall(RELEASE_INFO);
+  embedded.lock = await readSmall(LOCK_COPY);
+  embedded.without = await readSmall(WITHOUT_FILE);
+  for (const e of entries) if (metaKind(e.path) === 'manifest') embedded.manifests.set(e.path.slice(MANIFESTS_DIR.length + 1, -'.tree'.length), (await readSmall(e.path)) ?? '');
+  const fileDigests = new Map<string, string>();
+  const expect = opts.expect ?? embeddedExpectations(embedded, []).expect;
+  for (const c of Object.values(expect?.components ?? {})) {
+    const algo = c.integrity ? integrityAlgorithm(c.integrity) : undefined;
+    if (algo) {
+      const data = await readFile(join(dir, c.prefix)).catch(() => undefined);
+      if (data) fileDigests.set(c.prefix, `${algo}-${createHash(algo).update(data).digest('base64')}`);
+    }
+  }
+  return compare({ entries: sortEntries(entries), fileDigests, embedded }, { target: dir, kind: 'dir', unsafe, problems: [], expect: opts.expect, complete: true });
+}
+
+function embeddedExpectations(embedded: Embedded, problems: string[]): { expect?: VerifyExpectations; source: VerifyResult['expectations'] } {
+  const without = (embedded.without ?? '').split('\n').filter(Boolean).map((l) => l.split('\t')[0]!);
+  if (embedded.releaseInfo !== undefined) {
+    try {
+      const info = JSON.parse(embedded.releaseInfo) as ReleaseInfo;
+      const components: Record<string, ComponentExpectation> = {};
+      for (const [name, c] of Object.entries(info.components ?? {}))
+        components[name] = { prefix: c.path, tree: c.tree, integrity: c.integrity, without: without.includes(name) || undefined };
+      return { expect: { components, tree: info.tree }, source: 'release.json' };
+    } catch (err) {
+      problems.push(`${RELEASE_INFO}: cannot be read (${(err as Error).message})`);
+    }
+  }
+  if (embedded.lock !== undefined) {
+    try {
+      return { expect: expectationsFromLock(JSON.parse(embedded.lock) as Lockfile, without), source: 'lock' };
+    } catch (err) {
+      problems.push(`${LOCK_COPY}: cannot be read (${(err as Error).message})`);
+    }
+  }
+  return { source: 'none' };
+}
+
+interface CompareContext {
+  target: string;
+  kind: VerifyResult['kind'];
+  topDir?: string;
+  unsafe: Finding[];
+  problems: string[];
+  expect?: VerifyExpectations;
+  complete: boolean;
+}
+
+function compare(got: Collected, ctx: CompareContext): VerifyResult {
+  const problems = ctx.problems;
+  let source: VerifyResult['expectations'] = 'given';
+  let expect = ctx.expect;
+  if (!expect) ({ expect, source } = embeddedExpectations(got.embedded, problems));
+  const whole = got.entries.filter((e) => e.path !== RELEASE_INFO);
+  const actualTree = treeHash(whole);
+  const components: ComponentReport[] = [];
+  for (const [name, c] of Object.entries(expect?.components ?? {}).sort(([a], [b]) => compareBytewise(a, b))) {
+    const r: ComponentReport = { name, prefix: c.prefix, status: 'unverified', missing: [], extra: [], modified: [] };
+    components.push(r);
+    if (c.integrity) {
+      r.expected = c.integrity;
+      r.actual = got.fileDigests.get(c.prefix);
+      const present = got.entries.some((e) => e.path === c.prefix);
+      if (!present) r.status = c.without ? 'without' : 'missing';
+      else if (!r.actual) r.note = 'integrity uses an algorithm xenrel does not compute';
+      else r.status = integrityMatches(r.actual, c.integrity) ? 'ok' : 'modified';
+      if (r.status === 'missing') r.missing.push(c.prefix);
+      if (r.status === 'modified') r.modified.push(c.prefix);
+      continue;
+    }
+    const dir = `${c.prefix.replace(/\/+$/, '')}/`;
+    const mine = got.entries.filter((e) => e.path.startsWith(dir)).map((e) => ({ ...e, path: e.path.slice(dir.length) }));
+    if (mine.length === 0) {
+      r.status = c.without ? 'without' : 'missing';
+      if (r.status === 'missing') r.note = `nothing under ${dir}`;
+      continue;
+    }
+    r.actual = treeHash(mine);
+    r.expected = c.tree;
+    if (!c.tree) continue;
+    if (r.actual === c.tree) {
+      r.status = 'ok';
+      continue;
+    }
+    r.status = 'modified';
+    // By-path detail from expected lines that are themselves proven by the expected hash.
+    const manifestText = got.embedded.manifests.get(name);
+    const lines = c.entries ?? (manifestText !== undefined ? parseManifest(manifestText) : undefined);
+    if (lines && treeHash(lines) === c.tree) {
+      const d = diffEntries(lines, mine);
+      const withPrefix = (ps: string[]) => ps.map((p) => `${dir}${p}`);
+      r.missing = withPrefix(d.missing);
+      r.extra = withPrefix(d.extra);
+      r.modified = withPrefix(d.modified);
+    } else r.note = lines ? 'the per-file manifest does not match the expected tree hash either; no per-file detail' : 'no per-file manifest to compare with';
+  }
+  const expectedTree = source === 'release.json' || source === 'given' ? expect?.tree : undefined;
+  const treeOk = expectedTree ? expectedTree === actualTree : null;
+  if (!ctx.complete) problems.push('the archive could not be read to the end');
+  const ok =
+    ctx.complete &&
+    ctx.unsafe.length === 0 &&
+    treeOk !== false &&
+    components.every((c) => c.status === 'ok' || c.status === 'without' || c.status === 'unverified') &&
+    !problems.some((p) => p.includes('top directory'));
+  return {
+    ok,
+    target: ctx.target,
+    kind: ctx.kind,
+    topDir: ctx.topDir,
+    expectations: source,
+    tree: { actual: actualTree, expected: expectedTree, ok: treeOk },
+    components,
+    unsafe: ctx.unsafe,
+    problems,
+    files: whole.length,
+  };
+}
+
+function integrityMatches(actual: string, expected: string): boolean {
+  const want = ssri.parse(expected, { strict: true });
+  const algo = want.pickAlgorithm();
+  return (want[algo] ?? []).some((h) => `${algo}-${h.digest}` === actual);
+}
