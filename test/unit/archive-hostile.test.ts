@@ -11,6 +11,7 @@ import { safeExtract } from '../../src/archive/extract.js';
 import { XenrelError } from '../../src/errors.js';
 import { gzipChunks } from '../../src/archive/gzip.js';
 import { encodeHeader } from '../../src/archive/tar-format.js';
+import type { Limits } from '../../src/archive/policy.js';
 
 /** The malicious-archive list of hostile-inputs.md §1.4, one fixture per case, built byte by byte. */
 
@@ -38,7 +39,7 @@ async function rejectCode(p: Promise<unknown>): Promise<XenrelError> {
 }
 
 /** Every surface refuses: the reader, hashTarball, and safeExtract (leaving nothing behind). */
-async function expectRefused(archive: Buffer, code: string | string[], entry?: string, limits?: Parameters<typeof readTar>[1]['limits']) {
+async function expectRefused(archive: Buffer, code: string | string[], entry?: string, limits?: Partial<Limits>) {
   const codes = Array.isArray(code) ? code : [code];
   const e1 = await rejectCode(readTar(chunks(archive), { limits }));
   expect(codes).toContain(e1.code);
