@@ -1,7 +1,17 @@
 import type { CommandClass } from 'clipanion';
+import { FetchCommand } from './fetch.js';
 import { HashCommand } from './hash.js';
+import { InitCommand } from './init.js';
+import { LockCommand } from './lock.js';
+import { PlanCommand } from './plan.js';
+import { StatusCommand } from './status.js';
 
 /** Every command, one line each (one command a file in src/cli/). */
 export const commands: CommandClass[] = [
+  LockCommand,
+  FetchCommand,
+  StatusCommand,
   HashCommand,
+  InitCommand,
+  PlanCommand,
 ];

@@ -1,0 +1,67 @@
+import { Command, Option } from 'clipanion';
+import { ExitCode } from '../errors.js';
+import { readLock, writeLock } from '../lock/lockfile.js';
+import { checkLock, lockProject } from '../lock/resolve.js';
+import { formatChanges } from '../lock/diff.js';
+import { displayPath } from '../manifest/load.js';
+import type { Report } from '../report/report.js';
+import { BaseCommand } from './base.js';
+
+export class LockCommand extends BaseCommand {
+  static override paths = [['lock']];
+  static override usage = Command.Usage({
+    description: 'Resolve every pin in the config into xenrel.lock',
+    details: `
+      Writes \`xenrel.lock\` beside the config: for git components the commit the ref points
+      to and the tree hash of its content; for tarballs the sha512 integrity and size of the
+      bytes (and the tree hash of their content). Components whose entry still matches the
+      config are kept as they are, without network access, so re-locking unchanged inputs
+      leaves the file byte-identical.
+
+      \`--check\` writes nothing and exits 1 with a per-component diff when the config changed,
+      a tag or branch now points elsewhere, or a tarball's bytes changed upstream: the check
+      to run in CI. \`--update NAME\` re-resolves only the named components (a moved tag, a new
+      release on a branch pin).
+    `,
+    examples: [
+      ['Lock (or re-lock) the project', '$0 lock'],
+      ['Fail CI when upstream or the config moved', '$0 lock --check'],
+      ['Take the new commit of a branch pin', '$0 lock --update mini-os'],
+    ],
+  });
+
+  check = Option.Boolean('--check', false, { description: 'Write nothing; exit 1 when the lock is out of date' });
+  update = Option.Array('--update', [], { description: 'Re-resolve only this component (repeatable)' });
+  jobs = Option.String('--jobs,-j', '4', { description: 'Components resolved at once' });
+
+  async run(report: Report): Promise<void> {
+    const loaded = await this.loadManifest();
+    const cache = this.openCache();
+    await cache.init();
+    const lockFile = this.lockPathFor(loaded);
+    const shown = displayPath(lockFile, this.cwd);
+    const existing = await readLock(lockFile, shown);
+    const jobs = Math.max(1, Number.parseInt(this.jobs, 10) || 4);
+
+    if (this.check) {
+      const drift = await checkLock({ loaded, cache, existing, progress: report, jobs });
+      report.set('lockfile', shown);
+      report.set('drift', drift);
+      if (drift.length) {
+        report.output(`${shown} is out of date:\n${formatChanges(drift)}`);
+        report.info('Run `xenrel lock` (or `xenrel lock --update NAME`) to update it.');
+        report.failWith(ExitCode.checkFailed);
+      } else report.info(`${shown} is up to date (${Object.keys(loaded.manifest.components).length} components checked against upstream)`);
+      return;
+    }
+
+    const { lock, changes, warnings } = await lockProject({ loaded, cache, existing, update: this.update, progress: report, jobs });
+    for (const w of warnings) report.warn(w);
+    const written = await writeLock(lockFile, lock);
+    report.set('lockfile', shown);
+    report.set('changes', changes);
+    report.set('written', written);
+    if (!written) report.info(`${shown} is up to date; nothing changed`);
+    else report.info(`wrote ${shown}${changes.length ? `:\n${formatChanges(changes)}` : ''}`);
+  }
+}

@@ -1,0 +1,77 @@
+import { Command } from 'clipanion';
+import { stat } from 'node:fs/promises';
+import { readLock } from '../lock/lockfile.js';
+import { specMatchesLocked } from '../lock/diff.js';
+import { displayPath } from '../manifest/load.js';
+import { isLockedGit, isLockedTarball, type LockedComponent } from '../types.js';
+import { hasCommit } from '../sources/git.js';
+import { hasVerifiedContent } from '../sources/tarball.js';
+import { compareBytewise } from '../tree/hash.js';
+import type { Cache } from '../cache/cache.js';
+import type { Report } from '../report/report.js';
+import { BaseCommand } from './base.js';
+
+export interface ComponentStatus {
+  name: string;
+  kind: 'git' | 'tarball' | 'local';
+  pin: string;
+  locked?: string;
+  lockState: 'locked' | 'stale' | 'unlocked' | 'not-in-config';
+  cached: boolean | null;
+  path: string;
+}
+
+async function inCache(cache: Cache, c: LockedComponent): Promise<boolean | null> {
+  if (isLockedGit(c)) {
+    const mirror = cache.gitMirrorDir(c.git);
+    return (await stat(mirror).catch(() => undefined)) ? hasCommit(mirror, c.commit) : false;
+  }
+  if (isLockedTarball(c)) return hasVerifiedContent(cache, c.integrity);
+  return null;
+}
+
+export class StatusCommand extends BaseCommand {
+  static override paths = [['status']];
+  static override usage = Command.Usage({
+    description: 'Show each component: pin, locked commit or integrity, whether it is in the cache',
+    details: `
+      One line per component of the config and the lock: the pin as written (tag, branch,
+      commit or URL), what the lock resolved it to, whether the lock still matches the config
+      (\`stale\` means run \`xenrel lock\`), and whether the cache holds it (\`xenrel fetch\`).
+      Nothing is downloaded.
+    `,
+    examples: [['Show the state of every component', '$0 status'], ['The same, for scripts', '$0 status --json']],
+  });
+
+  async run(report: Report): Promise<void> {
+    const loaded = await this.loadManifest();
+    const lockFile = this.lockPathFor(loaded);
+    const lock = await readLock(lockFile, displayPath(lockFile, this.cwd));
+    const cache = this.openCache();
+    const names = [...new Set([...Object.keys(loaded.manifest.components), ...Object.keys(lock?.components ?? {})])].sort(compareBytewise);
+    const rows: ComponentStatus[] = [];
+    for (const name of names) {
+      const spec = loaded.manifest.components[name];
+      const locked = lock?.components[name];
+      const kind = spec ? (spec.git ? 'git' : spec.url ? 'tarball' : 'local') : locked && isLockedGit(locked) ? 'git' : locked && isLockedTarball(locked) ? 'tarball' : 'local';
+      const pin = spec ? (spec.git ? spec.ref! : spec.url ?? spec.local!) : '(removed from config)';
+      rows.push({
+        name,
+        kind,
+        pin,
+        locked: locked ? (isLockedGit(locked) ? locked.commit : isLockedTarball(locked) ? locked.integrity : (locked.tree ?? locked.integrity)) : undefined,
+        lockState: !spec ? 'not-in-config' : !locked ? 'unlocked' : specMatchesLocked(spec, locked) ? 'locked' : 'stale',
+        cached: locked ? await inCache(cache, locked) : false,
+        path: spec?.path ?? locked!.path,
+      });
+    }
+    report.set('lockfile', lock ? displayPath(lockFile, this.cwd) : null);
+    report.set('cache', cache.root);
+    report.set('components', rows);
+    report.table(
+      rows.map((r) => [r.name, r.kind, r.pin, r.locked ? (r.kind === 'git' ? r.locked.slice(0, 12) : `${r.locked.slice(0, 19)}…`) : '-', r.lockState, r.cached === null ? 'n/a' : r.cached ? 'cached' : 'missing']),
+      ['COMPONENT', 'KIND', 'PIN', 'LOCKED', 'LOCK', 'CACHE'],
+    );
+    if (!lock) report.info('no xenrel.lock yet: run `xenrel lock`');
+  }
+}

@@ -1,0 +1,94 @@
+import pLimit from 'p-limit';
+import { XenrelError, ExitCode } from '../errors.js';
+import type { Cache } from '../cache/cache.js';
+import type { LoadedManifest, Lockfile, ProgressSink } from '../types.js';
+import { isLockedGit, isLockedTarball } from '../types.js';
+import { fetchGit } from '../sources/git.js';
+import { fetchTarball } from '../sources/tarball.js';
+import { verifyLocal } from '../sources/local.js';
+import { assertKnownComponents } from '../components.js';
+import { mirrorsFor } from '../lock/resolve.js';
+import { toReported, type ReportedError } from '../report/report.js';
+import { compareBytewise } from '../tree/hash.js';
+
+export interface FetchOptions {
+  lock: Lockfile;
+  cache: Cache;
+  /** For mirrors and local paths; optional so a bare lockfile can be fetched. */
+  loaded?: LoadedManifest;
+  names?: string[];
+  offline?: boolean;
+  jobs?: number;
+  progress?: ProgressSink;
+}
+
+export interface FetchOutcome {
+  name: string;
+  kind: 'git' | 'tarball' | 'local';
+  status: 'cached' | 'fetched' | 'verified' | 'failed';
+  source?: string;
+  error?: ReportedError;
+}
+
+/**
+ * lock → cache. Every component is attempted (so one run names every problem); the
+ * thrown error, if any, summarises the failures with the worst exit code.
+ */
+export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
+  const all = Object.keys(opts.lock.components).sort(compareBytewise);
+  if (opts.names?.length) assertKnownComponents(opts.names, all);
+  const names = opts.names?.length ? all.filter((n) => opts.names!.includes(n)) : all;
+  await opts.cache.init();
+  const limit = pLimit(Math.max(1, opts.jobs ?? 4));
+  const outcomes = await Promise.all(
+    names.map((name) =>
+      limit(async (): Promise<FetchOutcome> => {
+        const locked = opts.lock.components[name]!;
+        const kind = isLockedGit(locked) ? 'git' : isLockedTarball(locked) ? 'tarball' : 'local';
+        try {
+          if (isLockedGit(locked)) {
+            const r = await fetchGit(name, locked, opts.cache, { offline: opts.offline, progress: opts.progress });
+            opts.progress?.done?.(name, r.cached ? 'in cache' : `fetched ${locked.commit.slice(0, 12)}`);
+            return { name, kind, status: r.cached ? 'cached' : 'fetched', source: locked.git };
+          }
+          if (isLockedTarball(locked)) {
+            const r = await fetchTarball({
+              name,
+              url: locked.url,
+              mirrors: mirrorsFor(opts.loaded, name),
+              expected: { integrity: locked.integrity, size: locked.size },
+              cache: opts.cache,
+              offline: opts.offline,
+              progress: opts.progress,
+            });
+            opts.progress?.done?.(name, r.cached ? 'in cache' : `fetched from ${r.source}`);
+            return { name, kind, status: r.cached ? 'cached' : 'fetched', source: r.source };
+          }
+          if (!opts.loaded)
+            throw new XenrelError('E_CONFIG', `component ${name}: a local source needs the config to find its path`, { exitCode: ExitCode.usage });
+          await verifyLocal(name, locked, opts.loaded.root);
+          opts.progress?.done?.(name, 'local, verified');
+          return { name, kind, status: 'verified' };
+        } catch (err) {
+          const error = toReported(err);
+          opts.progress?.done?.(name, `failed: ${error.code}`);
+          return { name, kind, status: 'failed', error };
+        }
+      }),
+    ),
+  );
+  const failed = outcomes.filter((o) => o.status === 'failed');
+  if (failed.length) {
+    const exitCode = Math.max(...failed.map((f) => f.error!.exitCode)) as 1 | 2 | 3;
+    const offlineMissing = failed.filter((f) => f.error!.code === 'E_OFFLINE_MISSING').map((f) => f.name);
+    const message = offlineMissing.length === failed.length
+      ? `offline, and not in the cache: ${offlineMissing.join(', ')}`
+      : `${failed.length} of ${names.length} components failed:\n${failed.map((f) => `  ${f.name}: ${f.error!.message}`).join('\n')}`;
+    throw new XenrelError(offlineMissing.length === failed.length ? 'E_OFFLINE_MISSING' : 'E_FETCH', message, {
+      exitCode,
+      hint: offlineMissing.length ? 'run `xenrel fetch` once with network access (or point mirrors: at a reachable mirror)' : failed[0]!.error!.hint,
+      details: { outcomes },
+    });
+  }
+  return outcomes;
+}

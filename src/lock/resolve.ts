@@ -1,0 +1,187 @@
+import pLimit from 'p-limit';
+import { XenrelError, ExitCode } from '../errors.js';
+import type { Cache } from '../cache/cache.js';
+import type { ComponentSpec, LoadedManifest, LockedComponent, LockedTarball, Lockfile, ProgressSink } from '../types.js';
+import { isLockedGit, isLockedTarball, isLockedLocal } from '../types.js';
+import { checkRef, lockGit } from '../sources/git.js';
+import { fetchTarball, openVerifiedContent } from '../sources/tarball.js';
+import { lockLocal, verifyLocal } from '../sources/local.js';
+import { hashTarball } from '../archive/reader.js';
+import type { Limits } from '../archive/policy.js';
+import { compareBytewise } from '../tree/hash.js';
+import { diffComponent, diffLocks, specMatchesLocked, type ComponentChange } from './diff.js';
+import { assertKnownComponents } from '../components.js';
+
+export interface LockOptions {
+  loaded: LoadedManifest;
+  cache: Cache;
+  existing?: Lockfile;
+  /** Re-resolve only these components (`lock --update NAME`); others are kept when they still match. */
+  update?: string[];
+  progress?: ProgressSink;
+  jobs?: number;
+}
+
+export interface LockResult {
+  lock: Lockfile;
+  changes: ComponentChange[];
+  warnings: string[];
+}
+
+/** Mirrors for a tarball: the component's own, then the manifest's. */
+export function mirrorsFor(loaded: LoadedManifest | undefined, name: string): string[] {
+  const spec = loaded?.manifest.components[name];
+  return [...(spec?.mirrors ?? []), ...(loaded?.manifest.mirrors ?? [])];
+}
+
+/** Warnings are both shown as they happen and returned with the result. */
+function collectWarnings(progress: ProgressSink | undefined, into: string[]): ProgressSink {
+  return {
+    start: (n, t) => progress?.start?.(n, t),
+    advance: (n, b) => progress?.advance?.(n, b),
+    done: (n, s) => progress?.done?.(n, s),
+    info: (m) => progress?.info?.(m),
+    warn: (m) => into.push(m),
+  };
+}
+
+const optional = (spec: ComponentSpec) => (spec.license ? { license: spec.license } : {});
+
+const ARCHIVE_NAME = /\.(tar|tgz|tbz2?|txz|tzst|tar\.(gz|bz2|xz|zst))$/i;
+
+/**
+ * Tree hash of a cached tarball's content. A file whose name says it is an archive must
+ * read as a safe one (an unsafe entry is an error); any other file (a prebuilt blob) that
+ * does not parse simply has no tree.
+ */
+async function tarballTree(name: string, url: string, cache: Cache, limits?: ComponentSpec['limits']): Promise<(integrity: string) => Promise<string | undefined>> {
+  return async (integrity: string) => {
+    const looksLikeArchive = ARCHIVE_NAME.test(new URL(url).pathname);
+    try {
+      const { hash } = await hashTarball(openVerifiedContent(cache, integrity), { name: `${name} (${url})`, limits: archiveLimits(limits) });
+      return hash;
+    } catch (err) {
+      if (!looksLikeArchive && err instanceof XenrelError && err.code.startsWith('E_TAR_')) return undefined;
+      throw err;
+    }
+  };
+}
+
+/** Config limits (documented names) → the archive reader's limits. */
+export function archiveLimits(l: ComponentSpec['limits']): Partial<Limits> | undefined {
+  if (!l) return undefined;
+  return {
+    ...(l.maxBytes !== undefined ? { maxTotalSize: l.maxBytes } : {}),
+    ...(l.maxEntries !== undefined ? { maxEntries: l.maxEntries } : {}),
+    ...(l.maxDepth !== undefined ? { maxDepth: l.maxDepth } : {}),
+    ...(l.maxPathLength !== undefined ? { maxPathLength: l.maxPathLength } : {}),
+    ...(l.maxRatio !== undefined ? { maxRatio: l.maxRatio } : {}),
+  };
+}
+
+async function resolveOne(name: string, spec: ComponentSpec, opts: LockOptions, warnings: string[]): Promise<LockedComponent> {
+  const { cache, progress, loaded } = opts;
+  if (spec.git !== undefined) {
+    return lockGit(name, { git: spec.git, ref: spec.ref!, path: spec.path, license: spec.license }, cache, {
+      progress: collectWarnings(progress, warnings),
+    });
+  }
+  if (spec.url !== undefined) {
+    const got = await fetchTarball({
+      name,
+      url: spec.url,
+      mirrors: mirrorsFor(loaded, name),
+      expected: spec.integrity ? { integrity: spec.integrity } : undefined,
+      cache,
+      progress,
+      // Plain http is still refused for any non-loopback host without a pinned integrity.
+      allowHttp: true,
+    });
+    const entry: LockedTarball = { url: spec.url, integrity: got.integrity, size: got.size, path: spec.path, ...optional(spec) };
+    const tree = await (await tarballTree(name, spec.url, cache, spec.limits))(got.integrity);
+    if (tree) entry.tree = tree;
+    return entry;
+  }
+  return lockLocal(name, spec, loaded.root);
+}
+
+/**
+ * manifest → lock. Entries that still answer the manifest are kept as they are (no network),
+ * so re-locking unchanged inputs rewrites nothing.
+ */
+export async function lockProject(opts: LockOptions): Promise<LockResult> {
+  const { manifest } = opts.loaded;
+  if (opts.update?.length) assertKnownComponents(opts.update, Object.keys(manifest.components));
+  const warnings: string[] = [];
+  const limit = pLimit(opts.jobs ?? 4);
+  const names = Object.keys(manifest.components).sort(compareBytewise);
+  const entries = await Promise.all(
+    names.map((name) =>
+      limit(async (): Promise<[string, LockedComponent]> => {
+        const spec = manifest.components[name]!;
+        const old = opts.existing?.components[name];
+        if (!opts.update?.includes(name) && old && specMatchesLocked(spec, old)) return [name, old];
+        return [name, await resolveOne(name, spec, opts, warnings)];
+      }),
+    ),
+  );
+  const lock: Lockfile = { lockfileVersion: 1, name: manifest.name, components: Object.fromEntries(entries) };
+  return { lock, changes: diffLocks(opts.existing, lock), warnings };
+}
+
+/**
+ * `lock --check`: nothing is written. Drift is the manifest no longer matching the lock, a
+ * tag or branch now pointing elsewhere, or a tarball's bytes changed upstream.
+ */
+export async function checkLock(opts: LockOptions & { existing: Lockfile | undefined }): Promise<ComponentChange[]> {
+  const { manifest } = opts.loaded;
+  const limit = pLimit(opts.jobs ?? 4);
+  const names = [...new Set([...Object.keys(manifest.components), ...Object.keys(opts.existing?.components ?? {})])].sort(compareBytewise);
+  const results = await Promise.all(
+    names.map((name) =>
+      limit(async (): Promise<ComponentChange | undefined> => {
+        const spec = manifest.components[name];
+        const old = opts.existing?.components[name];
+        if (!spec) return { ...diffComponent(name, old, undefined)!, reason: 'in the lock but no longer in the config' };
+        if (!old || !specMatchesLocked(spec, old)) {
+          const fresh = await resolveOne(name, spec, opts, []);
+          return { ...(diffComponent(name, old, fresh) ?? { name, kind: 'changed' as const, fields: [] }), reason: old ? 'the config changed' : 'not in the lock yet' };
+        }
+        if (isLockedGit(old)) {
+          const r = await checkRef(old.git, old.ref, old.commit, opts.cache);
+          if (!r.moved) return undefined;
+          return {
+            name,
+            kind: 'changed',
+            fields: [{ field: 'commit', old: old.commit, new: r.newCommit }],
+            reason: `${old.ref} now points to ${r.newCommit}${r.treesEqual === undefined ? '' : r.treesEqual ? ' (same content)' : ' (different content)'}`,
+          };
+        }
+        if (isLockedTarball(old)) {
+          const got = await fetchTarball({ name, url: old.url, mirrors: [], cache: opts.cache, sourcesMode: 'url-only', useCache: false, progress: opts.progress, allowHttp: true });
+          if (got.integrity === old.integrity) return undefined;
+          return {
+            name,
+            kind: 'changed',
+            fields: [
+              { field: 'integrity', old: old.integrity, new: got.integrity },
+              ...(got.size !== old.size ? [{ field: 'size', old: old.size, new: got.size }] : []),
+            ],
+            reason: 'the upstream bytes changed',
+          };
+        }
+        if (isLockedLocal(old)) {
+          try {
+            await verifyLocal(name, old, opts.loaded.root);
+            return undefined;
+          } catch (err) {
+            return { name, kind: 'changed', fields: [], reason: (err as Error).message };
+          }
+        }
+        return undefined;
+      }),
+    ),
+  );
+  return results.filter((c): c is ComponentChange => c !== undefined);
+}
+
