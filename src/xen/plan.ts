@@ -18,8 +18,8 @@ export interface PlannedFetch {
   ref: string;
   /** Locked commit (git), when there is a lock. */
   commit?: string;
-  /** Bytes, from the lock (tarballs). */
-  size?: number;
+  /** Bytes, from the lock (tarballs); null when unknown (git, or no lock). */
+  size: number | null;
   /** Verified content for the locked pin is in the cache. */
   cached: boolean;
   /** Already in the tree (make will not fetch it), or in the vendor store. */
@@ -135,6 +135,7 @@ export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
         url: spec.git,
         ref: spec.ref!,
         ...(locked && isLockedGit(locked) ? { commit: locked.commit } : {}),
+        size: null,
         cached,
         vendored,
         locked: Boolean(locked),
@@ -150,7 +151,7 @@ export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
         kind: 'tarball',
         url,
         ref: file,
-        ...(locked && isLockedTarball(locked) ? { size: locked.size } : {}),
+        size: locked && isLockedTarball(locked) ? locked.size : null,
         cached,
         vendored,
         locked: Boolean(locked),
