@@ -32,32 +32,35 @@ export async function* spawnFilter(program: string, args: string[], source: Asyn
     child.on('close', (code, signal) => resolve({ code, signal }));
   });
   let feedError: unknown;
+  let stopped = false;
+  void exited.then(() => {
+    stopped = true;
+    child.stdin.destroy();
+  });
+  child.stdin.on('error', () => {}); // EPIPE when the program exits early: reported through its exit status
+  const writable = () =>
+    // Resolves on drain, or when the program is gone (its exit status tells what happened).
+    new Promise<void>((resolve) => {
+      const done = () => {
+        child.stdin.off('drain', done).off('close', done);
+        resolve();
+      };
+      child.stdin.on('drain', done).on('close', done);
+      if (stopped) done();
+    });
   const feed = (async () => {
     try {
       for await (const chunk of source) {
-        if (!child.stdin.write(chunk)) {
-          await new Promise<void>((resolve, reject) => {
-            const done = () => {
-              child.stdin.off('error', fail);
-              resolve();
-            };
-            const fail = (e: unknown) => {
-              child.stdin.off('drain', done);
-              reject(e);
-            };
-            child.stdin.once('drain', done);
-            child.stdin.once('error', fail);
-          });
-        }
+        if (stopped || child.stdin.destroyed) break;
+        if (!child.stdin.write(chunk)) await writable();
       }
-      child.stdin.end();
+      if (!stopped) child.stdin.end();
     } catch (err) {
       feedError = err;
       child.stdin.destroy();
       child.kill('SIGTERM');
     }
   })();
-  child.stdin.on('error', () => {}); // EPIPE when the program exits early: reported through its exit status
   let complete = false;
   try {
     for await (const chunk of child.stdout) yield chunk as Buffer;
