@@ -1,4 +1,4 @@
-import { copyFile, cp, lstat, mkdir, rm } from 'node:fs/promises';
+import { copyFile, cp, lstat, mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
@@ -54,8 +54,16 @@ async function materialiseOne(treeRoot: string, name: string, c: LockedComponent
       if (!st.isDirectory()) throw inUse(name, c.path, 'is not a folder');
       current = await walkTree(target);
       if (treeHash(current) === treeHash(want)) return { name, path: c.path, action: 'unchanged' };
-      // A git checkout someone made there (a build without xenrel): their history would be lost.
+    }
+    if (current) {
+      // Restore like `git reset --hard`: locked files come back, files the lock does not
+      // name (build outputs: SeaBIOS's .config, OVMF's Makefile) stay.
+      const diff = diffEntries(want, current);
+      if (!diff.modified.length && !diff.missing.length) return { name, path: c.path, action: 'unchanged' };
+      // A git checkout someone made there (a build without xenrel): their work would be lost.
       if (await exists(join(target, '.git'))) throw inUse(name, c.path, 'is a git checkout that differs from the lock');
+      await restoreFiles(src, target, [...diff.modified, ...diff.missing]);
+      return { name, path: c.path, action: 'restored', diff: { ...diff, extra: [] } };
     }
     const staged = stagingPath(target);
     try {
@@ -65,7 +73,7 @@ async function materialiseOne(treeRoot: string, name: string, c: LockedComponent
       await rm(staged, { recursive: true, force: true });
       throw wrapFsError(err, `placing ${name} at ${c.path}`);
     }
-    return current ? { name, path: c.path, action: 'restored', diff: diffEntries(want, current) } : { name, path: c.path, action: 'placed' };
+    return { name, path: c.path, action: 'placed' };
   }
   const integrity = (c as { integrity?: string }).integrity!;
   if (st) {
@@ -88,6 +96,36 @@ async function materialiseOne(treeRoot: string, name: string, c: LockedComponent
   }
   const file = basename(c.path);
   return st ? { name, path: c.path, action: 'restored', diff: { missing: [], extra: [], modified: [file] } } : { name, path: c.path, action: 'placed' };
+}
+
+/** Put back `paths` (relative) from `src` into `dest`, each file through a temp name and a rename. */
+async function restoreFiles(src: string, dest: string, paths: string[]): Promise<void> {
+  for (const rel of paths) {
+    const to = join(dest, rel);
+    const from = join(src, rel);
+    // Whatever stands in the way of a parent folder or the file itself goes.
+    let parent = dirname(to);
+    const blockers: string[] = [];
+    while (parent.length > dest.length) {
+      const st = await lstat(parent).catch(() => undefined);
+      if (st && !st.isDirectory()) blockers.push(parent);
+      parent = dirname(parent);
+    }
+    for (const b of blockers) await rm(b, { force: true });
+    await mkdir(dirname(to), { recursive: true });
+    const st = await lstat(to).catch(() => undefined);
+    if (st?.isDirectory()) await rm(to, { recursive: true, force: true });
+    const tmp = stagingPath(to);
+    try {
+      const sst = await lstat(from);
+      if (sst.isSymbolicLink()) await symlink(await readlink(from), tmp);
+      else await copyFile(from, tmp);
+      await rename(tmp, to);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw wrapFsError(err, `restoring ${to}`);
+    }
+  }
 }
 
 /**

@@ -130,6 +130,8 @@ export interface VendorCheckResult {
   findings: CheckFinding[];
   /** Paths not present now (after `make distclean`, or a release tarball): the shim creates them when make asks. */
   notMaterialised: string[];
+  /** Files in materialised folders the lock does not name (build outputs, or additions): listed, not failed. */
+  untracked: string[];
   without: string[];
 }
 
@@ -160,12 +162,20 @@ async function readWithout(treeRoot: string): Promise<string[]> {
     .map((l) => l.split('\t')[0]!);
 }
 
-async function checkTree(dir: string, where: string, name: string, tree: string, expected: TreeEntry[] | undefined, ignoreGit: boolean): Promise<CheckFinding | undefined> {
-  const actual = await walkTree(dir, ignoreGit ? {} : { ignoreNames: [] });
+async function checkTree(dir: string, where: string, name: string, tree: string, expected: TreeEntry[] | undefined, materialised: boolean, untracked: string[]): Promise<CheckFinding | undefined> {
+  const actual = await walkTree(dir, materialised ? {} : { ignoreNames: [] });
   const got = treeHash(actual);
   if (got === tree) return undefined;
-  if (expected) return { name, where, problem: 'differs', diff: diffEntries(expected, actual) };
-  return { name, where, problem: 'differs', detail: `tree hash ${got}, the lock says ${tree}` };
+  if (!expected) return { name, where, problem: 'differs', detail: `tree hash ${got}, the lock says ${tree}` };
+  const diff = diffEntries(expected, actual);
+  if (materialised) {
+    // The build writes into these folders (SeaBIOS's .config, OVMF's Makefile): files the
+    // lock does not name are listed, not failed.
+    untracked.push(...diff.extra.map((p) => `${where}/${p}`));
+    if (!diff.missing.length && !diff.modified.length) return undefined;
+    return { name, where, problem: 'differs', diff: { ...diff, extra: [] } };
+  }
+  return { name, where, problem: 'differs', diff };
 }
 
 /**
@@ -176,6 +186,7 @@ export async function vendorCheck(lock: Lockfile, treeRoot: string, opts: { with
   const without = opts.without ?? (await readWithout(treeRoot));
   const findings: CheckFinding[] = [];
   const notMaterialised: string[] = [];
+  const untracked: string[] = [];
   for (const name of Object.keys(lock.components).sort()) {
     const c = lock.components[name]!;
     const storeDir = storeDirAbs(treeRoot, name);
@@ -186,17 +197,21 @@ export async function vendorCheck(lock: Lockfile, treeRoot: string, opts: { with
     const target = join(treeRoot, c.path);
     if (storeKind(c) === 'tree') {
       const tree = (c as { tree?: string }).tree ?? '';
-      const expected = await expectedEntries(treeRoot, name, tree);
+      let expected = await expectedEntries(treeRoot, name, tree);
       if (!(await exists(storeDir))) findings.push({ name, where: storeRel(name, c), problem: 'missing' });
       else {
-        const f = await checkTree(storeDir, storeRel(name, c), name, tree, expected, false);
+        if (!expected) {
+          const fromStore = await walkTree(storeDir, { ignoreNames: [] });
+          if (treeHash(fromStore) === tree) expected = fromStore;
+        }
+        const f = await checkTree(storeDir, storeRel(name, c), name, tree, expected, false, untracked);
         if (f) findings.push(f);
       }
       const st = await stat(target).catch(() => undefined);
       if (!st) notMaterialised.push(c.path);
       else if (!st.isDirectory()) findings.push({ name, where: c.path, problem: 'differs', detail: 'not a folder' });
       else {
-        const f = await checkTree(target, c.path, name, tree, expected, true);
+        const f = await checkTree(target, c.path, name, tree, expected, true, untracked);
         if (f) findings.push(f);
       }
       continue;
@@ -220,7 +235,7 @@ export async function vendorCheck(lock: Lockfile, treeRoot: string, opts: { with
     if (!(entry in lock.components)) findings.push({ name: entry, where: `${SOURCES_DIR}/${entry}`, problem: 'extra', detail: 'not in the lock' });
   }
   findings.push(...(await checkShim(lock, treeRoot, without)));
-  return { ok: findings.length === 0, findings, notMaterialised, without };
+  return { ok: findings.length === 0, findings, notMaterialised, untracked, without };
 }
 
 async function checkShim(lock: Lockfile, treeRoot: string, without: string[]): Promise<CheckFinding[]> {
