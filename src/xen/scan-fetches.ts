@@ -90,6 +90,9 @@ async function listBuildFiles(root: string): Promise<string[]> {
   return out.sort(compareBytewise);
 }
 
+/** `FETCHER := /usr/bin/wget -c -O` (configure's output) names the tool; it fetches nothing. */
+const TOOL_ASSIGNMENT = /^(?:override\s+|export\s+)*(?:FETCHER|WGET|FTP|GIT|CURL)\s*[:?+!]*=/;
+
 const VAR_RE = /\$\((\w+)\)|\$\{(\w+)\}/g;
 const varsIn = (text: string) => [...text.matchAll(VAR_RE)].map((m) => m[1] ?? m[2]!);
 
@@ -121,7 +124,7 @@ export async function scanFetches(root: string, opts: { components?: Record<stri
       }
     for (const l of lines) {
       const t = l.text.trim();
-      if (!t || t.startsWith('#')) continue;
+      if (!t || t.startsWith('#') || TOOL_ASSIGNMENT.test(t)) continue;
       const kind = KINDS.find(([, re]) => re.test(t))?.[0];
       if (!kind) continue;
       const site: FetchSite = { file, line: l.line, kind, text: t.replace(/\s+/g, ' ').slice(0, 200) };

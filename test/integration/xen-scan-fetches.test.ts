@@ -1,16 +1,18 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { scanFetches, formatSite } from '../../src/xen/scan-fetches.js';
 import { tempDirs } from '../helpers/tmp.js';
-import { writeXenPinsTree } from '../helpers/xen-pins-tree.js';
+import { stubdomMkText, writeXenPinsTree } from '../helpers/xen-pins-tree.js';
 
 const tmp = tempDirs();
 afterAll(() => tmp.cleanup());
 
 describe('scanFetches', () => {
   it('maps every fetch of a 4.22-like tree to its component, with file:line', async () => {
-    const root = await writeXenPinsTree(await tmp.make(), '4.22');
+    // configure's config/Stubdom.mk says `FETCHER := /usr/bin/wget -c -O`: a tool, not a fetch.
+    const root = await writeXenPinsTree(await tmp.make(), '4.22', { stubdomMk: stubdomMkText({ extfiles: true }), dotConfig: 'GIT = /usr/bin/git\n' });
     const { sites, unmapped } = await scanFetches(root);
     expect(unmapped).toEqual([]);
+    expect(sites.some((s) => s.file.startsWith('config/') || s.file === '.config')).toBe(false);
     const at = (file: string, line: number) => sites.find((s) => s.file === file && s.line === line);
     expect(at('Makefile', 4)).toMatchObject({ kind: 'git-checkout', component: 'mini-os', via: '$(MINIOS_UPSTREAM_URL)' });
     // `git fetch origin` names no variable; its recipe's `reset --hard $(MINIOS_UPSTREAM_REVISION)` does.
