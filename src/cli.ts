@@ -14,7 +14,22 @@ cli.register(Builtins.HelpCommand);
 cli.register(Builtins.VersionCommand);
 for (const c of commands) cli.register(c);
 
-const args = process.argv.slice(2);
+/**
+ * Options whose value is itself a list of flags (`plan --configure "--enable-ovmf"`):
+ * clipanion would read the value as an option, so join it as `--configure=VALUE`.
+ */
+const FLAG_VALUED = new Set(['--configure']);
+function joinFlagValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (FLAG_VALUED.has(a) && i + 1 < argv.length) out.push(`${a}=${argv[++i]}`);
+    else out.push(a);
+  }
+  return out;
+}
+
+const args = joinFlagValues(process.argv.slice(2));
 let command;
 try {
   command = cli.process(args);
