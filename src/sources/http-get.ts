@@ -48,11 +48,15 @@ export function httpGet(dispatcher: Dispatcher, url: URL, o: GetOptions): Promis
     o.signal.addEventListener('abort', onAbort, { once: true });
     const cleanup = () => o.signal.removeEventListener('abort', onAbort);
 
+    // What the sink threw: it wins over whatever the transport reports afterwards.
+    let sinkError: Error | undefined;
     const feed = (chunk: Buffer) => {
+      if (sinkError) return;
       try {
         sink!(chunk);
       } catch (err) {
-        controller?.abort(err as Error);
+        sinkError = err as Error;
+        controller?.abort(sinkError);
       }
     };
 
@@ -70,7 +74,7 @@ export function httpGet(dispatcher: Dispatcher, url: URL, o: GetOptions): Promis
           pipeTo(s) {
             sink = s;
             for (const chunk of pending.splice(0)) feed(chunk);
-            if (failure) return Promise.reject(failure);
+            if (sinkError || failure) return Promise.reject(sinkError ?? failure);
             if (ended) return Promise.resolve();
             return new Promise<void>((res, rej) => (settle = { res, rej }));
           },
@@ -92,13 +96,14 @@ export function httpGet(dispatcher: Dispatcher, url: URL, o: GetOptions): Promis
       onResponseEnd() {
         ended = true;
         cleanup();
-        settle?.res();
+        if (sinkError) settle?.rej(sinkError);
+        else settle?.res();
       },
       onResponseError(_c, err) {
-        failure = err;
+        failure = sinkError ?? err;
         cleanup();
-        if (!started) reject(err);
-        else settle?.rej(err);
+        if (!started) reject(failure);
+        else settle?.rej(failure);
       },
     };
 
