@@ -1,0 +1,21 @@
+/**
+ * xenrel as a library: every pipeline stage is a function first, a CLI command second.
+ * manifest → lock → fetch → vendor → release → verify.
+ */
+export * from './types.js';
+export { XenrelError, ExitCode } from './errors.js';
+export { loadManifest, parseManifestText, findConfig, ConfigError } from './manifest/load.js';
+export { readLock, requireLock, writeLock, parseLockText, serializeLock, LOCKFILE_NAME } from './lock/lockfile.js';
+export { lockProject, checkLock } from './lock/resolve.js';
+export { diffLocks, formatChanges } from './lock/diff.js';
+export { fetchAll } from './fetch/fetch-all.js';
+export { Cache, defaultCacheDir } from './cache/cache.js';
+export { treeHash, diffEntries } from './tree/hash.js';
+export { hashDir, walkTree } from './tree/walk.js';
+export { fetchTarball } from './sources/tarball.js';
+export { lockGit, fetchGit, exportTree, gitTreeEntries } from './sources/git.js';
+export { hashTarball, readTar } from './archive/reader.js';
+export { safeExtract } from './archive/extract.js';
+export { writeArchive } from './archive/write-archive.js';
+export { verifyTarball, verifyDir } from './verify/verify.js';
+export { vendor, vendorCheck, clean } from './vendor/vendor.js';
