@@ -74,6 +74,8 @@ export interface TestHttpServer {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** TCP connections accepted so far (counts TLS handshakes that never became a request). */
+  readonly connections: number;
   /** Requests for one path. */
   requestsFor(path: string): RecordedRequest[];
   setFile(path: string, body: Buffer | string): void;
@@ -238,7 +240,9 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
   const server: Server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : createHttpServer(onRequest);
   // Bodies are written raw (so Content-Length can lie), which leaves Node's parser out of
   // step: every body response says `connection: close` and ends the socket.
+  let connections = 0;
   server.on('connection', (s: Socket) => {
+    connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -250,6 +254,9 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
     url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     requests,
+    get connections() {
+      return connections;
+    },
     requestsFor: (p) => requests.filter((r) => r.path === p),
     setFile: (p, b) => void files.set(p, Buffer.from(b)),
     removeFile: (p) => void files.delete(p),
