@@ -1,10 +1,12 @@
 import type { CommandClass } from 'clipanion';
+import { CleanCommand } from './clean.js';
 import { FetchCommand } from './fetch.js';
 import { HashCommand } from './hash.js';
 import { InitCommand } from './init.js';
 import { LockCommand } from './lock.js';
 import { PlanCommand } from './plan.js';
 import { StatusCommand } from './status.js';
+import { VendorCommand } from './vendor.js';
 
 /** Every command, one line each (one command a file in src/cli/). */
 export const commands: CommandClass[] = [
@@ -14,4 +16,6 @@ export const commands: CommandClass[] = [
   HashCommand,
   InitCommand,
   PlanCommand,
+  VendorCommand,
+  CleanCommand,
 ];
