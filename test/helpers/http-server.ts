@@ -31,6 +31,8 @@ export type Fault =
   | { kind: 'content-length'; declared: number }
   /** Ignore Range: always answer 200 with the whole body. */
   | { kind: 'ignore-range' }
+  /** Ignore If-Range: answer a Range with 206 even if the validator no longer matches (a broken server). */
+  | { kind: 'ignore-if-range' }
   /** Answer a Range request with 206 but this (wrong) Content-Range start/total. */
   | { kind: 'wrong-content-range'; start?: number; total?: number }
   /** Send headers (and `afterBytes` body bytes), then nothing until the client gives up. */
@@ -166,7 +168,7 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
     let code = 200;
     const range = req.headers.range;
     const ifRange = req.headers['if-range'] as string | undefined;
-    const rangeValid = !ifRange || (ifRange.startsWith('"') || ifRange.startsWith('W/') ? ifRange === etag : ifRange === lastModified);
+    const rangeValid = !ifRange || !!find('ignore-if-range') || (ifRange.startsWith('"') || ifRange.startsWith('W/') ? ifRange === etag : ifRange === lastModified);
     if (range && rangeValid && !find('ignore-range')) {
       const m = /^bytes=(\d+)-(\d*)$/.exec(range);
       if (m) {

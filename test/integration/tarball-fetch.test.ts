@@ -225,6 +225,18 @@ describe('fetchTarball: interrupted downloads (§6.1-6.5)', () => {
     expect(await exists(cache.partialPath(srv.url + P))).toBe(false);
   });
 
+  it('6.3 a broken server answers the stale If-Range with 206 of the new object: the ETag differs, partial discarded, no splice', async () => {
+    const V2 = randomBytes(SIZE);
+    const srv = await server();
+    srv.setFault(P, [{ kind: 'drop', afterBytes: SIZE / 2, times: 1 }, { kind: 'body', body: V2, skip: 1 }, { kind: 'ignore-if-range' }]);
+    const { opts } = await setup();
+    const r = await fetchTarball(opts(srv.url + P, { expected: undefined, allowHttp: true }));
+    expect(r.integrity).toBe(ssri.fromData(V2, { algorithms: ['sha512'] }).toString());
+    const reqs = srv.requestsFor(P);
+    expect(reqs.map((q) => q.status)).toEqual([200, 206, 200]);
+    expect(reqs[2]!.headers.range).toBeUndefined();
+  });
+
   it('6.3 same bytes, new ETag: If-Range fails, the server sends 200 and the download restarts', async () => {
     const srv = await server();
     srv.setFault(P, [{ kind: 'drop', afterBytes: SIZE / 2, times: 1 }, { kind: 'etag', etag: '"something-else"', skip: 1 }]);
@@ -411,6 +423,18 @@ describe('fetchTarball: HTTP statuses and retries (§6.7)', () => {
     expect(e.code).toBe('E_HTTP_STATUS');
     expect(srv.requests).toHaveLength(3);
     expect(delays).toEqual([99, 199]);
+  });
+
+  it('a mirror that refuses connections is retried, then the URL serves the bytes', async () => {
+    const dead = await server();
+    const deadUrl = dead.url;
+    await dead.close();
+    servers.splice(servers.indexOf(dead), 1);
+    const origin = await server();
+    const { opts, delays } = await setup();
+    const r = await fetchTarball(opts(origin.url + P, { mirrors: [deadUrl], retry: { retries: 1, sleep: async (ms) => void delays.push(ms) } }));
+    expect(r.source).toBe(origin.url + P);
+    expect(delays).toHaveLength(1);
   });
 
   it('connection refused is transient and retried, then reported', async () => {
