@@ -1,0 +1,94 @@
+/**
+ * `xenrel vendor` and `xenrel clean` as a user runs them (the built CLI), after
+ * `xenrel lock`, on the Xen-like fixture tree.
+ */
+import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { canUnshareNet, make } from '../helpers/netns.js';
+import { tempDirs } from '../helpers/tmp.js';
+import { XenUpstreams, expectedBuilt, fixtureConfigYaml, writeXenTree } from '../helpers/xen-tree.js';
+
+const tmp = tempDirs();
+let up: XenUpstreams;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  up = await XenUpstreams.create();
+  dir = await tmp.make('xenrel-xen-cli-');
+  await writeXenTree(dir, up);
+  await writeFile(join(dir, 'xenrel.config.yaml'), fixtureConfigYaml(up));
+  env = { XENREL_CACHE: await tmp.make('xenrel-cache-') };
+  const lock = await runCli(['lock'], { cwd: dir, env });
+  expect(lock.code, lock.stderr).toBe(0);
+}, 120_000);
+
+afterAll(async () => {
+  await up?.cleanup();
+  await tmp.cleanup();
+});
+
+const xenrel = (...args: string[]) => runCli(args, { cwd: dir, env });
+
+describe('xenrel vendor / clean', () => {
+  test('vendor fetches what is missing, places everything; a second run has nothing to do', async () => {
+    const r = await xenrel('vendor');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('placed seabios at tools/firmware/seabios-dir-remote');
+    expect(r.stdout).toMatch(/vendored 13 components/);
+    expect(await readFile(join(dir, '.config'), 'utf8')).toContain('override FETCHER := $(XEN_ROOT)/.xenrel/bin/fetch');
+    const again = await xenrel('vendor');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe('nothing to do: 13 components already vendored and unchanged\n');
+  });
+
+  test.skipIf(!canUnshareNet())('make on the vendored tree builds in a network namespace', async () => {
+    const r = await make(dir, [], { netns: true });
+    expect(r.code, r.stderr).toBe(0);
+    for (const [file, content] of Object.entries(expectedBuilt(up))) expect(await readFile(join(dir, 'built', file), 'utf8')).toBe(content);
+  });
+
+  test('vendor --check exits 1 naming component and file; vendor restores and says what it replaced', async () => {
+    await appendFile(join(dir, '.xenrel/sources/seabios/src/post.c'), 'edit\n');
+    await writeFile(join(dir, 'stubdom/zlib-1.2.3.tar.gz'), 'not zlib');
+    const check = await xenrel('vendor', '--check');
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain('seabios: .xenrel/sources/seabios: modified src/post.c\n');
+    expect(check.stdout).toContain('zlib: stubdom/zlib-1.2.3.tar.gz: modified zlib-1.2.3.tar.gz\n');
+    expect(check.stderr).toContain('error: the vendored tree differs from xenrel.lock: seabios, zlib');
+    const json = await xenrel('vendor', '--check', '--json');
+    expect(json.code).toBe(1);
+    const doc = JSON.parse(json.stdout);
+    expect(doc.check.findings.map((f: { name: string }) => f.name)).toEqual(['seabios', 'zlib']);
+    // --check changed nothing.
+    expect(await readFile(join(dir, 'stubdom/zlib-1.2.3.tar.gz'), 'utf8')).toBe('not zlib');
+
+    const fix = await xenrel('vendor');
+    expect(fix.code, fix.stderr).toBe(0);
+    expect(fix.stdout).toContain('restored seabios in .xenrel/sources/seabios: modified src/post.c\n');
+    expect(fix.stdout).toContain('restored zlib at stubdom/zlib-1.2.3.tar.gz: modified zlib-1.2.3.tar.gz\n');
+    expect((await xenrel('vendor', '--check')).code).toBe(0);
+  });
+
+  test('vendor --without prints the configure option; clean undoes vendor and leaves the cache', async () => {
+    const w = await xenrel('vendor', '--without', 'qemu-xen');
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stdout).toContain('qemu-xen left out: configure Xen with --with-system-qemu=PATH');
+    const bad = await xenrel('vendor', '--without', 'seabois');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('did you mean "seabios"');
+
+    const c = await xenrel('clean');
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(/cleaned: \d+ path\(s\) removed, \.config block removed; the cache is untouched/);
+    expect(await stat(join(dir, '.xenrel')).catch(() => undefined)).toBeUndefined();
+    expect(await stat(join(dir, '.config')).catch(() => undefined)).toBeUndefined();
+    expect(await stat(join(dir, 'tools/firmware/seabios-dir-remote')).catch(() => undefined)).toBeUndefined();
+    expect((await xenrel('clean')).stdout).toBe('nothing to clean: the tree has nothing vendor placed\n');
+    // Everything comes back from the cache alone.
+    const back = await xenrel('vendor', '--offline');
+    expect(back.code, back.stderr).toBe(0);
+  });
+});
