@@ -48,8 +48,8 @@ export interface ComponentConfigure {
 export interface Manifest {
   version: 1;
   name: string;
-  /** Release version, used by `release` for the tarball name. */
-  releaseVersion?: string;
+  /** Release settings: `version` names the tarball (`xen-4.22.0`), else `git describe`. */
+  release?: { version?: string; prefix?: string };
   /** Global mirrors (tarballs): `<mirror>/<basename of url>`. */
   mirrors: string[];
   components: Record<string, ComponentSpec>;
@@ -69,10 +69,59 @@ export interface LockedGit {
   ref: string;
   /** 40 hex. */
   commit: string;
-  /** Tree hash of the content at `commit`, without `.git`. */
+  /** Tree hash of the content at `commit`, without `.git` (submodule gitlinks not included). */
   tree: string;
   path: string;
   license?: string;
+  /** Nested sources (git submodules, meson wraps), keyed by their path inside the component. */
+  children?: Record<string, LockedChild>;
+  /** Patches applied in order at vendor time. */
+  patches?: LockedPatch[];
+  /** Tree hash of what vendor places: own content + children + patches. Only when it differs from `tree`. */
+  vendoredTree?: string;
+}
+
+/**
+ * A nested source of a component (see src/nested/children.ts for the full shape):
+ * a git submodule or a meson `[wrap-git]` (pinned by commit), or a meson `[wrap-file]`
+ * (pinned by the bytes of its archive). `tree` is the child's own content.
+ */
+export type LockedChild = LockedChildGit | LockedChildFile;
+
+export interface LockedChildGit {
+  kind: 'submodule' | 'wrap-git';
+  git: string;
+  /** wrap-git: the `revision` as written (a tag or branch can move; `lock --check` resolves it again). */
+  ref?: string;
+  commit: string;
+  tree: string;
+  /** wrap: the `.wrap` file, relative to the component root. */
+  wrap?: string;
+  /** wrap: `subprojects/packagefiles/<patch_directory>` copied over the child (meson's `patch_directory`). */
+  overlay?: string;
+  /** wrap: meson `diff_files`, relative to the component root, applied with `patch -p1`. */
+  diffFiles?: string[];
+}
+
+export interface LockedChildFile {
+  kind: 'wrap-file';
+  url: string;
+  /** `sha512-…` of the archive bytes. */
+  integrity: string;
+  /** The wrap's `source_hash` (hex), as meson checks it. */
+  sha256: string;
+  size: number;
+  tree: string;
+  wrap: string;
+  overlay?: string;
+  diffFiles?: string[];
+}
+
+/** One entry of `patches:`, with the integrity of the patch file. */
+export interface LockedPatch {
+  /** As written in the config (relative to the config's folder). */
+  file: string;
+  integrity: string;
 }
 
 export interface LockedTarball {
@@ -94,6 +143,9 @@ export interface LockedLocal {
   tree?: string;
   path: string;
   license?: string;
+  /** Patches (a local directory only), as for git components. */
+  patches?: LockedPatch[];
+  vendoredTree?: string;
 }
 
 export type LockedComponent = LockedGit | LockedTarball | LockedLocal;
@@ -107,6 +159,10 @@ export interface Lockfile {
 export const isLockedGit = (c: LockedComponent): c is LockedGit => 'git' in c;
 export const isLockedTarball = (c: LockedComponent): c is LockedTarball => 'url' in c;
 export const isLockedLocal = (c: LockedComponent): c is LockedLocal => 'local' in c;
+
+/** The tree hash of the folder vendor places for `c` (children and patches included). */
+export const placedTree = (c: LockedComponent): string | undefined =>
+  (c as { vendoredTree?: string }).vendoredTree ?? (c as { tree?: string }).tree;
 
 /** Something that wants to hear about progress; the report layer implements it. */
 export interface ProgressSink {

@@ -4,18 +4,22 @@ import { FetchCommand } from './fetch.js';
 import { HashCommand } from './hash.js';
 import { InitCommand } from './init.js';
 import { LockCommand } from './lock.js';
+import { ReleaseCommand } from './release.js';
+import { VerifyCommand } from './verify.js';
 import { PlanCommand } from './plan.js';
 import { StatusCommand } from './status.js';
 import { VendorCommand } from './vendor.js';
 
 /** Every command, one line each (one command a file in src/cli/). */
 export const commands: CommandClass[] = [
+  InitCommand,
+  PlanCommand,
   LockCommand,
   FetchCommand,
   StatusCommand,
-  HashCommand,
-  InitCommand,
-  PlanCommand,
   VendorCommand,
   CleanCommand,
+  ReleaseCommand,
+  VerifyCommand,
+  HashCommand,
 ];

@@ -40,6 +40,14 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
   const names = opts.names?.length ? all.filter((n) => opts.names!.includes(n)) : all;
   await opts.cache.init();
   const limit = pLimit(Math.max(1, opts.jobs ?? 4));
+  // Sources report their own start/advance; the one `done` line per component is ours.
+  const progress: ProgressSink | undefined = opts.progress && {
+    start: (n, t) => opts.progress?.start?.(n, t),
+    advance: (n, b) => opts.progress?.advance?.(n, b),
+    warn: (m) => opts.progress?.warn?.(m),
+    info: (m) => opts.progress?.info?.(m),
+    done: () => {},
+  };
   const outcomes = await Promise.all(
     names.map((name) =>
       limit(async (): Promise<FetchOutcome> => {
@@ -47,7 +55,7 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
         const kind = isLockedGit(locked) ? 'git' : isLockedTarball(locked) ? 'tarball' : 'local';
         try {
           if (isLockedGit(locked)) {
-            const r = await fetchGit(name, locked, opts.cache, { offline: opts.offline, progress: opts.progress });
+            const r = await fetchGit(name, locked, opts.cache, { offline: opts.offline, progress });
             opts.progress?.done?.(name, r.cached ? 'in cache' : `fetched ${locked.commit.slice(0, 12)}`);
             return { name, kind, status: r.cached ? 'cached' : 'fetched', source: locked.git };
           }
@@ -59,7 +67,7 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
               expected: { integrity: locked.integrity, size: locked.size },
               cache: opts.cache,
               offline: opts.offline,
-              progress: opts.progress,
+              progress,
             });
             opts.progress?.done?.(name, r.cached ? 'in cache' : `fetched from ${r.source}`);
             return { name, kind, status: r.cached ? 'cached' : 'fetched', source: r.source };

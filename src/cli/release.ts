@@ -1,0 +1,88 @@
+import { Command, Option } from 'clipanion';
+import { basename, relative } from 'node:path';
+import { usageError } from '../errors.js';
+import { fetchAll } from '../fetch/fetch-all.js';
+import { requireLock } from '../lock/lockfile.js';
+import { displayPath } from '../manifest/load.js';
+import { human, type Report } from '../report/report.js';
+import { release } from '../release/release.js';
+import { BaseCommand } from './base.js';
+
+const FORMATS = ['gz', 'xz', 'zst'] as const;
+
+export class ReleaseCommand extends BaseCommand {
+  static override paths = [['release']];
+  static override usage = Command.Usage({
+    description: 'Cut a self-contained, byte-reproducible release tarball',
+    details: `
+      Writes \`DIR/NAME.tar.gz\` (\`NAME\` = \`<name>-<version>\`, the version from \`release.version\`
+      in the config or \`git describe\`) and \`DIR/SHA256SUMS\` in \`sha256sum -c\` format. The
+      tarball holds the project as \`git archive HEAD\` gives it (a folder that is not a git work
+      tree is taken whole), every locked component once under \`.xenrel/sources/\` (fetched into
+      the cache first if missing), the offline make shim and its \`.config\` block,
+      \`xenrel.lock\`, and \`.xenrel/release.json\` with the tree hash of the whole and of each
+      component. \`make\` on the extracted tarball never touches the network.
+
+      The same commit, lock and xenrel give byte-identical tarballs: entries in bytewise order,
+      mtime from \`SOURCE_DATE_EPOCH\` or else the HEAD commit time, owner 0, modes 0644/0755,
+      no gzip name or time. Nothing appears under the final name until the tarball is complete,
+      and it is read back and verified before the command succeeds. Your work tree is never
+      modified: everything is staged in a temporary folder.
+    `,
+    examples: [
+      ['Cut dist/xen-4.22.0.tar.gz', '$0 release'],
+      ['xz, into another folder', '$0 release --format xz --out /srv/releases'],
+      ['Reproduce a release byte for byte', 'SOURCE_DATE_EPOCH=1767225600 $0 release'],
+    ],
+  });
+
+  out = Option.String('--out', { description: 'Output folder (default: dist/ in the project)' });
+  prefix = Option.String('--prefix', { description: 'Top directory and file name (default: <name>-<version>)' });
+  format = Option.String('--format', 'gz', { description: 'gz (default), xz or zst' });
+  level = Option.String('--level', { description: 'Compression level (gzip 1-9, default 9)' });
+  allowDirty = Option.Boolean('--allow-dirty', false, { description: 'Include uncommitted changes to tracked files' });
+  without = Option.Array('--without', [], { description: 'Leave this component out (repeatable)' });
+  offline = Option.Boolean('--offline', false, { description: 'Use only the cache' });
+
+  async run(report: Report): Promise<void> {
+    if (!(FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
+    const level = this.level === undefined ? undefined : Number(this.level);
+    if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 19)) throw usageError(`--level must be a whole number, not "${this.level}"`);
+    const loaded = await this.loadManifest();
+    const lockFile = this.lockPathFor(loaded);
+    const lock = await requireLock(lockFile, displayPath(lockFile, this.cwd));
+    const cache = this.openCache();
+    const r = await release({
+      loaded,
+      lock,
+      cache,
+      outDir: this.out,
+      prefix: this.prefix,
+      format: this.format as (typeof FORMATS)[number],
+      level,
+      allowDirty: this.allowDirty,
+      without: this.without,
+      progress: report,
+      fetch: async (l, names) => {
+        await fetchAll({ lock: l, cache, loaded, names, offline: this.offline, progress: report });
+      },
+    });
+    const shown = displayPath(r.file, this.cwd);
+    report.set('tarball', shown);
+    report.set('sha256', r.sha256);
+    report.set('tarSha256', r.tarSha256);
+    report.set('size', r.size);
+    report.set('mtime', r.mtime);
+    report.set('release', r.info);
+    report.set('sha256sums', displayPath(r.sums, this.cwd));
+    report.info(`${shown}: ${human(r.size)}, verified`);
+    report.table(
+      Object.entries(lock.components)
+        .filter(([n]) => !this.without.includes(n))
+        .map(([n, c]) => [n, 'commit' in c ? `${c.ref} (${c.commit.slice(0, 12)})` : 'url' in c ? basename(new URL(c.url).pathname) : c.local, human('size' in c ? c.size : 0).replace(/^0 B$/, '-')]),
+      ['COMPONENT', 'VERSION', 'SIZE'],
+    );
+    report.output(`${r.sha256}  ${basename(r.file)}`);
+    report.info(`packagers verify it with:\n  sha256sum -c ${relative(this.cwd, r.sums) || 'SHA256SUMS'}\n  xenrel verify ${shown} --upstream`);
+  }
+}

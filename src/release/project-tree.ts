@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import { cp, realpath } from 'node:fs/promises';
+import { relative, sep } from 'node:path';
+import { XenrelError, ExitCode } from '../errors.js';
+import { safeExtract } from '../archive/extract.js';
+import { git, gitArgs, gitEnv, runGit } from '../sources/git-run.js';
+
+/** How the project's own files are taken: `git archive` of HEAD, or a plain folder whole. */
+export interface ProjectSource {
+  kind: 'git' | 'dir';
+  root: string;
+  /** Commit time of HEAD (git), the default mtime. */
+  commitTime?: number;
+  /** `git describe`, the default version. */
+  describe?: string;
+}
+
+export async function detectProject(root: string): Promise<ProjectSource> {
+  const real = await realpath(root);
+  const top = await runGit(['rev-parse', '--show-toplevel'], { cwd: real });
+  if (top.code !== 0 || (await realpath(top.stdout.toString('utf8').trim()).catch(() => '')) !== real) return { kind: 'dir', root: real };
+  const head = await runGit(['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { cwd: real });
+  if (head.code !== 0)
+    throw new XenrelError('E_NO_COMMIT', `${real} is a git work tree without any commit`, {
+      exitCode: ExitCode.usage,
+      hint: 'commit the tree first: a release is cut from a commit',
+    });
+  const time = Number((await git(['log', '-1', '--format=%ct', 'HEAD'], { cwd: real })).trim());
+  const describe = (await runGit(['describe', '--tags', '--always'], { cwd: real })).stdout.toString('utf8').trim() || undefined;
+  return { kind: 'git', root: real, commitTime: time, describe };
+}
+
+/** Tracked files that differ from HEAD (untracked files never enter a git release). */
+export async function dirtyFiles(root: string): Promise<string[]> {
+  const out = await git(['status', '--porcelain', '--untracked-files=no', '-z'], { cwd: root });
+  return out.split('\0').filter(Boolean).map((l) => l.slice(3));
+}
+
+/**
+ * Puts the project's files into `dest` (which must not exist). git: the commit's tree as
+ * `git archive` gives it (export-ignore and export-subst apply, as in Xen's mktarball); with
+ * `allowDirty`, a `git stash create` snapshot of the tracked files (the work tree and the
+ * user's refs are not touched). A folder: copied whole, without `exclude`d paths.
+ */
+export async function stageProject(src: ProjectSource, dest: string, opts: { allowDirty?: boolean; exclude?: string[] } = {}): Promise<void> {
+  if (src.kind === 'git') {
+    let rev = 'HEAD';
+    if (opts.allowDirty) rev = (await git(['stash', 'create'], { cwd: src.root })).trim() || 'HEAD';
+    const child = spawn('git', gitArgs(['archive', '--format=tar', rev]), { cwd: src.root, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+    try {
+      await safeExtract(child.stdout, dest, { name: `git archive ${rev} of ${src.root}` });
+    } finally {
+      const code = await exited;
+      if (code !== 0) throw new XenrelError('E_GIT', `git archive failed in ${src.root}: ${stderr.trim()}`, { exitCode: ExitCode.usage });
+    }
+    return;
+  }
+  const excluded = (opts.exclude ?? []).map((p) => p.replace(/\/+$/, ''));
+  await cp(src.root, dest, {
+    recursive: true,
+    verbatimSymlinks: true,
+    filter: (from) => {
+      const rel = relative(src.root, from).split(sep).join('/');
+      if (rel === '') return true;
+      if (rel === '.git' || rel.endsWith('/.git')) return false;
+      return !excluded.some((e) => rel === e || rel.startsWith(`${e}/`));
+    },
+  });
+}

@@ -1,0 +1,197 @@
+import { mkdtemp, readFile, readdir, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, relative, resolve } from 'node:path';
+import { XenrelError, ExitCode } from '../errors.js';
+import type { Cache } from '../cache/cache.js';
+import type { LoadedManifest, Lockfile, ProgressSink } from '../types.js';
+import { serializeLock, LOCKFILE_NAME } from '../lock/lockfile.js';
+import { entriesFromDir } from '../archive/entries.js';
+import { writeArchive } from '../archive/write-archive.js';
+import { EXTENSIONS, type Compression } from '../archive/compress.js';
+import { treeHash, type TreeEntry } from '../tree/hash.js';
+import { walkTree } from '../tree/walk.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { vendor } from '../vendor/vendor.js';
+import { storeRel } from '../vendor/layout.js';
+import { RELEASE_INFO, verifyTarball, type ReleaseInfo, type VerifyResult } from '../verify/verify.js';
+import { XENREL_VERSION } from '../version.js';
+import { detectProject, dirtyFiles, stageProject } from './project-tree.js';
+
+/** 1980-01-01: the floor for archive timestamps (zip and some gzip readers refuse older). */
+export const MIN_MTIME = 315532800;
+
+export interface ReleaseOptions {
+  loaded: LoadedManifest;
+  lock: Lockfile;
+  cache: Cache;
+  /** Output folder (default `<project>/dist`). */
+  outDir?: string;
+  /** Top directory and file name (default `<name>-<version>`). */
+  prefix?: string;
+  format?: Exclude<Compression, 'none'>;
+  level?: number;
+  allowDirty?: boolean;
+  /** Seconds; default $SOURCE_DATE_EPOCH, else the HEAD commit time. */
+  sourceDateEpoch?: number;
+  without?: string[];
+  /** Fetch what the cache lacks (the CLI passes the fetch stage). */
+  fetch?: (lock: Lockfile, names: string[]) => Promise<void>;
+  progress?: ProgressSink;
+}
+
+export interface ReleaseResult {
+  file: string;
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  tarSha256: string;
+  mtime: number;
+  sums: string;
+  info: ReleaseInfo;
+  verify: VerifyResult;
+  project: 'git' | 'dir';
+}
+
+function parseEpoch(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v))
+    throw new XenrelError('E_USAGE', `SOURCE_DATE_EPOCH must be a whole number of seconds, not "${v}"`, { exitCode: ExitCode.usage });
+  return Number(v);
+}
+
+/** Leftovers of a killed release (`.<name>.xenrel-tmp-<pid>-…`) whose process is gone. */
+async function removeStaleTemps(outDir: string): Promise<void> {
+  const names = await readdir(outDir).catch(() => [] as string[]);
+  for (const n of names) {
+    const m = /\.xenrel-tmp-(\d+)-[0-9a-f]+$/.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = pid === process.pid;
+    if (!alive) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (err) {
+        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    }
+    if (!alive) await unlink(join(outDir, n)).catch(() => {});
+  }
+}
+
+/** `sha256sum -c` format; lines for other files already in SHA256SUMS are kept. */
+async function updateSums(outDir: string, file: string, sha256: string): Promise<string> {
+  const sumsFile = join(outDir, 'SHA256SUMS');
+  const old = await readFile(sumsFile, 'utf8').catch(() => '');
+  const lines = new Map<string, string>();
+  for (const l of old.split('\n')) {
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(l);
+    if (m) lines.set(m[2]!, m[1]!);
+  }
+  lines.set(basename(file), sha256);
+  const text = [...lines.keys()].sort().map((f) => `${lines.get(f)}  ${f}\n`).join('');
+  await writeFileAtomic(sumsFile, text);
+  return sumsFile;
+}
+
+/**
+ * Cuts `<prefix>.tar.<fmt>`: the project (git archive of HEAD, or the folder), each locked
+ * component once in `.xenrel/sources/`, the shim and its `.config` block, `xenrel.lock`
+ * and `.xenrel/release.json`. Deterministic, written atomically, verified before success.
+ * The user's work tree is never modified: everything is staged in a temporary folder.
+ */
+export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
+  const { loaded, lock } = opts;
+  const project = await detectProject(loaded.root);
+  if (project.kind === 'git' && !opts.allowDirty) {
+    const dirty = await dirtyFiles(project.root);
+    if (dirty.length)
+      throw new XenrelError('E_DIRTY', `the work tree has uncommitted changes: ${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? `, and ${dirty.length - 5} more` : ''}`, {
+        exitCode: ExitCode.usage,
+        hint: 'commit or stash them (a release is cut from HEAD), or pass --allow-dirty to include them',
+      });
+  }
+  const version = loaded.manifest.release?.version ?? project.describe;
+  if (!opts.prefix && !version)
+    throw new XenrelError('E_NO_VERSION', 'no release version: the config has no release.version and the project is not a git repository', {
+      exitCode: ExitCode.usage,
+      hint: 'add `release: {version: X.Y.Z}` to the config, or pass --prefix NAME',
+    });
+  const name = opts.prefix ?? loaded.manifest.release?.prefix ?? `${loaded.manifest.name}-${version}`;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name))
+    throw new XenrelError('E_USAGE', `"${name}" cannot be a tarball name (letters, digits, ".", "_", "+", "-")`, { exitCode: ExitCode.usage });
+  const format = opts.format ?? 'gz';
+  const mtime = Math.max(MIN_MTIME, opts.sourceDateEpoch ?? parseEpoch(process.env.SOURCE_DATE_EPOCH) ?? project.commitTime ?? MIN_MTIME);
+  const outDir = resolve(opts.outDir ?? join(loaded.root, 'dist'));
+  const out = join(outDir, `${name}${EXTENSIONS[format]}`);
+  const without = opts.without ?? [];
+
+  const staging = await mkdtemp(join(tmpdir(), 'xenrel-release-'));
+  try {
+    const tree = join(staging, 'tree');
+    // A folder project is taken whole, except what must not be in it twice or at all.
+    const exclude = [
+      '.xenrel',
+      LOCKFILE_NAME,
+      ...Object.values(lock.components).map((c) => c.path),
+      ...(outDir.startsWith(`${project.root}/`) ? [relative(project.root, outDir)] : []),
+      ...(opts.cache.root.startsWith(`${project.root}/`) ? [relative(project.root, opts.cache.root)] : []),
+    ];
+    await stageProject(project, tree, { allowDirty: opts.allowDirty, exclude });
+    // Component paths in a git tree (a committed copy) would put a second copy in the tarball.
+    for (const c of Object.values(lock.components)) await rm(join(tree, c.path), { recursive: true, force: true });
+    await rm(join(tree, '.xenrel'), { recursive: true, force: true });
+
+    await vendor(lock, opts.cache, tree, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root, progress: opts.progress });
+    await writeFileAtomic(join(tree, LOCKFILE_NAME), serializeLock(lock));
+
+    const entries: TreeEntry[] = await walkTree(tree, { ignoreNames: [] });
+    const components: ReleaseInfo['components'] = {};
+    for (const [n, c] of Object.entries(lock.components)) {
+      if (without.includes(n)) continue;
+      const t = (c as { tree?: string }).tree;
+      const integrity = (c as { integrity?: string }).integrity;
+      components[n] = { path: storeRel(n, c), ...(t ? { tree: t } : {}), ...(integrity ? { integrity } : {}) };
+    }
+    const info: ReleaseInfo = {
+      releaseInfoVersion: 1,
+      name,
+      xenrel: XENREL_VERSION,
+      compression: format,
+      tree: treeHash(entries.filter((e) => e.path !== RELEASE_INFO)),
+      components,
+    };
+    await writeFileAtomic(join(tree, RELEASE_INFO), `${JSON.stringify(info, null, 2)}\n`);
+
+    await removeStaleTemps(outDir);
+    const written = await writeArchive(await entriesFromDir(tree, { ignoreNames: [] }), { out, format, level: opts.level, topDir: name, mtime });
+
+    // Like `meson dist`: read back what was written before calling it a release.
+    const verify = await verifyTarball(out, { expectedTopDir: name });
+    if (!verify.ok) {
+      await unlink(out).catch(() => {});
+      throw new XenrelError('E_RELEASE_VERIFY', `the tarball written to ${out} does not verify; it was removed`, {
+        exitCode: ExitCode.checkFailed,
+        hint: 'run `xenrel verify` on a vendored tree to see why, and report it',
+        details: { verify },
+      });
+    }
+    const sums = await updateSums(outDir, out, written.sha256);
+    return {
+      file: out,
+      name,
+      version: version ?? name,
+      sha256: written.sha256,
+      size: written.size,
+      tarSha256: written.tarSha256,
+      mtime,
+      sums,
+      info,
+      verify,
+      project: project.kind,
+    };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
