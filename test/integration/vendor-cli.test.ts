@@ -6,7 +6,7 @@ import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { canUnshareNet, make } from '../helpers/netns.js';
+import { canUnshareNet, make, run } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { XenUpstreams, expectedBuilt, fixtureConfigYaml, writeXenTree } from '../helpers/xen-tree.js';
 
@@ -70,6 +70,31 @@ describe('xenrel vendor / clean', () => {
     expect(fix.stdout).toContain('restored seabios in .xenrel/sources/seabios: modified src/post.c\n');
     expect(fix.stdout).toContain('restored zlib at stubdom/zlib-1.2.3.tar.gz: modified zlib-1.2.3.tar.gz\n');
     expect((await xenrel('vendor', '--check')).code).toBe(0);
+  });
+
+  test.skipIf(!canUnshareNet())('a real release tarball, extracted in a fresh folder, builds in a network namespace', async () => {
+    const src = await tmp.make('xenrel-xen-rel-');
+    await writeXenTree(src, up);
+    await writeFile(join(src, 'xenrel.config.yaml'), fixtureConfigYaml(up));
+    const out = await tmp.make('xenrel-dist-');
+    const cli = (...args: string[]) => runCli(args, { cwd: src, env });
+    expect((await cli('lock')).code).toBe(0);
+    const rel = await cli('release', '--prefix', 'xen-fixture', '--out', out);
+    expect(rel.code, rel.stderr).toBe(0);
+    const fresh = await tmp.make('xenrel-unpacked-');
+    expect((await run('tar', ['-xzf', join(out, 'xen-fixture.tar.gz'), '-C', fresh], { cwd: fresh })).code).toBe(0);
+    const tree = join(fresh, 'xen-fixture');
+    // One copy of each component: in the store, not at the paths make fetches into.
+    expect(await stat(join(tree, 'tools/firmware/seabios-dir-remote')).catch(() => undefined)).toBeUndefined();
+    expect(await stat(join(tree, '.xenrel/sources/seabios/src/post.c'))).toBeTruthy();
+    const log = join(fresh, 'shim.log');
+    const r = await make(tree, [], { netns: true, env: { XENREL_SHIM_LOG: log } });
+    expect(r.code, r.stderr).toBe(0);
+    for (const [file, content] of Object.entries(expectedBuilt(up))) expect(await readFile(join(tree, 'built', file), 'utf8')).toBe(content);
+    const lines = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(lines.filter((l) => !l.split('\t')[3]!.startsWith('served'))).toEqual([]);
+    expect(lines.filter((l) => /\tclone /.test(l))).toHaveLength(4);
+    expect(lines.filter((l) => l.startsWith('fetch\t'))).toHaveLength(9);
   });
 
   test('vendor --without prints the configure option; clean undoes vendor and leaves the cache', async () => {
