@@ -58,3 +58,12 @@ export function requestUrl(c: LockedComponent): string | undefined {
   if (isLockedTarball(c)) return c.url;
   return undefined;
 }
+
+/**
+ * The tree hash of what vendor places for a folder component: `vendoredTree` when the lock
+ * has one (upstream content + nested children + patches, see src/nested/), else `tree`.
+ */
+export function expectedTree(c: LockedComponent): string | undefined {
+  const x = c as { tree?: string; vendoredTree?: string };
+  return x.vendoredTree ?? x.tree;
+}

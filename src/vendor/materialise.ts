@@ -4,7 +4,7 @@ import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import type { LockedComponent, Lockfile } from '../types.js';
-import { storeAbs, storeKind, storeRel } from './layout.js';
+import { expectedTree, storeAbs, storeKind, storeRel } from './layout.js';
 import { fileMatches } from './store.js';
 import { exists, recoverSiblings, stagingPath, swapInto } from './swap.js';
 
@@ -33,7 +33,7 @@ function inUse(name: string, path: string, why: string): XenrelError {
 async function verifiedStoreEntries(treeRoot: string, name: string, c: LockedComponent, known?: TreeEntry[]): Promise<TreeEntry[]> {
   if (known) return known;
   const entries = await walkTree(storeAbs(treeRoot, name, c), { ignoreNames: [] });
-  if (treeHash(entries) !== (c as { tree?: string }).tree)
+  if (treeHash(entries) !== expectedTree(c))
     throw new XenrelError('E_STORE_MISMATCH', `component ${name}: ${storeRel(name, c)} does not match the lock`, {
       exitCode: ExitCode.checkFailed,
       hint: 'run `xenrel vendor` to restore it',

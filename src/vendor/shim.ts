@@ -16,6 +16,7 @@ import {
   SHIM_TOOLS,
   WITHOUT_FILE,
   XENREL_DIR,
+  expectedTree,
   requestUrl,
   storeAbs,
   storeKind,
@@ -57,7 +58,7 @@ const hexOfTree = (tree: string) => Buffer.from(tree.slice('sha256-'.length), 'b
 /** The digest column: tree:<hex> for folders, <algo>:<hex> for files (sha512 or sha256). */
 async function digestFor(treeRoot: string, name: string, c: LockedComponent): Promise<string> {
   if (storeKind(c) === 'tree') {
-    const tree = (c as { tree?: string }).tree;
+    const tree = expectedTree(c);
     if (!tree) throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
     return `tree:${hexOfTree(tree)}`;
   }
@@ -139,7 +140,7 @@ export async function installShim(treeRoot: string, lock: Lockfile, opts: ShimOp
   for (const [name, c] of Object.entries(lock.components)) {
     if (without.includes(name) || storeKind(c) !== 'tree') continue;
     const entries = opts.entries?.[name] ?? (await walkTree(storeAbs(treeRoot, name, c)));
-    const tree = (c as { tree?: string }).tree;
+    const tree = expectedTree(c);
     if (treeHash(entries) !== tree)
       throw new XenrelError('E_STORE_MISMATCH', `component ${name}: ${storeRel(name, c)} does not match the lock's tree hash`, {
         exitCode: ExitCode.checkFailed,

@@ -10,7 +10,7 @@ import { localSourcePath } from '../sources/local.js';
 import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent, type Lockfile, type ProgressSink } from '../types.js';
-import { SOURCES_DIR, storeDirAbs, storeKind } from './layout.js';
+import { SOURCES_DIR, expectedTree, storeDirAbs, storeKind } from './layout.js';
 import { exists, recoverSiblings, removeAtomically, stagingPath, swapInto } from './swap.js';
 
 export interface PlaceOptions {
@@ -19,6 +19,12 @@ export interface PlaceOptions {
   /** Where `local:` paths are relative to (the config's folder); default the tree root. */
   configRoot?: string;
   progress?: ProgressSink;
+  /**
+   * Called with the staging folder of a folder component after its upstream content is
+   * written, before the hash check: where nested children (submodules, meson wraps) and
+   * patches are added, so the result is checked against the lock's `vendoredTree`.
+   */
+  finishTree?: (name: string, c: LockedComponent, stagingDir: string, cache: Cache) => Promise<void>;
 }
 
 export type PlaceAction = 'unchanged' | 'placed' | 'restored' | 'left-out' | 'removed';
@@ -50,7 +56,7 @@ function lockedIntegrity(name: string, c: LockedComponent): string {
 }
 
 function lockedTree(name: string, c: LockedComponent): string {
-  const tree = (c as { tree?: string }).tree;
+  const tree = expectedTree(c);
   if (!tree) throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
   return tree;
 }
@@ -95,7 +101,7 @@ async function produceFile(name: string, c: LockedComponent, cache: Cache, destF
   throw new XenrelError('E_LOCK', `component ${name}: a git component cannot be placed as a file`, { exitCode: ExitCode.usage });
 }
 
-async function placeOne(name: string, c: LockedComponent, cache: Cache, treeRoot: string, configRoot: string): Promise<PlaceResult> {
+async function placeOne(name: string, c: LockedComponent, cache: Cache, treeRoot: string, configRoot: string, opts: PlaceOptions): Promise<PlaceResult> {
   const dir = storeDirAbs(treeRoot, name);
   if (storeKind(c) === 'tree') {
     const want = lockedTree(name, c);
@@ -103,7 +109,11 @@ async function placeOne(name: string, c: LockedComponent, cache: Cache, treeRoot
     if (current && treeHash(current) === want) return { name, action: 'unchanged', entries: current };
     const staged = stagingPath(dir);
     try {
-      const entries = await produceTree(name, c, cache, staged, configRoot);
+      let entries = await produceTree(name, c, cache, staged, configRoot);
+      if (opts.finishTree) {
+        await opts.finishTree(name, c, staged, cache);
+        entries = await walkTree(staged, { ignoreNames: [] });
+      }
       const got = treeHash(entries);
       if (got !== want)
         throw new XenrelError('E_TREE_MISMATCH', `component ${name}: the content in the cache has tree hash ${got}, the lock says ${want}`, {
@@ -161,7 +171,7 @@ export async function placeStore(lock: Lockfile, cache: Cache, treeRoot: string,
       continue;
     }
     opts.progress?.start?.(name);
-    const r = await placeOne(name, c, cache, treeRoot, configRoot);
+    const r = await placeOne(name, c, cache, treeRoot, configRoot, opts);
     opts.progress?.done?.(name, r.action);
     results.push(r);
   }

@@ -17,6 +17,7 @@ import {
   SOURCES_DIR,
   WITHOUT_FILE,
   XENREL_DIR,
+  expectedTree,
   storeAbs,
   storeDirAbs,
   storeKind,
@@ -106,7 +107,7 @@ async function isPristineCopy(treeRoot: string, c: LockedComponent): Promise<boo
   if (!st) return false;
   if (storeKind(c) === 'tree') {
     if (!st.isDirectory() || (await exists(join(target, '.git')))) return false;
-    return treeHash(await walkTree(target)) === (c as { tree?: string }).tree;
+    return treeHash(await walkTree(target)) === expectedTree(c);
   }
   const integrity = (c as { integrity?: string }).integrity;
   return st.isFile() && Boolean(integrity) && (await fileMatches(target, integrity!));
@@ -196,7 +197,7 @@ export async function vendorCheck(lock: Lockfile, treeRoot: string, opts: { with
     }
     const target = join(treeRoot, c.path);
     if (storeKind(c) === 'tree') {
-      const tree = (c as { tree?: string }).tree ?? '';
+      const tree = expectedTree(c) ?? '';
       let expected = await expectedEntries(treeRoot, name, tree);
       if (!(await exists(storeDir))) findings.push({ name, where: storeRel(name, c), problem: 'missing' });
       else {
