@@ -1,0 +1,260 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, writeFile, stat, utimes, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
+import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
+import { CLI, runCli } from '../helpers/cli.js';
+import { tempDirs } from '../helpers/tmp.js';
+import { hashDir } from '../../src/tree/walk.js';
+
+const tmp = tempDirs();
+let fx: GitFixtures;
+let seabios: TestRepo;
+let server: TestHttpServer;
+let newlibTgz: Buffer;
+let cacheDir: string;
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+beforeAll(async () => {
+  fx = await GitFixtures.create();
+  seabios = await fx.repo('seabios', { files: { Makefile: 'all:\n', 'src/bios.c': 'int bios;\n', 'tools/gen.sh': { content: '#!/bin/sh\n', exec: true } } });
+  await seabios.commit('release');
+  await seabios.tag('rel-1.17.0', { annotated: true });
+  const d = await tmp.make();
+  await mkdir(join(d, 'newlib-1.16.0'));
+  await writeFile(join(d, 'newlib-1.16.0', 'README'), 'newlib\n');
+  newlibTgz = execFileSync('tar', ['-C', d, '-czf', '-', 'newlib-1.16.0']);
+  server = await startHttpServer({ files: { '/newlib-1.16.0.tar.gz': newlibTgz } });
+  cacheDir = await tmp.make('xenrel-cache-');
+});
+
+afterAll(async () => {
+  await server?.close();
+  await fx?.cleanup();
+  await tmp.cleanup();
+});
+
+const CONFIG = () => `version: 1
+name: xen
+release:
+  version: 4.22.0
+components:
+  seabios:
+    git: ${seabios.url}
+    ref: rel-1.17.0
+    path: tools/firmware/seabios-dir-remote
+  newlib:
+    url: ${server.url}/newlib-1.16.0.tar.gz
+    path: stubdom/newlib-1.16.0.tar.gz
+`;
+
+/** A git project (the "Xen tree") with a config and a lock, committed. */
+async function gitProject(opts: { extra?: Record<string, string> } = {}): Promise<string> {
+  const dir = await tmp.make('xenrel-xen-');
+  await writeFile(join(dir, 'xenrel.config.yaml'), CONFIG());
+  await writeFile(join(dir, 'Makefile'), 'all:\n\t@echo xen\n');
+  await mkdir(join(dir, 'tools', 'misc'), { recursive: true });
+  await writeFile(join(dir, 'tools', 'misc', 'mktarball'), '#!/bin/sh\n');
+  execFileSync('chmod', ['755', join(dir, 'tools', 'misc', 'mktarball')]);
+  for (const [p, c] of Object.entries(opts.extra ?? {})) {
+    await mkdir(join(dir, p, '..'), { recursive: true });
+    await writeFile(join(dir, p), c);
+  }
+  const r = await runCli(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env });
+  expect(r.code, r.stderr).toBe(0);
+  for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'xen']])
+    execFileSync('git', args, { cwd: dir, env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
+  return dir;
+}
+
+const release = (dir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) =>
+  runCli(['release', '--cache', cacheDir, '--out', join(dir, 'out'), ...args], { cwd: dir, env: { ...fx.env, ...env } });
+
+describe('xenrel release', () => {
+  it('cuts byte-identical tarballs from two clones with different paths, umask and mtimes', async () => {
+    const a = await gitProject();
+    const b = join(await tmp.make('xenrel-clone-'), 'deeper', 'xen');
+    execFileSync('git', ['clone', '-q', a, b], { env: fx.env });
+    await writeFile(join(b, 'xenrel.lock'), await readFile(join(a, 'xenrel.lock')));
+    execFileSync('git', ['add', 'xenrel.lock'], { cwd: b, env: fx.env });
+    // Different mtimes and a restrictive umask in the second clone.
+    await utimes(join(b, 'Makefile'), new Date(0), new Date(0));
+    const ra = await release(a);
+    expect(ra.code, ra.stderr).toBe(0);
+    const rb = await new Promise<number>((resolve) => {
+      const c = spawn('sh', ['-c', `umask 077 && exec "${process.execPath}" "${CLI}" release --cache "${cacheDir}" --out "${join(b, 'out')}"`], { cwd: b, env: { ...process.env, ...fx.env }, stdio: 'ignore' });
+      c.on('close', (code) => resolve(code ?? 1));
+    });
+    expect(rb).toBe(0);
+    const ta = await readFile(join(a, 'out', 'xen-4.22.0.tar.gz'));
+    const tb = await readFile(join(b, 'out', 'xen-4.22.0.tar.gz'));
+    expect(sha256(ta)).toBe(sha256(tb));
+    // SHA256SUMS is in `sha256sum -c` form and checks.
+    expect(await readFile(join(a, 'out', 'SHA256SUMS'), 'utf8')).toBe(`${sha256(ta)}  xen-4.22.0.tar.gz\n`);
+    execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: join(a, 'out') });
+    expect(ra.stdout).toContain(`${sha256(ta)}  xen-4.22.0.tar.gz`);
+  });
+
+  it('holds the project, each component once, the lock and release.json; GNU tar extracts exactly that', async () => {
+    const dir = await gitProject();
+    expect((await release(dir)).code).toBe(0);
+    const x = await tmp.make('xenrel-x-');
+    execFileSync('tar', ['-xzf', join(dir, 'out', 'xen-4.22.0.tar.gz'), '-C', x]);
+    expect(await readdir(x)).toEqual(['xen-4.22.0']);
+    const top = join(x, 'xen-4.22.0');
+    const lock = JSON.parse(await readFile(join(dir, 'xenrel.lock'), 'utf8'));
+    expect((await hashDir(join(top, '.xenrel', 'sources', 'seabios'))).hash).toBe(lock.components.seabios.tree);
+    expect(sha256(await readFile(join(top, '.xenrel', 'sources', 'newlib', 'newlib-1.16.0.tar.gz')))).toBe(sha256(newlibTgz));
+    // Materialised paths are not carried: the store is the one copy.
+    await expect(stat(join(top, 'tools/firmware/seabios-dir-remote'))).rejects.toThrow();
+    expect(await readFile(join(top, 'xenrel.lock'), 'utf8')).toBe(await readFile(join(dir, 'xenrel.lock'), 'utf8'));
+    expect((await stat(join(top, 'tools/misc/mktarball'))).mode & 0o777).toBe(0o755);
+    expect(await readFile(join(top, '.config'), 'utf8')).toContain('override GIT := $(XEN_ROOT)/.xenrel/bin/git');
+    const info = JSON.parse(await readFile(join(top, '.xenrel', 'release.json'), 'utf8'));
+    expect(info).toMatchObject({ releaseInfoVersion: 1, name: 'xen-4.22.0', compression: 'gz' });
+    expect(info.components.seabios.tree).toBe(lock.components.seabios.tree);
+    // The whole-tree hash covers everything but release.json itself.
+    const whole = await hashDir(top, { ignoreNames: [], ignorePaths: ['.xenrel/release.json'] });
+    expect(info.tree).toBe(whole.hash);
+    // Owners, modes and times are normalised, the mtime is the commit time.
+    const listing = execFileSync('tar', ['--numeric-owner', '--full-time', '-tvzf', join(dir, 'out', 'xen-4.22.0.tar.gz')], { encoding: 'utf8' });
+    for (const line of listing.trim().split('\n')) {
+      expect(line).toMatch(/^[-dl](rw-r--r--|rwxr-xr-x|rwxrwxrwx) 0\/0 /);
+      expect(line).toContain('2023-11-14 22:13:20');
+    }
+  });
+
+  it('SOURCE_DATE_EPOCH wins over the commit time', async () => {
+    const dir = await gitProject();
+    expect((await release(dir, [], { SOURCE_DATE_EPOCH: '1767225600' })).code).toBe(0);
+    const listing = execFileSync('tar', ['--full-time', '-tvzf', join(dir, 'out', 'xen-4.22.0.tar.gz')], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+    expect(listing).toContain('2026-01-01 00:00:00');
+    expect((await release(dir, [], { SOURCE_DATE_EPOCH: 'yesterday' })).code).toBe(2);
+  });
+
+  it('refuses a dirty work tree unless --allow-dirty, and never touches it', async () => {
+    const dir = await gitProject();
+    await writeFile(join(dir, 'Makefile'), 'all:\n\t@echo changed\n');
+    const before = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: dir, encoding: 'utf8' });
+    const r = await release(dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('uncommitted changes: Makefile');
+    expect(r.stderr).toContain('--allow-dirty');
+    const ok = await release(dir, ['--allow-dirty']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const x = await tmp.make();
+    execFileSync('tar', ['-xzf', join(dir, 'out', 'xen-4.22.0.tar.gz'), '-C', x]);
+    expect(await readFile(join(x, 'xen-4.22.0', 'Makefile'), 'utf8')).toContain('changed');
+    expect(execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: dir, encoding: 'utf8' })).toBe(before);
+    expect(execFileSync('git', ['stash', 'list'], { cwd: dir, encoding: 'utf8' })).toBe('');
+  });
+
+  it('takes a plain folder whole, and needs a version for it', async () => {
+    const dir = await tmp.make('xenrel-plain-');
+    await writeFile(join(dir, 'xenrel.config.yaml'), CONFIG().replace('release:\n  version: 4.22.0\n', ''));
+    await writeFile(join(dir, 'README'), 'plain\n');
+    expect((await runCli(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env })).code).toBe(0);
+    const r = await release(dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no release version');
+    const ok = await release(dir, ['--prefix', 'xen-snapshot', '--format', 'xz']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const file = join(dir, 'out', 'xen-snapshot.tar.xz');
+    execFileSync('xz', ['-t', file]);
+    const names = execFileSync('tar', ['-tJf', file], { encoding: 'utf8' }).split('\n');
+    expect(names).toContain('xen-snapshot/README');
+    expect(names.some((n) => n.startsWith('xen-snapshot/out'))).toBe(false);
+    expect((await runCli(['verify', file], { cwd: dir })).code).toBe(0);
+  });
+
+  it('zstd output verifies, and a bad --format is a usage error', async () => {
+    const dir = await gitProject();
+    const r = await release(dir, ['--format', 'zst']);
+    expect(r.code, r.stderr).toBe(0);
+    execFileSync('zstd', ['-t', '-q', join(dir, 'out', 'xen-4.22.0.tar.zst')]);
+    expect((await release(dir, ['--format', 'rar'])).code).toBe(2);
+  });
+
+  it('a release killed mid-write leaves nothing under the final name; the next one succeeds', async () => {
+    // A large incompressible file keeps the writer busy long enough to be killed.
+    const big = Buffer.alloc(64 << 20);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 7)) >>> 0, i);
+    const dir = await gitProject();
+    await writeFile(join(dir, 'blob.bin'), big);
+    execFileSync('git', ['add', 'blob.bin'], { cwd: dir, env: fx.env });
+    execFileSync('git', ['commit', '-q', '-m', 'blob'], { cwd: dir, env: fx.env });
+    const out = join(dir, 'out');
+    await mkdir(out);
+    const child = spawn(process.execPath, [CLI, 'release', '--cache', cacheDir, '--out', out, '--level', '9'], { cwd: dir, env: { ...process.env, ...fx.env }, stdio: 'ignore' });
+    const deadline = Date.now() + 60_000;
+    let killedMidWrite = false;
+    while (Date.now() < deadline) {
+      const names = await readdir(out);
+      if (names.some((n) => n.includes('.xenrel-tmp-'))) {
+        child.kill('SIGKILL');
+        killedMidWrite = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => child.on('close', r));
+    expect(killedMidWrite).toBe(true);
+    const left = await readdir(out);
+    expect(left).not.toContain('xen-4.22.0.tar.gz');
+    expect(left).not.toContain('SHA256SUMS');
+    const again = await release(dir);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['SHA256SUMS', 'xen-4.22.0.tar.gz']);
+    await rm(join(dir, 'blob.bin'));
+  });
+});
+
+describe('xenrel verify (CLI)', () => {
+  it('names a modified file under its component, in text and --json; --lock checks an independent lock', async () => {
+    const dir = await gitProject();
+    expect((await release(dir)).code).toBe(0);
+    const tarball = join(dir, 'out', 'xen-4.22.0.tar.gz');
+    const x = await tmp.make();
+    execFileSync('tar', ['-xzf', tarball, '-C', x]);
+    await writeFile(join(x, 'xen-4.22.0', '.xenrel', 'sources', 'seabios', 'src', 'bios.c'), 'int backdoor;\n');
+    const forged = join(x, 'forged.tar.gz');
+    execFileSync('tar', ['-czf', forged, '-C', x, 'xen-4.22.0']);
+
+    const r = await runCli(['verify', forged, '--lock', join(dir, 'xenrel.lock')], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/modified\s+seabios/);
+    expect(r.stdout).toContain('modified .xenrel/sources/seabios/src/bios.c');
+    const j = JSON.parse((await runCli(['verify', forged, '--lock', join(dir, 'xenrel.lock'), '--json'], { cwd: dir })).stdout);
+    expect(j.exitCode).toBe(1);
+    const sb = j.verify.components.find((c: { name: string }) => c.name === 'seabios');
+    expect(sb).toMatchObject({ status: 'modified', modified: ['.xenrel/sources/seabios/src/bios.c'] });
+    expect(j.verify.components.find((c: { name: string }) => c.name === 'newlib').status).toBe('ok');
+
+    // The vendored-tree form: a folder.
+    const d = await runCli(['verify', join(x, 'xen-4.22.0'), '--lock', join(dir, 'xenrel.lock')], { cwd: dir });
+    expect(d.code).toBe(1);
+    expect(d.stdout).toContain('modified .xenrel/sources/seabios/src/bios.c');
+
+    expect((await runCli(['verify', join(x, 'nope.tar.gz')], { cwd: dir })).code).toBe(2);
+  });
+
+  it('--upstream re-fetches every pin and fails when upstream no longer has the locked bytes', async () => {
+    const dir = await gitProject();
+    expect((await release(dir)).code).toBe(0);
+    const tarball = join(dir, 'out', 'xen-4.22.0.tar.gz');
+    const ok = await runCli(['verify', tarball, '--upstream'], { cwd: dir, env: fx.env });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('upstream newlib: same content as the lock');
+    server.setFile('/newlib-1.16.0.tar.gz', Buffer.concat([newlibTgz, Buffer.from('x')]));
+    try {
+      const bad = await runCli(['verify', tarball, '--upstream'], { cwd: dir, env: fx.env });
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toMatch(/MISMATCH newlib/);
+    } finally {
+      server.setFile('/newlib-1.16.0.tar.gz', newlibTgz);
+    }
+  });
+});
