@@ -153,7 +153,15 @@ xr_reset() {
     if ! xr_why=$(xr_verify_tree "$xr_src"); then
       xr_fail "refusing to restore $C_NAME from .xenrel/$C_STORE: $xr_why — run xenrel vendor to restore it"
     fi
-    cp -RP "$xr_src/." ./ || xr_fail "git reset --hard: cannot copy .xenrel/$C_STORE into $(pwd)"
+    # Replace, never write through, a symlink standing where a locked file belongs
+    # (GNU cp --remove-destination; other cps write through it, as plain cp -R does).
+    xr_rd=
+    xr_probe=${TMPDIR:-/tmp}/xenrel-cp.$$
+    if : >"$xr_probe.a" 2>/dev/null && cp --remove-destination "$xr_probe.a" "$xr_probe.b" 2>/dev/null; then
+      xr_rd=--remove-destination
+    fi
+    rm -f "$xr_probe.a" "$xr_probe.b"
+    cp -RP $xr_rd "$xr_src/." ./ || xr_fail "git reset --hard: cannot copy .xenrel/$C_STORE into $(pwd)"
   fi
   xr_log "served $C_NAME $C_COMMIT (reset ${xr_hard:+--hard }${xr_rev:-HEAD})"
   exit 0

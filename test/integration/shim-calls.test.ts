@@ -189,12 +189,19 @@ describe.each(['dash', 'bash'])('shim under %s', (shell) => {
     await writeFile(join(cwd, 'src/post.c'), 'local edit\n');
     await writeFile(join(cwd, '.config'), 'CONFIG_XEN=y\n');
     await import('node:fs/promises').then((fs) => fs.rm(join(cwd, 'README')));
+    // A symlink where a locked file belongs is replaced, not written through.
+    const outside = join(await tmp.make('xenrel-outside-'), 'victim');
+    await writeFile(outside, 'untouched\n');
+    await import('node:fs/promises').then((fs) => fs.rm(join(cwd, 'scripts/build.sh')));
+    await symlink(outside, join(cwd, 'scripts/build.sh'));
     expect((await git(['fetch', 'origin'], { cwd })).code).toBe(0);
     const r = await git(['reset', '--hard', 'rel-1.17.0'], { cwd });
     expect(r.code, r.stderr).toBe(0);
     expect(await readFile(join(cwd, 'src/post.c'), 'utf8')).toBe('int post;\n');
     expect(await readFile(join(cwd, 'README'), 'utf8')).toBe('seabios\n');
     expect(await readFile(join(cwd, '.config'), 'utf8')).toBe('CONFIG_XEN=y\n');
+    expect(await readFile(outside, 'utf8')).toBe('untouched\n');
+    expect(treeHash(await walkTree(cwd, { ignorePaths: ['.config'] }))).toBe((f.lock.components.seabios as { tree: string }).tree);
     // In the component's own path the shim knows what it is, even without a clone record.
     expect((await git(['submodule', 'update', '--init', '--recursive'], { cwd })).code).toBe(0);
     expect((await git(['rev-parse', 'HEAD'], { cwd })).stdout.toString()).toBe(`${COMMIT}\n`);
