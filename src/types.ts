@@ -112,6 +112,8 @@ export interface LockedChildFile {
   sha256: string;
   size: number;
   tree: string;
+  /** The wrap's `lead_directory_missing = true`: the archive's content is the folder itself. */
+  leadDirectoryMissing?: true;
   wrap: string;
   overlay?: string;
   diffFiles?: string[];

@@ -10,6 +10,7 @@ import { assertKnownComponents } from '../components.js';
 import { mirrorsFor } from '../lock/resolve.js';
 import { toReported, type ReportedError } from '../report/report.js';
 import { compareBytewise } from '../tree/hash.js';
+import { fetchChildren } from '../nested/children.js';
 
 export interface FetchOptions {
   lock: Lockfile;
@@ -56,8 +57,14 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
         try {
           if (isLockedGit(locked)) {
             const r = await fetchGit(name, locked, opts.cache, { offline: opts.offline, progress });
-            opts.progress?.done?.(name, r.cached ? 'in cache' : `fetched ${locked.commit.slice(0, 12)}`);
-            return { name, kind, status: r.cached ? 'cached' : 'fetched', source: locked.git };
+            // Nested sources (submodules, meson wraps): each verified like a component of its own.
+            const nested = locked.children
+              ? await fetchChildren(name, locked.children, opts.cache, { offline: opts.offline, progress, mirrors: mirrorsFor(opts.loaded, name) })
+              : { fetched: 0 };
+            const cached = r.cached && nested.fetched === 0;
+            const n = Object.keys(locked.children ?? {}).length;
+            opts.progress?.done?.(name, `${cached ? 'in cache' : `fetched ${locked.commit.slice(0, 12)}`}${n ? ` (+${n} nested)` : ''}`);
+            return { name, kind, status: cached ? 'cached' : 'fetched', source: locked.git };
           }
           if (isLockedTarball(locked)) {
             const r = await fetchTarball({

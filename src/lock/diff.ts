@@ -15,15 +15,28 @@ export interface ComponentChange {
   reason?: string;
 }
 
-const FIELDS = ['git', 'url', 'local', 'ref', 'commit', 'integrity', 'size', 'tree', 'path', 'license'] as const;
+const FIELDS = ['git', 'url', 'local', 'ref', 'commit', 'integrity', 'size', 'tree', 'path', 'license', 'patches', 'vendoredTree'] as const;
+
+const stable = (v: unknown): string => JSON.stringify(v, (_k, val: unknown) =>
+  val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => compareBytewise(x, y))) : val);
+
+/** Nested sources, one field per child that changed: `children[subprojects/dtc]`. */
+function childFields(a: LockedComponent | undefined, b: LockedComponent | undefined): FieldChange[] {
+  const ca = (a as { children?: Record<string, unknown> } | undefined)?.children ?? {};
+  const cb = (b as { children?: Record<string, unknown> } | undefined)?.children ?? {};
+  return [...new Set([...Object.keys(ca), ...Object.keys(cb)])]
+    .sort(compareBytewise)
+    .filter((p) => stable(ca[p]) !== stable(cb[p]))
+    .map((p) => ({ field: `children[${p}]`, old: ca[p], new: cb[p] }));
+}
 
 export function diffComponent(name: string, a: LockedComponent | undefined, b: LockedComponent | undefined): ComponentChange | undefined {
   if (!a && !b) return undefined;
-  if (!a) return { name, kind: 'added', fields: FIELDS.filter((f) => f in b!).map((f) => ({ field: f, new: (b as unknown as Record<string, unknown>)[f] })) };
-  if (!b) return { name, kind: 'removed', fields: FIELDS.filter((f) => f in a).map((f) => ({ field: f, old: (a as unknown as Record<string, unknown>)[f] })) };
+  if (!a) return { name, kind: 'added', fields: [...FIELDS.filter((f) => f in b!).map((f) => ({ field: f, new: (b as unknown as Record<string, unknown>)[f] })), ...childFields(a, b)] };
+  if (!b) return { name, kind: 'removed', fields: [...FIELDS.filter((f) => f in a).map((f) => ({ field: f, old: (a as unknown as Record<string, unknown>)[f] })), ...childFields(a, b)] };
   const ra = a as unknown as Record<string, unknown>;
   const rb = b as unknown as Record<string, unknown>;
-  const fields = FIELDS.filter((f) => JSON.stringify(ra[f]) !== JSON.stringify(rb[f])).map((f) => ({ field: f, old: ra[f], new: rb[f] }));
+  const fields = [...FIELDS.filter((f) => stable(ra[f]) !== stable(rb[f])).map((f) => ({ field: f, old: ra[f], new: rb[f] })), ...childFields(a, b)];
   return fields.length ? { name, kind: 'changed', fields } : undefined;
 }
 
@@ -39,6 +52,10 @@ export function diffLocks(before: Lockfile | undefined, after: Lockfile): Compon
 export function specMatchesLocked(spec: ComponentSpec, locked: LockedComponent | undefined): boolean {
   if (!locked) return false;
   if (spec.path !== locked.path || (spec.license ?? undefined) !== (locked.license ?? undefined)) return false;
+  // The patch list (names and order); their bytes are compared by patchesMatch (reads files).
+  const wantPatches = (spec.patches ?? []).join('\n');
+  const havePatches = ((locked as { patches?: { file: string }[] }).patches ?? []).map((p) => p.file).join('\n');
+  if (wantPatches !== havePatches) return false;
   if (spec.git !== undefined) return 'git' in locked && locked.git === spec.git && locked.ref === spec.ref;
   if (spec.url !== undefined)
     return 'url' in locked && locked.url === spec.url && (spec.integrity === undefined || spec.integrity === locked.integrity);

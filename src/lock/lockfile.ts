@@ -14,7 +14,50 @@ const commitString = z.string().regex(/^[0-9a-f]{40}$/, 'expected a 40-hex commi
 
 const common = { path: treePath, license: z.string().optional() };
 
-const gitEntry = z.strictObject({ git: z.string().min(1), ref: z.string().min(1), commit: commitString, tree: treeHashString, ...common });
+/*
+ * Nested sources and patches (see src/nested/): a component may carry
+ *   children: { "<path in the component>": child }   git submodules and meson wraps, flat,
+ *       keyed by the full path from the component root (a nested submodule of a submodule
+ *       is "a/b"); each child has its own tree hash.
+ *     { kind: "submodule", git, commit, tree }
+ *     { kind: "wrap-git", git, ref?, commit, tree, wrap, overlay?, diffFiles? }
+ *     { kind: "wrap-file", url, integrity (sha512), sha256 (the wrap's source_hash), size, tree, wrap,
+ *       leadDirectoryMissing?, overlay?, diffFiles? }
+ *   patches: [{ file, integrity }]                    in the order they are applied
+ *   vendoredTree: tree hash of what vendor places (own content + children + overlays +
+ *       patches); present only when the component has children or patches. `tree` stays
+ *       the upstream content alone.
+ */
+const childPath = treePath.refine((p) => !p.split('/').some((s) => s.toLowerCase() === '.git'), 'must not contain a ".git" segment');
+const wrapExtras = { wrap: treePath.optional(), overlay: treePath.optional(), diffFiles: z.array(treePath).optional() };
+const childGit = z.strictObject({
+  kind: z.enum(['submodule', 'wrap-git']),
+  git: z.string().min(1),
+  ref: z.string().min(1).optional(),
+  commit: commitString,
+  tree: treeHashString,
+  ...wrapExtras,
+});
+const childFile = z.strictObject({
+  kind: z.literal('wrap-file'),
+  url: z.string().min(1),
+  integrity: integrityString,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex digits'),
+  size: z.number().int().nonnegative(),
+  tree: treeHashString,
+  leadDirectoryMissing: z.literal(true).optional(),
+  ...wrapExtras,
+  wrap: treePath,
+});
+const childEntry = z.discriminatedUnion('kind', [childGit, childFile]);
+const patchEntry = z.strictObject({ file: z.string().min(1), integrity: integrityString });
+const nested = {
+  children: z.record(childPath, childEntry).optional(),
+  patches: z.array(patchEntry).optional(),
+  vendoredTree: treeHashString.optional(),
+};
+
+const gitEntry = z.strictObject({ git: z.string().min(1), ref: z.string().min(1), commit: commitString, tree: treeHashString, ...common, ...nested });
 const tarballEntry = z.strictObject({
   url: z.string().min(1),
   integrity: integrityString,
@@ -22,7 +65,14 @@ const tarballEntry = z.strictObject({
   tree: treeHashString.optional(),
   ...common,
 });
-const localEntry = z.strictObject({ local: z.string().min(1), integrity: integrityString.optional(), tree: treeHashString.optional(), ...common });
+const localEntry = z.strictObject({
+  local: z.string().min(1),
+  integrity: integrityString.optional(),
+  tree: treeHashString.optional(),
+  ...common,
+  patches: nested.patches,
+  vendoredTree: nested.vendoredTree,
+});
 
 export const lockSchema = z.strictObject({
   lockfileVersion: z.literal(1, { message: 'expected 1; this lockfile was written by another xenrel version' }),

@@ -11,6 +11,7 @@ import type { Limits } from '../archive/policy.js';
 import { compareBytewise } from '../tree/hash.js';
 import { diffComponent, diffLocks, specMatchesLocked, type ComponentChange } from './diff.js';
 import { assertKnownComponents } from '../components.js';
+import { checkNested, lockNested, patchesUnchanged } from '../nested/lock-nested.js';
 
 export interface LockOptions {
   loaded: LoadedManifest;
@@ -79,7 +80,7 @@ export function archiveLimits(l: ComponentSpec['limits']): Partial<Limits> | und
   };
 }
 
-async function resolveOne(name: string, spec: ComponentSpec, opts: LockOptions, warnings: string[]): Promise<LockedComponent> {
+async function resolveOwn(name: string, spec: ComponentSpec, opts: LockOptions, warnings: string[]): Promise<LockedComponent> {
   const { cache, progress, loaded } = opts;
   if (spec.git !== undefined) {
     return lockGit(name, { git: spec.git, ref: spec.ref!, path: spec.path, license: spec.license }, cache, {
@@ -105,6 +106,20 @@ async function resolveOne(name: string, spec: ComponentSpec, opts: LockOptions, 
   return lockLocal(name, spec, loaded.root);
 }
 
+/** The entry with its nested sources and patches (src/nested/). */
+async function resolveOne(name: string, spec: ComponentSpec, opts: LockOptions, warnings: string[]): Promise<LockedComponent> {
+  const own = await resolveOwn(name, spec, opts, warnings);
+  if (isLockedTarball(own)) {
+    if (spec.patches?.length) await lockNested(name, spec, own, nestedContext(name, opts, warnings)); // throws: a tarball takes no patches
+    return own;
+  }
+  return lockNested(name, spec, own, nestedContext(name, opts, warnings), opts.existing?.components[name]);
+}
+
+function nestedContext(name: string, opts: LockOptions, warnings: string[]) {
+  return { cache: opts.cache, configRoot: opts.loaded.root, mirrors: mirrorsFor(opts.loaded, name), progress: collectWarnings(opts.progress, warnings) };
+}
+
 /**
  * manifest → lock. Entries that still answer the manifest are kept as they are (no network),
  * so re-locking unchanged inputs rewrites nothing.
@@ -120,7 +135,7 @@ export async function lockProject(opts: LockOptions): Promise<LockResult> {
       limit(async (): Promise<[string, LockedComponent]> => {
         const spec = manifest.components[name]!;
         const old = opts.existing?.components[name];
-        if (!opts.update?.includes(name) && old && specMatchesLocked(spec, old)) return [name, old];
+        if (!opts.update?.includes(name) && old && specMatchesLocked(spec, old) && (await patchesUnchanged(old, opts.loaded.root))) return [name, old];
         return [name, await resolveOne(name, spec, opts, warnings)];
       }),
     ),
@@ -149,7 +164,7 @@ export async function checkLock(opts: LockOptions & { existing: Lockfile | undef
         }
         if (isLockedGit(old)) {
           const r = await checkRef(old.git, old.ref, old.commit, opts.cache);
-          if (!r.moved) return undefined;
+          if (!r.moved) return nestedDrift(name, old, opts);
           return {
             name,
             kind: 'changed',
@@ -173,7 +188,7 @@ export async function checkLock(opts: LockOptions & { existing: Lockfile | undef
         if (isLockedLocal(old)) {
           try {
             await verifyLocal(name, old, opts.loaded.root);
-            return undefined;
+            return nestedDrift(name, old, opts);
           } catch (err) {
             return { name, kind: 'changed', fields: [], reason: (err as Error).message };
           }
@@ -185,3 +200,10 @@ export async function checkLock(opts: LockOptions & { existing: Lockfile | undef
   return results.filter((c): c is ComponentChange => c !== undefined);
 }
 
+
+/** Drift inside an entry whose own pin holds: its children and its patch files. */
+async function nestedDrift(name: string, old: LockedComponent, opts: LockOptions): Promise<ComponentChange | undefined> {
+  const { fields, reasons } = await checkNested(name, old, nestedContext(name, opts, []));
+  if (!fields.length) return undefined;
+  return { name, kind: 'changed', fields, reason: reasons.join('; ') };
+}
