@@ -93,7 +93,27 @@ async function applyWrapExtras(name: string, path: string, c: LockedChild, dest:
   }
 }
 
-/** Build the vendored folder of `c` in `dest`; returns its entries (sorted). */
+/**
+ * Steps 2 and 3 on a staging folder that already holds the component's own content (the
+ * vendor store's hook): children, their overlays, then the patches. Returns the entries.
+ */
+export async function finishComponentTree(name: string, c: LockedComponent, cache: Cache, dest: string, configRoot: string): Promise<TreeEntry[]> {
+  try {
+    if (isLockedGit(c)) {
+      const children = Object.entries(c.children ?? {}).sort(([a], [b]) => compareBytewise(a, b));
+      for (const [path, child] of children) await placeChild(name, path, child, cache, dest);
+      // Overlays after every child is in place (a packagefiles folder may itself be a child).
+      for (const [path, child] of children) await applyWrapExtras(name, path, child, dest);
+    }
+    const patches = (c as { patches?: { file: string; integrity: string }[] }).patches ?? [];
+    if (patches.length) await applyPatches(name, dest, patches, configRoot);
+    return await walkTree(dest, { ignoreNames: [] });
+  } catch (err) {
+    throw wrapFsError(err, `building ${name}`);
+  }
+}
+
+/** Build the vendored folder of `c` in `dest` (new or empty); returns its entries (sorted). */
 export async function buildComponentTree(name: string, c: LockedComponent, cache: Cache, dest: string, configRoot: string): Promise<TreeEntry[]> {
   try {
     if (isLockedGit(c)) {
@@ -104,10 +124,6 @@ export async function buildComponentTree(name: string, c: LockedComponent, cache
           exitCode: ExitCode.fetch,
           hint: `run \`xenrel fetch ${name}\`; if it persists, re-lock with \`xenrel lock --update ${name}\``,
         });
-      const children = Object.entries(c.children ?? {}).sort(([a], [b]) => compareBytewise(a, b));
-      for (const [path, child] of children) await placeChild(name, path, child, cache, dest);
-      // Overlays after every child is in place (a packagefiles folder may itself be a child).
-      for (const [path, child] of children) await applyWrapExtras(name, path, child, dest);
     } else if (isLockedLocal(c) && c.tree) {
       await cp(localSourcePath(configRoot, c.local), dest, { recursive: true, verbatimSymlinks: true, errorOnExist: true });
       const own = treeHash(await walkTree(dest, { ignoreNames: [] }));
@@ -118,12 +134,10 @@ export async function buildComponentTree(name: string, c: LockedComponent, cache
         });
     } else
       throw new XenrelError('E_LOCK', `component ${name}: only git components and local directories can have nested sources or patches`, { exitCode: ExitCode.usage });
-    const patches = (c as { patches?: { file: string; integrity: string }[] }).patches ?? [];
-    if (patches.length) await applyPatches(name, dest, patches, configRoot);
-    return await walkTree(dest, { ignoreNames: [] });
   } catch (err) {
     throw wrapFsError(err, `building ${name}`);
   }
+  return finishComponentTree(name, c, cache, dest, configRoot);
 }
 
 /** `vendoredTree` for the lock: build the folder in a temporary place, hash it, remove it. */

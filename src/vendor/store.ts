@@ -10,6 +10,7 @@ import { localSourcePath } from '../sources/local.js';
 import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent, type Lockfile, type ProgressSink } from '../types.js';
+import { finishComponentTree, hasNested } from '../nested/build.js';
 import { SOURCES_DIR, expectedTree, storeDirAbs, storeKind } from './layout.js';
 import { exists, recoverSiblings, removeAtomically, stagingPath, swapInto } from './swap.js';
 
@@ -114,6 +115,8 @@ async function placeOne(name: string, c: LockedComponent, cache: Cache, treeRoot
         await opts.finishTree(name, c, staged, cache);
         entries = await walkTree(staged, { ignoreNames: [] });
       }
+      // Nested sources and patches (src/nested/build.ts): the result is checked against vendoredTree.
+      else if (hasNested(c)) entries = await finishComponentTree(name, c, cache, staged, configRoot);
       const got = treeHash(entries);
       if (got !== want)
         throw new XenrelError('E_TREE_MISMATCH', `component ${name}: the content in the cache has tree hash ${got}, the lock says ${want}`, {
