@@ -4,7 +4,9 @@ import { FetchCommand } from './fetch.js';
 import { HashCommand } from './hash.js';
 import { InitCommand } from './init.js';
 import { LockCommand } from './lock.js';
+import { MirrorCommand } from './mirror.js';
 import { ReleaseCommand } from './release.js';
+import { SbomCommand } from './sbom.js';
 import { VerifyCommand } from './verify.js';
 import { PlanCommand } from './plan.js';
 import { StatusCommand } from './status.js';
@@ -22,4 +24,6 @@ export const commands: CommandClass[] = [
   ReleaseCommand,
   VerifyCommand,
   HashCommand,
+  MirrorCommand,
+  SbomCommand,
 ];
