@@ -60,11 +60,14 @@ export async function entriesFromDir(root: string, opts: DirWalkOptions = {}): P
   const walk = async (rel: string): Promise<void> => {
     const names = await readdir(rel ? join(root, rel) : root);
     if (names.length === 0 && rel) out.push({ kind: 'dir', path: withPrefix(prefix, rel) });
-    for (const name of names) {
-      if (ignore.has(name)) continue;
+    const kept = names.filter((n) => !ignore.has(n));
+    // lstat a directory's entries at once (thread pool), then walk them in order.
+    const stats = await Promise.all(kept.map((n) => lstat(join(root, rel ? `${rel}/${n}` : n))));
+    for (let i = 0; i < kept.length; i++) {
+      const name = kept[i]!;
       const r = rel ? `${rel}/${name}` : name;
       const abs = join(root, r);
-      const st = await lstat(abs);
+      const st = stats[i]!;
       const path = withPrefix(prefix, r);
       if (st.isDirectory()) await walk(r);
       else if (st.isSymbolicLink()) out.push({ kind: 'symlink', path, target: await readlink(abs) });
