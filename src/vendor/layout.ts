@@ -14,6 +14,8 @@ import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent } fro
  *   .xenrel/xenrel.lock                the lock that was vendored
  *   .xenrel/WITHOUT                    components left out, and the configure flag for each
  *   .xenrel/state/                     the shim's run-time records (not part of a release)
+ *   .xenrel/Makefile                   `make -C .xenrel pvgrub2` (src/vendor/pvgrub2.ts), when grub2 is locked
+ *   .xenrel/build/                     pvgrub2 build folders and images (not part of a release)
  */
 export const XENREL_DIR = '.xenrel';
 export const SOURCES_DIR = `${XENREL_DIR}/sources`;
@@ -26,7 +28,7 @@ export const WITHOUT_FILE = `${XENREL_DIR}/WITHOUT`;
 export const SHIM_TOOLS = ['git', 'fetch'] as const;
 
 /** What vendor writes under .xenrel/ (clean removes exactly these, then .xenrel if empty). */
-export const OWNED_ENTRIES = ['sources', 'bin', 'manifests', 'state', 'shim.tsv', 'xenrel.lock', 'WITHOUT'];
+export const OWNED_ENTRIES = ['sources', 'bin', 'manifests', 'state', 'shim.tsv', 'xenrel.lock', 'WITHOUT', 'Makefile', 'build'];
 
 export type StoreKind = 'tree' | 'file';
 

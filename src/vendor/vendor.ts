@@ -28,6 +28,7 @@ import { installShim, renderIndex, renderShim } from './shim.js';
 import { fileMatches, placeStore, type PlaceOptions, type PlaceResult } from './store.js';
 import { exists, recoverSiblings, removeAtomically } from './swap.js';
 import { withoutAdvice } from './without.js';
+import { PVGRUB2_MAKEFILE, installPvgrub2 } from './pvgrub2.js';
 
 export interface VendorOptions extends PlaceOptions {
   /** Copy components to their `path` too (default true). */
@@ -79,6 +80,8 @@ export async function vendor(lock: Lockfile, cache: Cache, treeRoot: string, opt
   const entries: Record<string, TreeEntry[]> = {};
   for (const r of store) if (r.entries) entries[r.name] = r.entries;
   const shim = (await installShim(treeRoot, lock, { without, entries })).changed;
+  // `make -C .xenrel pvgrub2`, when the lock has a grub2 component (src/vendor/pvgrub2.ts).
+  if (await installPvgrub2(treeRoot, lock, without)) shim.push(PVGRUB2_MAKEFILE);
   const config = await writeConfigBlock(treeRoot, configBlockOptions(lock, without));
   const paths = opts.materialise === false ? [] : await materialise(treeRoot, lock, { without, entries });
 
