@@ -130,7 +130,7 @@ describe('config/xen.yaml (the default manifest)', () => {
       polarssl: 'stubdom/polarssl-1.1.4-gpl.tgz',
       tpm_emulator: 'stubdom/tpm_emulator-0.7.4.tar.gz',
       'grub-legacy': 'stubdom/grub-0.97.tar.gz',
-      grub2: 'tools/pvgrub2/grub2',
+      grub2: 'tools/pvgrub2/grub-2.12.tar.xz',
     });
     for (const [name, c] of Object.entries(m.components)) {
       expect(c.license, name).toMatch(/^[A-Za-z0-9.+-]+( (AND|OR) [A-Za-z0-9.+-]+)*$/);
@@ -139,6 +139,6 @@ describe('config/xen.yaml (the default manifest)', () => {
       if (c.url) expect(c.url.split('/').pop(), name).toBe(name === 'ipxe' ? 'ipxe-git-1d1cf74a5e58811822bee4b3da3cff7282fcdfca.tar.gz' : c.path.split('/').pop());
     }
     expect(m.components['qemu-xen']).toMatchObject({ git: 'https://xenbits.xen.org/git-http/qemu-xen.git', ref: 'qemu-xen-4.22.0' });
-    expect(m.components.grub2).toMatchObject({ git: 'https://git.savannah.gnu.org/git/grub.git', ref: 'grub-2.12' });
+    expect(m.components.grub2).toMatchObject({ url: 'https://ftp.gnu.org/gnu/grub/grub-2.12.tar.xz' });
   });
 });
