@@ -18,15 +18,22 @@ export class FetchCommand extends BaseCommand {
       \`make source\`) runs this once and the build itself needs no network.
 
       \`--offline\` never opens a connection and exits 3 naming every component that is missing.
+
+      \`--premirror-only\` fetches only from the config's \`mirrors:\` (tarballs as
+      \`<mirror>/<file name>\`, git as \`<mirror>/git/<name>.git\`, the layout \`xenrel mirror\`
+      writes), never from an upstream URL, and exits 3 naming every component no mirror has:
+      Yocto's BB_FETCH_PREMIRRORONLY.
     `,
     examples: [
       ['Fetch everything', '$0 fetch'],
       ['Fetch two components, eight at a time', '$0 fetch --jobs 8 seabios qemu-xen'],
       ['Prove the cache is complete, without network', '$0 fetch --offline'],
+      ['Fetch from the organisation mirror only', '$0 fetch --premirror-only'],
     ],
   });
 
   offline = Option.Boolean('--offline', false, { description: 'Use only the cache; fail naming what is missing' });
+  premirrorOnly = Option.Boolean('--premirror-only', false, { description: 'Fetch only from the config\'s mirrors, never from upstream URLs' });
   jobs = Option.String('--jobs,-j', '4', { description: 'Downloads at once (default 4)' });
   names = Option.Rest({ name: 'NAME' });
 
@@ -36,9 +43,9 @@ export class FetchCommand extends BaseCommand {
     const lock = await requireLock(lockFile, displayPath(lockFile, this.cwd));
     const cache = this.openCache();
     const jobs = Math.max(1, Number.parseInt(this.jobs, 10) || 4);
-    report.info(`fetching ${this.names.length || Object.keys(lock.components).length} components into ${cache.root}${this.offline ? ' (offline)' : ''}`);
+    report.info(`fetching ${this.names.length || Object.keys(lock.components).length} components into ${cache.root}${this.offline ? ' (offline)' : this.premirrorOnly ? ' (mirrors only)' : ''}`);
     try {
-      const outcomes = await fetchAll({ lock, cache, loaded, names: this.names, offline: this.offline, jobs, progress: report });
+      const outcomes = await fetchAll({ lock, cache, loaded, names: this.names, offline: this.offline, premirrorOnly: this.premirrorOnly, jobs, progress: report });
       report.set('components', outcomes);
       const fetched = outcomes.filter((o) => o.status === 'fetched').length;
       report.info(`done: ${fetched} fetched, ${outcomes.length - fetched} already in the cache`);

@@ -19,6 +19,8 @@ export interface FetchOptions {
   loaded?: LoadedManifest;
   names?: string[];
   offline?: boolean;
+  /** Only the mirrors, never an upstream URL (`--premirror-only`). */
+  premirrorOnly?: boolean;
   jobs?: number;
   progress?: ProgressSink;
 }
@@ -56,15 +58,15 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
         const kind = isLockedGit(locked) ? 'git' : isLockedTarball(locked) ? 'tarball' : 'local';
         try {
           if (isLockedGit(locked)) {
-            const r = await fetchGit(name, locked, opts.cache, { offline: opts.offline, progress });
+            const r = await fetchGit(name, locked, opts.cache, { offline: opts.offline, progress, mirrors: mirrorsFor(opts.loaded, name), premirrorOnly: opts.premirrorOnly });
             // Nested sources (submodules, meson wraps): each verified like a component of its own.
             const nested = locked.children
-              ? await fetchChildren(name, locked.children, opts.cache, { offline: opts.offline, progress, mirrors: mirrorsFor(opts.loaded, name) })
+              ? await fetchChildren(name, locked.children, opts.cache, { offline: opts.offline, progress, mirrors: mirrorsFor(opts.loaded, name), premirrorOnly: opts.premirrorOnly })
               : { fetched: 0 };
             const cached = r.cached && nested.fetched === 0;
             const n = Object.keys(locked.children ?? {}).length;
             opts.progress?.done?.(name, `${cached ? 'in cache' : `fetched ${locked.commit.slice(0, 12)}`}${n ? ` (+${n} nested)` : ''}`);
-            return { name, kind, status: cached ? 'cached' : 'fetched', source: locked.git };
+            return { name, kind, status: cached ? 'cached' : 'fetched', source: r.source ?? locked.git };
           }
           if (isLockedTarball(locked)) {
             const r = await fetchTarball({
@@ -74,6 +76,7 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
               expected: { integrity: locked.integrity, size: locked.size },
               cache: opts.cache,
               offline: opts.offline,
+              ...(opts.premirrorOnly ? { sourcesMode: 'mirrors-only' as const } : {}),
               progress,
             });
             opts.progress?.done?.(name, r.cached ? 'in cache' : `fetched from ${r.source}`);
@@ -96,6 +99,13 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
   if (failed.length) {
     const exitCode = Math.max(...failed.map((f) => f.error!.exitCode)) as 1 | 2 | 3;
     const offlineMissing = failed.filter((f) => f.error!.code === 'E_OFFLINE_MISSING').map((f) => f.name);
+    const notMirrored = failed.filter((f) => f.error!.code === 'E_PREMIRROR_MISSING').map((f) => f.name);
+    if (notMirrored.length === failed.length)
+      throw new XenrelError('E_PREMIRROR_MISSING', `--premirror-only, and in no mirror: ${notMirrored.join(', ')}\n${failed.map((f) => `  ${f.name}: ${f.error!.message}`).join('\n')}`, {
+        exitCode: ExitCode.fetch,
+        hint: failed[0]!.error!.hint,
+        details: { outcomes },
+      });
     const message = offlineMissing.length === failed.length
       ? `offline, and not in the cache: ${offlineMissing.join(', ')}`
       : `${failed.length} of ${names.length} components failed:\n${failed.map((f) => `  ${f.name}: ${f.error!.message}`).join('\n')}`;

@@ -8,6 +8,7 @@ import type { ComponentSpec, LockedGit, ProgressSink } from '../types.js';
 import { fsyncDir, tempName, writeFileAtomic } from '../util/atomic.js';
 import { FULL_SHA, SHORT_SHA, git, gitFailure, lastLines, runGit } from './git-run.js';
 import { gitTreeEntries, listGitlinks } from './git-tree.js';
+import { gitMirrorCandidates } from '../mirror/layout.js';
 
 export { gitTreeEntries, exportTree, symlinkEscapes, type GitTree, type Gitlink, type GitTreeAttributes } from './git-tree.js';
 
@@ -32,6 +33,14 @@ export interface GitSourceOptions {
   label?: string;
   /** How long a dead process's mirror lock blocks others (ms, >= 2000); default 30 s. */
   lockStaleMs?: number;
+  /**
+   * Mirror base URLs (`mirrors:` of the config): a missing commit is first fetched from
+   * `<mirror>/git/<basename>.git` (the layout `xenrel mirror` writes), then from the URL.
+   * Whatever a mirror serves is checked like upstream's bytes: by commit id, then tree hash.
+   */
+  mirrors?: string[];
+  /** Never contact the URL itself, only `mirrors` (Yocto's BB_FETCH_PREMIRRORONLY). */
+  premirrorOnly?: boolean;
 }
 
 export type RefKind = 'tag' | 'branch' | 'commit';
@@ -90,6 +99,11 @@ async function fetchAll(gitDir: string, url: string, opts: GitSourceOptions): Pr
  * existing mirror is returned as is, without network access.
  */
 export async function ensureMirror(url: string, cache: Cache, opts: GitSourceOptions = {}): Promise<string> {
+  return createMirror(url, cache, opts, true);
+}
+
+/** `populate: false` makes an empty mirror (remote configured, nothing fetched) for objects that come from a premirror. */
+async function createMirror(url: string, cache: Cache, opts: GitSourceOptions, populate: boolean): Promise<string> {
   const dir = cache.gitMirrorDir(url);
   if (await isDir(dir)) return dir;
   if (opts.offline) throw offlineMissing(url, 'the git mirror', opts.label);
@@ -106,10 +120,10 @@ export async function ensureMirror(url: string, cache: Cache, opts: GitSourceOpt
         await git(['init', '--quiet', '--bare', tmp], { what: `creating a mirror for ${url}` });
         await git(['config', 'remote.origin.url', url], { gitDir: tmp });
         for (const spec of FETCH_REFSPECS) await git(['config', '--add', 'remote.origin.fetch', spec], { gitDir: tmp });
-        await fetchAll(tmp, url, opts);
+        if (populate) await fetchAll(tmp, url, opts);
         await rename(tmp, dir);
         await fsyncDir(dirname(dir));
-        opts.progress?.done?.(label, 'cloned');
+        if (populate) opts.progress?.done?.(label, 'cloned');
       } catch (err) {
         await rm(tmp, { recursive: true, force: true }).catch(() => {});
         throw wrapFsError(err, `creating the git mirror ${dir}`);
@@ -137,18 +151,55 @@ async function pinCommit(mirrorDir: string, commit: string): Promise<void> {
     throw gitFailure(['update-ref', ref, commit], r, `pinning ${commit} in ${mirrorDir}`);
 }
 
+function premirrorMissing(url: string, commit: string, tried: string[], label?: string): XenrelError {
+  return new XenrelError(
+    'E_PREMIRROR_MISSING',
+    `${label ? `component ${label}: ` : ''}commit ${commit} of ${url} is in no mirror, and --premirror-only forbids fetching from ${url}${tried.length ? `\n${tried.map((t) => `  ${t}`).join('\n')}` : ' (no mirrors: configured)'}`,
+    {
+      exitCode: ExitCode.fetch,
+      hint: 'add it to the mirror (`xenrel mirror DIR` on a machine that has it), or fetch without --premirror-only',
+      details: { url, commit, tried },
+    },
+  );
+}
+
+/**
+ * Try each mirror for `commit`: the pin ref `xenrel mirror` publishes, then the id itself.
+ * Only objects are taken, never refs (a mirror must not move our tags or pins); the
+ * caller pins the commit once it is there. Returns the repository URL that had it.
+ */
+async function fetchFromMirrors(mirrorDir: string, url: string, commit: string, opts: GitSourceOptions, tried: string[]): Promise<string | undefined> {
+  for (const m of opts.mirrors ?? [])
+    for (const candidate of gitMirrorCandidates(m, url)) {
+      for (const want of [PIN_PREFIX + commit, commit]) {
+        const r = await runGit(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', candidate, want], { gitDir: mirrorDir });
+        if (r.code === 0 && (await hasCommit(mirrorDir, commit))) return candidate;
+        if (r.code !== 0 && /not found|does not appear to be a git repository|repository .* not found/i.test(r.stderr)) {
+          tried.push(`${candidate}: not there`);
+          break;
+        }
+        if (want === commit) tried.push(`${candidate}: ${lastLines(r.stderr, 2) || 'does not have the commit'}`);
+      }
+    }
+  return undefined;
+}
+
 /**
  * Make sure `commit` is in the mirror of `url`. No network access when it is already
- * there. Otherwise `git fetch origin <commit>` (servers that allow fetching by id), then
- * a fetch of all branches and tags.
+ * there. Otherwise each of `opts.mirrors`, then `git fetch origin <commit>` (servers that
+ * allow fetching by id), then a fetch of all branches and tags.
  */
-export async function ensureCommit(url: string, commit: string, cache: Cache, opts: GitSourceOptions = {}): Promise<{ mirrorDir: string; fetched: boolean }> {
+export async function ensureCommit(url: string, commit: string, cache: Cache, opts: GitSourceOptions = {}): Promise<{ mirrorDir: string; fetched: boolean; source?: string }> {
   let fetched = false;
+  let source: string | undefined;
   let mirrorDir = cache.gitMirrorDir(url);
+  const viaMirrors = Boolean(opts.mirrors?.length) || opts.premirrorOnly === true;
   if (!(await isDir(mirrorDir))) {
     if (opts.offline) throw offlineMissing(url, `commit ${commit} (no git mirror)`, opts.label);
-    mirrorDir = await ensureMirror(url, cache, opts);
-    fetched = true;
+    // With mirrors, start empty: the objects should come from a mirror, not a full upstream clone.
+    mirrorDir = await createMirror(url, cache, opts, !viaMirrors);
+    fetched = !viaMirrors;
+    if (fetched) source = url;
   }
   if (!(await hasCommit(mirrorDir, commit))) {
     if (opts.offline) throw offlineMissing(url, `commit ${commit}`, opts.label);
@@ -159,6 +210,14 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
         fetched = true;
         const label = opts.label ?? url;
         opts.progress?.start?.(label);
+        const tried: string[] = [];
+        source = await fetchFromMirrors(mirrorDir, url, commit, opts, tried);
+        if (source) {
+          opts.progress?.done?.(label, `fetched from ${source}`);
+          return;
+        }
+        if (opts.premirrorOnly) throw premirrorMissing(url, commit, tried, opts.label);
+        source = url;
         const byId = await runGit(['fetch', '--quiet', '--no-write-fetch-head', 'origin', commit], { gitDir: mirrorDir });
         if (byId.code !== 0 || !(await hasCommit(mirrorDir, commit))) await fetchAll(mirrorDir, url, opts);
         if (!(await hasCommit(mirrorDir, commit)))
@@ -173,7 +232,7 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
     );
   }
   if (!(await isPinned(mirrorDir, commit))) await cache.withLock(mirrorLockName(url), () => pinCommit(mirrorDir, commit), { staleMs: opts.lockStaleMs });
-  return { mirrorDir, fetched };
+  return { mirrorDir, fetched, ...(source ? { source } : {}) };
 }
 
 interface RemoteRef {
@@ -364,9 +423,9 @@ export async function lockGit(name: string, spec: Pick<ComponentSpec, 'git' | 'r
  * Make the locked commit available in the cache and check its content against the
  * lock. No network access when the commit is already in the mirror; `cached` says so.
  */
-export async function fetchGit(name: string, locked: LockedGit, cache: Cache, opts: GitSourceOptions = {}): Promise<{ cached: boolean; mirrorDir: string }> {
+export async function fetchGit(name: string, locked: LockedGit, cache: Cache, opts: GitSourceOptions = {}): Promise<{ cached: boolean; mirrorDir: string; source?: string }> {
   const o = { ...opts, label: opts.label ?? name };
-  const { mirrorDir, fetched } = await ensureCommit(locked.git, locked.commit, cache, o);
+  const { mirrorDir, fetched, source } = await ensureCommit(locked.git, locked.commit, cache, o);
   const known = await readMarker(mirrorDir, locked.commit);
   const actual = known === locked.tree ? known : await commitTreeHash(mirrorDir, locked.commit, o);
   if (actual !== locked.tree)
@@ -379,7 +438,7 @@ export async function fetchGit(name: string, locked: LockedGit, cache: Cache, op
         details: { component: name, url: locked.git, commit: locked.commit, expected: locked.tree, actual },
       },
     );
-  return { cached: !fetched, mirrorDir };
+  return { cached: !fetched, mirrorDir, ...(source ? { source } : {}) };
 }
 
 export interface RefCheck {

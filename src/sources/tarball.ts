@@ -64,7 +64,8 @@ export interface FetchTarballOptions {
   cache: Cache;
   /** Never open a connection. */
   offline?: boolean;
-  sourcesMode?: 'mirrors-then-url' | 'url-only';
+  /** `mirrors-only`: never the URL itself (`--premirror-only`). */
+  sourcesMode?: 'mirrors-then-url' | 'url-only' | 'mirrors-only';
   /** Consult the cache before the network (default true). */
   useCache?: boolean;
   progress?: ProgressSink;
@@ -110,7 +111,8 @@ export function mirrorCandidate(mirror: string, url: string): string {
 }
 
 export function sourceCandidates(o: Pick<FetchTarballOptions, 'url' | 'mirrors' | 'sourcesMode'>): string[] {
-  const list = o.sourcesMode === 'url-only' ? [o.url] : [...o.mirrors.map((m) => mirrorCandidate(m, o.url)), o.url];
+  const fromMirrors = o.mirrors.map((m) => mirrorCandidate(m, o.url));
+  const list = o.sourcesMode === 'url-only' ? [o.url] : o.sourcesMode === 'mirrors-only' ? fromMirrors : [...fromMirrors, o.url];
   return [...new Set(list)];
 }
 
@@ -295,6 +297,12 @@ function combinedError(name: string, opts: FetchTarballOptions, failures: Source
   const mismatch = failures.some((f) => f.code === 'E_INTEGRITY' || f.code === 'E_SIZE_MISMATCH');
   const codes = [...new Set(failures.map((f) => f.code))];
   const details = { component: name, url: redact(opts.url), expected: opts.expected?.integrity, attempts: failures };
+  if (opts.sourcesMode === 'mirrors-only' && !mismatch)
+    return new XenrelError(
+      'E_PREMIRROR_MISSING',
+      `component ${name}: ${redact(opts.url)} is in no mirror, and --premirror-only forbids downloading it from there${failures.length ? `\n${lines}` : ' (no mirrors: configured)'}`,
+      { exitCode: ExitCode.fetch, hint: 'add it to the mirror (`xenrel mirror DIR` on a machine that has it), or fetch without --premirror-only', details },
+    );
   if (mismatch)
     return new XenrelError(
       'E_INTEGRITY',
