@@ -196,6 +196,28 @@ print(json.dumps([[m.name, m.type.decode(), m.linkname, m.mode, m.uid, m.uname, 
     expect(await readdir(out)).toEqual([]);
   });
 
+  it('a write killed with SIGKILL leaves nothing under the final name', async () => {
+    const src = await tmp.make();
+    await writeFile(join(src, 'big'), (await import('node:crypto')).randomBytes(48 << 20)); // seconds of deflate
+    const out = await tmp.make();
+    const script = join(out, 'w.mts');
+    await writeFile(
+      script,
+      `import { entriesFromDir } from ${JSON.stringify(join(repoRoot, 'src/archive/entries.ts'))};
+import { writeArchive } from ${JSON.stringify(join(repoRoot, 'src/archive/write-archive.ts'))};
+await writeArchive(await entriesFromDir(process.argv[2]), { out: process.argv[3], format: 'gz', level: 9, topDir: 'x', mtime: 0 });`,
+    );
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--import', 'tsx', script, src, join(out, 'x.tar.gz')], { cwd: repoRoot, stdio: 'ignore' });
+    // wait for the temp file to appear, then kill
+    for (let i = 0; i < 600 && !(await readdir(out)).some((f) => f.includes('.xenrel-tmp-')); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    const left = await readdir(out);
+    expect(left).not.toContain('x.tar.gz');
+    expect(left.some((f) => f.startsWith('.x.tar.gz.xenrel-tmp-'))).toBe(true); // a temp, never read as the archive
+  });
+
   it('xz and zstd round-trip to the same tar; a missing program is named', async () => {
     const t0 = await makeTree(0);
     const out = await tmp.make();
