@@ -40,7 +40,7 @@ beforeAll(async () => {
   execFileSync('git', ['-C', top, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'x']);
 });
 
-const rel = (entries: { path: string }[]) => entries.map((e) => ({ ...e, path: e.path.slice('proj/'.length) }));
+const rel = <T extends { path: string }>(entries: T[]): T[] => entries.map((e) => ({ ...e, path: e.path.slice('proj/'.length) }));
 
 describe('reading archives written by other tools', () => {
   const makers: [string, (out: string) => void][] = [
