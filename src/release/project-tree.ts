@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { cp, realpath } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
@@ -47,11 +48,14 @@ export async function stageProject(src: ProjectSource, dest: string, opts: { all
     let rev = 'HEAD';
     if (opts.allowDirty) rev = (await git(['stash', 'create'], { cwd: src.root })).trim() || 'HEAD';
     const child = spawn('git', gitArgs(['archive', '--format=tar', rev]), { cwd: src.root, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    // Attach a consumer now: Node drains a child's unread stdout when the child exits, so a
+    // small archive would be lost before safeExtract starts reading.
+    const stdout = child.stdout.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
     try {
-      await safeExtract(child.stdout, dest, { name: `git archive ${rev} of ${src.root}` });
+      await safeExtract(stdout, dest, { name: `git archive ${rev} of ${src.root}` });
     } finally {
       const code = await exited;
       if (code !== 0) throw new XenrelError('E_GIT', `git archive failed in ${src.root}: ${stderr.trim()}`, { exitCode: ExitCode.usage });

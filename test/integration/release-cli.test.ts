@@ -100,7 +100,8 @@ describe('xenrel release', () => {
 
   it('holds the project, each component once, the lock and release.json; GNU tar extracts exactly that', async () => {
     const dir = await gitProject();
-    expect((await release(dir)).code).toBe(0);
+    const r = await release(dir);
+    expect(r.code, r.stderr).toBe(0);
     const x = await tmp.make('xenrel-x-');
     execFileSync('tar', ['-xzf', join(dir, 'out', 'xen-4.22.0.tar.gz'), '-C', x]);
     expect(await readdir(x)).toEqual(['xen-4.22.0']);
