@@ -1,12 +1,30 @@
 import { Command, Option } from 'clipanion';
-import { basename, relative } from 'node:path';
+import { basename, dirname, relative } from 'node:path';
 import { usageError } from '../errors.js';
 import { fetchAll } from '../fetch/fetch-all.js';
 import { requireLock } from '../lock/lockfile.js';
 import { displayPath } from '../manifest/load.js';
 import { human, type Report } from '../report/report.js';
 import { release } from '../release/release.js';
+import { isLockedGit, type Lockfile } from '../types.js';
 import { BaseCommand } from './base.js';
+
+const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** One row per component (and nested source, indented): what a release manager checks at a glance. */
+export function summaryRows(lock: Lockfile, without: string[]): string[][] {
+  const rows: string[][] = [];
+  for (const [n, c] of Object.entries(lock.components).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (without.includes(n)) continue;
+    if (isLockedGit(c)) {
+      rows.push([n, `${c.ref} (${c.commit.slice(0, 12)})`, '-']);
+      for (const [p, child] of Object.entries(c.children ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        rows.push([`  ${n}/${p}`, child.kind === 'wrap-file' ? basename(child.url) : `${child.ref ?? child.kind} (${child.commit.slice(0, 12)})`, child.kind === 'wrap-file' ? human(child.size) : '-']);
+    } else if ('url' in c) rows.push([n, basename(new URL(c.url).pathname), human(c.size)]);
+    else rows.push([n, `local ${c.local}`, '-']);
+  }
+  return rows;
+}
 
 const FORMATS = ['gz', 'xz', 'zst'] as const;
 
@@ -75,14 +93,14 @@ export class ReleaseCommand extends BaseCommand {
     report.set('mtime', r.mtime);
     report.set('release', r.info);
     report.set('sha256sums', displayPath(r.sums, this.cwd));
+    report.set('sbom', displayPath(r.sbom, this.cwd));
     report.info(`${shown}: ${human(r.size)}, verified`);
-    report.table(
-      Object.entries(lock.components)
-        .filter(([n]) => !this.without.includes(n))
-        .map(([n, c]) => [n, 'commit' in c ? `${c.ref} (${c.commit.slice(0, 12)})` : 'url' in c ? basename(new URL(c.url).pathname) : c.local, human('size' in c ? c.size : 0).replace(/^0 B$/, '-')]),
-      ['COMPONENT', 'VERSION', 'SIZE'],
-    );
+    report.table(summaryRows(lock, this.without), ['COMPONENT', 'VERSION', 'SIZE']);
     report.output(`${r.sha256}  ${basename(r.file)}`);
-    report.info(`packagers verify it with:\n  sha256sum -c ${relative(this.cwd, r.sums) || 'SHA256SUMS'}\n  xenrel verify ${shown} --upstream`);
+    report.info(`SBOM (SPDX 2.3): ${displayPath(r.sbom, this.cwd)}, also inside as .xenrel/sbom.spdx.json`);
+    // sha256sum -c looks for the listed file beside where it runs: go to the output folder.
+    const outRel = relative(this.cwd, dirname(r.sums));
+    const check = `${outRel ? `cd ${shellQuote(outRel)} && ` : ''}sha256sum -c ${basename(r.sums)}`;
+    report.info(`packagers verify it with:\n  ${check}\n  xenrel verify ${shellQuote(shown)} --upstream`);
   }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../cache/cache.js';
-import type { LoadedManifest, Lockfile, ProgressSink } from '../types.js';
+import { placedTree, type LoadedManifest, type Lockfile, type ProgressSink } from '../types.js';
 import { serializeLock, LOCKFILE_NAME } from '../lock/lockfile.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { writeArchive } from '../archive/write-archive.js';
@@ -16,6 +16,10 @@ import { storeRel } from '../vendor/layout.js';
 import { RELEASE_INFO, verifyTarball, type ReleaseInfo, type VerifyResult } from '../verify/verify.js';
 import { XENREL_VERSION } from '../version.js';
 import { detectProject, dirtyFiles, stageProject } from './project-tree.js';
+import { generateSbom } from '../sbom/sbom.js';
+
+/** The SPDX SBOM inside a release (part of the whole-tree hash); a copy sits beside the tarball. */
+export const RELEASE_SBOM = '.xenrel/sbom.spdx.json';
 
 /** 1980-01-01: the floor for archive timestamps (zip and some gzip readers refuse older). */
 export const MIN_MTIME = 315532800;
@@ -48,6 +52,8 @@ export interface ReleaseResult {
   tarSha256: string;
   mtime: number;
   sums: string;
+  /** `DIR/NAME.spdx.json`, the same bytes as RELEASE_SBOM inside. */
+  sbom: string;
   info: ReleaseInfo;
   verify: VerifyResult;
   project: 'git' | 'dir';
@@ -145,12 +151,15 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
 
     await vendor(lock, opts.cache, tree, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root, progress: opts.progress });
     await writeFileAtomic(join(tree, LOCKFILE_NAME), serializeLock(lock));
+    const sbom = await generateSbom(lock, { format: 'spdx', cache: opts.cache, manifest: loaded.manifest, configRoot: loaded.root, version: version ?? name, created: mtime, without });
+    await writeFileAtomic(join(tree, RELEASE_SBOM), sbom);
 
     const entries: TreeEntry[] = await walkTree(tree, { ignoreNames: [] });
     const components: ReleaseInfo['components'] = {};
     for (const [n, c] of Object.entries(lock.components)) {
       if (without.includes(n)) continue;
-      const t = (c as { tree?: string }).tree;
+      // What vendor placed: with nested sources or patches that is vendoredTree, not the upstream tree.
+      const t = placedTree(c);
       const integrity = (c as { integrity?: string }).integrity;
       components[n] = { path: storeRel(n, c), ...(t ? { tree: t } : {}), ...(integrity ? { integrity } : {}) };
     }
@@ -178,6 +187,8 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       });
     }
     const sums = await updateSums(outDir, out, written.sha256);
+    const sbomFile = join(outDir, `${name}.spdx.json`);
+    await writeFileAtomic(sbomFile, sbom);
     return {
       file: out,
       name,
@@ -187,6 +198,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       tarSha256: written.tarSha256,
       mtime,
       sums,
+      sbom: sbomFile,
       info,
       verify,
       project: project.kind,

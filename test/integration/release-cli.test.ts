@@ -208,7 +208,7 @@ describe('xenrel release', () => {
     expect(left).not.toContain('SHA256SUMS');
     const again = await release(dir);
     expect(again.code, again.stderr).toBe(0);
-    expect((await readdir(out)).sort()).toEqual(['SHA256SUMS', 'xen-4.22.0.tar.gz']);
+    expect((await readdir(out)).sort()).toEqual(['SHA256SUMS', 'xen-4.22.0.spdx.json', 'xen-4.22.0.tar.gz']);
     await rm(join(dir, 'blob.bin'));
   });
 });
