@@ -1,5 +1,7 @@
 import type { CommandClass } from 'clipanion';
+import { BumpCommand } from './bump.js';
 import { CleanCommand } from './clean.js';
+import { DiffCommand } from './diff.js';
 import { FetchCommand } from './fetch.js';
 import { HashCommand } from './hash.js';
 import { InitCommand } from './init.js';
@@ -19,6 +21,7 @@ export const commands: CommandClass[] = [
   LockCommand,
   FetchCommand,
   StatusCommand,
+  BumpCommand,
   VendorCommand,
   CleanCommand,
   ReleaseCommand,
@@ -26,4 +29,5 @@ export const commands: CommandClass[] = [
   HashCommand,
   MirrorCommand,
   SbomCommand,
+  DiffCommand,
 ];

@@ -1,4 +1,4 @@
-import { Command } from 'clipanion';
+import { Command, Option } from 'clipanion';
 import { stat } from 'node:fs/promises';
 import { readLock } from '../lock/lockfile.js';
 import { specMatchesLocked } from '../lock/diff.js';
@@ -10,6 +10,7 @@ import { compareBytewise } from '../tree/hash.js';
 import type { Cache } from '../cache/cache.js';
 import type { Report } from '../report/report.js';
 import { BaseCommand } from './base.js';
+import { describeUpstream, upstreamStatus } from '../upstream/check.js';
 
 export interface ComponentStatus {
   name: string;
@@ -39,9 +40,23 @@ export class StatusCommand extends BaseCommand {
       commit or URL), what the lock resolved it to, whether the lock still matches the config
       (\`stale\` means run \`xenrel lock\`), and whether the cache holds it (\`xenrel fetch\`).
       Nothing is downloaded.
+
+      \`--upstream\` asks upstream instead: per component, the tags of the pin's series that
+      are newer than the pin (version-aware: \`rel-1.16.0\` → \`rel-1.17.0\`; for a commit pin,
+      newer than the nearest tag before it), whether a tag or branch pin moved away from the
+      locked commit, and whether a tarball's bytes at its URL changed. A component that cannot
+      be reached is reported with its error; the others are still checked. \`xenrel bump NAME\`
+      moves a pin.
     `,
-    examples: [['Show the state of every component', '$0 status'], ['The same, for scripts', '$0 status --json']],
+    examples: [
+      ['Show the state of every component', '$0 status'],
+      ['The same, for scripts', '$0 status --json'],
+      ['What is new upstream', '$0 status --upstream'],
+    ],
   });
+
+  upstream = Option.Boolean('--upstream', false, { description: 'Check upstream for newer tags, moved branches and changed tarballs' });
+  jobs = Option.String('--jobs,-j', '4', { description: 'Components checked at once (--upstream)' });
 
   async run(report: Report): Promise<void> {
     const loaded = await this.loadManifest();
@@ -68,6 +83,18 @@ export class StatusCommand extends BaseCommand {
     report.set('lockfile', lock ? displayPath(lockFile, this.cwd) : null);
     report.set('cache', cache.root);
     report.set('components', rows);
+    if (this.upstream) {
+      await cache.init();
+      const ups = await upstreamStatus({ loaded, lock, cache, jobs: Math.max(1, Number.parseInt(this.jobs, 10) || 4), progress: report });
+      report.set('upstream', ups);
+      report.table(
+        ups.map((u) => [u.name, u.kind, u.pin, describeUpstream(u)]),
+        ['COMPONENT', 'KIND', 'PIN', 'UPSTREAM'],
+      );
+      const behind = ups.filter((u) => u.newer.length || u.moved || u.changed).length;
+      report.info(behind ? `${behind} component${behind === 1 ? '' : 's'} behind upstream: \`xenrel bump NAME\` moves a pin` : 'every pin is current');
+      return;
+    }
     report.table(
       rows.map((r) => [r.name, r.kind, r.pin, r.locked ? (r.kind === 'git' ? r.locked.slice(0, 12) : `${r.locked.slice(0, 19)}…`) : '-', r.lockState, r.cached === null ? 'n/a' : r.cached ? 'cached' : 'missing']),
       ['COMPONENT', 'KIND', 'PIN', 'LOCKED', 'LOCK', 'CACHE'],
