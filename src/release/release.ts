@@ -12,7 +12,7 @@ import { treeHash, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { vendor } from '../vendor/vendor.js';
-import { storeRel } from '../vendor/layout.js';
+import { expectedTree, storeRel } from '../vendor/layout.js';
 import { RELEASE_INFO, verifyTarball, type ReleaseInfo, type VerifyResult } from '../verify/verify.js';
 import { XENREL_VERSION } from '../version.js';
 import { detectProject, dirtyFiles, stageProject } from './project-tree.js';

@@ -8,7 +8,7 @@ import { sha256File } from '../tree/walk.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
 import { checkPath, checkSymlinks, resolveLimits, type Finding, type Limits } from '../archive/policy.js';
-import { LOCK_COPY, MANIFESTS_DIR, WITHOUT_FILE, storeKind, storeRel } from '../vendor/layout.js';
+import { expectedTree, LOCK_COPY, MANIFESTS_DIR, WITHOUT_FILE, storeKind, storeRel } from '../vendor/layout.js';
 import type { Lockfile } from '../types.js';
 
 /**
@@ -96,7 +96,7 @@ export function expectationsFromLock(lock: Lockfile, without: string[] = []): Ve
   for (const [name, c] of Object.entries(lock.components)) {
     const prefix = storeRel(name, c);
     components[name] =
-      storeKind(c) === 'tree' ? { prefix, tree: (c as { tree?: string }).tree } : { prefix, integrity: (c as { integrity?: string }).integrity };
+      storeKind(c) === 'tree' ? { prefix, tree: expectedTree(c) } : { prefix, integrity: (c as { integrity?: string }).integrity };
     if (without.includes(name)) components[name]!.without = true;
   }
   return { components };
