@@ -52,7 +52,7 @@ export class SourcesWorld {
     return w;
   }
 
-  config(opts: { seabiosRef?: string } = {}): string {
+  config(opts: { seabiosRef?: string; qemuRef?: string } = {}): string {
     return `version: 1
 name: xen
 release:
@@ -66,7 +66,7 @@ components:
     groups: [firmware]
   qemu-xen:
     git: ${this.qemu.url}
-    ref: v9.0.0
+    ref: ${opts.qemuRef ?? 'v9.0.0'}
     path: tools/qemu-xen-dir-remote
     license: GPL-2.0-only
   newlib:
@@ -81,7 +81,7 @@ components:
   }
 
   /** A plain folder project with a config, locked (and so fetched into the cache). */
-  async project(opts: { seabiosRef?: string } = {}): Promise<string> {
+  async project(opts: { seabiosRef?: string; qemuRef?: string } = {}): Promise<string> {
     const dir = await this.tmp.make('xenrel-proj-');
     await writeFile(join(dir, 'xenrel.config.yaml'), this.config(opts));
     await writeFile(join(dir, 'Makefile'), 'all:\n');
