@@ -168,6 +168,16 @@ describe('xenrel mirror and fetch from it', () => {
     expect(again.stdout).toContain('nothing changed');
     expect(await snapshot(mirrorDir)).toEqual(before);
 
+    // --all: every object of the cache, every ref of its git mirrors (no config needed).
+    const allDir = join(await tmp.make('xenrel-mirror-all-'), 'www');
+    const all = await runCli(['mirror', '--all', allDir, '--cache', src.cache], { cwd: await tmp.make(), env: fx.env });
+    expect(all.code, all.stderr).toBe(0);
+    const allRefs = await readFile(join(allDir, 'git', 'seabios.git', 'info', 'refs'), 'utf8');
+    expect(allRefs).toMatch(/\trefs\/tags\/rel-1\.16\.0\n/);
+    expect(allRefs).toContain(`refs/xenrel/pins/${commit}`);
+    expect(await readFile(join(allDir, 'newlib-1.16.0.tar.gz'))).toEqual(newlibTgz);
+    expect(JSON.parse(await readFile(join(allDir, 'xenrel-mirror.json'), 'utf8')).components).toEqual({});
+
     const web = await serveStatic(mirrorDir);
 
     // A plain `git clone` from the static server gets the pinned commit.
