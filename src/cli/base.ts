@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { Cache, defaultCacheDir } from '../cache/cache.js';
 import { loadManifest } from '../manifest/load.js';
 import { LOCKFILE_NAME } from '../lock/lockfile.js';
+import { resolveWithout } from '../xen/without.js';
 import { Report } from '../report/report.js';
 import type { LoadedManifest } from '../types.js';
 
@@ -47,6 +48,16 @@ export abstract class BaseCommand extends Command {
 
   loadManifest(): Promise<LoadedManifest> {
     return loadManifest({ cwd: this.cwd, config: this.config });
+  }
+
+  /**
+   * `--without NAME|GROUP` → component names (groups from the config's `groups:`), and the
+   * Xen configure options that make the build do without them.
+   */
+  resolveWithout(loaded: LoadedManifest, names: string[]): { names: string[]; flags: string[] } {
+    if (!names.length) return { names: [], flags: [] };
+    const r = resolveWithout(names, loaded.manifest.components);
+    return { names: [...r.components.map((c) => c.component), ...r.unswitchable].sort(), flags: r.flags };
   }
 
   /** The lockfile sits beside the config. */

@@ -59,7 +59,7 @@ export class ReleaseCommand extends BaseCommand {
   format = Option.String('--format', 'gz', { description: 'gz (default), xz or zst' });
   level = Option.String('--level', { description: 'Compression level (gzip 1-9, default 9)' });
   allowDirty = Option.Boolean('--allow-dirty', false, { description: 'Include uncommitted changes to tracked files' });
-  without = Option.Array('--without', [], { description: 'Leave this component out (repeatable)' });
+  without = Option.Array('--without', [], { description: 'Leave this component or group out (repeatable)' });
   offline = Option.Boolean('--offline', false, { description: 'Use only the cache' });
 
   async run(report: Report): Promise<void> {
@@ -70,6 +70,7 @@ export class ReleaseCommand extends BaseCommand {
     const lockFile = this.lockPathFor(loaded);
     const lock = await requireLock(lockFile, displayPath(lockFile, this.cwd));
     const cache = this.openCache();
+    const without = this.resolveWithout(loaded, this.without).names;
     const r = await release({
       loaded,
       lock,
@@ -79,7 +80,7 @@ export class ReleaseCommand extends BaseCommand {
       format: this.format as (typeof FORMATS)[number],
       level,
       allowDirty: this.allowDirty,
-      without: this.without,
+      without,
       progress: report,
       fetch: async (l, names) => {
         await fetchAll({ lock: l, cache, loaded, names, offline: this.offline, progress: report });

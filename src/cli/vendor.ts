@@ -44,13 +44,14 @@ export class VendorCommand extends BaseCommand {
     examples: [
       ['Vendor everything', '$0 vendor'],
       ['Use the distribution\'s qemu', '$0 vendor --without qemu-xen'],
+      ['Leave out every stub domain source (a group)', '$0 vendor --without stubdom'],
       ['Check a vendored tree in CI', '$0 vendor --check'],
       ['Only the store and the shim (the paths appear when make asks)', '$0 vendor --no-materialise'],
     ],
   });
 
   check = Option.Boolean('--check', false, { description: 'Compare the vendored tree with the lock; change nothing; exit 1 on any difference' });
-  without = Option.Array('--without', [], { description: 'Leave this component out (repeatable)' });
+  without = Option.Array('--without', [], { description: 'Leave this component or group out (repeatable)' });
   noMaterialise = Option.Boolean('--no-materialise', false, { description: 'Do not copy components to their paths; the shim serves them when make asks' });
   offline = Option.Boolean('--offline', false, { description: 'Use only the cache; fail naming what is missing' });
 
@@ -61,7 +62,7 @@ export class VendorCommand extends BaseCommand {
     const root = loaded.root;
 
     if (this.check) {
-      const res = await vendorCheck(lock, root, this.without.length ? { without: this.without } : {});
+      const res = await vendorCheck(lock, root, this.without.length ? { without: this.resolveWithout(loaded, this.without).names } : {});
       report.set('check', res);
       for (const f of res.findings) report.output(describeFinding(f));
       for (const p of res.notMaterialised) report.info(`${p}: not present (the shim creates it when make asks)`);
@@ -80,8 +81,9 @@ export class VendorCommand extends BaseCommand {
     }
 
     const cache = this.openCache();
+    const without = this.resolveWithout(loaded, this.without);
     const res = await vendor(lock, cache, root, {
-      without: this.without,
+      without: without.names,
       configRoot: loaded.root,
       materialise: !this.noMaterialise,
       fetch: async (l, names) => {
@@ -110,6 +112,7 @@ export class VendorCommand extends BaseCommand {
     if (res.shim.length) report.info(`shim: wrote ${res.shim.join(', ')}`);
     if (res.config) report.info('.config: GIT and FETCHER now point at .xenrel/bin (block "BEGIN xenrel")');
     for (const a of res.advice) report.output(a);
+    if (without.flags.length) report.output(`configure Xen with: ${without.flags.join(' ')}`);
     if (res.nothingToDo) report.output(`nothing to do: ${res.store.filter((r) => r.action === 'unchanged').length} components already vendored and unchanged`);
     else report.info(`vendored ${res.store.filter((r) => r.action !== 'left-out' && r.action !== 'removed').length} components into ${displayPath(root, this.cwd) || '.'}; make will not touch the network`);
   }

@@ -140,8 +140,8 @@ describe('vendor', () => {
     expect(res.store.find((r) => r.name === 'qemu-xen')!.action).toBe('removed');
     expect(res.removedPaths.sort()).toEqual(['stubdom/grub-0.97.tar.gz', 'tools/qemu-xen-dir-remote']);
     expect(res.advice).toEqual([
-      'qemu-xen left out: configure Xen with --with-system-qemu=PATH (use the qemu-system-i386 your distribution builds)',
-      'grub left out: configure Xen with --disable-stubdom (build without stub domains)',
+      "qemu-xen left out: configure Xen with --with-system-qemu: use the distribution's qemu-system-i386 (or --with-system-qemu=PATH)",
+      'grub left out: configure Xen with --disable-pv-grub: needed only by the grub stub domain(s)',
     ]);
     expect(await stat(join(dir, '.xenrel/sources/qemu-xen')).catch(() => undefined)).toBeUndefined();
     // QEMU is not built from the tree any more: no --disable-download for it.
