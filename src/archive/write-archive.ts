@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { wrapFsError } from '../errors.js';
-import { fsyncDir, tempName } from '../util/atomic.js';
+import { fsyncDir, tempName, writeAll } from '../util/atomic.js';
 import type { TreeEntry } from '../tree/hash.js';
 import type { EntrySource } from './entries.js';
 import { compressChunks, type Compression } from './compress.js';
@@ -56,7 +56,7 @@ export async function writeArchive(sources: Iterable<EntrySource>, opts: WriteAr
       buf.length = 0;
       bufLen = 0;
       await pending;
-      pending = fh!.write(data);
+      pending = writeAll(fh!, data);
     };
     for await (const c of compressChunks(tar, opts.format, opts.level)) {
       outHash.update(c);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync } from 'node:fs';
+import { writeAll, writeAllSync } from '../util/atomic.js';
 import { mkdir, open, symlink, readdir, type FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
@@ -273,7 +274,7 @@ function writeNewFileSync(abs: string, data: Buffer, mode: number): void {
   // 'wx' = O_CREAT|O_EXCL: never follows or overwrites an existing entry.
   const fd = openSync(abs, 'wx', mode);
   try {
-    writeSync(fd, data);
+    writeAllSync(fd, data);
     // The umask must not decide the exec bit.
     fchmodSync(fd, mode);
   } finally {
@@ -322,7 +323,7 @@ async function walkCommit(mirrorDir: string, commit: string, dest: string | unde
       hash!.update(chunk);
       small?.push(chunk, MAX_SYMLINK_TARGET * 16, cur!.path);
       content?.push(chunk);
-      if (fh) await fh.write(chunk);
+      if (fh) await writeAll(fh, chunk);
     },
     async end() {
       const e = cur!;

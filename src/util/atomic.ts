@@ -1,4 +1,5 @@
-import { open, rename, unlink, mkdir } from 'node:fs/promises';
+import { open, rename, unlink, mkdir, type FileHandle } from 'node:fs/promises';
+import { writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { wrapFsError } from '../errors.js';
@@ -37,5 +38,25 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
     await fh?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
     throw wrapFsError(err, `writing ${target}`);
+  }
+}
+
+/**
+ * Write all of `data`: one write(2) may write fewer bytes (a nearly full disk gives a short
+ * write before ENOSPC), and a silently short file would be a corrupt one.
+ */
+export async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {
+  for (let off = 0; off < data.length; ) {
+    const { bytesWritten } = await fh.write(data, off, data.length - off);
+    if (bytesWritten === 0) throw Object.assign(new Error('write made no progress (disk full?)'), { code: 'ENOSPC' });
+    off += bytesWritten;
+  }
+}
+
+export function writeAllSync(fd: number, data: Uint8Array): void {
+  for (let off = 0; off < data.length; ) {
+    const n = writeSync(fd, data, off, data.length - off);
+    if (n === 0) throw Object.assign(new Error('write made no progress (disk full?)'), { code: 'ENOSPC' });
+    off += n;
   }
 }
