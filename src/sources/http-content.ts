@@ -16,7 +16,7 @@ import cacache from 'cacache';
 import ssri from 'ssri';
 import type { Cache } from '../cache/cache.js';
 import { ExitCode, wrapFsError, XenrelError } from '../errors.js';
-import { fsyncDir, tempName } from '../util/atomic.js';
+import { fsyncDir, tempName, writeAll } from '../util/atomic.js';
 
 /** Only these algorithms are accepted in an expected integrity. */
 export const ACCEPTED_ALGORITHMS = ['sha512', 'sha384', 'sha256'] as const;
@@ -152,7 +152,7 @@ export async function copyContentTo(cache: Cache, integrity: string, destFile: s
   let fh;
   try {
     fh = await open(tmp, 'wx', 0o644);
-    for await (const chunk of openVerifiedContent(cache, integrity)) await fh.write(chunk as Buffer);
+    for await (const chunk of openVerifiedContent(cache, integrity)) await writeAll(fh, chunk as Buffer);
     await fh.sync();
     await fh.close();
     fh = undefined;
