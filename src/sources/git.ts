@@ -1,3 +1,4 @@
+import { distance } from '../util/did-you-mean.js';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Cache } from '../cache/cache.js';
@@ -268,26 +269,12 @@ async function mirrorRefs(mirrorDir: string): Promise<Map<string, RemoteRef>> {
   return parseRefList(out.replace(/ /g, '\t'));
 }
 
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
 /** Up to `n` names that look like `want` (typos, other versions of the same series). */
 export function closeNames(want: string, names: Iterable<string>, n = 5): string[] {
   const w = want.toLowerCase();
   const scored: { name: string; d: number }[] = [];
   for (const name of names) {
-    const d = levenshtein(w, name.toLowerCase());
+    const d = distance(w, name.toLowerCase());
     const shared = name.toLowerCase().includes(w) || w.includes(name.toLowerCase());
     if (d <= Math.max(3, Math.floor(want.length / 2)) || shared) scored.push({ name, d: shared ? Math.min(d, 1) : d });
   }

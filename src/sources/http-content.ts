@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,7 +16,7 @@ import cacache from 'cacache';
 import ssri from 'ssri';
 import type { Cache } from '../cache/cache.js';
 import { ExitCode, wrapFsError, XenrelError } from '../errors.js';
-import { fsyncDir, tempName, writeAll } from '../util/atomic.js';
+import { fsyncDir, writeFileAtomic } from '../util/atomic.js';
 
 /** Only these algorithms are accepted in an expected integrity. */
 export const ACCEPTED_ALGORITHMS = ['sha512', 'sha384', 'sha256'] as const;
@@ -147,22 +147,7 @@ export function openVerifiedContent(cache: Cache, integrity: string): Readable {
  * on any error, including a corrupt object, nothing appears under `destFile`.
  */
 export async function copyContentTo(cache: Cache, integrity: string, destFile: string): Promise<void> {
-  await mkdir(dirname(destFile), { recursive: true });
-  const tmp = tempName(destFile);
-  let fh;
-  try {
-    fh = await open(tmp, 'wx', 0o644);
-    for await (const chunk of openVerifiedContent(cache, integrity)) await writeAll(fh, chunk as Buffer);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, destFile);
-    await fsyncDir(dirname(destFile));
-  } catch (err) {
-    await fh?.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw wrapFsError(err, `writing ${destFile}`);
-  }
+  await writeFileAtomic(destFile, openVerifiedContent(cache, integrity));
 }
 
 /** cacache's content path for a sha512 SRI (its documented layout: content-v2/<algo>/<2>/<2>/<rest>). */

@@ -21,14 +21,15 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** temp (O_EXCL) → write → fsync → rename → fsync dir. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+/** temp (O_EXCL) → write → fsync → rename → fsync dir. `data` may be a stream of chunks. */
+export async function writeFileAtomic(target: string, data: string | Uint8Array | AsyncIterable<Uint8Array>, mode = 0o644): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const tmp = tempName(target);
   let fh;
   try {
     fh = await open(tmp, 'wx', mode);
-    await fh.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data);
+    else for await (const chunk of data) await writeAll(fh, chunk);
     await fh.sync();
     await fh.close();
     fh = undefined;
