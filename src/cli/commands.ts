@@ -2,6 +2,7 @@ import type { CommandClass } from 'clipanion';
 import { BumpCommand } from './bump.js';
 import { CleanCommand } from './clean.js';
 import { DiffCommand } from './diff.js';
+import { ExportCommand } from './export.js';
 import { FetchCommand } from './fetch.js';
 import { HashCommand } from './hash.js';
 import { InitCommand } from './init.js';
@@ -30,4 +31,5 @@ export const commands: CommandClass[] = [
   MirrorCommand,
   SbomCommand,
   DiffCommand,
+  ExportCommand,
 ];
