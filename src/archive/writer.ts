@@ -28,7 +28,7 @@ export interface TarOptions {
   /** Seconds since the epoch for every entry (SOURCE_DATE_EPOCH, or the commit time). */
   mtime: number;
   limits?: Partial<Limits>;
-  /** Bytes of file content read ahead of the tar stream (default 32 MiB). */
+  /** Bytes of file content read ahead of the tar stream (default 16 MiB). */
   readAheadBytes?: number;
 }
 
@@ -50,6 +50,8 @@ interface Planned {
 const SMALL_FILE = 4 << 20;
 const LARGE_CHUNK = 4 << 20;
 const RECORD = 10240; // GNU tar pads the archive to 20 blocks; readers expect nothing less
+/** Shared, never written to: consumers copy or hash it. */
+const ZEROS = Buffer.alloc(BLOCK);
 
 /** GNU `--sort=name` order: `/` sorts below every other byte, so each directory's subtree stays together. */
 const sortKey = (p: string) => Buffer.from(p.replaceAll('/', '\0'), 'utf8');
@@ -124,7 +126,7 @@ function headers(p: Planned, topDir: string, mtime: number): Buffer[] {
     const body = Buffer.concat(pax);
     const base = asciiFallback(p.path.slice(p.path.lastIndexOf('/') + 1), 100 - topDir.length - 12);
     out.push(encodeHeader({ name: `${topDir}/PaxHeaders/${base}`, mode: 0o644, size: body.length, mtime, typeflag: TYPE.paxLocal }));
-    out.push(body, Buffer.alloc(padding(body.length)));
+    out.push(body, ZEROS.subarray(0, padding(body.length)));
   }
   const mode = s.kind === 'dir' ? 0o755 : s.kind === 'symlink' ? 0o777 : s.executable ? 0o755 : 0o644;
   const typeflag = s.kind === 'dir' ? TYPE.dir : s.kind === 'symlink' ? TYPE.symlink : TYPE.file;
@@ -237,7 +239,7 @@ function changed(p: Planned, got: number, want: number): XenrelError {
 export async function* tarChunks(sources: Iterable<EntrySource>, opts: TarOptions, result: TarResult): AsyncGenerator<Uint8Array> {
   const plan = planEntries(sources, opts);
   const topDir = plan[0]!.path;
-  const ra = new ReadAhead(plan, opts.readAheadBytes ?? 32 << 20);
+  const ra = new ReadAhead(plan, opts.readAheadBytes ?? 16 << 20);
   let total = 0;
   for (let i = 0; i < plan.length; i++) {
     const p = plan[i]!;
@@ -259,7 +261,7 @@ export async function* tarChunks(sources: Iterable<EntrySource>, opts: TarOption
       }
       if (n !== s.size) throw changed(p, n, s.size);
       const pad = padding(n);
-      if (pad) yield Buffer.alloc(pad);
+      if (pad) yield ZEROS.subarray(0, pad);
       total += n + pad;
       result.entries.push({ path: p.rel, mode: s.executable ? '100755' : '100644', sha256: hash.digest('hex') });
     }
