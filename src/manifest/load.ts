@@ -106,7 +106,14 @@ export function parseManifestText(text: string, file: string, base: (string | nu
       }),
     );
   }
-  const value = valueAt(pd.doc.toJS(), base);
+  let js: unknown;
+  try {
+    js = pd.doc.toJS();
+  } catch (err) {
+    // yaml refuses documents whose aliases expand without bound ("billion laughs").
+    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot be read: ${(err as Error).message}` }]);
+  }
+  const value = valueAt(js, base);
   const result = manifestSchema.safeParse(value ?? {});
   if (result.success) return result.data as Manifest;
 
