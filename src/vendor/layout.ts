@@ -61,11 +61,5 @@ export function requestUrl(c: LockedComponent): string | undefined {
   return undefined;
 }
 
-/**
- * The tree hash of what vendor places for a folder component: `vendoredTree` when the lock
- * has one (upstream content + nested children + patches, see src/nested/), else `tree`.
- */
-export function expectedTree(c: LockedComponent): string | undefined {
-  const x = c as { tree?: string; vendoredTree?: string };
-  return x.vendoredTree ?? x.tree;
-}
+/** The tree hash of what vendor places for a folder component (one definition: src/types.ts). */
+export { placedTree as expectedTree } from '../types.js';
