@@ -9,6 +9,7 @@ import type { ComponentSpec, LockedGit, ProgressSink } from '../types.js';
 import { fsyncDir, tempName, writeFileAtomic } from '../util/atomic.js';
 import { FULL_SHA, SHORT_SHA, git, gitFailure, lastLines, runGit } from './git-run.js';
 import { gitTreeEntries, listGitlinks } from './git-tree.js';
+import { assertGitTransport, assertTlsVerification } from './transport-policy.js';
 import { gitMirrorCandidates } from '../mirror/layout.js';
 
 export { gitTreeEntries, exportTree, symlinkEscapes, type GitTree, type Gitlink, type GitTreeAttributes } from './git-tree.js';
@@ -89,6 +90,7 @@ async function removeStaleTemps(mirrorDir: string): Promise<void> {
 }
 
 async function fetchAll(gitDir: string, url: string, opts: GitSourceOptions): Promise<void> {
+  assertTlsVerification(opts.label ? `component ${opts.label}` : url);
   const r = await runGit(['fetch', '--quiet', '--no-write-fetch-head', 'origin'], { gitDir });
   if (r.code !== 0) throw fetchFailed(url, r, opts.label);
 }
@@ -219,6 +221,7 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
         }
         if (opts.premirrorOnly) throw premirrorMissing(url, commit, tried, opts.label);
         source = url;
+        assertTlsVerification(opts.label ? `component ${opts.label}` : url);
         const byId = await runGit(['fetch', '--quiet', '--no-write-fetch-head', 'origin', commit], { gitDir: mirrorDir });
         if (byId.code !== 0 || !(await hasCommit(mirrorDir, commit))) await fetchAll(mirrorDir, url, opts);
         if (!(await hasCommit(mirrorDir, commit)))
@@ -244,6 +247,7 @@ interface RemoteRef {
 
 /** Tags and branches of `url` (`git ls-remote --tags --heads`), with annotated tags peeled. */
 export async function lsRemote(url: string, opts: GitSourceOptions = {}): Promise<Map<string, RemoteRef>> {
+  assertTlsVerification(opts.label ? `component ${opts.label}` : url);
   const r = await runGit(['ls-remote', '--tags', '--heads', url]);
   if (r.code !== 0) throw fetchFailed(url, r, opts.label);
   return parseRefList(r.stdout.toString('utf8'));
@@ -392,6 +396,7 @@ export async function lockGit(name: string, spec: Pick<ComponentSpec, 'git' | 'r
   const o = { ...opts, label: opts.label ?? name };
   const url = spec.git!;
   const ref = spec.ref!;
+  assertGitTransport(name, url, ref);
   const resolved = await resolveRef(url, ref, cache, o);
   for (const w of resolved.warnings) opts.progress?.warn?.(`${name}: ${w}`);
   let mirrorDir: string;

@@ -31,6 +31,7 @@ import type { ProgressSink } from '../types.js';
 import { discardPartial, downloadOnce, SourceFailure, type DownloadContext } from './http-download.js';
 import { algorithmsFor, checkCachedContent, integrityOf, parseExpectedIntegrity, publishFile } from './http-content.js';
 import { backoffDelay, resolveRetry, type RetryOptions } from './http-retry.js';
+import { assertTlsVerification } from './transport-policy.js';
 
 export { openVerifiedContent, hasVerifiedContent, copyContentTo, checkCachedContent, parseExpectedIntegrity } from './http-content.js';
 export type { RetryOptions } from './http-retry.js';
@@ -171,6 +172,8 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
       details: { component: name, url: redact(opts.url) },
     });
 
+  // Never silently: a disabled TLS check from the environment stops the download.
+  assertTlsVerification(`component ${name}`);
   const retry = resolveRetry(opts.retry);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...Object.fromEntries(Object.entries(opts.timeouts ?? {}).filter(([, v]) => v !== undefined)) };
   const extraCa = opts.extraCa === undefined ? [] : Array.isArray(opts.extraCa) ? opts.extraCa : [opts.extraCa];
