@@ -79,6 +79,8 @@ export interface LockedGit {
   patches?: LockedPatch[];
   /** Tree hash of what vendor places: own content + children + patches. Only when it differs from `tree`. */
   vendoredTree?: string;
+  /** OpenPGP fingerprint of the tag's signer (with `signingKey:`). */
+  signer?: string;
 }
 
 /**
@@ -135,6 +137,8 @@ export interface LockedTarball {
   tree?: string;
   path: string;
   license?: string;
+  /** OpenPGP fingerprint of the detached signature's signer (with `signingKey:`). */
+  signer?: string;
 }
 
 export interface LockedLocal {

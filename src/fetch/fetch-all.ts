@@ -11,6 +11,7 @@ import { mirrorsFor } from '../lock/resolve.js';
 import { toReported, type ReportedError } from '../report/report.js';
 import { compareBytewise } from '../tree/hash.js';
 import { fetchChildren } from '../nested/children.js';
+import { checkSigner } from '../lock/signatures.js';
 
 export interface FetchOptions {
   lock: Lockfile;
@@ -64,6 +65,9 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
               ? await fetchChildren(name, locked.children, opts.cache, { offline: opts.offline, progress, mirrors: mirrorsFor(opts.loaded, name), premirrorOnly: opts.premirrorOnly })
               : { fetched: 0 };
             const cached = r.cached && nested.fetched === 0;
+            // A fresh download is checked against the signer the lock recorded.
+            if (locked.signer && !r.cached && opts.loaded)
+              await checkSigner(name, opts.loaded.manifest.components[name], locked, opts.cache, opts.loaded.root, { expected: locked.signer });
             const n = Object.keys(locked.children ?? {}).length;
             opts.progress?.done?.(name, `${cached ? 'in cache' : `fetched ${locked.commit.slice(0, 12)}`}${n ? ` (+${n} nested)` : ''}`);
             return { name, kind, status: cached ? 'cached' : 'fetched', source: r.source ?? locked.git };
@@ -79,6 +83,8 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
               ...(opts.premirrorOnly ? { sourcesMode: 'mirrors-only' as const } : {}),
               progress,
             });
+            if (locked.signer && !r.cached && opts.loaded)
+              await checkSigner(name, opts.loaded.manifest.components[name], locked, opts.cache, opts.loaded.root, { expected: locked.signer });
             opts.progress?.done?.(name, r.cached ? 'in cache' : `fetched from ${r.source}`);
             return { name, kind, status: r.cached ? 'cached' : 'fetched', source: r.source };
           }

@@ -15,7 +15,7 @@ export interface ComponentChange {
   reason?: string;
 }
 
-const FIELDS = ['git', 'url', 'local', 'ref', 'commit', 'integrity', 'size', 'tree', 'path', 'license', 'patches', 'vendoredTree'] as const;
+const FIELDS = ['git', 'url', 'local', 'ref', 'commit', 'integrity', 'size', 'tree', 'path', 'license', 'patches', 'vendoredTree', 'signer'] as const;
 
 const stable = (v: unknown): string => JSON.stringify(v, (_k, val: unknown) =>
   val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => compareBytewise(x, y))) : val);
@@ -52,6 +52,7 @@ export function diffLocks(before: Lockfile | undefined, after: Lockfile): Compon
 export function specMatchesLocked(spec: ComponentSpec, locked: LockedComponent | undefined): boolean {
   if (!locked) return false;
   if (spec.path !== locked.path || (spec.license ?? undefined) !== (locked.license ?? undefined)) return false;
+  if (spec.signingKey !== undefined && !(locked as { signer?: string }).signer) return false;
   // The patch list (names and order); their bytes are compared by patchesMatch (reads files).
   const wantPatches = (spec.patches ?? []).join('\n');
   const havePatches = ((locked as { patches?: { file: string }[] }).patches ?? []).map((p) => p.file).join('\n');

@@ -13,6 +13,8 @@ const treeHashString = z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, 'expected
 const commitString = z.string().regex(/^[0-9a-f]{40}$/, 'expected a 40-hex commit id');
 
 const common = { path: treePath, license: z.string().optional() };
+/** Primary-key fingerprint of the OpenPGP signer (components with `signingKey:`). */
+const signer = z.string().regex(/^[0-9A-F]{40}([0-9A-F]{24})?$/, 'expected an OpenPGP fingerprint (40 or 64 upper-case hex)').optional();
 
 /*
  * Nested sources and patches (see src/nested/): a component may carry
@@ -57,12 +59,13 @@ const nested = {
   vendoredTree: treeHashString.optional(),
 };
 
-const gitEntry = z.strictObject({ git: z.string().min(1), ref: z.string().min(1), commit: commitString, tree: treeHashString, ...common, ...nested });
+const gitEntry = z.strictObject({ git: z.string().min(1), ref: z.string().min(1), commit: commitString, tree: treeHashString, signer, ...common, ...nested });
 const tarballEntry = z.strictObject({
   url: z.string().min(1),
   integrity: integrityString,
   size: z.number().int().nonnegative(),
   tree: treeHashString.optional(),
+  signer,
   ...common,
 });
 const localEntry = z.strictObject({

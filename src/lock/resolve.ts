@@ -10,6 +10,7 @@ import { hashTarball } from '../archive/reader.js';
 import type { Limits } from '../archive/policy.js';
 import { compareBytewise } from '../tree/hash.js';
 import { diffComponent, diffLocks, specMatchesLocked, type ComponentChange } from './diff.js';
+import { checkSigner } from './signatures.js';
 import { assertKnownComponents } from '../components.js';
 import { checkNested, lockNested, patchesUnchanged } from '../nested/lock-nested.js';
 
@@ -82,10 +83,13 @@ export function archiveLimits(l: ComponentSpec['limits']): Partial<Limits> | und
 
 async function resolveOwn(name: string, spec: ComponentSpec, opts: LockOptions, warnings: string[]): Promise<LockedComponent> {
   const { cache, progress, loaded } = opts;
+  const previous = opts.existing?.components[name] as { signer?: string } | undefined;
   if (spec.git !== undefined) {
-    return lockGit(name, { git: spec.git, ref: spec.ref!, path: spec.path, license: spec.license }, cache, {
+    const locked = await lockGit(name, { git: spec.git, ref: spec.ref!, path: spec.path, license: spec.license }, cache, {
       progress: collectWarnings(progress, warnings),
     });
+    const signer = await checkSigner(name, spec, locked, cache, loaded.root, { expected: previous?.signer });
+    return signer ? { ...locked, signer } : locked;
   }
   if (spec.url !== undefined) {
     const got = await fetchTarball({
@@ -101,6 +105,8 @@ async function resolveOwn(name: string, spec: ComponentSpec, opts: LockOptions, 
     const entry: LockedTarball = { url: spec.url, integrity: got.integrity, size: got.size, path: spec.path, ...optional(spec) };
     const tree = await (await tarballTree(name, spec.url, cache, spec.limits))(got.integrity);
     if (tree) entry.tree = tree;
+    const signer = await checkSigner(name, spec, entry, cache, loaded.root, { expected: previous?.signer });
+    if (signer) entry.signer = signer;
     return entry;
   }
   return lockLocal(name, spec, loaded.root);
