@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDirs } from '../helpers/tmp.js';
+import { recordOutcome } from '../helpers/outcome.js';
 import { CLI, canMountTmpfs, commitProject, createWorld, fileSha256, makeProject, readLockIfAny, runXenrel, type HardeningWorld } from '../helpers/hardening.js';
 import { hashDir } from '../../src/tree/walk.js';
 import { isLockedGit, type Lockfile } from '../../src/types.js';
@@ -73,6 +74,7 @@ describe.skipIf(!can)('disk full', () => {
     );
     const rc = Number(await readFile(join(outside, 'rc'), 'utf8'));
     const stderr = await readFile(join(outside, 'stderr'), 'utf8');
+    recordOutcome('vendor: no space left on device', rc);
     expect(rc, stderr).toBe(3);
     expect(stderr).toMatch(/error: .*no space left on device/);
     expect(stderr).toContain('hint: free some disk space');
@@ -116,6 +118,7 @@ describe.skipIf(!can)('disk full', () => {
       );
       const rc = Number(await readFile(join(outside, 'rc'), 'utf8'));
       const stderr = await readFile(join(outside, 'stderr'), 'utf8');
+      recordOutcome(`release (${where} full): ${/no space left on device/.test(stderr) ? 'no space left on device' : stderr.split('\n')[0]}`, rc);
       expect(rc, `${where}: ${stderr}`).toBe(3);
       expect(stderr, where).toMatch(/no space left on device/);
       expect(stderr).not.toMatch(/\n\s+at /);

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDirs } from '../helpers/tmp.js';
+import { recordOutcome } from '../helpers/outcome.js';
 import { GitFixtures, type GitDaemon, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { runXenrel } from '../helpers/hardening.js';
@@ -54,6 +55,7 @@ describe('unauthenticated git transports', () => {
   ])('refuses %s at ref %s before touching the network (exit 2, names the component, hints https or a commit)', async (url, ref) => {
     const p = await project(`  mini-os:\n    git: ${url}\n    ref: ${ref}\n    path: extras/mini-os\n`);
     const r = await p.run(['lock']);
+    recordOutcome(`lock: ${/neither encrypts nor authenticates/.test(r.stderr) ? 'insecure transport refused' : r.stderr.split('\n')[0]}`, r.code);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`error: component mini-os: ${url} uses ${url.split(':')[0]}://, which neither encrypts nor authenticates`);
     expect(r.stderr).toMatch(/hint: use an https:\/\/ or ssh:\/\/ URL for mini-os, or pin "ref:" to the full 40-hex commit id/);
@@ -82,6 +84,8 @@ describe('unauthenticated git transports', () => {
       expect(f.code, f.stderr).toBe(0);
       expect(JSON.parse(await readFile(join(p.dir, 'xenrel.lock'), 'utf8')).components['mini-os'].commit).toBe(old);
       const check = await p.run(['lock', '--check']);
+      recordOutcome('fetch after re-tag', f.code);
+      recordOutcome('lock --check after re-tag', check.code);
       expect(check.code).toBe(1);
       expect(check.stdout).toContain(old);
       expect(check.stdout).toContain(moved);
@@ -106,6 +110,7 @@ describe('TLS verification cannot be turned off from the environment', () => {
     );
     const before = server.requests.length;
     const refused = await p.run(['lock'], bad);
+    recordOutcome(`lock: ${/refusing to use the network/.test(refused.stderr) ? 'TLS off refused' : refused.stderr.split('\n')[0]}`, refused.code);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(new RegExp(`refusing to use the network while ${Object.keys(bad)[0]}=`));
     expect(refused.stderr).toContain('hint: unset ');

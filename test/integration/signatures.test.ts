@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDirs } from '../helpers/tmp.js';
+import { recordOutcome } from '../helpers/outcome.js';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { makeTarGz, runXenrel } from '../helpers/hardening.js';
@@ -102,6 +103,7 @@ describe.skipIf(!hasGpg)('signingKey', () => {
     server.setFile('/zlib-1.2.3.tar.gz.asc', detachSign(fprB, zlibTgz));
     try {
       const again = await p.run(['fetch'], join(p.dir, '.cache-fresh2'));
+      recordOutcome('fetch with a signature by another key', again.code);
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/component zlib: signature of .*zlib-1\.2\.3\.tar\.gz: made by a key other than signingKey/);
     } finally {
@@ -115,6 +117,7 @@ describe.skipIf(!hasGpg)('signingKey', () => {
   ])('tag %s: exit 1 naming the component, no lockfile written', async (ref, message) => {
     const p = await project(gitComponent(ref));
     const r = await p.run(['lock']);
+    recordOutcome(`lock: ${r.stderr.split('\n')[0]!.replace(/^error: /, '')}`, r.code);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(message);
     await expect(readFile(join(p.dir, 'xenrel.lock'))).rejects.toThrow();

@@ -12,6 +12,7 @@ import { XenrelError } from '../../src/errors.js';
 import { gzipChunks } from '../../src/archive/gzip.js';
 import { encodeHeader } from '../../src/archive/tar-format.js';
 import type { Limits } from '../../src/archive/policy.js';
+import { recordOutcome } from '../helpers/outcome.js';
 
 /** The malicious-archive list of hostile-inputs.md §1.4, one fixture per case, built byte by byte. */
 
@@ -42,6 +43,7 @@ async function rejectCode(p: Promise<unknown>): Promise<XenrelError> {
 async function expectRefused(archive: Buffer, code: string | string[], entry?: string, limits?: Partial<Limits>) {
   const codes = Array.isArray(code) ? code : [code];
   const e1 = await rejectCode(readTar(chunks(archive), { limits }));
+  recordOutcome(e1.code, e1.exitCode);
   expect(codes).toContain(e1.code);
   expect(e1.exitCode).toBe(1);
   if (entry) expect(e1.message).toContain(entry);
