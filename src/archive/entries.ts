@@ -47,6 +47,8 @@ export interface DirWalkOptions {
   prefix?: string;
   /** Names skipped wherever they occur (default `.git`). */
   ignoreNames?: string[];
+  /** Relative paths (before `prefix`) skipped with everything below them. */
+  skip?: (rel: string) => boolean;
 }
 
 /**
@@ -60,7 +62,7 @@ export async function entriesFromDir(root: string, opts: DirWalkOptions = {}): P
   const walk = async (rel: string): Promise<void> => {
     const names = await readdir(rel ? join(root, rel) : root);
     if (names.length === 0 && rel) out.push({ kind: 'dir', path: withPrefix(prefix, rel) });
-    const kept = names.filter((n) => !ignore.has(n));
+    const kept = names.filter((n) => !ignore.has(n) && !opts.skip?.(rel ? `${rel}/${n}` : n));
     // lstat a directory's entries at once (thread pool), then walk them in order.
     const stats = await Promise.all(kept.map((n) => lstat(join(root, rel ? `${rel}/${n}` : n))));
     for (let i = 0; i < kept.length; i++) {

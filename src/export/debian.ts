@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { entriesFromDir } from '../archive/entries.js';
 import { writeArchive } from '../archive/write-archive.js';
-import { detectProject, stageProject } from '../release/project-tree.js';
+import { detectProject, projectContent } from '../release/project-tree.js';
 import { isLockedGit, isLockedLocal, isLockedTarball } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { compareBytewise } from '../tree/hash.js';
@@ -103,14 +103,9 @@ export async function exportDebian(ctx: ExportContext, outDir: string): Promise<
   const project = await detectProject(ctx.loaded.root);
   const stage = await mkdtemp(join(tmpdir(), 'xenrel-debian-'));
   try {
-    const tree = join(stage, 'tree');
-    const outRel = outDir.startsWith(`${project.root}/`) ? [relative(project.root, outDir)] : [];
-    const cacheRel = ctx.cache.root.startsWith(`${project.root}/`) ? [relative(project.root, ctx.cache.root)] : [];
-    await stageProject(project, tree, { exclude: ['.xenrel', ...Object.values(ctx.lock.components).map((c) => c.path), ...outRel, ...cacheRel] });
-    for (const c of Object.values(ctx.lock.components)) await rm(join(tree, c.path), { recursive: true, force: true });
-    await rm(join(tree, '.xenrel'), { recursive: true, force: true });
+    const content = await projectContent(project, stage, { lock: ctx.lock, outDir, cacheRoot: ctx.cache.root });
     const file = `${src}_${ver}.orig.tar.gz`;
-    const w = await writeArchive(await entriesFromDir(tree, { ignoreNames: [] }), { out: join(outDir, file), format: 'gz', topDir: `${src}-${ver}`, mtime: ctx.epoch });
+    const w = await writeArchive(await entriesFromDir(content.root, { skip: content.skip }), { out: join(outDir, file), format: 'gz', topDir: `${src}-${ver}`, mtime: ctx.epoch });
     files.unshift({ component: '', file, sha256: w.sha256, sha512: '', size: w.size });
   } finally {
     await rm(stage, { recursive: true, force: true });

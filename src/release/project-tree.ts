@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import { cp, realpath } from 'node:fs/promises';
-import { relative, sep } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { Lockfile } from '../types.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import { safeExtract } from '../archive/extract.js';
 import { git, gitArgs, gitEnv, runGit } from '../sources/git-run.js';
@@ -38,39 +39,58 @@ export async function dirtyFiles(root: string): Promise<string[]> {
 }
 
 /**
- * Puts the project's files into `dest` (which must not exist). git: the commit's tree as
- * `git archive` gives it (export-ignore and export-subst apply, as in Xen's mktarball); with
- * `allowDirty`, a `git stash create` snapshot of the tracked files (the work tree and the
- * user's refs are not touched). A folder: copied whole, without `exclude`d paths.
+ * Puts a git project's commit into `dest` (which must not exist), as `git archive` gives it
+ * (export-ignore and export-subst apply, as in Xen's mktarball); with `allowDirty`, a
+ * `git stash create` snapshot of the tracked files (the work tree and refs are not touched).
  */
-export async function stageProject(src: ProjectSource, dest: string, opts: { allowDirty?: boolean; exclude?: string[] } = {}): Promise<void> {
-  if (src.kind === 'git') {
-    let rev = 'HEAD';
-    if (opts.allowDirty) rev = (await git(['stash', 'create'], { cwd: src.root })).trim() || 'HEAD';
-    const child = spawn('git', gitArgs(['archive', '--format=tar', rev]), { cwd: src.root, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    // Attach a consumer now: Node drains a child's unread stdout when the child exits, so a
-    // small archive would be lost before safeExtract starts reading.
-    const stdout = child.stdout.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-    try {
-      await safeExtract(stdout, dest, { name: `git archive ${rev} of ${src.root}` });
-    } finally {
-      const code = await exited;
-      if (code !== 0) throw new XenrelError('E_GIT', `git archive failed in ${src.root}: ${stderr.trim()}`, { exitCode: ExitCode.usage });
-    }
-    return;
+export async function stageGitProject(src: ProjectSource, dest: string, opts: { allowDirty?: boolean } = {}): Promise<void> {
+  let rev = 'HEAD';
+  if (opts.allowDirty) rev = (await git(['stash', 'create'], { cwd: src.root })).trim() || 'HEAD';
+  const child = spawn('git', gitArgs(['archive', '--format=tar', rev]), { cwd: src.root, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  // Attach a consumer now: Node drains a child's unread stdout when the child exits, so a
+  // small archive would be lost before safeExtract starts reading.
+  const stdout = child.stdout.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  try {
+    await safeExtract(stdout, dest, { name: `git archive ${rev} of ${src.root}` });
+  } finally {
+    const code = await exited;
+    if (code !== 0) throw new XenrelError('E_GIT', `git archive failed in ${src.root}: ${stderr.trim()}`, { exitCode: ExitCode.usage });
   }
-  const excluded = (opts.exclude ?? []).map((p) => p.replace(/\/+$/, ''));
-  await cp(src.root, dest, {
-    recursive: true,
-    verbatimSymlinks: true,
-    filter: (from) => {
-      const rel = relative(src.root, from).split(sep).join('/');
-      if (rel === '') return true;
-      if (rel === '.git' || rel.endsWith('/.git')) return false;
-      return !excluded.some((e) => rel === e || rel.startsWith(`${e}/`));
-    },
-  });
+}
+
+export interface ProjectContent {
+  /** Where the project's files are read from: the extracted commit, or the folder itself. */
+  root: string;
+  /** Relative paths left out, each with everything below it. */
+  excluded: string[];
+  skip: (rel: string) => boolean;
+}
+
+/**
+ * The project's own files for a tarball: a git project's HEAD (extracted into `staging`),
+ * a folder read in place. Left out: xenrel's own files (made fresh by the caller), and what
+ * would put something in twice (a component at its path, the output folder, a cache inside
+ * the project).
+ */
+export async function projectContent(
+  project: ProjectSource,
+  staging: string,
+  opts: { lock: Lockfile; outDir: string; cacheRoot: string; allowDirty?: boolean; exclude?: string[] },
+): Promise<ProjectContent> {
+  const inside = (p: string) => (p.startsWith(`${project.root}/`) ? [relative(project.root, p)] : []);
+  const excluded = [
+    '.xenrel',
+    ...(opts.exclude ?? []),
+    ...Object.values(opts.lock.components).map((c) => c.path),
+    ...inside(opts.outDir),
+    ...inside(opts.cacheRoot),
+  ];
+  const skip = (rel: string) => excluded.some((e) => rel === e || rel.startsWith(`${e}/`));
+  if (project.kind === 'dir') return { root: project.root, excluded, skip };
+  const root = join(staging, 'project');
+  await stageGitProject(project, root, { allowDirty: opts.allowDirty });
+  return { root, excluded, skip };
 }

@@ -1,6 +1,6 @@
-import { mkdtemp, readFile, readdir, rm, unlink } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../cache/cache.js';
 import { placedTree, type LoadedManifest, type Lockfile, type ProgressSink } from '../types.js';
@@ -12,10 +12,10 @@ import { treeHash, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { vendor } from '../vendor/vendor.js';
-import { expectedTree, storeRel } from '../vendor/layout.js';
+import { storeRel } from '../vendor/layout.js';
 import { RELEASE_INFO, verifyTarball, type ReleaseInfo, type VerifyResult } from '../verify/verify.js';
 import { XENREL_VERSION } from '../version.js';
-import { detectProject, dirtyFiles, stageProject } from './project-tree.js';
+import { detectProject, dirtyFiles, projectContent } from './project-tree.js';
 import { generateSbom } from '../sbom/sbom.js';
 
 /** The SPDX SBOM inside a release (part of the whole-tree hash); a copy sits beside the tarball. */
@@ -135,26 +135,31 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
 
   const staging = await mkdtemp(join(tmpdir(), 'xenrel-release-'));
   try {
-    const tree = join(staging, 'tree');
-    // A folder project is taken whole, except what must not be in it twice or at all.
-    const exclude = [
-      '.xenrel',
-      LOCKFILE_NAME,
-      ...Object.values(lock.components).map((c) => c.path),
-      ...(outDir.startsWith(`${project.root}/`) ? [relative(project.root, outDir)] : []),
-      ...(opts.cache.root.startsWith(`${project.root}/`) ? [relative(project.root, opts.cache.root)] : []),
-    ];
-    await stageProject(project, tree, { allowDirty: opts.allowDirty, exclude });
-    // Component paths in a git tree (a committed copy) would put a second copy in the tarball.
-    for (const c of Object.values(lock.components)) await rm(join(tree, c.path), { recursive: true, force: true });
-    await rm(join(tree, '.xenrel'), { recursive: true, force: true });
+    const content = await projectContent(project, staging, {
+      lock,
+      outDir,
+      cacheRoot: opts.cache.root,
+      allowDirty: opts.allowDirty,
+      exclude: [LOCKFILE_NAME, '.config'],
+    });
+    const projectRoot = content.root;
 
-    await vendor(lock, opts.cache, tree, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root, progress: opts.progress });
-    await writeFileAtomic(join(tree, LOCKFILE_NAME), serializeLock(lock));
+    // xenrel's part: store, shim, the project's .config with the block, lock, SBOM.
+    const extra = join(staging, 'extra');
+    await mkdir(extra);
+    await copyFile(join(projectRoot, '.config'), join(extra, '.config')).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    await vendor(lock, opts.cache, extra, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root, progress: opts.progress });
+    await writeFileAtomic(join(extra, LOCKFILE_NAME), serializeLock(lock));
     const sbom = await generateSbom(lock, { format: 'spdx', cache: opts.cache, manifest: loaded.manifest, configRoot: loaded.root, version: version ?? name, created: mtime, without });
-    await writeFileAtomic(join(tree, RELEASE_SBOM), sbom);
+    await writeFileAtomic(join(extra, RELEASE_SBOM), sbom);
 
-    const entries: TreeEntry[] = await walkTree(tree, { ignoreNames: [] });
+    const ignoreNames = ['.git'];
+    const entries: TreeEntry[] = [
+      ...(await walkTree(projectRoot, { ignoreNames, ignorePaths: content.excluded.flatMap((e) => [e, `${e}/`]) })),
+      ...(await walkTree(extra, { ignoreNames: [] })),
+    ];
     const components: ReleaseInfo['components'] = {};
     for (const [n, c] of Object.entries(lock.components)) {
       if (without.includes(n)) continue;
@@ -171,10 +176,11 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       tree: treeHash(entries.filter((e) => e.path !== RELEASE_INFO)),
       components,
     };
-    await writeFileAtomic(join(tree, RELEASE_INFO), `${JSON.stringify(info, null, 2)}\n`);
+    await writeFileAtomic(join(extra, RELEASE_INFO), `${JSON.stringify(info, null, 2)}\n`);
 
     await removeStaleTemps(outDir);
-    const written = await writeArchive(await entriesFromDir(tree, { ignoreNames: [] }), { out, format, level: opts.level, topDir: name, mtime });
+    const sources = [...(await entriesFromDir(projectRoot, { ignoreNames, skip: content.skip })), ...(await entriesFromDir(extra, { ignoreNames: [] }))];
+    const written = await writeArchive(sources, { out, format, level: opts.level, topDir: name, mtime });
 
     // Like `meson dist`: read back what was written before calling it a release.
     const verify = await verifyTarball(out, { expectedTopDir: name });
