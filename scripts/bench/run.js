@@ -90,6 +90,16 @@ function node(...a) {
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   return { s, ...JSON.parse(r.stdout.toString().trim().split('\n').pop()) };
 }
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+/** The real `xenrel` command, end to end, with its peak RSS from /usr/bin/time. */
+function cli(cwd, ...a) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', 'XENREL_RSS_KB=%M', process.execPath, CLI, ...a], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  const s = Number(process.hrtime.bigint() - t) / 1e9;
+  const err = r.stderr.toString();
+  if (r.status !== 0) throw new Error(`xenrel ${a.join(' ')} failed: ${err}`);
+  return { s, maxRssMiB: Number(/XENREL_RSS_KB=(\d+)/.exec(err)[1]) / 1024 };
+}
 const median = (xs) => {
   const s = [...xs].sort((p, q) => p - q);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -132,6 +142,17 @@ try {
     const o = statSync(join(base, `xenrel-${level}.tar.gz`)).size;
     const g = statSync(join(base, `gnu-${level}.tar.gz`)).size;
     console.log(`    sizes: xenrel ${(o / 2 ** 20).toFixed(1)} MiB, GNU ${(g / 2 ** 20).toFixed(1)} MiB (${((o / g - 1) * 100).toFixed(1)}%)`);
+  }
+  // The whole command as a release manager runs it: hashes the tree for release.json,
+  // writes, then reads the tarball back and verifies it before reporting success.
+  writeFileSync(join(tree, 'xenrel.config.yaml'), 'version: 1\nname: bench\nrelease:\n  version: "1.0"\ncomponents: {}\n');
+  writeFileSync(join(tree, 'xenrel.lock'), '{\n  "components": {},\n  "lockfileVersion": 1,\n  "name": "bench"\n}\n');
+  for (const level of [6, 9]) {
+    measure(
+      `xenrel release CLI -${level} (hash + write + self-verify) vs tar|gzip -n -${level}`,
+      () => cli(tree, 'release', '--level', String(level), '--out', join(base, `cli-${level}`), '--cache', join(base, 'cache'), '-q'),
+      () => gnu(level, join(base, `gnu-${level}.tar.gz`)),
+    );
   }
   measure('verify vs gzip -dc | sha256sum', () => node('verify', ours6), () => sh(`gzip -dc '${ours6}' | sha256sum`));
   measure('tree hash vs find|sort|xargs sha256sum|sha256sum', () => node('hash', tree), () =>
