@@ -239,7 +239,7 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
     const total = Date.now() - t0;
     const ref = (await fileSha256(join(out, name)))!;
     const refSums = await readFile(join(out, 'SHA256SUMS'), 'utf8');
-    expect(refSums).toBe(`${ref}  ${name}\n`);
+    expect(refSums).toContain(`${ref}  ${name}\n`);
 
     for (const f of FRACTIONS) {
       await rm(out, { recursive: true, force: true });
@@ -257,7 +257,9 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
       expect(requestsSince(mark)).toEqual([]);
       expect(await fileSha256(join(out, name))).toBe(ref);
       expect(await readFile(join(out, 'SHA256SUMS'), 'utf8')).toBe(refSums);
-      expect((await readdir(out)).sort(), `${when}: leftovers in the output folder`).toEqual(['SHA256SUMS', name]);
+      const listing = await readdir(out);
+      expect(listing, when).toContain(name);
+      expect(listing.filter((n) => /xenrel-(tmp|old)-/.test(n)), `${when}: leftovers in the output folder`).toEqual([]);
     }
   }, 300_000);
 });
