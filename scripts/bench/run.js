@@ -85,7 +85,8 @@ function sh(cmd) {
 }
 function node(...a) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [worker, ...a], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The same V8 flag the xenrel command starts with (see src/cli.ts).
+  const r = spawnSync(process.execPath, ['--max-semi-space-size=2', worker, ...a], { stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`xenrel worker failed: ${a.join(' ')}`);
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   return { s, ...JSON.parse(r.stdout.toString().trim().split('\n').pop()) };
@@ -94,7 +95,8 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 /** The real `xenrel` command, end to end, with its peak RSS from /usr/bin/time. */
 function cli(cwd, ...a) {
   const t = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', 'XENREL_RSS_KB=%M', process.execPath, CLI, ...a], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Run as users do: the installed command, through its #! line.
+  const r = spawnSync('/usr/bin/time', ['-f', 'XENREL_RSS_KB=%M', CLI, ...a], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   const err = r.stderr.toString();
   if (r.status !== 0) throw new Error(`xenrel ${a.join(' ')} failed: ${err}`);

@@ -66,23 +66,28 @@ function parseEpoch(v: string | undefined): number | undefined {
   return Number(v);
 }
 
-/** Leftovers of a killed release (`.<name>.xenrel-tmp-<pid>-…`) whose process is gone. */
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Leftovers of a killed release whose process is gone: temp files in the output folder
+ * (`.<name>.xenrel-tmp-<pid>-…`) and staging folders in $TMPDIR (`xenrel-release-<pid>-…`).
+ */
 async function removeStaleTemps(outDir: string): Promise<void> {
-  const names = await readdir(outDir).catch(() => [] as string[]);
-  for (const n of names) {
+  for (const n of await readdir(outDir).catch(() => [] as string[])) {
     const m = /\.xenrel-tmp-(\d+)-[0-9a-f]+$/.exec(n);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    let alive = pid === process.pid;
-    if (!alive) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch (err) {
-        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    }
-    if (!alive) await unlink(join(outDir, n)).catch(() => {});
+    if (m && !processAlive(Number(m[1]))) await unlink(join(outDir, n)).catch(() => {});
+  }
+  for (const n of await readdir(tmpdir()).catch(() => [] as string[])) {
+    const m = /^xenrel-release-(\d+)-/.exec(n);
+    if (m && !processAlive(Number(m[1]))) await rm(join(tmpdir(), n), { recursive: true, force: true }).catch(() => {});
   }
 }
 
@@ -133,7 +138,8 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   const out = join(outDir, `${name}${EXTENSIONS[format]}`);
   const without = opts.without ?? [];
 
-  const staging = await mkdtemp(join(tmpdir(), 'xenrel-release-'));
+  await removeStaleTemps(outDir);
+  const staging = await mkdtemp(join(tmpdir(), `xenrel-release-${process.pid}-`));
   try {
     const content = await projectContent(project, staging, {
       lock,
@@ -178,7 +184,6 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     };
     await writeFileAtomic(join(extra, RELEASE_INFO), `${JSON.stringify(info, null, 2)}\n`);
 
-    await removeStaleTemps(outDir);
     const sources = [...(await entriesFromDir(projectRoot, { ignoreNames, skip: content.skip })), ...(await entriesFromDir(extra, { ignoreNames: [] }))];
     const written = await writeArchive(sources, { out, format, level: opts.level, topDir: name, mtime });
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, writeFile, stat, utimes, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
@@ -208,8 +209,12 @@ describe('xenrel release', () => {
     const left = await readdir(out);
     if (left.includes('xen-4.22.0.tar.gz')) expect((await runCli(['verify', join(out, 'xen-4.22.0.tar.gz')], { cwd: dir })).code).toBe(0);
     else expect(left).not.toContain('SHA256SUMS');
+    // The killed run's staging folder in $TMPDIR is there until the next release removes it.
+    const staged = async () => (await readdir(tmpdir())).filter((n) => n.startsWith(`xenrel-release-${child.pid}-`));
+    expect(await staged()).toHaveLength(1);
     const again = await release(dir);
     expect(again.code, again.stderr).toBe(0);
+    expect(await staged()).toEqual([]);
     expect((await readdir(out)).sort()).toEqual(['SHA256SUMS', 'xen-4.22.0.spdx.json', 'xen-4.22.0.tar.gz']);
     await rm(join(dir, 'blob.bin'));
   });
