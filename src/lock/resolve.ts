@@ -1,5 +1,4 @@
-import pLimit from 'p-limit';
-import { XenrelError, ExitCode } from '../errors.js';
+import { XenrelError } from '../errors.js';
 import type { Cache } from '../cache/cache.js';
 import type { ComponentSpec, LoadedManifest, LockedComponent, LockedTarball, Lockfile, ProgressSink } from '../types.js';
 import { isLockedGit, isLockedTarball, isLockedLocal } from '../types.js';
@@ -12,6 +11,7 @@ import { compareBytewise } from '../tree/hash.js';
 import { diffComponent, diffLocks, specMatchesLocked, type ComponentChange } from './diff.js';
 import { checkSigner } from './signatures.js';
 import { assertKnownComponents } from '../components.js';
+import { forEachComponent } from '../util/settle.js';
 import { checkNested, lockNested, patchesUnchanged } from '../nested/lock-nested.js';
 
 export interface LockOptions {
@@ -134,18 +134,13 @@ export async function lockProject(opts: LockOptions): Promise<LockResult> {
   const { manifest } = opts.loaded;
   if (opts.update?.length) assertKnownComponents(opts.update, Object.keys(manifest.components));
   const warnings: string[] = [];
-  const limit = pLimit(opts.jobs ?? 4);
   const names = Object.keys(manifest.components).sort(compareBytewise);
-  const entries = await Promise.all(
-    names.map((name) =>
-      limit(async (): Promise<[string, LockedComponent]> => {
-        const spec = manifest.components[name]!;
-        const old = opts.existing?.components[name];
-        if (!opts.update?.includes(name) && old && specMatchesLocked(spec, old) && (await patchesUnchanged(old, opts.loaded.root))) return [name, old];
-        return [name, await resolveOne(name, spec, opts, warnings)];
-      }),
-    ),
-  );
+  const entries = await forEachComponent(names, opts.jobs ?? 4, async (name): Promise<[string, LockedComponent]> => {
+    const spec = manifest.components[name]!;
+    const old = opts.existing?.components[name];
+    if (!opts.update?.includes(name) && old && specMatchesLocked(spec, old) && (await patchesUnchanged(old, opts.loaded.root))) return [name, old];
+    return [name, await resolveOne(name, spec, opts, warnings)];
+  });
   const lock: Lockfile = { lockfileVersion: 1, name: manifest.name, components: Object.fromEntries(entries) };
   return { lock, changes: diffLocks(opts.existing, lock), warnings };
 }
@@ -156,53 +151,48 @@ export async function lockProject(opts: LockOptions): Promise<LockResult> {
  */
 export async function checkLock(opts: LockOptions & { existing: Lockfile | undefined }): Promise<ComponentChange[]> {
   const { manifest } = opts.loaded;
-  const limit = pLimit(opts.jobs ?? 4);
   const names = [...new Set([...Object.keys(manifest.components), ...Object.keys(opts.existing?.components ?? {})])].sort(compareBytewise);
-  const results = await Promise.all(
-    names.map((name) =>
-      limit(async (): Promise<ComponentChange | undefined> => {
-        const spec = manifest.components[name];
-        const old = opts.existing?.components[name];
-        if (!spec) return { ...diffComponent(name, old, undefined)!, reason: 'in the lock but no longer in the config' };
-        if (!old || !specMatchesLocked(spec, old)) {
-          const fresh = await resolveOne(name, spec, opts, []);
-          return { ...(diffComponent(name, old, fresh) ?? { name, kind: 'changed' as const, fields: [] }), reason: old ? 'the config changed' : 'not in the lock yet' };
-        }
-        if (isLockedGit(old)) {
-          const r = await checkRef(old.git, old.ref, old.commit, opts.cache);
-          if (!r.moved) return nestedDrift(name, old, opts);
-          return {
-            name,
-            kind: 'changed',
-            fields: [{ field: 'commit', old: old.commit, new: r.newCommit }],
-            reason: `${old.ref} now points to ${r.newCommit}${r.treesEqual === undefined ? '' : r.treesEqual ? ' (same content)' : ' (different content)'}`,
-          };
-        }
-        if (isLockedTarball(old)) {
-          const got = await fetchTarball({ name, url: old.url, mirrors: [], cache: opts.cache, sourcesMode: 'url-only', useCache: false, progress: opts.progress, allowHttp: true });
-          if (got.integrity === old.integrity) return undefined;
-          return {
-            name,
-            kind: 'changed',
-            fields: [
-              { field: 'integrity', old: old.integrity, new: got.integrity },
-              ...(got.size !== old.size ? [{ field: 'size', old: old.size, new: got.size }] : []),
-            ],
-            reason: 'the upstream bytes changed',
-          };
-        }
-        if (isLockedLocal(old)) {
-          try {
-            await verifyLocal(name, old, opts.loaded.root);
-            return nestedDrift(name, old, opts);
-          } catch (err) {
-            return { name, kind: 'changed', fields: [], reason: (err as Error).message };
-          }
-        }
-        return undefined;
-      }),
-    ),
-  );
+  const results = await forEachComponent(names, opts.jobs ?? 4, async (name): Promise<ComponentChange | undefined> => {
+    const spec = manifest.components[name];
+    const old = opts.existing?.components[name];
+    if (!spec) return { ...diffComponent(name, old, undefined)!, reason: 'in the lock but no longer in the config' };
+    if (!old || !specMatchesLocked(spec, old)) {
+      const fresh = await resolveOne(name, spec, opts, []);
+      return { ...(diffComponent(name, old, fresh) ?? { name, kind: 'changed' as const, fields: [] }), reason: old ? 'the config changed' : 'not in the lock yet' };
+    }
+    if (isLockedGit(old)) {
+      const r = await checkRef(old.git, old.ref, old.commit, opts.cache);
+      if (!r.moved) return nestedDrift(name, old, opts);
+      return {
+        name,
+        kind: 'changed',
+        fields: [{ field: 'commit', old: old.commit, new: r.newCommit }],
+        reason: `${old.ref} now points to ${r.newCommit}${r.treesEqual === undefined ? '' : r.treesEqual ? ' (same content)' : ' (different content)'}`,
+      };
+    }
+    if (isLockedTarball(old)) {
+      const got = await fetchTarball({ name, url: old.url, mirrors: [], cache: opts.cache, sourcesMode: 'url-only', useCache: false, progress: opts.progress, allowHttp: true });
+      if (got.integrity === old.integrity) return undefined;
+      return {
+        name,
+        kind: 'changed',
+        fields: [
+          { field: 'integrity', old: old.integrity, new: got.integrity },
+          ...(got.size !== old.size ? [{ field: 'size', old: old.size, new: got.size }] : []),
+        ],
+        reason: 'the upstream bytes changed',
+      };
+    }
+    if (isLockedLocal(old)) {
+      try {
+        await verifyLocal(name, old, opts.loaded.root);
+        return nestedDrift(name, old, opts);
+      } catch (err) {
+        return { name, kind: 'changed', fields: [], reason: (err as Error).message };
+      }
+    }
+    return undefined;
+  });
   return results.filter((c): c is ComponentChange => c !== undefined);
 }
 
