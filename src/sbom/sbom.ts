@@ -1,7 +1,6 @@
 import { XenrelError, ExitCode } from '../errors.js';
-import type { Cache } from '../cache/cache.js';
-import type { Lockfile, Manifest } from '../types.js';
-import { collectInventory, type SbomInventory } from './inventory.js';
+import type { Lockfile } from '../types.js';
+import { collectInventory, type InventoryOptions, type SbomInventory } from './inventory.js';
 import { toCycloneDx } from './cyclonedx.js';
 import { toSpdx } from './spdx.js';
 
@@ -29,15 +28,8 @@ export function sbomEpoch(fallback?: number, env: NodeJS.ProcessEnv = process.en
   return Math.max(MIN_EPOCH, fallback ?? MIN_EPOCH);
 }
 
-export interface SbomOptions {
+export interface SbomOptions extends InventoryOptions {
   format: SbomFormat;
-  cache?: Cache;
-  manifest?: Manifest;
-  configRoot?: string;
-  version?: string;
-  /** Seconds since the epoch (see sbomEpoch). */
-  created: number;
-  without?: string[];
 }
 
 export function renderSbom(inv: SbomInventory, format: SbomFormat): string {
