@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../cache/cache.js';
-import { placedTree, type LoadedManifest, type Lockfile, type ProgressSink } from '../types.js';
+import { placedTree, type LoadedManifest, type Lockfile } from '../types.js';
 import { serializeLock, LOCKFILE_NAME } from '../lock/lockfile.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { writeArchive } from '../archive/write-archive.js';
@@ -40,7 +40,6 @@ export interface ReleaseOptions {
   without?: string[];
   /** Fetch what the cache lacks (the CLI passes the fetch stage). */
   fetch?: (lock: Lockfile, names: string[]) => Promise<void>;
-  progress?: ProgressSink;
 }
 
 export interface ReleaseResult {
@@ -156,7 +155,8 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     await copyFile(join(projectRoot, '.config'), join(extra, '.config')).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
-    await vendor(lock, opts.cache, extra, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root, progress: opts.progress });
+    // Placing into the staging folder is an internal step: no per-component lines for it.
+    await vendor(lock, opts.cache, extra, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root });
     await writeFileAtomic(join(extra, LOCKFILE_NAME), serializeLock(lock));
     const sbom = await generateSbom(lock, { format: 'spdx', cache: opts.cache, manifest: loaded.manifest, configRoot: loaded.root, version: version ?? name, created: mtime, without });
     await writeFileAtomic(join(extra, RELEASE_SBOM), sbom);
