@@ -296,7 +296,13 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
 }
 
 function combinedError(name: string, opts: FetchTarballOptions, failures: SourceAttempt[]): XenrelError {
-  const lines = failures.map((f) => `  ${f.url}: ${f.actual && f.code === 'E_INTEGRITY' ? `got ${f.actual}` : f.message}`).join('\n');
+  // Transport messages already start with the URL; say it once.
+  const lines = failures
+    .map((f) => {
+      const what = f.actual && f.code === 'E_INTEGRITY' ? `got ${f.actual}` : f.message;
+      return `  ${what.startsWith(`${f.url}`) ? what : `${f.url}: ${what}`}`;
+    })
+    .join('\n');
   const mismatch = failures.some((f) => f.code === 'E_INTEGRITY' || f.code === 'E_SIZE_MISMATCH');
   const codes = [...new Set(failures.map((f) => f.code))];
   const details = { component: name, url: redact(opts.url), expected: opts.expected?.integrity, attempts: failures };
