@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
+import { makeTarball } from '../helpers/make-tarball.js';
 
 const tmp = tempDirs();
 let fx: GitFixtures;
@@ -14,15 +14,6 @@ let qemu: TestRepo;
 let minios: TestRepo;
 let server: TestHttpServer;
 const c: Record<string, string> = {};
-
-async function makeTarball(name: string, files: Record<string, string>): Promise<Buffer> {
-  const d = await tmp.make();
-  for (const [p, t] of Object.entries(files)) {
-    await mkdir(join(d, name, p, '..'), { recursive: true });
-    await writeFile(join(d, name, p), t);
-  }
-  return execFileSync('tar', ['-C', d, '--sort=name', '--owner=0', '--group=0', '--mtime=@1700000000', '-czf', '-', name]);
-}
 
 beforeAll(async () => {
   fx = await GitFixtures.create();

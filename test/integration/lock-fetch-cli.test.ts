@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, readdir, rename, writeFile, stat } from 'node:fs/promises';
+import { readFile, readdir, rename, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { hashDir } from '../../src/tree/walk.js';
+import { makeTarball } from '../helpers/make-tarball.js';
 
 const tmp = tempDirs();
 let fx: GitFixtures;
@@ -15,16 +15,6 @@ let minios: TestRepo;
 let server: TestHttpServer;
 let newlibTgz: Buffer;
 let zlibTgz: Buffer;
-
-/** A real tar.gz made by GNU tar from files written here. */
-async function makeTarball(name: string, files: Record<string, string>): Promise<Buffer> {
-  const d = await tmp.make();
-  for (const [p, c] of Object.entries(files)) {
-    await mkdir(join(d, name, p, '..'), { recursive: true });
-    await writeFile(join(d, name, p), c);
-  }
-  return execFileSync('tar', ['-C', d, '--sort=name', '--owner=0', '--group=0', '--mtime=@1700000000', '-czf', '-', name]);
-}
 
 beforeAll(async () => {
   fx = await GitFixtures.create();

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
+import { GitFixtures, freePort, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
+import { makeTarball } from '../helpers/make-tarball.js';
 
 /**
  * `xenrel mirror DIR` served by a real static web server (Python's http.server, which .ci/run
@@ -22,26 +23,6 @@ let upstream: TestHttpServer;
 let upstreamRoot: string;
 let newlibTgz: Buffer;
 const servers: ChildProcess[] = [];
-
-async function makeTarball(name: string, files: Record<string, string>): Promise<Buffer> {
-  const d = await tmp.make();
-  for (const [p, c] of Object.entries(files)) {
-    await mkdir(join(d, name, p, '..'), { recursive: true });
-    await writeFile(join(d, name, p), c);
-  }
-  return execFileSync('tar', ['-C', d, '--sort=name', '--owner=0', '--group=0', '--mtime=@1700000000', '-czf', '-', name]);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** `python3 -m http.server` on DIR; resolves once it accepts connections. */
 async function serveStatic(dir: string): Promise<{ url: string; child: ChildProcess }> {

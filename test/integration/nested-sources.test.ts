@@ -24,6 +24,7 @@ import { hashDir } from '../../src/tree/walk.js';
 import { parseLockText, serializeLock } from '../../src/lock/lockfile.js';
 import { XenrelError } from '../../src/errors.js';
 import type { LockedGit, Lockfile, LoadedManifest } from '../../src/types.js';
+import { makeTarball } from '../helpers/make-tarball.js';
 
 const tmp = tempDirs();
 let fx: GitFixtures;
@@ -33,15 +34,6 @@ let dtcCommit: string;
 let anyhowTgz: Buffer;
 
 /** A tar.gz made by GNU tar (fixed metadata) from files written here. */
-async function makeTarball(top: string, files: Record<string, string>): Promise<Buffer> {
-  const d = await tmp.make();
-  for (const [p, c] of Object.entries(files)) {
-    await mkdir(join(d, top, p, '..'), { recursive: true });
-    await writeFile(join(d, top, p), c);
-  }
-  return execFileSync('tar', ['-C', d, '--sort=name', '--owner=0', '--group=0', '--mtime=@1700000000', '-czf', '-', top]);
-}
-
 /** QEMU-like configure: every subproject the wraps name must be a folder with meson.build. */
 const CONFIGURE = `#!/bin/sh
 # fixture: what meson does with --wrap-mode=nodownload (QEMU's --disable-download)

@@ -8,37 +8,22 @@ import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ssri from 'ssri';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { Cache } from '../../src/cache/cache.js';
 import { treeHash } from '../../src/tree/hash.js';
 import { walkTree } from '../../src/tree/walk.js';
 import type { Lockfile } from '../../src/types.js';
 import { vendor } from '../../src/vendor/vendor.js';
 import { canUnshareNet, make, run } from '../helpers/netns.js';
-import { tempDirs } from '../helpers/tmp.js';
-import { BUILD_OUTPUTS, XenUpstreams, expectedBuilt, lockFixture, writeXenTree, type XenVersion } from '../helpers/xen-tree.js';
+import { BUILD_OUTPUTS, XenUpstreams, expectedBuilt, type XenVersion } from '../helpers/xen-tree.js';
+import { xenFixtureSuite } from '../helpers/xen-fixture-suite.js';
 
-const tmp = tempDirs();
+const fx = xenFixtureSuite();
+const { tmp, freshTree } = fx;
 let up: XenUpstreams;
 let cache: Cache;
 let lock: Lockfile;
-
-beforeAll(async () => {
-  up = await XenUpstreams.create();
-  cache = new Cache(await tmp.make('xenrel-cache-'));
-  lock = await lockFixture(up, cache);
-}, 120_000);
-
-afterAll(async () => {
-  await up?.cleanup();
-  await tmp.cleanup();
-});
-
-async function freshTree(xenVersion: XenVersion = '4.22'): Promise<string> {
-  const dir = await tmp.make('xenrel-xen-');
-  await writeXenTree(dir, up, { xenVersion });
-  return dir;
-}
+beforeAll(() => void ({ up, cache, lock } = fx));
 
 async function readBuilt(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};

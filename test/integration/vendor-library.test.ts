@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { Cache } from '../../src/cache/cache.js';
 import { serializeLock } from '../../src/lock/lockfile.js';
 import { treeHash } from '../../src/tree/hash.js';
@@ -15,31 +15,16 @@ import type { Lockfile } from '../../src/types.js';
 import { BLOCK_BEGIN, BLOCK_END } from '../../src/vendor/config-block.js';
 import { clean, vendor, vendorCheck } from '../../src/vendor/vendor.js';
 import { run } from '../helpers/netns.js';
-import { tempDirs } from '../helpers/tmp.js';
-import { XenUpstreams, lockFixture, writeXenTree } from '../helpers/xen-tree.js';
+import { XenUpstreams } from '../helpers/xen-tree.js';
+import { xenFixtureSuite } from '../helpers/xen-fixture-suite.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const tmp = tempDirs();
+const fx = xenFixtureSuite();
+const { tmp, freshTree } = fx;
 let up: XenUpstreams;
 let cache: Cache;
 let lock: Lockfile;
-
-beforeAll(async () => {
-  up = await XenUpstreams.create();
-  cache = new Cache(await tmp.make('xenrel-cache-'));
-  lock = await lockFixture(up, cache);
-}, 120_000);
-
-afterAll(async () => {
-  await up?.cleanup();
-  await tmp.cleanup();
-});
-
-async function freshTree(): Promise<string> {
-  const dir = await tmp.make('xenrel-xen-');
-  await writeXenTree(dir, up);
-  return dir;
-}
+beforeAll(() => void ({ up, cache, lock } = fx));
 
 /** Every file and symlink under `dir` with its content hash: a snapshot to compare. */
 async function snapshot(dir: string, ignore: string[] = []): Promise<Record<string, string>> {
