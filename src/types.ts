@@ -26,7 +26,7 @@ export interface ComponentSpec {
   groups?: string[];
   description?: string;
   /** Archive limits for this component (hardening); unset ones keep the safe defaults. */
-  limits?: { maxBytes?: number; maxEntries?: number; maxDepth?: number; maxPathLength?: number; maxRatio?: number };
+  limits?: { maxBytes?: number; maxEntries?: number; maxDepth?: number; maxPathLength?: number; maxRatio?: number; portableNames?: boolean };
   /** An OpenPGP public key file (relative to the config) that signs this component's tags or tarballs. */
   signingKey?: string;
   /** How Xen's configure switches it on or off (`plan`, `--without`); see config/xen.yaml. */

@@ -67,7 +67,9 @@ export const DEFAULT_LIMITS: Limits = {
   maxMetaSize: 1 << 20,
   maxRatio: 200,
   ratioGrace: 16 << 20,
-  portableNames: true,
+  // Off by default: xenrel's sources build on POSIX systems, where these names are harmless,
+  // and real upstreams have them (QEMU's hw/misc/aux.c). A component can turn it on.
+  portableNames: false,
 };
 
 export const resolveLimits = (l?: Partial<Limits>): Limits => ({ ...DEFAULT_LIMITS, ...l });

@@ -53,6 +53,7 @@ export class VerifyCommand extends BaseCommand {
   target = Option.String({ name: 'TARBALL|DIR' });
   lock = Option.String('--lock', { description: 'Verify against this lockfile instead of the one inside' });
   upstream = Option.Boolean('--upstream', false, { description: 'Also re-fetch every pin from upstream into a temporary cache and compare' });
+  portable = Option.Boolean('--portable', false, { description: 'Also refuse names Windows cannot hold (CON, aux.c, trailing dots)' });
 
   async run(report: Report): Promise<void> {
     const target = resolve(this.cwd, this.target);
@@ -60,7 +61,8 @@ export class VerifyCommand extends BaseCommand {
     if (!st) throw usageError(`${this.target}: no such file or folder`);
     const lock = this.lock ? await requireLock(resolve(this.cwd, this.lock), this.lock) : undefined;
     const expect = lock ? expectationsFromLock(lock) : undefined;
-    const result = st.isDirectory() ? await verifyDir(target, { expect }) : await verifyTarball(target, { expect });
+    const limits = this.portable ? { portableNames: true } : undefined;
+    const result = st.isDirectory() ? await verifyDir(target, { expect, limits }) : await verifyTarball(target, { expect, limits });
     report.set('verify', result);
     printResult(report, result);
     if (result.expectations === 'none') report.warn('no lock or release.json inside and no --lock given: only entry safety was checked');

@@ -78,6 +78,7 @@ export function archiveLimits(l: ComponentSpec['limits']): Partial<Limits> | und
     ...(l.maxDepth !== undefined ? { maxDepth: l.maxDepth } : {}),
     ...(l.maxPathLength !== undefined ? { maxPathLength: l.maxPathLength } : {}),
     ...(l.maxRatio !== undefined ? { maxRatio: l.maxRatio } : {}),
+    ...(l.portableNames !== undefined ? { portableNames: l.portableNames } : {}),
   };
 }
 

@@ -25,6 +25,8 @@ export const limitsSchema = z.strictObject({
   maxDepth: z.number().int().positive().optional(),
   maxPathLength: z.number().int().positive().optional(),
   maxRatio: z.number().positive().optional(),
+  /** Also refuse names Windows cannot hold (CON, aux.c, trailing dots, 8.3 names). */
+  portableNames: z.boolean().optional(),
 });
 
 /** How Xen's configure switches a component on or off (used by `plan` and `--without`). */

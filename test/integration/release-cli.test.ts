@@ -172,6 +172,17 @@ describe('xenrel release', () => {
     expect((await runCli(['verify', file], { cwd: dir })).code).toBe(0);
   });
 
+  it('releases a tree with names Windows cannot hold (QEMU has hw/misc/aux.c); verify --portable names them', async () => {
+    const dir = await gitProject({ extra: { 'hw/misc/aux.c': '/* QEMU AUX bus */\n', 'include/con.h': '/* */\n' } });
+    const r = await release(dir);
+    expect(r.code, r.stderr).toBe(0);
+    const file = join(dir, 'out', 'xen-4.22.0.tar.gz');
+    expect((await runCli(['verify', file], { cwd: dir })).code).toBe(0);
+    const strict = await runCli(['verify', file, '--portable'], { cwd: dir });
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toContain('E_TAR_WINDOWS_NAME: xen-4.22.0/hw/misc/aux.c');
+  });
+
   it('zstd output verifies, and a bad --format is a usage error', async () => {
     const dir = await gitProject();
     const r = await release(dir, ['--format', 'zst']);
