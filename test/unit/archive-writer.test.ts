@@ -124,6 +124,23 @@ describe('deterministic tar writer', () => {
     );
   });
 
+  it('bsdtar (libarchive) lists and extracts exactly what GNU tar does', async () => {
+    const t0 = await makeTree(0);
+    const out = await tmp.make();
+    await pack(t0, join(out, 'x.tar.gz'), 'gz');
+    const env = { ...process.env, LC_ALL: 'C.UTF-8' };
+    const gnuList = execFileSync('tar', ['-tzf', join(out, 'x.tar.gz')], { env }).toString('utf8');
+    const bsdList = execFileSync('bsdtar', ['-tzf', join(out, 'x.tar.gz')], { env }).toString('utf8');
+    expect(bsdList).toBe(gnuList);
+    expect(bsdList).toContain(`xen-4.22.0/${LONG}`);
+    expect(bsdList).toContain('xen-4.22.0/docs/caf\u00e9/\u00fcber.md');
+    const g = await tmp.make();
+    const b = await tmp.make();
+    execFileSync('tar', ['-xzf', join(out, 'x.tar.gz'), '-C', g], { env });
+    execFileSync('bsdtar', ['-xzf', join(out, 'x.tar.gz'), '-C', b], { env });
+    expect((await hashDir(join(b, 'xen-4.22.0'))).entries).toEqual((await hashDir(join(g, 'xen-4.22.0'))).entries);
+  });
+
   it('Python tarfile reads long and non-ASCII paths and link targets identically', async () => {
     const t0 = await makeTree(0);
     const out = await tmp.make();
