@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { CLI, runCli } from '../helpers/cli.js';
+import { run } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { hashDir } from '../../src/tree/walk.js';
 
@@ -97,6 +98,37 @@ describe('xenrel release', () => {
     expect(await readFile(join(a, 'out', 'SHA256SUMS'), 'utf8')).toBe(`${sha256(ta)}  xen-4.22.0.tar.gz\n`);
     execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: join(a, 'out') });
     expect(ra.stdout).toContain(`${sha256(ta)}  xen-4.22.0.tar.gz`);
+  });
+
+  it('cuts the same bytes as another user (uid 65534, umask 027)', async () => {
+    // Only a tarball component: the other user cannot read the root-owned git fixtures.
+    const make = async (parent: string) => {
+      const dir = join(parent, 'xen');
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'xenrel.config.yaml'), CONFIG().replace(/  seabios:\n(    .*\n){3}/, ''));
+      await writeFile(join(dir, 'Makefile'), 'all:\n');
+      for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'xen']])
+        execFileSync('git', args, { cwd: dir, env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
+      return dir;
+    };
+    const mine = await make(await tmp.make('xenrel-root-'));
+    expect((await runCli(['lock', '--cache', cacheDir], { cwd: mine, env: fx.env })).code).toBe(0);
+    expect((await release(mine)).code).toBe(0);
+
+    const theirs = await tmp.make('xenrel-nobody-');
+    const dir = await make(theirs);
+    await writeFile(join(dir, 'xenrel.lock'), await readFile(join(mine, 'xenrel.lock')));
+    await writeFile(join(theirs, '.gitconfig'), '[safe]\n\tdirectory = *\n');
+    execFileSync('chown', ['-R', '65534:65534', theirs]);
+    execFileSync('chmod', ['755', theirs]);
+    // Not spawnSync: the HTTP server the release downloads from lives in this process.
+    const r = await run(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', `umask 027 && exec "${process.execPath}" "${CLI}" release --cache "${join(theirs, 'cache')}" --out "${join(theirs, 'out')}" -q`],
+      { cwd: dir, env: { ...process.env, HOME: theirs, GIT_CONFIG_GLOBAL: join(theirs, '.gitconfig'), XDG_CONFIG_HOME: theirs } },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256(await readFile(join(theirs, 'out', 'xen-4.22.0.tar.gz')))).toBe(sha256(await readFile(join(mine, 'out', 'xen-4.22.0.tar.gz'))));
   });
 
   it('holds the project, each component once, the lock and release.json; GNU tar extracts exactly that', async () => {
