@@ -2,8 +2,7 @@ import { constants } from 'node:fs';
 import { copyFile, lstat, mkdir, open, readdir, readlink, realpath, rm, symlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
-import { treeHash, sortEntries, type TreeEntry } from '../tree/hash.js';
-import { createHash } from 'node:crypto';
+import { fileEntry, symlinkEntry, treeHash, sortEntries, type TreeEntry } from '../tree/hash.js';
 import { readTar, type ReadTarOptions, type TarEntry } from './reader.js';
 
 /**
@@ -77,7 +76,7 @@ export async function safeExtract(file: string | AsyncIterable<Uint8Array>, dest
         };
       },
       onEntryDone: (e) => {
-        if (e.type === 'file' || e.type === 'hardlink') entries.push({ path: e.path, mode: e.executable ? '100755' : '100644', sha256: e.sha256! });
+        if (e.type === 'file' || e.type === 'hardlink') entries.push(fileEntry(e.path, e.executable, e.sha256!));
       },
     });
     // readTar has resolved every link against the whole archive: now they may be created.
@@ -86,7 +85,7 @@ export async function safeExtract(file: string | AsyncIterable<Uint8Array>, dest
       const parent = await lstat(dirname(abs));
       if (!parent.isDirectory()) throw auditError(root, l.path, 'parent is not a directory');
       await symlink(l.linkpath!, abs);
-      entries.push({ path: l.path, mode: '120000', sha256: createHash('sha256').update(l.linkpath!, 'utf8').digest('hex') });
+      entries.push(symlinkEntry(l.path, l.linkpath!));
     }
     await audit(root);
   } catch (err) {

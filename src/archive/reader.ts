@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { TreeEntry } from '../tree/hash.js';
-import { treeHash } from '../tree/hash.js';
+import { fileEntry, symlinkEntry, treeHash } from '../tree/hash.js';
 import { decompress, FatalFinding, type DetectedCompression } from './decompress.js';
 import {
   checkLinkTarget,
@@ -394,8 +394,8 @@ export async function hashTarball(
       tops.add(e.path.split('/')[0]!);
       if (e.type === 'dir') return;
       if (e.type === 'symlink')
-        entries.push({ path: e.path, mode: '120000', sha256: createHash('sha256').update(e.linkpath!, 'utf8').digest('hex') });
-      else entries.push({ path: e.path, mode: e.executable ? '100755' : '100644', sha256: e.sha256! });
+        entries.push(symlinkEntry(e.path, e.linkpath!));
+      else entries.push(fileEntry(e.path, e.executable, e.sha256!));
     },
   });
   return { hash: treeHash(entries), entries, topDirs: [...tops].sort(), findings: r.findings, compression: r.compression };

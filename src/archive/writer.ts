@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { readSmall } from './read-small.js';
 import { Readable } from 'node:stream';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
-import type { TreeEntry } from '../tree/hash.js';
+import { fileEntry, symlinkEntry, type TreeEntry } from '../tree/hash.js';
 import type { EntrySource, FileSource } from './entries.js';
 import { BLOCK, TYPE, encodeHeader, needsPaxSize, padding, paxRecord } from './tar-format.js';
 import { checkPath, checkSymlinks, collisionKey, findingError, resolveLimits, type Limits } from './policy.js';
@@ -249,7 +249,7 @@ export async function* tarChunks(sources: Iterable<EntrySource>, opts: TarOption
     }
     const s = p.src;
     if (s.kind === 'symlink') {
-      result.entries.push({ path: p.rel, mode: '120000', sha256: createHash('sha256').update(s.target, 'utf8').digest('hex') });
+      result.entries.push(symlinkEntry(p.rel, s.target));
     } else if (s.kind === 'file') {
       const hash = createHash('sha256');
       let n = 0;
@@ -263,7 +263,7 @@ export async function* tarChunks(sources: Iterable<EntrySource>, opts: TarOption
       const pad = padding(n);
       if (pad) yield ZEROS.subarray(0, pad);
       total += n + pad;
-      result.entries.push({ path: p.rel, mode: s.executable ? '100755' : '100644', sha256: hash.digest('hex') });
+      result.entries.push(fileEntry(p.rel, s.executable, hash.digest('hex')));
     }
   }
   // End of archive: two zero blocks, then zeros up to a whole record.

@@ -11,6 +11,20 @@ export interface TreeEntry {
   sha256: string;
 }
 
+/** A symlink's entry: it hashes its target string. */
+export const symlinkEntry = (path: string, target: string): TreeEntry => ({
+  path,
+  mode: '120000',
+  sha256: createHash('sha256').update(target, 'utf8').digest('hex'),
+});
+
+/** A regular file's entry: mode 100755 when the owner may execute it, else 100644. */
+export const fileEntry = (path: string, executable: boolean, sha256: string): TreeEntry => ({
+  path,
+  mode: executable ? '100755' : '100644',
+  sha256,
+});
+
 /** Bytewise (UTF-8) comparison: the order `LC_ALL=C sort` and GNU tar `--sort=name` use. */
 export function compareBytewise(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));

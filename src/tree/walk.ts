@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { XenrelError, ExitCode } from '../errors.js';
-import { sortEntries, treeHash, type TreeEntry, type TreeMode } from './hash.js';
+import { sortEntries, symlinkEntry, treeHash, type TreeEntry, type TreeMode } from './hash.js';
 
 export interface WalkOptions {
   /** Top-level or nested names to skip entirely (default: `.git`). */
@@ -65,7 +65,7 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
       // d_type can be unknown on some filesystems: ask lstat then.
       const kind = d.isDirectory() || d.isSymbolicLink() || d.isFile() ? d : lstatSync(abs);
       if (kind.isDirectory()) await visit(r);
-      else if (kind.isSymbolicLink()) out.push({ path: r, mode: '120000', sha256: createHash('sha256').update(readlinkSync(abs), 'utf8').digest('hex') });
+      else if (kind.isSymbolicLink()) out.push(symlinkEntry(r, readlinkSync(abs)));
       else if (kind.isFile()) {
         const e = smallFileEntry(r, abs);
         if ('large' in e) large.push(e);

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import ssri from 'ssri';
-import { compareBytewise, diffEntries, treeHash, sortEntries, type TreeEntry, type TreeMode } from '../tree/hash.js';
+import { compareBytewise, diffEntries, fileEntry, symlinkEntry, treeHash, sortEntries, type TreeEntry, type TreeMode } from '../tree/hash.js';
 import { sha256File } from '../tree/walk.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
@@ -207,8 +207,8 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
     onEntryDone: (e) => {
       const rel = relOf(e.path);
       if (rel === undefined || e.type === 'dir') return;
-      if (e.type === 'symlink') entries.push({ path: rel, mode: '120000', sha256: createHash('sha256').update(e.linkpath!, 'utf8').digest('hex') });
-      else entries.push({ path: rel, mode: e.executable ? '100755' : '100644', sha256: e.sha256! });
+      if (e.type === 'symlink') entries.push(symlinkEntry(rel, e.linkpath!));
+      else entries.push(fileEntry(rel, e.executable, e.sha256!));
     },
   });
   if (strayTop || tops.size > 1) problems.push(`the archive has more than one top directory: ${[...tops].sort().join(', ')}`);
@@ -234,9 +234,9 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
       .filter((s) => s.kind !== 'dir')
       .map((s) =>
         limit(async (): Promise<TreeEntry> => {
-          if (s.kind === 'symlink') return { path: s.path, mode: '120000', sha256: createHash('sha256').update(s.target, 'utf8').digest('hex') };
+          if (s.kind === 'symlink') return symlinkEntry(s.path, s.target);
           const abs = (s as { content: { abs: string } }).content.abs;
-          return { path: s.path, mode: (s as { executable: boolean }).executable ? '100755' : '100644', sha256: await sha256File(abs) };
+          return fileEntry(s.path, (s as { executable: boolean }).executable, await sha256File(abs));
         }),
       ),
   );
