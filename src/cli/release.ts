@@ -6,7 +6,7 @@ import { requireLock } from '../lock/lockfile.js';
 import { displayPath } from '../manifest/load.js';
 import { human, type Report } from '../report/report.js';
 import { release } from '../release/release.js';
-import type { ProgressSink } from '../types.js';
+import { withProgress } from '../report/progress.js';
 import { isLockedGit, type Lockfile } from '../types.js';
 import { BaseCommand } from './base.js';
 
@@ -84,12 +84,10 @@ export class ReleaseCommand extends BaseCommand {
       without,
       fetch: async (l, names) => {
         // Say what had to be downloaded; components already in the cache go without a line.
-        const quietCached: ProgressSink = {
-          start: (n, t) => report.start(n, t),
-          advance: (n, b) => report.advance(n, b),
-          warn: (m) => report.warn(m),
-          done: (n, status) => status !== 'in cache' && report.done(n, status),
-        };
+        const quietCached = withProgress(report, {
+          info: () => {},
+          done: (n, status) => void (status !== 'in cache' && report.done(n, status)),
+        });
         await fetchAll({ lock: l, cache, loaded, names, offline: this.offline, progress: quietCached });
       },
     });

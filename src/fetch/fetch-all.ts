@@ -9,6 +9,7 @@ import { verifyLocal } from '../sources/local.js';
 import { assertKnownComponents } from '../components.js';
 import { mirrorsFor } from '../lock/resolve.js';
 import { toReported, type ReportedError } from '../report/report.js';
+import { withProgress } from '../report/progress.js';
 import { compareBytewise } from '../tree/hash.js';
 import { fetchChildren } from '../nested/children.js';
 import { checkSigner } from '../lock/signatures.js';
@@ -45,13 +46,7 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
   await opts.cache.init();
   const limit = pLimit(Math.max(1, opts.jobs ?? 4));
   // Sources report their own start/advance; the one `done` line per component is ours.
-  const progress: ProgressSink | undefined = opts.progress && {
-    start: (n, t) => opts.progress?.start?.(n, t),
-    advance: (n, b) => opts.progress?.advance?.(n, b),
-    warn: (m) => opts.progress?.warn?.(m),
-    info: (m) => opts.progress?.info?.(m),
-    done: () => {},
-  };
+  const progress: ProgressSink | undefined = opts.progress && withProgress(opts.progress, { done: () => {} });
   const outcomes = await Promise.all(
     names.map((name) =>
       limit(async (): Promise<FetchOutcome> => {

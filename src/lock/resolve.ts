@@ -12,6 +12,7 @@ import { diffComponent, diffLocks, specMatchesLocked, type ComponentChange } fro
 import { checkSigner } from './signatures.js';
 import { assertKnownComponents } from '../components.js';
 import { forEachComponent } from '../util/settle.js';
+import { withProgress } from '../report/progress.js';
 import { checkNested, lockNested, patchesUnchanged } from '../nested/lock-nested.js';
 
 export interface LockOptions {
@@ -36,16 +37,9 @@ export function mirrorsFor(loaded: LoadedManifest | undefined, name: string): st
   return [...(spec?.mirrors ?? []), ...(loaded?.manifest.mirrors ?? [])];
 }
 
-/** Warnings are both shown as they happen and returned with the result. */
-function collectWarnings(progress: ProgressSink | undefined, into: string[]): ProgressSink {
-  return {
-    start: (n, t) => progress?.start?.(n, t),
-    advance: (n, b) => progress?.advance?.(n, b),
-    done: (n, s) => progress?.done?.(n, s),
-    info: (m) => progress?.info?.(m),
-    warn: (m) => into.push(m),
-  };
-}
+/** Warnings are collected and returned with the result (the CLI prints them once). */
+const collectWarnings = (progress: ProgressSink | undefined, into: string[]): ProgressSink =>
+  withProgress(progress, { warn: (m) => void into.push(m) });
 
 const optional = (spec: ComponentSpec) => (spec.license ? { license: spec.license } : {});
 

@@ -1,0 +1,13 @@
+import type { ProgressSink } from '../types.js';
+
+/** `sink` with some methods replaced; every other one forwards to it (if it has it). */
+export function withProgress(sink: ProgressSink | undefined, overrides: ProgressSink): ProgressSink {
+  return {
+    start: (n, t) => sink?.start?.(n, t),
+    advance: (n, b) => sink?.advance?.(n, b),
+    done: (n, s) => sink?.done?.(n, s),
+    info: (m) => sink?.info?.(m),
+    warn: (m) => sink?.warn?.(m),
+    ...overrides,
+  };
+}
