@@ -1,11 +1,11 @@
 import { Command, Option } from 'clipanion';
 import { dirname, join } from 'node:path';
 import { Cache, defaultCacheDir } from '../cache/cache.js';
-import { loadManifest } from '../manifest/load.js';
-import { LOCKFILE_NAME } from '../lock/lockfile.js';
+import { displayPath, loadManifest } from '../manifest/load.js';
+import { LOCKFILE_NAME, requireLock } from '../lock/lockfile.js';
 import { resolveWithout } from '../xen/without.js';
 import { Report } from '../report/report.js';
-import type { LoadedManifest } from '../types.js';
+import type { LoadedManifest, Lockfile } from '../types.js';
 
 /**
  * Global options and the one error path every command shares. A command implements
@@ -58,6 +58,13 @@ export abstract class BaseCommand extends Command {
     if (!names.length) return { names: [], flags: [] };
     const r = resolveWithout(names, loaded.manifest.components);
     return { names: [...r.components.map((c) => c.component), ...r.unswitchable].sort(), flags: r.flags };
+  }
+
+  /** The config and its lockfile, which must exist (`xenrel lock` first). */
+  async loadLocked(): Promise<{ loaded: LoadedManifest; lock: Lockfile; lockFile: string }> {
+    const loaded = await this.loadManifest();
+    const lockFile = this.lockPathFor(loaded);
+    return { loaded, lockFile, lock: await requireLock(lockFile, displayPath(lockFile, this.cwd)) };
   }
 
   /** The lockfile sits beside the config. */

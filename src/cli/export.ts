@@ -6,7 +6,6 @@ import type { ExportContext } from '../export/context.js';
 import { exportDebian } from '../export/debian.js';
 import { exportFedora } from '../export/fedora.js';
 import { exportYocto } from '../export/yocto.js';
-import { requireLock } from '../lock/lockfile.js';
 import { displayPath } from '../manifest/load.js';
 import { detectProject } from '../release/project-tree.js';
 import { human, type Report } from '../report/report.js';
@@ -53,9 +52,7 @@ export class ExportCommand extends BaseCommand {
 
   async run(report: Report): Promise<void> {
     if (!(FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
-    const loaded = await this.loadManifest();
-    const lockFile = this.lockPathFor(loaded);
-    const lock = await requireLock(lockFile, displayPath(lockFile, this.cwd));
+    const { loaded, lock } = await this.loadLocked();
     for (const w of this.without) if (!(w in lock.components)) throw usageError(`--without ${w}: no such component in the lock`);
     const project = await detectProject(loaded.root).catch(() => undefined);
     const ctx: ExportContext = {

@@ -1,7 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { requireLock } from '../lock/lockfile.js';
 import { fetchAll } from '../fetch/fetch-all.js';
-import { displayPath } from '../manifest/load.js';
 import type { Report } from '../report/report.js';
 import { BaseCommand } from './base.js';
 
@@ -38,9 +36,7 @@ export class FetchCommand extends BaseCommand {
   names = Option.Rest({ name: 'NAME' });
 
   async run(report: Report): Promise<void> {
-    const loaded = await this.loadManifest();
-    const lockFile = this.lockPathFor(loaded);
-    const lock = await requireLock(lockFile, displayPath(lockFile, this.cwd));
+    const { loaded, lock } = await this.loadLocked();
     const cache = this.openCache();
     const jobs = Math.max(1, Number.parseInt(this.jobs, 10) || 4);
     report.info(`fetching ${this.names.length || Object.keys(lock.components).length} components into ${cache.root}${this.offline ? ' (offline)' : this.premirrorOnly ? ' (mirrors only)' : ''}`);

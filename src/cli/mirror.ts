@@ -1,7 +1,5 @@
 import { Command, Option } from 'clipanion';
 import { resolve } from 'node:path';
-import { requireLock } from '../lock/lockfile.js';
-import { displayPath } from '../manifest/load.js';
 import { exportMirror } from '../mirror/export.js';
 import { MIRROR_INDEX } from '../mirror/layout.js';
 import type { Lockfile } from '../types.js';
@@ -44,9 +42,7 @@ export class MirrorCommand extends BaseCommand {
     const cache = this.openCache();
     let lock: Lockfile | undefined;
     if (!this.all) {
-      const loaded = await this.loadManifest();
-      const lockFile = this.lockPathFor(loaded);
-      lock = await requireLock(lockFile, displayPath(lockFile, this.cwd));
+      ({ lock } = await this.loadLocked());
     }
     const dir = resolve(this.cwd, this.dir);
     report.info(`exporting ${this.all ? 'the whole cache' : `${Object.keys(lock!.components).length} components`} from ${cache.root} to ${this.dir}`);

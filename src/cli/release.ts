@@ -2,7 +2,6 @@ import { Command, Option } from 'clipanion';
 import { basename, dirname, relative } from 'node:path';
 import { usageError } from '../errors.js';
 import { fetchAll } from '../fetch/fetch-all.js';
-import { requireLock } from '../lock/lockfile.js';
 import { displayPath } from '../manifest/load.js';
 import { human, type Report } from '../report/report.js';
 import { release } from '../release/release.js';
@@ -67,9 +66,7 @@ export class ReleaseCommand extends BaseCommand {
     if (!(FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
     const level = this.level === undefined ? undefined : Number(this.level);
     if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 19)) throw usageError(`--level must be a whole number, not "${this.level}"`);
-    const loaded = await this.loadManifest();
-    const lockFile = this.lockPathFor(loaded);
-    const lock = await requireLock(lockFile, displayPath(lockFile, this.cwd));
+    const { loaded, lock } = await this.loadLocked();
     const cache = this.openCache();
     const without = this.resolveWithout(loaded, this.without).names;
     const r = await release({

@@ -1,7 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { resolve } from 'node:path';
 import { usageError } from '../errors.js';
-import { requireLock } from '../lock/lockfile.js';
 import { displayPath } from '../manifest/load.js';
 import { detectProject } from '../release/project-tree.js';
 import type { Report } from '../report/report.js';
@@ -38,9 +37,7 @@ export class SbomCommand extends BaseCommand {
 
   async run(report: Report): Promise<void> {
     if (!(SBOM_FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${SBOM_FORMATS.join(', ')}, not "${this.format}"`);
-    const loaded = await this.loadManifest();
-    const lockFile = this.lockPathFor(loaded);
-    const lock = await requireLock(lockFile, displayPath(lockFile, this.cwd));
+    const { loaded, lock } = await this.loadLocked();
     for (const w of this.without)
       if (!(w in lock.components)) throw usageError(`--without ${w}: no such component in the lock`, `components: ${Object.keys(lock.components).join(', ')}`);
     const project = await detectProject(loaded.root).catch(() => undefined);

@@ -1,7 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { checkError } from '../errors.js';
 import { fetchAll } from '../fetch/fetch-all.js';
-import { requireLock } from '../lock/lockfile.js';
 import { displayPath } from '../manifest/load.js';
 import type { Report } from '../report/report.js';
 import type { TreeDiff } from '../tree/hash.js';
@@ -56,9 +55,7 @@ export class VendorCommand extends BaseCommand {
   offline = Option.Boolean('--offline', false, { description: 'Use only the cache; fail naming what is missing' });
 
   async run(report: Report): Promise<void> {
-    const loaded = await this.loadManifest();
-    const lockFile = this.lockPathFor(loaded);
-    const lock = await requireLock(lockFile, displayPath(lockFile, this.cwd));
+    const { loaded, lock, lockFile } = await this.loadLocked();
     const root = loaded.root;
 
     if (this.check) {
