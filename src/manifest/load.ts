@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { LoadedManifest, Manifest } from '../types.js';
 import { didYouMean } from '../util/did-you-mean.js';
-import { formatKeyPath, parseWithPositions, positionOf, toLineCol, type PositionedDoc } from '../util/yaml-positions.js';
+import { formatKeyPath, parseWithPositions, positionOf, toLineCol } from '../util/yaml-positions.js';
 import { knownKeysAt, manifestSchema } from './schema.js';
 
 export const CONFIG_SEARCH_PLACES = [

@@ -1,3 +1,4 @@
+import { sriHex } from '../util/sri.js';
 import { createHash } from 'node:crypto';
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -91,10 +92,6 @@ export function versionFromFileName(file: string): string | undefined {
   return /[-_]v?(\d[0-9A-Za-z.+~]*)$/.exec(stem)?.[1];
 }
 
-const hexOfSri = (integrity: string, algo: string): string | undefined => {
-  const h = ssri.parse(integrity)[algo as 'sha512']?.[0];
-  return h ? Buffer.from(h.digest, 'base64').toString('hex') : undefined;
-};
 
 const fileNameOfUrl = (url: string): string => {
   try {
@@ -175,7 +172,7 @@ async function cachedSha256(cache: Cache | undefined, integrity: string): Promis
 async function childItem(parent: SbomItem, path: string, c: LockedChild, cache: Cache | undefined): Promise<SbomItem> {
   const base = { id: `${parent.id}/${path}`, name: `${parent.name}/${path}`, parent: parent.id, path: `${parent.path}/${path}`, tree: c.tree };
   if (c.kind === 'wrap-file') {
-    const item: SbomItem = { ...base, kind: 'wrap-file', url: c.url, version: versionFromFileName(fileNameOfUrl(c.url)), sha512: hexOfSri(c.integrity, 'sha512'), sha256: c.sha256, size: c.size };
+    const item: SbomItem = { ...base, kind: 'wrap-file', url: c.url, version: versionFromFileName(fileNameOfUrl(c.url)), sha512: sriHex(c.integrity, 'sha512'), sha256: c.sha256, size: c.size };
     if (cache) item.licenseFile = await tarLicenseFile(cache, c.integrity);
     return item;
   }
@@ -199,11 +196,11 @@ async function componentItem(name: string, c: LockedComponent, o: InventoryOptio
     Object.assign(item, { kind: 'git', url: c.git, commit: c.commit, version: c.ref });
     if (o.cache) item.licenseFile = await gitLicenseFile(o.cache.gitMirrorDir(c.git), c.commit);
   } else if (isLockedTarball(c)) {
-    Object.assign(item, { kind: 'tarball', url: c.url, size: c.size, sha512: hexOfSri(c.integrity, 'sha512'), version: versionFromFileName(fileNameOfUrl(c.url)) });
-    item.sha256 = hexOfSri(c.integrity, 'sha256') ?? (await cachedSha256(o.cache, c.integrity));
+    Object.assign(item, { kind: 'tarball', url: c.url, size: c.size, sha512: sriHex(c.integrity, 'sha512'), version: versionFromFileName(fileNameOfUrl(c.url)) });
+    item.sha256 = sriHex(c.integrity, 'sha256') ?? (await cachedSha256(o.cache, c.integrity));
     if (o.cache && item.sha256) item.licenseFile = await tarLicenseFile(o.cache, c.integrity);
   } else if (isLockedLocal(c)) {
-    if (c.integrity) item.sha512 = hexOfSri(c.integrity, 'sha512');
+    if (c.integrity) item.sha512 = sriHex(c.integrity, 'sha512');
     if (o.configRoot) {
       const abs = localSourcePath(o.configRoot, c.local);
       if (c.tree) item.licenseFile = await dirLicenseFile(abs);

@@ -24,7 +24,6 @@
  */
 import { rootCertificates } from 'node:tls';
 import { Agent } from 'undici';
-import type ssri from 'ssri';
 import { Cache, urlKey } from '../cache/cache.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import type { ProgressSink } from '../types.js';

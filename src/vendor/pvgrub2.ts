@@ -1,6 +1,6 @@
+import { sriHex } from '../util/sri.js';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import ssri from 'ssri';
 import { writeFileAtomic } from '../util/atomic.js';
 import { isLockedTarball, type LockedComponent, type Lockfile } from '../types.js';
 import { XENREL_DIR, storeKind, storeRel } from './layout.js';
@@ -23,10 +23,6 @@ export const PVGRUB2_COMPONENT = 'grub2';
 export const PVGRUB2_MAKEFILE = `${XENREL_DIR}/Makefile`;
 export const PVGRUB2_BUILD_DIR = `${XENREL_DIR}/build`;
 
-const hexOf = (integrity: string, algo: 'sha512' | 'sha256') => {
-  const h = ssri.parse(integrity, { strict: true })[algo]?.[0];
-  return h ? Buffer.from(h.digest, 'base64').toString('hex') : undefined;
-};
 
 /** The Makefile text for the locked grub2 component, or undefined when there is none (or it is left out). */
 export function renderPvgrub2Makefile(lock: Lockfile, without: string[]): string | undefined {
@@ -34,7 +30,7 @@ export function renderPvgrub2Makefile(lock: Lockfile, without: string[]): string
   if (!c || without.includes(PVGRUB2_COMPONENT)) return undefined;
   const src = storeRel(PVGRUB2_COMPONENT, c).slice(XENREL_DIR.length + 1);
   const isFile = storeKind(c) === 'file';
-  const sha512 = isFile && isLockedTarball(c) ? hexOf(c.integrity, 'sha512') : undefined;
+  const sha512 = isFile && isLockedTarball(c) ? sriHex(c.integrity, 'sha512') : undefined;
   const unpack = isFile
     ? [
         ...(sha512

@@ -1,7 +1,7 @@
+import { sriHex } from '../util/sri.js';
 import { chmod, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import ssri from 'ssri';
 import { XenrelError, ExitCode } from '../errors.js';
 import { serializeLock } from '../lock/lockfile.js';
 import { manifestLine, treeHash, type TreeEntry } from '../tree/hash.js';
@@ -64,10 +64,9 @@ async function digestFor(treeRoot: string, name: string, c: LockedComponent): Pr
   }
   const integrity = (c as { integrity?: string }).integrity;
   if (integrity) {
-    const parsed = ssri.parse(integrity, { strict: true });
     for (const algo of ['sha512', 'sha256'] as const) {
-      const h = parsed[algo]?.[0];
-      if (h) return `${algo}:${Buffer.from(h.digest, 'base64').toString('hex')}`;
+      const hex = sriHex(integrity, algo);
+      if (hex) return `${algo}:${hex}`;
     }
   }
   // Only weaker or no algorithms in the lock: the store copy was verified against it, so
