@@ -23,7 +23,14 @@ export function missingProgram(program: string, why: string): XenrelError {
  * Pipes `source` through an external program and yields its stdout. Backpressure both ways;
  * a non-zero exit or a missing program is an error (never a silently short output).
  */
-export async function* spawnFilter(program: string, args: string[], source: AsyncIterable<Uint8Array>, why: string): AsyncGenerator<Buffer> {
+export async function* spawnFilter(
+  program: string,
+  args: string[],
+  source: AsyncIterable<Uint8Array>,
+  why: string,
+  /** Called with what the program wrote to stderr when it exits 0 (warnings). */
+  onWarning?: (stderr: string) => void,
+): AsyncGenerator<Buffer> {
   const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const stderr: Buffer[] = [];
   child.stderr.on('data', (d: Buffer) => stderr.length < 64 && stderr.push(d));
@@ -78,6 +85,7 @@ export async function* spawnFilter(program: string, args: string[], source: Asyn
     throw new XenrelError('E_FILTER_FAILED', `${program} ${args.join(' ')} failed (${r.signal ?? `exit ${r.code}`}) while trying to ${why}: ${Buffer.concat(stderr).toString('utf8').trim()}`, {
       exitCode: ExitCode.checkFailed,
     });
+  if (onWarning && stderr.length) onWarning(Buffer.concat(stderr).toString('utf8'));
 }
 
 export function compressChunks(source: AsyncIterable<Uint8Array>, format: Compression, level?: number): AsyncIterable<Uint8Array> {

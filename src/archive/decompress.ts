@@ -2,6 +2,7 @@ import { createGunzip } from 'node:zlib';
 import { Readable, pipeline } from 'node:stream';
 import { spawnFilter } from './compress.js';
 import { finding, type Finding, type Limits } from './policy.js';
+import { XenrelError } from '../errors.js';
 
 export type DetectedCompression = 'gz' | 'bz2' | 'xz' | 'zst' | 'none';
 
@@ -32,8 +33,8 @@ const ARCHIVE = '<archive>';
 
 /**
  * Detects the format by magic bytes and decompresses: gzip in-process (zlib on the thread
- * pool), bzip2/xz/zstd through their programs. Enforces the compression-ratio limit as data
- * flows, so a bomb is stopped after `ratioGrace` bytes, not after it filled the disk.
+ * pool), bzip2/xz/zstd through their programs. An optional compression-ratio limit is
+ * checked as data flows; the reader's size and entry limits are what bound a bomb.
  */
 export async function decompress(input: AsyncIterable<Uint8Array>, limits: Limits): Promise<Decompressed> {
   const it = input[Symbol.asyncIterator]();
@@ -51,26 +52,34 @@ export async function decompress(input: AsyncIterable<Uint8Array>, limits: Limit
   }
   const compression = detectCompression(Buffer.concat(head));
   let compressedBytes = 0;
+  // Offset just past the last non-zero compressed byte: tells zero padding after the
+  // compressed stream (tape blocking, which every tar reader accepts) from garbage.
+  let nonZeroEnd = 0;
+  const account = (c: Uint8Array) => {
+    for (let i = c.length - 1; i >= 0; i--)
+      if (c[i] !== 0) {
+        nonZeroEnd = compressedBytes + i + 1;
+        break;
+      }
+    compressedBytes += c.length;
+  };
   async function* raw(): AsyncGenerator<Uint8Array> {
     for (const h of head) {
-      compressedBytes += h.length;
+      account(h);
       yield h;
     }
     if (ended) return;
     for (;;) {
       const r = await it.next();
       if (r.done) return;
-      compressedBytes += r.value.length;
+      account(r.value);
       yield r.value;
     }
   }
   let out: AsyncIterable<Uint8Array>;
   if (compression === 'none') out = raw();
-  else if (compression === 'gz') out = gunzip(raw(), () => compressedBytes);
-  else {
-    const prog = compression === 'bz2' ? 'bzip2' : compression === 'xz' ? 'xz' : 'zstd';
-    out = spawnFilter(prog, ['-dc'], raw(), `read a .${compression} archive`);
-  }
+  else if (compression === 'gz') out = gunzip(raw(), () => nonZeroEnd);
+  else out = external(compression, raw());
   const result: Decompressed = {
     compression,
     chunks: compression === 'none' ? out : ratioGuard(out, () => compressedBytes, limits),
@@ -91,6 +100,24 @@ async function* ratioGuard(src: AsyncIterable<Uint8Array>, compressed: () => num
   }
 }
 
+/**
+ * bzip2, xz and zstd through their programs. A failure of the program is a finding about the
+ * archive; bzip2 only warns about trailing bytes (and GNU tar then exits 0), so its warning
+ * is refused here as xz and zstd refuse trailing garbage by failing.
+ */
+async function* external(compression: 'bz2' | 'xz' | 'zst', src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const prog = compression === 'bz2' ? 'bzip2' : compression === 'xz' ? 'xz' : 'zstd';
+  const warnings: string[] = [];
+  try {
+    yield* spawnFilter(prog, ['-dc'], src, `read a .${compression} archive`, (text) => warnings.push(text));
+  } catch (err) {
+    if (!(err instanceof XenrelError) || err.code !== 'E_FILTER_FAILED') throw err;
+    throw new FatalFinding(finding('E_TAR_COMPRESSION', ARCHIVE, `${prog} cannot decompress it: ${err.message.replace(/^.*?: /, '')}`));
+  }
+  if (warnings.some((w) => /trailing garbage/i.test(w)))
+    throw new FatalFinding(finding('E_TAR_TRAILING_GARBAGE', ARCHIVE, `bytes after the end of the ${prog} data (${prog}: ${warnings.join(' ').trim()})`));
+}
+
 async function* gunzip(src: AsyncIterable<Uint8Array>, fed: () => number): AsyncGenerator<Uint8Array> {
   const gz = createGunzip({ chunkSize: 256 * 1024 });
   let srcError: unknown;
@@ -109,7 +136,8 @@ async function* gunzip(src: AsyncIterable<Uint8Array>, fed: () => number): Async
     throw err;
   }
   if (srcError) throw srcError;
-  // Node's gunzip stops quietly at bytes that are not another gzip member (zeros, for one).
+  // Node's gunzip stops quietly at bytes that are not another gzip member. Zeros there are
+  // tape padding (gzip, GNU tar and bsdtar accept them); anything else is refused.
   if (gz.bytesWritten < fed())
-    throw new FatalFinding(finding('E_TAR_TRAILING_GARBAGE', ARCHIVE, `${fed() - gz.bytesWritten} bytes after the end of the gzip data`));
+    throw new FatalFinding(finding('E_TAR_TRAILING_GARBAGE', ARCHIVE, `non-zero bytes after the end of the gzip data (at offset ${gz.bytesWritten})`));
 }

@@ -8,6 +8,8 @@
  * exactly what is on disk, strictly, without node-tar's silent sanitising.
  */
 
+import { nameToBytes } from '../tree/name-bytes.js';
+
 export const BLOCK = 512;
 
 /** Typeflags xenrel knows by name; anything else is reported by its byte. */
@@ -72,13 +74,13 @@ export function encodeHeader(h: HeaderFields): Buffer {
 
 export const needsPaxSize = (size: number) => size >= MAX_OCTAL_11;
 
-/** `"<len> <key>=<value>\n"` where len counts the whole record, itself included. */
+/** `"<len> <key>=<value>\n"` where len counts the whole record, itself included. Values are raw name bytes. */
 export function paxRecord(key: string, value: string): Buffer {
-  const body = ` ${key}=${value}\n`;
-  const bodyLen = Buffer.byteLength(body, 'utf8');
+  const v = nameToBytes(value);
+  const bodyLen = Buffer.byteLength(` ${key}=`) + v.length + 1;
   let len = bodyLen + 1;
   while (String(len).length + bodyLen !== len) len = String(len).length + bodyLen;
-  return Buffer.from(`${len}${body}`, 'utf8');
+  return Buffer.concat([Buffer.from(`${len} ${key}=`, 'utf8'), v, Buffer.from('\n')]);
 }
 
 /** Zero bytes that pad `size` up to a whole number of blocks. */
@@ -159,9 +161,9 @@ export function parseHeader(b: Uint8Array): RawHeader {
   };
 }
 
-/** Parses pax records; null when malformed. Later records win, as POSIX says. */
-export function parsePax(data: Buffer): Map<string, Buffer> | null {
-  const out = new Map<string, Buffer>();
+/** Parses pax records in order (a key may repeat: GNU sparse 0.0); null when malformed. */
+export function parsePax(data: Buffer): [string, Buffer][] | null {
+  const out: [string, Buffer][] = [];
   let pos = 0;
   while (pos < data.length) {
     const sp = data.indexOf(0x20, pos);
@@ -170,11 +172,11 @@ export function parsePax(data: Buffer): Map<string, Buffer> | null {
     if (!/^[1-9][0-9]*$/.test(lenStr)) return null;
     const len = Number(lenStr);
     const end = pos + len;
-    if (end > data.length || data[end - 1] !== 0x0a) return null;
+    if (end > data.length || end <= sp || data[end - 1] !== 0x0a) return null;
     const rec = data.subarray(sp + 1, end - 1);
     const eq = rec.indexOf(0x3d);
     if (eq <= 0) return null;
-    out.set(rec.subarray(0, eq).toString('utf8'), Buffer.from(rec.subarray(eq + 1)));
+    out.push([rec.subarray(0, eq).toString('utf8'), Buffer.from(rec.subarray(eq + 1))]);
     pos = end;
   }
   return out;

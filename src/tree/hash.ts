@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { XenrelError, ExitCode } from '../errors.js';
+import { nameToBytes, showName } from './name-bytes.js';
 
 /** The three kinds of entry a tree hash knows; directories are implicit. */
 export type TreeMode = '100644' | '100755' | '120000';
@@ -11,11 +13,13 @@ export interface TreeEntry {
   sha256: string;
 }
 
-/** A symlink's entry: it hashes its target string. */
-export const symlinkEntry = (path: string, target: string): TreeEntry => ({
+/** A symlink's entry: it hashes its target's raw bytes. */
+export const symlinkEntry = (path: string, target: string | Uint8Array): TreeEntry => ({
   path,
   mode: '120000',
-  sha256: createHash('sha256').update(target, 'utf8').digest('hex'),
+  sha256: createHash('sha256')
+    .update(typeof target === 'string' ? nameToBytes(target) : target)
+    .digest('hex'),
 });
 
 /** A regular file's entry: mode 100755 when the owner may execute it, else 100644. */
@@ -25,17 +29,31 @@ export const fileEntry = (path: string, executable: boolean, sha256: string): Tr
   sha256,
 });
 
-/** Bytewise (UTF-8) comparison: the order `LC_ALL=C sort` and GNU tar `--sort=name` use. */
+/** Bytewise comparison of the raw names: the order `LC_ALL=C sort` and GNU tar `--sort=name` use. */
 export function compareBytewise(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  return Buffer.compare(nameToBytes(a), nameToBytes(b));
 }
 
 export function sortEntries<T extends { path: string }>(entries: T[]): T[] {
-  return entries.sort((x, y) => compareBytewise(x.path, y.path));
+  const keyed = entries.map((e) => ({ e, k: nameToBytes(e.path) }));
+  keyed.sort((x, y) => Buffer.compare(x.k, y.k));
+  for (let i = 0; i < keyed.length; i++) entries[i] = keyed[i]!.e;
+  return entries;
 }
 
 export function manifestLine(e: TreeEntry): string {
   return `${e.mode} ${e.sha256} ${e.path}\n`;
+}
+
+/** The bytes of one tree-hash line; the name's raw bytes, never a lossy conversion. */
+export function manifestLineBytes(e: TreeEntry): Buffer {
+  // A newline in a name would let two different trees produce the same lines (as Go's dirhash).
+  if (e.path.includes('\n'))
+    throw new XenrelError('E_TREE_NEWLINE_NAME', `${showName(e.path)}: a name with a newline cannot be tree-hashed`, {
+      exitCode: ExitCode.checkFailed,
+      hint: 'rename the file; a newline in a name makes the tree-hash lines ambiguous',
+    });
+  return Buffer.concat([Buffer.from(`${e.mode} ${e.sha256} `, 'latin1'), nameToBytes(e.path), Buffer.from('\n')]);
 }
 
 /**
@@ -45,7 +63,7 @@ export function manifestLine(e: TreeEntry): string {
 export function treeHash(entries: Iterable<TreeEntry>): string {
   const sorted = sortEntries([...entries]);
   const h = createHash('sha256');
-  for (const e of sorted) h.update(manifestLine(e), 'utf8');
+  for (const e of sorted) h.update(manifestLineBytes(e));
   return `sha256-${h.digest('base64')}`;
 }
 

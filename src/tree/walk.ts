@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { XenrelError, ExitCode } from '../errors.js';
 import { sortEntries, symlinkEntry, treeHash, type TreeEntry, type TreeMode } from './hash.js';
+import { fsPath, nameFromBytes } from './name-bytes.js';
 
 export interface WalkOptions {
   /** Top-level or nested names to skip entirely (default: `.git`). */
@@ -17,7 +18,7 @@ export interface WalkOptions {
 export function sha256File(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
-    createReadStream(file, { highWaterMark: 1 << 20 })
+    createReadStream(fsPath(file), { highWaterMark: 1 << 20 })
       .on('data', (c) => h.update(c))
       .on('error', reject)
       .on('end', () => resolve(h.digest('hex')));
@@ -34,7 +35,7 @@ const readBuf = Buffer.allocUnsafe(SMALL);
  * which is streamed instead.
  */
 function smallFileEntry(path: string, abs: string): TreeEntry | { large: true; path: string; abs: string; mode: TreeMode } {
-  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const fd = openSync(fsPath(abs), constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const st = fstatSync(fd);
     const mode: TreeMode = st.mode & 0o100 ? '100755' : '100644';
@@ -57,15 +58,17 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
   let sinceYield = 0;
 
   const visit = async (rel: string): Promise<void> => {
-    for (const d of readdirSync(rel ? join(root, rel) : root, { withFileTypes: true })) {
-      if (ignoreNames.includes(d.name)) continue;
-      const r = rel ? `${rel}/${d.name}` : d.name;
+    // Names are read as bytes: a name that is not valid UTF-8 keeps its exact bytes.
+    for (const d of readdirSync(fsPath(rel ? join(root, rel) : root), { withFileTypes: true, encoding: 'buffer' })) {
+      const name = nameFromBytes(d.name);
+      if (ignoreNames.includes(name)) continue;
+      const r = rel ? `${rel}/${name}` : name;
       if (skip(r)) continue;
       const abs = join(root, r);
       // d_type can be unknown on some filesystems: ask lstat then.
-      const kind = d.isDirectory() || d.isSymbolicLink() || d.isFile() ? d : lstatSync(abs);
+      const kind = d.isDirectory() || d.isSymbolicLink() || d.isFile() ? d : lstatSync(fsPath(abs));
       if (kind.isDirectory()) await visit(r);
-      else if (kind.isSymbolicLink()) out.push(symlinkEntry(r, readlinkSync(abs)));
+      else if (kind.isSymbolicLink()) out.push(symlinkEntry(r, readlinkSync(fsPath(abs), { encoding: 'buffer' })));
       else if (kind.isFile()) {
         const e = smallFileEntry(r, abs);
         if ('large' in e) large.push(e);

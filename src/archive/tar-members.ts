@@ -1,0 +1,301 @@
+import type { ByteSource } from './byte-source.js';
+import { FatalFinding } from './decompress.js';
+import { finding, type Limits, type RuleCode } from './policy.js';
+import { BLOCK, TYPE, checksumOk, isZeroBlock, padding, parseHeader, parseNumeric, parsePax } from './tar-format.js';
+
+/**
+ * Header decoding: turns the blocks of a tar stream into members, the way GNU tar reads
+ * them. Pax `x`/`g` (and Solaris `X`) records, GNU `L`/`K` long names and GNU sparse files
+ * (old GNU `S` headers, pax 0.0, 0.1 and 1.0) are folded into the member they describe.
+ * Sizes follow GNU tar and bsdtar: a directory's, symlink's or hard link's size field
+ * announces no data (what follows is the next header); `declaredSize` keeps it for the policy.
+ * No policy here: names are raw bytes, the reader decides what is acceptable.
+ */
+
+export interface SparseSegment {
+  offset: number;
+  length: number;
+}
+
+export interface Member {
+  /** 1-based count of real entries (meta headers not counted). */
+  index: number;
+  typeflag: string;
+  /** Raw name bytes after pax `path`, GNU long name or `GNU.sparse.name`. */
+  name: Buffer;
+  linkname: Buffer;
+  mode: number;
+  /** Bytes of the content once reconstructed (a sparse file's real size). */
+  size: number;
+  /** The size the headers declared (for a directory or link: data readers disagree about). */
+  declaredSize: bigint;
+  /** Bytes that follow the header in the archive (before padding). */
+  stored: number;
+  /** For sparse files: where the stored data goes; holes are zeros. */
+  sparse?: SparseSegment[];
+  /** Sparse 1.0 keeps its map at the start of the data. */
+  sparseMapInData?: boolean;
+  /** Pax records that applied (for the policy: global overrides were refused here). */
+  pax: ReadonlyMap<string, Buffer>;
+}
+
+const ARCHIVE = '<archive>';
+const fatal = (code: RuleCode, path: string, detail?: string) => new FatalFinding(finding(code, path, detail));
+
+const NO_DATA_TYPES = new Set<string>([TYPE.dir, TYPE.symlink, TYPE.hardlink, TYPE.char, TYPE.block, TYPE.fifo]);
+const isFileType = (t: string) => t === TYPE.file || t === TYPE.oldFile || t === TYPE.contiguous;
+
+const cstr = (b: Buffer) => {
+  const nul = b.indexOf(0);
+  return nul < 0 ? b : b.subarray(0, nul);
+};
+
+const DECIMAL = /^[0-9]{1,18}$/;
+function decimal(v: Buffer | undefined, what: string, at: string): number | undefined {
+  if (v === undefined) return undefined;
+  const s = v.toString('latin1');
+  if (!DECIMAL.test(s)) throw fatal('E_TAR_BAD_HEADER', at, `invalid pax ${what} ${JSON.stringify(s)}`);
+  const n = Number(s);
+  if (!Number.isSafeInteger(n)) throw fatal('E_TAR_LIMIT', at, `pax ${what} ${s} is too large`);
+  return n;
+}
+
+export class MemberReader {
+  private index = 0;
+  /** Global pax records (harmless keys only: overrides are refused). */
+  private readonly globals = new Map<string, Buffer>();
+  /** Entry name after which the last member ended: names the place of a later structural error. */
+  private last = ARCHIVE;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly limits: Limits,
+  ) {}
+
+  /** Where a structural error is: after the last member read. */
+  get place(): string {
+    return this.last;
+  }
+
+  private async readMeta(size: bigint, what: string): Promise<Buffer> {
+    if (size > BigInt(this.limits.maxMetaSize)) throw fatal('E_TAR_META_TOO_LARGE', this.last, `${what} of ${size} bytes after this entry (limit ${this.limits.maxMetaSize})`);
+    const n = Number(size);
+    const data = await this.src.readExactly(n);
+    await this.src.stream(padding(n));
+    return data;
+  }
+
+  /** The next member, or null at the end of the archive (zero block or clean end of input). */
+  async next(): Promise<Member | null> {
+    let local = new Map<string, Buffer>();
+    const sparseOffsets: number[] = [];
+    const sparseLengths: number[] = [];
+    let longName: Buffer | undefined;
+    let longLink: Buffer | undefined;
+    let metaSeen = false;
+    for (;;) {
+      const block = await this.src.read(BLOCK);
+      if (block === null) {
+        if (metaSeen) throw fatal('E_TAR_TRUNCATED', this.last, 'the archive ends after a pax or long-name header, before its entry');
+        return null; // no end-of-archive blocks: GNU tar and bsdtar accept that
+      }
+      if (block.length < BLOCK) throw fatal('E_TAR_TRUNCATED', this.last, 'the archive ends inside a header');
+      if (isZeroBlock(block)) {
+        if (metaSeen) throw fatal('E_TAR_TRUNCATED', this.last, 'end of archive after a pax or long-name header, before its entry');
+        return null;
+      }
+      const at = `${this.last === ARCHIVE ? 'the first entry' : `the entry after ${this.last}`}`;
+      if (!checksumOk(block)) throw fatal('E_TAR_CHECKSUM', this.last, `header checksum mismatch at ${at} (offset ${this.src.offset - BLOCK})`);
+      const h = parseHeader(block);
+      if (h.size === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid size field at ${at}`);
+      const t = h.typeflag;
+      if (t === TYPE.paxLocal || t === TYPE.paxGlobal || t === 'X') {
+        const recs = parsePax(await this.readMeta(h.size, 'pax header'));
+        if (!recs) throw fatal('E_TAR_BAD_HEADER', this.last, `malformed pax header at ${at}`);
+        metaSeen = t !== TYPE.paxGlobal;
+        for (const [k, v] of recs) {
+          if (t === TYPE.paxGlobal) {
+            // git archive writes a global `comment` with the commit id: harmless. Overrides are not.
+            if (k === 'path' || k === 'linkpath' || k === 'size' || k.startsWith('GNU.sparse.'))
+              throw fatal('E_TAR_GLOBAL_PAX', this.last, `global pax header at ${at} sets ${k}=${JSON.stringify(v.toString('latin1'))}`);
+            if (v.length) this.globals.set(k, v);
+            else this.globals.delete(k);
+            continue;
+          }
+          // Sparse 0.0 repeats offset/numbytes: keep every one, in order.
+          if (k === 'GNU.sparse.offset') sparseOffsets.push(decimal(v, k, at)!);
+          else if (k === 'GNU.sparse.numbytes') sparseLengths.push(decimal(v, k, at)!);
+          else if (v.length) local.set(k, v);
+          else local.delete(k); // `key=` restores the header's value
+        }
+        continue;
+      }
+      if (t === TYPE.gnuLongName || t === TYPE.gnuLongLink) {
+        const data = cstr(await this.readMeta(h.size, 'GNU long name'));
+        if (t === TYPE.gnuLongName) longName = data;
+        else longLink = data;
+        metaSeen = true;
+        continue;
+      }
+
+      // A real entry.
+      this.index++;
+      const pax = new Map([...this.globals, ...local]);
+      local = new Map();
+      const sparseName = pax.get('GNU.sparse.name');
+      const name = Buffer.from(sparseName ?? pax.get('path') ?? longName ?? h.name);
+      const linkname = Buffer.from(pax.get('linkpath') ?? longLink ?? h.linkname);
+      const shown = name.toString('latin1');
+      const paxSize = decimal(pax.get('size'), 'size', shown);
+      const declaredSize = paxSize !== undefined ? BigInt(paxSize) : h.size;
+      const trailingSlashDir = (t === TYPE.file || t === TYPE.oldFile || t === TYPE.contiguous) && name.at(-1) === 0x2f;
+      const stored = NO_DATA_TYPES.has(t) || trailingSlashDir ? 0n : declaredSize;
+      if (stored > BigInt(Number.MAX_SAFE_INTEGER)) throw fatal('E_TAR_LIMIT', shown, `entry of ${stored} bytes`);
+      const m: Member = {
+        index: this.index,
+        typeflag: trailingSlashDir ? TYPE.dir : t,
+        name,
+        linkname,
+        mode: h.mode,
+        size: Number(stored),
+        declaredSize,
+        stored: Number(stored),
+        pax,
+      };
+      if (trailingSlashDir && declaredSize > 0n) m.typeflag = 'slash-with-data';
+      if (t === 'S') await this.oldGnuSparse(block, m, at);
+      else if (isFileType(t)) this.paxSparse(m, pax, sparseOffsets, sparseLengths);
+      this.last = shown;
+      return m;
+    }
+  }
+
+  /** Old GNU sparse: a map of 4 segments in the header, then extension blocks of 21. */
+  private async oldGnuSparse(header: Uint8Array, m: Member, at: string): Promise<void> {
+    const segs: SparseSegment[] = [];
+    const num = (b: Uint8Array, off: number) => {
+      const v = parseNumeric(b, off, 12);
+      if (v === null || v > BigInt(Number.MAX_SAFE_INTEGER)) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), `invalid sparse map in the old GNU header at ${at}`);
+      return Number(v);
+    };
+    const take = (b: Uint8Array, off: number, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const o = off + i * 24;
+        if (b[o] === 0 && b[o + 12] === 0) continue; // unused slot
+        segs.push({ offset: num(b, o), length: num(b, o + 12) });
+      }
+    };
+    take(header, 386, 4);
+    let extended = header[482] !== 0;
+    while (extended) {
+      if (segs.length > this.limits.maxMetaSize / 24) throw fatal('E_TAR_META_TOO_LARGE', m.name.toString('latin1'), 'sparse map larger than the meta limit');
+      const ext = await this.src.readExactly(BLOCK);
+      take(ext, 0, 21);
+      extended = ext[504] !== 0;
+    }
+    m.typeflag = TYPE.file;
+    m.sparse = segs;
+    m.size = num(header, 483);
+  }
+
+  /** GNU sparse in pax form: 0.0 (repeated records), 0.1 (`GNU.sparse.map`), 1.0 (map in the data). */
+  private paxSparse(m: Member, pax: ReadonlyMap<string, Buffer>, offsets: number[], lengths: number[]): void {
+    const shown = m.name.toString('latin1');
+    const major = pax.get('GNU.sparse.major')?.toString('latin1');
+    const real = decimal(pax.get('GNU.sparse.realsize') ?? pax.get('GNU.sparse.size'), 'GNU.sparse size', shown);
+    if (major !== undefined) {
+      if (major !== '1' || pax.get('GNU.sparse.minor')?.toString('latin1') !== '0')
+        throw fatal('E_TAR_BAD_HEADER', shown, `unknown GNU sparse format ${major}.${pax.get('GNU.sparse.minor')?.toString('latin1')}`);
+      if (real === undefined) throw fatal('E_TAR_BAD_HEADER', shown, 'GNU sparse 1.0 without GNU.sparse.realsize');
+      m.size = real;
+      m.sparseMapInData = true;
+      m.sparse = [];
+      return;
+    }
+    const map = pax.get('GNU.sparse.map');
+    if (map === undefined && offsets.length === 0 && lengths.length === 0) {
+      if (real !== undefined) throw fatal('E_TAR_BAD_HEADER', shown, 'GNU sparse size without a sparse map');
+      return;
+    }
+    if (real === undefined) throw fatal('E_TAR_BAD_HEADER', shown, 'GNU sparse map without GNU.sparse.size');
+    let nums: number[];
+    if (map !== undefined) {
+      const s = map.toString('latin1');
+      if (!/^[0-9]+(,[0-9]+)*$/.test(s)) throw fatal('E_TAR_BAD_HEADER', shown, 'malformed GNU.sparse.map');
+      nums = s.split(',').map(Number);
+    } else {
+      if (offsets.length !== lengths.length) throw fatal('E_TAR_BAD_HEADER', shown, 'GNU sparse offsets and sizes do not pair up');
+      nums = offsets.flatMap((o, i) => [o, lengths[i]!]);
+    }
+    if (nums.length % 2 || nums.some((n) => !Number.isSafeInteger(n))) throw fatal('E_TAR_BAD_HEADER', shown, 'malformed GNU sparse map');
+    m.sparse = [];
+    for (let i = 0; i < nums.length; i += 2) m.sparse.push({ offset: nums[i]!, length: nums[i + 1]! });
+    m.size = real;
+  }
+
+  /**
+   * Streams the member's content (sparse files reconstructed, holes as zeros) to `fn`, then
+   * skips the padding. Calls `fn` with nothing for members without content.
+   */
+  async content(m: Member, fn?: (c: Uint8Array) => void | Promise<void>): Promise<void> {
+    let storedLeft = m.stored;
+    if (m.sparse) {
+      let segs = m.sparse;
+      if (m.sparseMapInData) {
+        const { map, used } = await this.readSparseMap(m);
+        segs = map;
+        storedLeft -= used;
+      }
+      let pos = 0;
+      let dataSum = 0;
+      for (const s of segs) {
+        if (s.offset < pos || s.offset + s.length > m.size) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map is out of order or beyond the real size');
+        dataSum += s.length;
+        if (dataSum > storedLeft) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map describes more data than the archive holds');
+        await zeros(s.offset - pos, fn);
+        await this.src.stream(s.length, fn);
+        pos = s.offset + s.length;
+      }
+      if (dataSum !== storedLeft) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map does not cover the stored data');
+      await zeros(m.size - pos, fn);
+      await this.src.stream(padding(m.stored));
+      return;
+    }
+    await this.src.stream(storedLeft, fn);
+    await this.src.stream(padding(m.stored));
+  }
+
+  /** Sparse 1.0: decimal lines (count, then offset/size pairs) padded to a block. */
+  private async readSparseMap(m: Member): Promise<{ map: SparseSegment[]; used: number }> {
+    const shown = m.name.toString('latin1');
+    const lines: number[] = [];
+    let used = 0;
+    let partial = '';
+    let count = -1;
+    while (count < 0 || lines.length < 1 + 2 * count) {
+      if (used + BLOCK > m.stored || used > this.limits.maxMetaSize) throw fatal('E_TAR_BAD_HEADER', shown, 'GNU sparse 1.0 map is larger than its data');
+      const b = (await this.src.readExactly(BLOCK)).toString('latin1');
+      used += BLOCK;
+      const parts = (partial + b).split('\n');
+      partial = parts.pop()!;
+      for (const p of parts) {
+        if (count >= 0 && lines.length >= 1 + 2 * count) break;
+        if (!/^[0-9]{1,18}$/.test(p)) throw fatal('E_TAR_BAD_HEADER', shown, 'malformed GNU sparse 1.0 map');
+        lines.push(Number(p));
+        if (lines.length === 1) count = lines[0]!;
+      }
+    }
+    const map: SparseSegment[] = [];
+    for (let i = 0; i < count; i++) map.push({ offset: lines[1 + 2 * i]!, length: lines[2 + 2 * i]! });
+    return { map, used };
+  }
+}
+
+const ZERO_CHUNK = Buffer.alloc(64 * 1024);
+async function zeros(n: number, fn?: (c: Uint8Array) => void | Promise<void>): Promise<void> {
+  if (!fn) return;
+  for (let left = n; left > 0; left -= ZERO_CHUNK.length) {
+    const r = fn(left >= ZERO_CHUNK.length ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, left));
+    if (r) await r;
+  }
+}
