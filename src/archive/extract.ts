@@ -4,6 +4,12 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { fileEntry, symlinkEntry, treeHash, sortEntries, type TreeEntry } from '../tree/hash.js';
 import { readTar, type ReadTarOptions, type TarEntry } from './reader.js';
+import { FatalFinding } from './decompress.js';
+import { finding, findingError } from './policy.js';
+import { fsPath, nameFromBytes, nameToBytes, showName } from '../tree/name-bytes.js';
+
+/** Linux PATH_MAX, the terminating NUL included: a longer absolute path cannot be created. */
+const PATH_MAX = 4096;
 
 /**
  * Extraction for vendor: xenrel's own policy (reader.ts) judges each entry BEFORE anything
@@ -14,7 +20,7 @@ import { readTar, type ReadTarOptions, type TarEntry } from './reader.js';
  * half-extracted tree is left for a later step to accept.
  */
 
-export interface SafeExtractOptions extends Pick<ReadTarOptions, 'limits' | 'name'> {}
+export interface SafeExtractOptions extends Pick<ReadTarOptions, 'limits' | 'name' | 'topDirRule'> {}
 
 export interface ExtractResult {
   entries: TreeEntry[];
@@ -38,11 +44,17 @@ export async function safeExtract(file: string | AsyncIterable<Uint8Array>, dest
   const ensureDir = async (dir: string) => {
     if (made.has(dir)) return;
     await ensureDir(dirname(dir));
-    await mkdir(dir, { mode: 0o755 }).catch(async (err: NodeJS.ErrnoException) => {
+    await mkdir(fsPath(dir), { mode: 0o755 }).catch(async (err: NodeJS.ErrnoException) => {
       // Only a directory we created ourselves may already be there; never a link or file.
-      if (err.code !== 'EEXIST' || !(await lstat(dir)).isDirectory()) throw err;
+      if (err.code !== 'EEXIST' || !(await lstat(fsPath(dir))).isDirectory()) throw err;
     });
     made.add(dir);
+  };
+  // Checked before anything is written for the entry: never an ENAMETOOLONG halfway.
+  const rootBytes = nameToBytes(root).length;
+  const fits = (e: TarEntry) => {
+    if (rootBytes + 1 + nameToBytes(e.path).length >= PATH_MAX)
+      throw new FatalFinding(finding('E_TAR_LIMIT', showName(e.path), `path too long to extract under ${root} (Linux holds ${PATH_MAX - 1} bytes)`));
   };
   const entries: TreeEntry[] = [];
   const symlinks: TarEntry[] = [];
@@ -51,19 +63,21 @@ export async function safeExtract(file: string | AsyncIterable<Uint8Array>, dest
   try {
     await readTar(file, {
       limits: opts.limits,
+      topDirRule: opts.topDirRule,
       name: opts.name ?? (typeof file === 'string' ? file : undefined),
       onEntry: async (e) => {
         const abs = join(root, e.path);
         if (!abs.startsWith(root + sep)) throw new Error(`internal: ${e.path} outside ${root}`);
+        fits(e);
         tops.add(e.path.split('/')[0]!);
         if (e.type === 'dir') return void (await ensureDir(abs));
         await ensureDir(dirname(abs));
         if (e.type === 'symlink') return void symlinks.push(e);
         if (e.type === 'hardlink') {
-          await copyFile(join(root, e.linkpath!), abs, constants.COPYFILE_EXCL);
+          await copyFile(fsPath(join(root, e.linkpath!)), fsPath(abs), constants.COPYFILE_EXCL);
           return;
         }
-        const fh: FileHandle = await open(abs, WRITE_FLAGS, e.executable ? 0o755 : 0o644);
+        const fh: FileHandle = await open(fsPath(abs), WRITE_FLAGS, e.executable ? 0o755 : 0o644);
         openFile = fh;
         return {
           write: async (c: Uint8Array) => {
@@ -82,15 +96,16 @@ export async function safeExtract(file: string | AsyncIterable<Uint8Array>, dest
     // readTar has resolved every link against the whole archive: now they may be created.
     for (const l of symlinks) {
       const abs = join(root, l.path);
-      const parent = await lstat(dirname(abs));
+      const parent = await lstat(fsPath(dirname(abs)));
       if (!parent.isDirectory()) throw auditError(root, l.path, 'parent is not a directory');
-      await symlink(l.linkpath!, abs);
+      await symlink(fsPath(l.linkpath!), fsPath(abs));
       entries.push(symlinkEntry(l.path, l.linkpath!));
     }
     await audit(root);
   } catch (err) {
     await openFile?.close().catch(() => {});
     await rm(root, { recursive: true, force: true }).catch(() => {});
+    if (err instanceof FatalFinding) throw findingErrorFor(err, opts.name ?? (typeof file === 'string' ? file : undefined));
     throw wrapFsError(err, `extracting into ${root}`);
   }
   sortEntries(entries);
@@ -108,25 +123,30 @@ function auditError(root: string, rel: string, what: string): XenrelError {
 export async function audit(root: string): Promise<void> {
   const realRoot = await realpath(root);
   const walk = async (rel: string): Promise<void> => {
-    for (const name of await readdir(join(root, rel))) {
+    for (const raw of await readdir(fsPath(join(root, rel)), { encoding: 'buffer' })) {
+      const name = nameFromBytes(raw);
       const r = rel ? `${rel}/${name}` : name;
       const abs = join(root, r);
-      const st = await lstat(abs);
+      const st = await lstat(fsPath(abs));
       if (st.isDirectory()) await walk(r);
       else if (st.isFile()) {
         if (st.mode & 0o7000) throw auditError(root, r, 'setuid/setgid/sticky bit');
       } else if (st.isSymbolicLink()) {
-        const target = await readlink(abs);
+        const target = nameFromBytes(await readlink(fsPath(abs), { encoding: 'buffer' }));
         let resolved: string;
         try {
-          resolved = await realpath(abs);
+          resolved = nameFromBytes(await realpath(fsPath(abs), { encoding: 'buffer' }));
         } catch {
           // Dangling: judge the target lexically from the real parent directory.
-          resolved = resolve(await realpath(dirname(abs)), target);
+          resolved = resolve(nameFromBytes(await realpath(fsPath(dirname(abs)), { encoding: 'buffer' })), target);
         }
         if (resolved === realRoot || !resolved.startsWith(realRoot + sep)) throw auditError(root, r, `symlink to ${target} leaves the tree`);
       } else throw auditError(root, r, 'special file');
     }
   };
   await walk('');
+}
+
+function findingErrorFor(err: FatalFinding, name: string | undefined) {
+  return findingError(err.finding, name);
 }

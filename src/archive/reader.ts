@@ -68,6 +68,11 @@ export interface ReadTarOptions {
   /** Absolute symlink targets: refused (default), or accepted as inert (see policy.ts). */
   absoluteSymlinks?: AbsoluteLinks;
   /**
+   * true (default): a link nested under a top directory must stay inside it. false for an
+   * archive of a tree's own root (`git archive`), where staying inside the root is enough.
+   */
+  topDirRule?: boolean;
+  /**
    * A directory header with a size (Solaris tar writes one): GNU tar and bsdtar ignore the
    * size and read what follows as headers; so does xenrel unless this is false.
    */
@@ -103,7 +108,7 @@ export async function readTar(input: string | AsyncIterable<Uint8Array>, opts: R
     dec = await decompress(toInput(input), limits);
     result.compression = dec.compression;
     const links = await parse(new ByteSource(dec.chunks, truncated), limits, opts, result);
-    for (const f of checkSymlinks(links, { limits, absolute: opts.absoluteSymlinks })) report(f);
+    for (const f of checkSymlinks(links, { limits, absolute: opts.absoluteSymlinks, topDirRule: opts.topDirRule })) report(f);
   } catch (err) {
     if (!(err instanceof FatalFinding)) throw err;
     if (!opts.collect) throw findingError(err.finding, name);

@@ -100,7 +100,8 @@ export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): P
     if (other !== undefined) throw findingError({ code: 'E_TAR_COLLISION', path: p, message: `${p}: collides with ${other} (case or Unicode form)` });
     keys.set(k, p);
   }
-  const bad = checkSymlinks(links);
+  // Absolute links come from pinned git components (edk2 has some): inert, see policy.ts.
+  const bad = checkSymlinks(links, { limits, absolute: 'inert' });
   if (bad.length) throw findingError(bad[0]!);
   return [...byPath.values()]
     .map((p) => ({ p, k: sortKey(p.path) }))
@@ -124,8 +125,11 @@ function headers(p: Planned, topDir: string, mtime: number): Buffer[] {
   const out: Buffer[] = [];
   if (pax.length) {
     const body = Buffer.concat(pax);
-    const base = asciiFallback(p.path.slice(p.path.lastIndexOf('/') + 1), 100 - topDir.length - 12);
-    out.push(encodeHeader({ name: `${topDir}/PaxHeaders/${base}`, mode: 0o644, size: body.length, mtime, typeflag: TYPE.paxLocal }));
+    const room = 100 - topDir.length - 12;
+    const base = room > 0 ? asciiFallback(p.path.slice(p.path.lastIndexOf('/') + 1), room) : '';
+    // Readers ignore a pax header's own name: with a top directory of 89+ bytes it is cut to the field.
+    const paxName = asciiFallback(`${topDir}/PaxHeaders/${base}`, 100);
+    out.push(encodeHeader({ name: paxName, mode: 0o644, size: body.length, mtime, typeflag: TYPE.paxLocal }));
     out.push(body, ZEROS.subarray(0, padding(body.length)));
   }
   const mode = s.kind === 'dir' ? 0o755 : s.kind === 'symlink' ? 0o777 : s.executable ? 0o755 : 0o644;

@@ -54,7 +54,8 @@ export async function stageGitProject(src: ProjectSource, dest: string, opts: { 
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
   try {
-    await safeExtract(stdout, dest, { name: `git archive ${rev} of ${src.root}` });
+    // git archive has no top directory: `docs/README.link -> ../README` stays inside the project.
+    await safeExtract(stdout, dest, { name: `git archive ${rev} of ${src.root}`, topDirRule: false });
   } finally {
     const code = await exited;
     if (code !== 0) throw new XenrelError('E_GIT', `git archive failed in ${src.root}: ${stderr.trim()}`, { exitCode: ExitCode.usage });

@@ -6,6 +6,7 @@ import { mkdir, open, symlink, readdir, type FileHandle } from 'node:fs/promises
 import { join, posix } from 'node:path';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { sortEntries, type TreeEntry, type TreeMode } from '../tree/hash.js';
+import { LinkTree } from '../archive/link-resolve.js';
 import { gitArgs, gitEnv, gitFailure, lastLines, runGit } from './git-run.js';
 
 /**
@@ -46,7 +47,8 @@ interface LsEntry {
   path: string;
 }
 
-const MAX_SYMLINK_TARGET = 64 * 1024;
+/** Linux refuses a longer symlink target (PATH_MAX less the NUL). */
+const MAX_SYMLINK_TARGET = 4095;
 
 function badTree(mirrorDir: string, commit: string, what: string): XenrelError {
   return new XenrelError('E_GIT_TREE', `commit ${commit} in ${mirrorDir}: ${what}`, {
@@ -234,34 +236,28 @@ function checkPath(mirrorDir: string, commit: string, path: string): void {
 }
 
 /**
- * Does the symlink at `path` resolve (following the tree's other symlinks, as the kernel
- * would) to somewhere outside the tree or to its root? A lexical check is not enough:
+ * Where the symlink at `path` leads, following the tree's other symlinks as the kernel
+ * would (linear time: see archive/link-resolve.ts). A lexical check is not enough:
  * `a/b/l -> ..` then `a/b/m -> l/../..` stays inside on paper and escapes on disk.
+ * 'inert': an absolute target (edk2 has some), harmless because xenrel creates it last and
+ * nothing is ever written or resolved through it.
  */
-export function symlinkEscapes(path: string, links: ReadonlyMap<string, string>): boolean {
-  const own = links.get(path);
-  if (!own || own.startsWith('/')) return true;
-  const stack = path.split('/').slice(0, -1);
-  let queue = own.split('/');
-  let hops = 0;
-  while (queue.length) {
-    const c = queue.shift()!;
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      if (!stack.length) return true;
-      stack.pop();
-      continue;
-    }
-    stack.push(c);
-    const t = links.get(stack.join('/'));
-    if (t !== undefined) {
-      if (++hops > 40 || t === '' || t.startsWith('/')) return true;
-      stack.pop();
-      queue = [...t.split('/'), ...queue];
-    }
+export function symlinkVerdict(path: string, links: ReadonlyMap<string, string> | LinkTree, own?: string): 'inside' | 'inert' | 'escapes' {
+  const target = own ?? (links instanceof LinkTree ? undefined : links.get(path));
+  if (target === undefined || target === '') return 'escapes';
+  if (target.startsWith('/')) return 'inert';
+  let tree: LinkTree;
+  if (links instanceof LinkTree) tree = links;
+  else {
+    tree = new LinkTree();
+    for (const [p, t] of links) tree.addSymlink(p, t);
   }
-  return stack.length === 0;
+  const r = tree.resolve(path);
+  return typeof r === 'string' || r.isRoot ? 'escapes' : 'inside';
 }
+
+/** True when the link leaves the tree, resolves to its root, or is absolute. */
+export const symlinkEscapes = (path: string, links: ReadonlyMap<string, string>): boolean => symlinkVerdict(path, links) !== 'inside';
 
 const SMALL_FILE = 1 << 20;
 
@@ -352,9 +348,10 @@ async function walkCommit(mirrorDir: string, commit: string, dest: string | unde
   try {
     await streamBlobs(mirrorDir, blobs, sink);
     if (dest) {
-      const byPath = new Map(links.map((l) => [l.path, l.target]));
+      const tree = new LinkTree();
+      for (const l of links) tree.addSymlink(l.path, l.target);
       for (const l of links)
-        if (symlinkEscapes(l.path, byPath))
+        if (symlinkVerdict(l.path, tree, l.target) === 'escapes')
           throw badTree(mirrorDir, commit, `refusing symlink ${l.path} -> ${l.target}: it points outside the tree or at its root`);
       // Symlinks last: no file above was ever written through one.
       for (const l of links) {

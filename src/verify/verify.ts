@@ -177,6 +177,8 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
   const read = await readTar(file, {
     limits,
     collect: true,
+    // verify writes nothing: an absolute link (a pinned git component's) is hashed, never followed
+    absoluteSymlinks: 'inert',
     name: file,
     onEntry: (e) => {
       if (e.type !== 'file') return;
@@ -227,7 +229,7 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
     if ('finding' in c) unsafe.push(c.finding);
     if (s.kind === 'symlink') links.set(s.path, s.target);
   }
-  unsafe.push(...checkSymlinks(links));
+  unsafe.push(...checkSymlinks(links, { limits, absolute: 'inert', topDirRule: false }));
   const limit = pLimit(8);
   const entries = await Promise.all(
     sources

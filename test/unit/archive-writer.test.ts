@@ -176,7 +176,8 @@ print(json.dumps([[m.name, m.type.decode(), m.linkname, m.mode, m.uid, m.uname, 
   it('refuses symlinks that leave the tree, duplicates and bad top directories, before writing anything', async () => {
     const out = await tmp.make();
     const cases: [EntrySource[], string, string][] = [
-      [[{ kind: 'symlink', path: 'l', target: '/etc/passwd' }], 'E_TAR_LINK_ESCAPE', 'xen/l'],
+      // an absolute link is inert (edk2 has some), but nothing may resolve through it
+      [[{ kind: 'symlink', path: 'l', target: '/etc' }, { kind: 'symlink', path: 'm', target: 'l/passwd' }], 'E_TAR_LINK_ESCAPE', 'xen/m'],
       [[{ kind: 'symlink', path: 'a/l', target: '../../x' }], 'E_TAR_LINK_ESCAPE', 'xen/a/l'],
       [[{ kind: 'symlink', path: 'a/s', target: '..' }, { kind: 'symlink', path: 'a/t', target: 's/..' }], 'E_TAR_ROOT_ENTRY', 'xen/a/t'],
       [[{ kind: 'symlink', path: 'a/s', target: '..' }, { kind: 'symlink', path: 'a/t', target: 's/../..' }], 'E_TAR_LINK_ESCAPE', 'xen/a/t'],
