@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { ByteSource } from './byte-source.js';
 import { FatalFinding } from './decompress.js';
 import { finding, type Limits, type RuleCode } from './policy.js';
@@ -125,8 +126,7 @@ export class MemberReader {
           // Sparse 0.0 repeats offset/numbytes: keep every one, in order.
           if (k === 'GNU.sparse.offset') sparseOffsets.push(decimal(v, k, at)!);
           else if (k === 'GNU.sparse.numbytes') sparseLengths.push(decimal(v, k, at)!);
-          else if (v.length) local.set(k, v);
-          else local.delete(k); // `key=` restores the header's value
+          else local.set(k, v); // GNU tar takes an empty `path=` as an empty name, not the header's
         }
         continue;
       }
@@ -142,6 +142,12 @@ export class MemberReader {
       this.index++;
       const pax = new Map([...this.globals, ...local]);
       local = new Map();
+      // A pax name is UTF-8 unless hdrcharset says BINARY: bsdtar refuses raw bytes there, GNU tar takes them.
+      if (pax.get('hdrcharset')?.toString('latin1') !== 'BINARY')
+        for (const k of ['path', 'linkpath', 'GNU.sparse.name']) {
+          const v = pax.get(k);
+          if (v && !isUtf8(v)) throw fatal('E_TAR_AMBIGUOUS', v.toString('latin1'), `pax ${k} is not UTF-8 and hdrcharset is not BINARY: GNU tar and bsdtar read it differently`);
+        }
       const sparseName = pax.get('GNU.sparse.name');
       const name = Buffer.from(sparseName ?? pax.get('path') ?? longName ?? h.name);
       const linkname = Buffer.from(pax.get('linkpath') ?? longLink ?? h.linkname);
