@@ -6,11 +6,12 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { formatKeyPath, parseWithPositions, positionOf, type PositionedDoc } from '../util/yaml-positions.js';
 import { ConfigError, type ConfigIssue } from '../manifest/load.js';
 import { integrityString, treePath } from '../manifest/schema.js';
+import { commitId } from '../util/patterns.js';
 
 export const LOCKFILE_NAME = 'xenrel.lock';
 
-const treeHashString = z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, 'expected a tree hash "sha256-<base64>"');
-const commitString = z.string().regex(/^[0-9a-f]{40}$/, 'expected a 40-hex commit id');
+export const treeHashString = z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, 'expected a tree hash "sha256-<base64>"');
+const commitString = commitId;
 
 const common = { path: treePath, license: z.string().optional() };
 /** Primary-key fingerprint of the OpenPGP signer (components with `signingKey:`). */

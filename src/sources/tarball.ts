@@ -22,6 +22,7 @@
  *     credentials (URL userinfo, `headers.authorization`/`cookie`) go only to the source's
  *     own origin.
  */
+import { isLoopbackHost } from '../util/patterns.js';
 import { rootCertificates } from 'node:tls';
 import { Agent } from 'undici';
 import { Cache, urlKey } from '../cache/cache.js';
@@ -102,7 +103,6 @@ export interface SourceAttempt {
   actual?: string;
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/i;
 
 /** `<mirror>/<basename of url>`. */
 export function mirrorCandidate(mirror: string, url: string): string {
@@ -229,7 +229,7 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
       headersTimeoutMs: timeouts.headersMs,
       idleTimeoutMs: timeouts.idleMs,
       signal: deadline.signal,
-      httpAllowed: (u) => expected !== undefined || (opts.allowHttp === true && LOOPBACK.test(u.hostname)),
+      httpAllowed: (u) => expected !== undefined || (opts.allowHttp === true && isLoopbackHost(u.hostname)),
       credentials: creds,
       headers: plain,
       expectedSize: opts.expected?.size,
