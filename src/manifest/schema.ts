@@ -82,6 +82,8 @@ export const manifestSchema = z
         /** The version in the tarball name (`xen-4.22.0`); else `git describe`. */
         version: z.string().min(1).optional(),
         prefix: z.string().min(1).optional(),
+        /** Where the project's commits can be fetched; the release record names it for `verify --upstream`. */
+        repository: urlString.optional(),
       })
       .optional(),
     mirrors: z.array(urlString).default([]),

@@ -5,6 +5,7 @@ import { placedTree, type Lockfile } from '../types.js';
 import { storeRel } from '../vendor/layout.js';
 import { commitId } from '../util/patterns.js';
 import { schemaProblem } from './untrusted-json.js';
+import { XENREL_VERSION } from '../version.js';
 
 /**
  * `.xenrel/release.json`, written by `release` inside the tarball: what `verify` without
@@ -52,4 +53,24 @@ export function renderReleaseInfo(info: ReleaseInfo): string {
 export function parseReleaseInfo(text: string, where: string): { info?: ReleaseInfo; problem?: string } {
   const r = schemaProblem(releaseInfoSchema, text, where);
   return 'value' in r ? { info: r.value } : { problem: r.problem };
+}
+
+/** release.json for a tarball: one builder, so release and verify produce the same bytes. */
+export function buildReleaseInfo(o: {
+  name: string;
+  compression: string;
+  tree: string;
+  project: { tree: string; commit?: string };
+  lock: Lockfile;
+  without: string[];
+}): ReleaseInfo {
+  return {
+    releaseInfoVersion: 1,
+    name: o.name,
+    xenrel: XENREL_VERSION,
+    compression: o.compression,
+    tree: o.tree,
+    project: { tree: o.project.tree, ...(o.project.commit ? { commit: o.project.commit } : {}) },
+    components: releaseInfoComponents(o.lock, o.without),
+  };
 }
