@@ -49,7 +49,7 @@ export interface Manifest {
   version: 1;
   name: string;
   /** Release settings: `version` names the tarball (`xen-4.22.0`), else `git describe`. */
-  release?: { version?: string; prefix?: string };
+  release?: { version?: string; prefix?: string; repository?: string };
   /** Global mirrors (tarballs): `<mirror>/<basename of url>`. */
   mirrors: string[];
   components: Record<string, ComponentSpec>;

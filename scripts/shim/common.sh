@@ -1,7 +1,9 @@
 # ---- common part of the xenrel shim (scripts/shim/common.sh) ----
 # POSIX sh (dash, bash, busybox ash). Needs only: coreutils (cp, mv, rm, mkdir, cut,
-# sort, comm, readlink, sha256sum/sha512sum), find, sed and tar. No network tool is ever
-# called: a request is served from .xenrel/sources/ or refused.
+# sort, comm, tr, readlink, sha256sum/sha512sum; mktemp and chmod when there), find,
+# sed and tar. No network tool is ever called: a request is served from .xenrel/sources/
+# or refused. Temporary files live in a private folder made with mktemp -d (or mkdir,
+# which fails rather than follow anything planted there); never at a guessable name.
 #
 # .xenrel/shim.tsv, written by `xenrel vendor`, one component a line, tab-separated,
 # no empty fields ("-" stands for none):
@@ -13,7 +15,26 @@
 # .xenrel/manifests/<name>.tree holds the expected tree-hash lines (for diagnostics).
 
 XR_TAB=$(printf '\t')
-XR_CALL="$*"
+XR_CR=$(printf '\r')
+XR_NL='
+'
+
+# A log field on one line: backslash, tab, CR and newline written as \\ \t \r \n, so an
+# argument can never forge a line (or a column) of XENREL_SHIM_LOG.
+xr_esc() {
+  case $1 in
+    *\\* | *"$XR_TAB"* | *"$XR_CR"* | *"$XR_NL"*) ;;
+    *) printf '%s' "$1"; return 0 ;;
+  esac
+  # The final "." keeps trailing newlines through the command substitution.
+  xr_e=$(printf '%s.' "$1" | sed -e 's/\\/\\\\/g' -e "s/$XR_TAB/\\\\t/g" -e "s/$XR_CR/\\\\r/g" -e '$!s/$/\\n/' | tr -d '\n')
+  printf '%s' "${xr_e%.}"
+}
+
+XR_CALL=
+for xr_a do
+  XR_CALL="$XR_CALL${XR_CALL:+ }$(xr_esc "$xr_a")"
+done
 
 case $0 in
   */*) xr_self=$0 ;;
@@ -24,13 +45,34 @@ XR_BIN=$(cd "$(dirname -- "$xr_self")" && pwd -P) || {
   exit 1
 }
 XR_DIR=$(dirname -- "$XR_BIN")
+# shellcheck disable=SC2034 # used by the git part only
 XR_ROOT=$(dirname -- "$XR_DIR")
 XR_INDEX=$XR_DIR/shim.tsv
 
 # One line per call in $XENREL_SHIM_LOG: tool, the call, the outcome.
 xr_log() {
   [ -n "${XENREL_SHIM_LOG:-}" ] || return 0
-  printf '%s\t%s\t%s\t%s\n' "$XR_TOOL" "$(pwd)" "$XR_CALL" "$*" >>"$XENREL_SHIM_LOG" 2>/dev/null || :
+  printf '%s\t%s\t%s\t%s\n' "$XR_TOOL" "$(xr_esc "$(pwd)")" "$XR_CALL" "$(xr_esc "$*")" >>"$XENREL_SHIM_LOG" 2>/dev/null || :
+}
+
+# XR_TMP: this run's private temporary folder, removed on exit. Call it in the shell that
+# uses it (not inside a command substitution: the trap would not reach it).
+XR_TMP=
+# shellcheck disable=SC2317 # used by the git part only
+xr_private_tmp() {
+  [ -z "$XR_TMP" ] || return 0
+  xr_base=${TMPDIR:-/tmp}/xenrel-shim
+  if command -v mktemp >/dev/null 2>&1; then
+    XR_TMP=$(mktemp -d "$xr_base.XXXXXXXX") || XR_TMP=
+  else
+    XR_TMP=$xr_base.$$
+    (umask 077 && mkdir "$XR_TMP") || XR_TMP=
+  fi
+  [ -n "$XR_TMP" ] || xr_fail "cannot create a private temporary folder in ${TMPDIR:-/tmp}"
+  trap 'rm -rf "$XR_TMP"' EXIT
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 }
 
 # Exactly one message on stderr, one log line, non-zero exit.
@@ -65,6 +107,7 @@ xr_norm_url() {
 }
 
 # Sets C_NAME C_KIND C_URL C_REF C_COMMIT C_DIGEST C_PATH C_STORE C_STATUS from one line.
+# shellcheck disable=SC2034 # every field is set; each tool reads the ones it needs
 xr_set_fields() {
   C_NAME=$1 C_KIND=$2 C_URL=$3 C_REF=$4 C_COMMIT=$5 C_DIGEST=$6 C_PATH=$7 C_STORE=$8 C_STATUS=$9
 }
@@ -134,7 +177,7 @@ xr_tree_lines() (
 # Checks folder $1 against component C_*; on a mismatch prints a short description of the
 # difference and returns 1.
 xr_verify_tree() {
-  xr_tmp=${TMPDIR:-/tmp}/xenrel-shim.$$
+  xr_tmp=$XR_TMP/verify
   xr_tree_lines "$1" >"$xr_tmp.lines" || { rm -f "$xr_tmp".*; printf 'cannot read %s' "$1"; return 1; }
   xr_got=$(sha256sum <"$xr_tmp.lines" | cut -c1-64)
   if [ "tree:$xr_got" = "$C_DIGEST" ]; then
@@ -143,8 +186,11 @@ xr_verify_tree() {
   fi
   xr_man=$XR_DIR/manifests/$C_NAME.tree
   if [ -r "$xr_man" ] && [ "tree:$(sha256sum <"$xr_man" | cut -c1-64)" = "$C_DIGEST" ]; then
-    LC_ALL=C comm -23 "$xr_man" "$xr_tmp.lines" | cut -d ' ' -f 3- | LC_ALL=C sort >"$xr_tmp.want"
-    LC_ALL=C comm -13 "$xr_man" "$xr_tmp.lines" | cut -d ' ' -f 3- | LC_ALL=C sort >"$xr_tmp.have"
+    # The tree-hash lines are in path order; comm needs whole-line order (in the C locale).
+    LC_ALL=C sort "$xr_man" >"$xr_tmp.m"
+    LC_ALL=C sort "$xr_tmp.lines" >"$xr_tmp.l"
+    LC_ALL=C comm -23 "$xr_tmp.m" "$xr_tmp.l" | cut -d ' ' -f 3- | LC_ALL=C sort >"$xr_tmp.want"
+    LC_ALL=C comm -13 "$xr_tmp.m" "$xr_tmp.l" | cut -d ' ' -f 3- | LC_ALL=C sort >"$xr_tmp.have"
     xr_mod=$(LC_ALL=C comm -12 "$xr_tmp.want" "$xr_tmp.have" | sed -n '1,5p' | tr '\n' ' ')
     xr_mis=$(LC_ALL=C comm -23 "$xr_tmp.want" "$xr_tmp.have" | sed -n '1,5p' | tr '\n' ' ')
     xr_ext=$(LC_ALL=C comm -13 "$xr_tmp.want" "$xr_tmp.have" | sed -n '1,5p' | tr '\n' ' ')

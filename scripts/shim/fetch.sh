@@ -3,8 +3,8 @@
 # `OUT URL` (FETCHER given on the command line). The file comes from .xenrel/sources/,
 # checked against the lock's digest, written under a temporary name, then renamed.
 
-xr_out= xr_url=
-xr_pos1= xr_pos2= xr_npos=0
+xr_out='' xr_url=''
+xr_pos1='' xr_pos2='' xr_npos=0
 while [ $# -gt 0 ]; do
   case $1 in
     -O | -o | --output-document | --output) xr_out=${2:-}; [ $# -ge 2 ] && shift ;;
@@ -37,8 +37,19 @@ xr_find_by_url "$xr_url" file || xr_refuse_unlisted "$xr_url"
 
 xr_src=$XR_DIR/$C_STORE
 [ -f "$xr_src" ] || xr_fail "refusing to serve $xr_url: .xenrel/$C_STORE is missing — run xenrel vendor"
-xr_tmp=$(dirname -- "$xr_out")/.$(basename -- "$xr_out").xenrel-tmp.$$
-cp "$xr_src" "$xr_tmp" || { rm -f "$xr_tmp"; xr_fail "fetch $xr_url: cannot write $xr_out"; }
+# The temporary name is new and ours: made by mktemp (O_EXCL, random) in the target
+# folder, else created under noclobber; never a name a planted symlink could stand at.
+xr_tdir=$(dirname -- "$xr_out")
+xr_tpl=$xr_tdir/.$(basename -- "$xr_out").xenrel-tmp
+if command -v mktemp >/dev/null 2>&1; then
+  xr_tmp=$(mktemp "$xr_tpl.XXXXXXXX") || xr_fail "fetch $xr_url: cannot create a temporary file in $xr_tdir"
+  # mktemp makes it 0600: give it the mode a download would have (0666 less the umask).
+  chmod "$(printf '%o' $((0666 & ~0$(umask))))" "$xr_tmp" || { rm -f "$xr_tmp"; xr_fail "fetch $xr_url: cannot write $xr_out"; }
+else
+  xr_tmp=$xr_tpl.$$
+  (set -C && : >"$xr_tmp") 2>/dev/null || xr_fail "fetch $xr_url: cannot create $xr_tmp (it exists)"
+fi
+cat "$xr_src" >"$xr_tmp" || { rm -f "$xr_tmp"; xr_fail "fetch $xr_url: cannot write $xr_out"; }
 # Check the bytes written, so a damaged store is never served.
 if ! xr_why=$(xr_verify_file "$xr_tmp"); then
   rm -f "$xr_tmp"

@@ -17,7 +17,7 @@ XR_CLONES=$XR_STATE/clones.tsv
 # folder is a component's path (or git-checkout.sh's "<path>.tmp").
 xr_served_here() {
   xr_here=$(pwd -P)
-  xr_name=
+  xr_name=''
   if [ -r "$XR_CLONES" ]; then
     while IFS=$XR_TAB read -r d n; do
       [ "$d" = "$xr_here" ] && xr_name=$n
@@ -54,7 +54,7 @@ xr_default_dir() {
 }
 
 xr_clone() {
-  xr_url= xr_dir= xr_branch=
+  xr_url='' xr_dir='' xr_branch=''
   while [ $# -gt 0 ]; do
     case $1 in
       -b | --branch) xr_branch=${2:-}; [ $# -ge 2 ] && shift; shift ;;
@@ -81,9 +81,12 @@ xr_clone() {
   fi
   xr_src=$(xr_store_path)
   [ -d "$xr_src" ] || xr_fail "refusing to serve $xr_url: .xenrel/$C_STORE is missing — run xenrel vendor"
-  mkdir -p "$xr_dir" && cp -RP "$xr_src/." "$xr_dir/" ||
-    { rm -rf "$xr_dir"; xr_fail "git clone $xr_url: cannot copy .xenrel/$C_STORE to $xr_dir"; }
+  if ! { mkdir -p "$xr_dir" && cp -RP "$xr_src/." "$xr_dir/"; }; then
+    rm -rf "$xr_dir"
+    xr_fail "git clone $xr_url: cannot copy .xenrel/$C_STORE to $xr_dir"
+  fi
   # Check what was written, so a damaged store is never served.
+  xr_private_tmp
   if ! xr_why=$(xr_verify_tree "$xr_dir"); then
     rm -rf "$xr_dir"
     xr_fail "refusing to serve $xr_url ($C_REF): .xenrel/$C_STORE $xr_why — run xenrel vendor to restore it"
@@ -95,7 +98,7 @@ xr_clone() {
 }
 
 xr_fetch() {
-  xr_remote= xr_revs=
+  xr_remote='' xr_revs=''
   while [ $# -gt 0 ]; do
     case $1 in
       --depth | --shallow-since | --shallow-exclude | -j | --jobs | --upload-pack | --refmap | --filter) [ $# -ge 2 ] && shift; shift ;;
@@ -124,7 +127,7 @@ xr_fetch() {
 }
 
 xr_checkout() {
-  xr_rev=
+  xr_rev=''
   while [ $# -gt 0 ]; do
     case $1 in
       -b | -B) [ $# -ge 2 ] && shift; shift ;;
@@ -139,7 +142,7 @@ xr_checkout() {
 }
 
 xr_reset() {
-  xr_rev= xr_hard=
+  xr_rev='' xr_hard=''
   for a do
     case $a in
       --hard) xr_hard=1 ;;
@@ -150,13 +153,14 @@ xr_reset() {
   xr_check_rev_or_refuse "$xr_rev"
   if [ -n "$xr_hard" ]; then
     xr_src=$(xr_store_path)
+    xr_private_tmp
     if ! xr_why=$(xr_verify_tree "$xr_src"); then
       xr_fail "refusing to restore $C_NAME from .xenrel/$C_STORE: $xr_why — run xenrel vendor to restore it"
     fi
     # Replace, never write through, a symlink standing where a locked file belongs
     # (GNU cp --remove-destination; other cps write through it, as plain cp -R does).
-    xr_rd=
-    xr_probe=${TMPDIR:-/tmp}/xenrel-cp.$$
+    xr_rd=''
+    xr_probe=$XR_TMP/cp
     if : >"$xr_probe.a" 2>/dev/null && cp --remove-destination "$xr_probe.a" "$xr_probe.b" 2>/dev/null; then
       xr_rd=--remove-destination
     fi
@@ -168,7 +172,7 @@ xr_reset() {
 }
 
 xr_archive() {
-  xr_format=tar xr_prefix= xr_rev= xr_out=
+  xr_format=tar xr_prefix='' xr_rev='' xr_out=''
   while [ $# -gt 0 ]; do
     case $1 in
       --remote | --remote=* | --exec | --exec=*) xr_fail "refusing to fetch with git archive $*: not in .xenrel/xenrel.lock" ;;
@@ -183,13 +187,22 @@ xr_archive() {
   done
   xr_check_rev_or_refuse "$xr_rev"
   case $xr_format in tar | tgz | tar.gz) ;; *) xr_fail "git archive: format $xr_format is not supported by the xenrel shim (use tar)" ;; esac
+  # The prefix names where the entries go; it must stay inside wherever they are unpacked.
+  case $xr_prefix in
+    /*) xr_fail "git archive: refusing the absolute prefix '$xr_prefix'" ;;
+  esac
+  case /$xr_prefix/ in
+    */../* | */./*) xr_fail "git archive: refusing the prefix '$xr_prefix': it has a '..' or '.' segment" ;;
+  esac
   xr_src=$(xr_store_path)
+  xr_private_tmp
   if ! xr_why=$(xr_verify_tree "$xr_src"); then
     xr_fail "refusing to serve $C_NAME from .xenrel/$C_STORE: $xr_why — run xenrel vendor to restore it"
   fi
-  xr_tmp=${TMPDIR:-/tmp}/xenrel-archive.$$
-  rm -rf "$xr_tmp" && mkdir -p "$xr_tmp/t/$xr_prefix" && cp -RP "$xr_src/." "$xr_tmp/t/$xr_prefix" ||
-    { rm -rf "$xr_tmp"; xr_fail "git archive: cannot stage $C_NAME"; }
+  xr_tmp=$XR_TMP/archive
+  if ! { mkdir -p "$xr_tmp/t/$xr_prefix" && cp -RP "$xr_src/." "$xr_tmp/t/$xr_prefix"; }; then
+    xr_fail "git archive: cannot stage $C_NAME"
+  fi
   xr_top=${xr_prefix%%/*}
   [ -n "$xr_top" ] || xr_top=.
   if [ -n "$xr_out" ]; then exec 1>"$xr_out"; fi
@@ -276,7 +289,7 @@ case $XR_CMD in
   fetch)
     # Not a folder xenrel served: name what was asked for, then refuse.
     shift $((XR_NG + 1))
-    xr_remote= xr_rev=
+    xr_remote='' xr_rev=''
     for a do
       case $a in
         -*) ;;

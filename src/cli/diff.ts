@@ -5,6 +5,7 @@ import { diffReleases, formatShortLogs } from '../lock/changelog.js';
 import { formatChanges } from '../lock/diff.js';
 import { requireLock } from '../lock/lockfile.js';
 import type { Report } from '../report/report.js';
+import { wholeNumberOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';
 
 export class DiffCommand extends BaseCommand {
@@ -35,8 +36,7 @@ export class DiffCommand extends BaseCommand {
   async run(report: Report): Promise<void> {
     const before = await requireLock(resolve(this.cwd, this.old), this.old);
     const after = await requireLock(resolve(this.cwd, this.new), this.new);
-    const limit = Number(this.limit);
-    if (!Number.isInteger(limit) || limit < 1) throw usageError(`--limit must be a whole number above 0, not "${this.limit}"`);
+    const limit = wholeNumberOption('--limit', this.limit, 1, 1_000_000);
     const d = await diffReleases(before, after, { cache: this.noLog ? undefined : this.openCache(), limit });
     report.set('changes', d.changes);
     report.set('logs', d.logs);

@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { fetchAll } from '../fetch/fetch-all.js';
 import type { Report } from '../report/report.js';
+import { jobsOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';
 
 export class FetchCommand extends BaseCommand {
@@ -36,9 +37,9 @@ export class FetchCommand extends BaseCommand {
   names = Option.Rest({ name: 'NAME' });
 
   async run(report: Report): Promise<void> {
+    const jobs = jobsOption(this.jobs);
     const { loaded, lock } = await this.loadLocked();
     const cache = this.openCache();
-    const jobs = Math.max(1, Number.parseInt(this.jobs, 10) || 4);
     report.info(`fetching ${this.names.length || Object.keys(lock.components).length} components into ${cache.root}${this.offline ? ' (offline)' : this.premirrorOnly ? ' (mirrors only)' : ''}`);
     try {
       const outcomes = await fetchAll({ lock, cache, loaded, names: this.names, offline: this.offline, premirrorOnly: this.premirrorOnly, jobs, progress: report });

@@ -5,6 +5,7 @@ import { checkLock, lockProject } from '../lock/resolve.js';
 import { formatChanges } from '../lock/diff.js';
 import { displayPath } from '../manifest/load.js';
 import type { Report } from '../report/report.js';
+import { jobsOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';
 
 export class LockCommand extends BaseCommand {
@@ -35,13 +36,13 @@ export class LockCommand extends BaseCommand {
   jobs = Option.String('--jobs,-j', '4', { description: 'Components resolved at once' });
 
   async run(report: Report): Promise<void> {
+    const jobs = jobsOption(this.jobs);
     const loaded = await this.loadManifest();
     const cache = this.openCache();
     await cache.init();
     const lockFile = this.lockPathFor(loaded);
     const shown = displayPath(lockFile, this.cwd);
     const existing = await readLock(lockFile, shown);
-    const jobs = Math.max(1, Number.parseInt(this.jobs, 10) || 4);
 
     if (this.check) {
       const drift = await checkLock({ loaded, cache, existing, progress: report, jobs });

@@ -7,6 +7,7 @@ import { human, type Report } from '../report/report.js';
 import { release } from '../release/release.js';
 import { withProgress } from '../report/progress.js';
 import { isLockedGit, type Lockfile } from '../types.js';
+import { levelOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';
 
 const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
@@ -57,15 +58,14 @@ export class ReleaseCommand extends BaseCommand {
   out = Option.String('--out', { description: 'Output folder (default: dist/ in the project)' });
   prefix = Option.String('--prefix', { description: 'Top directory and file name (default: <name>-<version>)' });
   format = Option.String('--format', 'gz', { description: 'gz (default), xz or zst' });
-  level = Option.String('--level', { description: 'Compression level (gzip 1-9, default 9)' });
+  level = Option.String('--level', { description: 'Compression level (gzip 1-9, default 9; xz 0-9, default 6; zst 1-19, default 19)' });
   allowDirty = Option.Boolean('--allow-dirty', false, { description: 'Include uncommitted changes to tracked files' });
   without = Option.Array('--without', [], { description: 'Leave this component or group out (repeatable)' });
   offline = Option.Boolean('--offline', false, { description: 'Use only the cache' });
 
   async run(report: Report): Promise<void> {
     if (!(FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
-    const level = this.level === undefined ? undefined : Number(this.level);
-    if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 19)) throw usageError(`--level must be a whole number, not "${this.level}"`);
+    const level = levelOption(this.format as (typeof FORMATS)[number], this.level);
     const { loaded, lock } = await this.loadLocked();
     const cache = this.openCache();
     const without = this.resolveWithout(loaded, this.without).names;

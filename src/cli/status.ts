@@ -9,6 +9,7 @@ import { hasVerifiedContent } from '../sources/tarball.js';
 import { compareBytewise } from '../tree/hash.js';
 import type { Cache } from '../cache/cache.js';
 import type { Report } from '../report/report.js';
+import { jobsOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';
 import { describeUpstream, upstreamStatus } from '../upstream/check.js';
 
@@ -59,6 +60,7 @@ export class StatusCommand extends BaseCommand {
   jobs = Option.String('--jobs,-j', '4', { description: 'Components checked at once (--upstream)' });
 
   async run(report: Report): Promise<void> {
+    const jobs = jobsOption(this.jobs);
     const loaded = await this.loadManifest();
     const lockFile = this.lockPathFor(loaded);
     const lock = await readLock(lockFile, displayPath(lockFile, this.cwd));
@@ -85,7 +87,7 @@ export class StatusCommand extends BaseCommand {
     report.set('components', rows);
     if (this.upstream) {
       await cache.init();
-      const ups = await upstreamStatus({ loaded, lock, cache, jobs: Math.max(1, Number.parseInt(this.jobs, 10) || 4), progress: report });
+      const ups = await upstreamStatus({ loaded, lock, cache, jobs, progress: report });
       report.set('upstream', ups);
       report.table(
         ups.map((u) => [u.name, u.kind, u.pin, describeUpstream(u)]),

@@ -7,14 +7,25 @@ import { ExitCode, usageError } from '../errors.js';
 import { fetchAll, type FetchOutcome } from '../fetch/fetch-all.js';
 import { requireLock } from '../lock/lockfile.js';
 import type { Report } from '../report/report.js';
-import { expectationsFromLock, verifyDir, verifyTarball, type VerifyResult } from '../verify/verify.js';
+import { compareProject, expectationsFromLock, verifyDir, verifyTarball, type VerifyResult } from '../verify/verify.js';
 import { readEmbeddedLock } from '../verify/embedded-lock.js';
+import { upstreamProject } from '../verify/upstream-project.js';
+import { fileSha256, lockDigest, readRecord, verifyRecordSignature, type ReleaseRecord } from '../release/record.js';
+import { parseLockText } from '../lock/lockfile.js';
+import type { Lockfile } from '../types.js';
 import { BaseCommand } from './base.js';
 
 function printResult(report: Report, r: VerifyResult): void {
   for (const c of r.components) {
     const detail = c.status === 'ok' ? '' : c.note ? ` (${c.note})` : '';
     report.output(`${c.status === 'ok' ? 'ok      ' : c.status.padEnd(8)} ${c.name}  ${c.prefix}${detail}`);
+    for (const p of c.modified) report.output(`    modified ${p}`);
+    for (const p of c.missing) report.output(`    missing  ${p}`);
+    for (const p of c.extra) report.output(`    extra    ${p}`);
+  }
+  for (const g of r.generated ?? []) if (g.status !== 'ok') report.output(`${g.status.padEnd(8)} ${g.path}  (xenrel's own file${g.note ? `: ${g.note}` : ', regenerated from the lock'})`);
+  for (const c of r.project?.against ?? []) {
+    report.output(`${c.ok ? 'ok      ' : 'modified'} project files (${r.project!.files}) against ${c.source}`);
     for (const p of c.modified) report.output(`    modified ${p}`);
     for (const p of c.missing) report.output(`    missing  ${p}`);
     for (const p of c.extra) report.output(`    extra    ${p}`);
@@ -35,17 +46,23 @@ export class VerifyCommand extends BaseCommand {
       bits, duplicates, oversize) are reported, never followed. Exit 1 on any finding.
 
       By default the expectations are the tarball's own \`.xenrel/release.json\` and
-      \`xenrel.lock\`; \`--lock FILE\` checks against a lockfile you obtained independently (from
-      the project's git, say). \`--upstream\` also re-fetches every pin into a temporary cache,
-      ignoring yours, and checks it against the same hashes: the packager's proof that the
-      tarball is what upstream published.
+      \`xenrel.lock\`: that proves only that the tarball is self-consistent. \`--lock FILE\`
+      checks every component against a lockfile you obtained independently and regenerates
+      xenrel's own files (shim, \`.config\` block, release.json, lock copies) from it, byte for
+      byte. \`--record NAME.release.json\` (published beside the tarball, its sha256 in
+      SHA256SUMS, optionally signed: \`--record-key KEY\` checks \`NAME.release.json.asc\`)
+      anchors the project's own files, the lock and the SBOM. \`--upstream\` also re-fetches every
+      pin, and the project's commit (from \`--project-repo URL\` or the record), into a
+      temporary cache and compares: the packager's proof that the tarball is what upstream
+      published. Each extra, missing or changed file is named.
 
       A folder argument verifies a vendored tree the same way.
     `,
     examples: [
       ['Verify a release tarball offline', '$0 verify xen-4.22.0.tar.gz'],
       ['Against the lockfile from the project\'s git', '$0 verify xen-4.22.0.tar.gz --lock xenrel.lock'],
-      ['Against upstream, for machines', '$0 verify xen-4.22.0.tar.gz --upstream --json'],
+      ['Every byte, against the published record', '$0 verify xen-4.22.0.tar.gz --record xen-4.22.0.release.json --lock xenrel.lock'],
+      ['Against upstream, for machines', '$0 verify xen-4.22.0.tar.gz --upstream --project-repo https://xenbits.xen.org/git-http/xen.git --json'],
       ['A vendored Xen tree', '$0 verify .'],
     ],
   });
@@ -53,6 +70,9 @@ export class VerifyCommand extends BaseCommand {
   target = Option.String({ name: 'TARBALL|DIR' });
   lock = Option.String('--lock', { description: 'Verify against this lockfile instead of the one inside' });
   upstream = Option.Boolean('--upstream', false, { description: 'Also re-fetch every pin from upstream into a temporary cache and compare' });
+  record = Option.String('--record', { description: 'The release record published beside the tarball (NAME.release.json): anchors the project files, the lock and the SBOM' });
+  recordKey = Option.String('--record-key', { description: 'OpenPGP public key file: require NAME.release.json.asc, signed by it' });
+  projectRepo = Option.String('--project-repo', { description: 'With --upstream: the git URL of the project itself (default: the record\'s repository)' });
   portable = Option.Boolean('--portable', false, { description: 'Also refuse names Windows cannot hold (CON, aux.c, trailing dots)' });
 
   async run(report: Report): Promise<void> {
@@ -60,14 +80,21 @@ export class VerifyCommand extends BaseCommand {
     const st = await stat(target).catch(() => undefined);
     if (!st) throw usageError(`${this.target}: no such file or folder`);
     const lock = this.lock ? await requireLock(resolve(this.cwd, this.lock), this.lock) : undefined;
-    const expect = lock ? expectationsFromLock(lock) : undefined;
+    const record = this.record ? await this.readRecord() : undefined;
+    if (!this.record && this.recordKey) throw usageError('--record-key needs --record FILE');
     const limits = this.portable ? { portableNames: true } : undefined;
-    const result = st.isDirectory() ? await verifyDir(target, { expect, limits }) : await verifyTarball(target, { expect, limits });
+    let result: VerifyResult;
+    if (st.isDirectory()) {
+      if (record) throw usageError('--record applies to a release tarball, not a folder');
+      result = await verifyDir(target, { expect: lock ? expectationsFromLock(lock) : undefined, limits });
+    } else {
+      result = await verifyTarball(target, { lock, record, limits, tarballSha256: record ? await fileSha256(target) : undefined });
+    }
+    if (this.upstream && !st.isDirectory()) result = await this.upstreamProject(report, target, result, { lock, record, limits });
     report.set('verify', result);
-    printResult(report, result);
     if (result.expectations === 'none') report.warn('no lock or release.json inside and no --lock given: only entry safety was checked');
-    else if (!lock) report.info(`expectations: the ${result.expectations === 'release.json' ? '.xenrel/release.json' : 'xenrel.lock'} inside ${this.target} (pass --lock FILE for an independent check)`);
-    if (!result.ok) report.failWith(ExitCode.checkFailed);
+    else if (!lock && !record) report.info(`expectations: the ${result.expectations === 'release.json' ? '.xenrel/release.json' : 'xenrel.lock'} inside ${this.target}, which vouches only for itself (pass --lock FILE and --record NAME.release.json for an independent check)`);
+    else if (result.anchors?.project === 'none' && !this.upstream) report.warn(`the project's own files (${result.project?.files ?? 0}) are not anchored: pass --record NAME.release.json or --upstream`);
 
     if (this.upstream) {
       const upstreamLock = lock ?? (await readEmbeddedLock(target, st.isDirectory()));
@@ -89,10 +116,65 @@ export class VerifyCommand extends BaseCommand {
         await rm(dir, { recursive: true, force: true });
       }
       report.set('upstream', outcomes);
+      printResult(report, result);
       for (const o of outcomes) report.output(`${o.status === 'failed' ? 'MISMATCH' : 'upstream'} ${o.name}${o.error ? `: ${o.error.message}` : ': same content as the lock'}`);
       const failed = outcomes.filter((o) => o.status === 'failed');
       if (failed.length) report.failWith(failed.some((f) => f.error?.exitCode === ExitCode.checkFailed || /INTEGRITY|TREE_MISMATCH/.test(f.error?.code ?? '')) ? ExitCode.checkFailed : ExitCode.fetch);
     }
+    if (!this.upstream) printResult(report, result);
+    if (!result.ok) report.failWith(ExitCode.checkFailed);
     if (report.exitCode === ExitCode.ok) report.info(`${this.target}: verified (${result.files} files${this.upstream ? ', matches upstream' : ''})`);
+  }
+
+  private async readRecord(): Promise<ReleaseRecord> {
+    const file = resolve(this.cwd, this.record!);
+    if (this.recordKey) await verifyRecordSignature(file, resolve(this.cwd, this.recordKey));
+    return readRecord(file, this.record);
+  }
+
+  /**
+   * The project's own files against its commit re-fetched from upstream. The lock committed
+   * there anchors the lock too: without --lock, the tarball is checked again against it.
+   */
+  private async upstreamProject(
+    report: Report,
+    target: string,
+    result: VerifyResult,
+    o: { lock?: Lockfile; record?: ReleaseRecord; limits?: { portableNames: boolean } },
+  ): Promise<VerifyResult> {
+    const url = this.projectRepo ?? o.record?.project.repository;
+    const commit = o.record?.project.commit ?? result.project?.commit;
+    if (!url || !commit) {
+      report.warn(`the project's own files were not compared with upstream: ${!url ? 'pass --project-repo URL (or a --record naming the repository)' : 'no commit is known for them (the release was cut from a folder or with uncommitted changes)'}`);
+      return result;
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'xenrel-upstream-project-'));
+    try {
+      report.info(`re-fetching the project from ${url} at ${commit}`);
+      const embedded = o.lock ?? (await readEmbeddedLock(target, false));
+      const up = await upstreamProject(url, commit, embedded ?? { lockfileVersion: 1, name: '-', components: {} }, new Cache(dir));
+      const source = `${url} @ ${commit}`;
+      let committed: Lockfile | undefined;
+      const problems: string[] = [];
+      if (up.lockText === undefined) problems.push(`${source} has no xenrel.lock: the lock is not anchored by the project's commit`);
+      else {
+        try {
+          committed = parseLockText(up.lockText, `${source}:xenrel.lock`);
+        } catch (err) {
+          problems.push((err as Error).message);
+        }
+      }
+      if (committed && !o.lock && !result.anchors) result = await verifyTarball(target, { lock: committed, record: o.record, limits: o.limits, tarballSha256: o.record ? await fileSha256(target) : undefined });
+      else if (committed && lockDigest(committed) !== lockDigest(o.lock ?? embedded!))
+        problems.push(`the lock committed at ${commit} differs from the lock the tarball was checked against`);
+      compareProject(result, up.entries, 'upstream', source);
+      if (problems.length) {
+        result.problems.push(...problems);
+        result.ok = false;
+      }
+      return result;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 }

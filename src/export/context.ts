@@ -1,3 +1,4 @@
+import { isFullCommit } from '../util/patterns.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../cache/cache.js';
 import { compareBytewise } from '../tree/hash.js';
@@ -28,7 +29,7 @@ export function exportedComponents(ctx: ExportContext): [string, LockedComponent
 
 /** A file-name-safe version for a git component: its ref, or the short commit for a bare id. */
 export function gitFileVersion(c: { ref: string; commit: string }): string {
-  if (/^[0-9a-f]{40}$/.test(c.ref)) return c.commit.slice(0, 12);
+  if (isFullCommit(c.ref)) return c.commit.slice(0, 12);
   return c.ref.replace(/^refs\/(tags|heads)\//, '').replace(/[^A-Za-z0-9._+-]+/g, '-');
 }
 

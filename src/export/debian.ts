@@ -1,3 +1,4 @@
+import { isFullCommit } from '../util/patterns.js';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,7 +63,7 @@ function watchLine(comp: string, c: ReturnType<typeof exportedComponents>[number
   }
   if (isLockedGit(c)) {
     const v = /\d[\d.]*$/.exec(c.ref)?.[0];
-    if (v && !/^[0-9a-f]{40}$/.test(c.ref)) {
+    if (v && !isFullCommit(c.ref)) {
       const prefix = c.ref.slice(0, c.ref.length - v.length).replace(/^refs\/tags\//, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       return `opts="mode=git, pgpmode=none, component=${comp}" \\\n  ${c.git} refs/tags/${prefix}([\\d.]+)`;
     }

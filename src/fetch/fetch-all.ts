@@ -110,7 +110,10 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
     const message = offlineMissing.length === failed.length
       ? `offline, and not in the cache: ${offlineMissing.join(', ')}`
       : `${failed.length} of ${names.length} components failed:\n${failed.map((f) => `  ${f.name}: ${f.error!.message}`).join('\n')}`;
-    throw new XenrelError(offlineMissing.length === failed.length ? 'E_OFFLINE_MISSING' : 'E_FETCH', message, {
+    // One failure class across the failed components keeps its code; mixed ones are E_FETCH,
+    // and each outcome in the details keeps its own.
+    const codes = [...new Set(failed.map((f) => f.error!.code))];
+    throw new XenrelError(codes.length === 1 ? codes[0]! : 'E_FETCH', message, {
       exitCode,
       hint: offlineMissing.length ? 'run `xenrel fetch` once with network access (or point mirrors: at a reachable mirror)' : failed[0]!.error!.hint,
       details: { outcomes },

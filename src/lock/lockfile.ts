@@ -5,12 +5,13 @@ import type { Lockfile } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { formatKeyPath, parseWithPositions, positionOf, type PositionedDoc } from '../util/yaml-positions.js';
 import { ConfigError, type ConfigIssue } from '../manifest/load.js';
-import { integrityString, treePath } from '../manifest/schema.js';
+import { integrityString, plainString, treePath, urlString } from '../manifest/schema.js';
+import { commitId } from '../util/patterns.js';
 
 export const LOCKFILE_NAME = 'xenrel.lock';
 
-const treeHashString = z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, 'expected a tree hash "sha256-<base64>"');
-const commitString = z.string().regex(/^[0-9a-f]{40}$/, 'expected a 40-hex commit id');
+export const treeHashString = z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, 'expected a tree hash "sha256-<base64>"');
+const commitString = commitId;
 
 const common = { path: treePath, license: z.string().optional() };
 /** Primary-key fingerprint of the OpenPGP signer (components with `signingKey:`). */
@@ -34,15 +35,15 @@ const childPath = treePath.refine((p) => !p.split('/').some((s) => s.toLowerCase
 const wrapExtras = { wrap: treePath.optional(), overlay: treePath.optional(), diffFiles: z.array(treePath).optional() };
 const childGit = z.strictObject({
   kind: z.enum(['submodule', 'wrap-git']),
-  git: z.string().min(1),
-  ref: z.string().min(1).optional(),
+  git: urlString,
+  ref: plainString.pipe(z.string().min(1)).optional(),
   commit: commitString,
   tree: treeHashString,
   ...wrapExtras,
 });
 const childFile = z.strictObject({
   kind: z.literal('wrap-file'),
-  url: z.string().min(1),
+  url: urlString,
   integrity: integrityString,
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex digits'),
   size: z.number().int().nonnegative(),
@@ -52,16 +53,16 @@ const childFile = z.strictObject({
   wrap: treePath,
 });
 const childEntry = z.discriminatedUnion('kind', [childGit, childFile]);
-const patchEntry = z.strictObject({ file: z.string().min(1), integrity: integrityString });
+const patchEntry = z.strictObject({ file: plainString.pipe(z.string().min(1)), integrity: integrityString });
 const nested = {
   children: z.record(childPath, childEntry).optional(),
   patches: z.array(patchEntry).optional(),
   vendoredTree: treeHashString.optional(),
 };
 
-const gitEntry = z.strictObject({ git: z.string().min(1), ref: z.string().min(1), commit: commitString, tree: treeHashString, signer, ...common, ...nested });
+const gitEntry = z.strictObject({ git: urlString, ref: plainString.pipe(z.string().min(1)), commit: commitString, tree: treeHashString, signer, ...common, ...nested });
 const tarballEntry = z.strictObject({
-  url: z.string().min(1),
+  url: urlString,
   integrity: integrityString,
   size: z.number().int().nonnegative(),
   tree: treeHashString.optional(),
@@ -69,7 +70,7 @@ const tarballEntry = z.strictObject({
   ...common,
 });
 const localEntry = z.strictObject({
-  local: z.string().min(1),
+  local: plainString.pipe(z.string().min(1)),
   integrity: integrityString.optional(),
   tree: treeHashString.optional(),
   ...common,
@@ -79,9 +80,9 @@ const localEntry = z.strictObject({
 
 export const lockSchema = z.strictObject({
   lockfileVersion: z.literal(1, { message: 'expected 1; this lockfile was written by another xenrel version' }),
-  name: z.string().min(1),
+  name: plainString.pipe(z.string().min(1)),
   components: z.record(
-    z.string(),
+    plainString.pipe(z.string().min(1)),
     z.union([gitEntry, tarballEntry, localEntry], { message: 'expected a git entry (git, ref, commit, tree, path), a tarball entry (url, integrity, size, path) or a local entry' }),
   ),
 });

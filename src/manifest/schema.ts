@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { urlProblem } from './url.js';
 
 const componentName = /^[a-z0-9][a-z0-9._-]*$/;
 
@@ -6,13 +7,19 @@ const componentName = /^[a-z0-9][a-z0-9._-]*$/;
 export const treePath = z
   .string()
   .min(1, 'expected a non-empty path')
+  .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'must not contain control characters (NUL, newline, tab, …)')
   .refine((p) => !p.startsWith('/') && !/^[A-Za-z]:/.test(p), 'must be relative to the tree root, not absolute')
   .refine((p) => !p.includes('\\'), 'must use "/" as separator')
   .refine((p) => !p.split('/').some((s) => s === '..' || s === '.' || s === ''), 'must not contain "..", "." or empty segments');
 
-const urlString = z.string().refine((u) => /^(https?|file|git|ssh):\/\//.test(u) || /^[^/\s]+@[^:\s]+:/.test(u), {
-  message: 'expected a URL (https://, http://, file://, git://, ssh://)',
+/** A source URL, checked as git and undici will read it (src/manifest/url.ts). */
+export const urlString = z.string().superRefine((u, ctx) => {
+  const problem = urlProblem(u);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${problem}: ${JSON.stringify(u)}` });
 });
+
+/** No NUL or other control characters: they end a C string early or forge lines. */
+export const plainString = z.string().refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters (NUL, newline, tab, …)');
 
 export const integrityString = z
   .string()
@@ -44,20 +51,20 @@ export const configureSchema = z.strictObject({
 export const componentSchema = z
   .strictObject({
     git: urlString.optional(),
-    ref: z.string().min(1).optional(),
+    ref: plainString.pipe(z.string().min(1)).optional(),
     url: urlString.optional(),
-    local: z.string().min(1).optional(),
+    local: plainString.pipe(z.string().min(1)).optional(),
     path: treePath,
     license: z.string().optional(),
     vars: z.array(z.string()).optional(),
     mirrors: z.array(urlString).optional(),
     integrity: integrityString.optional(),
-    patches: z.array(z.string()).optional(),
+    patches: z.array(plainString.pipe(z.string().min(1))).optional(),
     groups: z.array(z.string().regex(componentName, 'expected a group name (lower case, digits, ".", "_", "-")')).optional(),
     description: z.string().optional(),
     configure: configureSchema.optional(),
     limits: limitsSchema.optional(),
-    signingKey: z.string().optional(),
+    signingKey: plainString.optional(),
   })
   .superRefine((c, ctx) => {
     const kinds = (['git', 'url', 'local'] as const).filter((k) => c[k] !== undefined);
@@ -82,6 +89,8 @@ export const manifestSchema = z
         /** The version in the tarball name (`xen-4.22.0`); else `git describe`. */
         version: z.string().min(1).optional(),
         prefix: z.string().min(1).optional(),
+        /** Where the project's commits can be fetched; the release record names it for `verify --upstream`. */
+        repository: urlString.optional(),
       })
       .optional(),
     mirrors: z.array(urlString).default([]),

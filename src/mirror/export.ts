@@ -1,3 +1,4 @@
+import { isFullCommit } from '../util/patterns.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
@@ -135,7 +136,7 @@ function wantsFromLock(lock: Lockfile, tarballs: TarballWant[], gits: Map<string
   };
   for (const [name, c] of Object.entries(lock.components).sort(([a], [b]) => compareBytewise(a, b))) {
     if (isLockedGit(c)) {
-      addGit(c.git, c.commit, name, c.ref && !/^[0-9a-f]{40}$/.test(c.ref) ? c.ref : undefined);
+      addGit(c.git, c.commit, name, c.ref && !isFullCommit(c.ref) ? c.ref : undefined);
       components[name] = { kind: 'git', url: c.git, path: '', commit: c.commit };
     } else if (isLockedTarball(c)) {
       tarballs.push({ url: c.url, integrity: c.integrity, size: c.size, who: name });

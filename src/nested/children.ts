@@ -1,3 +1,4 @@
+import { isFullCommit } from '../util/patterns.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../cache/cache.js';
 import { commitTreeHash, ensureCommit, fetchGit, readGitmodules, resolveRef } from '../sources/git.js';
@@ -138,7 +139,7 @@ async function wrapGitChild(
 ): Promise<LockedChildGit> {
   const label = `${opts.name}/${path}`;
   const known = opts.known?.[path];
-  const pinnedByCommit = /^[0-9a-f]{40}$/.test(wrap.revision);
+  const pinnedByCommit = isFullCommit(wrap.revision);
   let commit: string;
   if (!pinnedByCommit && !opts.recheckRefs && known?.kind === 'wrap-git' && known.git === wrap.url && known.ref === wrap.revision) commit = known.commit;
   else {

@@ -11,6 +11,8 @@ import { git, gitArgs, gitEnv, runGit } from '../sources/git-run.js';
 export interface ProjectSource {
   kind: 'git' | 'dir';
   root: string;
+  /** HEAD (git): the commit the project's files come from. */
+  commit?: string;
   /** Commit time of HEAD (git), the default mtime. */
   commitTime?: number;
   /** `git describe`, the default version. */
@@ -27,9 +29,10 @@ export async function detectProject(root: string): Promise<ProjectSource> {
       exitCode: ExitCode.usage,
       hint: 'commit the tree first: a release is cut from a commit',
     });
+  const commit = (await git(['rev-parse', 'HEAD^{commit}'], { cwd: real })).trim();
   const time = Number((await git(['log', '-1', '--format=%ct', 'HEAD'], { cwd: real })).trim());
   const describe = (await runGit(['describe', '--tags', '--always'], { cwd: real })).stdout.toString('utf8').trim() || undefined;
-  return { kind: 'git', root: real, commitTime: time, describe };
+  return { kind: 'git', root: real, commit, commitTime: time, describe };
 }
 
 /** Tracked files that differ from HEAD (untracked files never enter a git release). */

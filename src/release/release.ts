@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../cache/cache.js';
-import { placedTree, type LoadedManifest, type Lockfile } from '../types.js';
+import type { LoadedManifest, Lockfile } from '../types.js';
 import { serializeLock, LOCKFILE_NAME } from '../lock/lockfile.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { writeArchive } from '../archive/write-archive.js';
@@ -12,14 +12,16 @@ import { treeHash, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { vendor } from '../vendor/vendor.js';
-import { storeRel } from '../vendor/layout.js';
 import { RELEASE_INFO, verifyTarball, type ReleaseInfo, type VerifyResult } from '../verify/verify.js';
+import { buildReleaseInfo, renderReleaseInfo } from '../verify/release-info.js';
+import { CONFIG_FILE, RELEASE_SBOM, projectEntries } from '../verify/owned.js';
+import { writeRecord } from './record.js';
 import { XENREL_VERSION } from '../version.js';
 import { detectProject, dirtyFiles, projectContent } from './project-tree.js';
 import { generateSbom } from '../sbom/sbom.js';
 
 /** The SPDX SBOM inside a release (part of the whole-tree hash); a copy sits beside the tarball. */
-export const RELEASE_SBOM = '.xenrel/sbom.spdx.json';
+export { RELEASE_SBOM };
 
 /** 1980-01-01: the floor for archive timestamps (zip and some gzip readers refuse older). */
 export const MIN_MTIME = 315532800;
@@ -53,6 +55,8 @@ export interface ReleaseResult {
   sums: string;
   /** `DIR/NAME.spdx.json`, the same bytes as RELEASE_SBOM inside. */
   sbom: string;
+  /** `DIR/NAME.release.json`: the anchor for the project's files, the lock and the SBOM. */
+  record: string;
   info: ReleaseInfo;
   verify: VerifyResult;
   project: 'git' | 'dir';
@@ -166,29 +170,24 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       ...(await walkTree(projectRoot, { ignoreNames, ignorePaths: content.excluded.flatMap((e) => [e, `${e}/`]) })),
       ...(await walkTree(extra, { ignoreNames: [] })),
     ];
-    const components: ReleaseInfo['components'] = {};
-    for (const [n, c] of Object.entries(lock.components)) {
-      if (without.includes(n)) continue;
-      // What vendor placed: with nested sources or patches that is vendoredTree, not the upstream tree.
-      const t = placedTree(c);
-      const integrity = (c as { integrity?: string }).integrity;
-      components[n] = { path: storeRel(n, c), ...(t ? { tree: t } : {}), ...(integrity ? { integrity } : {}) };
-    }
-    const info: ReleaseInfo = {
-      releaseInfoVersion: 1,
+    const configText = await readFile(join(extra, CONFIG_FILE), 'utf8').catch(() => undefined);
+    const projectFiles = projectEntries(entries, configText);
+    const committed = project.kind === 'git' && !(opts.allowDirty && (await dirtyFiles(project.root)).length) ? project.commit : undefined;
+    const info = buildReleaseInfo({
       name,
-      xenrel: XENREL_VERSION,
       compression: format,
       tree: treeHash(entries.filter((e) => e.path !== RELEASE_INFO)),
-      components,
-    };
-    await writeFileAtomic(join(extra, RELEASE_INFO), `${JSON.stringify(info, null, 2)}\n`);
+      project: { tree: treeHash(projectFiles), commit: committed },
+      lock,
+      without,
+    });
+    await writeFileAtomic(join(extra, RELEASE_INFO), renderReleaseInfo(info));
 
     const sources = [...(await entriesFromDir(projectRoot, { ignoreNames, skip: content.skip })), ...(await entriesFromDir(extra, { ignoreNames: [] }))];
     const written = await writeArchive(sources, { out, format, level: opts.level, topDir: name, mtime });
 
     // Like `meson dist`: read back what was written before calling it a release.
-    const verify = await verifyTarball(out, { expectedTopDir: name });
+    const verify = await verifyTarball(out, { expectedTopDir: name, lock, without });
     if (!verify.ok) {
       await unlink(out).catch(() => {});
       throw new XenrelError('E_RELEASE_VERIFY', `the tarball written to ${out} does not verify; it was removed`, {
@@ -200,6 +199,8 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     const sums = await updateSums(outDir, out, written.sha256);
     const sbomFile = join(outDir, `${name}.spdx.json`);
     await writeFileAtomic(sbomFile, sbom);
+    const record = await writeRecord({ outDir, name, tarball: out, sha256: written.sha256, size: written.size, lock, sbom, without, project: { entries: projectFiles, commit: committed, repository: loaded.manifest.release?.repository } });
+    await updateSums(outDir, record.file, record.sha256);
     return {
       file: out,
       name,
@@ -210,6 +211,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       mtime,
       sums,
       sbom: sbomFile,
+      record: record.file,
       info,
       verify,
       project: project.kind,

@@ -149,5 +149,5 @@ export function lastLines(s: string, n: number): string {
     .join('; ');
 }
 
-export const FULL_SHA = /^[0-9a-f]{40}$/;
+export { FULL_COMMIT_SHA1 as FULL_SHA } from '../util/patterns.js';
 export const SHORT_SHA = /^[0-9a-f]{4,39}$/;

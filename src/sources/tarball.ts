@@ -22,6 +22,7 @@
  *     credentials (URL userinfo, `headers.authorization`/`cookie`) go only to the source's
  *     own origin.
  */
+import { isLoopbackHost } from '../util/patterns.js';
 import { rootCertificates } from 'node:tls';
 import { Agent } from 'undici';
 import { Cache, urlKey } from '../cache/cache.js';
@@ -102,7 +103,6 @@ export interface SourceAttempt {
   actual?: string;
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/i;
 
 /** `<mirror>/<basename of url>`. */
 export function mirrorCandidate(mirror: string, url: string): string {
@@ -229,7 +229,7 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
       headersTimeoutMs: timeouts.headersMs,
       idleTimeoutMs: timeouts.idleMs,
       signal: deadline.signal,
-      httpAllowed: (u) => expected !== undefined || (opts.allowHttp === true && LOOPBACK.test(u.hostname)),
+      httpAllowed: (u) => expected !== undefined || (opts.allowHttp === true && isLoopbackHost(u.hostname)),
       credentials: creds,
       headers: plain,
       expectedSize: opts.expected?.size,
@@ -313,7 +313,8 @@ function combinedError(name: string, opts: FetchTarballOptions, failures: Source
     );
   if (mismatch)
     return new XenrelError(
-      'E_INTEGRITY',
+      // Size alone when no source got as far as the bytes' hash.
+      failures.some((f) => f.code === 'E_INTEGRITY') ? 'E_INTEGRITY' : 'E_SIZE_MISMATCH',
       `component ${name}: no source served the expected bytes (expected ${opts.expected!.integrity}${opts.expected!.size !== undefined ? `, ${opts.expected!.size} bytes` : ''})\n${lines}`,
       {
         exitCode: ExitCode.fetch,
@@ -321,7 +322,9 @@ function combinedError(name: string, opts: FetchTarballOptions, failures: Source
         details,
       },
     );
-  const code = codes.length === 1 ? codes[0]! : 'E_FETCH';
+  // Each failure class keeps its own code; with several sources, the last one tried (the
+  // upstream URL, after the mirrors) says why the download failed in the end.
+  const code = codes.length === 1 ? codes[0]! : failures[failures.length - 1]!.code;
   const hint =
     code === 'E_INSECURE_REDIRECT' || code === 'E_INSECURE_URL'
       ? 'use an https URL, or pin the integrity in the lock/config so plain http can be checked'

@@ -11,9 +11,7 @@
  *   silently trusting any certificate.
  */
 import { ExitCode, XenrelError } from '../errors.js';
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|::1|localhost)$/i;
-const FULL_COMMIT = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+import { FULL_COMMIT_ANY, isLoopbackHost } from '../util/patterns.js';
 
 function hostOf(url: string): string | undefined {
   try {
@@ -31,9 +29,9 @@ export function isUnauthenticatedGitUrl(url: string): boolean {
 /** Throws E_INSECURE_URL when `url` cannot be trusted to resolve `ref` (see the module comment). */
 export function assertGitTransport(name: string, url: string, ref: string): void {
   if (!isUnauthenticatedGitUrl(url)) return;
-  if (FULL_COMMIT.test(ref)) return;
+  if (FULL_COMMIT_ANY.test(ref)) return;
   const host = hostOf(url);
-  if (host && LOOPBACK.test(host)) return;
+  if (host && isLoopbackHost(host)) return;
   const scheme = url.slice(0, url.indexOf(':'));
   throw new XenrelError(
     'E_INSECURE_URL',

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { Cache } from '../cache/cache.js';
 import { lsRemote } from '../sources/git.js';
+import { FULL_COMMIT_SHA1 as FULL_SHA } from '../util/patterns.js';
 import { runGit } from '../sources/git-run.js';
 import { fetchTarball } from '../sources/tarball.js';
 import { toReported, type ReportedError } from '../report/report.js';
@@ -45,7 +46,6 @@ export interface UpstreamOptions {
   progress?: ProgressSink;
 }
 
-const FULL_SHA = /^[0-9a-f]{40}$/;
 
 /** `git describe --tags --abbrev=0 <commit>` in the cache's mirror, when it has the commit. */
 async function nearestTag(cache: Cache, url: string, commit: string): Promise<string | undefined> {

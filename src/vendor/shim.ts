@@ -119,6 +119,52 @@ async function writeIfChanged(abs: string, text: string, mode: number, changed: 
   changed.push(rel);
 }
 
+/** One file under .xenrel/ the shim consists of, as vendor writes it. */
+export interface ShimFile {
+  rel: string;
+  text: string;
+  mode: number;
+}
+
+/**
+ * Every file `installShim` writes, as text: the scripts, the index, a manifest for each
+ * vendored folder whose entries `entriesOf` gives, the WITHOUT list (when not empty) and
+ * the lock copy. `verify` regenerates them through this same function and compares bytes.
+ */
+export async function renderShimFiles(
+  treeRoot: string,
+  lock: Lockfile,
+  without: string[],
+  entriesOf: (name: string, c: LockedComponent) => Promise<TreeEntry[] | undefined>,
+): Promise<ShimFile[]> {
+  const files: ShimFile[] = [];
+  for (const tool of SHIM_TOOLS) files.push({ rel: `${BIN_DIR}/${tool}`, text: await renderShim(tool), mode: 0o755 });
+  files.push({ rel: SHIM_INDEX, text: await renderIndex(treeRoot, lock, without), mode: 0o644 });
+  // Manifests: the expected tree-hash lines, only for folders that are vendored.
+  for (const name of Object.keys(lock.components).sort()) {
+    const c = lock.components[name]!;
+    if (without.includes(name) || storeKind(c) !== 'tree') continue;
+    const entries = await entriesOf(name, c);
+    if (entries) files.push({ rel: `${MANIFESTS_DIR}/${name}.tree`, text: entries.map(manifestLine).join(''), mode: 0o644 });
+  }
+  const withoutText = renderWithout(lock, without);
+  if (withoutText) files.push({ rel: WITHOUT_FILE, text: withoutText, mode: 0o644 });
+  files.push({ rel: LOCK_COPY, text: serializeLock(lock), mode: 0o644 });
+  return files;
+}
+
+/** .xenrel/WITHOUT: one line per left-out component (name, configure flag, advice). */
+export function renderWithout(lock: Lockfile, without: string[]): string {
+  return Object.keys(lock.components)
+    .sort()
+    .filter((n) => without.includes(n))
+    .map((n) => {
+      const c = lock.components[n]!;
+      return `${n}\t${withoutRule(n, c)?.flag ?? '-'}\t${withoutAdvice(n, c)}\n`;
+    })
+    .join('');
+}
+
 /**
  * Writes .xenrel/bin/{git,fetch}, the index, the manifests, the WITHOUT list and the lock
  * copy. Needs the store in place (for manifests and file digests). Only what differs is
@@ -127,49 +173,27 @@ async function writeIfChanged(abs: string, text: string, mode: number, changed: 
 export async function installShim(treeRoot: string, lock: Lockfile, opts: ShimOptions = {}): Promise<ShimResult> {
   const without = opts.without ?? [];
   const changed: string[] = [];
-  for (const tool of SHIM_TOOLS) {
-    const rel = `${BIN_DIR}/${tool}`;
-    await writeIfChanged(join(treeRoot, rel), await renderShim(tool), 0o755, changed, rel);
-  }
-  await writeIfChanged(join(treeRoot, SHIM_INDEX), await renderIndex(treeRoot, lock, without), 0o644, changed, SHIM_INDEX);
-
-  // Manifests: the expected tree-hash lines, only for folders that are vendored.
-  await mkdir(join(treeRoot, MANIFESTS_DIR), { recursive: true });
-  const wanted = new Set<string>();
-  for (const [name, c] of Object.entries(lock.components)) {
-    if (without.includes(name) || storeKind(c) !== 'tree') continue;
+  const files = await renderShimFiles(treeRoot, lock, without, async (name, c) => {
     const entries = opts.entries?.[name] ?? (await walkTree(storeAbs(treeRoot, name, c)));
-    const tree = expectedTree(c);
-    if (treeHash(entries) !== tree)
+    if (treeHash(entries) !== expectedTree(c))
       throw new XenrelError('E_STORE_MISMATCH', `component ${name}: ${storeRel(name, c)} does not match the lock's tree hash`, {
         exitCode: ExitCode.checkFailed,
         hint: 'run `xenrel vendor` to restore it',
       });
-    const rel = `${MANIFESTS_DIR}/${name}.tree`;
-    wanted.add(`${name}.tree`);
-    await writeIfChanged(join(treeRoot, rel), entries.map(manifestLine).join(''), 0o644, changed, rel);
-  }
+    return entries;
+  });
+  await mkdir(join(treeRoot, MANIFESTS_DIR), { recursive: true });
+  for (const f of files) await writeIfChanged(join(treeRoot, f.rel), f.text, f.mode, changed, f.rel);
+  const wanted = new Set(files.map((f) => f.rel));
   for (const f of await readdir(join(treeRoot, MANIFESTS_DIR))) {
-    if (!wanted.has(f)) {
+    if (!wanted.has(`${MANIFESTS_DIR}/${f}`)) {
       await rm(join(treeRoot, MANIFESTS_DIR, f), { force: true, recursive: true });
       changed.push(`${MANIFESTS_DIR}/${f}`);
     }
   }
-
-  const withoutText = Object.keys(lock.components)
-    .sort()
-    .filter((n) => without.includes(n))
-    .map((n) => {
-      const c = lock.components[n]!;
-      return `${n}\t${withoutRule(n, c)?.flag ?? '-'}\t${withoutAdvice(n, c)}\n`;
-    })
-    .join('');
-  if (withoutText) await writeIfChanged(join(treeRoot, WITHOUT_FILE), withoutText, 0o644, changed, WITHOUT_FILE);
-  else if (await stat(join(treeRoot, WITHOUT_FILE)).catch(() => undefined)) {
+  if (!wanted.has(WITHOUT_FILE) && (await stat(join(treeRoot, WITHOUT_FILE)).catch(() => undefined))) {
     await rm(join(treeRoot, WITHOUT_FILE), { force: true });
     changed.push(WITHOUT_FILE);
   }
-
-  await writeIfChanged(join(treeRoot, LOCK_COPY), serializeLock(lock), 0o644, changed, LOCK_COPY);
   return { changed };
 }

@@ -10,6 +10,10 @@ import { readTar } from '../archive/reader.js';
 import { checkPath, checkSymlinks, resolveLimits, type Finding, type Limits } from '../archive/policy.js';
 import { expectedTree, LOCK_COPY, MANIFESTS_DIR, WITHOUT_FILE, storeKind, storeRel } from '../vendor/layout.js';
 import type { Lockfile } from '../types.js';
+import { LOCKFILE_NAME, parseLockText } from '../lock/lockfile.js';
+import { lockDigest, recordProjectEntries, type ReleaseRecord } from '../release/record.js';
+import { RELEASE_INFO, parseReleaseInfo, type ReleaseInfo } from './release-info.js';
+import { CONFIG_FILE, checkGenerated, projectEntries, type GeneratedReport } from './owned.js';
 
 /**
  * `xenrel verify`: recompute every component's tree hash (and the whole tree's) from a
@@ -19,19 +23,7 @@ import type { Lockfile } from '../types.js';
  * the tarball or tree are used.
  */
 
-/** Inside a release: written by `release`, excluded from the whole-tree hash (it holds it). */
-export const RELEASE_INFO = '.xenrel/release.json';
-
-export interface ReleaseInfo {
-  releaseInfoVersion: 1;
-  /** The tarball's top directory. */
-  name: string;
-  xenrel: string;
-  compression: string;
-  /** Tree hash of the whole content (paths relative to the top directory), release.json excluded. */
-  tree: string;
-  components: Record<string, { path: string; tree?: string; integrity?: string }>;
-}
+export { RELEASE_INFO, type ReleaseInfo };
 
 export interface ComponentExpectation {
   /** Where the component lies, relative to the top directory: a folder, or a file for `integrity`. */
@@ -81,10 +73,54 @@ export interface VerifyResult {
   /** Other problems: several top directories, unreadable embedded metadata. */
   problems: string[];
   files: number;
+  /** What vouched for what (see src/verify/owned.ts); only for tarballs checked against an outside anchor. */
+  anchors?: { lock: 'given' | 'record' | 'embedded'; project: ProjectAnchor };
+  /** xenrel's own files, regenerated from the lock and compared (with an outside anchor). */
+  generated?: GeneratedReport[];
+  /** The project's own files against the release record or upstream. */
+  project?: ProjectReport;
 }
+
+export type ProjectAnchor = 'record' | 'upstream' | 'none';
+
+export interface ProjectReport {
+  tree: string;
+  files: number;
+  /** The commit the record names, else the one release.json claims (a pointer, not a proof). */
+  commit?: string;
+  /** true when every anchor below agrees; null when none was given. */
+  ok: boolean | null;
+  against: ProjectCheck[];
+}
+
+export interface ProjectCheck {
+  anchor: Exclude<ProjectAnchor, 'none'>;
+  /** The record file, or `URL @ commit`. */
+  source: string;
+  expected: string;
+  ok: boolean;
+  missing: string[];
+  extra: string[];
+  modified: string[];
+}
+
+/** The project's entries of a result, for a later comparison with upstream (kept out of --json). */
+const projectEntriesOf = new WeakMap<VerifyResult, TreeEntry[]>();
+export const resultProjectEntries = (r: VerifyResult): TreeEntry[] | undefined => projectEntriesOf.get(r);
 
 export interface VerifyOptions {
   expect?: VerifyExpectations;
+  /**
+   * A lock obtained independently: components are checked against it, and every file
+   * xenrel generated is regenerated from it and compared (tarballs).
+   */
+  lock?: Lockfile;
+  /** The release record published beside the tarball: anchors the project's files, the lock and the SBOM. */
+  record?: ReleaseRecord;
+  /** Components left out on purpose (the record's list wins). */
+  without?: string[];
+  /** sha256 (hex) of the tarball file, to find it in the record. */
+  tarballSha256?: string;
   /** The top directory the tarball must have (e.g. `xen-4.22.0`). */
   expectedTopDir?: string;
   limits?: Partial<Limits>;
@@ -119,6 +155,7 @@ export function parseManifest(text: string): TreeEntry[] | undefined {
 
 interface Embedded {
   releaseInfo?: string;
+  config?: string;
   lock?: string;
   without?: string;
   manifests: Map<string, string>;
@@ -140,6 +177,7 @@ function integrityAlgorithm(sri: string): string | undefined {
 
 function metaKind(rel: string): keyof Omit<Embedded, 'manifests'> | 'manifest' | undefined {
   if (rel === RELEASE_INFO) return 'releaseInfo';
+  if (rel === CONFIG_FILE) return 'config';
   if (rel === LOCK_COPY) return 'lock';
   if (rel === WITHOUT_FILE) return 'without';
   if (rel.startsWith(`${MANIFESTS_DIR}/`) && rel.endsWith('.tree') && !rel.slice(MANIFESTS_DIR.length + 1).includes('/')) return 'manifest';
@@ -216,7 +254,125 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
   if (strayTop || tops.size > 1) problems.push(`the archive has more than one top directory: ${[...tops].sort().join(', ')}`);
   if (opts.expectedTopDir && !tops.has(opts.expectedTopDir)) problems.push(`the archive has no top directory ${opts.expectedTopDir}`);
   const unsafe = [...read.findings];
-  return compare({ entries, fileDigests, embedded }, { target: file, kind: 'tarball', topDir: top, unsafe, problems, expect: opts.expect, complete: read.complete });
+  const anchored = opts.lock || opts.record ? anchorLock(opts, embedded, problems) : undefined;
+  const expect = opts.expect ?? (anchored ? expectationsFromLock(anchored.lock, anchored.without) : undefined);
+  const result = compare({ entries, fileDigests, embedded }, { target: file, kind: 'tarball', topDir: top, unsafe, problems, expect, complete: read.complete });
+  if (opts.expect === undefined && anchored) result.expectations = 'lock';
+  const project = projectEntries(
+    entries.filter((e) => e.path !== RELEASE_INFO),
+    embedded.config,
+  );
+  projectEntriesOf.set(result, project);
+  const claimed = embedded.releaseInfo !== undefined ? parseReleaseInfo(embedded.releaseInfo, RELEASE_INFO).info?.project?.commit : undefined;
+  result.project = { tree: treeHash(project), files: project.length, commit: opts.record ? opts.record.project.commit : claimed, ok: null, against: [] };
+  if (anchored) await accountForEveryByte(result, { ...anchored, entries, embedded, project, compression: read.compression, sbomSha256: opts.record?.sbom.sha256 });
+  if (opts.record) checkRecord(result, opts.record, opts.tarballSha256);
+  if (opts.lock || opts.record) settle(result);
+  return result;
+}
+
+interface Anchored {
+  lock: Lockfile;
+  source: 'given' | 'record' | 'embedded';
+  without: string[];
+}
+
+/** The lock to regenerate from: the one given, else the embedded one when the record vouches for its digest. */
+function anchorLock(opts: VerifyOptions, embedded: Embedded, problems: string[]): Anchored | undefined {
+  const without = opts.record?.without ?? opts.without ?? [];
+  if (opts.lock) {
+    if (opts.record && lockDigest(opts.lock) !== opts.record.lock.sha256)
+      problems.push(`the lock given is not the one the release record names (sha256 ${lockDigest(opts.lock)}, record ${opts.record.lock.sha256})`);
+    return { lock: opts.lock, source: 'given', without };
+  }
+  if (!opts.record) return undefined;
+  if (embedded.lock === undefined) {
+    problems.push(`${LOCK_COPY}: missing, and no --lock given: nothing to check the components against`);
+    return undefined;
+  }
+  let lock: Lockfile;
+  try {
+    lock = parseLockText(embedded.lock, LOCK_COPY);
+  } catch (err) {
+    problems.push(`${LOCK_COPY}: ${(err as Error).message}`);
+    return undefined;
+  }
+  if (lockDigest(lock) !== opts.record.lock.sha256) {
+    problems.push(`${LOCK_COPY}: not the lock the release record names (sha256 ${lockDigest(lock)}, record ${opts.record.lock.sha256})`);
+    return undefined;
+  }
+  return { lock, source: 'record', without };
+}
+
+interface Accounting extends Anchored {
+  entries: TreeEntry[];
+  embedded: Embedded;
+  project: TreeEntry[];
+  compression: string;
+  sbomSha256?: string;
+}
+
+/**
+ * Every byte against an anchor from outside the tarball: components (already compared),
+ * xenrel's files regenerated from the lock, the project's files against the record.
+ */
+async function accountForEveryByte(result: VerifyResult, a: Accounting): Promise<void> {
+  let info: ReleaseInfo | undefined;
+  if (a.embedded.releaseInfo !== undefined) info = parseReleaseInfo(a.embedded.releaseInfo, RELEASE_INFO).info;
+  const byPath = new Map(a.entries.map((e) => [e.path, e]));
+  const verifiedComponents = new Map<string, TreeEntry[]>();
+  for (const c of result.components) {
+    if (c.status !== 'ok' || !a.lock.components[c.name] || storeKind(a.lock.components[c.name]!) !== 'tree') continue;
+    const dir = `${c.prefix}/`;
+    verifiedComponents.set(c.name, a.entries.filter((e) => e.path.startsWith(dir)).map((e) => ({ ...e, path: e.path.slice(dir.length) })));
+  }
+  const projectTree = result.project!.tree;
+  const commit = result.project!.commit;
+  result.generated = await checkGenerated({
+    lock: a.lock,
+    without: a.without,
+    entries: byPath,
+    texts: new Map(a.embedded.config !== undefined ? [[CONFIG_FILE, a.embedded.config]] : []),
+    verifiedComponents,
+    topDir: result.topDir ?? '',
+    compression: a.compression,
+    wholeTree: result.tree.actual,
+    projectTree,
+    projectCommit: commit,
+    sbomSha256: a.sbomSha256,
+    cutBy: info?.xenrel,
+  });
+  result.anchors = { lock: a.source, project: 'none' };
+}
+
+/** The project's files, the top directory and the tarball's own sha256 against the release record. */
+function checkRecord(result: VerifyResult, record: ReleaseRecord, tarballSha256: string | undefined): void {
+  compareProject(result, recordProjectEntries(record), 'record', 'the release record');
+  if (result.topDir !== record.name) result.problems.push(`the top directory is ${result.topDir}, the release record names ${record.name}`);
+  if (tarballSha256 !== undefined && !Object.values(record.tarballs).some((t) => t.sha256 === tarballSha256))
+    result.problems.push(`the tarball's sha256 ${tarballSha256} is none of those the release record lists (${Object.keys(record.tarballs).join(', ')})`);
+}
+
+/** Compares the project's files with an expected list, naming each difference. */
+export function compareProject(result: VerifyResult, expected: TreeEntry[], anchor: Exclude<ProjectAnchor, 'none'>, source: string): void {
+  const actual = projectEntriesOf.get(result) ?? [];
+  const d = diffEntries(expected, actual);
+  const p = (result.project ??= { tree: treeHash(actual), files: actual.length, ok: null, against: [] });
+  const want = treeHash(expected);
+  p.against.push({ anchor, source, expected: want, ok: want === p.tree, ...d });
+  p.ok = p.against.every((c) => c.ok);
+  result.anchors ??= { lock: 'embedded', project: anchor };
+  result.anchors.project = anchor;
+  settle(result);
+}
+
+/** Recomputes `ok` once the anchored checks have run. */
+function settle(r: VerifyResult): void {
+  r.ok =
+    r.ok &&
+    (r.generated ?? []).every((g) => g.status === 'ok' || (g.status === 'unverified' && !g.note?.startsWith('cut by'))) &&
+    r.project?.ok !== false &&
+    r.problems.length === 0;
 }
 
 export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expectedTopDir'> = {}): Promise<VerifyResult> {
@@ -263,21 +419,20 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
 function embeddedExpectations(embedded: Embedded, problems: string[]): { expect?: VerifyExpectations; source: VerifyResult['expectations'] } {
   const without = (embedded.without ?? '').split('\n').filter(Boolean).map((l) => l.split('\t')[0]!);
   if (embedded.releaseInfo !== undefined) {
-    try {
-      const info = JSON.parse(embedded.releaseInfo) as ReleaseInfo;
+    const { info, problem } = parseReleaseInfo(embedded.releaseInfo, RELEASE_INFO);
+    if (info) {
       const components: Record<string, ComponentExpectation> = {};
-      for (const [name, c] of Object.entries(info.components ?? {}))
+      for (const [name, c] of Object.entries(info.components))
         components[name] = { prefix: c.path, tree: c.tree, integrity: c.integrity, without: without.includes(name) || undefined };
       return { expect: { components, tree: info.tree }, source: 'release.json' };
-    } catch (err) {
-      problems.push(`${RELEASE_INFO}: cannot be read (${(err as Error).message})`);
     }
+    problems.push(`${problem}; not used`);
   }
   if (embedded.lock !== undefined) {
     try {
-      return { expect: expectationsFromLock(JSON.parse(embedded.lock) as Lockfile, without), source: 'lock' };
+      return { expect: expectationsFromLock(parseLockText(embedded.lock, LOCK_COPY), without), source: 'lock' };
     } catch (err) {
-      problems.push(`${LOCK_COPY}: cannot be read (${(err as Error).message})`);
+      problems.push(`${LOCK_COPY}: cannot be used (${(err as Error).message})`);
     }
   }
   return { source: 'none' };
@@ -349,7 +504,7 @@ function compare(got: Collected, ctx: CompareContext): VerifyResult {
     ctx.unsafe.length === 0 &&
     treeOk !== false &&
     components.every((c) => c.status === 'ok' || c.status === 'without' || c.status === 'unverified') &&
-    !problems.some((p) => p.includes('top directory'));
+    !problems.some((p) => p.includes('top directory') || p.startsWith(RELEASE_INFO) || p.startsWith(LOCK_COPY));
   return {
     ok,
     target: ctx.target,

@@ -1,3 +1,4 @@
+import { isFullCommit } from '../util/patterns.js';
 import type { ComponentSpec, Manifest } from '../types.js';
 import type { MakeVar } from './make-eval.js';
 import { knownComponents, stubdomLibOf, varWithSuffix } from './knowledge.js';
@@ -49,7 +50,7 @@ function gitComponent(name: string, known: ComponentSpec, pins: XenPins, notes: 
     // git-checkout.sh skips the checkout when the revision is empty: the remote's default branch.
     notes.push(`${name}: ${revVar} is empty, so Xen builds the default branch of ${url.value}; pinned as HEAD (it floats)`);
     ref = 'HEAD';
-  } else if (!/^[0-9a-f]{40}$/.test(ref) && !/\d/.test(ref)) {
+  } else if (!isFullCommit(ref) && !/\d/.test(ref)) {
     notes.push(`${name}: ${revVar} is "${ref}", which looks like a branch; lock resolves it to a commit, but it floats`);
   }
   const locVar = varWithSuffix(known, '_LOC');

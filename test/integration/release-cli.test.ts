@@ -95,7 +95,10 @@ describe('xenrel release', () => {
     const tb = await readFile(join(b, 'out', 'xen-4.22.0.tar.gz'));
     expect(sha256(ta)).toBe(sha256(tb));
     // SHA256SUMS is in `sha256sum -c` form and checks.
-    expect(await readFile(join(a, 'out', 'SHA256SUMS'), 'utf8')).toBe(`${sha256(ta)}  xen-4.22.0.tar.gz\n`);
+    // The release record beside it is the same bytes too, and listed.
+    const rec = await readFile(join(a, 'out', 'xen-4.22.0.release.json'));
+    expect(sha256(rec)).toBe(sha256(await readFile(join(b, 'out', 'xen-4.22.0.release.json'))));
+    expect(await readFile(join(a, 'out', 'SHA256SUMS'), 'utf8')).toBe(`${sha256(rec)}  xen-4.22.0.release.json\n${sha256(ta)}  xen-4.22.0.tar.gz\n`);
     execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: join(a, 'out') });
     expect(ra.stdout).toContain(`${sha256(ta)}  xen-4.22.0.tar.gz`);
   });
@@ -258,7 +261,7 @@ describe('xenrel release', () => {
     const again = await release(dir);
     expect(again.code, again.stderr).toBe(0);
     expect(await staged()).toEqual([]);
-    expect((await readdir(out)).sort()).toEqual(['SHA256SUMS', 'xen-4.22.0.spdx.json', 'xen-4.22.0.tar.gz']);
+    expect((await readdir(out)).sort()).toEqual(['SHA256SUMS', 'xen-4.22.0.release.json', 'xen-4.22.0.spdx.json', 'xen-4.22.0.tar.gz']);
     await rm(join(dir, 'blob.bin'));
   });
 });

@@ -42,7 +42,7 @@ async function vendoredTree(opts: { without?: boolean } = {}) {
       seabios: { git: 'https://example.invalid/seabios.git', ref: 'rel-1.17.0', commit: 'a'.repeat(40), tree: sb.hash, path: 'tools/firmware/seabios-dir-remote' },
       newlib: { url: 'https://example.invalid/newlib-1.16.0.tar.gz', integrity: sri512(newlib), size: newlib.length, path: 'stubdom/newlib-1.16.0.tar.gz' },
       ...(opts.without
-        ? { 'qemu-xen': { git: 'https://example.invalid/qemu.git', ref: 'x', commit: 'b'.repeat(40), tree: 'sha256-AAAA', path: 'tools/qemu-xen-dir-remote' } }
+        ? { 'qemu-xen': { git: 'https://example.invalid/qemu.git', ref: 'x', commit: 'b'.repeat(40), tree: `sha256-${'A'.repeat(43)}=`, path: 'tools/qemu-xen-dir-remote' } }
         : {}),
     },
   };
