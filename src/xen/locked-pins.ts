@@ -35,7 +35,8 @@ export function lockedPins(lock: Lockfile, without: string[] = []): LockedPins {
   for (const name of Object.keys(lock.components).sort()) {
     if (without.includes(name)) continue;
     const c = lock.components[name]!;
-    const spec = known[name];
+    // By name, else by the path Xen's make fetches into (a config may name it differently).
+    const spec = known[name] ?? Object.values(known).find((k) => k.path === c.path);
     const add = (variable: string, value: string) => assignments.push({ component: name, variable, value });
     const before = assignments.length;
     if (!spec?.vars?.length) {
