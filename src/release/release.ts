@@ -17,6 +17,7 @@ import { RELEASE_INFO, verifyTarball, type ReleaseInfo, type VerifyResult } from
 import { XENREL_VERSION } from '../version.js';
 import { detectProject, dirtyFiles, projectContent } from './project-tree.js';
 import { generateSbom } from '../sbom/sbom.js';
+import { tarballPinWarnings } from '../xen/tarball-pins.js';
 
 /** The SPDX SBOM inside a release (part of the whole-tree hash); a copy sits beside the tarball. */
 export const RELEASE_SBOM = '.xenrel/sbom.spdx.json';
@@ -56,6 +57,8 @@ export interface ReleaseResult {
   info: ReleaseInfo;
   verify: VerifyResult;
   project: 'git' | 'dir';
+  /** Pins the tarball's make would ask for differently from the lock (src/xen/tarball-pins.ts). */
+  warnings: string[];
 }
 
 function parseEpoch(v: string | undefined): number | undefined {
@@ -158,6 +161,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     // Placing into the staging folder is an internal step: no per-component lines for it.
     await vendor(lock, opts.cache, extra, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root });
     await writeFileAtomic(join(extra, LOCKFILE_NAME), serializeLock(lock));
+    const warnings = await tarballPinWarnings(projectRoot, join(extra, '.config'), lock, without);
     const sbom = await generateSbom(lock, { format: 'spdx', cache: opts.cache, manifest: loaded.manifest, configRoot: loaded.root, version: version ?? name, created: mtime, without });
     await writeFileAtomic(join(extra, RELEASE_SBOM), sbom);
 
@@ -213,6 +217,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       info,
       verify,
       project: project.kind,
+      warnings,
     };
   } finally {
     await rm(staging, { recursive: true, force: true });
