@@ -89,6 +89,7 @@ export class ReleaseCommand extends BaseCommand {
       },
     });
     const shown = displayPath(r.file, this.cwd);
+    for (const w of r.warnings) report.warn(w);
     report.set('tarball', shown);
     report.set('sha256', r.sha256);
     report.set('tarSha256', r.tarSha256);

@@ -32,6 +32,7 @@ function printResult(report: Report, r: VerifyResult): void {
   }
   for (const f of r.unsafe) report.output(`unsafe   ${f.code}: ${f.message}`);
   for (const p of r.problems) report.output(`problem  ${p}`);
+  if (r.buildProducts?.length) report.info(`${r.buildProducts.length} absolute link(s) into the tree itself, made by the build (e.g. ${r.buildProducts[0]}): build products, not vendored content`);
   if (r.tree.expected) report.output(`${r.tree.ok ? 'ok      ' : 'modified'} whole tree ${r.tree.actual}${r.tree.ok ? '' : ` (expected ${r.tree.expected})`}`);
 }
 

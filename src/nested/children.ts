@@ -9,6 +9,7 @@ import { hashTarball } from '../archive/reader.js';
 import { compareBytewise, treeHash } from '../tree/hash.js';
 import type { LockedChild, LockedChildFile, LockedChildGit, ProgressSink } from '../types.js';
 import { parseWrap, sriFromSha256Hex, type WrapFile, type WrapGit } from './wrap.js';
+import { gitMirrorCandidates } from '../mirror/layout.js';
 
 /**
  * Nested sources of a git component, found at its locked commit:
@@ -26,7 +27,10 @@ export interface ChildOptions {
   name: string;
   offline?: boolean;
   progress?: ProgressSink;
-  /** Mirrors for wrap-file archives (the component's, then the manifest's). */
+  /**
+   * Mirrors (the component's, then the manifest's), tried before each child's own URL: for
+   * git children's commits and wrap-git tags, and for wrap-file archives — as fetch does.
+   */
   mirrors?: string[];
   /** Children of the previous lock: reused as they are when their pin did not change. */
   known?: Record<string, LockedChild>;
@@ -69,9 +73,27 @@ async function treeHas(mirrorDir: string, commit: string, dir: string): Promise<
   return (await runGit(['cat-file', '-e', `${commit}:${dir}`], { gitDir: mirrorDir })).code === 0;
 }
 
+/** Options for the git source: commits come from the mirrors first (checked by id and tree). */
+const gitOpts = (opts: ChildOptions, label: string) => ({ offline: opts.offline, progress: opts.progress, label, mirrors: opts.mirrors });
+
 async function gitChildTree(url: string, commit: string, cache: Cache, opts: ChildOptions, label: string): Promise<{ mirrorDir: string; tree: string }> {
-  const { mirrorDir } = await ensureCommit(url, commit, cache, { offline: opts.offline, progress: opts.progress, label });
+  const { mirrorDir } = await ensureCommit(url, commit, cache, gitOpts(opts, label));
   return { mirrorDir, tree: await commitTreeHash(mirrorDir, commit, { label }) };
+}
+
+/**
+ * A wrap-git tag or branch: from the first mirror that has it, else from its URL. A mirror
+ * is trusted for what the name means (as with Yocto's PREMIRRORS); the commit it names is
+ * still fetched and hashed like any other.
+ */
+async function resolveWrapRef(url: string, ref: string, cache: Cache, opts: ChildOptions, label: string) {
+  if (!opts.offline && !/^[0-9a-f]{4,40}$/.test(ref))
+    for (const m of opts.mirrors ?? [])
+      for (const candidate of gitMirrorCandidates(m, url)) {
+        const r = await resolveRef(candidate, ref, cache, { label }).catch(() => undefined);
+        if (r) return { ...r, warnings: [...r.warnings, `"${ref}" of ${url} resolved from the mirror ${candidate}`] };
+      }
+  return resolveRef(url, ref, cache, { offline: opts.offline, progress: opts.progress, label });
 }
 
 const sameGit = (k: LockedChild | undefined, kind: string, url: string, commit: string): k is LockedChildGit =>
@@ -99,7 +121,7 @@ async function walkGit(
       let mirrorDir: string;
       let tree: string;
       if (sameGit(known, 'submodule', s.url, s.commit)) {
-        ({ mirrorDir } = await ensureCommit(s.url, s.commit, cache, { offline: opts.offline, progress: opts.progress, label }));
+        ({ mirrorDir } = await ensureCommit(s.url, s.commit, cache, gitOpts(opts, label)));
         tree = known.tree;
       } else ({ mirrorDir, tree } = await gitChildTree(s.url, s.commit, cache, opts, label));
       out[path] = { kind: 'submodule', git: s.url, commit: s.commit, tree };
@@ -143,14 +165,14 @@ async function wrapGitChild(
   let commit: string;
   if (!pinnedByCommit && !opts.recheckRefs && known?.kind === 'wrap-git' && known.git === wrap.url && known.ref === wrap.revision) commit = known.commit;
   else {
-    const r = await resolveRef(wrap.url, wrap.revision, cache, { offline: opts.offline, progress: opts.progress, label });
+    const r = await resolveWrapRef(wrap.url, wrap.revision, cache, opts, label);
     for (const w of r.warnings) opts.progress?.warn?.(`${label}: ${w}`);
     commit = r.commit;
   }
   let mirrorDir: string;
   let tree: string;
   if (sameGit(known, 'wrap-git', wrap.url, commit)) {
-    ({ mirrorDir } = await ensureCommit(wrap.url, commit, cache, { offline: opts.offline, progress: opts.progress, label }));
+    ({ mirrorDir } = await ensureCommit(wrap.url, commit, cache, gitOpts(opts, label)));
     tree = known.tree;
   } else ({ mirrorDir, tree } = await gitChildTree(wrap.url, commit, cache, opts, label));
   const child: LockedChildGit = { kind: 'wrap-git', git: wrap.url, ...(pinnedByCommit ? {} : { ref: wrap.revision }), commit, tree, ...extras };
@@ -219,7 +241,7 @@ async function wrapFileChild(
 
 /** Every nested source of the git component at `commit`, keyed by path. Empty when none. */
 export async function resolveChildren(parent: { git: string; commit: string }, cache: Cache, opts: ChildOptions): Promise<Record<string, LockedChild>> {
-  const { mirrorDir } = await ensureCommit(parent.git, parent.commit, cache, { offline: opts.offline, progress: opts.progress, label: opts.name });
+  const { mirrorDir } = await ensureCommit(parent.git, parent.commit, cache, gitOpts(opts, opts.name));
   const out: Record<string, LockedChild> = {};
   await walkGit(cache, opts, { url: parent.git, commit: parent.commit, mirrorDir, prefix: '', submodules: true, wraps: true }, out);
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => compareBytewise(a, b)));

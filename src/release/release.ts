@@ -19,6 +19,7 @@ import { writeRecord } from './record.js';
 import { XENREL_VERSION } from '../version.js';
 import { detectProject, dirtyFiles, projectContent } from './project-tree.js';
 import { generateSbom } from '../sbom/sbom.js';
+import { tarballPinWarnings } from '../xen/tarball-pins.js';
 
 /** The SPDX SBOM inside a release (part of the whole-tree hash); a copy sits beside the tarball. */
 export { RELEASE_SBOM };
@@ -60,6 +61,8 @@ export interface ReleaseResult {
   info: ReleaseInfo;
   verify: VerifyResult;
   project: 'git' | 'dir';
+  /** Pins the tarball's make would ask for differently from the lock (src/xen/tarball-pins.ts). */
+  warnings: string[];
 }
 
 function parseEpoch(v: string | undefined): number | undefined {
@@ -162,6 +165,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     // Placing into the staging folder is an internal step: no per-component lines for it.
     await vendor(lock, opts.cache, extra, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root });
     await writeFileAtomic(join(extra, LOCKFILE_NAME), serializeLock(lock));
+    const warnings = await tarballPinWarnings(projectRoot, join(extra, '.config'), lock, without);
     const sbom = await generateSbom(lock, { format: 'spdx', cache: opts.cache, manifest: loaded.manifest, configRoot: loaded.root, version: version ?? name, created: mtime, without });
     await writeFileAtomic(join(extra, RELEASE_SBOM), sbom);
 
@@ -215,6 +219,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       info,
       verify,
       project: project.kind,
+      warnings,
     };
   } finally {
     await rm(staging, { recursive: true, force: true });

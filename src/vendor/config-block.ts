@@ -1,6 +1,7 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { makeValue, TREE_PINS_VAR, type PinAssignment } from '../xen/locked-pins.js';
 
 /**
  * The lines xenrel owns in Xen's `.config`. Config.mk `-include`s `.config` first and
@@ -20,6 +21,13 @@ export interface ConfigBlockOptions {
    * online (only when qemu-xen is vendored: QEMU before 8.1 rejects the option).
    */
   qemuDisableDownload?: boolean;
+  /**
+   * The locked pins as make variables (src/xen/locked-pins.ts). Written with `override`,
+   * so neither the environment, the command line, configure's `<LIB>_URL` in
+   * config/Stubdom.mk nor a `.config` line of the user's sends make elsewhere: a release
+   * tarball asks the shim for exactly what its lock holds, however the tree was configured.
+   */
+  pins?: PinAssignment[];
 }
 
 export function renderBlockBody(opts: ConfigBlockOptions = {}): string {
@@ -28,6 +36,12 @@ export function renderBlockBody(opts: ConfigBlockOptions = {}): string {
     'override FETCHER := $(XEN_ROOT)/.xenrel/bin/fetch',
   ];
   if (opts.qemuDisableDownload) lines.push('CONFIG_QEMUU_EXTRA_ARGS += --disable-download');
+  if (opts.pins?.length) {
+    lines.push('# The locked pins (xenrel.lock); make ' + TREE_PINS_VAR + '=y shows the tree\'s own.');
+    lines.push(`ifneq ($(${TREE_PINS_VAR}),y)`);
+    for (const p of opts.pins) lines.push(`override ${p.variable} := ${makeValue(p.value)}`);
+    lines.push('endif');
+  }
   return lines.map((l) => `${l}\n`).join('');
 }
 

@@ -29,6 +29,7 @@ import { fileMatches, placeStore, type PlaceOptions, type PlaceResult } from './
 import { exists, recoverSiblings, removeAtomically } from './swap.js';
 import { withoutAdvice } from './without.js';
 import { PVGRUB2_MAKEFILE, installPvgrub2 } from './pvgrub2.js';
+import { lockedPins } from '../xen/locked-pins.js';
 
 export interface VendorOptions extends PlaceOptions {
   /** Copy components to their `path` too (default true). */
@@ -61,6 +62,7 @@ export const isQemuXen = (name: string, c: LockedComponent) =>
 export function configBlockOptions(lock: Lockfile, without: string[]): ConfigBlockOptions {
   return {
     qemuDisableDownload: Object.entries(lock.components).some(([n, c]) => !without.includes(n) && isQemuXen(n, c)),
+    pins: lockedPins(lock, without).assignments,
   };
 }
 

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, realpath } from 'node:fs/promises';
+import { join, posix, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import ssri from 'ssri';
 import { compareBytewise, diffEntries, fileEntry, symlinkEntry, treeHash, sortEntries, type TreeEntry, type TreeMode } from '../tree/hash.js';
@@ -79,6 +79,8 @@ export interface VerifyResult {
   generated?: GeneratedReport[];
   /** The project's own files against the release record or upstream. */
   project?: ProjectReport;
+  /** A tree: absolute symlinks into the tree itself, as Xen's build makes them (not unsafe). */
+  buildProducts?: string[];
 }
 
 export type ProjectAnchor = 'record' | 'upstream' | 'none';
@@ -385,6 +387,8 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
     if ('finding' in c) unsafe.push(c.finding);
     if (s.kind === 'symlink') links.set(s.path, s.target);
   }
+  const buildProducts = await linksIntoTree(dir, links);
+  for (const p of buildProducts) links.delete(p);
   unsafe.push(...checkSymlinks(links, { limits, absolute: 'inert', topDirRule: false }));
   const limit = pLimit(8);
   const entries = await Promise.all(
@@ -413,7 +417,25 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
       if (data) fileDigests.set(c.prefix, `${algo}-${createHash(algo).update(data).digest('base64')}`);
     }
   }
-  return compare({ entries: sortEntries(entries), fileDigests, embedded }, { target: dir, kind: 'dir', unsafe, problems: [], expect: opts.expect, complete: true });
+  const r = compare({ entries: sortEntries(entries), fileDigests, embedded }, { target: dir, kind: 'dir', unsafe, problems: [], expect: opts.expect, complete: true });
+  return buildProducts.length ? { ...r, buildProducts } : r;
+}
+
+/**
+ * Xen's `make -C tools/include` links headers by absolute path into the tree itself
+ * (`ln -s $(XEN_ROOT)/xen/include/public/*.h xen/`). A release never holds an absolute
+ * link, so such a link is the build's, not vendored content; it leaves nothing either.
+ * A link whose target is itself a link out of the tree is still caught: that one is checked.
+ */
+async function linksIntoTree(dir: string, links: ReadonlyMap<string, string>): Promise<string[]> {
+  const roots = [...new Set([resolve(dir), await realpath(dir).catch(() => resolve(dir))])];
+  const out: string[] = [];
+  for (const [p, target] of links) {
+    if (!target.startsWith('/')) continue;
+    const t = posix.normalize(target);
+    if (roots.some((r) => t.startsWith(`${r}/`) && t.length > r.length + 1)) out.push(p);
+  }
+  return out.sort(compareBytewise);
 }
 
 function embeddedExpectations(embedded: Embedded, problems: string[]): { expect?: VerifyExpectations; source: VerifyResult['expectations'] } {

@@ -1,4 +1,5 @@
 import { ExitCode, XenrelError } from '../errors.js';
+import { TOOL_VARIABLES } from './host-tools.js';
 
 /**
  * What Xen's configure decides about downloads, from its arguments — the same defaults as
@@ -25,6 +26,8 @@ export interface BuildChoices {
   ovmf: Tri;
   ipxe: Tri;
   extfiles: boolean;
+  /** configure's `<LIB>_URL=…` (AC_ARG_VAR of AX_STUBDOM_LIB): base URL by library prefix. */
+  libUrls: Record<string, string>;
   /** Stub domains by configure name: c, grub, xenstore, xenstorepvh, vtpm, vtpmmgr, ioemu. */
   stubdoms: Record<string, Tri>;
   /** The option that last set each choice, for "excluded by". */
@@ -35,7 +38,12 @@ interface OptionRule {
   /** Matches the option name (before `=`). */
   re: RegExp;
   apply(c: BuildChoices, m: RegExpExecArray, value: string | undefined): void;
+  /** A further test on the name (with the tree's stubdom library prefixes). */
+  known?(name: string, libs: string[]): boolean;
 }
+
+/** The library prefixes of Xen 4.19–4.22's stubdom/configure.ac, when the tree's is not read. */
+export const STUBDOM_LIB_PREFIXES = ['ZLIB', 'LIBPCI', 'NEWLIB', 'LWIP', 'GRUB', 'GMP', 'POLARSSL', 'TPMEMU'];
 
 const STUBDOM_NAMES: Record<string, string> = {
   'c-stubdom': 'c',
@@ -76,6 +84,18 @@ const OPTIONS: OptionRule[] = [
   { re: /^--host$/, apply: (c, _m, v) => setHost(c, v ?? '') },
   // configure's AC_ARG_VAR: CMAKE=/path says where cmake is (empty: not there).
   { re: /^CMAKE$/, apply: (c, _m, v) => ((c.cmake = Boolean(v)), (c.setBy.cmake = `CMAKE=${v ?? ''}`)) },
+  // The other programs configure checks for (src/xen/host-tools.ts reads them).
+  { re: /^[A-Z_][A-Z0-9_]*$/, apply: () => {}, known: (name) => TOOL_VARIABLES.has(name) },
+  // stubdom/configure.ac's AX_STUBDOM_LIB declares AC_ARG_VAR([<LIB>_URL]): it beats both
+  // $(XEN_EXTFILES_URL) and the --disable-extfiles upstream.
+  {
+    re: /^([A-Z][A-Z0-9_]*)_URL$/,
+    apply: (c, m, v) => {
+      c.libUrls[m[1]!] = (v ?? '').replace(/\/+$/, '');
+      c.setBy[`url:${m[1]!}`] = `${m[0]!}=${v ?? ''}`;
+    },
+    known: (name, libs) => libs.includes(name.slice(0, -'_URL'.length)),
+  },
 ];
 
 function set(c: BuildChoices, key: 'tools' | 'stubdom' | 'qemuXen' | 'qemuTraditional' | 'seabios' | 'ovmf' | 'ipxe', v: boolean, by: string) {
@@ -120,7 +140,8 @@ export interface ParsedConfigure {
   warnings: string[];
 }
 
-export function parseConfigure(args: string[], env: { host?: string; cmake: boolean }): ParsedConfigure {
+export function parseConfigure(args: string[], env: { host?: string; cmake: boolean; stubdomLibs?: string[] }): ParsedConfigure {
+  const libs = env.stubdomLibs ?? STUBDOM_LIB_PREFIXES;
   const c: BuildChoices = {
     host: '',
     x86: false,
@@ -135,6 +156,7 @@ export function parseConfigure(args: string[], env: { host?: string; cmake: bool
     ovmf: undefined,
     ipxe: undefined,
     extfiles: true,
+    libUrls: {},
     stubdoms: {},
     setBy: {},
   };
@@ -152,7 +174,7 @@ export function parseConfigure(args: string[], env: { host?: string; cmake: bool
         exitCode: ExitCode.usage,
         hint: 'pass the arguments as you would to ./configure, e.g. --configure "--enable-ovmf --disable-stubdom"',
       });
-    const rule = OPTIONS.map((r) => ({ r, m: r.re.exec(name) })).find((x) => x.m);
+    const rule = OPTIONS.map((r) => ({ r, m: r.re.exec(name) })).find((x) => x.m && (!x.r.known || x.r.known(name, libs)));
     if (rule) rule.r.apply(c, rule.m!, value);
     else ignored.push(arg);
     if (name === '--with-system-seabios' && value !== undefined && value !== 'no' && !value.startsWith('/'))

@@ -5,7 +5,8 @@ import { hasCommit } from '../sources/git.js';
 import { hasVerifiedContent } from '../sources/tarball.js';
 import { isLockedGit, isLockedTarball, type ComponentSpec, type Lockfile, type Manifest } from '../types.js';
 import { SOURCES_DIR } from '../vendor/layout.js';
-import { EXTFILES_UPSTREAM, NEEDS, parseConfigure, type BuildChoices } from './configure-options.js';
+import { EXTFILES_UPSTREAM, NEEDS, STUBDOM_LIB_PREFIXES, parseConfigure, type BuildChoices } from './configure-options.js';
+import { configureFlags, hostToolWarnings } from './host-tools.js';
 import { knownComponents, stubdomLibOf } from './knowledge.js';
 import { parseStubdomConfigureAc } from './read-pins.js';
 
@@ -61,6 +62,10 @@ export interface PlanOptions {
   host?: string;
   /** Whether cmake is installed (default: looked up on PATH). */
   cmake?: boolean;
+  /** Whether a program is on the build machine's PATH (default: looked up on PATH). */
+  hasProgram?: (name: string) => Promise<boolean>;
+  /** The environment configure would run in (AC_ARG_VAR presets); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 const exists = (p: string) => access(p).then(() => true, () => false);
@@ -101,8 +106,16 @@ function needOf(name: string, spec: ComponentSpec, choices: BuildChoices) {
 
 export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
   const configure = opts.configure ?? [];
-  const cmake = opts.cmake ?? (await findProgram('cmake'));
-  const { choices, ignored, warnings } = parseConfigure(configure, { host: opts.host, cmake });
+  const env = opts.env ?? process.env;
+  const hasProgram = opts.hasProgram ?? ((name: string) => findProgram(name, { PATH: env.PATH }));
+  const cmake = opts.cmake ?? (await findProgram('cmake', env));
+  const stubdomAc = await readFile(join(opts.root, 'stubdom/configure.ac'), 'utf8').catch(() => undefined);
+  const toolsAc = await readFile(join(opts.root, 'tools/configure.ac'), 'utf8').catch(() => undefined);
+  const declared = stubdomAc === undefined ? [] : parseStubdomConfigureAc(stubdomAc).map((d) => d.lib);
+  const { choices, ignored, warnings } = parseConfigure(configure, { host: opts.host, cmake, stubdomLibs: declared.length ? declared : STUBDOM_LIB_PREFIXES });
+  // Xen 4.21 dropped qemu-traditional; without the tree's configure.ac, assume it may be there.
+  const tree = { qemuTraditional: toolsAc === undefined || toolsAc.includes('qemu-traditional') };
+  warnings.push(...(await hostToolWarnings(choices, configureFlags(configure), tree, hasProgram, env)));
   const upstream = choices.extfiles ? {} : await upstreamStubdomUrls(opts.root);
 
   const components: PlannedFetch[] = [];
@@ -145,7 +158,9 @@ export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
       });
     } else if (spec.url) {
       const file = spec.url.split('/').pop()!;
-      const url = upstream[name] ? `${upstream[name]}/${file}` : spec.url;
+      const lib = stubdomLibOf(spec) ?? stubdomLibOf(knownComponents()[name] ?? { path: '' });
+      const given = lib ? choices.libUrls[lib] : undefined;
+      const url = given !== undefined ? `${given}/${file}` : upstream[name] ? `${upstream[name]}/${file}` : spec.url;
       components.push({
         name,
         kind: 'tarball',
@@ -157,7 +172,7 @@ export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
         locked: Boolean(locked),
         path: spec.path,
         groups,
-        because: need.because + (upstream[name] ? ` — URL from --disable-extfiles` : ''),
+        because: need.because + (given !== undefined ? ` — URL from ${choices.setBy[`url:${lib}`]}` : upstream[name] ? ` — URL from --disable-extfiles` : ''),
       });
     }
   }

@@ -1,6 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ExitCode, XenrelError } from '../errors.js';
+import { TREE_PINS_VAR } from './locked-pins.js';
 import { evalMakeVars, type MakeVar } from './make-eval.js';
 
 /**
@@ -50,6 +51,11 @@ export interface ReadPinsOptions {
   make?: string;
   /** For an unconfigured tree: what `--disable-extfiles` would give (default: extfiles on). */
   extfiles?: boolean;
+  /**
+   * Read the pins as make runs them, with xenrel's own `.config` block in effect (what a
+   * release tarball's make asks for). Default: the tree's own pins, the block's left out.
+   */
+  lockedPins?: boolean;
 }
 
 const exists = (p: string) => access(p).then(() => true, () => false);
@@ -186,7 +192,7 @@ export async function readXenPins(rootDir: string, opts: ReadPinsOptions = {}): 
   ];
   const evaluated = await evalMakeVars(body.join('\n'), [...new Set(names)], {
     cwd: root,
-    overrides: opts.overrides,
+    overrides: [...(opts.overrides ?? []), ...(opts.lockedPins ? [] : [`${TREE_PINS_VAR}=y`])],
     env: opts.env,
     make: opts.make,
   });

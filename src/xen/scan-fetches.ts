@@ -92,6 +92,12 @@ async function listBuildFiles(root: string): Promise<string[]> {
 
 /** `FETCHER := /usr/bin/wget -c -O` (configure's output) names the tool; it fetches nothing. */
 const TOOL_ASSIGNMENT = /^(?:override\s+|export\s+)*(?:FETCHER|WGET|FTP|GIT|CURL)\s*[:?+!]*=/;
+/**
+ * Shell assignments in front of (or instead of) a command: `GIT=$(GIT) …/git-checkout.sh URL`
+ * runs the helper with GIT in its environment, so only a line that is nothing but
+ * assignments is a tool assignment there.
+ */
+const SHELL_ASSIGNMENTS = /^(?:(?:export\s+)?[A-Za-z_]\w*=(?:"[^"]*"|'[^']*'|[^\s;'"]*)\s*;?\s*)+$/;
 
 const VAR_RE = /\$\((\w+)\)|\$\{(\w+)\}/g;
 const varsIn = (text: string) => [...text.matchAll(VAR_RE)].map((m) => m[1] ?? m[2]!);
@@ -124,7 +130,9 @@ export async function scanFetches(root: string, opts: { components?: Record<stri
       }
     for (const l of lines) {
       const t = l.text.trim();
-      if (!t || t.startsWith('#') || TOOL_ASSIGNMENT.test(t)) continue;
+      if (!t || t.startsWith('#')) continue;
+      const shellLine = !isMake || l.text.startsWith('\t');
+      if (TOOL_ASSIGNMENT.test(t) && (!shellLine || SHELL_ASSIGNMENTS.test(t))) continue;
       const kind = KINDS.find(([, re]) => re.test(t))?.[0];
       if (!kind) continue;
       const site: FetchSite = { file, line: l.line, kind, text: t.replace(/\s+/g, ' ').slice(0, 200) };

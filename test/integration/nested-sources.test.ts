@@ -25,6 +25,7 @@ import { parseLockText, serializeLock } from '../../src/lock/lockfile.js';
 import { XenrelError } from '../../src/errors.js';
 import type { LockedGit, Lockfile, LoadedManifest } from '../../src/types.js';
 import { makeTarball } from '../helpers/make-tarball.js';
+import { gitMirrorPath } from '../../src/mirror/layout.js';
 
 const tmp = tempDirs();
 let fx: GitFixtures;
@@ -403,5 +404,51 @@ describe('local components', () => {
     const err = await rejects(() => vendor(lock, p.cache, p.root, { configRoot: p.root }));
     expect(err.code).toBe('E_LOCAL_CHANGED');
     expect(await stat(join(p.root, 'tools/firmware/seabios-dir-remote/out/bios.bin')).then(() => true)).toBe(true);
+  });
+});
+
+describe('nested sources come from the mirrors: lock needs no upstream the mirror holds', () => {
+  it('a submodule and a wrap-git tag whose hosts do not resolve are locked from the mirror, then vendored', async () => {
+    // Upstream URLs on a host that cannot resolve (RFC 6761 .invalid): only the mirror has them.
+    const libUrl = 'https://github.invalid/example/sublib.git';
+    const wrapUrl = 'https://gitlab.invalid/example/keymap.git';
+    const sublib = await fx.repo('sublib', { files: { 'lib.c': 'int sublib;\n' } });
+    const subCommit = await sublib.commit('sublib');
+    const keymap = await fx.repo('keymap', { files: { 'meson.build': "project('keymap')\n" } });
+    const keyCommit = await keymap.commit('keymap');
+    await keymap.tag('v1.0', { annotated: true });
+    const parent = await fx.repo('fw', { files: { 'README': 'fw\n', 'subprojects/keymap.wrap': `[wrap-git]\nurl = ${wrapUrl}\nrevision = v1.0\n` } });
+    await parent.addSubmodule('lib/sublib', sublib, { url: libUrl });
+    await parent.commit('fw with a submodule and a wrap');
+
+    // The layout `xenrel mirror` writes: <mirror>/git/<name>.git, bare.
+    const mirror = await tmp.make('xenrel-mirror-');
+    for (const [repo, url] of [[sublib, libUrl], [keymap, wrapUrl]] as const)
+      execFileSync('git', ['clone', '--quiet', '--mirror', repo.dir, join(mirror, gitMirrorPath(url))], { env: fx.env });
+
+    const root = await tmp.make('xenrel-nested-mirror-');
+    await writeFile(
+      join(root, 'xenrel.config.yaml'),
+      `version: 1\nname: xen\nmirrors: [file://${mirror}]\ncomponents:\n  ovmf:\n    git: ${parent.url}\n    ref: main\n    path: tools/firmware/ovmf-dir-remote\n`,
+    );
+    const cache = new Cache(await tmp.make('xenrel-cache-'));
+    const { lock: l, warnings } = await lockProject({ loaded: await loadManifest({ cwd: root }), cache });
+    const children = (l.components.ovmf as LockedGit).children!;
+    expect(children['lib/sublib']).toMatchObject({ kind: 'submodule', git: libUrl, commit: subCommit });
+    expect(children['subprojects/keymap']).toMatchObject({ kind: 'wrap-git', git: wrapUrl, ref: 'v1.0', commit: keyCommit });
+    expect(warnings.some((w) => w.includes(`"v1.0" of ${wrapUrl} resolved from the mirror file://${mirror}/`))).toBe(true);
+
+    // What the mirror served is the children's own content, placed by vendor.
+    const tree = await tmp.make('xenrel-tree-');
+    await vendor(l, cache, tree);
+    expect(await readFile(join(tree, 'tools/firmware/ovmf-dir-remote/lib/sublib/lib.c'), 'utf8')).toBe('int sublib;\n');
+    expect(await readFile(join(tree, 'tools/firmware/ovmf-dir-remote/subprojects/keymap/meson.build'), 'utf8')).toBe("project('keymap')\n");
+
+    // Without the mirror, the same lock has to reach the hosts, and cannot.
+    await writeFile(join(root, 'xenrel.config.yaml'), (await readFile(join(root, 'xenrel.config.yaml'), 'utf8')).replace(/mirrors: \[.*\]/, 'mirrors: []'));
+    const loadedNoMirror = await loadManifest({ cwd: root });
+    const err = await rejects(() => lockProject({ loaded: loadedNoMirror, cache: new Cache(join(root, 'empty-cache')) }));
+    expect(err).toBeInstanceOf(XenrelError);
+    expect(err.message).toMatch(/github\.invalid|gitlab\.invalid/);
   });
 });

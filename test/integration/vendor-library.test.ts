@@ -46,8 +46,38 @@ describe('vendor', () => {
     }
     expect(await readFile(join(dir, '.xenrel/xenrel.lock'), 'utf8')).toBe(serializeLock(lock));
     const config = await readFile(join(dir, '.config'), 'utf8');
+    const g = up.git;
+    const extfiles = up.extfilesUrl;
     expect(config).toBe(
-      `${BLOCK_BEGIN}\noverride GIT := $(XEN_ROOT)/.xenrel/bin/git\noverride FETCHER := $(XEN_ROOT)/.xenrel/bin/fetch\nCONFIG_QEMUU_EXTRA_ARGS += --disable-download\n${BLOCK_END}\n`,
+      [
+        BLOCK_BEGIN,
+        'override GIT := $(XEN_ROOT)/.xenrel/bin/git',
+        'override FETCHER := $(XEN_ROOT)/.xenrel/bin/fetch',
+        'CONFIG_QEMUU_EXTRA_ARGS += --disable-download',
+        "# The locked pins (xenrel.lock); make XENREL_TREE_PINS=y shows the tree's own.",
+        'ifneq ($(XENREL_TREE_PINS),y)',
+        `override GMP_URL := ${extfiles}`,
+        // The fixture calls it grub; xenrel knows the path as grub-legacy's.
+        `override GRUB_URL := ${extfiles}`,
+        `override IPXE_TARBALL_URL := ${up.tarballs.ipxe!.url}`,
+        `override LWIP_URL := ${extfiles}`,
+        `override MINIOS_UPSTREAM_URL := ${g['mini-os']!.url}`,
+        `override MINIOS_UPSTREAM_REVISION := ${g['mini-os']!.ref}`,
+        `override NEWLIB_URL := ${extfiles}`,
+        `override OVMF_UPSTREAM_URL := ${g.ovmf!.url}`,
+        `override OVMF_UPSTREAM_REVISION := ${g.ovmf!.ref}`,
+        `override LIBPCI_URL := ${extfiles}`,
+        `override POLARSSL_URL := ${extfiles}`,
+        `override QEMU_UPSTREAM_URL := ${g['qemu-xen']!.url}`,
+        `override QEMU_UPSTREAM_REVISION := ${g['qemu-xen']!.ref}`,
+        `override SEABIOS_UPSTREAM_URL := ${g.seabios!.url}`,
+        `override SEABIOS_UPSTREAM_REVISION := ${g.seabios!.ref}`,
+        `override TPMEMU_URL := ${extfiles}`,
+        `override ZLIB_URL := ${extfiles}`,
+        'endif',
+        BLOCK_END,
+        '',
+      ].join('\n'),
     );
 
     const before = await snapshot(dir);

@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { tempDirs } from '../helpers/tmp.js';
+import { run } from '../helpers/netns.js';
 import { rawTar, file, dir, symlink } from '../helpers/raw-tar.js';
 import { entriesFromDir, bufferEntry } from '../../src/archive/entries.js';
 import { writeArchive } from '../../src/archive/write-archive.js';
@@ -195,5 +196,24 @@ describe('verifyDir', () => {
     await (await import('node:fs/promises')).symlink('/etc/passwd', join(root, 'xen/evil'));
     const r2 = await verifyDir(root);
     expect(r2.unsafe.map((f) => f.path)).toEqual(['xen/evil']);
+  });
+
+  it('after a build: Xen\'s absolute header links into the tree are build products, not escaping links', async () => {
+    const { root } = await vendoredTree();
+    // What tools/include/Makefile does, run by real make and ln (XEN_ROOT is absolute).
+    await put(root, 'xen/include/public/xen.h', '/* public */\n');
+    await put(root, 'xen/include/public/io/ring.h', '/* ring */\n');
+    await put(
+      root,
+      'tools/include/Makefile',
+      'XEN_ROOT = $(CURDIR)/../..\nall:\n\tmkdir -p xen\n\tln -s $(XEN_ROOT)/xen/include/public/*.h xen/\n\tln -s $(XEN_ROOT)/xen/include/public/*/ xen/\n\tln -s /etc/passwd xen/evil\n\tln -s $(XEN_ROOT)/../outside xen/up\n',
+    );
+    const m = await run('make', ['-s', '-C', 'tools/include'], { cwd: root });
+    expect(m.code, m.stderr).toBe(0);
+    const r = await verifyDir(root);
+    expect(r.buildProducts).toEqual(['tools/include/xen/io', 'tools/include/xen/xen.h']);
+    // Still unsafe: a link out of the tree, whether plainly absolute or through ..
+    expect(r.unsafe.map((f) => f.path)).toEqual(['tools/include/xen/evil', 'tools/include/xen/up']);
+    expect(r.components.every((c) => c.status === 'ok')).toBe(true);
   });
 });

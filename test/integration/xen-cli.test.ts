@@ -73,6 +73,19 @@ describe('xenrel init', () => {
     expect(c.stdout).toMatch(/matches the tree's pins, but the tree downloads something no component covers/);
   });
 
+  it('init and init --check report a fork\'s foobios-dir fetched through git-checkout.sh, with file:line', async () => {
+    const root = await writeXenPinsTree(await tmp.make(), '4.22', {
+      extra: { 'tools/firmware/foobios.mk': 'foobios-dir:\n\tGIT=$(GIT) $(XEN_ROOT)/scripts/git-checkout.sh $(FOOBIOS_UPSTREAM_URL) $(FOOBIOS_UPSTREAM_REVISION) foobios-dir\n' },
+    });
+    const site = 'tools/firmware/foobios.mk:2: GIT=$(GIT) $(XEN_ROOT)/scripts/git-checkout.sh $(FOOBIOS_UPSTREAM_URL) $(FOOBIOS_UPSTREAM_REVISION) foobios-dir';
+    const r = await runCli(['init'], { cwd: root, env: env() });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`warning: download not tied to any component: ${site}`);
+    const c = await runCli(['init', '--check'], { cwd: root, env: env() });
+    expect(c.code).toBe(1);
+    expect(c.stderr).toContain(`warning: download not tied to any component: ${site}`);
+  });
+
   it('a 4.19-like tree gets qemu-xen-traditional; errors exit 2 with what to do', async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.19');
     const r = await runCli(['init', '--json', '--xen-tree', root, '--out', join(root, 'x.yaml')], { cwd: await tmp.make(), env: env() });

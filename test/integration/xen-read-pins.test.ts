@@ -7,6 +7,7 @@ import { checkPins } from '../../src/xen/check-pins.js';
 import { loadXenKnowledge } from '../../src/xen/knowledge.js';
 import { XenrelError } from '../../src/errors.js';
 import { tempDirs } from '../helpers/tmp.js';
+import { withBlock } from '../../src/vendor/config-block.js';
 import { IPXE_PIN, OVMF_PIN, expectedPins, stubdomMkText, writeXenPinsTree, type XenVariant } from '../helpers/xen-pins-tree.js';
 
 const tmp = tempDirs();
@@ -20,6 +21,15 @@ async function tree(variant: XenVariant, opts: Parameters<typeof writeXenPinsTre
 }
 
 describe('readXenPins on fixture trees', () => {
+  it('reads the tree\'s own pins past xenrel\'s .config block; with lockedPins, what make runs with', async () => {
+    const block = withBlock('# fork\nSEABIOS_UPSTREAM_REVISION = rel-1.18.0\n', {
+      pins: [{ component: 'seabios', variable: 'SEABIOS_UPSTREAM_REVISION', value: 'rel-1.17.0' }],
+    });
+    const root = await tree('4.22', { dotConfig: block });
+    expect((await readXenPins(root, { env: cleanEnv })).vars.SEABIOS_UPSTREAM_REVISION).toMatchObject({ value: 'rel-1.18.0', file: '.config', line: 2 });
+    expect((await readXenPins(root, { env: cleanEnv, lockedPins: true })).vars.SEABIOS_UPSTREAM_REVISION).toMatchObject({ value: 'rel-1.17.0', origin: 'override' });
+  });
+
   it.each(['4.19', '4.22', 'unstable'] as const)('reads the pins of a %s-like tree as make sees them', async (variant) => {
     const root = await tree(variant);
     const pins = await readXenPins(root, { env: cleanEnv });

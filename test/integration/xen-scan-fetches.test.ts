@@ -19,6 +19,10 @@ describe('scanFetches', () => {
     expect(at('Makefile', 13)).toMatchObject({ kind: 'git', component: 'mini-os', via: '$(MINIOS_UPSTREAM_REVISION)' });
     expect(at('tools/Makefile', 3)).toMatchObject({ kind: 'git-checkout', component: 'qemu-xen' });
     expect(at('tools/firmware/etherboot/Makefile', 17)).toMatchObject({ kind: 'fetcher', component: 'ipxe' });
+    // Recipe lines that run git-checkout.sh with GIT in its environment (tools/firmware/Makefile
+    // in 4.19, 4.22 and master) are fetches, not tool assignments.
+    expect(at('tools/firmware/Makefile', 3)).toMatchObject({ kind: 'git-checkout', component: 'ovmf', via: '$(OVMF_UPSTREAM_URL)' });
+    expect(at('tools/firmware/Makefile', 6)).toMatchObject({ kind: 'git-checkout', component: 'seabios', via: '$(SEABIOS_UPSTREAM_URL)' });
     expect(at('tools/firmware/ovmf-makefile', 4)).toMatchObject({ kind: 'git', component: 'ovmf' });
     const stub = sites.filter((s) => s.file === 'stubdom/Makefile').map((s) => s.component);
     expect(stub).toEqual(['newlib', 'zlib', 'pciutils', 'lwip', 'gmp', 'polarssl', 'tpm_emulator', 'grub-legacy']);
@@ -51,6 +55,28 @@ describe('scanFetches', () => {
       'tools/libfoo/Makefile:6: $(GIT) clone $(BAR_URL) bar',
     ]);
     expect(unmapped.map((s) => s.kind)).toEqual(['curl', 'wget', 'git']);
+  });
+
+  it('a fork\'s foobios-dir in the GIT=$(GIT) git-checkout.sh style is reported; plain assignments are not', async () => {
+    const root = await writeXenPinsTree(await tmp.make(), '4.22', {
+      extra: {
+        'tools/firmware/foobios.mk': [
+          'FOOBIOS_UPSTREAM_URL ?= https://example.org/foobios.git',
+          'GIT ?= git',
+          'foobios-dir:',
+          '\tGIT=$(GIT) $(XEN_ROOT)/scripts/git-checkout.sh $(FOOBIOS_UPSTREAM_URL) $(FOOBIOS_UPSTREAM_REVISION) foobios-dir',
+          'tool-only:',
+          '\tGIT=$(GIT); export GIT',
+          '',
+        ].join('\n'),
+        'tools/helpers/env.sh': '#!/bin/sh\nGIT="git --no-pager"\nexport FETCHER=wget\n',
+      },
+    });
+    const { unmapped } = await scanFetches(root);
+    expect(unmapped.map(formatSite)).toEqual([
+      'tools/firmware/foobios.mk:4: GIT=$(GIT) $(XEN_ROOT)/scripts/git-checkout.sh $(FOOBIOS_UPSTREAM_URL) $(FOOBIOS_UPSTREAM_REVISION) foobios-dir',
+    ]);
+    expect(unmapped[0]!.kind).toBe('git-checkout');
   });
 
   it('maps a fork\'s stubdom library once the manifest has a component naming its variables', async () => {

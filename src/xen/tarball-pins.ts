@@ -1,0 +1,71 @@
+import { access, mkdtemp, readdir, rm, symlink, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { isLockedGit, isLockedTarball, type Lockfile } from '../types.js';
+import { knownComponents } from './knowledge.js';
+import { lockedPins } from './locked-pins.js';
+import { pinsToManifest, type DerivedComponent } from './pins-to-manifest.js';
+import { readXenPins } from './read-pins.js';
+
+/**
+ * What a release tarball's make will ask for, against what the lock pins: GNU make
+ * evaluates the tarball's own Config.mk, etherboot Makefile and stubdom variables with the
+ * tarball's `.config` (xenrel's block, plus the project's lines when it carries them) —
+ * no environment, no command line, a default configure. Every pin make would ask for
+ * differently is a fetch the shim will refuse on the build machine.
+ */
+
+const gitKey = (u: string) => u.replace(/\/+$/, '').replace(/\.git$/, '');
+
+/**
+ * Warnings, one per pin the tarball's make would not ask for as locked, naming the make
+ * variable and where it is set. `projectRoot` is the project content as it goes into the
+ * tarball; `dotConfig` the tarball's `.config`. Not a Xen tree (no Config.mk): none.
+ */
+export async function tarballPinWarnings(projectRoot: string, dotConfig: string | undefined, lock: Lockfile, without: string[] = []): Promise<string[]> {
+  if (!(await access(join(projectRoot, 'Config.mk')).then(() => true, () => false))) return [];
+  // A view of the tarball: the project's top-level entries, and the tarball's .config.
+  const view = await mkdtemp(join(tmpdir(), 'xenrel-tarball-view-'));
+  try {
+    for (const name of await readdir(projectRoot))
+      if (name !== '.config' && name !== '.xenrel') await symlink(resolve(projectRoot, name), join(view, name));
+    const config = dotConfig === undefined ? undefined : await readFile(dotConfig, 'utf8').catch(() => undefined);
+    if (config !== undefined) await writeFile(join(view, '.config'), config);
+    const pins = await readXenPins(view, { lockedPins: true, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    return comparePins(pinsToManifest(pins).components, lock, without);
+  } finally {
+    await rm(view, { recursive: true, force: true });
+  }
+}
+
+function comparePins(derived: DerivedComponent[], lock: Lockfile, without: string[]): string[] {
+  const out: string[] = [];
+  const known = knownComponents();
+  for (const [name, c] of Object.entries(lock.components).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (without.includes(name) || 'local' in c) continue;
+    const d = derived.find((x) => x.name === name && x.sources.length) ?? derived.find((x) => x.spec.path === c.path && x.sources.length);
+    const say = (field: 'git' | 'ref' | 'url', asked: string, locked: string) => {
+      const vars = d!.sources.filter((s) => (field === 'url' ? s.field === 'url' : s.field === field));
+      const named = vars.map((v) => `${v.variable} (${v.where})`).join(', ') || 'its make variables';
+      out.push(`${name}: the release tarball's make would ask for ${asked} (${named}), but the lock pins ${locked}; the shim will refuse that fetch`);
+    };
+    if (!d) {
+      if (!known[name] && !Object.values(known).some((k) => k.path === c.path))
+        out.push(`${name}: no make variable of Xen that xenrel knows names it, so the release tarball's make asks for whatever its makefiles say; the shim serves only ${isLockedGit(c) ? `${c.git} (${c.ref})` : isLockedTarball(c) ? c.url : name}`);
+      continue;
+    }
+    if (isLockedGit(c)) {
+      if (d.spec.git && gitKey(d.spec.git) !== gitKey(c.git)) say('git', d.spec.git, c.git);
+      if (d.spec.ref && d.spec.ref !== c.ref && d.spec.ref !== c.commit) say('ref', d.spec.ref, c.ref);
+    } else if (isLockedTarball(c) && d.spec.url && d.spec.url !== c.url) {
+      // An unconfigured tree without stubdom/configure.ac names no version: compare the base URL only.
+      const noVersion = d.sources.some((s) => s.variable.endsWith('_VERSION') && s.value === '');
+      const base = (u: string) => u.slice(0, u.lastIndexOf('/'));
+      if (!noVersion || base(d.spec.url) !== base(c.url)) say('url', noVersion ? `${base(d.spec.url)}/…` : d.spec.url, c.url);
+    }
+  }
+  // Pins the block cannot carry (a URL make cannot hold, a file name the Makefile does not fetch).
+  for (const u of lockedPins(lock, without).unpinned)
+    if (known[u.component]?.vars?.length && !out.some((o) => o.startsWith(`${u.component}:`))) out.push(`${u.component}: ${u.reason}`);
+  return out;
+}
