@@ -1,8 +1,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { XenrelError, ExitCode } from '../errors.js';
 import { boundedMemoryArgs, gitArgs, gitEnv, lastLines } from '../sources/git-run.js';
 
 const EMPTY = Buffer.alloc(0);
+const READ_AHEAD = 4 << 20;
 
 /**
  * One `git cat-file --batch` child reading a known sequence of blobs, in that order.
@@ -32,7 +34,11 @@ export class BlobReader {
     });
     this.child.stdin.on('error', () => {}); // git gone early: its exit status says why
     this.child.stdin.end(oids.length ? `${oids.join('\n')}\n` : '');
-    this.chunks = (this.child.stdout as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    // A bounded read-ahead: git keeps running while the writer compresses, instead of
+    // waiting for each 64 KiB pipe buffer to be emptied (a context switch each, costly on
+    // a loaded machine).
+    const ahead = this.child.stdout.pipe(new PassThrough({ highWaterMark: READ_AHEAD }));
+    this.chunks = (ahead as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   }
 
   private failure(what: string): XenrelError {
