@@ -69,6 +69,11 @@ export class BlobReader {
       const line = this.buf.subarray(0, nl).toString('utf8');
       this.buf = this.buf.subarray(nl + 1);
       const m = /^([0-9a-f]+) (\S+) (\d+)$/.exec(line);
+      if (line === `${oid} missing`)
+        throw new XenrelError('E_GIT_MISSING_OBJECT', `${this.where}: git object ${oid} is missing from the repository`, {
+          exitCode: ExitCode.checkFailed,
+          hint: 'the repository is damaged: run `git fsck`, and restore the object (e.g. `git fetch` from a good clone)',
+        });
       if (!m || m[1] !== oid || m[2] !== 'blob') throw this.failure(`unexpected answer "${line}" for blob ${oid}`);
       let remaining = Number(m[3]);
       while (remaining > 0) {
