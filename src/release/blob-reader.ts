@@ -26,7 +26,7 @@ export class BlobReader {
     private readonly where: string,
     private readonly oids: readonly string[],
   ) {
-    this.child = spawn('git', gitArgs([...boundedMemoryArgs(), 'cat-file', '--batch']), { cwd: where, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn('git', gitArgs([...boundedMemoryArgs(), 'cat-file', '--batch', '--buffer']), { cwd: where, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString('utf8')).slice(-8192)));
     this.exited = new Promise((resolve) => {
       this.child.on('error', () => resolve(-1));
