@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { EntrySource } from '../archive/entries.js';
@@ -91,14 +91,15 @@ async function attributesOf(root: string, commit: string, paths: string[]): Prom
     const env = { GIT_INDEX_FILE: join(tmp, 'index') };
     const rt = await runGit(['read-tree', commit], { cwd: root, env });
     if (rt.code !== 0) throw gitFailure(['read-tree'], rt, `reading the attributes of ${commit} in ${root}`);
-    const args = ['check-attr', '--cached', '--stdin', '-z', ...ATTRS];
+    // --all prints only what is set for a path: a few lines, not one per path and attribute.
+    const args = ['check-attr', '--cached', '--stdin', '-z', '--all'];
     const r = await runGit(args, { cwd: root, env, input: paths.map((p) => `${p}\0`).join('') });
     if (r.code !== 0) throw gitFailure(args, r, `reading the attributes of ${commit} in ${root}`);
     const out = new Map<string, Map<string, string>>();
     const parts = r.stdout.toString('utf8').split('\0');
     for (let i = 0; i + 2 < parts.length; i += 3) {
       const v = parts[i + 2]!;
-      if (v === 'unspecified') continue;
+      if (v === 'unspecified' || !ATTRS.includes(parts[i + 1]!)) continue;
       let m = out.get(parts[i]!);
       if (!m) out.set(parts[i]!, (m = new Map()));
       m.set(parts[i + 1]!, v);
@@ -200,14 +201,17 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
   }
   const linkOids = new Set(kept.filter((l) => l.mode === '120000').map((l) => l.oid));
   if (want.size) {
+    // git's inflating is the cost here: one cat-file per core, each on a contiguous share.
     const oids = [...want];
-    const pass = new BlobReader(root, oids);
-    try {
-      for (const oid of oids) {
+    const shares = Math.max(1, Math.min(availableParallelism(), Math.ceil(oids.length / 256)));
+    const per = Math.ceil(oids.length / shares);
+    const passes = Array.from({ length: shares }, (_, i) => oids.slice(i * per, (i + 1) * per)).map((list) => ({ list, reader: new BlobReader(root, list) }));
+    const hashShare = async ({ list, reader }: { list: string[]; reader: BlobReader }) => {
+      for (const oid of list) {
         const h = createHash('sha256');
         const parts: Buffer[] = [];
         let size = 0;
-        for await (const c of pass.read(oid)) {
+        for await (const c of reader.read(oid)) {
           h.update(c);
           size += c.length;
           if (linkOids.has(oid)) {
@@ -229,9 +233,10 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
           links.set(oid, target);
         }
       }
-    } finally {
-      await pass.close();
-    }
+    };
+    const results = await Promise.allSettled(passes.map(hashShare));
+    const closed = await Promise.allSettled(passes.map((p) => p.reader.close()));
+    for (const r of [...results, ...closed]) if (r.status === 'rejected') throw r.reason;
   }
 
   const sources: EntrySource[] = [];
