@@ -4,7 +4,7 @@ import { XenrelError, ExitCode } from '../errors.js';
 import { boundedMemoryArgs, gitArgs, gitEnv, lastLines } from '../sources/git-run.js';
 
 const EMPTY = Buffer.alloc(0);
-const READ_AHEAD = 4 << 20;
+const READ_AHEAD = 2 << 20;
 
 /**
  * One `git cat-file --batch` child reading a known sequence of blobs, in that order.
@@ -34,7 +34,7 @@ export class BlobReader {
     });
     this.child.stdin.on('error', () => {}); // git gone early: its exit status says why
     this.child.stdin.end(oids.length ? `${oids.join('\n')}\n` : '');
-    // A bounded read-ahead: git keeps running while the writer compresses, instead of
+    // A bounded read-ahead (2 MiB): git keeps running while the writer compresses, instead of
     // waiting for each 64 KiB pipe buffer to be emptied (a context switch each, costly on
     // a loaded machine).
     const ahead = this.child.stdout.pipe(new PassThrough({ highWaterMark: READ_AHEAD }));
