@@ -1,25 +1,41 @@
-// npm run bench [-- --small] [-- --runs N] [-- --keep]
-// Builds a generated tree once (~150 MB: ~20k text files of varied size + a few large
-// incompressible binaries; --small: ~15 MB), then times, in the same run and interleaved:
-//   xenrel writer+gzip (level 6 and 9)  vs  GNU tar --sort=name … | gzip -n -6 / -9
-//   xenrel verify                       vs  gzip -dc | sha256sum
-//   xenrel tree hash                    vs  find | sort | xargs sha256sum | sha256sum
-// Every xenrel measurement runs in a child process (wall time includes Node's start-up)
-// and reports that process's peak RSS. Prints medians and ratios.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, statSync, readdirSync } from 'node:fs';
-import { tmpdir, availableParallelism } from 'node:os';
+// npm run bench — xenrel's commands side by side with the standard tools, in one run.
+//
+// Workloads (sizes settable, defaults in brackets):
+//   XENREL_BENCH_MB=190        generated tree: text files of varied size + incompressible blobs
+//   XENREL_BENCH_FILES=20000   text files in it
+//   XENREL_BENCH_HASH_FILES=4000  files in the tree `xenrel hash` is timed on
+//   XENREL_BENCH_RUNS=3        pairs per comparison
+//   XENREL_BENCH_BIG_MB=0      also a git tree of this size (e.g. 600), for peak RSS only
+//   XENREL_BENCH_XEN=DIR       a Xen git repository (e.g. a bare mirror), released at
+//   XENREL_BENCH_XEN_REF=RELEASE-4.22.0
+//   XENREL_BENCH_KEEP=1        keep the work folder
+//
+// Every measurement runs the command a user runs (the built `xenrel`, through its #! line)
+// and the baseline, alternately: A B A B … (A B C for two baselines). Each pair gives a
+// ratio; the median of those ratios is printed, so drift of a shared machine during the
+// run cancels out. Peak RSS is of the whole process tree (git and gzip children count),
+// sampled from /proc every 20 ms.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, statSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const args = process.argv.slice(2);
-const small = args.includes('--small');
-const runs = Number(args[args.indexOf('--runs') + 1]) || (small ? 3 : 5);
-const keep = args.includes('--keep');
-const worker = fileURLToPath(new URL('./worker.js', import.meta.url));
+const env = process.env;
+const num = (k, d) => (env[k] !== undefined && env[k] !== '' ? Number(env[k]) : d);
+const MB = num('XENREL_BENCH_MB', 190);
+const FILES = num('XENREL_BENCH_FILES', 20000);
+const HASH_FILES = num('XENREL_BENCH_HASH_FILES', 4000);
+const RUNS = num('XENREL_BENCH_RUNS', 3);
+const BIG_MB = num('XENREL_BENCH_BIG_MB', 0);
+const XEN = env.XENREL_BENCH_XEN;
+const XEN_REF = env.XENREL_BENCH_XEN_REF || 'RELEASE-4.22.0';
+const KEEP = env.XENREL_BENCH_KEEP === '1';
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const MTIME = 1_700_000_000;
+const PAGE = 4096;
 
-// ---------------------------------------------------------------- tree
+// ---------------------------------------------------------------- trees
 function rng(seed) {
   let x = seed >>> 0;
   return () => {
@@ -35,8 +51,9 @@ const WORDS = ('static int void return struct unsigned long char const if else f
   'xen domain vcpu page frame grant event channel hypercall memory map unmap lock spin irq timer sched credit ' +
   'the of and to in is that for it with as was on be at by this had not are but from or have an they which').split(' ');
 
-function generate(root, nFiles, binaries, binSize) {
-  const r = rng(42);
+/** `nFiles` text files (log-uniform 100 B .. 40 KiB) in nested folders, then random blobs up to `totalMB`. */
+function generate(root, nFiles, totalMB, seed = 42) {
+  const r = rng(seed);
   let bytes = 0;
   const dirs = [];
   for (let i = 0; i < Math.max(10, Math.round(nFiles / 40)); i++) {
@@ -46,18 +63,13 @@ function generate(root, nFiles, binaries, binSize) {
     dirs.push(parts.join('/'));
   }
   for (let i = 0; i < nFiles; i++) {
-    // log-uniform sizes, 100 B .. 40 KiB: about 5 KiB on average
     const size = Math.floor(100 * Math.exp(r() * Math.log(400)));
     const words = [];
     let len = 0;
     while (len < size) {
-      const w = WORDS[Math.floor(r() * WORDS.length)];
+      const w = r() < 0.1 ? '\n' : WORDS[Math.floor(r() * WORDS.length)];
       words.push(w);
       len += w.length + 1;
-      if (r() < 0.1) {
-        words.push('\n');
-        len++;
-      }
     }
     const d = join(root, dirs[i % dirs.length]);
     mkdirSync(d, { recursive: true });
@@ -66,104 +78,217 @@ function generate(root, nFiles, binaries, binSize) {
     bytes += text.length;
   }
   mkdirSync(join(root, 'blobs'), { recursive: true });
-  for (let i = 0; i < binaries; i++) {
-    const b = Buffer.alloc(binSize);
-    const g = rng(1000 + i);
-    for (let k = 0; k < b.length; k += 4) b.writeUInt32LE((g() * 2 ** 32) >>> 0, k);
+  const blob = 12 << 20;
+  for (let i = 0; bytes < totalMB * 2 ** 20; i++) {
+    const b = Buffer.alloc(Math.min(blob, Math.max(4096, totalMB * 2 ** 20 - bytes)));
+    const g = rng(1000 + i + seed);
+    for (let k = 0; k + 4 <= b.length; k += 4) b.writeUInt32LE((g() * 2 ** 32) >>> 0, k);
     writeFileSync(join(root, 'blobs', `firmware${i}.bin`), b);
     bytes += b.length;
   }
   return bytes;
 }
 
-// ---------------------------------------------------------------- timing
-function sh(cmd) {
-  const t = process.hrtime.bigint();
-  const r = spawnSync('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+const CONFIG = (name) => `version: 1\nname: ${name}\nrelease:\n  version: "1.0"\ncomponents: {}\n`;
+const LOCK = (name) => `{\n  "components": {},\n  "lockfileVersion": 1,\n  "name": "${name}"\n}\n`;
+const gitEnv = { ...env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.org', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.org', GIT_AUTHOR_DATE: `@${MTIME} +0000`, GIT_COMMITTER_DATE: `@${MTIME} +0000` };
+function sh(cmd, cwd) {
+  const r = spawnSync('sh', ['-c', cmd], { cwd, env: gitEnv, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`failed: ${cmd}`);
-  return { s: Number(process.hrtime.bigint() - t) / 1e9, out: r.stdout.toString().trim() };
+  return r.stdout.toString();
 }
-function node(...a) {
-  const t = process.hrtime.bigint();
-  // The same V8 flag the xenrel command starts with (see src/cli.ts).
-  const r = spawnSync(process.execPath, ['--max-semi-space-size=2', worker, ...a], { stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) throw new Error(`xenrel worker failed: ${a.join(' ')}`);
-  const s = Number(process.hrtime.bigint() - t) / 1e9;
-  return { s, ...JSON.parse(r.stdout.toString().trim().split('\n').pop()) };
+/** Commits `dir` (with a xenrel config and lock) to a fresh git repository, packed as a clone would be. */
+function commitTree(dir, name) {
+  writeFileSync(join(dir, 'xenrel.config.yaml'), CONFIG(name));
+  writeFileSync(join(dir, 'xenrel.lock'), LOCK(name));
+  sh('git init -q && git add -A && git commit -q -m tree && git repack -adq --window=0 && git prune', dir);
 }
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-/** The real `xenrel` command, end to end, with its peak RSS from /usr/bin/time. */
-function cli(cwd, ...a) {
-  const t = process.hrtime.bigint();
-  // Run as users do: the installed command, through its #! line.
-  const r = spawnSync('/usr/bin/time', ['-f', 'XENREL_RSS_KB=%M', CLI, ...a], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-  const s = Number(process.hrtime.bigint() - t) / 1e9;
-  const err = r.stderr.toString();
-  if (r.status !== 0) throw new Error(`xenrel ${a.join(' ')} failed: ${err}`);
-  return { s, maxRssMiB: Number(/XENREL_RSS_KB=(\d+)/.exec(err)[1]) / 1024 };
+
+// ---------------------------------------------------------------- measuring
+/** Sum of RSS over a process and all its descendants, from /proc. */
+function treeRss(rootPid) {
+  const kids = new Map();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, 'latin1');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid).push(Number(p));
+    } catch {}
+  }
+  let sum = 0;
+  const stack = [rootPid];
+  while (stack.length) {
+    const pid = stack.pop();
+    try {
+      sum += Number(readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ')[1]) * PAGE;
+    } catch {}
+    stack.push(...(kids.get(pid) ?? []));
+  }
+  return sum;
 }
+
+/** Runs `argv` (or a shell command); wall seconds and the process tree's peak RSS in MiB. */
+function timed(argv, cwd) {
+  return new Promise((resolve, reject) => {
+    const [cmd, ...args] = typeof argv === 'string' ? ['sh', '-c', argv] : argv;
+    const t = process.hrtime.bigint();
+    const child = spawn(cmd, args, { cwd, env: gitEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    let peak = 0;
+    const sample = () => (peak = Math.max(peak, treeRss(child.pid)));
+    const timer = setInterval(sample, 20);
+    sample();
+    child.on('close', (code) => {
+      clearInterval(timer);
+      const s = Number(process.hrtime.bigint() - t) / 1e9;
+      if (code !== 0) reject(new Error(`failed (${code}): ${typeof argv === 'string' ? argv : argv.join(' ')}\n${err}`));
+      else resolve({ s, rss: peak / 2 ** 20 });
+    });
+  });
+}
+
 const median = (xs) => {
   const s = [...xs].sort((p, q) => p - q);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+const f2 = (x) => x.toFixed(2);
+const rows = [];
+
+/**
+ * Paired runs: for each run, xenrel then each baseline in turn. `before` runs untimed
+ * before every xenrel run (e.g. to empty a cache).
+ */
+async function compare(title, ours, baselines, opts = {}) {
+  const a = [];
+  const b = baselines.map(() => []);
+  const ratios = baselines.map(() => []);
+  let rssA = 0;
+  const rssB = baselines.map(() => 0);
+  for (let i = 0; i < RUNS; i++) {
+    opts.before?.();
+    const x = await ours.run();
+    a.push(x.s);
+    rssA = Math.max(rssA, x.rss);
+    for (let k = 0; k < baselines.length; k++) {
+      const y = await baselines[k].run();
+      b[k].push(y.s);
+      ratios[k].push(x.s / y.s);
+      rssB[k] = Math.max(rssB[k], y.rss);
+    }
+  }
+  for (let k = 0; k < baselines.length; k++) {
+    const row = { what: `${title}`, vs: baselines[k].name, xenrel: median(a), base: median(b[k]), ratio: median(ratios[k]), ratios: ratios[k], rssA, rssB: rssB[k] };
+    rows.push(row);
+    console.log(`  ${row.what} vs ${row.vs}: xenrel ${f2(row.xenrel)} s, baseline ${f2(row.base)} s, median ratio ${f2(row.ratio)} (${row.ratios.map(f2).join(' ')}); peak RSS xenrel ${row.rssA.toFixed(0)} MiB, baseline ${row.rssB.toFixed(0)} MiB`);
+  }
+}
 
 // ---------------------------------------------------------------- main
 const base = mkdtempSync(join(tmpdir(), 'xenrel-bench-'));
+const hasPigz = spawnSync('pigz', ['--version'], { stdio: 'ignore' }).status === 0;
 try {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm run bench does)`);
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`machine: ${availableParallelism()} cores, ${cpu}; node ${process.version}; ${RUNS} paired runs per comparison`);
+  if (!hasPigz) console.log('NOTE: pigz is not installed (apt-get install pigz): the pigz comparisons are skipped');
+
   const tree = join(base, 'bench');
   mkdirSync(tree);
-  const t0 = Date.now();
-  const bytes = small ? generate(tree, 2000, 2, 4 << 20) : generate(tree, 20000, 4, 12 << 20);
-  console.log(`tree: ${small ? 2000 : 20000} text files + ${small ? 2 : 4} binaries, ${(bytes / 2 ** 20).toFixed(0)} MiB, generated in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${availableParallelism()} cores; ${runs} runs each`);
-  const gnu = (level, out) =>
-    sh(`tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@${MTIME} -cf - -C '${base}' bench | gzip -n -${level} > '${out}'`);
-  sh(`tar -cf - -C '${base}' bench > /dev/null`); // warm the page cache for everyone
+  let t0 = Date.now();
+  const bytes = generate(tree, FILES, MB);
+  const folder = join(base, 'folder', 'bench');
+  mkdirSync(join(base, 'folder'));
+  sh(`cp -a '${tree}' '${folder}'`);
+  writeFileSync(join(folder, 'xenrel.config.yaml'), CONFIG('bench'));
+  writeFileSync(join(folder, 'xenrel.lock'), LOCK('bench'));
+  commitTree(tree, 'bench');
+  console.log(`tree: ${FILES} text files + random blobs, ${(bytes / 2 ** 20).toFixed(0)} MiB, as a git project and as a folder; made in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const cache = join(base, 'cache');
+  const blobCache = join(cache, 'blob-sha256');
+  const out = join(base, 'out');
+  const release = (dir, level, extra = []) => ({
+    run: () => timed([CLI, 'release', '--level', String(level), '--out', out, '--cache', cache, '-q', ...extra], dir),
+  });
+  const gitArchive = (dir, level, z) => ({
+    name: `git archive | ${z} -n -${level}`,
+    run: () => timed(`git archive --prefix=bench-1.0/ HEAD | ${z} -n -${level} > '${join(base, `ga.tar.gz`)}'`, dir),
+  });
+  const gnuTar = (dir, level, z) => ({
+    name: `tar --sort=name | ${z} -n -${level}`,
+    run: () => timed(`tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@${MTIME} -cf - . | ${z} -n -${level} > '${join(base, 'gnu.tar.gz')}'`, dir),
+  });
+  const zs = hasPigz ? ['gzip', 'pigz'] : ['gzip'];
+  const coldBlobCache = { before: () => rmSync(blobCache, { recursive: true, force: true }) };
+  sh(`find '${folder}' -type f -exec cat {} + > /dev/null; git -C '${tree}' archive HEAD > /dev/null`); // warm the page cache for everyone
 
-  const rows = [];
-  const measure = (name, ours, theirs) => {
-    const a = [];
-    const b = [];
-    let rss = 0;
-    for (let i = 0; i < runs; i++) {
-      const x = ours();
-      a.push(x.s);
-      rss = Math.max(rss, x.maxRssMiB);
-      b.push(theirs().s);
-    }
-    const row = { name, xenrel: median(a), baseline: median(b), rss };
-    rows.push(row);
-    console.log(`  ${name}: xenrel ${row.xenrel.toFixed(2)} s, baseline ${row.baseline.toFixed(2)} s, ratio ${(row.xenrel / row.baseline).toFixed(2)}, RSS ${rss.toFixed(0)} MiB`);
-  };
-  const ours6 = join(base, 'xenrel-6.tar.gz');
-  for (const level of [6, 9]) {
-    measure(
-      `release tar.gz -${level} vs tar|gzip -n -${level}`,
-      () => node('pack', tree, join(base, `xenrel-${level}.tar.gz`), String(level), String(MTIME)),
-      () => gnu(level, join(base, `gnu-${level}.tar.gz`)),
-    );
-    const o = statSync(join(base, `xenrel-${level}.tar.gz`)).size;
-    const g = statSync(join(base, `gnu-${level}.tar.gz`)).size;
-    console.log(`    sizes: xenrel ${(o / 2 ** 20).toFixed(1)} MiB, GNU ${(g / 2 ** 20).toFixed(1)} MiB (${((o / g - 1) * 100).toFixed(1)}%)`);
-  }
-  // The whole command as a release manager runs it: hashes the tree for release.json,
-  // writes, then reads the tarball back and verifies it before reporting success.
-  writeFileSync(join(tree, 'xenrel.config.yaml'), 'version: 1\nname: bench\nrelease:\n  version: "1.0"\ncomponents: {}\n');
-  writeFileSync(join(tree, 'xenrel.lock'), '{\n  "components": {},\n  "lockfileVersion": 1,\n  "name": "bench"\n}\n');
-  for (const level of [6, 9]) {
-    measure(
-      `xenrel release CLI -${level} (hash + write + self-verify) vs tar|gzip -n -${level}`,
-      () => cli(tree, 'release', '--level', String(level), '--out', join(base, `cli-${level}`), '--cache', join(base, 'cache'), '-q'),
-      () => gnu(level, join(base, `gnu-${level}.tar.gz`)),
-    );
-  }
-  measure('verify vs gzip -dc | sha256sum', () => node('verify', ours6), () => sh(`gzip -dc '${ours6}' | sha256sum`));
-  measure('tree hash vs find|sort|xargs sha256sum|sha256sum', () => node('hash', tree), () =>
-    sh(`cd '${tree}' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum`),
-  );
+  console.log('release of the git project (first release of the commit: blob-hash cache empty)');
+  for (const level of [6, 9])
+    await compare(`release git -${level}`, release(tree, level), zs.map((z) => gitArchive(tree, level, z)), coldBlobCache);
+  console.log('re-release of the same commit (blob-hash cache warm)');
+  await compare('re-release git -6', release(tree, 6), zs.map((z) => gitArchive(tree, 6, z)));
+  console.log('release of the folder project');
+  for (const level of [6, 9]) await compare(`release folder -${level}`, release(folder, level), zs.map((z) => gnuTar(folder, level, z)));
 
-  console.log('\n| operation | xenrel s | baseline s | ratio | xenrel peak RSS MiB |\n|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.name} | ${r.xenrel.toFixed(2)} | ${r.baseline.toFixed(2)} | ${(r.xenrel / r.baseline).toFixed(2)} | ${r.rss.toFixed(0)} |`);
-  if (keep) console.log(`kept ${base}: ${readdirSync(base).join(' ')}`);
+  const tarball = join(out, 'bench-1.0.tar.gz');
+  const o = statSync(tarball).size;
+  sh(`tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@${MTIME} -cf - . | gzip -n -9 > '${join(base, 'gnu.tar.gz')}'`, folder);
+  const g = statSync(join(base, 'gnu.tar.gz')).size;
+  console.log(`  size at -9: xenrel ${(o / 2 ** 20).toFixed(1)} MiB, tar | gzip -n -9 ${(g / 2 ** 20).toFixed(1)} MiB (${((o / g - 1) * 100).toFixed(1)}%)`);
+
+  console.log('verify');
+  await compare('verify', { run: () => timed([CLI, 'verify', tarball, '-q'], base) }, [{ name: 'gzip -dc | sha256sum', run: () => timed(`gzip -dc '${tarball}' | sha256sum > /dev/null`, base) }]);
+
+  console.log(`tree hash (${HASH_FILES} files)`);
+  const small = join(base, 'hash-tree');
+  mkdirSync(small);
+  generate(small, HASH_FILES, 0, 7);
+  rmSync(join(small, 'blobs'), { recursive: true, force: true });
+  sh(`find '${small}' -type f -exec cat {} + > /dev/null`);
+  await compare('xenrel hash', { run: () => timed([CLI, 'hash', small], base) }, [
+    { name: 'find | sort | xargs sha256sum | sha256sum', run: () => timed(`cd '${small}' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`, base) },
+  ]);
+
+  console.log('start-up');
+  await compare('xenrel --version', { run: () => timed([CLI, '--version'], base) }, [{ name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) }]);
+
+  if (XEN) {
+    const xen = join(base, 'xen');
+    sh(`git clone -q --no-checkout '${XEN}' '${xen}' && git -C '${xen}' checkout -q -b bench '${XEN_REF}'`);
+    writeFileSync(join(xen, 'xenrel.config.yaml'), CONFIG('xen'));
+    writeFileSync(join(xen, 'xenrel.lock'), LOCK('xen'));
+    sh('git add xenrel.config.yaml xenrel.lock && git commit -q -m bench', xen);
+    const files = sh('git ls-files | wc -l', xen).trim();
+    console.log(`Xen ${XEN_REF} (${files} files), git project`);
+    const xenOut = join(base, 'xen-out');
+    const xr = (level) => ({ run: () => timed([CLI, 'release', '--level', String(level), '--out', xenOut, '--cache', cache, '-q'], xen) });
+    const xa = (level, z) => ({ name: `git archive | ${z} -n -${level}`, run: () => timed(`git archive --prefix=xen-1.0/ HEAD | ${z} -n -${level} > '${join(base, 'xa.tar.gz')}'`, xen) });
+    for (const level of [6, 9]) await compare(`Xen release -${level}`, xr(level), zs.map((z) => xa(level, z)), coldBlobCache);
+    await compare('Xen xenrel hash', { run: () => timed([CLI, 'hash', xen], base) }, [
+      { name: 'find | sort | xargs sha256sum | sha256sum', run: () => timed(`cd '${xen}' && find . -path ./.git -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`, base) },
+    ]);
+  }
+
+  if (BIG_MB > 0) {
+    const big = join(base, 'big');
+    mkdirSync(big);
+    t0 = Date.now();
+    const n = generate(big, Math.round((FILES * BIG_MB) / MB), BIG_MB, 99);
+    commitTree(big, 'big');
+    console.log(`big tree: ${(n / 2 ** 20).toFixed(0)} MiB git project, made in ${((Date.now() - t0) / 1000).toFixed(0)} s (peak RSS, one run each)`);
+    rmSync(blobCache, { recursive: true, force: true });
+    const bigOut = join(base, 'big-out');
+    const r = await timed([CLI, 'release', '--level', '6', '--out', bigOut, '--cache', cache, '-q'], big);
+    const ga = await timed(`git archive --prefix=big-1.0/ HEAD | gzip -n -6 > '${join(base, 'big-ga.tar.gz')}'`, big);
+    const v = await timed([CLI, 'verify', join(bigOut, 'big-1.0.tar.gz'), '-q'], base);
+    console.log(`  release -6: ${f2(r.s)} s, peak RSS ${r.rss.toFixed(0)} MiB; git archive | gzip -n -6: ${f2(ga.s)} s, peak RSS ${ga.rss.toFixed(0)} MiB; verify: ${f2(v.s)} s, peak RSS ${v.rss.toFixed(0)} MiB`);
+  }
+
+  console.log('\n| operation | compared with | xenrel s | baseline s | median ratio of paired runs | peak RSS xenrel / baseline MiB |\n|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.what} | ${r.vs} | ${f2(r.xenrel)} | ${f2(r.base)} | ${f2(r.ratio)} | ${r.rssA.toFixed(0)} / ${r.rssB.toFixed(0)} |`);
+  if (KEEP) console.log(`kept ${base}`);
 } finally {
-  if (!keep) rmSync(base, { recursive: true, force: true });
+  if (!KEEP) rmSync(base, { recursive: true, force: true });
 }

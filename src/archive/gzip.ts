@@ -20,7 +20,7 @@ export interface GzipOptions {
   level?: number;
   /** Uncompressed bytes per block (default 1 MiB). Part of the output's identity: keep it fixed. */
   blockSize?: number;
-  /** Blocks deflated at once (default: 2 × cores). Does not change the output. */
+  /** Blocks deflated at once (default: cores + 1, enough to keep every core busy; each holds 2 MiB). Does not change the output. */
   concurrency?: number;
 }
 
@@ -49,24 +49,32 @@ export async function* gzipChunks(source: AsyncIterable<Uint8Array>, opts: GzipO
   if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError(`gzip level must be 1..9, got ${level}`);
   const blockSize = opts.blockSize ?? GZIP_BLOCK_SIZE;
   if (blockSize < WINDOW) throw new RangeError(`gzip block size must be at least ${WINDOW}`);
-  const concurrency = Math.max(1, opts.concurrency ?? 2 * availableParallelism());
+  const concurrency = Math.max(1, opts.concurrency ?? availableParallelism() + 1);
 
   yield gzipHeader(level);
-  const queue: Promise<Buffer>[] = [];
+  // Input blocks are recycled once their deflate is done: a fresh 1 MiB buffer per block
+  // would leave garbage that V8 frees only at its next full GC, and RSS would carry it.
+  const queue: { job: Promise<Buffer>; block: Buffer }[] = [];
+  const free: Buffer[] = [];
   let crc = 0;
   let isize = 0;
-  let prev: Uint8Array | undefined; // the previous block, for its last 32 KiB
-  let block = Buffer.allocUnsafe(blockSize);
+  let dict: Buffer | undefined; // the last 32 KiB of the previous block (copied: its block is recycled)
+  let block: Buffer = Buffer.allocUnsafe(blockSize);
   let fill = 0;
 
-  const submit = (data: Uint8Array, last: boolean) => {
+  const submit = (data: Buffer, last: boolean) => {
     crc = crc32(data, crc);
     isize = (isize + data.length) >>> 0;
-    const dict = prev ? prev.subarray(prev.length - WINDOW) : undefined;
     const job = deflateBlock(data, dict, level, last);
     job.catch(() => {}); // awaited in order below
-    queue.push(job);
-    prev = data;
+    queue.push({ job, block });
+    dict = data.length >= WINDOW ? Buffer.from(data.subarray(data.length - WINDOW)) : undefined;
+  };
+  const take = async () => {
+    const q = queue.shift()!;
+    const out = await q.job;
+    free.push(q.block);
+    return out;
   };
 
   for await (const chunk of source) {
@@ -78,14 +86,14 @@ export async function* gzipChunks(source: AsyncIterable<Uint8Array>, opts: GzipO
       off += n;
       if (fill === blockSize) {
         submit(block, false);
-        block = Buffer.allocUnsafe(blockSize);
+        while (queue.length >= concurrency) yield await take();
+        block = free.pop() ?? Buffer.allocUnsafe(blockSize);
         fill = 0;
-        while (queue.length >= concurrency) yield await queue.shift()!;
       }
     }
   }
   submit(block.subarray(0, fill), true);
-  while (queue.length) yield await queue.shift()!;
+  while (queue.length) yield await take();
   const trailer = Buffer.alloc(8);
   trailer.writeUInt32LE(crc >>> 0, 0);
   trailer.writeUInt32LE(isize, 4);

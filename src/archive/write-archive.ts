@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { wrapFsError } from '../errors.js';
-import { fsyncDir, tempName, writeAll } from '../util/atomic.js';
+import { fsyncDir, tempName } from '../util/atomic.js';
 import type { TreeEntry } from '../tree/hash.js';
 import type { EntrySource } from './entries.js';
 import { compressChunks, type Compression } from './compress.js';
@@ -28,6 +28,18 @@ export interface WrittenArchive {
   entries: TreeEntry[];
 }
 
+/** writev until everything is written (a short write continues where it stopped). */
+async function writevAll(fh: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let rest = chunks.filter((c) => c.length > 0);
+  while (rest.length) {
+    const { bytesWritten } = await fh.writev(rest);
+    if (bytesWritten === 0) throw Object.assign(new Error('write made no progress (disk full?)'), { code: 'ENOSPC' });
+    let n = bytesWritten;
+    while (rest.length && n >= rest[0]!.length) n -= rest.shift()!.length;
+    if (n > 0) rest[0] = rest[0]!.subarray(n);
+  }
+}
+
 async function* tee(src: AsyncIterable<Uint8Array>, onChunk: (c: Uint8Array) => void): AsyncGenerator<Uint8Array> {
   for await (const c of src) {
     onChunk(c);
@@ -47,16 +59,17 @@ export async function writeArchive(sources: Iterable<EntrySource>, opts: WriteAr
   try {
     fh = await open(tmp, 'wx', 0o644);
     const tar = tee(tarChunks(sources, opts, result), (c) => tarHash.update(c));
-    // Keep one write in flight while the next chunk is produced.
+    // Keep one write in flight while the next chunk is produced; chunks go out with
+    // writev, not copied into one buffer first.
     let pending: Promise<unknown> = Promise.resolve();
-    const buf: Uint8Array[] = [];
+    let buf: Uint8Array[] = [];
     let bufLen = 0;
     const flush = async () => {
-      const data = Buffer.concat(buf, bufLen);
-      buf.length = 0;
+      const data = buf;
+      buf = [];
       bufLen = 0;
       await pending;
-      pending = writeAll(fh!, data);
+      pending = writevAll(fh!, data);
     };
     for await (const c of compressChunks(tar, opts.format, opts.level)) {
       outHash.update(c);

@@ -30,6 +30,8 @@ export interface TarOptions {
   limits?: Partial<Limits>;
   /** Bytes of file content read ahead of the tar stream (default 16 MiB). */
   readAheadBytes?: number;
+  /** sha256 each file's content into `TarResult.entries` (default true; off when the caller knows them). */
+  hashFiles?: boolean;
 }
 
 /** Filled in while the stream is consumed; complete once it has ended. */
@@ -55,6 +57,9 @@ const ZEROS = Buffer.alloc(BLOCK);
 
 /** GNU `--sort=name` order: `/` sorts below every other byte, so each directory's subtree stays together. */
 const sortKey = (p: string) => Buffer.from(p.replaceAll('/', '\0'), 'utf8');
+
+/** Compares two paths under the same top directory in the order the writer packs them. */
+export const archiveOrder = (a: string, b: string): number => Buffer.compare(sortKey(a), sortKey(b));
 
 function usage(code: string, message: string): XenrelError {
   return new XenrelError(code, message, { exitCode: ExitCode.usage });
@@ -255,19 +260,19 @@ export async function* tarChunks(sources: Iterable<EntrySource>, opts: TarOption
     if (s.kind === 'symlink') {
       result.entries.push(symlinkEntry(p.rel, s.target));
     } else if (s.kind === 'file') {
-      const hash = createHash('sha256');
+      const hash = opts.hashFiles === false ? undefined : createHash('sha256');
       let n = 0;
       for await (const chunk of ra.take(i)) {
         n += chunk.length;
         if (n > s.size) throw changed(p, n, s.size);
-        hash.update(chunk);
+        hash?.update(chunk);
         yield chunk;
       }
       if (n !== s.size) throw changed(p, n, s.size);
       const pad = padding(n);
       if (pad) yield ZEROS.subarray(0, pad);
       total += n + pad;
-      result.entries.push(fileEntry(p.rel, s.executable, hash.digest('hex')));
+      if (hash) result.entries.push(fileEntry(p.rel, s.executable, hash.digest('hex')));
     }
   }
   // End of archive: two zero blocks, then zeros up to a whole record.

@@ -1,11 +1,16 @@
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import { realpath } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Lockfile } from '../types.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import { safeExtract } from '../archive/extract.js';
 import { git, gitArgs, gitEnv, runGit } from '../sources/git-run.js';
+import { entriesFromDir, type EntrySource } from '../archive/entries.js';
+import type { TreeEntry } from '../tree/hash.js';
+import { walkTree } from '../tree/walk.js';
+import type { BlobHashCache } from './blob-hash-cache.js';
+import { gitProjectFiles } from './git-project.js';
 
 /** How the project's own files are taken: `git archive` of HEAD, or a plain folder whole. */
 export interface ProjectSource {
@@ -73,6 +78,62 @@ export interface ProjectContent {
   skip: (rel: string) => boolean;
 }
 
+interface ExcludeOptions {
+  lock: Lockfile;
+  outDir: string;
+  cacheRoot: string;
+  exclude?: string[];
+}
+
+function excludedPaths(project: ProjectSource, opts: ExcludeOptions): { excluded: string[]; skip: (rel: string) => boolean } {
+  const inside = (p: string) => (p.startsWith(`${project.root}/`) ? [relative(project.root, p)] : []);
+  const excluded = [
+    '.xenrel',
+    ...(opts.exclude ?? []),
+    ...Object.values(opts.lock.components).map((c) => c.path),
+    ...inside(opts.outDir),
+    ...inside(opts.cacheRoot),
+  ];
+  return { excluded, skip: (rel: string) => excluded.some((e) => rel === e || rel.startsWith(`${e}/`)) };
+}
+
+/** The project's own files as archive entries, with their tree-hash entries. */
+export interface ProjectSources {
+  sources: EntrySource[];
+  entries: TreeEntry[];
+  /** A file of the project as it goes into a release (before the exclusions), if it exists. */
+  read(rel: string): Promise<Buffer | undefined>;
+  /** Stops what still reads the project (a git child); call it whatever happened. */
+  close(): Promise<void>;
+}
+
+/**
+ * The project's own files for a release, without a copy on disk: a git project's HEAD (or,
+ * with `allowDirty`, a `git stash create` snapshot of the tracked files) read from git
+ * objects as `git archive` gives it; a folder read in place. Left out as in projectContent.
+ */
+export async function projectSources(project: ProjectSource, opts: ExcludeOptions & { allowDirty?: boolean; hashCache?: BlobHashCache }): Promise<ProjectSources> {
+  const { excluded, skip } = excludedPaths(project, opts);
+  if (project.kind === 'git') {
+    let rev = 'HEAD';
+    if (opts.allowDirty) rev = (await git(['stash', 'create'], { cwd: project.root })).trim() || 'HEAD';
+    return gitProjectFiles(project.root, rev, { skip, hashCache: opts.hashCache });
+  }
+  const ignoreNames = ['.git'];
+  const entries = await walkTree(project.root, { ignoreNames, ignorePaths: excluded.flatMap((e) => [e, `${e}/`]) });
+  const sources = await entriesFromDir(project.root, { ignoreNames, skip });
+  return {
+    sources,
+    entries,
+    read: (rel) =>
+      readFile(join(project.root, rel)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      }),
+    close: async () => {},
+  };
+}
+
 /**
  * The project's own files for a tarball: a git project's HEAD (extracted into `staging`),
  * a folder read in place. Left out: xenrel's own files (made fresh by the caller), and what
@@ -82,17 +143,9 @@ export interface ProjectContent {
 export async function projectContent(
   project: ProjectSource,
   staging: string,
-  opts: { lock: Lockfile; outDir: string; cacheRoot: string; allowDirty?: boolean; exclude?: string[] },
+  opts: ExcludeOptions & { allowDirty?: boolean },
 ): Promise<ProjectContent> {
-  const inside = (p: string) => (p.startsWith(`${project.root}/`) ? [relative(project.root, p)] : []);
-  const excluded = [
-    '.xenrel',
-    ...(opts.exclude ?? []),
-    ...Object.values(opts.lock.components).map((c) => c.path),
-    ...inside(opts.outDir),
-    ...inside(opts.cacheRoot),
-  ];
-  const skip = (rel: string) => excluded.some((e) => rel === e || rel.startsWith(`${e}/`));
+  const { excluded, skip } = excludedPaths(project, opts);
   if (project.kind === 'dir') return { root: project.root, excluded, skip };
   const root = join(staging, 'project');
   await stageGitProject(project, root, { allowDirty: opts.allowDirty });

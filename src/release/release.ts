@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
@@ -17,7 +17,8 @@ import { buildReleaseInfo, renderReleaseInfo } from '../verify/release-info.js';
 import { CONFIG_FILE, RELEASE_SBOM, projectEntries } from '../verify/owned.js';
 import { writeRecord } from './record.js';
 import { XENREL_VERSION } from '../version.js';
-import { detectProject, dirtyFiles, projectContent } from './project-tree.js';
+import { detectProject, dirtyFiles, projectSources } from './project-tree.js';
+import { BlobHashCache } from './blob-hash-cache.js';
 import { generateSbom } from '../sbom/sbom.js';
 import { tarballPinWarnings } from '../xen/tarball-pins.js';
 
@@ -116,7 +117,8 @@ async function updateSums(outDir: string, file: string, sha256: string): Promise
  * Cuts `<prefix>.tar.<fmt>`: the project (git archive of HEAD, or the folder), each locked
  * component once in `.xenrel/sources/`, the shim and its `.config` block, `xenrel.lock`
  * and `.xenrel/release.json`. Deterministic, written atomically, verified before success.
- * The user's work tree is never modified: everything is staged in a temporary folder.
+ * The user's work tree is never modified; the project's files are read from git objects
+ * (or the folder) straight into the archive, and only xenrel's part is staged.
  */
 export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   const { loaded, lock } = opts;
@@ -145,35 +147,31 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   const without = opts.without ?? [];
 
   await removeStaleTemps(outDir);
+  const hashCache = project.kind === 'git' ? await BlobHashCache.open(opts.cache.root) : undefined;
+  // The project's files come straight from git (or the folder); only xenrel's part is staged.
+  const content = await projectSources(project, {
+    lock,
+    outDir,
+    cacheRoot: opts.cache.root,
+    allowDirty: opts.allowDirty,
+    exclude: [LOCKFILE_NAME, '.config'],
+    hashCache,
+  });
   const staging = await mkdtemp(join(tmpdir(), `xenrel-release-${process.pid}-`));
   try {
-    const content = await projectContent(project, staging, {
-      lock,
-      outDir,
-      cacheRoot: opts.cache.root,
-      allowDirty: opts.allowDirty,
-      exclude: [LOCKFILE_NAME, '.config'],
-    });
-    const projectRoot = content.root;
-
     // xenrel's part: store, shim, the project's .config with the block, lock, SBOM.
     const extra = join(staging, 'extra');
     await mkdir(extra);
-    await copyFile(join(projectRoot, '.config'), join(extra, '.config')).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    const dotConfig = await content.read('.config');
+    if (dotConfig) await writeFile(join(extra, '.config'), dotConfig);
     // Placing into the staging folder is an internal step: no per-component lines for it.
     await vendor(lock, opts.cache, extra, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root });
     await writeFileAtomic(join(extra, LOCKFILE_NAME), serializeLock(lock));
-    const warnings = await tarballPinWarnings(projectRoot, join(extra, '.config'), lock, without);
+    const warnings = await tarballPinWarnings({ paths: content.entries.filter((e) => e.mode !== '120000').map((e) => e.path), read: content.read }, join(extra, '.config'), lock, without);
     const sbom = await generateSbom(lock, { format: 'spdx', cache: opts.cache, manifest: loaded.manifest, configRoot: loaded.root, version: version ?? name, created: mtime, without });
     await writeFileAtomic(join(extra, RELEASE_SBOM), sbom);
 
-    const ignoreNames = ['.git'];
-    const entries: TreeEntry[] = [
-      ...(await walkTree(projectRoot, { ignoreNames, ignorePaths: content.excluded.flatMap((e) => [e, `${e}/`]) })),
-      ...(await walkTree(extra, { ignoreNames: [] })),
-    ];
+    const entries: TreeEntry[] = [...content.entries, ...(await walkTree(extra, { ignoreNames: [] }))];
     const configText = await readFile(join(extra, CONFIG_FILE), 'utf8').catch(() => undefined);
     const projectFiles = projectEntries(entries, configText);
     const committed = project.kind === 'git' && !(opts.allowDirty && (await dirtyFiles(project.root)).length) ? project.commit : undefined;
@@ -187,19 +185,24 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     });
     await writeFileAtomic(join(extra, RELEASE_INFO), renderReleaseInfo(info));
 
-    const sources = [...(await entriesFromDir(projectRoot, { ignoreNames, skip: content.skip })), ...(await entriesFromDir(extra, { ignoreNames: [] }))];
-    const written = await writeArchive(sources, { out, format, level: opts.level, topDir: name, mtime });
+    const sources = [...content.sources, ...(await entriesFromDir(extra, { ignoreNames: [] }))];
+    // Every file's sha256 is known by now: the writer does not hash again.
+    const written = await writeArchive(sources, { out, format, level: opts.level, topDir: name, mtime, hashFiles: false });
+    await content.close();
 
     // Like `meson dist`: read back what was written before calling it a release.
     const verify = await verifyTarball(out, { expectedTopDir: name, lock, without });
     if (!verify.ok) {
       await unlink(out).catch(() => {});
+      // The blob-hash cache fed release.json's tree hash: never trust it again after this.
+      await hashCache?.drop();
       throw new XenrelError('E_RELEASE_VERIFY', `the tarball written to ${out} does not verify; it was removed`, {
         exitCode: ExitCode.checkFailed,
         hint: 'run `xenrel verify` on a vendored tree to see why, and report it',
         details: { verify },
       });
     }
+    await hashCache?.save();
     const sums = await updateSums(outDir, out, written.sha256);
     const sbomFile = join(outDir, `${name}.spdx.json`);
     await writeFileAtomic(sbomFile, sbom);
@@ -222,6 +225,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       warnings,
     };
   } finally {
+    await content.close().catch(() => {});
     await rm(staging, { recursive: true, force: true });
   }
 }

@@ -75,6 +75,8 @@ export interface RunGitOptions {
   onStderr?: (line: string) => void;
   /** Kill git after this long (ms). */
   timeoutMs?: number;
+  /** Set after the pinned environment (e.g. a temporary GIT_INDEX_FILE). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Run git and collect its output; never throws for a non-zero exit (see `git()`). */
@@ -82,7 +84,7 @@ export function runGit(args: string[], opts: RunGitOptions = {}): Promise<GitRes
   return new Promise((resolve, reject) => {
     const child = spawn('git', gitArgs(args, opts.gitDir), {
       cwd: opts.cwd,
-      env: gitEnv(),
+      env: opts.env ? { ...gitEnv(), ...opts.env } : gitEnv(),
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
@@ -151,3 +153,13 @@ export function lastLines(s: string, n: number): string {
 
 export { FULL_COMMIT_SHA1 as FULL_SHA } from '../util/patterns.js';
 export const SHORT_SHA = /^[0-9a-f]{4,39}$/;
+
+/**
+ * Settings for a git child that streams a whole tree (`cat-file --batch`, `archive`): git
+ * otherwise maps pack windows of up to 1 GiB and keeps up to 96 MiB of delta bases, so its
+ * RSS grows with the repository. These hold it near 40 MiB at the same speed (measured on Xen's history pack).
+ */
+export const BOUNDED_MEMORY_CONFIG = ['core.packedGitWindowSize=4m', 'core.packedGitLimit=16m', 'core.deltaBaseCacheLimit=8m'];
+
+/** `-c` options for BOUNDED_MEMORY_CONFIG, to put before a command's arguments. */
+export const boundedMemoryArgs = (): string[] => BOUNDED_MEMORY_CONFIG.flatMap((c) => ['-c', c]);

@@ -1,6 +1,6 @@
-import { access, mkdtemp, readdir, rm, symlink, writeFile, readFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, rm, symlink, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { isLockedGit, isLockedTarball, type Lockfile } from '../types.js';
 import { knownComponents } from './knowledge.js';
 import { lockedPins } from './locked-pins.js';
@@ -17,18 +17,39 @@ import { readXenPins } from './read-pins.js';
 
 const gitKey = (u: string) => u.replace(/\/+$/, '').replace(/\.git$/, '');
 
+/** The project's files as they go into the tarball, when they are not on disk as such. */
+export interface TarballFiles {
+  paths: readonly string[];
+  read(rel: string): Promise<Buffer | undefined>;
+}
+
+/** What make reads to evaluate the pins: Config.mk and what it includes, and the fetch makefiles. */
+const PIN_FILES = (p: string) =>
+  p === 'Config.mk' || p.startsWith('config/') || p === 'tools/firmware/etherboot/Makefile' || p === 'stubdom/Makefile' || p === 'stubdom/configure.ac';
+
 /**
  * Warnings, one per pin the tarball's make would not ask for as locked, naming the make
- * variable and where it is set. `projectRoot` is the project content as it goes into the
- * tarball; `dotConfig` the tarball's `.config`. Not a Xen tree (no Config.mk): none.
+ * variable and where it is set. `project` is the project content as it goes into the
+ * tarball: a folder, or files read from git; `dotConfig` the tarball's `.config`.
+ * Not a Xen tree (no Config.mk): none.
  */
-export async function tarballPinWarnings(projectRoot: string, dotConfig: string | undefined, lock: Lockfile, without: string[] = []): Promise<string[]> {
-  if (!(await access(join(projectRoot, 'Config.mk')).then(() => true, () => false))) return [];
-  // A view of the tarball: the project's top-level entries, and the tarball's .config.
+export async function tarballPinWarnings(project: string | TarballFiles, dotConfig: string | undefined, lock: Lockfile, without: string[] = []): Promise<string[]> {
+  const isXen = typeof project === 'string' ? await access(join(project, 'Config.mk')).then(() => true, () => false) : project.paths.includes('Config.mk');
+  if (!isXen) return [];
+  // A view of the tarball: the project's files make reads, and the tarball's .config.
   const view = await mkdtemp(join(tmpdir(), 'xenrel-tarball-view-'));
   try {
-    for (const name of await readdir(projectRoot))
-      if (name !== '.config' && name !== '.xenrel') await symlink(resolve(projectRoot, name), join(view, name));
+    if (typeof project === 'string') {
+      for (const name of await readdir(project))
+        if (name !== '.config' && name !== '.xenrel') await symlink(resolve(project, name), join(view, name));
+    } else {
+      for (const rel of project.paths.filter(PIN_FILES)) {
+        const data = await project.read(rel);
+        if (data === undefined) continue;
+        await mkdir(dirname(join(view, rel)), { recursive: true });
+        await writeFile(join(view, rel), data);
+      }
+    }
     const config = dotConfig === undefined ? undefined : await readFile(dotConfig, 'utf8').catch(() => undefined);
     if (config !== undefined) await writeFile(join(view, '.config'), config);
     const pins = await readXenPins(view, { lockedPins: true, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
