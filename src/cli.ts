@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Only clipanion and the command table load before a command is chosen; each command's module
-// (and the libraries it needs) is imported when that command runs.
+// A plain `node` shebang: `env -S` (to pass V8 flags) is not in BusyBox. V8 reads heap flags
+// only at start-up (v8.setFlagsFromString later was measured to change nothing), so a smaller
+// young generation is the user's choice: NODE_OPTIONS=--max-semi-space-size=2.
+// Only the command table loads before a command is chosen; each command's module (and the
+// libraries it needs) is imported when that command runs.
 import { ExitCode, XenrelError } from './errors.js';
-import { tuneMemory } from './memory.js';
 import { loadCommand, overview } from './shell/overview.js';
 import { XENREL_VERSION } from './version.js';
 
@@ -53,7 +55,6 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(commandHelp(name, cls, colored));
     return ExitCode.ok;
   }
-  tuneMemory(name);
   const cli = newCli(colored);
   cli.register(cls);
   let command;
