@@ -4,6 +4,9 @@
  * `git daemon` and tarballs on an HTTP server, both on 127.0.0.1), then runs xenrel as a
  * release manager and a packager would: lock, fetch, vendor, release, verify, and finally
  * `make` on the extracted tarball inside a network namespace with no network at all.
+ *
+ * `npm run demo -- --xenrel /path/to/bin/xenrel` runs a given xenrel (an installed package)
+ * instead of this checkout's dist/cli.js.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,14 +16,18 @@ import { fileURLToPath } from 'node:url';
 import { XenUpstreams, fixtureConfigYaml, writeXenTree } from '../test/helpers/xen-tree.js';
 import { canUnshareNet, make, run } from '../test/helpers/netns.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const given = process.argv.indexOf('--xenrel');
+const BIN = given >= 0 ? process.argv[given + 1] : undefined;
+if (given >= 0 && !BIN) throw new Error('--xenrel needs the path of a xenrel executable');
+/** The xenrel to run: a given executable as is, else this checkout's build under this Node. */
+const XENREL: [string, string[]] = BIN ? [BIN, []] : [process.execPath, [fileURLToPath(new URL('../dist/cli.js', import.meta.url))]];
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const indent = (s: string) => s.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
 
 let failures = 0;
 
 async function step(title: string, cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; expect?: number }) {
-  const shown = cmd === process.execPath ? ['xenrel', ...args.slice(1)] : [cmd, ...args];
+  const shown = cmd === XENREL[0] ? ['xenrel', ...args.slice(XENREL[1].length)] : [cmd, ...args];
   console.log(`\n${bold(`== ${title}`)}\n  $ ${shown.join(' ')}`);
   const r = await new Promise<{ code: number; out: string }>((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -40,6 +47,7 @@ async function step(title: string, cmd: string, args: string[], opts: { cwd: str
 async function main() {
   const work = await mkdtemp(join(tmpdir(), 'xenrel-demo-'));
   console.log(bold('xenrel demo'));
+  if (BIN) console.log(`running ${BIN}`);
   console.log(`working in ${work}`);
   console.log('starting the sample upstreams: git daemon and an HTTP server for tarballs, on 127.0.0.1 ...');
   const up = await XenUpstreams.create();
@@ -47,7 +55,7 @@ async function main() {
     const tree = join(work, 'xen');
     const cache = join(work, 'cache');
     const env = { XENREL_CACHE: cache, ...up.fixtures.env };
-    const xenrel = (title: string, args: string[], expect = 0) => step(title, process.execPath, [CLI, ...args], { cwd: tree, env, expect });
+    const xenrel = (title: string, args: string[], expect = 0) => step(title, XENREL[0], [...XENREL[1], ...args], { cwd: tree, env, expect });
 
     await writeXenTree(tree, up, { xenVersion: '4.22' });
     await writeFile(join(tree, 'xenrel.config.yaml'), fixtureConfigYaml(up).replace('name: xen-fixture\n', 'name: xen\nrelease:\n  version: 4.22.0\n'));

@@ -66,8 +66,9 @@ export class PlanCommand extends BaseCommand {
       report.table(
         plan.components.map((c) => [c.name, c.url, c.ref, c.size !== null ? human(c.size) : c.kind === 'git' ? '-' : '?', c.cached ? 'yes' : 'no', c.vendored ? 'yes' : 'no']),
         ['COMPONENT', 'URL', 'PIN', 'SIZE', 'CACHED', 'VENDORED'],
+        { primary: true },
       );
-    else report.info('  nothing is downloaded');
+    else report.output('  nothing is downloaded');
     const toFetch = plan.components.filter((c) => !c.cached && !c.vendored).length;
     report.info(`${plan.components.length} downloaded by the build; ${toFetch} neither cached nor vendored${lock ? '' : ' (no xenrel.lock: sizes and cache state unknown; run `xenrel lock`)'}`);
     if (plan.excluded.length) {

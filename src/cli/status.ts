@@ -92,6 +92,7 @@ export class StatusCommand extends BaseCommand {
       report.table(
         ups.map((u) => [u.name, u.kind, u.pin, describeUpstream(u)]),
         ['COMPONENT', 'KIND', 'PIN', 'UPSTREAM'],
+        { primary: true },
       );
       const behind = ups.filter((u) => u.newer.length || u.moved || u.changed).length;
       report.info(behind ? `${behind} component${behind === 1 ? '' : 's'} behind upstream: \`xenrel bump NAME\` moves a pin` : 'every pin is current');
@@ -100,6 +101,7 @@ export class StatusCommand extends BaseCommand {
     report.table(
       rows.map((r) => [r.name, r.kind, r.pin, r.locked ? (r.kind === 'git' ? r.locked.slice(0, 12) : `${r.locked.slice(0, 19)}…`) : '-', r.lockState, r.cached === null ? 'n/a' : r.cached ? 'cached' : 'missing']),
       ['COMPONENT', 'KIND', 'PIN', 'LOCKED', 'LOCK', 'CACHE'],
+      { primary: true },
     );
     if (!lock) report.info('no xenrel.lock yet: run `xenrel lock`');
   }

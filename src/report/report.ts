@@ -86,8 +86,9 @@ export class Report implements ProgressSink {
     return this.exit;
   }
 
-  table(rows: string[][], header?: string[]): void {
-    if (this.opts.json || this.opts.quiet) return;
+  /** A table for people; `primary` when it is the command's result (kept by --quiet). */
+  table(rows: string[][], header?: string[], opts: { primary?: boolean } = {}): void {
+    if (this.opts.json || (this.opts.quiet && !opts.primary)) return;
     const all = header ? [header, ...rows] : rows;
     const widths = all.reduce<number[]>((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), []);
     for (const r of all) this.write(this.opts.stdout, `${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);

@@ -1,13 +1,15 @@
 import { XENREL_VERSION } from '../version.js';
 import { isoSeconds, uuidFromHex, type SbomInventory, type SbomItem } from './inventory.js';
 import { isSpdxExpression } from './spdx.js';
+import { cpeOf, isFirmware, purlOf, supplierOf } from './identity.js';
 
 /**
  * CycloneDX 1.5 JSON. The project is `metadata.component`; each component is a top-level
  * component and its nested sources are its nested `components` (CycloneDX's "contains").
  * Git sources carry a `vcs` external reference and their commit in `pedigree.commits`;
  * tarballs a `distribution` reference and their hashes. xenrel's own facts (tree hashes,
- * path, license file, patches) are `xenrel:*` properties.
+ * path, license file, patches) are `xenrel:*` properties. The identities (purl, CPE,
+ * supplier) are the SPDX document's; SeaBIOS, iPXE and OVMF are `firmware`.
  */
 
 type Json = Record<string, unknown>;
@@ -33,14 +35,19 @@ function component(item: SbomItem, nested: Json[]): Json {
   const pedigree: Json = {};
   if (item.commit) pedigree.commits = [{ uid: item.commit, ...(item.url && /^[a-z][a-z0-9+.-]*:/i.test(item.url) ? { url: item.url } : {}) }];
   if (item.patches?.length) pedigree.patches = item.patches.map((p) => ({ type: 'unofficial', diff: { url: p.file } }));
+  const supplier = supplierOf(item);
+  const cpe = cpeOf(item);
   return {
-    type: item.groups?.includes('firmware') ? 'firmware' : 'library',
+    type: isFirmware(item) ? 'firmware' : 'library',
     'bom-ref': item.id,
+    ...(supplier ? { supplier: { name: supplier } } : {}),
     name: item.name,
     ...(item.version ?? item.commit ? { version: item.version ?? item.commit } : {}),
     ...(item.description ? { description: item.description } : {}),
     ...(hashes.length ? { hashes } : {}),
     ...(licenses.length ? { licenses } : {}),
+    ...(cpe ? { cpe } : {}),
+    purl: purlOf(item),
     ...(refs.length ? { externalReferences: refs } : {}),
     ...(Object.keys(pedigree).length ? { pedigree } : {}),
     properties: props.map(([name, value]) => ({ name, value })),

@@ -25,7 +25,12 @@ export interface LicenseFile {
   path: string;
   sha256: string;
   sha1: string;
+  /** The text (UTF-8), for SPDX's extracted licensing info; none above LICENSE_TEXT_MAX. */
+  text?: string;
 }
+
+const LICENSE_TEXT_MAX = 256 * 1024;
+const licenseText = (data: Buffer): string | undefined => (data.length <= LICENSE_TEXT_MAX ? data.toString('utf8') : undefined);
 
 export interface SbomItem {
   /** Unique in the inventory: the component name, or `<component>/<child path>`. */
@@ -119,7 +124,7 @@ async function gitLicenseFile(mirrorDir: string, commit: string): Promise<Licens
   if (!name) return undefined;
   const blob = await runGit(['cat-file', 'blob', blobs.get(name)!], { gitDir: mirrorDir });
   if (blob.code !== 0) return undefined;
-  return { path: name, ...hashBytes(blob.stdout) };
+  return { path: name, ...hashBytes(blob.stdout), text: licenseText(blob.stdout) };
 }
 
 /**
@@ -127,7 +132,7 @@ async function gitLicenseFile(mirrorDir: string, commit: string): Promise<Licens
  * folder), hashed while the archive streams by once. Not a readable tar: none.
  */
 async function tarLicenseFile(cache: Cache, integrity: string): Promise<LicenseFile | undefined> {
-  const found = new Map<string, { sha256: string; sha1: string }>();
+  const found = new Map<string, { sha256: string; sha1: string; text?: string }>();
   const tops = new Set<string>();
   try {
     await readTar(openVerifiedContent(cache, integrity), {
@@ -137,9 +142,11 @@ async function tarLicenseFile(cache: Cache, integrity: string): Promise<LicenseF
         if (e.type !== 'file' || parts.length > 2 || !LICENSE_NAME.test(parts[parts.length - 1]!)) return;
         const h256 = createHash('sha256');
         const h1 = createHash('sha1');
+        const chunks: Buffer[] = [];
+        let size = 0;
         return {
-          write: (c) => void (h256.update(c), h1.update(c)),
-          end: () => void found.set(e.path, { sha256: h256.digest('hex'), sha1: h1.digest('hex') }),
+          write: (c) => void (h256.update(c), h1.update(c), (size += c.length) <= LICENSE_TEXT_MAX && chunks.push(Buffer.from(c))),
+          end: () => void found.set(e.path, { sha256: h256.digest('hex'), sha1: h1.digest('hex'), text: size <= LICENSE_TEXT_MAX ? Buffer.concat(chunks).toString('utf8') : undefined }),
         };
       },
     });
@@ -159,7 +166,9 @@ async function dirLicenseFile(dir: string): Promise<LicenseFile | undefined> {
   const files: string[] = [];
   for (const n of names) if ((await lstat(join(dir, n)).catch(() => undefined))?.isFile()) files.push(n);
   const name = pickLicenseName(files);
-  return name ? { path: name, ...hashBytes(await readFile(join(dir, name))) } : undefined;
+  if (!name) return undefined;
+  const data = await readFile(join(dir, name));
+  return { path: name, ...hashBytes(data), text: licenseText(data) };
 }
 
 /** sha256 (hex) and size of cached bytes, re-hashed from the cache; none if not cached. */

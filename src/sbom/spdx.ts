@@ -1,11 +1,16 @@
 import { XENREL_VERSION } from '../version.js';
+import { cpeOf, isFirmware, originatorOf, purlOf, supplierOf } from './identity.js';
 import { isoSeconds, uuidFromHex, type SbomInventory, type SbomItem } from './inventory.js';
 
 /**
  * SPDX 2.3 JSON. One package for the project (what the document DESCRIBES), one per
- * component and nested source, related by CONTAINS; a detected license file is a File
- * element the package CONTAINS. Nothing is analysed file by file (`filesAnalyzed: false`),
- * so the concluded license is NOASSERTION and the manifest's license is the declared one.
+ * component and nested source, related by CONTAINS. Nothing is analysed file by file
+ * (`filesAnalyzed: false`), so by the spec no package contains a File element: a detected
+ * license file is an annotation (name and sha256), and its text is the extracted licensing
+ * info of a LicenseRef where the config's license is not a plain SPDX expression. The
+ * concluded license is NOASSERTION and the manifest's license is the declared one. Each
+ * package names its supplier and originator and carries a purl and, where the NVD has the
+ * product, a CPE 2.3 name.
  * Git sources: `downloadLocation` in the spec's VCS form `git+<url>@<commit>`; the
  * xenrel tree hash (not an SPDX algorithm) is an annotation.
  */
@@ -62,11 +67,13 @@ export function toSpdx(inv: SbomInventory): Record<string, unknown> {
       licenseConcluded: 'NOASSERTION',
       licenseDeclared: 'NOASSERTION',
       copyrightText: 'NOASSERTION',
+      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purlOf({ id: inv.name, name: inv.name, kind: 'local', path: '.', ...(inv.version ? { version: inv.version } : {}) }) }],
       primaryPackagePurpose: 'SOURCE',
       comment: 'The release: the project tree with every external source it builds from vendored under .xenrel/sources/.',
     },
   ];
-  const files: Record<string, unknown>[] = [];
+  /** LicenseRef id → its text (a license file's, where one was found). */
+  const extracted = new Map<string, { name: string; text?: string }>();
   const relationships: Record<string, unknown>[] = [{ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: rootId }];
   const refs = new Set<string>();
   const idOf = new Map<string, string>();
@@ -77,8 +84,17 @@ export function toSpdx(inv: SbomInventory): Record<string, unknown> {
       ...(item.sha256 ? [{ algorithm: 'SHA256', checksumValue: item.sha256 }] : []),
       ...(item.sha512 ? [{ algorithm: 'SHA512', checksumValue: item.sha512 }] : []),
     ];
-    const declared = item.license && isSpdxExpression(item.license) ? item.license : 'NOASSERTION';
-    for (const m of declared.matchAll(/LicenseRef-[A-Za-z0-9.-]+/g)) refs.add(m[0]);
+    const fileText = item.licenseFile?.text;
+    let declared = item.license && isSpdxExpression(item.license) ? item.license : 'NOASSERTION';
+    if (item.license && declared === 'NOASSERTION' && fileText) {
+      // A license SPDX has no id for, with its text at hand: a LicenseRef of its own.
+      declared = `LicenseRef-${item.id.replace(/[^A-Za-z0-9.-]+/g, '-')}`;
+      extracted.set(declared, { name: item.license, text: fileText });
+    }
+    for (const m of declared.matchAll(/LicenseRef-[A-Za-z0-9.-]+/g)) {
+      refs.add(m[0]);
+      if (!extracted.get(m[0])?.text) extracted.set(m[0], { name: m[0].slice('LicenseRef-'.length), text: fileText });
+    }
     const notes = [
       `xenrel ${item.kind} source, placed at ${item.path}.`,
       ...(item.commit ? [`git commit ${item.commit}${item.version ? ` (${item.version})` : ''}.`] : []),
@@ -88,11 +104,17 @@ export function toSpdx(inv: SbomInventory): Record<string, unknown> {
       ...(item.tree ? [`xenrel tree hash of the upstream content: ${item.tree}`] : []),
       ...(item.vendoredTree ? [`xenrel tree hash of the vendored folder (nested sources and patches applied): ${item.vendoredTree}`] : []),
       ...(item.patches ?? []).map((p) => `xenrel patch ${p.file}: ${p.integrity}`),
+      ...(item.licenseFile ? [`license file ${item.licenseFile.path}: sha256 ${item.licenseFile.sha256}`] : []),
     ].map((comment) => ({ annotationType: 'OTHER', annotator: TOOL, annotationDate: created, comment }));
+    const supplier = supplierOf(item);
+    const originator = originatorOf(item);
+    const cpe = cpeOf(item);
     packages.push({
       SPDXID: pid,
       name: item.name,
       ...(item.version ? { versionInfo: item.version } : {}),
+      supplier: supplier ? `Organization: ${supplier}` : 'NOASSERTION',
+      ...(originator ? { originator: `Organization: ${originator}` } : {}),
       ...(item.url && !item.commit ? { packageFileName: item.url.replace(/[?#].*$/, '').split('/').pop() } : {}),
       downloadLocation: spdxDownloadLocation(item),
       filesAnalyzed: false,
@@ -101,29 +123,16 @@ export function toSpdx(inv: SbomInventory): Record<string, unknown> {
       licenseDeclared: declared,
       ...(item.license && declared === 'NOASSERTION' ? { licenseComments: `The config says: ${item.license}` } : {}),
       copyrightText: 'NOASSERTION',
-      primaryPackagePurpose: item.groups?.includes('firmware') ? 'FIRMWARE' : 'SOURCE',
+      externalRefs: [
+        { referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purlOf(item) },
+        ...(cpe ? [{ referenceCategory: 'SECURITY', referenceType: 'cpe23Type', referenceLocator: cpe }] : []),
+      ],
+      primaryPackagePurpose: isFirmware(item) ? 'FIRMWARE' : 'SOURCE',
       ...(item.description ? { description: item.description } : {}),
       sourceInfo: notes.join(' '),
       ...(annotations.length ? { annotations } : {}),
     });
     relationships.push({ spdxElementId: item.parent ? idOf.get(item.parent)! : rootId, relationshipType: 'CONTAINS', relatedSpdxElement: pid });
-    if (item.licenseFile) {
-      const fid = id('File', `${item.id}-${item.licenseFile.path}`);
-      files.push({
-        SPDXID: fid,
-        fileName: `./${item.licenseFile.path}`,
-        fileTypes: ['TEXT', 'DOCUMENTATION'],
-        checksums: [
-          { algorithm: 'SHA1', checksumValue: item.licenseFile.sha1 },
-          { algorithm: 'SHA256', checksumValue: item.licenseFile.sha256 },
-        ],
-        licenseConcluded: 'NOASSERTION',
-        licenseInfoInFiles: ['NOASSERTION'],
-        copyrightText: 'NOASSERTION',
-        comment: `The license file of ${item.name}, detected by xenrel.`,
-      });
-      relationships.push({ spdxElementId: pid, relationshipType: 'CONTAINS', relatedSpdxElement: fid });
-    }
   }
   const doc: Record<string, unknown> = {
     spdxVersion: 'SPDX-2.3',
@@ -133,14 +142,13 @@ export function toSpdx(inv: SbomInventory): Record<string, unknown> {
     documentNamespace: `https://spdx.org/spdxdocs/${docName.replace(/[^A-Za-z0-9._-]+/g, '-')}-${uuidFromHex(inv.lockSha256)}`,
     creationInfo: { created, creators: [TOOL], comment: `Generated by xenrel from ${inv.name}'s xenrel.lock (sha256 of the lock and options: ${inv.lockSha256}).` },
     packages,
-    ...(files.length ? { files } : {}),
     relationships,
   };
   if (refs.size)
     doc.hasExtractedLicensingInfos = [...refs].sort().map((licenseId) => ({
       licenseId,
-      name: licenseId.slice('LicenseRef-'.length),
-      extractedText: `A license named by the xenrel config; its text is the license file of the component (see that package's files).`,
+      name: extracted.get(licenseId)?.name ?? licenseId.slice('LicenseRef-'.length),
+      extractedText: extracted.get(licenseId)?.text ?? 'A license named by the xenrel config; no license file was found in the component to quote.',
     }));
   return doc;
 }

@@ -24,7 +24,6 @@
  */
 import { isLoopbackHost } from '../util/patterns.js';
 import { rootCertificates } from 'node:tls';
-import { Agent } from 'undici';
 import { Cache, urlKey } from '../cache/cache.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import type { ProgressSink } from '../types.js';
@@ -177,7 +176,9 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
   const timeouts = { ...DEFAULT_TIMEOUTS, ...Object.fromEntries(Object.entries(opts.timeouts ?? {}).filter(([, v]) => v !== undefined)) };
   const extraCa = opts.extraCa === undefined ? [] : Array.isArray(opts.extraCa) ? opts.extraCa : [opts.extraCa];
   // A private agent: no global dispatcher changes, and destroying it closes every socket
-  // (a stalled server cannot keep the process alive).
+  // (a stalled server cannot keep the process alive). undici loads only when a download
+  // starts: it is a tenth of a second of start-up that a cached fetch never needs.
+  const { Agent } = await import('undici');
   const agent = new Agent({
     connect: { timeout: timeouts.connectMs, ...(extraCa.length ? { ca: [...rootCertificates, ...extraCa] } : {}) },
     headersTimeout: timeouts.headersMs,

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { PackageURL } from 'packageurl-js';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -67,10 +68,21 @@ export function spdxErrors(doc: unknown): string[] {
   if (!spdx) spdx = makeAjv().compile(readJson(join(here, '..', 'fixtures', 'schemas', 'spdx-2.3.schema.json')));
   const out = spdx(doc) ? [] : (spdx.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
   const d = doc as {
-    packages?: { SPDXID: string; licenseDeclared?: string; licenseConcluded?: string }[];
+    packages?: {
+      SPDXID: string;
+      licenseDeclared?: string;
+      licenseConcluded?: string;
+      filesAnalyzed?: boolean;
+      hasFiles?: string[];
+      licenseInfoFromFiles?: string[];
+      packageVerificationCode?: unknown;
+      supplier?: string;
+      originator?: string;
+      externalRefs?: { referenceCategory: string; referenceType: string; referenceLocator: string }[];
+    }[];
     files?: { SPDXID: string }[];
     relationships?: { spdxElementId: string; relatedSpdxElement: string; relationshipType: string }[];
-    hasExtractedLicensingInfos?: { licenseId: string }[];
+    hasExtractedLicensingInfos?: { licenseId: string; extractedText?: string }[];
   };
   const ids = ['SPDXRef-DOCUMENT', ...(d.packages ?? []).map((p) => p.SPDXID), ...(d.files ?? []).map((f) => f.SPDXID)];
   const seen = new Set<string>();
@@ -83,5 +95,54 @@ export function spdxErrors(doc: unknown): string[] {
   const declared = new Set((d.hasExtractedLicensingInfos ?? []).map((l) => l.licenseId));
   for (const p of d.packages ?? [])
     for (const l of [p.licenseDeclared, p.licenseConcluded]) for (const m of (l ?? '').matchAll(/LicenseRef-[A-Za-z0-9.-]+/g)) if (!declared.has(m[0])) out.push(`${p.SPDXID}: ${m[0]} is not in hasExtractedLicensingInfos`);
+  for (const l of d.hasExtractedLicensingInfos ?? []) if (!l.extractedText?.trim()) out.push(`${l.licenseId}: extractedText is empty (the spec wants the license's text)`);
+  // SPDX 2.3 §7.8: a package with filesAnalyzed false has no files (no hasFiles, nothing it
+  // CONTAINS is a File) and so no licenseInfoFromFiles or packageVerificationCode (§7.9, §7.14).
+  const fileIds = new Set((d.files ?? []).map((f) => f.SPDXID));
+  for (const p of d.packages ?? []) {
+    if (p.filesAnalyzed !== false) continue;
+    if (p.hasFiles?.length) out.push(`${p.SPDXID}: filesAnalyzed is false but it hasFiles`);
+    if (p.licenseInfoFromFiles?.length) out.push(`${p.SPDXID}: filesAnalyzed is false but it has licenseInfoFromFiles`);
+    if (p.packageVerificationCode) out.push(`${p.SPDXID}: filesAnalyzed is false but it has a packageVerificationCode`);
+    for (const r of d.relationships ?? [])
+      if (r.spdxElementId === p.SPDXID && r.relationshipType === 'CONTAINS' && fileIds.has(r.relatedSpdxElement)) out.push(`${p.SPDXID}: filesAnalyzed is false but it CONTAINS the file ${r.relatedSpdxElement}`);
+  }
+  // §7.5 / §7.6: supplier and originator are NOASSERTION or `Person: …` / `Organization: …`.
+  for (const p of d.packages ?? [])
+    for (const [k, v] of [['supplier', p.supplier], ['originator', p.originator]] as const)
+      if (v !== undefined && !/^(NOASSERTION|(Person|Organization): \S.*)$/.test(v)) out.push(`${p.SPDXID}: ${k} "${v}" is not NOASSERTION, Person: or Organization:`);
+  // Annex F: a purl locator is a package URL; a cpe23Type locator a CPE 2.3 formatted string.
+  for (const p of d.packages ?? [])
+    for (const r of p.externalRefs ?? []) {
+      if (r.referenceType === 'purl') {
+        if (!['PACKAGE-MANAGER', 'PACKAGE_MANAGER'].includes(r.referenceCategory)) out.push(`${p.SPDXID}: purl under ${r.referenceCategory}`);
+        if (!purlParses(r.referenceLocator)) out.push(`${p.SPDXID}: "${r.referenceLocator}" is not a package URL`);
+      }
+      if (r.referenceType === 'cpe23Type') {
+        if (r.referenceCategory !== 'SECURITY') out.push(`${p.SPDXID}: cpe23Type under ${r.referenceCategory}`);
+        if (!cpe23Pattern().test(r.referenceLocator)) out.push(`${p.SPDXID}: "${r.referenceLocator}" is not a CPE 2.3 formatted string`);
+      }
+    }
   return out;
+}
+
+/** A purl as the package-url reference parser reads it. */
+export function purlParses(s: string): boolean {
+  try {
+    PackageURL.fromString(s);
+    return s.startsWith('pkg:');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The CPE 2.3 formatted-string binding (NISTIR 7695 §6.2, the form SPDX 2.3 Annex F asks of
+ * a cpe23Type locator): part, then vendor … other as quoted-or-plain values, `*` or `-`,
+ * and a language tag in the eighth place.
+ */
+export function cpe23Pattern(): RegExp {
+  const avstring = String.raw`(((\?*|\*?)([a-zA-Z0-9\-._]|(\\[\\*?!"#$%&'()+,/:;<=>@[\]^${'`'}{|}~]))+(\?*|\*?))|[*\-])`;
+  const lang = String.raw`(([a-zA-Z]{2,3}(-([a-zA-Z]{2}|[0-9]{3}))?)|[*\-])`;
+  return new RegExp(`^cpe:2\\.3:[aho*\\-](:${avstring}){5}(:${lang})(:${avstring}){4}$`);
 }

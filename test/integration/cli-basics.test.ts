@@ -12,7 +12,7 @@ describe('xenrel CLI basics', () => {
     const dir = await tmp.make();
     const r = await runCli(['--help'], { cwd: dir });
     expect(r.code).toBe(0);
-    for (const cmd of ['hash', 'lock', 'fetch', 'status']) expect(r.stdout).toMatch(new RegExp(`xenrel ${cmd}\\b`));
+    for (const cmd of ['hash', 'lock', 'fetch', 'status']) expect(r.stdout).toMatch(new RegExp(`^  ${cmd} +\\S`, 'm'));
   });
 
   it('exits 2 on an unknown command or option', async () => {

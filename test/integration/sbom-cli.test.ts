@@ -16,8 +16,20 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => w?.cleanup());
 
-type Pkg = { SPDXID: string; name: string; versionInfo?: string; downloadLocation: string; checksums?: { algorithm: string; checksumValue: string }[]; licenseDeclared?: string; annotations?: { comment: string }[] };
-type Spdx = { packages: Pkg[]; files: { SPDXID: string; fileName: string; checksums: { algorithm: string; checksumValue: string }[] }[]; relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[]; creationInfo: { created: string }; documentNamespace: string };
+type Pkg = {
+  SPDXID: string;
+  name: string;
+  versionInfo?: string;
+  downloadLocation: string;
+  checksums?: { algorithm: string; checksumValue: string }[];
+  licenseDeclared?: string;
+  annotations?: { comment: string }[];
+  supplier?: string;
+  originator?: string;
+  primaryPackagePurpose?: string;
+  externalRefs?: { referenceCategory: string; referenceType: string; referenceLocator: string }[];
+};
+type Spdx = { packages: Pkg[]; hasExtractedLicensingInfos?: { licenseId: string; extractedText: string }[]; files: { SPDXID: string; fileName: string; checksums: { algorithm: string; checksumValue: string }[] }[]; relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[]; creationInfo: { created: string }; documentNamespace: string };
 
 describe('xenrel sbom', () => {
   it('SPDX 2.3: every component and nested source, download locations, checksums, licenses, license files, CONTAINS', async () => {
@@ -49,15 +61,30 @@ describe('xenrel sbom', () => {
     for (const n of ['seabios', 'qemu-xen', 'newlib']) expect(rel(pkg('xen').SPDXID, 'CONTAINS', pkg(n).SPDXID)).toBe(true);
     expect(rel(pkg('qemu-xen').SPDXID, 'CONTAINS', dtc.SPDXID)).toBe(true);
     expect(rel(pkg('xen').SPDXID, 'CONTAINS', dtc.SPDXID)).toBe(false);
-    // License files, hashed from the cache: git blob (COPYING over COPYING.LESSER), the submodule, the tarball.
-    const licenseOf = (p: Pkg) => {
-      const f = doc.relationships.find((x) => x.spdxElementId === p.SPDXID && x.relatedSpdxElement.startsWith('SPDXRef-File-'));
-      const file = doc.files.find((x) => x.SPDXID === f?.relatedSpdxElement);
-      return file && { name: file.fileName, sha256: file.checksums.find((c) => c.algorithm === 'SHA256')!.checksumValue };
-    };
-    expect(licenseOf(seabios)).toEqual({ name: './COPYING', sha256: sha256Hex(SEABIOS_COPYING) });
-    expect(licenseOf(dtc)).toEqual({ name: './COPYING', sha256: sha256Hex(DTC_COPYING) });
-    expect(licenseOf(newlib)).toEqual({ name: './COPYING.NEWLIB', sha256: sha256Hex(NEWLIB_COPYING) });
+    // License files, hashed from the cache (git blob: COPYING over COPYING.LESSER; the
+    // submodule; the tarball): annotations, since a filesAnalyzed:false package holds no files.
+    expect(doc.files ?? []).toEqual([]);
+    const licenseOf = (p: Pkg) => p.annotations?.map((a) => /^license file (\S+): sha256 ([0-9a-f]{64})$/.exec(a.comment)).find(Boolean)?.slice(1);
+    expect(licenseOf(seabios)).toEqual(['COPYING', sha256Hex(SEABIOS_COPYING)]);
+    expect(licenseOf(dtc)).toEqual(['COPYING', sha256Hex(DTC_COPYING)]);
+    expect(licenseOf(newlib)).toEqual(['COPYING.NEWLIB', sha256Hex(NEWLIB_COPYING)]);
+    // The config's LicenseRef-newlib quotes the component's own license file.
+    expect(doc.hasExtractedLicensingInfos).toContainEqual(expect.objectContaining({ licenseId: 'LicenseRef-newlib', extractedText: NEWLIB_COPYING }));
+    // Identities scanners match on: purl for every package, CPE where the NVD has the product.
+    const ref = (p: Pkg, type: string) => p.externalRefs?.find((r) => r.referenceType === type)?.referenceLocator;
+    for (const p of doc.packages) expect(ref(p, 'purl'), p.name).toMatch(/^pkg:generic\//);
+    expect(ref(newlib, 'purl')).toBe(`pkg:generic/newlib@1.16.0?checksum=${encodeURIComponent(`sha256:${sha256Hex(w.newlibTgz)},sha512:${newlib.checksums![1]!.checksumValue}`)}&download_url=${encodeURIComponent(`${w.server.url}/newlib-1.16.0.tar.gz`)}`);
+    expect(ref(seabios, 'purl')).toBe(`pkg:generic/seabios@rel-1.17.0?vcs_url=${encodeURIComponent(`git+${w.seabios.url}@${lock.components.seabios!.commit}`)}`);
+    expect(ref(newlib, 'cpe23Type')).toBe('cpe:2.3:a:newlib_project:newlib:1.16.0:*:*:*:*:*:*:*');
+    expect(ref(seabios, 'cpe23Type')).toBe('cpe:2.3:a:seabios:seabios:1.17.0:*:*:*:*:*:*:*');
+    // qemu-xen's tags are Xen versions, not QEMU's: any version, rather than a wrong one.
+    expect(ref(pkg('qemu-xen'), 'cpe23Type')).toBe('cpe:2.3:a:qemu:qemu:*:*:*:*:*:*:*:*');
+    expect(ref(dtc, 'cpe23Type')).toBeUndefined();
+    // Who distributes the bytes is the URL's host; a file:// repository has none.
+    expect(newlib.supplier).toBe('Organization: 127.0.0.1');
+    expect(seabios.supplier).toBe('NOASSERTION');
+    expect(seabios.originator).toBe('Organization: SeaBIOS');
+    expect(seabios.primaryPackagePurpose).toBe('FIRMWARE');
     expect(doc.creationInfo.created).toBe('2026-01-01T00:00:00Z');
   });
 
@@ -80,6 +107,15 @@ describe('xenrel sbom', () => {
     expect(byName.newlib.hashes).toContainEqual({ alg: 'SHA-256', content: sha256Hex(w.newlibTgz) });
     expect(byName.newlib.externalReferences).toEqual([{ type: 'distribution', url: `${w.server.url}/newlib-1.16.0.tar.gz` }]);
     expect(bom.dependencies).toContainEqual({ ref: 'qemu-xen', dependsOn: ['qemu-xen/roms/dtc'] });
+    // The same identities as the SPDX document.
+    const spdx = JSON.parse((await w.cli(dir, ['sbom'])).stdout) as Spdx;
+    for (const name of ['newlib', 'qemu-xen', 'seabios']) {
+      const p = spdx.packages.find((x) => x.name === name)!;
+      expect(byName[name].purl, name).toBe(p.externalRefs!.find((r) => r.referenceType === 'purl')!.referenceLocator);
+      expect(byName[name].cpe, name).toBe(p.externalRefs!.find((r) => r.referenceType === 'cpe23Type')?.referenceLocator);
+      expect(byName[name].supplier ? `Organization: ${byName[name].supplier.name}` : 'NOASSERTION').toBe(p.supplier);
+    }
+    expect(byName.newlib.type).toBe('library');
     expect(bom.metadata.timestamp).toBe('2026-01-01T00:00:00Z');
   });
 
@@ -119,6 +155,22 @@ describe('xenrel sbom', () => {
     expect(errs).toContain('relationshipType');
     expect(errs).toContain('unknown element SPDXRef-nope');
     expect(errs).toContain('checksumValue');
+    // The spec rules a schema cannot state.
+    const bad = JSON.parse(r.stdout);
+    bad.files = [{ SPDXID: 'SPDXRef-File-x', fileName: './COPYING', checksums: [{ algorithm: 'SHA1', checksumValue: 'a'.repeat(40) }], licenseConcluded: 'NOASSERTION', copyrightText: 'NOASSERTION' }];
+    bad.relationships.push({ spdxElementId: bad.packages[1].SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: 'SPDXRef-File-x' });
+    bad.packages[1].externalRefs = [
+      { referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: 'generic/newlib' },
+      { referenceCategory: 'SECURITY', referenceType: 'cpe23Type', referenceLocator: 'cpe:2.3:a:gnu:newlib 1' },
+    ];
+    bad.packages[1].supplier = 'newlib people';
+    bad.hasExtractedLicensingInfos[0].extractedText = '';
+    const rules = spdxErrors(bad).join('\n');
+    expect(rules).toContain('filesAnalyzed is false but it CONTAINS the file SPDXRef-File-x');
+    expect(rules).toContain('is not a package URL');
+    expect(rules).toContain('is not a CPE 2.3 formatted string');
+    expect(rules).toContain('supplier "newlib people"');
+    expect(rules).toContain('extractedText is empty');
     const c = JSON.parse((await w.cli(dir, ['sbom', '--format', 'cyclonedx'])).stdout);
     c.components[0].hashes = [{ alg: 'SHA-257', content: 'ab' }];
     expect(cycloneDxErrors(c).join('\n')).toMatch(/alg|content/);
