@@ -120,7 +120,7 @@ export class VerifyCommand extends BaseCommand {
       printResult(report, result);
       for (const o of outcomes) report.output(`${o.status === 'failed' ? 'MISMATCH' : 'upstream'} ${o.name}${o.error ? `: ${o.error.message}` : ': same content as the lock'}`);
       const failed = outcomes.filter((o) => o.status === 'failed');
-      if (failed.length) report.failWith(failed.some((f) => f.error?.exitCode === ExitCode.checkFailed || /INTEGRITY|TREE_MISMATCH/.test(f.error?.code ?? '')) ? ExitCode.checkFailed : ExitCode.fetch);
+      if (failed.length) report.failWith(failed.some((f) => f.error?.exitCode === ExitCode.checkFailed || /INTEGRITY|SIZE_MISMATCH|TREE_MISMATCH/.test(f.error?.code ?? '')) ? ExitCode.checkFailed : ExitCode.fetch);
     }
     if (!this.upstream) printResult(report, result);
     if (!result.ok) report.failWith(ExitCode.checkFailed);

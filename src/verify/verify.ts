@@ -7,7 +7,7 @@ import { compareBytewise, diffEntries, fileEntry, symlinkEntry, treeHash, sortEn
 import { sha256File } from '../tree/walk.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
-import { checkPath, checkSymlinks, resolveLimits, type Finding, type Limits } from '../archive/policy.js';
+import { checkPath, checkSymlinks, finding, resolveLimits, RULES, type Finding, type Limits } from '../archive/policy.js';
 import { expectedTree, LOCK_COPY, MANIFESTS_DIR, WITHOUT_FILE, storeKind, storeRel } from '../vendor/layout.js';
 import type { Lockfile } from '../types.js';
 import { LOCKFILE_NAME, parseLockText } from '../lock/lockfile.js';
@@ -213,6 +213,7 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
   // Embedded metadata may sort after the component files; keep digests for every file that
   // could be a tarball component (the store's `sources/<name>/<file>` level), decided at the end.
   const candidateDigest = (rel: string) => /^\.xenrel\/sources\/[^/]+\/[^/]+$/.test(rel);
+  const absoluteLinks: { path: string; rel: string; target: string }[] = [];
 
   const read = await readTar(file, {
     limits,
@@ -249,7 +250,10 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
     onEntryDone: (e) => {
       const rel = relOf(e.path);
       if (rel === undefined || e.type === 'dir') return;
-      if (e.type === 'symlink') entries.push(symlinkEntry(rel, e.linkpath!));
+      if (e.type === 'symlink') {
+        entries.push(symlinkEntry(rel, e.linkpath!));
+        if (e.linkpath!.startsWith('/')) absoluteLinks.push({ path: e.path, rel, target: e.linkpath! });
+      }
       else entries.push(fileEntry(rel, e.executable, e.sha256!));
     },
   });
@@ -258,6 +262,7 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
   const unsafe = [...read.findings];
   const anchored = opts.lock || opts.record ? anchorLock(opts, embedded, problems) : undefined;
   const expect = opts.expect ?? (anchored ? expectationsFromLock(anchored.lock, anchored.without) : undefined);
+  unsafe.push(...absoluteOutsideComponents(absoluteLinks, expect ?? embeddedExpectations(embedded, []).expect));
   const result = compare({ entries, fileDigests, embedded }, { target: file, kind: 'tarball', topDir: top, unsafe, problems, expect, complete: read.complete });
   if (opts.expect === undefined && anchored) result.expectations = 'lock';
   const project = projectEntries(
@@ -389,7 +394,6 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
   }
   const buildProducts = await linksIntoTree(dir, links);
   for (const p of buildProducts) links.delete(p);
-  unsafe.push(...checkSymlinks(links, { limits, absolute: 'inert', topDirRule: false }));
   const limit = pLimit(8);
   const entries = await Promise.all(
     sources
@@ -410,6 +414,16 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
   for (const e of entries) if (metaKind(e.path) === 'manifest') embedded.manifests.set(e.path.slice(MANIFESTS_DIR.length + 1, -'.tree'.length), (await readSmall(e.path)) ?? '');
   const fileDigests = new Map<string, string>();
   const expect = opts.expect ?? embeddedExpectations(embedded, []).expect;
+  // On disk the build follows links: an absolute one out of the tree is unsafe, unless it is
+  // a locked component's own (a pinned git commit may hold inert ones, as edk2 does); its
+  // content is checked against the lock below.
+  const componentDirs = Object.values(expect?.components ?? {}).map((c) => `${c.prefix}/`);
+  const inComponent = (p: string) => componentDirs.some((d) => p.startsWith(d));
+  unsafe.push(
+    ...checkSymlinks(links, { limits, absolute: 'refuse', topDirRule: false }).filter(
+      (f) => !(f.code === 'E_TAR_LINK_ESCAPE' && inComponent(f.path) && links.get(f.path)?.startsWith('/')),
+    ),
+  );
   for (const c of Object.values(expect?.components ?? {})) {
     const algo = c.integrity ? integrityAlgorithm(c.integrity) : undefined;
     if (algo) {
@@ -419,6 +433,18 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
   }
   const r = compare({ entries: sortEntries(entries), fileDigests, embedded }, { target: dir, kind: 'dir', unsafe, problems: [], expect: opts.expect, complete: true });
   return buildProducts.length ? { ...r, buildProducts } : r;
+}
+
+/**
+ * Extraction creates an absolute link without following it, so the reader lets them through;
+ * but the build follows links. Inside a locked component (a pinned git commit may hold inert
+ * ones, as edk2 does) the lock vouches for it; anywhere else it is named.
+ */
+function absoluteOutsideComponents(links: { path: string; rel: string; target: string }[], expect: VerifyExpectations | undefined): Finding[] {
+  const dirs = Object.values(expect?.components ?? {}).map((c) => `${c.prefix}/`);
+  return links
+    .filter((l) => !dirs.some((d) => l.rel.startsWith(d)))
+    .map((l) => finding('E_TAR_LINK_ESCAPE', l.path, `${RULES.E_TAR_LINK_ESCAPE} (absolute target ${l.target}, outside any locked component)`));
 }
 
 /**

@@ -314,7 +314,7 @@ describe('fetchTarball: interrupted downloads (§6.1-6.5)', () => {
     expect(await contentFiles(cache)).toHaveLength(0);
     // With the locked size known, the lie is caught from the headers alone.
     const e2 = await rejects(fetchTarball(opts(srv.url + P)));
-    expect(e2.code).toBe('E_INTEGRITY');
+    expect(e2.code).toBe('E_SIZE_MISMATCH');
     expect(e2.message).toContain('announces 100000 bytes');
     expect(srv.requestsFor(P)).toHaveLength(2);
   });
@@ -324,7 +324,7 @@ describe('fetchTarball: interrupted downloads (§6.1-6.5)', () => {
     const { cache, opts } = await setup();
     // The lock says 1000 bytes; the server sends 200000 → size mismatch from the headers.
     const e = await rejects(fetchTarball(opts(srv.url + P, { expected: { integrity: SRI, size: 1000 } })));
-    expect(e.code).toBe('E_INTEGRITY');
+    expect(e.code).toBe('E_SIZE_MISMATCH');
     expect(await contentFiles(cache)).toHaveLength(0);
   });
 });
