@@ -7,7 +7,7 @@ import { XenrelError, ExitCode } from '../errors.js';
 import type { EntrySource } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
 import { archiveOrder } from '../archive/writer.js';
-import { boundedMemoryArgs, gitArgs, gitEnv, gitFailure, lastLines, runGit } from '../sources/git-run.js';
+import { boundedMemoryArgs, gitArgs, gitEnv, gitFailure, lastLines, parseLsTree, runGit, type LsTreeRecord } from '../sources/git-run.js';
 import { fileEntry, symlinkEntry, type TreeEntry } from '../tree/hash.js';
 import { BlobReader } from './blob-reader.js';
 import type { BlobHashCache } from './blob-hash-cache.js';
@@ -23,12 +23,9 @@ import type { BlobHashCache } from './blob-hash-cache.js';
  * before writing (the whole-tree hash goes into release.json, near the archive's start).
  */
 
-interface Listed {
-  mode: string;
-  type: string;
-  oid: string;
-  path: string;
-}
+type Listed = LsTreeRecord;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface GitProjectFiles {
   /** For the archive writer; file content is read from git when the writer reaches it. */
@@ -49,7 +46,6 @@ export interface GitProjectOptions {
 
 const ATTRS = ['export-ignore', 'export-subst', 'ident', 'filter', 'eol', 'text', 'working-tree-encoding'];
 const MAX_SYMLINK_TARGET = 64 * 1024;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function badTree(root: string, what: string): XenrelError {
   return new XenrelError('E_GIT_TREE', `${root}: ${what}`, {
@@ -62,21 +58,7 @@ async function listTree(root: string, commit: string): Promise<Listed[]> {
   const args = ['ls-tree', '-r', '-z', '--full-tree', commit];
   const r = await runGit(args, { cwd: root });
   if (r.code !== 0) throw gitFailure(args, r, `listing the tree of ${commit} in ${root}`);
-  const out: Listed[] = [];
-  let start = 0;
-  for (let nul = r.stdout.indexOf(0); nul >= 0; start = nul + 1, nul = r.stdout.indexOf(0, start)) {
-    const rec = r.stdout.subarray(start, nul);
-    const tab = rec.indexOf(0x09);
-    const [mode, type, oid] = rec.subarray(0, tab).toString('latin1').split(' ');
-    let path: string;
-    try {
-      path = utf8.decode(rec.subarray(tab + 1));
-    } catch {
-      throw badTree(root, `path ${JSON.stringify(rec.subarray(tab + 1).toString('latin1'))} is not valid UTF-8`);
-    }
-    out.push({ mode: mode!, type: type!, oid: oid!, path });
-  }
-  return out;
+  return parseLsTree(r.stdout, (shown) => badTree(root, `path ${shown} is not valid UTF-8`));
 }
 
 /**

@@ -163,3 +163,36 @@ export const BOUNDED_MEMORY_CONFIG = ['core.packedGitWindowSize=4m', 'core.packe
 
 /** `-c` options for BOUNDED_MEMORY_CONFIG, to put before a command's arguments. */
 export const boundedMemoryArgs = (): string[] => BOUNDED_MEMORY_CONFIG.flatMap((c) => ['-c', c]);
+
+/** One record of `git ls-tree -z`. */
+export interface LsTreeRecord {
+  mode: string;
+  type: string;
+  oid: string;
+  path: string;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The records of `git ls-tree -z` output. A path that is not valid UTF-8 is handed to
+ * `badName` (as Latin-1, for the message), whose error is thrown: a lossy decode would
+ * put another name into the tree hash.
+ */
+export function parseLsTree(stdout: Buffer, badName: (shown: string) => Error): LsTreeRecord[] {
+  const out: LsTreeRecord[] = [];
+  let start = 0;
+  for (let nul = stdout.indexOf(0); nul >= 0; start = nul + 1, nul = stdout.indexOf(0, start)) {
+    const rec = stdout.subarray(start, nul);
+    const tab = rec.indexOf(0x09);
+    const [mode, type, oid] = rec.subarray(0, tab).toString('latin1').split(' ');
+    let path: string;
+    try {
+      path = strictUtf8.decode(rec.subarray(tab + 1));
+    } catch {
+      throw badName(JSON.stringify(rec.subarray(tab + 1).toString('latin1')));
+    }
+    out.push({ mode: mode!, type: type!, oid: oid!, path });
+  }
+  return out;
+}

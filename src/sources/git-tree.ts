@@ -7,7 +7,7 @@ import { join, posix } from 'node:path';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { sortEntries, type TreeEntry, type TreeMode } from '../tree/hash.js';
 import { LinkTree } from '../archive/link-resolve.js';
-import { gitArgs, gitEnv, gitFailure, lastLines, runGit } from './git-run.js';
+import { gitArgs, gitEnv, gitFailure, lastLines, parseLsTree, runGit } from './git-run.js';
 
 /**
  * Reading a commit's content straight from git objects.
@@ -64,24 +64,13 @@ async function lsTree(mirrorDir: string, commit: string): Promise<{ blobs: LsEnt
   if (r.code !== 0) throw gitFailure(args, r, `listing the tree of ${commit}`);
   const blobs: LsEntry[] = [];
   const gitlinks: Gitlink[] = [];
-  const utf8 = new TextDecoder('utf-8', { fatal: true });
-  let start = 0;
-  for (let nul = r.stdout.indexOf(0, start); nul >= 0; start = nul + 1, nul = r.stdout.indexOf(0, start)) {
-    const rec = r.stdout.subarray(start, nul);
-    const tab = rec.indexOf(0x09);
-    const [mode, type, oid] = rec.subarray(0, tab).toString('latin1').split(' ');
-    let path: string;
-    try {
-      path = utf8.decode(rec.subarray(tab + 1));
-    } catch {
-      throw badTree(mirrorDir, commit, `path ${JSON.stringify(rec.subarray(tab + 1).toString('latin1'))} is not valid UTF-8`);
-    }
-    if (type === 'commit' && mode === '160000') gitlinks.push({ path, commit: oid! });
+  for (const { mode, type, oid, path } of parseLsTree(r.stdout, (shown) => badTree(mirrorDir, commit, `path ${shown} is not valid UTF-8`))) {
+    if (type === 'commit' && mode === '160000') gitlinks.push({ path, commit: oid });
     else if (type === 'blob') {
       // Very old repositories have 100664 (group-writable) entries: git treats them as 100644.
       const m: TreeMode | undefined = mode === '100755' ? '100755' : mode === '120000' ? '120000' : mode === '100644' || mode === '100664' ? '100644' : undefined;
       if (!m) throw badTree(mirrorDir, commit, `unsupported mode ${mode} for ${path}`);
-      blobs.push({ mode: m, oid: oid!, path });
+      blobs.push({ mode: m, oid, path });
     } else throw badTree(mirrorDir, commit, `unexpected ${type} entry ${path}`);
   }
   return { blobs, gitlinks };
