@@ -180,7 +180,7 @@ export interface ProgressSink {
    * Absolute progress, for tools that report totals (git's `--progress`): bytes so far,
    * a total when known, else a percentage.
    */
-  update?(name: string, p: { bytes?: number; total?: number; percent?: number; phase?: string }): void;
+  update?(name: string, p: { bytes?: number; total?: number; percent?: number; phase?: string; speed?: number }): void;
   /** The item ended; `status` is said in a line for people (none when empty). */
   done?(name: string, status: string): void;
   warn?(message: string): void;

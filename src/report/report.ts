@@ -122,16 +122,19 @@ export class Report implements ProgressSink {
     const item = this.items.get(name);
     if (!item) return;
     item.bytes += bytes;
+    if (item.bytes && item.firstByte === undefined) item.firstByte = Date.now();
     this.render(item);
   }
 
-  update(name: string, p: { bytes?: number; total?: number; percent?: number; phase?: string }): void {
+  update(name: string, p: { bytes?: number; total?: number; percent?: number; phase?: string; speed?: number }): void {
     const item = this.items.get(name);
     if (!item) return;
     if (p.bytes !== undefined) item.bytes = p.bytes;
+    if (item.bytes && item.firstByte === undefined) item.firstByte = Date.now();
     if (p.total !== undefined) item.total = p.total || undefined;
     if (p.percent !== undefined) item.percent = p.percent;
     item.phase = p.phase;
+    if (p.speed !== undefined) item.speed = p.speed;
     this.render(item);
   }
 
@@ -236,6 +239,10 @@ interface ProgressItem {
   /** What the tool is doing before bytes flow (`remote: compressing 50%`). */
   phase?: string;
   started: number;
+  /** When the first byte arrived: the speed counts from there (not from a server's packing). */
+  firstByte?: number;
+  /** Bytes per second as the tool itself measures it (git), when it says. */
+  speed?: number;
   lastPlain: number;
 }
 
@@ -245,8 +252,10 @@ function progressPercent(item: ProgressItem): number | undefined {
 }
 
 function speedOf(item: ProgressItem): string {
-  const seconds = (Date.now() - item.started) / 1000;
-  if (seconds < 0.5 || item.bytes === 0) return '';
+  if (item.speed) return `${human(item.speed)}/s`;
+  if (item.firstByte === undefined || item.bytes === 0) return '';
+  const seconds = (Date.now() - item.firstByte) / 1000;
+  if (seconds < 0.5) return '';
   return `${human(item.bytes / seconds)}/s`;
 }
 
