@@ -116,4 +116,20 @@ describe('progress', () => {
     expect(out.slice(out.lastIndexOf(last[0]), doneAt)).toContain('\x1b[0J');
     expect(out.slice(doneAt)).not.toMatch(/ big +\[/);
   });
+
+  it('verify without a terminal: lines with the bytes of the tarball read so far, of its size', async () => {
+    const d = await tmp.make('xenrel-verify-progress-');
+    execFileSync('sh', ['-c', 'mkdir -p t/big && head -c 40000000 /dev/urandom > t/big/blob && tar -C t -cf big.tar big && rm -rf t'], { cwd: d });
+    const size = (await stat(join(d, 'big.tar'))).size;
+    const r = await runCli(['verify', 'big.tar'], { cwd: d, env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.05' } });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('  big.tar: '));
+    expect(lines.length).toBeGreaterThan(0);
+    const total = `${(size / 1024 / 1024).toFixed(1)} MiB`;
+    for (const l of lines) expect(l).toMatch(new RegExp(`^ {2}big\\.tar: [\\d.]+ (?:B|KiB|MiB) of ${total.replace('.', '\\.')} \\(\\d+%\\)(?:, [\\d.]+ (?:KiB|MiB|GiB)/s)?, \\d+ s$`));
+    // --quiet: the verdict's exit code only, no progress.
+    const q = await runCli(['verify', 'big.tar', '--quiet'], { cwd: d, env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.05' } });
+    expect(q.stderr).not.toContain('big.tar: ');
+  });
 });
+
