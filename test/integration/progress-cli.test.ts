@@ -133,3 +133,27 @@ describe('progress', () => {
   });
 });
 
+
+describe('release progress', () => {
+  it('without a terminal: lines while the tarball is written and while it is read back', async () => {
+    const { SourcesWorld } = await import('../helpers/sources-project.js');
+    const w = await SourcesWorld.create();
+    try {
+      const dir = await w.project();
+      // 40 MB the compressor cannot shrink: writing and reading back take a while.
+      await writeFile(join(dir, 'firmware.bin'), randomBytes(40_000_000));
+      const r = await w.cli(dir, ['release', '--out', 'out'], { XENREL_PROGRESS_INTERVAL: '0.05' });
+      expect(r.code, r.stderr).toBe(0);
+      const writing = r.stderr.split('\n').filter((l) => l.startsWith('  writing xen-4.22.0.tar.gz: '));
+      const reading = r.stderr.split('\n').filter((l) => l.startsWith('  reading back xen-4.22.0.tar.gz: '));
+      expect(writing.length).toBeGreaterThan(0);
+      expect(reading.length).toBeGreaterThan(0);
+      for (const l of [...writing, ...reading]) expect(l).toMatch(/: [\d.]+ (?:B|KiB|MiB) of [\d.]+ MiB \(\d+%\)(?:, [\d.]+ (?:KiB|MiB|GiB)\/s)?, \d+ s$/);
+      // The primary output is unchanged: the sha256 line on stdout, no progress there.
+      expect(r.stdout).toMatch(/^[0-9a-f]{64} {2}xen-4\.22\.0\.tar\.gz$/m);
+      expect(r.stdout).not.toContain('writing xen-4.22.0.tar.gz');
+    } finally {
+      await w.cleanup();
+    }
+  }, 240_000);
+});
