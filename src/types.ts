@@ -176,6 +176,12 @@ export interface ProgressSink {
   start?(name: string, total?: number): void;
   /** Bytes arrived for a component. */
   advance?(name: string, bytes: number): void;
+  /**
+   * Absolute progress, for tools that report totals (git's `--progress`): bytes so far,
+   * a total when known, else a percentage.
+   */
+  update?(name: string, p: { bytes?: number; total?: number; percent?: number; phase?: string; speed?: number }): void;
+  /** The item ended; `status` is said in a line for people (none when empty). */
   done?(name: string, status: string): void;
   warn?(message: string): void;
   info?(message: string): void;

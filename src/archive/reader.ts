@@ -77,6 +77,8 @@ export interface ReadTarOptions {
    * size and read what follows as headers; so does xenrel unless this is false.
    */
   solarisDirSize?: boolean;
+  /** Called with the length of each chunk of the (compressed) input as it is read (progress). */
+  onBytes?: (n: number) => void;
 }
 
 export interface ReadTarResult {
@@ -93,8 +95,15 @@ const ARCHIVE = '<archive>';
 const truncated = () => new FatalFinding(finding('E_TAR_TRUNCATED', ARCHIVE, 'the archive ends in the middle of an entry'));
 const fatal = (code: RuleCode, path: string, detail?: string) => new FatalFinding(finding(code, path, detail));
 
-function toInput(input: string | AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  return typeof input === 'string' ? createReadStream(input, { highWaterMark: 1 << 20 }) : input;
+function toInput(input: string | AsyncIterable<Uint8Array>, onBytes?: (n: number) => void): AsyncIterable<Uint8Array> {
+  const src = typeof input === 'string' ? createReadStream(input, { highWaterMark: 1 << 20 }) : input;
+  if (!onBytes) return src;
+  return (async function* () {
+    for await (const c of src as AsyncIterable<Uint8Array>) {
+      onBytes(c.length);
+      yield c;
+    }
+  })();
 }
 
 /** Reads a (compressed) tar archive once, applying the entry policy. */
@@ -105,7 +114,7 @@ export async function readTar(input: string | AsyncIterable<Uint8Array>, opts: R
   const result: ReadTarResult = { compression: 'none', compressedBytes: 0, entries: 0, totalSize: 0, findings, complete: true };
   let dec;
   try {
-    dec = await decompress(toInput(input), limits);
+    dec = await decompress(toInput(input, opts.onBytes), limits);
     result.compression = dec.compression;
     const links = await parse(new ByteSource(dec.chunks, truncated), limits, opts, result);
     for (const f of checkSymlinks(links, { limits, absolute: opts.absoluteSymlinks, topDirRule: opts.topDirRule })) report(f);

@@ -22,16 +22,23 @@ export class ExportCommand extends BaseCommand {
       From the lock and the cache (never the network; run \`xenrel fetch\` first):
 
       - \`debian\`: PATH is a folder. Debian's multi-tarball orig layout for "3.0 (quilt)":
-        \`<src>_<ver>.orig.tar.gz\` (the project without its components) and
-        \`<src>_<ver>.orig-<component>.tar.<gz|bz2|xz>\` per component (upstream tarballs byte
-        for byte; git components as deterministic tarballs of the commit with nested sources,
-        without \`patches:\`), \`SHA256SUMS\`, \`components\` (\`<component> <path>\` lines for
-        debian/rules) and \`watch.components\` (uscan v4 lines with \`component=\`).
+        \`<src>_<ver>.orig.tar.gz\` (the project without its components, with a relative
+        symlink at each component's path into the unpacked component) and
+        \`<src>_<ver>.orig-<component>.tar.gz\` per component: git components as
+        deterministic tarballs of the commit with nested sources, without \`patches:\`;
+        tarball components wrap the upstream file byte for byte (\`newlib/newlib-1.16.0.tar.gz\`),
+        since Xen's stubdom and iPXE make want the file, not its content. After
+        \`dpkg-source -x\` every component is where Xen's make looks, offline. Also
+        \`SHA256SUMS\`, \`components\` (\`<component> <path>\` lines) and \`watch.components\`
+        (uscan v4 lines with \`component=\`; for wrapped files, commented lines whose pattern
+        matches the upstream name).
       - \`fedora\`: PATH is the \`sources\` file (\`SHA512 (file) = hex\`); the files it names are
         written beside it, for the lookaside cache.
       - \`yocto\`: PATH is a BitBake fragment: \`SRC_URI\` entries with \`name=\`, \`destsuffix=\`
-        (git, \`nobranch=1\`, \`gitsm://\` when there are submodules) or \`unpack=0;subdir=\`
-        (tarballs), \`SRCREV_<name>\` and \`SRC_URI[<name>.sha256sum]\`.
+        (git, \`nobranch=1\`, \`gitsm://\` when there are submodules) or
+        \`unpack=0;subdir=;downloadfilename=\` (tarballs; the DL_DIR name always carries the
+        version, and a do_unpack postfunc gives the file the name Xen's make wants),
+        \`SRCREV_<name>\` and \`SRC_URI[<name>.sha256sum]\`.
       - \`buildroot\`: PATH is a \`.hash\` file (\`sha256  <hex>  <file>\`); the files are written
         beside it. Git components are hashed as the tarball xenrel writes, not as Buildroot's
         own git download helper would make it: use that file as the package's source.

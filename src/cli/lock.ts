@@ -19,9 +19,12 @@ export class LockCommand extends BaseCommand {
       config are kept as they are, without network access, so re-locking unchanged inputs
       leaves the file byte-identical.
 
-      \`--check\` writes nothing and exits 1 with a per-component diff when the config changed,
-      a tag or branch now points elsewhere, or a tarball's bytes changed upstream: the check
-      to run in CI. \`--update NAME\` re-resolves only the named components (a moved tag, a new
+      \`--check\` writes nothing and exits 1 with a per-component diff when the config changed
+      a pin, a tag or branch now points elsewhere, or a tarball's bytes changed upstream: the
+      check to run in CI. An edit of metadata only (\`license\`) is listed as metadata and
+      does not fail the check: no pin moved, and \`xenrel lock\` copies it into the lock
+      without downloading anything. Config fields the lock does not hold (\`groups\`,
+      \`vars\`, \`description\`, \`configure\`, \`mirrors\`) never make it out of date. \`--update NAME\` re-resolves only the named components (a moved tag, a new
       release on a branch pin).
     `,
     examples: [
@@ -45,13 +48,20 @@ export class LockCommand extends BaseCommand {
     const existing = await readLock(lockFile, shown);
 
     if (this.check) {
-      const drift = await checkLock({ loaded, cache, existing, progress: report, jobs });
+      const changes = await checkLock({ loaded, cache, existing, progress: report, jobs });
+      const drift = changes.filter((c) => c.kind !== 'metadata');
+      const metadata = changes.filter((c) => c.kind === 'metadata');
       report.set('lockfile', shown);
       report.set('drift', drift);
+      report.set('metadata', metadata);
       if (drift.length) {
         report.output(`${shown} is out of date:\n${formatChanges(drift)}`);
+        if (metadata.length) report.output(`metadata changed in the config (no pin moved):\n${formatChanges(metadata)}`);
         report.info('Run `xenrel lock` (or `xenrel lock --update NAME`) to update it.');
         report.failWith(ExitCode.checkFailed);
+      } else if (metadata.length) {
+        report.output(`${shown}: every pin holds; metadata changed in the config:\n${formatChanges(metadata)}`);
+        report.info('Run `xenrel lock` to copy it into the lock (nothing is downloaded).');
       } else report.info(`${shown} is up to date (${Object.keys(loaded.manifest.components).length} components checked against upstream)`);
       return;
     }

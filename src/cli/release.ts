@@ -70,6 +70,7 @@ export class ReleaseCommand extends BaseCommand {
     const cache = this.openCache();
     const without = this.resolveWithout(loaded, this.without).names;
     const r = await release({
+      progress: report,
       loaded,
       lock,
       cache,

@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { stat } from 'node:fs/promises';
 import { readLock } from '../lock/lockfile.js';
-import { specMatchesLocked } from '../lock/diff.js';
+import { pinMatchesLocked, specMatchesLocked } from '../lock/diff.js';
 import { displayPath } from '../manifest/load.js';
 import { isLockedGit, isLockedTarball, type LockedComponent } from '../types.js';
 import { hasCommit } from '../sources/git.js';
@@ -18,7 +18,7 @@ export interface ComponentStatus {
   kind: 'git' | 'tarball' | 'local';
   pin: string;
   locked?: string;
-  lockState: 'locked' | 'stale' | 'unlocked' | 'not-in-config';
+  lockState: 'locked' | 'metadata' | 'stale' | 'unlocked' | 'not-in-config';
   cached: boolean | null;
   path: string;
 }
@@ -39,7 +39,7 @@ export class StatusCommand extends BaseCommand {
     details: `
       One line per component of the config and the lock: the pin as written (tag, branch,
       commit or URL), what the lock resolved it to, whether the lock still matches the config
-      (\`stale\` means run \`xenrel lock\`), and whether the cache holds it (\`xenrel fetch\`).
+      (\`stale\` means run \`xenrel lock\`; \`metadata\` means the pin holds and only its license changed), and whether the cache holds it (\`xenrel fetch\`).
       Nothing is downloaded.
 
       \`--upstream\` asks upstream instead: per component, the tags of the pin's series that
@@ -77,7 +77,7 @@ export class StatusCommand extends BaseCommand {
         kind,
         pin,
         locked: locked ? (isLockedGit(locked) ? locked.commit : isLockedTarball(locked) ? locked.integrity : (locked.tree ?? locked.integrity)) : undefined,
-        lockState: !spec ? 'not-in-config' : !locked ? 'unlocked' : specMatchesLocked(spec, locked) ? 'locked' : 'stale',
+        lockState: !spec ? 'not-in-config' : !locked ? 'unlocked' : specMatchesLocked(spec, locked) ? 'locked' : pinMatchesLocked(spec, locked) ? 'metadata' : 'stale',
         cached: locked ? await inCache(cache, locked) : false,
         path: spec?.path ?? locked!.path,
       });

@@ -89,7 +89,7 @@ export class VerifyCommand extends BaseCommand {
       if (record) throw usageError('--record applies to a release tarball, not a folder');
       result = await verifyDir(target, { expect: lock ? expectationsFromLock(lock) : undefined, limits });
     } else {
-      result = await verifyTarball(target, { lock, record, limits, tarballSha256: record ? await fileSha256(target) : undefined });
+      result = await verifyTarball(target, { lock, record, limits, tarballSha256: record ? await fileSha256(target) : undefined, progress: report });
     }
     if (this.upstream && !st.isDirectory()) result = await this.upstreamProject(report, target, result, { lock, record, limits });
     report.set('verify', result);

@@ -3,6 +3,18 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { isLockedGit, isLockedTarball } from '../types.js';
 import { exportedComponents, type ExportContext } from './context.js';
 import { tarballHashes, urlBasename } from './sources.js';
+import { versionFromFileName } from '../sbom/inventory.js';
+import { fileNameVersion } from './debian.js';
+
+const ARCHIVE_EXT = /\.(tar\.(gz|bz2|xz|zst|lz)|tgz|tbz2?|txz|zip|gz|bz2|xz)$/i;
+
+/** The name a tarball gets in DL_DIR: the URL's when it carries a version, else one with the content's hash. */
+export function versionedDownloadName(yoctoName: string, url: string, path: string, sha256: string): string {
+  const file = urlBasename(url);
+  if (fileNameVersion(file) || versionFromFileName(file)) return file;
+  const ext = ARCHIVE_EXT.exec(posix.basename(path))?.[0] ?? ARCHIVE_EXT.exec(file)?.[0] ?? '';
+  return `${yoctoName}-${sha256.slice(0, 16)}${ext}`;
+}
 
 /**
  * A BitBake fragment for a Xen recipe (include it, or paste it): one SRC_URI entry per
@@ -12,8 +24,13 @@ import { tarballHashes, urlBasename } from './sources.js';
  *            branch or tag it is on (a tag pin is not a branch BitBake could check).
  *            Components with git submodules use the `gitsm://` fetcher, which fetches
  *            them at the commits the superproject records (the lock's children).
- *   tarball  the URL with `name=<n>;unpack=0;subdir=…` (Xen's make wants the file itself,
- *            not its content) and `SRC_URI[<n>.sha256sum]`.
+ *   tarball  the URL with `name=<n>;unpack=0;subdir=…;downloadfilename=<versioned name>`
+ *            (Xen's make wants the file itself, not its content) and
+ *            `SRC_URI[<n>.sha256sum]`. The name in DL_DIR (and asked of a PREMIRROR) always
+ *            carries the version: the URL's own file name when it does
+ *            (`ipxe-git-<commit>.tar.gz`), else `<n>-<sha256 prefix>.<ext>`. Where Xen's make
+ *            wants another name (`tools/firmware/etherboot/ipxe.tar.gz`), a do_unpack
+ *            postfunc renames the unpacked file to it.
  * Paths go under `${XENREL_DESTDIR}` (default `git`, i.e. `S = "${WORKDIR}/git"` as in
  * the usual Xen recipes): each component lands where Xen's make expects it.
  */
@@ -39,6 +56,7 @@ export async function yoctoFragment(ctx: ExportContext): Promise<string> {
     '',
   ];
   const names: string[] = [];
+  const renames: [string, string][] = [];
   const used = new Set<string>();
   for (const [name, c] of exportedComponents(ctx)) {
     let n = yoctoName(name);
@@ -57,17 +75,30 @@ export async function yoctoFragment(ctx: ExportContext): Promise<string> {
       const h = await tarballHashes(ctx.cache, c.integrity, name);
       const dir = posix.dirname(c.path);
       const file = posix.basename(c.path);
+      const download = versionedDownloadName(n, c.url, c.path, h.sha256);
+      const subdir = `\${XENREL_DESTDIR}${dir === '.' ? '' : `/${dir}`}`;
       out.push(`# ${name}`);
-      out.push(
-        `SRC_URI += "${c.url};name=${n};unpack=0;subdir=\${XENREL_DESTDIR}${dir === '.' ? '' : `/${dir}`}${file !== urlBasename(c.url) ? `;downloadfilename=${file}` : ''}"`,
-      );
+      out.push(`SRC_URI += "${c.url};name=${n};unpack=0;subdir=${subdir};downloadfilename=${download}"`);
       out.push(`SRC_URI[${n}.sha256sum] = "${h.sha256}"`);
+      if (download !== file) renames.push([`${subdir}/${download}`, `${subdir}/${file}`]);
     } else {
       out.push(`# ${name}: a local input (${c.local}); BitBake cannot fetch it: add it as a file:// entry to SRC_URI`);
     }
     out.push('');
   }
   if (names.length > 1) out.push(`SRCREV_FORMAT = "${names.join('_')}"`, '');
+  if (renames.length) {
+    out.push(
+      "# Xen's make wants these files under their own (unversioned) names.",
+      'python xenrel_place_downloads() {',
+      '    import os',
+      "    root = d.getVar('UNPACKDIR') or d.getVar('WORKDIR')",
+      ...renames.map(([from, to]) => `    os.replace(os.path.join(root, d.expand("${from}")), os.path.join(root, d.expand("${to}")))`),
+      '}',
+      'do_unpack[postfuncs] += "xenrel_place_downloads"',
+      '',
+    );
+  }
   return out.join('\n');
 }
 

@@ -9,11 +9,22 @@ export interface FieldChange {
 
 export interface ComponentChange {
   name: string;
-  kind: 'added' | 'removed' | 'changed';
+  /**
+   * `metadata`: only fields that describe the pin changed (license), never what it points
+   * at; `xenrel lock` rewrites them without a download and `lock --check` does not fail.
+   */
+  kind: 'added' | 'removed' | 'changed' | 'metadata';
   fields: FieldChange[];
   /** Why, in words (`tag rel-1.17.0 moved`, `upstream bytes changed`). */
   reason?: string;
 }
+
+/**
+ * Lock fields copied from the config that say nothing about which bytes are pinned. Config
+ * fields that are not in the lock at all (groups, vars, description, configure, mirrors)
+ * never touch it.
+ */
+export const METADATA_FIELDS: readonly string[] = ['license'];
 
 const FIELDS = ['git', 'url', 'local', 'ref', 'commit', 'integrity', 'size', 'tree', 'path', 'license', 'patches', 'vendoredTree', 'signer'] as const;
 
@@ -37,7 +48,8 @@ export function diffComponent(name: string, a: LockedComponent | undefined, b: L
   const ra = a as unknown as Record<string, unknown>;
   const rb = b as unknown as Record<string, unknown>;
   const fields = [...FIELDS.filter((f) => stable(ra[f]) !== stable(rb[f])).map((f) => ({ field: f, old: ra[f], new: rb[f] })), ...childFields(a, b)];
-  return fields.length ? { name, kind: 'changed', fields } : undefined;
+  if (!fields.length) return undefined;
+  return { name, kind: fields.every((f) => METADATA_FIELDS.includes(f.field)) ? 'metadata' : 'changed', fields };
 }
 
 export function diffLocks(before: Lockfile | undefined, after: Lockfile): ComponentChange[] {
@@ -48,10 +60,31 @@ export function diffLocks(before: Lockfile | undefined, after: Lockfile): Compon
     .filter((c): c is ComponentChange => c !== undefined);
 }
 
-/** Does the locked entry still answer what the manifest asks for? (No network.) */
+/** Does the locked entry still answer what the manifest asks for, metadata included? (No network.) */
 export function specMatchesLocked(spec: ComponentSpec, locked: LockedComponent | undefined): boolean {
+  return pinMatchesLocked(spec, locked) && metadataChanges(spec, locked!).length === 0;
+}
+
+/** The config's metadata fields that differ from the locked entry's. */
+export function metadataChanges(spec: ComponentSpec, locked: LockedComponent): FieldChange[] {
+  const have = locked.license ?? undefined;
+  const want = spec.license ?? undefined;
+  return have === want ? [] : [{ field: 'license', old: have, new: want }];
+}
+
+/** The locked entry with the config's metadata: the pin itself is kept as it is. */
+export function withMetadata(spec: ComponentSpec, locked: LockedComponent): LockedComponent {
+  const { license: _old, ...rest } = locked;
+  return (spec.license !== undefined ? { ...rest, license: spec.license } : rest) as LockedComponent;
+}
+
+/**
+ * Does the locked pin still answer what the manifest asks for, whatever its metadata
+ * (license) says? (No network.)
+ */
+export function pinMatchesLocked(spec: ComponentSpec, locked: LockedComponent | undefined): boolean {
   if (!locked) return false;
-  if (spec.path !== locked.path || (spec.license ?? undefined) !== (locked.license ?? undefined)) return false;
+  if (spec.path !== locked.path) return false;
   if (spec.signingKey !== undefined && !(locked as { signer?: string }).signer) return false;
   // The patch list (names and order); their bytes are compared by patchesMatch (reads files).
   const wantPatches = (spec.patches ?? []).join('\n');
@@ -70,8 +103,9 @@ const show = (v: unknown) => (v === undefined ? '(none)' : typeof v === 'string'
 export function formatChanges(changes: ComponentChange[]): string {
   const out: string[] = [];
   for (const c of changes) {
-    const sign = c.kind === 'added' ? '+' : c.kind === 'removed' ? '-' : '~';
-    out.push(`${sign} ${c.name}${c.reason ? `: ${c.reason}` : c.kind !== 'changed' ? ` (${c.kind})` : ''}`);
+    const sign = c.kind === 'added' ? '+' : c.kind === 'removed' ? '-' : c.kind === 'metadata' ? '=' : '~';
+    const why = c.reason ?? (c.kind === 'metadata' ? 'metadata only, the pin holds' : undefined);
+    out.push(`${sign} ${c.name}${why ? `: ${why}` : c.kind !== 'changed' ? ` (${c.kind})` : ''}`);
     for (const f of c.fields) {
       if (c.kind === 'added') out.push(`    ${f.field}: ${show(f.new)}`);
       else if (c.kind === 'removed') out.push(`    ${f.field}: ${show(f.old)}`);

@@ -8,7 +8,7 @@ import { lockLocal, verifyLocal } from '../sources/local.js';
 import { hashTarball } from '../archive/reader.js';
 import type { Limits } from '../archive/policy.js';
 import { compareBytewise } from '../tree/hash.js';
-import { diffComponent, diffLocks, specMatchesLocked, type ComponentChange } from './diff.js';
+import { diffComponent, diffLocks, metadataChanges, pinMatchesLocked, withMetadata, type ComponentChange } from './diff.js';
 import { checkSigner } from './signatures.js';
 import { assertKnownComponents } from '../components.js';
 import { forEachComponent } from '../util/settle.js';
@@ -122,8 +122,9 @@ function nestedContext(name: string, opts: LockOptions, warnings: string[]) {
 }
 
 /**
- * manifest → lock. Entries that still answer the manifest are kept as they are (no network),
- * so re-locking unchanged inputs rewrites nothing.
+ * manifest → lock. Entries whose pin still answers the manifest are kept (no network), with
+ * the config's metadata (license) copied over, so re-locking unchanged inputs rewrites
+ * nothing and a license edit downloads nothing.
  */
 export async function lockProject(opts: LockOptions): Promise<LockResult> {
   const { manifest } = opts.loaded;
@@ -133,7 +134,7 @@ export async function lockProject(opts: LockOptions): Promise<LockResult> {
   const entries = await forEachComponent(names, opts.jobs ?? 4, async (name): Promise<[string, LockedComponent]> => {
     const spec = manifest.components[name]!;
     const old = opts.existing?.components[name];
-    if (!opts.update?.includes(name) && old && specMatchesLocked(spec, old) && (await patchesUnchanged(old, opts.loaded.root))) return [name, old];
+    if (!opts.update?.includes(name) && old && pinMatchesLocked(spec, old) && (await patchesUnchanged(old, opts.loaded.root))) return [name, withMetadata(spec, old)];
     return [name, await resolveOne(name, spec, opts, warnings)];
   });
   const lock: Lockfile = { lockfileVersion: 1, name: manifest.name, components: Object.fromEntries(entries) };
@@ -141,19 +142,36 @@ export async function lockProject(opts: LockOptions): Promise<LockResult> {
 }
 
 /**
- * `lock --check`: nothing is written. Drift is the manifest no longer matching the lock, a
- * tag or branch now pointing elsewhere, or a tarball's bytes changed upstream.
+ * `lock --check`: nothing is written. Drift is the manifest's pin no longer matching the
+ * lock, a tag or branch now pointing elsewhere, or a tarball's bytes changed upstream
+ * (kind `added`, `removed` or `changed`). A config edit of metadata only (license) is a
+ * change of kind `metadata`, listed after the drift; the pin is still checked upstream.
  */
 export async function checkLock(opts: LockOptions & { existing: Lockfile | undefined }): Promise<ComponentChange[]> {
+  const { manifest } = opts.loaded;
+  const drift = await checkPins(opts);
+  const metadata: ComponentChange[] = [];
+  for (const [name, spec] of Object.entries(manifest.components).sort(([a], [b]) => compareBytewise(a, b))) {
+    const old = opts.existing?.components[name];
+    if (!old || !pinMatchesLocked(spec, old)) continue;
+    const fields = metadataChanges(spec, old);
+    if (fields.length) metadata.push({ name, kind: 'metadata', fields, reason: 'metadata only, the pin holds' });
+  }
+  return [...drift, ...metadata];
+}
+
+async function checkPins(opts: LockOptions & { existing: Lockfile | undefined }): Promise<ComponentChange[]> {
   const { manifest } = opts.loaded;
   const names = [...new Set([...Object.keys(manifest.components), ...Object.keys(opts.existing?.components ?? {})])].sort(compareBytewise);
   const results = await forEachComponent(names, opts.jobs ?? 4, async (name): Promise<ComponentChange | undefined> => {
     const spec = manifest.components[name];
     const old = opts.existing?.components[name];
     if (!spec) return { ...diffComponent(name, old, undefined)!, reason: 'in the lock but no longer in the config' };
-    if (!old || !specMatchesLocked(spec, old)) {
+    if (!old || !pinMatchesLocked(spec, old)) {
       const fresh = await resolveOne(name, spec, opts, []);
-      return { ...(diffComponent(name, old, fresh) ?? { name, kind: 'changed' as const, fields: [] }), reason: old ? 'the config changed' : 'not in the lock yet' };
+      // The pin moved: its metadata fields are reported with the rest of the entry's diff.
+      const change = diffComponent(name, old, fresh);
+      return { ...(change ?? { name, fields: [] }), kind: old ? 'changed' : 'added', reason: old ? 'the config changed' : 'not in the lock yet' };
     }
     if (isLockedGit(old)) {
       const r = await checkRef(old.git, old.ref, old.commit, opts.cache);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../cache/cache.js';
-import type { LoadedManifest, Lockfile } from '../types.js';
+import type { LoadedManifest, Lockfile, ProgressSink } from '../types.js';
 import { serializeLock, LOCKFILE_NAME } from '../lock/lockfile.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { writeArchive } from '../archive/write-archive.js';
@@ -29,6 +29,8 @@ export { RELEASE_SBOM };
 export const MIN_MTIME = 315532800;
 
 export interface ReleaseOptions {
+  /** Bytes written (uncompressed tar, of the content's total) and read back, as two items. */
+  progress?: ProgressSink;
   loaded: LoadedManifest;
   lock: Lockfile;
   cache: Cache;
@@ -187,11 +189,18 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
 
     const sources = [...content.sources, ...(await entriesFromDir(extra, { ignoreNames: [] }))];
     // Every file's sha256 is known by now: the writer does not hash again.
-    const written = await writeArchive(sources, { out, format, level: opts.level, topDir: name, mtime, hashFiles: false });
+    const writing = `writing ${basename(out)}`;
+    const contentBytes = sources.reduce((n, s) => n + (s.kind === 'file' ? s.size : 0), 0);
+    opts.progress?.start?.(writing, contentBytes);
+    const written = await writeArchive(sources, {
+      out, format, level: opts.level, topDir: name, mtime, hashFiles: false,
+      onTarBytes: opts.progress ? (n) => opts.progress!.advance?.(writing, n) : undefined,
+    });
+    opts.progress?.done?.(writing, '');
     await content.close();
 
     // Like `meson dist`: read back what was written before calling it a release.
-    const verify = await verifyTarball(out, { expectedTopDir: name, lock, without });
+    const verify = await verifyTarball(out, { expectedTopDir: name, lock, without, progress: opts.progress, progressLabel: `reading back ${basename(out)}` });
     if (!verify.ok) {
       await unlink(out).catch(() => {});
       // The blob-hash cache fed release.json's tree hash: never trust it again after this.

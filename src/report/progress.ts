@@ -5,6 +5,7 @@ export function withProgress(sink: ProgressSink | undefined, overrides: Progress
   return {
     start: (n, t) => sink?.start?.(n, t),
     advance: (n, b) => sink?.advance?.(n, b),
+    update: (n, p) => sink?.update?.(n, p),
     done: (n, s) => sink?.done?.(n, s),
     info: (m) => sink?.info?.(m),
     warn: (m) => sink?.warn?.(m),

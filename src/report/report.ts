@@ -94,21 +94,48 @@ export class Report implements ProgressSink {
     for (const r of all) this.write(this.opts.stdout, `${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
   }
 
-  // ProgressSink: bars on a terminal, one plain line per finished item otherwise.
+  // ProgressSink. On a terminal: one bar per item (bytes, total or percentage, speed),
+  // removed when the item is done. Without one: a plain line per active item every few
+  // seconds (XENREL_PROGRESS_INTERVAL, seconds; default 5), and a line when an item ends.
+  // Nothing with --quiet or --json.
+  private readonly items = new Map<string, ProgressItem>();
+  private ticker?: NodeJS.Timeout;
+
+  private get showsProgress(): boolean {
+    return !this.opts.json && !this.opts.quiet;
+  }
+
   start(name: string, total?: number): void {
-    if (!this.opts.tty || this.opts.json || this.opts.quiet) return;
-    this.bars ??= new cliProgress.MultiBar(
-      { format: ' {name} [{bar}] {percentage}% {value_h}/{total_h} {speed}', hideCursor: true, clearOnComplete: true, stream: this.opts.stderr as NodeJS.WriteStream, fps: 8 },
-      cliProgress.Presets.shades_grey,
-    );
-    this.barOf.set(name, this.bars.create(total ?? 0, 0, { name: name.padEnd(14), value_h: '0', total_h: total ? human(total) : '?', speed: '' }));
+    if (!this.showsProgress) return;
+    const item: ProgressItem = { name, bytes: 0, total: total || undefined, started: Date.now(), lastPlain: Date.now() };
+    this.items.set(name, item);
+    if (this.opts.tty) {
+      this.bars ??= new cliProgress.MultiBar(
+        { format: ' {name} [{bar}] {pct} {value_h}/{total_h} {speed}', hideCursor: true, clearOnComplete: true, stream: this.opts.stderr as NodeJS.WriteStream, fps: 8 },
+        cliProgress.Presets.shades_grey,
+      );
+      this.barOf.set(name, this.bars.create(100, 0, this.payload(item)));
+    } else this.startTicker();
   }
 
   advance(name: string, bytes: number): void {
-    const bar = this.barOf.get(name);
-    if (!bar) return;
-    bar.increment(bytes);
-    bar.update({ value_h: human(bar.getProgress() * bar.getTotal() || bytes) });
+    const item = this.items.get(name);
+    if (!item) return;
+    item.bytes += bytes;
+    if (item.bytes && item.firstByte === undefined) item.firstByte = Date.now();
+    this.render(item);
+  }
+
+  update(name: string, p: { bytes?: number; total?: number; percent?: number; phase?: string; speed?: number }): void {
+    const item = this.items.get(name);
+    if (!item) return;
+    if (p.bytes !== undefined) item.bytes = p.bytes;
+    if (item.bytes && item.firstByte === undefined) item.firstByte = Date.now();
+    if (p.total !== undefined) item.total = p.total || undefined;
+    if (p.percent !== undefined) item.percent = p.percent;
+    item.phase = p.phase;
+    if (p.speed !== undefined) item.speed = p.speed;
+    this.render(item);
   }
 
   done(name: string, status: string): void {
@@ -118,12 +145,58 @@ export class Report implements ProgressSink {
       this.bars?.remove(bar);
       this.barOf.delete(name);
     }
-    this.info(`  ${name}: ${status}`);
+    this.items.delete(name);
+    if (this.bars && this.barOf.size === 0) {
+      // The last bar gone: clear the bar area, give the cursor back.
+      this.bars.stop();
+      this.bars = undefined;
+    }
+    if (!this.items.size) this.stopTicker();
+    // An empty status: a step inside a command (reading back a tarball), no line of its own.
+    if (status) this.info(`  ${name}: ${status}`);
+  }
+
+  private render(item: ProgressItem): void {
+    const bar = this.barOf.get(item.name);
+    if (bar) bar.update(Math.min(100, Math.floor(progressPercent(item) ?? 0)), this.payload(item));
+  }
+
+  private payload(item: ProgressItem) {
+    const pct = progressPercent(item);
+    return {
+      name: item.name.padEnd(14),
+      pct: pct === undefined ? '  ?%' : `${String(Math.floor(pct)).padStart(3)}%`,
+      value_h: human(item.bytes),
+      total_h: item.total ? human(item.total) : '?',
+      speed: item.phase ?? speedOf(item),
+    };
+  }
+
+  private startTicker(): void {
+    if (this.ticker) return;
+    const seconds = Number(process.env.XENREL_PROGRESS_INTERVAL ?? '5');
+    const ms = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 5000;
+    this.ticker = setInterval(() => {
+      const now = Date.now();
+      for (const item of this.items.values()) {
+        if (now - item.lastPlain < ms * 0.9) continue;
+        item.lastPlain = now;
+        this.write(this.opts.stderr, `${plainProgressLine(item)}\n`);
+      }
+    }, ms);
+    this.ticker.unref();
+  }
+
+  private stopTicker(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
   }
 
   /** Prints the JSON document (with --json) and returns the exit code. */
   finish(): number {
     this.bars?.stop();
+    this.bars = undefined;
+    this.stopTicker();
     if (this.opts.json) {
       const doc = {
         command: this.opts.command,
@@ -157,6 +230,49 @@ export function toReported(err: unknown): ReportedError {
   };
 }
 
+interface ProgressItem {
+  name: string;
+  bytes: number;
+  total?: number;
+  /** From the tool itself (git), when it gives no byte total. */
+  percent?: number;
+  /** What the tool is doing before bytes flow (`remote: compressing 50%`). */
+  phase?: string;
+  started: number;
+  /** When the first byte arrived: the speed counts from there (not from a server's packing). */
+  firstByte?: number;
+  /** Bytes per second as the tool itself measures it (git), when it says. */
+  speed?: number;
+  lastPlain: number;
+}
+
+function progressPercent(item: ProgressItem): number | undefined {
+  if (item.total) return Math.min(100, (item.bytes / item.total) * 100);
+  return item.percent;
+}
+
+function speedOf(item: ProgressItem): string {
+  if (item.speed) return `${human(item.speed)}/s`;
+  if (item.firstByte === undefined || item.bytes === 0) return '';
+  const seconds = (Date.now() - item.firstByte) / 1000;
+  if (seconds < 0.5) return '';
+  return `${human(item.bytes / seconds)}/s`;
+}
+
+/** `  seabios: 12.3 MiB of 40.0 MiB (30%), 2.1 MiB/s, 6 s` */
+export function plainProgressLine(item: ProgressItem): string {
+  const seconds = Math.round((Date.now() - item.started) / 1000);
+  if (item.phase) return `  ${item.name}: ${item.phase}, ${seconds} s`;
+  const pct = progressPercent(item);
+  if (!item.bytes && pct === undefined) return `  ${item.name}: starting, ${seconds} s`;
+  const parts = [
+    `${human(item.bytes)}${item.total ? ` of ${human(item.total)}` : ''}${pct !== undefined ? ` (${Math.floor(pct)}%)` : ''}`,
+    speedOf(item),
+    `${seconds} s`,
+  ].filter(Boolean);
+  return `  ${item.name}: ${parts.join(', ')}`;
+}
+
 export function human(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB'];
   let v = bytes;
@@ -165,5 +281,5 @@ export function human(bytes: number): string {
     v /= 1024;
     i++;
   }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+  return `${i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }

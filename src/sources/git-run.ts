@@ -71,8 +71,11 @@ export interface RunGitOptions {
   gitDir?: string;
   cwd?: string;
   input?: string | Buffer;
-  /** Called with stderr lines as they come (git's progress goes there). */
-  onStderr?: (line: string) => void;
+  /**
+   * Called with stderr lines as they come (git's progress goes there). A line it returns
+   * true for is consumed: it is left out of `stderr` (and so of error messages).
+   */
+  onStderr?: (line: string) => boolean | void;
   /** Kill git after this long (ms). */
   timeoutMs?: number;
   /** Set after the pinned environment (e.g. a temporary GIT_INDEX_FILE). */
@@ -93,14 +96,15 @@ export function runGit(args: string[], opts: RunGitOptions = {}): Promise<GitRes
     child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => {
       const s = d.toString('utf8');
-      // Keep only the tail: `git fetch --progress` can write a lot.
-      err = (err + s).slice(-64 * 1024);
-      if (opts.onStderr) {
-        pending += s;
-        const parts = pending.split(/[\r\n]/);
-        pending = parts.pop()!;
-        for (const p of parts) if (p.trim()) opts.onStderr(p);
+      if (!opts.onStderr) {
+        // Keep only the tail: git can write a lot.
+        err = (err + s).slice(-64 * 1024);
+        return;
       }
+      pending += s;
+      const parts = pending.split(/[\r\n]/);
+      pending = parts.pop()!;
+      for (const p of parts) if (p.trim() && opts.onStderr(p) !== true) err = (err + p + '\n').slice(-64 * 1024);
     });
     const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
     child.on('error', (e) => {
@@ -117,6 +121,7 @@ export function runGit(args: string[], opts: RunGitOptions = {}): Promise<GitRes
     });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
+      if (opts.onStderr && pending.trim() && opts.onStderr(pending) !== true) err = (err + pending).slice(-64 * 1024);
       resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out), stderr: err });
     });
     if (opts.input !== undefined) {

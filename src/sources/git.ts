@@ -8,6 +8,7 @@ import { treeHash } from '../tree/hash.js';
 import type { ComponentSpec, LockedGit, ProgressSink } from '../types.js';
 import { fsyncDir, tempName, writeFileAtomic } from '../util/atomic.js';
 import { FULL_SHA, SHORT_SHA, git, gitFailure, lastLines, runGit } from './git-run.js';
+import { gitProgressFeed } from './git-progress.js';
 import { gitTreeEntries, listGitlinks } from './git-tree.js';
 import { assertGitTransport, assertTlsVerification } from './transport-policy.js';
 import { gitMirrorCandidates } from '../mirror/layout.js';
@@ -89,9 +90,14 @@ async function removeStaleTemps(mirrorDir: string): Promise<void> {
     if (name.startsWith(prefix)) await rm(join(parent, name), { recursive: true, force: true });
 }
 
+const PROGRESS_FETCH = ['-c', 'fetch.unpackLimit=1', 'fetch', '--progress', '--no-write-fetch-head'];
+
 async function fetchAll(gitDir: string, url: string, opts: GitSourceOptions): Promise<void> {
   assertTlsVerification(opts.label ? `component ${opts.label}` : url);
-  const r = await runGit(['fetch', '--quiet', '--no-write-fetch-head', 'origin'], { gitDir });
+  // --progress: git's own counts (objects, bytes received) drive the bar; see git-progress.ts.
+  // unpackLimit=1: always index-pack, which reports bytes received (unpack-objects, used for
+  // small fetches, reports nothing); the objects land in one pack instead of loose files.
+  const r = await runGit([...PROGRESS_FETCH, 'origin'], { gitDir, onStderr: gitProgressFeed(opts.label ?? url, opts.progress) });
   if (r.code !== 0) throw fetchFailed(url, r, opts.label);
 }
 
@@ -222,7 +228,7 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
         if (opts.premirrorOnly) throw premirrorMissing(url, commit, tried, opts.label);
         source = url;
         assertTlsVerification(opts.label ? `component ${opts.label}` : url);
-        const byId = await runGit(['fetch', '--quiet', '--no-write-fetch-head', 'origin', commit], { gitDir: mirrorDir });
+        const byId = await runGit([...PROGRESS_FETCH, 'origin', commit], { gitDir: mirrorDir, onStderr: gitProgressFeed(label, opts.progress) });
         if (byId.code !== 0 || !(await hasCommit(mirrorDir, commit))) await fetchAll(mirrorDir, url, opts);
         if (!(await hasCommit(mirrorDir, commit)))
           throw new XenrelError('E_COMMIT_NOT_FOUND', `${opts.label ? `component ${opts.label}: ` : ''}commit ${commit} is not in ${url} (not reachable from any branch or tag, and the server refused it by id)`, {

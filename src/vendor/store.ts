@@ -173,8 +173,9 @@ export async function placeStore(lock: Lockfile, cache: Cache, treeRoot: string,
       results.push({ name, action: removed ? 'removed' : 'left-out' });
       continue;
     }
-    opts.progress?.start?.(name);
+    opts.progress?.start?.(name, isLockedTarball(c) ? c.size : undefined);
     const r = await placeOne(name, c, cache, treeRoot, configRoot, opts);
+    if (isLockedTarball(c)) opts.progress?.advance?.(name, c.size);
     opts.progress?.done?.(name, r.action);
     results.push(r);
   }

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { readFile, realpath } from 'node:fs/promises';
-import { join, posix, resolve } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { basename, join, posix, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import ssri from 'ssri';
 import { compareBytewise, diffEntries, fileEntry, symlinkEntry, treeHash, sortEntries, type TreeEntry, type TreeMode } from '../tree/hash.js';
@@ -9,7 +9,7 @@ import { entriesFromDir } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
 import { checkPath, checkSymlinks, finding, resolveLimits, RULES, type Finding, type Limits } from '../archive/policy.js';
 import { expectedTree, LOCK_COPY, MANIFESTS_DIR, WITHOUT_FILE, storeKind, storeRel } from '../vendor/layout.js';
-import type { Lockfile } from '../types.js';
+import type { Lockfile, ProgressSink } from '../types.js';
 import { LOCKFILE_NAME, parseLockText } from '../lock/lockfile.js';
 import { lockDigest, recordProjectEntries, type ReleaseRecord } from '../release/record.js';
 import { RELEASE_INFO, parseReleaseInfo, type ReleaseInfo } from './release-info.js';
@@ -126,6 +126,9 @@ export interface VerifyOptions {
   /** The top directory the tarball must have (e.g. `xen-4.22.0`). */
   expectedTopDir?: string;
   limits?: Partial<Limits>;
+  /** Bytes read, as one item named `progressLabel` (default: the file name). */
+  progress?: ProgressSink;
+  progressLabel?: string;
 }
 
 /** Where `vendor` puts each locked component, and what the lock says it must hash to. */
@@ -215,7 +218,10 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
   const candidateDigest = (rel: string) => /^\.xenrel\/sources\/[^/]+\/[^/]+$/.test(rel);
   const absoluteLinks: { path: string; rel: string; target: string }[] = [];
 
+  const label = opts.progressLabel ?? basename(file);
+  if (opts.progress) opts.progress.start?.(label, (await stat(file)).size);
   const read = await readTar(file, {
+    onBytes: opts.progress ? (n) => opts.progress!.advance?.(label, n) : undefined,
     limits,
     collect: true,
     // verify writes nothing: an absolute link (a pinned git component's) is hashed, never followed
@@ -259,6 +265,7 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
   });
   if (strayTop || tops.size > 1) problems.push(`the archive has more than one top directory: ${[...tops].sort().join(', ')}`);
   if (opts.expectedTopDir && !tops.has(opts.expectedTopDir)) problems.push(`the archive has no top directory ${opts.expectedTopDir}`);
+  opts.progress?.done?.(label, '');
   const unsafe = [...read.findings];
   const anchored = opts.lock || opts.record ? anchorLock(opts, embedded, problems) : undefined;
   const expect = opts.expect ?? (anchored ? expectationsFromLock(anchored.lock, anchored.without) : undefined);

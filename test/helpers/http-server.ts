@@ -43,6 +43,8 @@ export type Fault =
   | { kind: 'flip-byte'; offset: number }
   /** Serve these bytes instead of the file (the ETag follows the bytes: "content changed"). */
   | { kind: 'body'; body: Buffer | string }
+  /** Send the body slowly: `bytes` per chunk, `delayMs` between chunks (progress output). */
+  | { kind: 'slow'; bytes: number; delayMs: number }
   /** Replace the ETag (content unchanged). `null` sends none. */
   | { kind: 'etag'; etag: string | null };
 
@@ -214,8 +216,11 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
       Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') +
       `connection: close\r\n\r\n`;
     sock.write(head);
-    for (let off = 0; off < limit; off += chunkSize) {
-      const piece = slice.subarray(off, Math.min(limit, off + chunkSize));
+    const slow = find('slow');
+    const step = slow ? slow.bytes : chunkSize;
+    for (let off = 0; off < limit; off += step) {
+      if (slow && off > 0) await new Promise((r) => setTimeout(r, slow.delayMs));
+      const piece = slice.subarray(off, Math.min(limit, off + step));
       rec.bytesSent += piece.length;
       const ok = sock.write(piece);
       byteWaiters.splice(0).forEach((w) => w());

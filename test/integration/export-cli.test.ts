@@ -26,11 +26,14 @@ describe('xenrel export', () => {
     expect(names).toEqual(['SHA256SUMS', 'components', 'watch.components', 'xen_4.22.0.orig-newlib.tar.gz', 'xen_4.22.0.orig-qemu-xen.tar.gz', 'xen_4.22.0.orig-seabios.tar.gz', 'xen_4.22.0.orig.tar.gz']);
     for (const n of names.filter((x) => x.endsWith('.tar.gz'))) expect(n).toMatch(/^xen_4\.22\.0\.orig(-[a-z0-9][a-z0-9-]*)?\.tar\.(gz|bz2|xz)$/);
     expect(sh('sha256sum -c SHA256SUMS', out)).toMatch(/xen_4\.22\.0\.orig-seabios\.tar\.gz: OK/);
-    // The upstream tarball is carried byte for byte.
-    expect(sha256Hex(await readFile(join(out, 'xen_4.22.0.orig-newlib.tar.gz')))).toBe(sha256Hex(w.newlibTgz));
+    // The upstream tarball is carried byte for byte, as a file (stubdom's make unpacks it).
+    expect(sh('tar -tzf xen_4.22.0.orig-newlib.tar.gz', out)).toBe('newlib/\nnewlib/newlib-1.16.0.tar.gz\n');
+    expect(sha256Hex(execFileSync('tar', ['-xzOf', 'xen_4.22.0.orig-newlib.tar.gz', 'newlib/newlib-1.16.0.tar.gz'], { cwd: out }))).toBe(sha256Hex(w.newlibTgz));
+    // The project's orig points each component path into its unpacked component.
+    expect(sh('tar -tvzf xen_4.22.0.orig.tar.gz', out)).toMatch(/ xen-4\.22\.0\/stubdom\/newlib-1\.16\.0\.tar\.gz -> \.\.\/newlib\/newlib-1\.16\.0\.tar\.gz\n/);
     expect(await readFile(join(out, 'components'), 'utf8')).toBe('newlib stubdom/newlib-1.16.0.tar.gz\nqemu-xen tools/qemu-xen-dir-remote\nseabios tools/firmware/seabios-dir-remote\n');
     const watch = await readFile(join(out, 'watch.components'), 'utf8');
-    expect(watch).toContain(`opts="component=newlib" \\\n  ${w.server.url}/ newlib-([\\d.]+)\\.tar\\.(?:gz|bz2|xz)`);
+    expect(watch).toContain(`# opts="component=newlib" \\\n#   ${w.server.url}/ newlib-([\\d.]+)\\.tar\\.(?:gz|bz2|xz)`);
     expect(watch).toContain(`opts="mode=git, pgpmode=none, component=seabios" \\\n  ${w.seabios.url} refs/tags/rel-([\\d.]+)`);
     // dpkg-source's own rules: unpack as it would, build a 3.0 (quilt) source package, extract it.
     const src = join(out, 'xen-4.22.0');
@@ -49,7 +52,7 @@ describe('xenrel export', () => {
     sh(`dpkg-source -x ${join(out, 'xen_4.22.0-1.dsc')} ${join(x, 'xen')} 2>&1`, x);
     expect(await readFile(join(x, 'xen', 'seabios', 'COPYING'), 'utf8')).toBe(SEABIOS_COPYING);
     expect(await readFile(join(x, 'xen', 'qemu-xen', 'roms', 'dtc', 'dtc.c'), 'utf8')).toBe('int dtc;\n');
-    expect(await readFile(join(x, 'xen', 'newlib', 'README'), 'utf8')).toBe('newlib\n');
+    expect((await readFile(join(x, 'xen', 'stubdom', 'newlib-1.16.0.tar.gz'))).equals(w.newlibTgz)).toBe(true);
     expect(await readFile(join(x, 'xen', 'Makefile'), 'utf8')).toBe('all:\n');
     // Deterministic: a second export writes the same bytes.
     const again = join(await w.tmp.make('xenrel-deb2-'), 'orig');
@@ -83,7 +86,8 @@ describe('xenrel export', () => {
     expect(text).toContain(`SRCREV_seabios = "${lock.components.seabios!.commit}"`);
     expect(text).toContain(`SRC_URI += "gitsm://${w.qemu.dir};protocol=file;nobranch=1;name=qemu_xen;destsuffix=\${XENREL_DESTDIR}/tools/qemu-xen-dir-remote"`);
     expect(text).toContain(`SRCREV_qemu_xen = "${lock.components['qemu-xen']!.commit}"`);
-    expect(text).toContain(`SRC_URI += "${w.server.url}/newlib-1.16.0.tar.gz;name=newlib;unpack=0;subdir=\${XENREL_DESTDIR}/stubdom"`);
+    expect(text).toContain(`SRC_URI += "${w.server.url}/newlib-1.16.0.tar.gz;name=newlib;unpack=0;subdir=\${XENREL_DESTDIR}/stubdom;downloadfilename=newlib-1.16.0.tar.gz"`);
+    expect(text).not.toContain('xenrel_place_downloads');
     const sum = /SRC_URI\[newlib\.sha256sum\] = "([0-9a-f]{64})"/.exec(text)![1]!;
     const d = await w.tmp.make();
     await writeFile(join(d, 'newlib-1.16.0.tar.gz'), w.newlibTgz);

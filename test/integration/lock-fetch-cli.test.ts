@@ -146,6 +146,86 @@ describe('lock, fetch and status', () => {
     expect(c.stdout).toContain('ref: rel-1.17.0 -> rel-1.16.0');
   });
 
+  it('metadata-only edits (license, groups, vars) download nothing and lock --check tells them from a moved pin', async () => {
+    const p = await project();
+    expect((await p.run(['lock'])).code).toBe(0);
+    const text = await readFile(join(p.dir, 'xenrel.lock'), 'utf8');
+
+    // Fields the lock does not hold: nothing to report, nothing rewritten.
+    const extras = config()
+      .replace('    path: stubdom/zlib-1.2.3.tar.gz\n', '    path: stubdom/zlib-1.2.3.tar.gz\n    groups: [stubdom]\n    vars: [ZLIB_URL]\n    description: compression\n')
+      .replace('    path: extras/mini-os-remote\n', '    path: extras/mini-os-remote\n    groups: [stubdom]\n');
+    expect(extras).not.toBe(config());
+    await writeFile(join(p.dir, 'xenrel.config.yaml'), extras);
+    const quiet = await p.run(['lock', '--check', '--json']);
+    expect(quiet.code).toBe(0);
+    expect(JSON.parse(quiet.stdout)).toMatchObject({ drift: [], metadata: [] });
+
+    // A license edited and one added: metadata, the check passes and says so.
+    const relicensed = extras
+      .replace('license: LGPL-3.0-only', 'license: LGPL-3.0-or-later')
+      .replace('    path: stubdom/newlib-1.16.0.tar.gz\n', '    path: stubdom/newlib-1.16.0.tar.gz\n    license: BSD-3-Clause\n');
+    await writeFile(join(p.dir, 'xenrel.config.yaml'), relicensed);
+    const c = await p.run(['lock', '--check']);
+    expect(c.code).toBe(0);
+    expect(c.stdout).toContain('every pin holds; metadata changed in the config');
+    expect(c.stdout).toContain('= seabios: metadata only, the pin holds');
+    expect(c.stdout).toContain('    license: LGPL-3.0-only -> LGPL-3.0-or-later');
+    expect(c.stdout).toContain('= newlib: metadata only, the pin holds');
+    expect(c.stdout).toContain('    license: (none) -> BSD-3-Clause');
+    expect(c.stdout).not.toContain('out of date');
+    const j = JSON.parse((await p.run(['lock', '--check', '--json'])).stdout);
+    expect(j.exitCode).toBe(0);
+    expect(j.drift).toEqual([]);
+    expect(j.metadata.map((m: { name: string; kind: string }) => [m.name, m.kind])).toEqual([['newlib', 'metadata'], ['seabios', 'metadata']]);
+    expect(j.metadata[1].fields).toEqual([{ field: 'license', old: 'LGPL-3.0-only', new: 'LGPL-3.0-or-later' }]);
+    expect(await readFile(join(p.dir, 'xenrel.lock'), 'utf8')).toBe(text);
+    const st = JSON.parse((await p.run(['status', '--json'])).stdout).components;
+    expect(st.map((x: { name: string; lockState: string }) => [x.name, x.lockState])).toEqual([
+      ['mini-os', 'locked'], ['newlib', 'metadata'], ['seabios', 'metadata'], ['zlib', 'locked'],
+    ]);
+
+    // lock copies the licenses in with every upstream gone: no clone, no ls-remote, no GET.
+    const requests = server.requests.length;
+    await rename(seabios.dir, `${seabios.dir}.away`);
+    await rename(minios.dir, `${minios.dir}.away`);
+    try {
+      const l = await p.run(['lock']);
+      expect(l.stderr).toBe('');
+      expect(l.code).toBe(0);
+      expect(l.stdout).toContain('= seabios: metadata only, the pin holds');
+    } finally {
+      await rename(`${seabios.dir}.away`, seabios.dir);
+      await rename(`${minios.dir}.away`, minios.dir);
+    }
+    expect(server.requests.length).toBe(requests);
+    const before = JSON.parse(text);
+    const after = JSON.parse(await readFile(join(p.dir, 'xenrel.lock'), 'utf8'));
+    expect(after.components.seabios).toEqual({ ...before.components.seabios, license: 'LGPL-3.0-or-later' });
+    expect(after.components.newlib).toEqual({ ...before.components.newlib, license: 'BSD-3-Clause' });
+    expect(after.components.zlib).toEqual(before.components.zlib);
+    expect(after.components['mini-os']).toEqual(before.components['mini-os']);
+    expect((await p.run(['lock', '--check'])).stdout).toContain('is up to date');
+
+    // A license edit beside a moved tag: the tag is drift (exit 1), the license is not.
+    await writeFile(join(p.dir, 'xenrel.config.yaml'), relicensed.replace('license: BSD-3-Clause', 'license: BSD-2-Clause'));
+    const old = await seabios.revParse('rel-1.17.0^{commit}');
+    const moved = await seabios.commit('retag again', { 'src/bios.c': 'int bios = 4;\n' });
+    await seabios.moveTag('rel-1.17.0', moved, { annotated: true });
+    try {
+      const r = await p.run(['lock', '--check']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(`~ seabios: rel-1.17.0 now points to ${moved}`);
+      expect(r.stdout).toContain('metadata changed in the config (no pin moved):\n= newlib: metadata only, the pin holds\n    license: BSD-3-Clause -> BSD-2-Clause');
+      const both = JSON.parse((await p.run(['lock', '--check', '--json'])).stdout);
+      expect(both.exitCode).toBe(1);
+      expect(both.drift.map((d: { name: string; kind: string }) => [d.name, d.kind])).toEqual([['seabios', 'changed']]);
+      expect(both.metadata.map((d: { name: string }) => d.name)).toEqual(['newlib']);
+    } finally {
+      await seabios.moveTag('rel-1.17.0', old, { annotated: true });
+    }
+  });
+
   it('an unknown ref is a fetch error naming URL and ref', async () => {
     const p = await project(config({ seabiosRef: 'rel-9.9.9' }));
     const r = await p.run(['lock']);
