@@ -193,7 +193,9 @@ async function childItem(parent: SbomItem, path: string, c: LockedChild, cache: 
 async function componentItem(name: string, c: LockedComponent, o: InventoryOptions): Promise<SbomItem> {
   const spec = o.manifest?.components[name];
   const item: SbomItem = { id: name, name, path: c.path, kind: 'local' };
-  const license = c.license ?? spec?.license;
+  // License is metadata: the config's word wins over the lock's copy, which `lock --check`
+  // does not fail on when it is stale.
+  const license = spec?.license ?? c.license;
   if (license) item.license = license;
   if (spec?.groups?.length) item.groups = spec.groups;
   if (spec?.description) item.description = spec.description;

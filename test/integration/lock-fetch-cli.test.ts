@@ -184,6 +184,12 @@ describe('lock, fetch and status', () => {
     expect(st.map((x: { name: string; lockState: string }) => [x.name, x.lockState])).toEqual([
       ['mini-os', 'locked'], ['newlib', 'metadata'], ['seabios', 'metadata'], ['zlib', 'locked'],
     ]);
+    // Before a re-lock the SBOM already carries the config's licenses, not the lock's stale copy.
+    const sbom = await p.run(['sbom', '--format', 'cyclonedx']);
+    expect(sbom.code, sbom.stderr).toBe(0);
+    expect(sbom.stdout).toContain('LGPL-3.0-or-later');
+    expect(sbom.stdout).not.toContain('LGPL-3.0-only');
+    expect(sbom.stdout).toContain('BSD-3-Clause');
 
     // lock copies the licenses in with every upstream gone: no clone, no ls-remote, no GET.
     const requests = server.requests.length;
