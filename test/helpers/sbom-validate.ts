@@ -5,20 +5,16 @@
  * cannot state (ids unique, every relationship end exists, LicenseRefs declared).
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { PackageURL } from 'packageurl-js';
+import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 
-const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 const addFormats = addFormatsModule as unknown as (a: Ajv) => void;
 
-function cdxSchemaDir(): string {
-  return join(dirname(require.resolve('@cyclonedx/cyclonedx-library/package.json')), 'res', 'schema');
-}
 
 const readJson = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
 
@@ -32,19 +28,14 @@ function makeAjv(): Ajv {
   return ajv;
 }
 
-let cdx: ReturnType<Ajv['compile']> | undefined;
 let spdx: ReturnType<Ajv['compile']> | undefined;
 
-export function cycloneDxErrors(doc: unknown): string[] {
-  if (!cdx) {
-    const ajv = makeAjv();
-    const dir = cdxSchemaDir();
-    // The bom schema refers to its siblings by these names, relative to its own $id.
-    ajv.addSchema({ ...readJson(join(dir, 'spdx.SNAPSHOT.schema.json')), $id: 'http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json' });
-    ajv.addSchema({ ...readJson(join(dir, 'jsf-0.82.SNAPSHOT.schema.json')), $id: 'http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json' });
-    cdx = ajv.compile(readJson(join(dir, 'bom-1.5.SNAPSHOT.schema.json')));
-  }
-  const out = cdx(doc) ? [] : (cdx.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+/** The CycloneDX library's own strict JSON validator (schema 1.5 with its formats), then bom-ref rules. */
+export async function cycloneDxErrors(doc: unknown): Promise<string[]> {
+  const problems = (await new Validation.JsonStrictValidator(Spec.Version.v1dot5).validate(JSON.stringify(doc))) as
+    | { instancePath: string; message?: string; params: unknown }[]
+    | null;
+  const out = (problems ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
   const d = doc as { metadata?: { component?: { 'bom-ref'?: string } }; components?: unknown[]; dependencies?: { ref: string; dependsOn?: string[] }[] };
   const refs: string[] = [];
   if (d.metadata?.component?.['bom-ref']) refs.push(d.metadata.component['bom-ref']);
