@@ -7,7 +7,7 @@ import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { treeHash } from '../tree/hash.js';
 import type { ComponentSpec, LockedGit, ProgressSink } from '../types.js';
 import { fsyncDir, tempName, writeFileAtomic } from '../util/atomic.js';
-import { FULL_SHA, SHORT_SHA, git, gitFailure, lastLines, runGit } from './git-run.js';
+import { FULL_SHA, SHORT_SHA, git, gitFailure, lastLines, runGit, runGitRemote } from './git-run.js';
 import { gitTreeEntries, listGitlinks } from './git-tree.js';
 import { assertGitTransport, assertTlsVerification } from './transport-policy.js';
 import { gitMirrorCandidates } from '../mirror/layout.js';
@@ -91,7 +91,7 @@ async function removeStaleTemps(mirrorDir: string): Promise<void> {
 
 async function fetchAll(gitDir: string, url: string, opts: GitSourceOptions): Promise<void> {
   assertTlsVerification(opts.label ? `component ${opts.label}` : url);
-  const r = await runGit(['fetch', '--quiet', '--no-write-fetch-head', 'origin'], { gitDir });
+  const r = await runGitRemote(['fetch', '--quiet', '--no-write-fetch-head', 'origin'], { gitDir, url, label: opts.label });
   if (r.code !== 0) throw fetchFailed(url, r, opts.label);
 }
 
@@ -175,7 +175,17 @@ async function fetchFromMirrors(mirrorDir: string, url: string, commit: string, 
   for (const m of opts.mirrors ?? [])
     for (const candidate of gitMirrorCandidates(m, url)) {
       for (const want of [PIN_PREFIX + commit, commit]) {
-        const r = await runGit(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', candidate, want], { gitDir: mirrorDir });
+        const r = await runGitRemote(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', candidate, want], { gitDir: mirrorDir, url: candidate, label: opts.label }).catch(
+          (e: unknown) => {
+            // A stalled mirror is one that does not have it: try the next one, then upstream.
+            if (e instanceof XenrelError && e.code === 'E_GIT_STALLED') return { code: -1, stdout: Buffer.alloc(0), stderr: e.message, stalled: true };
+            throw e;
+          },
+        );
+        if (r.stalled) {
+          tried.push(`${candidate}: ${r.stderr}`);
+          break;
+        }
         if (r.code === 0 && (await hasCommit(mirrorDir, commit))) return candidate;
         if (r.code !== 0 && /not found|does not appear to be a git repository|repository .* not found/i.test(r.stderr)) {
           tried.push(`${candidate}: not there`);
@@ -222,7 +232,7 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
         if (opts.premirrorOnly) throw premirrorMissing(url, commit, tried, opts.label);
         source = url;
         assertTlsVerification(opts.label ? `component ${opts.label}` : url);
-        const byId = await runGit(['fetch', '--quiet', '--no-write-fetch-head', 'origin', commit], { gitDir: mirrorDir });
+        const byId = await runGitRemote(['fetch', '--quiet', '--no-write-fetch-head', 'origin', commit], { gitDir: mirrorDir, url, label: opts.label });
         if (byId.code !== 0 || !(await hasCommit(mirrorDir, commit))) await fetchAll(mirrorDir, url, opts);
         if (!(await hasCommit(mirrorDir, commit)))
           throw new XenrelError('E_COMMIT_NOT_FOUND', `${opts.label ? `component ${opts.label}: ` : ''}commit ${commit} is not in ${url} (not reachable from any branch or tag, and the server refused it by id)`, {
@@ -248,7 +258,7 @@ interface RemoteRef {
 /** Tags and branches of `url` (`git ls-remote --tags --heads`), with annotated tags peeled. */
 export async function lsRemote(url: string, opts: GitSourceOptions = {}): Promise<Map<string, RemoteRef>> {
   assertTlsVerification(opts.label ? `component ${opts.label}` : url);
-  const r = await runGit(['ls-remote', '--tags', '--heads', url]);
+  const r = await runGitRemote(['ls-remote', '--tags', '--heads', url], { url, label: opts.label });
   if (r.code !== 0) throw fetchFailed(url, r, opts.label);
   return parseRefList(r.stdout.toString('utf8'));
 }
