@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
+import { isScalar, visit, type Node } from 'yaml';
 import type { z } from 'zod';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { LoadedManifest, Manifest } from '../types.js';
@@ -106,6 +107,18 @@ export function parseManifestText(text: string, file: string, base: (string | nu
       }),
     );
   }
+  // A mapping key that is itself a list, a mapping or an alias (`? [a]: b`, `*x: 1`): yaml
+  // would stringify it with a process warning; no config key is one.
+  const complexKeys: ConfigIssue[] = [];
+  visit(pd.doc, {
+    Pair(_, pair) {
+      if (pair.key !== null && pair.key !== undefined && !isScalar(pair.key)) {
+        const at = (pair.key as Node).range?.[0] ?? 0;
+        complexKeys.push({ file, ...toLineCol(pd, at), path: '', message: 'a key must be a plain name, not a list or a mapping' });
+      }
+    },
+  });
+  if (complexKeys.length) throw new ConfigError(complexKeys);
   let js: unknown;
   try {
     js = pd.doc.toJS();

@@ -192,3 +192,30 @@ describe('fuzzing through the CLI', () => {
     }
   }, 300_000);
 });
+
+describe('keys that are not plain names', () => {
+  it('a list, mapping or alias as a key is a positioned ConfigError, not a yaml warning', () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      for (const [text, line] of [
+        ['version: 1\nname: xen\n? [a, b]\n: 1\ncomponents: {}\n', 3],
+        ['version: 1\nname: xen\ncomponents:\n  {pre: 1}: x\n', 4],
+        ['version: 1\nx: &k [1]\nname: xen\n*k : 2\ncomponents: {}\n', 4],
+      ] as const) {
+        let err: unknown;
+        try {
+          parseManifestText(text, 'xenrel.config.yaml');
+        } catch (e) {
+          err = e;
+        }
+        expect(err, text).toBeInstanceOf(ConfigError);
+        expect((err as ConfigError).message).toMatch(new RegExp(`^xenrel\\.config\\.yaml:${line}:\\d+: a key must be a plain name`));
+      }
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+});
