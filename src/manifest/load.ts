@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { LoadedManifest, Manifest } from '../types.js';
 import { didYouMean } from '../util/did-you-mean.js';
+import { reservedKeyPath } from '../util/patterns.js';
 import { formatKeyPath, parseWithPositions, positionOf, toLineCol } from '../util/yaml-positions.js';
 import { knownKeysAt, manifestSchema } from './schema.js';
 
@@ -127,6 +128,11 @@ export function parseManifestText(text: string, file: string, base: (string | nu
     throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot be read: ${(err as Error).message}` }]);
   }
   const value = valueAt(js, base);
+  const reserved = reservedKeyPath(value, base);
+  if (reserved) {
+    const { line, col } = positionOf(pd, reserved, { key: true });
+    throw new ConfigError([{ file, line, col, path: formatKeyPath(reserved.slice(base.length)), message: `"${String(reserved[reserved.length - 1])}" is a reserved name and cannot be a key` }]);
+  }
   const result = manifestSchema.safeParse(value ?? {});
   if (result.success) return result.data as Manifest;
 

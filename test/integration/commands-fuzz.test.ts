@@ -64,7 +64,7 @@ async function inProcess(args: string[]): Promise<Outcome> {
 }
 
 /** Characters that matter to YAML, JSON and URLs. */
-const SPECIAL = [':', '-', ' ', '\n', '"', "'", '{', '}', '[', ']', ',', '#', '&', '*', '!', '|', '%', '@', '\\', '\0', '\u00e9', '0', '1', '9', 'null', 'true', '~', '<<', '...', '/', '..', '[::1', '%zz', ':99999', 'http://', 'git://'];
+const SPECIAL = [':', '-', ' ', '\n', '"', "'", '{', '}', '[', ']', ',', '#', '&', '*', '!', '|', '%', '@', '\\', '\0', '\u00e9', '0', '1', '9', 'null', 'true', '~', '<<', '...', '/', '..', '[::1', '%zz', ':99999', 'http://', 'git://', '__proto__', 'constructor'];
 
 const mutation = fc.oneof(
   fc.record({ op: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...SPECIAL), fc.string({ maxLength: 6 })) }),

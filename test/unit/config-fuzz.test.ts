@@ -219,3 +219,20 @@ describe('keys that are not plain names', () => {
     expect(warnings).toEqual([]);
   });
 });
+
+describe('keys named like Object.prototype plumbing', () => {
+  const cfg = (name: string) => `version: 1\nname: xen\ncomponents:\n  prebuilt:\n    local: a.bin\n    path: tools/a.bin\n  ${name}:\n    local: b.bin\n    path: tools/b.bin\n`;
+  it('a component named __proto__ or constructor is refused at its line, not dropped or mistaken for a locked one', () => {
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      expect(() => parseManifestText(cfg(name), 'xenrel.config.yaml'), name).toThrow(
+        new RegExp(`^xenrel\\.config\\.yaml:7:3: components\\.${name}: "${name}" is a reserved name`),
+      );
+    }
+  });
+  it('in a lockfile too, at any depth', () => {
+    const text = VALID_LOCK_TEXT.replace('"seabios": {', '"__proto__": {"x": 1},\n    "seabios": {');
+    expect(() => parseLockText(text, 'xenrel.lock')).toThrow(/^xenrel\.lock:\d+:\d+: components\.__proto__: "__proto__" is a reserved name/);
+    const deep = VALID_LOCK_TEXT.replace('"path": "tools/firmware/seabios-dir-remote"', '"path": "tools/firmware/seabios-dir-remote", "constructor": 1');
+    expect(() => parseLockText(deep, 'xenrel.lock')).toThrow(/components\.seabios\.constructor: "constructor" is a reserved name/);
+  });
+});
