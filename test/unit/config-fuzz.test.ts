@@ -236,3 +236,17 @@ describe('keys named like Object.prototype plumbing', () => {
     expect(() => parseLockText(deep, 'xenrel.lock')).toThrow(/components\.seabios\.constructor: "constructor" is a reserved name/);
   });
 });
+
+describe('integrity strings at their exact length', () => {
+  it('a sha512 digest one character too long or short is refused at its line, in the lock and the config', () => {
+    for (const bad of [`sha512-${'A'.repeat(87)}==`, `sha512-${'A'.repeat(85)}==`, `sha512-${'A'.repeat(86)}`, `sha256-${'A'.repeat(44)}`]) {
+      const text = VALID_LOCK_TEXT.replace(VALID_LOCK.components.newlib!.integrity as string, bad);
+      expect(() => parseLockText(text, 'xenrel.lock'), bad).toThrow(/^xenrel\.lock:\d+:\d+: components\.newlib\.integrity: /);
+      const cfg = VALID_CONFIG.replace(/integrity: .*/, `integrity: ${bad}`);
+      expect(() => parseManifestText(cfg, 'xenrel.config.yaml'), bad).toThrow(/^xenrel\.config\.yaml:17:\d+: /);
+    }
+    for (const good of [`sha256-${'A'.repeat(43)}=`, `sha384-${'A'.repeat(64)}`, `sha512-${'A'.repeat(86)}==`]) {
+      expect(() => parseManifestText(VALID_CONFIG.replace(/integrity: .*/, `integrity: ${good}`), 'xenrel.config.yaml'), good).not.toThrow();
+    }
+  });
+});
