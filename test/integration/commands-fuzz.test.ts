@@ -22,7 +22,7 @@ import { makeTarball } from '../helpers/make-tarball.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const CASES = 520;
-const CLI_SAMPLE = 6;
+const CLI_SAMPLE = 4;
 
 const tmp = tempDirs();
 let fx: GitFixtures;
