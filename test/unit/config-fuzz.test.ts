@@ -240,7 +240,7 @@ describe('keys named like Object.prototype plumbing', () => {
 describe('integrity strings at their exact length', () => {
   it('a sha512 digest one character too long or short is refused at its line, in the lock and the config', () => {
     for (const bad of [`sha512-${'A'.repeat(87)}==`, `sha512-${'A'.repeat(85)}==`, `sha512-${'A'.repeat(86)}`, `sha256-${'A'.repeat(44)}`]) {
-      const text = VALID_LOCK_TEXT.replace(VALID_LOCK.components.newlib!.integrity as string, bad);
+      const text = VALID_LOCK_TEXT.replace((VALID_LOCK.components.newlib as { integrity: string }).integrity, bad);
       expect(() => parseLockText(text, 'xenrel.lock'), bad).toThrow(/^xenrel\.lock:\d+:\d+: components\.newlib\.integrity: /);
       const cfg = VALID_CONFIG.replace(/integrity: .*/, `integrity: ${bad}`);
       expect(() => parseManifestText(cfg, 'xenrel.config.yaml'), bad).toThrow(/^xenrel\.config\.yaml:17:\d+: /);
