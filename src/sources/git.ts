@@ -172,7 +172,7 @@ function premirrorMissing(url: string, commit: string, tried: string[], label?: 
  * caller pins the commit once it is there. Returns the repository URL that had it.
  */
 async function fetchFromMirrors(mirrorDir: string, url: string, commit: string, opts: GitSourceOptions, tried: string[]): Promise<string | undefined> {
-  for (const m of opts.mirrors ?? [])
+  mirrors: for (const m of opts.mirrors ?? [])
     for (const candidate of gitMirrorCandidates(m, url)) {
       for (const want of [PIN_PREFIX + commit, commit]) {
         const r = await runGitRemote(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', candidate, want], { gitDir: mirrorDir, url: candidate, label: opts.label }).catch(
@@ -183,8 +183,9 @@ async function fetchFromMirrors(mirrorDir: string, url: string, commit: string, 
           },
         );
         if (r.stalled) {
+          // The host is not answering: its other layouts would stall as long. Next mirror.
           tried.push(`${candidate}: ${r.stderr}`);
-          break;
+          continue mirrors;
         }
         if (r.code === 0 && (await hasCommit(mirrorDir, commit))) return candidate;
         if (r.code !== 0 && /not found|does not appear to be a git repository|repository .* not found/i.test(r.stderr)) {

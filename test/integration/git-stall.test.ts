@@ -4,7 +4,7 @@
  * named, within the stall bound XENREL_GIT_STALL_SECONDS (here 3 s) plus start-up.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -106,6 +106,24 @@ describe('a stalling git remote ends in exit 3 within the bound', () => {
     const url = `git://127.0.0.1:${tcpPort}/seabios`;
     const r = await (await project(url)).run(['lock']);
     expectStalled(r, url);
+  });
+
+  it('a stalled mirror is skipped once (not per layout), and upstream serves the commit', async () => {
+    http.stall = 'none';
+    const p = await project(seabios.url);
+    const ok = await p.run(['lock']);
+    expect(ok.code, ok.stderr).toBe(0);
+    await rm(p.cache, { recursive: true, force: true });
+    const config = join(p.dir, 'xenrel.config.yaml');
+    await writeFile(config, (await readFile(config, 'utf8')).replace('components:', `mirrors:\n  - ${http.url('mirror')}\ncomponents:`));
+    http.stall = 'all';
+    const before = http.stalled;
+    const r = await p.run(['fetch']);
+    expect(r.stderr).not.toMatch(/unexpected error/i);
+    expect(r.code, r.stderr).toBe(0);
+    expect(http.stalled - before).toBe(1);
+    expect(r.ms).toBeGreaterThanOrEqual(STALL_S * 1000 - 200);
+    expect(r.ms).toBeLessThan(LIMIT_MS);
   });
 
   it('a bad XENREL_GIT_STALL_SECONDS is a usage error, not a hang', async () => {
