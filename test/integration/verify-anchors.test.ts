@@ -226,6 +226,20 @@ describe('verify accounts for every byte', () => {
     expect(r.stderr).not.toMatch(/unexpected/i);
   });
 
+  it('a malformed .xenrel/shim.tsv is named by its schema, even without anchors', async () => {
+    const forged = await tampered(async (root) => {
+      const f = join(root, '.xenrel/shim.tsv');
+      const text = await readFile(f, 'utf8');
+      await writeFile(f, text.replace(/\tsources\/seabios\t/, '\tsources/../../../tmp/evil\t'));
+    });
+    for (const args of [[], ['--lock', join(project, 'xenrel.lock')]]) {
+      const r = await runCli(['verify', forged, ...args], { cwd: project });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(/\.xenrel\/shim\.tsv: malformed: line \d+ \(seabios\): store: must be relative, without \. or \.\. segments/);
+      expect(r.stdout + r.stderr).not.toMatch(/unexpected error/);
+    }
+  });
+
   it('release.json that does not fit its schema is a clear failure, exit 1', async () => {
     const forged = await tampered(async (root) => writeFile(join(root, '.xenrel/release.json'), '{"components":{"a":{"path":5}}}'));
     const r = await runCli(['verify', forged], { cwd: project });
