@@ -8,5 +8,8 @@ export default defineConfig({
     // Integration tests spawn git, tar, make and HTTP servers; two cores.
     pool: 'forks',
     maxWorkers: 2,
+    // clipanion's ESM build imports a directory (`../platform`), which Node's ESM loader
+    // refuses; let vite resolve it, so tests can run commands in-process.
+    server: { deps: { inline: ['clipanion'] } },
   },
 });

@@ -106,10 +106,38 @@ xr_norm_url() {
   printf '%s' "$xr_u"
 }
 
-# Sets C_NAME C_KIND C_URL C_REF C_COMMIT C_DIGEST C_PATH C_STORE C_STATUS from one line.
+# Sets C_NAME C_KIND C_URL C_REF C_COMMIT C_DIGEST C_PATH C_STORE C_STATUS from one line,
+# after checking the line against the index's schema (the header above): nine fields, each
+# of its form. The index comes with the tree (a tarball, a checkout), so it is input from
+# outside: a line that does not fit is refused, never half-used.
 # shellcheck disable=SC2034 # every field is set; each tool reads the ones it needs
 xr_set_fields() {
   C_NAME=$1 C_KIND=$2 C_URL=$3 C_REF=$4 C_COMMIT=$5 C_DIGEST=$6 C_PATH=$7 C_STORE=$8 C_STATUS=$9
+  shift 9
+  xr_bad=
+  [ -z "${1:-}" ] || xr_bad='more than nine fields'
+  [ -n "$xr_bad" ] || [ -n "$C_STATUS" ] || xr_bad='fewer than nine fields'
+  [ -n "$xr_bad" ] || case $C_NAME in *[!a-z0-9._-]* | [._-]*) xr_bad="name \"$C_NAME\"" ;; esac
+  [ -n "$xr_bad" ] || case $C_KIND in tree | file) ;; *) xr_bad="kind \"$C_KIND\" (tree or file)" ;; esac
+  [ -n "$xr_bad" ] || case $C_COMMIT in -) ;; *[!0-9a-f]*) xr_bad="commit \"$C_COMMIT\"" ;; *) [ ${#C_COMMIT} -eq 40 ] || xr_bad="commit \"$C_COMMIT\"" ;; esac
+  [ -n "$xr_bad" ] || case $C_STATUS in vendored | without) ;; *) xr_bad="status \"$C_STATUS\" (vendored or without)" ;; esac
+  if [ -z "$xr_bad" ]; then
+    case $C_DIGEST in
+      tree:* | sha256:*) xr_h=${C_DIGEST#*:} xr_n=64 ;;
+      sha512:*) xr_h=${C_DIGEST#*:} xr_n=128 ;;
+      -) xr_h=0 xr_n=1 ;;
+      *) xr_h='' xr_n=0 ;;
+    esac
+    case $xr_h in '' | *[!0-9a-f]*) xr_bad="digest \"$C_DIGEST\"" ;; esac
+    [ -n "$xr_bad" ] || [ ${#xr_h} -eq "$xr_n" ] || xr_bad="digest \"$C_DIGEST\""
+    [ -n "$xr_bad" ] || [ "$C_DIGEST" != - ] || [ "$C_STATUS" = without ] || xr_bad='no digest for a vendored component'
+  fi
+  for xr_p in "$C_PATH" "$C_STORE"; do
+    [ -n "$xr_bad" ] && break
+    case /$xr_p/ in //* | */../* | */./*) xr_bad="path \"$xr_p\" (absolute, or with . or ..)" ;; esac
+  done
+  [ -n "$xr_bad" ] || case $C_STORE in "sources/$C_NAME" | "sources/$C_NAME/"*) ;; *) xr_bad="store \"$C_STORE\" (not under sources/$C_NAME)" ;; esac
+  [ -z "$xr_bad" ] || xr_fail "$XR_INDEX is malformed (component ${C_NAME:-?}: $xr_bad) — run xenrel vendor to rewrite it"
 }
 
 xr_require_index() {
@@ -120,11 +148,16 @@ xr_require_index() {
 xr_find_by_url() {
   xr_require_index "$1"
   xr_want=$(xr_norm_url "$1" "${3:-}")
+  # Every line is checked before any is used: a malformed index is refused as a whole.
+  while IFS=$XR_TAB read -r f1 f2 f3 f4 f5 f6 f7 f8 f9 rest; do
+    case $f1 in '#'* | '') continue ;; esac
+    xr_set_fields "$f1" "$f2" "$f3" "$f4" "$f5" "$f6" "$f7" "$f8" "$f9" "$rest"
+  done <"$XR_INDEX"
   while IFS=$XR_TAB read -r f1 f2 f3 f4 f5 f6 f7 f8 f9 rest; do
     case $f1 in '#'* | '') continue ;; esac
     [ "$f2" = "$2" ] || continue
     if [ "$(xr_norm_url "$f3" "${3:-}")" = "$xr_want" ]; then
-      xr_set_fields "$f1" "$f2" "$f3" "$f4" "$f5" "$f6" "$f7" "$f8" "$f9"
+      xr_set_fields "$f1" "$f2" "$f3" "$f4" "$f5" "$f6" "$f7" "$f8" "$f9" "$rest"
       return 0
     fi
   done <"$XR_INDEX"
@@ -135,8 +168,12 @@ xr_find_by_name() {
   xr_require_index "$1"
   while IFS=$XR_TAB read -r f1 f2 f3 f4 f5 f6 f7 f8 f9 rest; do
     case $f1 in '#'* | '') continue ;; esac
+    xr_set_fields "$f1" "$f2" "$f3" "$f4" "$f5" "$f6" "$f7" "$f8" "$f9" "$rest"
+  done <"$XR_INDEX"
+  while IFS=$XR_TAB read -r f1 f2 f3 f4 f5 f6 f7 f8 f9 rest; do
+    case $f1 in '#'* | '') continue ;; esac
     if [ "$f1" = "$1" ]; then
-      xr_set_fields "$f1" "$f2" "$f3" "$f4" "$f5" "$f6" "$f7" "$f8" "$f9"
+      xr_set_fields "$f1" "$f2" "$f3" "$f4" "$f5" "$f6" "$f7" "$f8" "$f9" "$rest"
       return 0
     fi
   done <"$XR_INDEX"

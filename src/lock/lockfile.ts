@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { formatKeyPath, parseWithPositions, positionOf, type PositionedDoc } from '../util/yaml-positions.js';
 import { ConfigError, type ConfigIssue } from '../manifest/load.js';
 import { integrityString, plainString, treePath, urlString } from '../manifest/schema.js';
-import { commitId } from '../util/patterns.js';
+import { commitId, reservedKeyPath } from '../util/patterns.js';
 
 export const LOCKFILE_NAME = 'xenrel.lock';
 
@@ -121,6 +121,14 @@ export function parseLockText(text: string, file: string): Lockfile {
     data = JSON.parse(text);
   } catch (err) {
     throw new ConfigError([jsonSyntaxIssue(text, file, err as Error)], 'restore the lockfile from version control, or delete it and run `xenrel lock`');
+  }
+  const reserved = reservedKeyPath(data);
+  if (reserved) {
+    const { line, col } = positionOf(parseWithPositions(text), reserved, { key: true });
+    throw new ConfigError(
+      [{ file, line, col, path: formatKeyPath(reserved), message: `"${String(reserved[reserved.length - 1])}" is a reserved name and cannot be a key` }],
+      'restore the lockfile from version control, or delete it and run `xenrel lock`',
+    );
   }
   const result = lockSchema.safeParse(data);
   if (result.success) return result.data as Lockfile;

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { Cache } from '../cache/cache.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import { resolveRef } from '../sources/git.js';
-import { runGit } from '../sources/git-run.js';
+import { runGit, runGitRemote } from '../sources/git-run.js';
 import { assertSameSigner, signingKeyPath, verifyDetached, verifyTag } from '../sources/signature.js';
 import { fetchTarball, openVerifiedContent } from '../sources/tarball.js';
 import type { ComponentSpec, LockedGit, LockedTarball } from '../types.js';
@@ -28,7 +28,7 @@ export async function gitSigner(name: string, spec: ComponentSpec, locked: Locke
       hint: 'signingKey needs "ref:" to be a signed tag (`git tag -s`)',
     });
   if ((await runGit(['cat-file', '-e', resolved.tagObject], { gitDir: mirror })).code !== 0 && !opts.offline)
-    await runGit(['fetch', '--quiet', '--no-write-fetch-head', 'origin', `+refs/tags/${locked.ref}:refs/tags/${locked.ref}`], { gitDir: mirror });
+    await runGitRemote(['fetch', '--quiet', '--no-write-fetch-head', 'origin', `+refs/tags/${locked.ref}:refs/tags/${locked.ref}`], { gitDir: mirror, url: locked.git, label: name });
   return verifyTag(name, key, mirror, resolved.tagObject, locked.commit, locked.ref);
 }
 

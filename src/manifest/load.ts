@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
+import { isScalar, visit, type Node } from 'yaml';
 import type { z } from 'zod';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { LoadedManifest, Manifest } from '../types.js';
 import { didYouMean } from '../util/did-you-mean.js';
+import { reservedKeyPath } from '../util/patterns.js';
 import { formatKeyPath, parseWithPositions, positionOf, toLineCol } from '../util/yaml-positions.js';
 import { knownKeysAt, manifestSchema } from './schema.js';
 
@@ -106,6 +108,18 @@ export function parseManifestText(text: string, file: string, base: (string | nu
       }),
     );
   }
+  // A mapping key that is itself a list, a mapping or an alias (`? [a]: b`, `*x: 1`): yaml
+  // would stringify it with a process warning; no config key is one.
+  const complexKeys: ConfigIssue[] = [];
+  visit(pd.doc, {
+    Pair(_, pair) {
+      if (pair.key !== null && pair.key !== undefined && !isScalar(pair.key)) {
+        const at = (pair.key as Node).range?.[0] ?? 0;
+        complexKeys.push({ file, ...toLineCol(pd, at), path: '', message: 'a key must be a plain name, not a list or a mapping' });
+      }
+    },
+  });
+  if (complexKeys.length) throw new ConfigError(complexKeys);
   let js: unknown;
   try {
     js = pd.doc.toJS();
@@ -114,6 +128,11 @@ export function parseManifestText(text: string, file: string, base: (string | nu
     throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot be read: ${(err as Error).message}` }]);
   }
   const value = valueAt(js, base);
+  const reserved = reservedKeyPath(value, base);
+  if (reserved) {
+    const { line, col } = positionOf(pd, reserved, { key: true });
+    throw new ConfigError([{ file, line, col, path: formatKeyPath(reserved.slice(base.length)), message: `"${String(reserved[reserved.length - 1])}" is a reserved name and cannot be a key` }]);
+  }
   const result = manifestSchema.safeParse(value ?? {});
   if (result.success) return result.data as Manifest;
 

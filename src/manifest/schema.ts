@@ -23,7 +23,12 @@ export const plainString = z.string().refine((s) => !/[\u0000-\u001f\u007f]/.tes
 
 export const integrityString = z
   .string()
-  .regex(/^(sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}$/, 'expected an SRI integrity such as "sha512-<base64>" (sha256, sha384 or sha512)');
+  // The digest's exact length per algorithm: a longer or shorter one would pass a loose
+  // pattern here and only be refused, unpositioned, when the bytes are checked.
+  .regex(
+    /^(sha256-[A-Za-z0-9+/]{43}=|sha384-[A-Za-z0-9+/]{64}|sha512-[A-Za-z0-9+/]{86}==)$/,
+    'expected an SRI integrity such as "sha512-<86 base64 characters>==" (sha256, sha384 or sha512, the digest at its full length)',
+  );
 
 /** Per-component extraction limits (hardening); defaults live in the archive reader. */
 export const limitsSchema = z.strictObject({

@@ -132,7 +132,7 @@ export async function verifyRecordSignature(file: string, keyFile: string, sigFi
       hint: 'the release manager signs it with `gpg --armor --detach-sign NAME.release.json`',
     });
   });
-  return verifyDetached('release record', keyFile, createReadStream(file), sig, basename(file));
+  return verifyDetached({ label: 'the release record', keyOption: '--record-key' }, keyFile, createReadStream(file), sig, file);
 }
 
 /** sha256 (hex) of a file, streamed. */

@@ -50,7 +50,11 @@ export function gitEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv
   env.LC_ALL = 'C';
   delete env.GIT_ASKPASS;
   delete env.SSH_ASKPASS;
-  if (!env.GIT_SSH_COMMAND && !env.GIT_SSH) env.GIT_SSH_COMMAND = 'ssh -o BatchMode=yes';
+  if (!env.GIT_SSH_COMMAND && !env.GIT_SSH) {
+    // ssh's own bounds, so an ssh left behind by a stopped git ends too (see runGitRemote).
+    const n = gitStallSecondsOr(DEFAULT_GIT_STALL_SECONDS, base);
+    env.GIT_SSH_COMMAND = `ssh -o BatchMode=yes -o ConnectTimeout=${n} -o ServerAliveInterval=${Math.max(1, Math.ceil(n / 3))} -o ServerAliveCountMax=3`;
+  }
   return env;
 }
 
@@ -65,6 +69,8 @@ export interface GitResult {
   code: number;
   stdout: Buffer;
   stderr: string;
+  /** Stopped by the stall watchdog (`stallMs`): no output for that long. */
+  stalled?: boolean;
 }
 
 export interface RunGitOptions {
@@ -80,7 +86,15 @@ export interface RunGitOptions {
   timeoutMs?: number;
   /** Set after the pinned environment (e.g. a temporary GIT_INDEX_FILE). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Stall watchdog: stop git when it writes nothing (stdout or stderr, progress included)
+   * for this long (ms). Progress lines are then left out of `stderr`.
+   */
+  stallMs?: number;
 }
+
+/** git's progress meter lines (`--progress`): activity for the watchdog, noise in an error. */
+const PROGRESS_LINE = /^(remote: )?(Enumerating|Counting|Compressing|Receiving|Resolving|Writing|Unpacking|Checking|Finding|Total)\b/;
 
 /** Run git and collect its output; never throws for a non-zero exit (see `git()`). */
 export function runGit(args: string[], opts: RunGitOptions = {}): Promise<GitResult> {
@@ -93,8 +107,25 @@ export function runGit(args: string[], opts: RunGitOptions = {}): Promise<GitRes
     const out: Buffer[] = [];
     let err = '';
     let pending = '';
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    let stalled = false;
+    let stallTimer: NodeJS.Timeout | undefined;
+    const armWatchdog = () => {
+      if (!opts.stallMs) return;
+      if (stallTimer) clearTimeout(stallTimer);
+      stallTimer = setTimeout(() => {
+        stalled = true;
+        // TERM first so git removes its temporary packs and lock files; KILL if it ignores that.
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+      }, opts.stallMs);
+    };
+    armWatchdog();
+    child.stdout!.on('data', (d: Buffer) => {
+      out.push(d);
+      armWatchdog();
+    });
     child.stderr!.on('data', (d: Buffer) => {
+      armWatchdog();
       const s = d.toString('utf8');
       if (!opts.onStderr) {
         // Keep only the tail: git can write a lot.
@@ -109,6 +140,7 @@ export function runGit(args: string[], opts: RunGitOptions = {}): Promise<GitRes
     const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
     child.on('error', (e) => {
       if (timer) clearTimeout(timer);
+      if (stallTimer) clearTimeout(stallTimer);
       const code = (e as NodeJS.ErrnoException).code;
       reject(
         code === 'ENOENT'
@@ -119,16 +151,96 @@ export function runGit(args: string[], opts: RunGitOptions = {}): Promise<GitRes
           : e,
       );
     });
+    let done = false;
+    child.on('exit', () => {
+      // A stopped git's helpers (git-remote-http, ssh) may hold its pipes open a while longer.
+      if (!stalled) return;
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+    });
     child.on('close', (code, signal) => {
+      if (done) return;
+      done = true;
       if (timer) clearTimeout(timer);
+      if (stallTimer) clearTimeout(stallTimer);
       if (opts.onStderr && pending.trim() && opts.onStderr(pending) !== true) err = (err + pending).slice(-64 * 1024);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out), stderr: err });
+      const stderr = opts.stallMs
+        ? err
+            .split(/[\r\n]+/)
+            .filter((l) => l.trim() && !PROGRESS_LINE.test(l))
+            .join('\n')
+        : err;
+      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out), stderr, ...(stalled ? { stalled } : {}) });
     });
     if (opts.input !== undefined) {
       child.stdin!.on('error', () => {}); // git may exit before reading all input; the exit code says why.
       child.stdin!.end(opts.input);
     }
   });
+}
+
+/** Default stall bound for git's network transfers (seconds); see runGitRemote. */
+export const DEFAULT_GIT_STALL_SECONDS = 60;
+export const GIT_STALL_ENV = 'XENREL_GIT_STALL_SECONDS';
+
+function gitStallSecondsOr(fallback: number, env: NodeJS.ProcessEnv): number {
+  const v = env[GIT_STALL_ENV];
+  if (v === undefined || v === '') return DEFAULT_GIT_STALL_SECONDS;
+  return /^[1-9][0-9]{0,4}$/.test(v) && Number(v) <= 86400 ? Number(v) : fallback;
+}
+
+/**
+ * The stall bound for git's network transfers, in seconds: `XENREL_GIT_STALL_SECONDS`
+ * (a whole number, 1 to 86400), else 60. A value that is not one is a usage error.
+ */
+export function gitStallSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const n = gitStallSecondsOr(-1, env);
+  if (n > 0) return n;
+  throw new XenrelError('E_USAGE', `${GIT_STALL_ENV}=${JSON.stringify(env[GIT_STALL_ENV])} is not a whole number of seconds from 1 to 86400`, {
+    exitCode: ExitCode.usage,
+    hint: `unset ${GIT_STALL_ENV} (default ${DEFAULT_GIT_STALL_SECONDS}) or set it to e.g. 120`,
+  });
+}
+
+/**
+ * Run git against a remote (`fetch`, `ls-remote`), with every wait bounded by the stall
+ * bound N (gitStallSeconds):
+ *
+ * - HTTP(S): git's `http.lowSpeedLimit=1` / `http.lowSpeedTime=N` make curl give up on a
+ *   server that sends less than a byte a second for N seconds (connect and every request).
+ * - Every transport (git://, ssh, HTTP too): a watchdog stops git when it writes nothing for
+ *   N seconds. Fetches run with `--progress`, which git refreshes at least every second
+ *   while objects arrive, and remotes send their own progress while they prepare a pack.
+ * - ssh (when xenrel sets GIT_SSH_COMMAND): `ConnectTimeout` and `ServerAliveInterval`.
+ *
+ * A stopped git gives E_GIT_STALLED (exit 3) naming `url`; other failures are left to the
+ * caller (the result's code and stderr, as runGit).
+ */
+export async function runGitRemote(args: string[], opts: RunGitOptions & { url: string; label?: string }): Promise<GitResult> {
+  const n = gitStallSeconds();
+  const [cmd, ...rest] = args;
+  // --progress: git writes while it works, which the watchdog counts as life, and its counts
+  // feed the progress bar. unpackLimit=1: always index-pack, which reports bytes received
+  // (unpack-objects, used for small fetches, reports nothing).
+  const fetch = cmd === 'fetch';
+  const r = await runGit(
+    ['-c', 'http.lowSpeedLimit=1', '-c', `http.lowSpeedTime=${n}`, ...(fetch ? ['-c', 'fetch.unpackLimit=1'] : []), cmd!, ...(fetch ? ['--progress'] : []), ...rest],
+    { ...opts, stallMs: n * 1000 },
+  );
+  if (r.stalled || /Operation too slow/i.test(r.stderr)) throw gitStalled(opts.url, n, opts.label, r);
+  return r;
+}
+
+export function gitStalled(url: string, seconds: number, label: string | undefined, r?: GitResult): XenrelError {
+  return new XenrelError(
+    'E_GIT_STALLED',
+    `${label ? `component ${label}: ` : ''}${url} sent no data for ${seconds} s; git was stopped`,
+    {
+      exitCode: ExitCode.fetch,
+      hint: `check the URL and your network access; a slow but live server may need a longer bound (${GIT_STALL_ENV}=${seconds * 2})`,
+      details: { url, seconds, ...(r ? { stderr: r.stderr } : {}) },
+    },
+  );
 }
 
 /** Run git; a non-zero exit becomes an E_GIT error carrying git's own message. */

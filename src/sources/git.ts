@@ -7,7 +7,7 @@ import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { treeHash } from '../tree/hash.js';
 import type { ComponentSpec, LockedGit, ProgressSink } from '../types.js';
 import { fsyncDir, tempName, writeFileAtomic } from '../util/atomic.js';
-import { FULL_SHA, SHORT_SHA, git, gitFailure, lastLines, runGit } from './git-run.js';
+import { FULL_SHA, SHORT_SHA, git, gitFailure, lastLines, runGit, runGitRemote } from './git-run.js';
 import { gitProgressFeed } from './git-progress.js';
 import { gitTreeEntries, listGitlinks } from './git-tree.js';
 import { assertGitTransport, assertTlsVerification } from './transport-policy.js';
@@ -90,14 +90,10 @@ async function removeStaleTemps(mirrorDir: string): Promise<void> {
     if (name.startsWith(prefix)) await rm(join(parent, name), { recursive: true, force: true });
 }
 
-const PROGRESS_FETCH = ['-c', 'fetch.unpackLimit=1', 'fetch', '--progress', '--no-write-fetch-head'];
-
 async function fetchAll(gitDir: string, url: string, opts: GitSourceOptions): Promise<void> {
   assertTlsVerification(opts.label ? `component ${opts.label}` : url);
-  // --progress: git's own counts (objects, bytes received) drive the bar; see git-progress.ts.
-  // unpackLimit=1: always index-pack, which reports bytes received (unpack-objects, used for
-  // small fetches, reports nothing); the objects land in one pack instead of loose files.
-  const r = await runGit([...PROGRESS_FETCH, 'origin'], { gitDir, onStderr: gitProgressFeed(opts.label ?? url, opts.progress) });
+  // git's own counts (objects, bytes received) drive the bar; see git-progress.ts and runGitRemote.
+  const r = await runGitRemote(['fetch', '--no-write-fetch-head', 'origin'], { gitDir, url, label: opts.label, onStderr: gitProgressFeed(opts.label ?? url, opts.progress) });
   if (r.code !== 0) throw fetchFailed(url, r, opts.label);
 }
 
@@ -178,10 +174,21 @@ function premirrorMissing(url: string, commit: string, tried: string[], label?: 
  * caller pins the commit once it is there. Returns the repository URL that had it.
  */
 async function fetchFromMirrors(mirrorDir: string, url: string, commit: string, opts: GitSourceOptions, tried: string[]): Promise<string | undefined> {
-  for (const m of opts.mirrors ?? [])
+  mirrors: for (const m of opts.mirrors ?? [])
     for (const candidate of gitMirrorCandidates(m, url)) {
       for (const want of [PIN_PREFIX + commit, commit]) {
-        const r = await runGit(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', candidate, want], { gitDir: mirrorDir });
+        const r = await runGitRemote(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', candidate, want], { gitDir: mirrorDir, url: candidate, label: opts.label }).catch(
+          (e: unknown) => {
+            // A stalled mirror is one that does not have it: try the next one, then upstream.
+            if (e instanceof XenrelError && e.code === 'E_GIT_STALLED') return { code: -1, stdout: Buffer.alloc(0), stderr: e.message, stalled: true };
+            throw e;
+          },
+        );
+        if (r.stalled) {
+          // The host is not answering: its other layouts would stall as long. Next mirror.
+          tried.push(`${candidate}: ${r.stderr}`);
+          continue mirrors;
+        }
         if (r.code === 0 && (await hasCommit(mirrorDir, commit))) return candidate;
         if (r.code !== 0 && /not found|does not appear to be a git repository|repository .* not found/i.test(r.stderr)) {
           tried.push(`${candidate}: not there`);
@@ -228,7 +235,7 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
         if (opts.premirrorOnly) throw premirrorMissing(url, commit, tried, opts.label);
         source = url;
         assertTlsVerification(opts.label ? `component ${opts.label}` : url);
-        const byId = await runGit([...PROGRESS_FETCH, 'origin', commit], { gitDir: mirrorDir, onStderr: gitProgressFeed(label, opts.progress) });
+        const byId = await runGitRemote(['fetch', '--no-write-fetch-head', 'origin', commit], { gitDir: mirrorDir, url, label: opts.label, onStderr: gitProgressFeed(label, opts.progress) });
         if (byId.code !== 0 || !(await hasCommit(mirrorDir, commit))) await fetchAll(mirrorDir, url, opts);
         if (!(await hasCommit(mirrorDir, commit)))
           throw new XenrelError('E_COMMIT_NOT_FOUND', `${opts.label ? `component ${opts.label}: ` : ''}commit ${commit} is not in ${url} (not reachable from any branch or tag, and the server refused it by id)`, {
@@ -254,7 +261,7 @@ interface RemoteRef {
 /** Tags and branches of `url` (`git ls-remote --tags --heads`), with annotated tags peeled. */
 export async function lsRemote(url: string, opts: GitSourceOptions = {}): Promise<Map<string, RemoteRef>> {
   assertTlsVerification(opts.label ? `component ${opts.label}` : url);
-  const r = await runGit(['ls-remote', '--tags', '--heads', url]);
+  const r = await runGitRemote(['ls-remote', '--tags', '--heads', url], { url, label: opts.label });
   if (r.code !== 0) throw fetchFailed(url, r, opts.label);
   return parseRefList(r.stdout.toString('utf8'));
 }

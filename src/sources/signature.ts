@@ -47,18 +47,34 @@ function gpg(args: string[], home: string, input?: Readable): Promise<Run> {
   });
 }
 
-function sigError(name: string, what: string, detail: string, hint: string): XenrelError {
-  return new XenrelError('E_SIGNATURE', `component ${name}: ${what}: ${detail}`, { exitCode: ExitCode.checkFailed, hint, details: { component: name } });
+/**
+ * Who a signature check is for: a component (its `signingKey:`), or another subject such
+ * as the release record (`--record-key`). Messages and hints name it and its key option.
+ */
+export interface SignatureSubject {
+  /** "component seabios", "the release record" */
+  label: string;
+  /** The option that names the key: "signingKey", "--record-key". */
+  keyOption: string;
+}
+
+const componentSubject = (name: string): SignatureSubject => ({ label: `component ${name}`, keyOption: 'signingKey' });
+const subjectOf = (name: string | SignatureSubject): SignatureSubject => (typeof name === 'string' ? componentSubject(name) : name);
+
+function sigError(name: string | SignatureSubject, what: string, detail: string, hint: string): XenrelError {
+  const s = subjectOf(name);
+  return new XenrelError('E_SIGNATURE', `${s.label}: ${what}: ${detail}`, { exitCode: ExitCode.checkFailed, hint, details: typeof name === 'string' ? { component: name } : { subject: s.label } });
 }
 
 /** A throwaway keyring holding only the key in `keyFile`; removed after `fn`. */
-async function withKeyring<T>(name: string, keyFile: string, fn: (home: string, fingerprints: string[]) => Promise<T>): Promise<T> {
+async function withKeyring<T>(name: string | SignatureSubject, keyFile: string, fn: (home: string, fingerprints: string[]) => Promise<T>): Promise<T> {
+  const { label, keyOption } = subjectOf(name);
   const home = await mkdtemp(join(tmpdir(), 'xenrel-gpg-'));
   try {
     const key = await readFile(keyFile).catch((err: NodeJS.ErrnoException) => {
-      throw new XenrelError('E_CONFIG', `component ${name}: cannot read signingKey ${keyFile}: ${err.message}`, {
+      throw new XenrelError('E_CONFIG', `${label}: cannot read ${keyOption} ${keyFile}: ${err.message}`, {
         exitCode: ExitCode.usage,
-        hint: 'signingKey is an OpenPGP public key file, relative to the config file',
+        hint: keyOption === 'signingKey' ? 'signingKey is an OpenPGP public key file, relative to the config file' : `${keyOption} is an OpenPGP public key file`,
       });
     });
     await writeFile(join(home, 'key'), key);
@@ -76,7 +92,7 @@ async function withKeyring<T>(name: string, keyFile: string, fn: (home: string, 
       }
     }
     if (imp.code !== 0 || fprs.length === 0)
-      throw new XenrelError('E_CONFIG', `component ${name}: signingKey ${keyFile} holds no OpenPGP public key`, {
+      throw new XenrelError('E_CONFIG', `${label}: ${keyOption} ${keyFile} holds no OpenPGP public key`, {
         exitCode: ExitCode.usage,
         hint: 'export the key with `gpg --armor --export FINGERPRINT > FILE`',
       });
@@ -95,8 +111,8 @@ function validSigner(status: string): string | undefined {
   return fields[fields.length - 1];
 }
 
-function describeFailure(r: Run): string {
-  if (/^\[GNUPG:\] (ERRSIG|NO_PUBKEY) /m.test(r.stdout)) return 'made by a key other than signingKey';
+function describeFailure(r: Run, keyOption = 'signingKey'): string {
+  if (/^\[GNUPG:\] (ERRSIG|NO_PUBKEY) /m.test(r.stdout)) return `made by a key other than ${keyOption}`;
   if (/^\[GNUPG:\] BADSIG /m.test(r.stdout)) return 'BAD signature (the signed content was changed)';
   if (/no valid OpenPGP data|no signature found/i.test(r.stderr)) return 'no valid OpenPGP signature';
   return r.stderr.trim().split('\n').slice(-2).join(' ') || `gpg exit code ${r.code}`;
@@ -107,13 +123,14 @@ export function signingKeyPath(configRoot: string, key: string): string {
 }
 
 /** Verify `sig` over `data` with only `keyFile`'s key; returns the signer's primary fingerprint. */
-export async function verifyDetached(name: string, keyFile: string, data: Readable, sig: Buffer, what: string): Promise<string> {
+export async function verifyDetached(name: string | SignatureSubject, keyFile: string, data: Readable, sig: Buffer, what: string): Promise<string> {
+  const { keyOption } = subjectOf(name);
   return withKeyring(name, keyFile, async (home) => {
     await writeFile(join(home, 'sig'), sig);
     const r = await gpg(['--status-fd', '1', '--verify', join(home, 'sig'), '-'], home, data);
     const signer = validSigner(r.stdout);
     if (r.code !== 0 || !signer)
-      throw sigError(name, what, describeFailure(r), 'do not use these bytes; check the signature file and signingKey, and ask upstream if the key changed');
+      throw sigError(name, what, describeFailure(r, keyOption), `do not use these bytes; check the signature file and ${keyOption}, and ask ${keyOption === 'signingKey' ? 'upstream' : 'the publisher'} if the key changed`);
     return signer;
   });
 }

@@ -8,7 +8,8 @@ import { sha256File } from '../tree/walk.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
 import { checkPath, checkSymlinks, finding, resolveLimits, RULES, type Finding, type Limits } from '../archive/policy.js';
-import { expectedTree, LOCK_COPY, MANIFESTS_DIR, WITHOUT_FILE, storeKind, storeRel } from '../vendor/layout.js';
+import { expectedTree, LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, WITHOUT_FILE, storeKind, storeRel } from '../vendor/layout.js';
+import { parseShimIndex } from '../vendor/shim-index.js';
 import type { Lockfile, ProgressSink } from '../types.js';
 import { LOCKFILE_NAME, parseLockText } from '../lock/lockfile.js';
 import { lockDigest, recordProjectEntries, type ReleaseRecord } from '../release/record.js';
@@ -161,6 +162,8 @@ export function parseManifest(text: string): TreeEntry[] | undefined {
 interface Embedded {
   releaseInfo?: string;
   config?: string;
+  /** `.xenrel/shim.tsv`: what the shim will serve from, checked against its schema. */
+  shimIndex?: string;
   lock?: string;
   without?: string;
   manifests: Map<string, string>;
@@ -180,11 +183,19 @@ function integrityAlgorithm(sri: string): string | undefined {
   return algo && parsed[algo]?.length ? algo : undefined;
 }
 
+/** The shim index is what `make` will fetch through: malformed, it is named whatever the anchors. */
+function shimIndexProblem(embedded: Embedded, problems: string[]): void {
+  if (embedded.shimIndex === undefined) return;
+  const r = parseShimIndex(embedded.shimIndex);
+  if ('problem' in r) problems.push(`${SHIM_INDEX}: malformed: ${r.problem}`);
+}
+
 function metaKind(rel: string): keyof Omit<Embedded, 'manifests'> | 'manifest' | undefined {
   if (rel === RELEASE_INFO) return 'releaseInfo';
   if (rel === CONFIG_FILE) return 'config';
   if (rel === LOCK_COPY) return 'lock';
   if (rel === WITHOUT_FILE) return 'without';
+  if (rel === SHIM_INDEX) return 'shimIndex';
   if (rel.startsWith(`${MANIFESTS_DIR}/`) && rel.endsWith('.tree') && !rel.slice(MANIFESTS_DIR.length + 1).includes('/')) return 'manifest';
   return undefined;
 }
@@ -267,6 +278,7 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
   if (opts.expectedTopDir && !tops.has(opts.expectedTopDir)) problems.push(`the archive has no top directory ${opts.expectedTopDir}`);
   opts.progress?.done?.(label, '');
   const unsafe = [...read.findings];
+  shimIndexProblem(embedded, problems);
   const anchored = opts.lock || opts.record ? anchorLock(opts, embedded, problems) : undefined;
   const expect = opts.expect ?? (anchored ? expectationsFromLock(anchored.lock, anchored.without) : undefined);
   unsafe.push(...absoluteOutsideComponents(absoluteLinks, expect ?? embeddedExpectations(embedded, []).expect));
@@ -418,6 +430,7 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
   embedded.releaseInfo = await readSmall(RELEASE_INFO);
   embedded.lock = await readSmall(LOCK_COPY);
   embedded.without = await readSmall(WITHOUT_FILE);
+  embedded.shimIndex = await readSmall(SHIM_INDEX);
   for (const e of entries) if (metaKind(e.path) === 'manifest') embedded.manifests.set(e.path.slice(MANIFESTS_DIR.length + 1, -'.tree'.length), (await readSmall(e.path)) ?? '');
   const fileDigests = new Map<string, string>();
   const expect = opts.expect ?? embeddedExpectations(embedded, []).expect;
@@ -438,7 +451,9 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
       if (data) fileDigests.set(c.prefix, `${algo}-${createHash(algo).update(data).digest('base64')}`);
     }
   }
-  const r = compare({ entries: sortEntries(entries), fileDigests, embedded }, { target: dir, kind: 'dir', unsafe, problems: [], expect: opts.expect, complete: true });
+  const problems: string[] = [];
+  shimIndexProblem(embedded, problems);
+  const r = compare({ entries: sortEntries(entries), fileDigests, embedded }, { target: dir, kind: 'dir', unsafe, problems, expect: opts.expect, complete: true });
   return buildProducts.length ? { ...r, buildProducts } : r;
 }
 
@@ -559,7 +574,7 @@ function compare(got: Collected, ctx: CompareContext): VerifyResult {
     ctx.unsafe.length === 0 &&
     treeOk !== false &&
     components.every((c) => c.status === 'ok' || c.status === 'without' || c.status === 'unverified') &&
-    !problems.some((p) => p.includes('top directory') || p.startsWith(RELEASE_INFO) || p.startsWith(LOCK_COPY));
+    !problems.some((p) => p.includes('top directory') || p.startsWith(RELEASE_INFO) || p.startsWith(LOCK_COPY) || p.startsWith(SHIM_INDEX));
   return {
     ok,
     target: ctx.target,

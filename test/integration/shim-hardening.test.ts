@@ -206,4 +206,55 @@ describe.each(['dash', 'bash'])('the shim under %s', (shell) => {
       expect((await readdir(t)).filter((n) => !n.startsWith(`xenrel-shim.`) || !n.match(/^xenrel-shim\.\d+(\.lines)?$/))).toEqual([]);
     }
   });
+
+  test('a malformed .xenrel/shim.tsv is refused by field, never half-used; the written one serves', async () => {
+    const g = await fixture();
+    const index = join(g.root, '.xenrel/shim.tsv');
+    const good = await readFile(index, 'utf8');
+    const lines = good.split('\n');
+    const sea = lines.findIndex((l) => l.startsWith('seabios\t'));
+    const tbl = lines.findIndex((l) => l.startsWith('tb\t'));
+    const edit = (i: number, col: number, v: string | null) => {
+      const copy = [...lines];
+      const cols = copy[i]!.split('\t');
+      if (v === null) cols.splice(col, 1);
+      else cols[col] = v;
+      copy[i] = cols.join('\t');
+      return copy.join('\n');
+    };
+    const cases: [string, string, RegExp][] = [
+      ['store outside the store', edit(sea, 7, 'sources/../../../etc'), /path "sources\/\.\.\/\.\.\/\.\.\/etc"/],
+      ['another component\'s store', edit(sea, 7, 'sources/tb'), /store "sources\/tb"/],
+      ['absolute path', edit(sea, 6, '/etc/passwd'), /path "\/etc\/passwd"/],
+      ['kind', edit(sea, 1, 'dir'), /kind "dir"/],
+      ['short commit', edit(sea, 4, 'abc123'), /commit "abc123"/],
+      ['digest of the wrong length', edit(sea, 5, `tree:${'a'.repeat(63)}`), /digest "tree:a+"/],
+      ['digest not hex', edit(sea, 5, `sha256:${'g'.repeat(64)}`), /digest "sha256:g+"/],
+      ['status', edit(sea, 8, 'trusted'), /status "trusted"/],
+      ['a tenth field', edit(sea, 9, 'extra'), /more than nine fields/],
+      ['a missing field', edit(sea, 3, null), /fewer than nine fields|status|commit|digest/],
+      ['vendored without a digest', edit(sea, 5, '-'), /no digest for a vendored component/],
+    ];
+    for (const [what, text, problem] of cases) {
+      await writeFile(index, text);
+      const r = await runShim(shell, g.root, 'git', ['clone', SEA_URL, `sea-${what.replace(/\W+/g, '-')}`], { cwd: join(g.root, 'tools/firmware') });
+      expect(r.code, `${what}: ${r.stderr}`).not.toBe(0);
+      expect(r.stderr, what).toMatch(/^xenrel shim: \S+shim\.tsv is malformed \(component seabios: /);
+      expect(r.stderr, what).toMatch(problem);
+      expect(r.stderr.trim().split('\n'), what).toHaveLength(1);
+    }
+    // The index is checked as a whole: a malformed line of another component refuses this one too.
+    await writeFile(index, edit(tbl, 7, '/abs/tb.tar.gz'));
+    for (const [tool, args, cwd] of [
+      ['git', ['clone', SEA_URL, 'sea-other-bad'], 'tools/firmware'],
+      ['fetch', ['out.tar.gz', TB_URL], 'stubdom'],
+    ] as const) {
+      const r = await runShim(shell, g.root, tool, [...args], { cwd: join(g.root, cwd) });
+      expect(r.code, `${tool}: ${r.stderr}`).not.toBe(0);
+      expect(r.stderr).toMatch(/shim\.tsv is malformed \(component tb: path "\/abs\/tb\.tar\.gz"/);
+    }
+    await writeFile(index, good);
+    const ok = await runShim(shell, g.root, 'git', ['clone', SEA_URL, 'sea-good'], { cwd: join(g.root, 'tools/firmware') });
+    expect(ok.code, ok.stderr).toBe(0);
+  });
 });

@@ -5,7 +5,7 @@
  * is named, exit 1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFile, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -226,11 +226,94 @@ describe('verify accounts for every byte', () => {
     expect(r.stderr).not.toMatch(/unexpected/i);
   });
 
+  it('a malformed .xenrel/shim.tsv is named by its schema, even without anchors', async () => {
+    const forged = await tampered(async (root) => {
+      const f = join(root, '.xenrel/shim.tsv');
+      const text = await readFile(f, 'utf8');
+      await writeFile(f, text.replace(/\tsources\/seabios\t/, '\tsources/../../../tmp/evil\t'));
+    });
+    for (const args of [[], ['--lock', join(project, 'xenrel.lock')]]) {
+      const r = await runCli(['verify', forged, ...args], { cwd: project });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(/\.xenrel\/shim\.tsv: malformed: line \d+ \(seabios\): store: must be relative, without \. or \.\. segments/);
+      expect(r.stdout + r.stderr).not.toMatch(/unexpected error/);
+    }
+  });
+
   it('release.json that does not fit its schema is a clear failure, exit 1', async () => {
     const forged = await tampered(async (root) => writeFile(join(root, '.xenrel/release.json'), '{"components":{"a":{"path":5}}}'));
     const r = await runCli(['verify', forged], { cwd: project });
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toMatch(/\.xenrel\/release\.json: /);
     expect(r.stdout + r.stderr).not.toMatch(/unexpected error|is not a function/);
+  });
+});
+
+describe('a signed release record (--record-key)', () => {
+  let gnupg: string;
+  const gpg = (args: string[], input?: Buffer) =>
+    execFileSync('gpg', ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env: { ...process.env, GNUPGHOME: gnupg }, input, stdio: ['pipe', 'pipe', 'ignore'] });
+  const newKey = (uid: string) => {
+    gpg(['--quick-gen-key', uid, 'ed25519', 'sign', 'never']);
+    return /^fpr:+([0-9A-F]+):/m.exec(gpg(['--with-colons', '--fingerprint', '--list-keys', uid]).toString())![1]!;
+  };
+  let fprRm: string;
+  let fprOther: string;
+  let keyFile: string;
+  /** A copy of the published record, with `sig` (or none) beside it as NAME.release.json.asc. */
+  async function published(text: string, sig?: Buffer): Promise<string> {
+    const d = await tmp.make('xenrel-pub-');
+    const f = join(d, `${TOP}.release.json`);
+    await writeFile(f, text);
+    if (sig) await writeFile(`${f}.asc`, sig);
+    return f;
+  }
+  const sign = (fpr: string, data: Buffer | string) => gpg(['--local-user', fpr, '--armor', '--detach-sign', '--output', '-'], Buffer.from(data));
+
+  beforeAll(async () => {
+    gnupg = await tmp.make('xenrel-gnupg-');
+    fprRm = newKey('Release Manager <rm@xen.invalid>');
+    fprOther = newKey('Someone Else <else@elsewhere.invalid>');
+    keyFile = join(await tmp.make(), 'release-manager.asc');
+    await writeFile(keyFile, gpg(['--armor', '--export', fprRm]));
+  }, 60_000);
+
+  afterAll(() => {
+    if (gnupg) spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: gnupg } });
+  });
+
+  it('signed by the given key: verified; every byte anchored', async () => {
+    const text = await readFile(recordFile, 'utf8');
+    const rec = await published(text, sign(fprRm, text));
+    const r = await runCli(['verify', tarball, '--lock', join(project, 'xenrel.lock'), '--record', rec, '--record-key', keyFile, '--json'], { cwd: project, env: fx.env });
+    const doc = parse(r);
+    expect(doc.exitCode, r.stderr).toBe(0);
+    expect(doc.verify.anchors).toEqual({ lock: 'given', project: 'record' });
+    expect(r.code).toBe(0);
+  });
+
+  it('no signature beside the record, a signature by another key, or over other bytes: exit 1, E_SIGNATURE', async () => {
+    const text = await readFile(recordFile, 'utf8');
+    // The record an attacker would publish with a re-packed tarball: valid, but not what was signed.
+    const changed = JSON.stringify({ ...JSON.parse(text), xenrel: 'forged' }, null, 2);
+    const cases: [string, string][] = [
+      ['unsigned', await published(text)],
+      ['signed by someone else', await published(text, sign(fprOther, text))],
+      ['record changed after signing', await published(changed, sign(fprRm, text))],
+      ['signature of another file', await published(text, sign(fprRm, 'something else\n'))],
+    ];
+    for (const [what, rec] of cases) {
+      const r = await runCli(['verify', tarball, '--record', rec, '--record-key', keyFile, '--json'], { cwd: project, env: fx.env });
+      const doc = parse(r);
+      expect(r.code, `${what}: ${r.stderr}`).toBe(1);
+      expect(doc.errors.map((e: { code: string }) => e.code), what).toEqual(['E_SIGNATURE']);
+      expect(doc.errors[0].message, what).toContain(rec);
+    }
+  });
+
+  it('--record-key without --record is a usage error', async () => {
+    const r = await runCli(['verify', tarball, '--record-key', keyFile], { cwd: project, env: fx.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--record-key needs --record FILE/);
   });
 });

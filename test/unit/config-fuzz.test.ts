@@ -192,3 +192,61 @@ describe('fuzzing through the CLI', () => {
     }
   }, 300_000);
 });
+
+describe('keys that are not plain names', () => {
+  it('a list, mapping or alias as a key is a positioned ConfigError, not a yaml warning', () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      for (const [text, line] of [
+        ['version: 1\nname: xen\n? [a, b]\n: 1\ncomponents: {}\n', 3],
+        ['version: 1\nname: xen\ncomponents:\n  {pre: 1}: x\n', 4],
+        ['version: 1\nx: &k [1]\nname: xen\n*k : 2\ncomponents: {}\n', 4],
+      ] as const) {
+        let err: unknown;
+        try {
+          parseManifestText(text, 'xenrel.config.yaml');
+        } catch (e) {
+          err = e;
+        }
+        expect(err, text).toBeInstanceOf(ConfigError);
+        expect((err as ConfigError).message).toMatch(new RegExp(`^xenrel\\.config\\.yaml:${line}:\\d+: a key must be a plain name`));
+      }
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('keys named like Object.prototype plumbing', () => {
+  const cfg = (name: string) => `version: 1\nname: xen\ncomponents:\n  prebuilt:\n    local: a.bin\n    path: tools/a.bin\n  ${name}:\n    local: b.bin\n    path: tools/b.bin\n`;
+  it('a component named __proto__ or constructor is refused at its line, not dropped or mistaken for a locked one', () => {
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      expect(() => parseManifestText(cfg(name), 'xenrel.config.yaml'), name).toThrow(
+        new RegExp(`^xenrel\\.config\\.yaml:7:3: components\\.${name}: "${name}" is a reserved name`),
+      );
+    }
+  });
+  it('in a lockfile too, at any depth', () => {
+    const text = VALID_LOCK_TEXT.replace('"seabios": {', '"__proto__": {"x": 1},\n    "seabios": {');
+    expect(() => parseLockText(text, 'xenrel.lock')).toThrow(/^xenrel\.lock:\d+:\d+: components\.__proto__: "__proto__" is a reserved name/);
+    const deep = VALID_LOCK_TEXT.replace('"path": "tools/firmware/seabios-dir-remote"', '"path": "tools/firmware/seabios-dir-remote", "constructor": 1');
+    expect(() => parseLockText(deep, 'xenrel.lock')).toThrow(/components\.seabios\.constructor: "constructor" is a reserved name/);
+  });
+});
+
+describe('integrity strings at their exact length', () => {
+  it('a sha512 digest one character too long or short is refused at its line, in the lock and the config', () => {
+    for (const bad of [`sha512-${'A'.repeat(87)}==`, `sha512-${'A'.repeat(85)}==`, `sha512-${'A'.repeat(86)}`, `sha256-${'A'.repeat(44)}`]) {
+      const text = VALID_LOCK_TEXT.replace((VALID_LOCK.components.newlib as { integrity: string }).integrity, bad);
+      expect(() => parseLockText(text, 'xenrel.lock'), bad).toThrow(/^xenrel\.lock:\d+:\d+: components\.newlib\.integrity: /);
+      const cfg = VALID_CONFIG.replace(/integrity: .*/, `integrity: ${bad}`);
+      expect(() => parseManifestText(cfg, 'xenrel.config.yaml'), bad).toThrow(/^xenrel\.config\.yaml:17:\d+: /);
+    }
+    for (const good of [`sha256-${'A'.repeat(43)}=`, `sha384-${'A'.repeat(64)}`, `sha512-${'A'.repeat(86)}==`]) {
+      expect(() => parseManifestText(VALID_CONFIG.replace(/integrity: .*/, `integrity: ${good}`), 'xenrel.config.yaml'), good).not.toThrow();
+    }
+  });
+});
