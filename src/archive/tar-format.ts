@@ -92,10 +92,12 @@ export interface RawHeader {
   /** Raw bytes of name (prefix/name joined for POSIX ustar). */
   name: Buffer;
   linkname: Buffer;
-  mode: number;
-  /** null when the numeric field is not parseable. */
+  /** null when a numeric field is not parseable (GNU tar reports it and exits 2). */
+  mode: number | null;
   size: bigint | null;
   mtime: bigint | null;
+  uid: bigint | null;
+  gid: bigint | null;
   typeflag: string;
   format: 'ustar' | 'gnu' | 'v7';
 }
@@ -107,9 +109,8 @@ export const isZeroBlock = (b: Uint8Array): boolean => {
 
 /** Both checksum forms (unsigned, and the historic signed one) are accepted, as GNU tar does. */
 export function checksumOk(b: Uint8Array): boolean {
-  const field = cstr(b, 148, 8).toString('latin1').trim();
-  if (!/^[0-7]+$/.test(field)) return false;
-  const want = parseInt(field, 8);
+  const want = parseNumeric(b, 148, 8, { octalOnly: true });
+  if (want === null) return false;
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
@@ -117,7 +118,7 @@ export function checksumOk(b: Uint8Array): boolean {
     unsigned += v;
     signed += v > 127 ? v - 256 : v;
   }
-  return want === unsigned || want === signed;
+  return want === BigInt(unsigned) || want === BigInt(signed);
 }
 
 function cstr(b: Uint8Array, off: number, len: number): Buffer {
@@ -126,19 +127,40 @@ function cstr(b: Uint8Array, off: number, len: number): Buffer {
   return nul < 0 ? s : s.subarray(0, nul);
 }
 
-/** Octal (space/NUL padded) or GNU base-256; null when invalid or negative. */
-export function parseNumeric(b: Uint8Array, off: number, len: number): bigint | null {
-  const first = b[off]!;
-  if (first & 0x80) {
-    if (first === 0xff) return null; // negative base-256
-    let v = BigInt(first & 0x7f);
-    for (let i = 1; i < len; i++) v = (v << 8n) | BigInt(b[off + i]!);
-    return v;
+const isSpace = (c: number) => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+const isOctal = (c: number) => c >= 0x30 && c <= 0x37;
+const INT64_MAX = (1n << 63n) - 1n;
+
+/**
+ * A numeric header field read exactly as GNU tar's `from_header` reads it: one leading NUL
+ * skipped, then leading blanks; octal digits up to the first non-digit, which must be NUL or
+ * a blank (what follows it is ignored: `000 755` is 0); or GNU base-256 (first byte 0x80, or
+ * 0xff for a negative value). null wherever GNU tar reports the field as invalid (and exits
+ * 2): only blanks, another character, a value out of range — and a negative value unless
+ * `signed` (time stamps). Reading these fields any other way makes a second reader of the
+ * same header: `0000\0777` would be 0 here and 511 to GNU tar.
+ */
+export function parseNumeric(b: Uint8Array, off: number, len: number, opts: { octalOnly?: boolean; signed?: boolean } = {}): bigint | null {
+  const lim = off + len;
+  let p = off;
+  if (b[p] === 0) p++;
+  for (;;) {
+    if (p === lim) return null; // "Blanks in header where numeric value expected"
+    if (!isSpace(b[p]!)) break;
+    p++;
   }
-  const s = cstr(b, off, len).toString('latin1').trim();
-  if (s === '') return 0n;
-  if (!/^[0-7]+$/.test(s)) return null;
-  return BigInt('0o' + s);
+  let v = 0n;
+  if (isOctal(b[p]!)) {
+    while (p < lim && isOctal(b[p]!)) v = v * 8n + BigInt(b[p++]! - 0x30);
+  } else if (!opts.octalOnly && p <= lim - 2 && (b[p] === 0x80 || b[p] === 0xff)) {
+    const negative = b[p] === 0xff;
+    v = negative ? -1n : 0n; // GNU: (first & 0x3f) - sign bit, then two's complement bytes
+    for (p++; p < lim; p++) v = v * 256n + BigInt(b[p]!);
+  } else if (b[p] !== 0) return null; // GNU's 1999 base-64 and any other character
+  if (p !== lim && b[p] !== 0 && !isSpace(b[p]!)) return null; // "Archive contains … where numeric value expected"
+  if (v > INT64_MAX || v < -INT64_MAX - 1n) return null;
+  if (v < 0n && !opts.signed) return null;
+  return v;
 }
 
 export function parseHeader(b: Uint8Array): RawHeader {
@@ -153,9 +175,11 @@ export function parseHeader(b: Uint8Array): RawHeader {
   return {
     name: Buffer.from(name),
     linkname: Buffer.from(cstr(b, 157, 100)),
-    mode: modeN === null ? -1 : Number(modeN & 0o7777777n),
+    mode: modeN === null ? null : Number(modeN & 0o7777777n),
     size: parseNumeric(b, 124, 12),
-    mtime: parseNumeric(b, 136, 12),
+    mtime: parseNumeric(b, 136, 12, { signed: true }),
+    uid: parseNumeric(b, 108, 8),
+    gid: parseNumeric(b, 116, 8),
     typeflag: String.fromCharCode(b[156]!),
     format,
   };

@@ -138,7 +138,9 @@ export class MemberReader {
         continue;
       }
 
-      // A real entry.
+      // A real entry: GNU tar decodes its mode, time stamp and owner fields, and exits 2 on a bad one.
+      for (const [field, v] of [['mode', h.mode], ['mtime', h.mtime], ['uid', h.uid], ['gid', h.gid]] as const)
+        if (v === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid ${field} field at ${at}`);
       this.index++;
       const pax = new Map([...this.globals, ...local]);
       local = new Map();
@@ -162,7 +164,7 @@ export class MemberReader {
         typeflag: trailingSlashDir ? TYPE.dir : t,
         name,
         linkname,
-        mode: h.mode,
+        mode: h.mode!,
         size: Number(stored),
         declaredSize,
         stored: Number(stored),
