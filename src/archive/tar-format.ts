@@ -158,8 +158,9 @@ export function parseNumeric(b: Uint8Array, off: number, len: number, opts: { oc
     for (p++; p < lim; p++) v = v * 256n + BigInt(b[p]!);
   } else if (b[p] !== 0) return null; // GNU's 1999 base-64 and any other character
   if (p !== lim && b[p] !== 0 && !isSpace(b[p]!)) return null; // "Archive contains … where numeric value expected"
-  if (v > INT64_MAX || v < -INT64_MAX - 1n) return null;
   if (v < 0n && !opts.signed) return null;
+  // A time stamp past 64 bits is "out of range" to GNU tar; a size that large is left to the size limits (E_TAR_LIMIT).
+  if (opts.signed && (v > INT64_MAX || v < -INT64_MAX - 1n)) return null;
   return v;
 }
 
@@ -199,9 +200,29 @@ export function parsePax(data: Buffer): [string, Buffer][] | null {
     if (end > data.length || end <= sp || data[end - 1] !== 0x0a) return null;
     const rec = data.subarray(sp + 1, end - 1);
     const eq = rec.indexOf(0x3d);
-    if (eq <= 0) return null;
+    // GNU tar looks for `=` as in a C string: a NUL in the keyword is "missing equal sign"
+    if (eq <= 0 || rec.subarray(0, eq).includes(0)) return null;
     out.push([rec.subarray(0, eq).toString('utf8'), Buffer.from(rec.subarray(eq + 1))]);
     pos = end;
   }
   return out;
+}
+
+/**
+ * bsdtar (libarchive) only takes a stream for tar when the first header's numeric fields are
+ * plain: optional leading spaces, octal digits, then only spaces or NULs (or a base-256 or
+ * NUL first byte). GNU tar is more lenient (`000 755` is 0): such an archive is read by one
+ * and refused by the other.
+ */
+export function bsdtarRecognises(b: Uint8Array): boolean {
+  for (const [off, len] of [[100, 8], [108, 8], [116, 8], [136, 12], [124, 12], [329, 8], [337, 8]] as const) {
+    const first = b[off]!;
+    if (first === 0x80 || first === 0xff || first === 0) continue;
+    let i = off;
+    const lim = off + len;
+    while (i < lim && b[i] === 0x20) i++;
+    while (i < lim && isOctal(b[i]!)) i++;
+    for (; i < lim; i++) if (b[i] !== 0x20 && b[i] !== 0) return false;
+  }
+  return true;
 }

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ByteSource } from './byte-source.js';
 import { FatalFinding } from './decompress.js';
 import { finding, type Limits, type RuleCode } from './policy.js';
-import { BLOCK, TYPE, checksumOk, isZeroBlock, padding, parseHeader, parseNumeric, parsePax } from './tar-format.js';
+import { BLOCK, TYPE, bsdtarRecognises, checksumOk, isZeroBlock, padding, parseHeader, parseNumeric, parsePax } from './tar-format.js';
 
 /**
  * Header decoding: turns the blocks of a tar stream into members, the way GNU tar reads
@@ -52,6 +52,9 @@ const cstr = (b: Buffer) => {
 };
 
 const DECIMAL = /^[0-9]{1,18}$/;
+const PAX_TIME = new Set(['atime', 'ctime', 'mtime']);
+const PAX_TIME_VALUE = /^-?[0-9]{1,18}(\.[0-9]+)?$/;
+const PAX_NUMBER = new Set(['uid', 'gid', 'size', 'devmajor', 'devminor', 'GNU.sparse.size', 'GNU.sparse.realsize', 'GNU.sparse.numblocks', 'GNU.sparse.offset', 'GNU.sparse.numbytes']);
 function decimal(v: Buffer | undefined, what: string, at: string): number | undefined {
   if (v === undefined) return undefined;
   const s = v.toString('latin1');
@@ -107,12 +110,21 @@ export class MemberReader {
       }
       const at = `${this.last === ARCHIVE ? 'the first entry' : `the entry after ${this.last}`}`;
       if (!checksumOk(block)) throw fatal('E_TAR_CHECKSUM', this.last, `header checksum mismatch at ${at} (offset ${this.src.offset - BLOCK})`);
+      if (this.src.offset === BLOCK && !bsdtarRecognises(block))
+        throw fatal('E_TAR_BAD_HEADER', ARCHIVE, 'the first header has a numeric field with stray characters: GNU tar reads it, bsdtar does not take the file for a tar archive');
       const h = parseHeader(block);
       if (h.size === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid size field at ${at}`);
       const t = h.typeflag;
-      if (t === TYPE.paxLocal || t === TYPE.paxGlobal || t === 'X') {
+      if (t === 'X')
+        throw fatal('E_TAR_AMBIGUOUS', this.last, `Solaris extended header (type X) at ${at}: GNU tar reads it as pax, bsdtar does not read every record alike`);
+      if (t === TYPE.paxLocal || t === TYPE.paxGlobal) {
         const recs = parsePax(await this.readMeta(h.size, 'pax header'));
         if (!recs) throw fatal('E_TAR_BAD_HEADER', this.last, `malformed pax header at ${at}`);
+        for (const [k, v] of recs) {
+          // GNU tar decodes these and exits 2 on a malformed one, even where nothing uses it
+          const rule = PAX_TIME.has(k) ? PAX_TIME_VALUE : PAX_NUMBER.has(k) ? DECIMAL : undefined;
+          if (rule && !rule.test(v.toString('latin1'))) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid pax ${k}=${JSON.stringify(v.toString('latin1'))} at ${at}`);
+        }
         metaSeen = t !== TYPE.paxGlobal;
         for (const [k, v] of recs) {
           if (t === TYPE.paxGlobal) {
@@ -138,6 +150,10 @@ export class MemberReader {
         continue;
       }
 
+      // Pax and GNU long-name headers come before ustar or GNU headers; GNU tar and bsdtar
+      // read a pre-POSIX (v7) header after one differently (GNU tar loses its place).
+      if (metaSeen && h.format === 'v7')
+        throw fatal('E_TAR_AMBIGUOUS', this.last, `a pax or long-name header is followed by a header without the ustar magic at ${at}: GNU tar and bsdtar read it differently`);
       // A real entry: GNU tar decodes its mode, time stamp and owner fields, and exits 2 on a bad one.
       for (const [field, v] of [['mode', h.mode], ['mtime', h.mtime], ['uid', h.uid], ['gid', h.gid]] as const)
         if (v === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid ${field} field at ${at}`);

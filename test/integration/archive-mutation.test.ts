@@ -290,6 +290,7 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(() => {
+  if (process.env.XENREL_MUTATION_KEEP) return console.log(`mutants kept in ${work}`);
   if (work) spawnSync('rm', ['-rf', work]);
   return tmp.cleanup();
 });
