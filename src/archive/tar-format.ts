@@ -111,14 +111,22 @@ export const isZeroBlock = (b: Uint8Array): boolean => {
 export function checksumOk(b: Uint8Array): boolean {
   const want = parseNumeric(b, 148, 8, { octalOnly: true });
   if (want === null) return false;
+  // One pass: the unsigned sum and the count of bytes above 127 (each is 256 less when signed),
+  // then the checksum field itself counted as eight spaces.
   let unsigned = 0;
-  let signed = 0;
+  let high = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const v = i >= 148 && i < 156 ? 0x20 : b[i]!;
+    const v = b[i]!;
     unsigned += v;
-    signed += v > 127 ? v - 256 : v;
+    high += v >>> 7;
   }
-  return want === BigInt(unsigned) || want === BigInt(signed);
+  for (let i = 148; i < 156; i++) {
+    unsigned -= b[i]!;
+    high -= b[i]! >>> 7;
+  }
+  unsigned += 8 * 0x20;
+  const w = Number(want);
+  return w === unsigned || w === unsigned - 256 * high;
 }
 
 function cstr(b: Uint8Array, off: number, len: number): Buffer {
