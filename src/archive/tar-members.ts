@@ -52,6 +52,7 @@ const cstr = (b: Buffer) => {
 };
 
 const DECIMAL = /^[0-9]{1,18}$/;
+const describeMeta = (t: string) => (t === 'x' ? 'a pax header' : t === 'g' ? 'a global pax header' : t === 'L' ? 'a GNU long name' : 'a GNU long link');
 const PAX_TIME = new Set(['atime', 'ctime', 'mtime']);
 const PAX_TIME_VALUE = /^-?[0-9]{1,18}(\.[0-9]+)?$/;
 const PAX_NUMBER = new Set(['uid', 'gid', 'size', 'devmajor', 'devminor', 'GNU.sparse.size', 'GNU.sparse.realsize', 'GNU.sparse.numblocks', 'GNU.sparse.offset', 'GNU.sparse.numbytes']);
@@ -97,6 +98,7 @@ export class MemberReader {
     let longName: Buffer | undefined;
     let longLink: Buffer | undefined;
     let metaSeen = false;
+    const metaKinds = new Set<string>();
     for (;;) {
       const block = await this.src.read(BLOCK);
       if (block === null) {
@@ -117,6 +119,13 @@ export class MemberReader {
       const t = h.typeflag;
       if (t === 'X')
         throw fatal('E_TAR_AMBIGUOUS', this.last, `Solaris extended header (type X) at ${at}: GNU tar reads it as pax, bsdtar does not read every record alike`);
+      // One pax header, or one GNU long name and one long link, before an entry: that is all any
+      // writer makes. A second, or the two kinds mixed, GNU tar merges and bsdtar refuses.
+      if (t === TYPE.paxLocal || t === TYPE.paxGlobal || t === TYPE.gnuLongName || t === TYPE.gnuLongLink) {
+        const clash = t === TYPE.paxGlobal ? metaSeen : t === TYPE.paxLocal ? metaKinds.size > 0 : metaKinds.has(t) || metaKinds.has(TYPE.paxLocal);
+        if (clash) throw fatal('E_TAR_AMBIGUOUS', this.last, `${describeMeta(t)} at ${at} follows ${[...metaKinds].map(describeMeta).join(' and ')} before their entry: GNU tar merges them, bsdtar refuses them`);
+        if (t !== TYPE.paxGlobal) metaKinds.add(t);
+      }
       if (t === TYPE.paxLocal || t === TYPE.paxGlobal) {
         const recs = parsePax(await this.readMeta(h.size, 'pax header'));
         if (!recs) throw fatal('E_TAR_BAD_HEADER', this.last, `malformed pax header at ${at}`);
@@ -125,7 +134,7 @@ export class MemberReader {
           const rule = PAX_TIME.has(k) ? PAX_TIME_VALUE : PAX_NUMBER.has(k) ? DECIMAL : undefined;
           if (rule && !rule.test(v.toString('latin1'))) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid pax ${k}=${JSON.stringify(v.toString('latin1'))} at ${at}`);
         }
-        metaSeen = t !== TYPE.paxGlobal;
+        metaSeen ||= t !== TYPE.paxGlobal;
         for (const [k, v] of recs) {
           if (t === TYPE.paxGlobal) {
             // git archive writes a global `comment` with the commit id: harmless. Overrides are not.
