@@ -82,11 +82,12 @@ export class MemberReader {
     return this.last;
   }
 
-  private async readMeta(size: bigint, what: string): Promise<Buffer> {
+  private async readMeta(size: bigint, what: string, pad?: (p: Buffer) => void): Promise<Buffer> {
     if (size > BigInt(this.limits.maxMetaSize)) throw fatal('E_TAR_META_TOO_LARGE', this.last, `${what} of ${size} bytes after this entry (limit ${this.limits.maxMetaSize})`);
     const n = Number(size);
     const data = await this.src.readExactly(n);
-    await this.src.stream(padding(n));
+    if (pad) pad(await this.src.readExactly(padding(n)));
+    else await this.src.stream(padding(n));
     return data;
   }
 
@@ -152,7 +153,13 @@ export class MemberReader {
         continue;
       }
       if (t === TYPE.gnuLongName || t === TYPE.gnuLongLink) {
-        const data = cstr(await this.readMeta(h.size, 'GNU long name'));
+        let pad: Buffer = Buffer.alloc(0);
+        const raw = await this.readMeta(h.size, 'GNU long name', (p) => (pad = p));
+        const data = cstr(raw);
+        // GNU tar reads the name as a C string over whole blocks, bsdtar stops at the size:
+        // a name without its NUL inside the size, and bytes in the padding, reads apart.
+        if (data.length === raw.length && cstr(Buffer.concat([raw, pad])).length !== raw.length)
+          throw fatal('E_TAR_AMBIGUOUS', this.last, `GNU long name at ${at} has no NUL within its ${raw.length} bytes and goes on in the padding: GNU tar and bsdtar read different names`);
         if (t === TYPE.gnuLongName) longName = data;
         else longLink = data;
         metaSeen = true;
