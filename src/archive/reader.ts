@@ -152,6 +152,8 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
   for (;;) {
     const m = await members.next();
     if (!m) {
+      // GNU tar: "This does not look like a tar archive". (A lone zero block is an empty archive.)
+      if (src.offset === 0) throw fatal('E_TAR_TRUNCATED', ARCHIVE, 'the archive is empty: not even an end-of-archive block');
       // End of archive (or of input: GNU tar and bsdtar accept a missing end marker). A second
       // zero block normally follows, then zero padding up to the record size; anything else is refused.
       const rest = await src.rest();

@@ -92,10 +92,12 @@ export interface RawHeader {
   /** Raw bytes of name (prefix/name joined for POSIX ustar). */
   name: Buffer;
   linkname: Buffer;
-  mode: number;
-  /** null when the numeric field is not parseable. */
+  /** null when a numeric field is not parseable (GNU tar reports it and exits 2). */
+  mode: number | null;
   size: bigint | null;
   mtime: bigint | null;
+  uid: bigint | null;
+  gid: bigint | null;
   typeflag: string;
   format: 'ustar' | 'gnu' | 'v7';
 }
@@ -107,17 +109,24 @@ export const isZeroBlock = (b: Uint8Array): boolean => {
 
 /** Both checksum forms (unsigned, and the historic signed one) are accepted, as GNU tar does. */
 export function checksumOk(b: Uint8Array): boolean {
-  const field = cstr(b, 148, 8).toString('latin1').trim();
-  if (!/^[0-7]+$/.test(field)) return false;
-  const want = parseInt(field, 8);
+  const want = parseNumeric(b, 148, 8, { octalOnly: true });
+  if (want === null) return false;
+  // One pass: the unsigned sum and the count of bytes above 127 (each is 256 less when signed),
+  // then the checksum field itself counted as eight spaces.
   let unsigned = 0;
-  let signed = 0;
+  let high = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const v = i >= 148 && i < 156 ? 0x20 : b[i]!;
+    const v = b[i]!;
     unsigned += v;
-    signed += v > 127 ? v - 256 : v;
+    high += v >>> 7;
   }
-  return want === unsigned || want === signed;
+  for (let i = 148; i < 156; i++) {
+    unsigned -= b[i]!;
+    high -= b[i]! >>> 7;
+  }
+  unsigned += 8 * 0x20;
+  const w = Number(want);
+  return w === unsigned || w === unsigned - 256 * high;
 }
 
 function cstr(b: Uint8Array, off: number, len: number): Buffer {
@@ -126,19 +135,41 @@ function cstr(b: Uint8Array, off: number, len: number): Buffer {
   return nul < 0 ? s : s.subarray(0, nul);
 }
 
-/** Octal (space/NUL padded) or GNU base-256; null when invalid or negative. */
-export function parseNumeric(b: Uint8Array, off: number, len: number): bigint | null {
-  const first = b[off]!;
-  if (first & 0x80) {
-    if (first === 0xff) return null; // negative base-256
-    let v = BigInt(first & 0x7f);
-    for (let i = 1; i < len; i++) v = (v << 8n) | BigInt(b[off + i]!);
-    return v;
+const isSpace = (c: number) => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+const isOctal = (c: number) => c >= 0x30 && c <= 0x37;
+const INT64_MAX = (1n << 63n) - 1n;
+
+/**
+ * A numeric header field read exactly as GNU tar's `from_header` reads it: one leading NUL
+ * skipped, then leading blanks; octal digits up to the first non-digit, which must be NUL or
+ * a blank (what follows it is ignored: `000 755` is 0); or GNU base-256 (first byte 0x80, or
+ * 0xff for a negative value). null wherever GNU tar reports the field as invalid (and exits
+ * 2): only blanks, another character, a value out of range — and a negative value unless
+ * `signed` (time stamps). Reading these fields any other way makes a second reader of the
+ * same header: `0000\0777` would be 0 here and 511 to GNU tar.
+ */
+export function parseNumeric(b: Uint8Array, off: number, len: number, opts: { octalOnly?: boolean; signed?: boolean } = {}): bigint | null {
+  const lim = off + len;
+  let p = off;
+  if (b[p] === 0) p++;
+  for (;;) {
+    if (p === lim) return null; // "Blanks in header where numeric value expected"
+    if (!isSpace(b[p]!)) break;
+    p++;
   }
-  const s = cstr(b, off, len).toString('latin1').trim();
-  if (s === '') return 0n;
-  if (!/^[0-7]+$/.test(s)) return null;
-  return BigInt('0o' + s);
+  let v = 0n;
+  if (isOctal(b[p]!)) {
+    while (p < lim && isOctal(b[p]!)) v = v * 8n + BigInt(b[p++]! - 0x30);
+  } else if (!opts.octalOnly && p <= lim - 2 && (b[p] === 0x80 || b[p] === 0xff)) {
+    const negative = b[p] === 0xff;
+    v = negative ? -1n : 0n; // GNU: (first & 0x3f) - sign bit, then two's complement bytes
+    for (p++; p < lim; p++) v = v * 256n + BigInt(b[p]!);
+  } else if (b[p] !== 0) return null; // GNU's 1999 base-64 and any other character
+  if (p !== lim && b[p] !== 0 && !isSpace(b[p]!)) return null; // "Archive contains … where numeric value expected"
+  if (v < 0n && !opts.signed) return null;
+  // A time stamp past 64 bits is "out of range" to GNU tar; a size that large is left to the size limits (E_TAR_LIMIT).
+  if (opts.signed && (v > INT64_MAX || v < -INT64_MAX - 1n)) return null;
+  return v;
 }
 
 export function parseHeader(b: Uint8Array): RawHeader {
@@ -153,9 +184,11 @@ export function parseHeader(b: Uint8Array): RawHeader {
   return {
     name: Buffer.from(name),
     linkname: Buffer.from(cstr(b, 157, 100)),
-    mode: modeN === null ? -1 : Number(modeN & 0o7777777n),
+    mode: modeN === null ? null : Number(modeN & 0o7777777n),
     size: parseNumeric(b, 124, 12),
-    mtime: parseNumeric(b, 136, 12),
+    mtime: parseNumeric(b, 136, 12, { signed: true }),
+    uid: parseNumeric(b, 108, 8),
+    gid: parseNumeric(b, 116, 8),
     typeflag: String.fromCharCode(b[156]!),
     format,
   };
@@ -175,9 +208,29 @@ export function parsePax(data: Buffer): [string, Buffer][] | null {
     if (end > data.length || end <= sp || data[end - 1] !== 0x0a) return null;
     const rec = data.subarray(sp + 1, end - 1);
     const eq = rec.indexOf(0x3d);
-    if (eq <= 0) return null;
+    // GNU tar looks for `=` as in a C string: a NUL in the keyword is "missing equal sign"
+    if (eq <= 0 || rec.subarray(0, eq).includes(0)) return null;
     out.push([rec.subarray(0, eq).toString('utf8'), Buffer.from(rec.subarray(eq + 1))]);
     pos = end;
   }
   return out;
+}
+
+/**
+ * bsdtar (libarchive) only takes a stream for tar when the first header's numeric fields are
+ * plain: optional leading spaces, octal digits, then only spaces or NULs (or a base-256 or
+ * NUL first byte). GNU tar is more lenient (`000 755` is 0): such an archive is read by one
+ * and refused by the other.
+ */
+export function bsdtarRecognises(b: Uint8Array): boolean {
+  for (const [off, len] of [[100, 8], [108, 8], [116, 8], [136, 12], [124, 12], [329, 8], [337, 8]] as const) {
+    const first = b[off]!;
+    if (first === 0x80 || first === 0xff || first === 0) continue;
+    let i = off;
+    const lim = off + len;
+    while (i < lim && b[i] === 0x20) i++;
+    while (i < lim && isOctal(b[i]!)) i++;
+    for (; i < lim; i++) if (b[i] !== 0x20 && b[i] !== 0) return false;
+  }
+  return true;
 }

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ByteSource } from './byte-source.js';
 import { FatalFinding } from './decompress.js';
 import { finding, type Limits, type RuleCode } from './policy.js';
-import { BLOCK, TYPE, checksumOk, isZeroBlock, padding, parseHeader, parseNumeric, parsePax } from './tar-format.js';
+import { BLOCK, TYPE, bsdtarRecognises, checksumOk, isZeroBlock, padding, parseHeader, parseNumeric, parsePax } from './tar-format.js';
 
 /**
  * Header decoding: turns the blocks of a tar stream into members, the way GNU tar reads
@@ -52,6 +52,10 @@ const cstr = (b: Buffer) => {
 };
 
 const DECIMAL = /^[0-9]{1,18}$/;
+const describeMeta = (t: string) => (t === 'x' ? 'a pax header' : t === 'g' ? 'a global pax header' : t === 'L' ? 'a GNU long name' : 'a GNU long link');
+const PAX_TIME = new Set(['atime', 'ctime', 'mtime']);
+const PAX_TIME_VALUE = /^-?[0-9]{1,18}(\.[0-9]+)?$/;
+const PAX_NUMBER = new Set(['uid', 'gid', 'size', 'devmajor', 'devminor', 'GNU.sparse.size', 'GNU.sparse.realsize', 'GNU.sparse.numblocks', 'GNU.sparse.offset', 'GNU.sparse.numbytes']);
 function decimal(v: Buffer | undefined, what: string, at: string): number | undefined {
   if (v === undefined) return undefined;
   const s = v.toString('latin1');
@@ -78,11 +82,12 @@ export class MemberReader {
     return this.last;
   }
 
-  private async readMeta(size: bigint, what: string): Promise<Buffer> {
+  private async readMeta(size: bigint, what: string, pad?: (p: Buffer) => void): Promise<Buffer> {
     if (size > BigInt(this.limits.maxMetaSize)) throw fatal('E_TAR_META_TOO_LARGE', this.last, `${what} of ${size} bytes after this entry (limit ${this.limits.maxMetaSize})`);
     const n = Number(size);
     const data = await this.src.readExactly(n);
-    await this.src.stream(padding(n));
+    if (pad) pad(await this.src.readExactly(padding(n)));
+    else await this.src.stream(padding(n));
     return data;
   }
 
@@ -94,6 +99,7 @@ export class MemberReader {
     let longName: Buffer | undefined;
     let longLink: Buffer | undefined;
     let metaSeen = false;
+    const metaKinds = new Set<string>();
     for (;;) {
       const block = await this.src.read(BLOCK);
       if (block === null) {
@@ -107,13 +113,29 @@ export class MemberReader {
       }
       const at = `${this.last === ARCHIVE ? 'the first entry' : `the entry after ${this.last}`}`;
       if (!checksumOk(block)) throw fatal('E_TAR_CHECKSUM', this.last, `header checksum mismatch at ${at} (offset ${this.src.offset - BLOCK})`);
+      if (this.src.offset === BLOCK && !bsdtarRecognises(block))
+        throw fatal('E_TAR_BAD_HEADER', ARCHIVE, 'the first header has a numeric field with stray characters: GNU tar reads it, bsdtar does not take the file for a tar archive');
       const h = parseHeader(block);
       if (h.size === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid size field at ${at}`);
       const t = h.typeflag;
-      if (t === TYPE.paxLocal || t === TYPE.paxGlobal || t === 'X') {
+      if (t === 'X')
+        throw fatal('E_TAR_AMBIGUOUS', this.last, `Solaris extended header (type X) at ${at}: GNU tar reads it as pax, bsdtar does not read every record alike`);
+      // One pax header, or one GNU long name and one long link, before an entry: that is all any
+      // writer makes. A second, or the two kinds mixed, GNU tar merges and bsdtar refuses.
+      if (t === TYPE.paxLocal || t === TYPE.paxGlobal || t === TYPE.gnuLongName || t === TYPE.gnuLongLink) {
+        const clash = t === TYPE.paxGlobal ? metaSeen : t === TYPE.paxLocal ? metaKinds.size > 0 : metaKinds.has(t) || metaKinds.has(TYPE.paxLocal);
+        if (clash) throw fatal('E_TAR_AMBIGUOUS', this.last, `${describeMeta(t)} at ${at} follows ${[...metaKinds].map(describeMeta).join(' and ')} before their entry: GNU tar merges them, bsdtar refuses them`);
+        if (t !== TYPE.paxGlobal) metaKinds.add(t);
+      }
+      if (t === TYPE.paxLocal || t === TYPE.paxGlobal) {
         const recs = parsePax(await this.readMeta(h.size, 'pax header'));
         if (!recs) throw fatal('E_TAR_BAD_HEADER', this.last, `malformed pax header at ${at}`);
-        metaSeen = t !== TYPE.paxGlobal;
+        for (const [k, v] of recs) {
+          // GNU tar decodes these and exits 2 on a malformed one, even where nothing uses it
+          const rule = PAX_TIME.has(k) ? PAX_TIME_VALUE : PAX_NUMBER.has(k) ? DECIMAL : undefined;
+          if (rule && !rule.test(v.toString('latin1'))) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid pax ${k}=${JSON.stringify(v.toString('latin1'))} at ${at}`);
+        }
+        metaSeen ||= t !== TYPE.paxGlobal;
         for (const [k, v] of recs) {
           if (t === TYPE.paxGlobal) {
             // git archive writes a global `comment` with the commit id: harmless. Overrides are not.
@@ -131,14 +153,26 @@ export class MemberReader {
         continue;
       }
       if (t === TYPE.gnuLongName || t === TYPE.gnuLongLink) {
-        const data = cstr(await this.readMeta(h.size, 'GNU long name'));
+        let pad: Buffer = Buffer.alloc(0);
+        const raw = await this.readMeta(h.size, 'GNU long name', (p) => (pad = p));
+        const data = cstr(raw);
+        // GNU tar reads the name as a C string over whole blocks, bsdtar stops at the size:
+        // a name without its NUL inside the size, and bytes in the padding, reads apart.
+        if (data.length === raw.length && cstr(Buffer.concat([raw, pad])).length !== raw.length)
+          throw fatal('E_TAR_AMBIGUOUS', this.last, `GNU long name at ${at} has no NUL within its ${raw.length} bytes and goes on in the padding: GNU tar and bsdtar read different names`);
         if (t === TYPE.gnuLongName) longName = data;
         else longLink = data;
         metaSeen = true;
         continue;
       }
 
-      // A real entry.
+      // Pax and GNU long-name headers come before ustar or GNU headers; GNU tar and bsdtar
+      // read a pre-POSIX (v7) header after one differently (GNU tar loses its place).
+      if (metaSeen && h.format === 'v7')
+        throw fatal('E_TAR_AMBIGUOUS', this.last, `a pax or long-name header is followed by a header without the ustar magic at ${at}: GNU tar and bsdtar read it differently`);
+      // A real entry: GNU tar decodes its mode, time stamp and owner fields, and exits 2 on a bad one.
+      for (const [field, v] of [['mode', h.mode], ['mtime', h.mtime], ['uid', h.uid], ['gid', h.gid]] as const)
+        if (v === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid ${field} field at ${at}`);
       this.index++;
       const pax = new Map([...this.globals, ...local]);
       local = new Map();
@@ -162,7 +196,7 @@ export class MemberReader {
         typeflag: trailingSlashDir ? TYPE.dir : t,
         name,
         linkname,
-        mode: h.mode,
+        mode: h.mode!,
         size: Number(stored),
         declaredSize,
         stored: Number(stored),

@@ -13,10 +13,10 @@ export interface Extracted {
   stderr: string;
 }
 
-export function extractWith(tool: 'gnu' | 'bsdtar', archive: string, dest: string): Extracted {
+export function extractWith(tool: 'gnu' | 'bsdtar', archive: string, dest: string, timeoutMs = 60_000): Extracted {
   mkdirSync(dest, { recursive: true });
   const [cmd, args] = tool === 'gnu' ? ['tar', ['--no-same-owner', '-xf', archive, '-C', dest]] : ['bsdtar', ['-xf', archive, '-C', dest]];
-  const runIn = (locale: string) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, LC_ALL: locale } });
+  const runIn = (locale: string) => spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, LC_ALL: locale } });
   let r = runIn('C.UTF-8');
   // bsdtar converts pax (UTF-8) names to the locale: in a UTF-8 locale it refuses names that
   // are not UTF-8, in the C locale names that are not ASCII. A locale artefact, not a
