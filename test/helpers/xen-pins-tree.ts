@@ -80,7 +80,8 @@ QEMU_UPSTREAM_LOC ?= $(call or,$(wildcard $(QEMU_UPSTREAM_INTREE)),$(QEMU_UPSTRE
 `;
 }
 
-function stubdomConfigureAc(v: XenVariant): string {
+/** Xen's stubdom/configure.ac as far as the library versions and default URLs go. */
+export function stubdomConfigureAc(v: XenVariant = '4.22'): string {
   return `# fixture stubdom/configure.ac
 AX_STUBDOM_DEFAULT_ENABLE([xenstore-stubdom], [xenstore])
 AX_ARG_DEFAULT_ENABLE([extfiles], [Use xen extfiles repository for libraries])

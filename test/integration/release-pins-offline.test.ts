@@ -15,6 +15,7 @@ import { parseDocument } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 import { canUnshareNet, make, run } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
+import { stubdomConfigureAc } from '../helpers/xen-pins-tree.js';
 import { STUBDOM_TARBALLS, XenUpstreams, expectedBuilt, writeXenTree } from '../helpers/xen-tree.js';
 
 const tmp = tempDirs();
@@ -103,20 +104,7 @@ describe('a release cut from a tree configured through .config builds offline', 
       const stubdomMk = await readFile(join(tree, 'config/Stubdom.mk'), 'utf8');
       await writeFile(join(tree, 'config/Stubdom.mk'), stubdomMk.replace(/^NEWLIB_URL := .*$/m, `NEWLIB_URL := ${mirrors.newlibBase}`));
       // Xen's stubdom/configure.ac (versions and default URLs), which the tarball carries.
-      await writeFile(
-        join(tree, 'stubdom/configure.ac'),
-        [
-          'AX_STUBDOM_LIB([ZLIB], [zlib], [1.2.3])',
-          'AX_STUBDOM_LIB([LIBPCI], [libpci], [2.2.9], [https://mirrors.edge.kernel.org/pub/software/utils/pciutils])',
-          'AX_STUBDOM_LIB([NEWLIB], [newlib], [1.16.0], [https://sourceware.org/ftp/newlib])',
-          'AX_STUBDOM_LIB([LWIP], [lwip], [1.3.0], [https://download.savannah.gnu.org/releases/lwip])',
-          'AX_STUBDOM_LIB([GRUB], [grub], [0.97], [https://alpha.gnu.org/gnu/grub])',
-          'AX_STUBDOM_LIB([GMP], [libgmp], [4.3.2], [https://gmplib.org/download/gmp/archive])',
-          'AX_STUBDOM_LIB([POLARSSL], [polarssl], [1.1.4])',
-          'AX_STUBDOM_LIB([TPMEMU], [berlios tpm emulator], [0.7.4])',
-          '',
-        ].join('\n'),
-      );
+      await writeFile(join(tree, 'stubdom/configure.ac'), stubdomConfigureAc());
       await writeFile(join(tree, '.gitignore'), '.config\n/config/Tools.mk\n/config/Stubdom.mk\n/dist/\n/xenrel.config.yaml\n/xenrel.lock\n');
       git(tree, 'init', '--quiet');
       git(tree, 'add', '-A');

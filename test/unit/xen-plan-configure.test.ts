@@ -10,6 +10,7 @@ import { splitArgs } from '../../src/xen/configure-options.js';
 import { loadXenKnowledge } from '../../src/xen/knowledge.js';
 import { planBuild } from '../../src/xen/plan.js';
 import { tempDirs } from '../helpers/tmp.js';
+import { stubdomConfigureAc } from '../helpers/xen-pins-tree.js';
 
 const tmp = tempDirs();
 afterAll(() => tmp.cleanup());
@@ -27,20 +28,7 @@ async function tree(version: '4.19' | '4.22'): Promise<string> {
     join(root, 'tools/configure.ac'),
     version === '4.19' ? 'AC_ARG_ENABLE([qemu-traditional],\n    AS_HELP_STRING([--enable-qemu-traditional],\n' : 'AC_ARG_ENABLE([ipxe],\n',
   );
-  await writeFile(
-    join(root, 'stubdom/configure.ac'),
-    [
-      'AX_STUBDOM_LIB([ZLIB], [zlib], [1.2.3])',
-      'AX_STUBDOM_LIB([LIBPCI], [libpci], [2.2.9], [https://mirrors.edge.kernel.org/pub/software/utils/pciutils])',
-      'AX_STUBDOM_LIB([NEWLIB], [newlib], [1.16.0], [https://sourceware.org/ftp/newlib])',
-      'AX_STUBDOM_LIB([LWIP], [lwip], [1.3.0], [https://download.savannah.gnu.org/releases/lwip])',
-      'AX_STUBDOM_LIB([GRUB], [grub], [0.97], [https://alpha.gnu.org/gnu/grub])',
-      'AX_STUBDOM_LIB([GMP], [libgmp], [4.3.2], [https://gmplib.org/download/gmp/archive])',
-      'AX_STUBDOM_LIB([POLARSSL], [polarssl], [1.1.4])',
-      'AX_STUBDOM_LIB([TPMEMU], [berlios tpm emulator], [0.7.4])',
-      '',
-    ].join('\n'),
-  );
+  await writeFile(join(root, 'stubdom/configure.ac'), stubdomConfigureAc());
   return root;
 }
 
