@@ -287,7 +287,7 @@ try {
   }
 
   console.log('\n| operation | compared with | xenrel s | baseline s | median ratio of paired runs | peak RSS xenrel / baseline MiB |\n|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.what} | ${r.vs} | ${f2(r.xenrel)} | ${f2(r.base)} | ${f2(r.ratio)} | ${r.rssA.toFixed(0)} / ${r.rssB.toFixed(0)} |`);
+  for (const r of rows) console.log(`| ${r.what} | \`${r.vs.replaceAll('|', '\\|')}\` | ${f2(r.xenrel)} | ${f2(r.base)} | ${f2(r.ratio)} | ${r.rssA.toFixed(0)} / ${r.rssB.toFixed(0)} |`);
   if (KEEP) console.log(`kept ${base}`);
 } finally {
   if (!KEEP) rmSync(base, { recursive: true, force: true });
