@@ -280,9 +280,10 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
   const unsafe = [...read.findings];
   shimIndexProblem(embedded, problems);
   const anchored = opts.lock || opts.record ? anchorLock(opts, embedded, problems) : undefined;
-  const expect = opts.expect ?? (anchored ? expectationsFromLock(anchored.lock, anchored.without) : undefined);
-  unsafe.push(...absoluteOutsideComponents(absoluteLinks, expect ?? embeddedExpectations(embedded, []).expect));
-  const result = compare({ entries, fileDigests, embedded }, { target: file, kind: 'tarball', topDir: top, unsafe, problems, expect, complete: read.complete });
+  const given = opts.expect ?? (anchored ? expectationsFromLock(anchored.lock, anchored.without) : undefined);
+  const { expect, source } = given ? { expect: given, source: 'given' as const } : embeddedExpectations(embedded, problems);
+  unsafe.push(...absoluteOutsideComponents(absoluteLinks, expect));
+  const result = compare({ entries, fileDigests, embedded }, { target: file, kind: 'tarball', topDir: top, unsafe, problems, expect, source, complete: read.complete });
   if (opts.expect === undefined && anchored) result.expectations = 'lock';
   const project = projectEntries(
     entries.filter((e) => e.path !== RELEASE_INFO),
@@ -433,17 +434,10 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
   embedded.shimIndex = await readSmall(SHIM_INDEX);
   for (const e of entries) if (metaKind(e.path) === 'manifest') embedded.manifests.set(e.path.slice(MANIFESTS_DIR.length + 1, -'.tree'.length), (await readSmall(e.path)) ?? '');
   const fileDigests = new Map<string, string>();
-  const expect = opts.expect ?? embeddedExpectations(embedded, []).expect;
-  // On disk the build follows links: an absolute one out of the tree is unsafe, unless it is
-  // a locked component's own (a pinned git commit may hold inert ones, as edk2 does); its
-  // content is checked against the lock below.
-  const componentDirs = Object.values(expect?.components ?? {}).map((c) => `${c.prefix}/`);
-  const inComponent = (p: string) => componentDirs.some((d) => p.startsWith(d));
-  unsafe.push(
-    ...checkSymlinks(links, { limits, absolute: 'refuse', topDirRule: false }).filter(
-      (f) => !(f.code === 'E_TAR_LINK_ESCAPE' && inComponent(f.path) && links.get(f.path)?.startsWith('/')),
-    ),
-  );
+  const problems: string[] = [];
+  const { expect, source } = opts.expect ? { expect: opts.expect, source: 'given' as const } : embeddedExpectations(embedded, problems);
+  unsafe.push(...checkSymlinks(links, { limits, absolute: 'inert', topDirRule: false }));
+  unsafe.push(...absoluteOutsideComponents([...links].filter(([, t]) => t.startsWith('/')).map(([path, target]) => ({ path, rel: path, target })), expect));
   for (const c of Object.values(expect?.components ?? {})) {
     const algo = c.integrity ? integrityAlgorithm(c.integrity) : undefined;
     if (algo) {
@@ -451,15 +445,14 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
       if (data) fileDigests.set(c.prefix, `${algo}-${createHash(algo).update(data).digest('base64')}`);
     }
   }
-  const problems: string[] = [];
   shimIndexProblem(embedded, problems);
-  const r = compare({ entries: sortEntries(entries), fileDigests, embedded }, { target: dir, kind: 'dir', unsafe, problems, expect: opts.expect, complete: true });
+  const r = compare({ entries: sortEntries(entries), fileDigests, embedded }, { target: dir, kind: 'dir', unsafe, problems, expect, source, complete: true });
   return buildProducts.length ? { ...r, buildProducts } : r;
 }
 
 /**
- * Extraction creates an absolute link without following it, so the reader lets them through;
- * but the build follows links. Inside a locked component (a pinned git commit may hold inert
+ * Extraction creates an absolute link without following it, so the readers let them through;
+ * but the build follows links (in a tarball once extracted, in a folder already). Inside a locked component (a pinned git commit may hold inert
  * ones, as edk2 does) the lock vouches for it; anywhere else it is named.
  */
 function absoluteOutsideComponents(links: { path: string; rel: string; target: string }[], expect: VerifyExpectations | undefined): Finding[] {
@@ -515,14 +508,14 @@ interface CompareContext {
   unsafe: Finding[];
   problems: string[];
   expect?: VerifyExpectations;
+  /** Where `expect` came from (the caller resolves it once). */
+  source: VerifyResult['expectations'];
   complete: boolean;
 }
 
 function compare(got: Collected, ctx: CompareContext): VerifyResult {
   const problems = ctx.problems;
-  let source: VerifyResult['expectations'] = 'given';
-  let expect = ctx.expect;
-  if (!expect) ({ expect, source } = embeddedExpectations(got.embedded, problems));
+  const { expect, source } = ctx;
   const whole = got.entries.filter((e) => e.path !== RELEASE_INFO);
   const actualTree = treeHash(whole);
   const components: ComponentReport[] = [];
