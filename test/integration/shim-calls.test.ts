@@ -12,6 +12,7 @@ import { treeHash } from '../../src/tree/hash.js';
 import { hashDir, walkTree } from '../../src/tree/walk.js';
 import type { Lockfile } from '../../src/types.js';
 import { installShim } from '../../src/vendor/shim.js';
+import { runShim as runShimIn, type ShimResult } from '../helpers/shim-run.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs();
@@ -64,26 +65,8 @@ async function handMade(): Promise<Fixture> {
   return { root, lock, tbBytes };
 }
 
-interface Res {
-  code: number;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function runShim(shell: string, f: Fixture, tool: 'git' | 'fetch', args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(shell, [join(f.root, '.xenrel/bin', tool), ...args], {
-      cwd: opts.cwd ?? f.root,
-      env: { ...process.env, XENREL_SHIM_LOG: join(f.root, 'shim.log'), ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr }));
-  });
+function runShim(shell: string, f: Fixture, tool: 'git' | 'fetch', args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ShimResult> {
+  return runShimIn(shell, f.root, tool, args, { ...opts, env: { XENREL_SHIM_LOG: join(f.root, 'shim.log'), ...opts.env } });
 }
 
 const exists = async (p: string) => Boolean(await stat(p).catch(() => undefined));

@@ -3,7 +3,7 @@
  * dash and bash run the scripts vendor installs; GNU tar, the log file and the planted
  * symlinks' targets are the oracles.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ssri from 'ssri';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hashDir } from '../../src/tree/walk.js';
 import type { Lockfile } from '../../src/types.js';
 import { installShim, renderShim } from '../../src/vendor/shim.js';
+import { runShim } from '../helpers/shim-run.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs();
@@ -45,39 +46,6 @@ async function fixture(): Promise<{ root: string; tb: Buffer }> {
   await mkdir(join(root, 'tools/firmware'), { recursive: true });
   await mkdir(join(root, 'stubdom'), { recursive: true });
   return { root, tb };
-}
-
-interface Res {
-  code: number;
-  stdout: Buffer;
-  stderr: string;
-}
-
-/**
- * Runs a shim tool under `shell`. The script runs as the spawned process itself (exec), so
- * its `$$` is the child's pid: `beforeStart` may plant files named after it first.
- */
-function runShim(
-  shell: string,
-  root: string,
-  tool: 'git' | 'fetch',
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; beforeStart?: (pid: number) => Promise<void> } = {},
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', 'read -r go; exec "$@"', 'sh', shell, join(root, '.xenrel/bin', tool), ...args], {
-      cwd: opts.cwd ?? root,
-      env: { ...process.env, ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr }));
-    void (opts.beforeStart ? opts.beforeStart(child.pid!) : Promise.resolve()).then(() => child.stdin.end('go\n'), reject);
-  });
 }
 
 const exists = async (p: string) => Boolean(await stat(p).catch(() => undefined));
