@@ -54,19 +54,56 @@ export class ByteSource {
     if (!b || b.length < n) throw this.truncated();
     return Buffer.from(b);
   }
-  /** Passes n bytes to `fn` in pieces. */
-  async stream(n: number, fn?: (c: Uint8Array) => void | Promise<void>): Promise<void> {
+  /**
+   * n bytes if the current chunk holds them (no wait), else undefined: lets a parser stay
+   * synchronous for the many small reads that never cross a chunk.
+   */
+  readNow(n: number): Uint8Array | undefined {
+    if (this.cur.length - this.pos < n || n === 0) return undefined;
+    const out = this.cur.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    this.offset += n;
+    return out;
+  }
+  /** Bytes available without waiting. */
+  get buffered(): number {
+    return this.cur.length - this.pos;
+  }
+  /**
+   * Passes n bytes to `fn` in pieces. Returns a promise only when it has to wait (for input
+   * or for `fn`): tens of thousands of small entries otherwise cost a microtask each.
+   */
+  stream(n: number, fn?: (c: Uint8Array) => void | Promise<void>): void | Promise<void> {
+    let left = n;
+    while (left > 0) {
+      if (this.pos === this.cur.length) return this.streamSlow(left, fn);
+      const k = Math.min(left, this.cur.length - this.pos);
+      const piece = this.cur.subarray(this.pos, this.pos + k);
+      this.pos += k;
+      this.offset += k;
+      left -= k;
+      if (fn) {
+        const r = fn(piece);
+        if (r) {
+          const rest = left;
+          return r.then(() => this.stream(rest, fn));
+        }
+      }
+    }
+  }
+  private async streamSlow(n: number, fn?: (c: Uint8Array) => void | Promise<void>): Promise<void> {
     let left = n;
     while (left > 0) {
       if (this.pos === this.cur.length && !(await this.fill())) throw this.truncated();
       const k = Math.min(left, this.cur.length - this.pos);
-      if (fn) {
-        const r = fn(this.cur.subarray(this.pos, this.pos + k));
-        if (r) await r;
-      }
+      const piece = this.cur.subarray(this.pos, this.pos + k);
       this.pos += k;
       this.offset += k;
       left -= k;
+      if (fn) {
+        const r = fn(piece);
+        if (r) await r;
+      }
     }
   }
   /** Consumes everything that is left; reports whether any of it was non-zero. */

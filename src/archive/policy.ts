@@ -1,5 +1,5 @@
 import { XenrelError, ExitCode } from '../errors.js';
-import { nameToBytes, showName } from '../tree/name-bytes.js';
+import { isAsciiName, nameByteLength, showName } from '../tree/name-bytes.js';
 import { LinkTree } from './link-resolve.js';
 
 /**
@@ -124,30 +124,32 @@ export function checkPath(raw: string, limits: Limits, isDir: boolean): { path: 
   if (raw.includes('\\')) return bad('E_TAR_BACKSLASH');
   if (raw.startsWith('/')) return bad('E_TAR_ABSOLUTE');
   if (raw.endsWith('/') && !isDir) return bad('E_TAR_BAD_PATH', 'a non-directory entry ends in `/`');
-  const parts = raw.split('/').filter((c) => c !== '' && c !== '.');
-  const p = parts.join('/');
+  const ascii = isAsciiName(raw);
+  const split = raw.split('/');
+  const parts = split.includes('') || split.includes('.') ? split.filter((c) => c !== '' && c !== '.') : split;
+  const p = parts === split ? raw : parts.join('/');
   if (p === '') return { path: '' };
   // The stored form is what GNU tar hands to the kernel: measure that, not the canonical one.
-  if (nameToBytes(raw).length > limits.maxPathLength) return bad('E_TAR_LIMIT', `path longer than ${limits.maxPathLength} bytes`);
+  if ((ascii ? raw.length : nameByteLength(raw)) > limits.maxPathLength) return bad('E_TAR_LIMIT', `path longer than ${limits.maxPathLength} bytes`);
   if (parts.length > limits.maxDepth) return bad('E_TAR_LIMIT', `deeper than ${limits.maxDepth} components`);
   for (const c of parts) {
     if (c === '..') return bad('E_TAR_TRAVERSAL');
     if (c.includes(':')) return bad('E_TAR_BAD_CHAR');
-    if (nameToBytes(c).length > limits.maxComponentLength) return bad('E_TAR_LIMIT', `a component is longer than ${limits.maxComponentLength} bytes`);
+    if ((ascii ? c.length : nameByteLength(c)) > limits.maxComponentLength) return bad('E_TAR_LIMIT', `a component is longer than ${limits.maxComponentLength} bytes`);
     if (limits.portableNames && (WINDOWS_RESERVED.test(c) || SHORT_NAME.test(c) || /[. ]$/.test(c))) return bad('E_TAR_WINDOWS_NAME');
   }
-  if (p.normalize('NFC') !== p) return bad('E_TAR_NOT_NFC');
+  if (!ascii && p.normalize('NFC') !== p) return bad('E_TAR_NOT_NFC');
   return { path: p };
 }
 
 /** The key under which two paths collide on a case-insensitive or normalising filesystem. */
-export const collisionKey = (p: string) => p.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
+export const collisionKey = (p: string) => (isAsciiName(p) ? p.toLowerCase() : p.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC'));
 
 /** Lexical checks on a symlink target (the bytes that would be written). */
 export function checkLinkTarget(linkPath: string, target: string, limits: Limits = DEFAULT_LIMITS, absolute: AbsoluteLinks = 'refuse'): Finding | undefined {
   const f = (code: RuleCode, d?: string) => finding(code, showName(linkPath), d ?? `${RULES[code]} (target ${JSON.stringify(showName(target))})`);
   if (target === '') return f('E_TAR_BAD_PATH', 'empty link target');
-  if (nameToBytes(target).length > limits.maxLinkTarget) return f('E_TAR_LIMIT', `link target longer than ${limits.maxLinkTarget} bytes`);
+  if (nameByteLength(target) > limits.maxLinkTarget) return f('E_TAR_LIMIT', `link target longer than ${limits.maxLinkTarget} bytes`);
   if (target.includes('\0') || CONTROL.test(target)) return f('E_TAR_BAD_CHAR');
   if (/^[A-Za-z]:/.test(target) || target.startsWith('\\\\')) return f('E_TAR_DRIVE');
   if (target.includes('\\')) return f('E_TAR_BACKSLASH');

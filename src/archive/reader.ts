@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { TreeEntry } from '../tree/hash.js';
 import { fileEntry, symlinkEntry, treeHash } from '../tree/hash.js';
@@ -92,6 +92,8 @@ export interface ReadTarResult {
 }
 
 const ARCHIVE = '<archive>';
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | undefined)?.then === 'function';
+const sha256Hex = (b: Uint8Array) => oneShotHash('sha256', b, 'hex');
 const truncated = () => new FatalFinding(finding('E_TAR_TRUNCATED', ARCHIVE, 'the archive ends in the middle of an entry'));
 const fatal = (code: RuleCode, path: string, detail?: string) => new FatalFinding(finding(code, path, detail));
 
@@ -162,11 +164,11 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
     }
     const rawPath = nameFromBytes(m.name);
     const rawLink = nameFromBytes(m.linkname);
-    const shown = showName(rawPath);
-    if (++result.entries > limits.maxEntries) throw fatal('E_TAR_LIMIT', shown, `more than ${limits.maxEntries} entries`);
-    if (m.size > limits.maxEntrySize) throw fatal('E_TAR_LIMIT', shown, `entry of ${m.size} bytes (limit ${limits.maxEntrySize})`);
+    const shown = () => showName(rawPath); // only for messages
+    if (++result.entries > limits.maxEntries) throw fatal('E_TAR_LIMIT', shown(), `more than ${limits.maxEntries} entries`);
+    if (m.size > limits.maxEntrySize) throw fatal('E_TAR_LIMIT', shown(), `entry of ${m.size} bytes (limit ${limits.maxEntrySize})`);
     result.totalSize += m.size;
-    if (result.totalSize > limits.maxTotalSize) throw fatal('E_TAR_LIMIT', shown, `archive content above ${limits.maxTotalSize} bytes`);
+    if (result.totalSize > limits.maxTotalSize) throw fatal('E_TAR_LIMIT', shown(), `archive content above ${limits.maxTotalSize} bytes`);
 
     const t = m.typeflag;
     let type: EntryType | undefined;
@@ -185,15 +187,33 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
       await members.content(m);
       continue;
     }
-    const sink = opts.onEntry ? await opts.onEntry(entry) : undefined;
+    // Callbacks and content are awaited only when they return a promise: most entries are
+    // small and sit inside one decompressed chunk, and a microtask each adds up.
+    let sink = opts.onEntry?.(entry);
+    if (isPromise(sink)) sink = await sink;
     if (entry.type === 'file') {
-      const hash = createHash('sha256');
-      await members.content(m, sink ? (c) => (hash.update(c), sink.write(c)) : (c) => void hash.update(c));
-      entry.sha256 = hash.digest('hex');
+      const whole = sink ? undefined : members.contentNow(m);
+      if (whole) entry.sha256 = sha256Hex(whole);
+      else {
+        const h = createHash('sha256');
+        const s = sink;
+        const r = members.content(m, s ? (c) => (h.update(c), s.write(c)) : (c) => void h.update(c));
+        if (r) await r;
+        entry.sha256 = h.digest('hex');
+      }
       files.set(entry.path, { sha256: entry.sha256, executable: entry.executable });
-    } else await members.content(m);
-    if (sink?.end) await sink.end();
-    if (opts.onEntryDone) await opts.onEntryDone(entry);
+    } else {
+      const r = members.content(m);
+      if (r) await r;
+    }
+    if (sink?.end) {
+      const r = sink.end();
+      if (r) await r;
+    }
+    if (opts.onEntryDone) {
+      const r = opts.onEntryDone(entry);
+      if (r) await r;
+    }
     // Many tiny entries come from one decompressed chunk without a pause: let signals and timers run.
     if (++sinceYield >= 1024) {
       sinceYield = 0;
@@ -203,16 +223,16 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
     function check(m: Member): TarEntry | undefined {
       if (t === 'slash-with-data') {
         problems.push(
-          finding('E_TAR_AMBIGUOUS', shown, `a file header named with a trailing \`/\` declares ${m.declaredSize} bytes: GNU tar and bsdtar read it as a directory and those bytes as headers, other readers as its content`),
+          finding('E_TAR_AMBIGUOUS', shown(), `a file header named with a trailing \`/\` declares ${m.declaredSize} bytes: GNU tar and bsdtar read it as a directory and those bytes as headers, other readers as its content`),
         );
         return undefined;
       }
       if (!type) {
-        problems.push(finding('E_TAR_SPECIAL', shown, `${describeType(t)} entry`));
+        problems.push(finding('E_TAR_SPECIAL', shown(), `${describeType(t)} entry`));
         return undefined;
       }
       if (type !== 'file' && m.declaredSize > 0n && !(type === 'dir' && opts.solarisDirSize !== false)) {
-        problems.push(finding('E_TAR_AMBIGUOUS', shown, `a ${type} header declares ${m.declaredSize} bytes of data: GNU tar and bsdtar read them as the next headers, other readers skip them`));
+        problems.push(finding('E_TAR_AMBIGUOUS', shown(), `a ${type} header declares ${m.declaredSize} bytes of data: GNU tar and bsdtar read them as the next headers, other readers skip them`));
         return undefined;
       }
       const c = checkPath(rawPath, limits, type === 'dir');
@@ -222,7 +242,7 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
       }
       const path = c.path;
       if (path === '') {
-        if (type !== 'dir') problems.push(finding('E_TAR_ROOT_ENTRY', shown, `${type} entry names the archive root`));
+        if (type !== 'dir') problems.push(finding('E_TAR_ROOT_ENTRY', shown(), `${type} entry names the archive root`));
         return undefined; // `./` itself: nothing to do
       }
       const parts = path.split('/');

@@ -159,6 +159,11 @@ export function parseNumeric(b: Uint8Array, off: number, len: number, opts: { oc
   }
   let v = 0n;
   if (isOctal(b[p]!)) {
+    // 17 octal digits fit a double exactly: BigInt only for what could be longer
+    let n = 0;
+    const fast = Math.min(lim, p + 17);
+    while (p < fast && isOctal(b[p]!)) n = n * 8 + (b[p++]! - 0x30);
+    v = BigInt(n);
     while (p < lim && isOctal(b[p]!)) v = v * 8n + BigInt(b[p++]! - 0x30);
   } else if (!opts.octalOnly && p <= lim - 2 && (b[p] === 0x80 || b[p] === 0xff)) {
     const negative = b[p] === 0xff;
@@ -173,8 +178,8 @@ export function parseNumeric(b: Uint8Array, off: number, len: number, opts: { oc
 }
 
 export function parseHeader(b: Uint8Array): RawHeader {
-  const magic = Buffer.from(b.buffer, b.byteOffset + 257, 8).toString('latin1');
-  const format = magic.startsWith('ustar\0') ? 'ustar' : magic === 'ustar  \0' ? 'gnu' : 'v7';
+  const ustar = b[257] === 0x75 && b[258] === 0x73 && b[259] === 0x74 && b[260] === 0x61 && b[261] === 0x72; // "ustar"
+  const format = ustar && b[262] === 0 ? 'ustar' : ustar && b[262] === 0x20 && b[263] === 0x20 && b[264] === 0 ? 'gnu' : 'v7';
   let name = cstr(b, 0, 100);
   if (format === 'ustar') {
     const prefix = cstr(b, 345, 155);

@@ -43,6 +43,8 @@ export interface Member {
 const ARCHIVE = '<archive>';
 const fatal = (code: RuleCode, path: string, detail?: string) => new FatalFinding(finding(code, path, detail));
 
+const EMPTY = new Uint8Array(0);
+const NO_PAX: ReadonlyMap<string, Buffer> = new Map();
 const NO_DATA_TYPES = new Set<string>([TYPE.dir, TYPE.symlink, TYPE.hardlink, TYPE.char, TYPE.block, TYPE.fifo]);
 const isFileType = (t: string) => t === TYPE.file || t === TYPE.oldFile || t === TYPE.contiguous;
 
@@ -101,7 +103,7 @@ export class MemberReader {
     let metaSeen = false;
     const metaKinds = new Set<string>();
     for (;;) {
-      const block = await this.src.read(BLOCK);
+      const block = this.src.readNow(BLOCK) ?? (await this.src.read(BLOCK));
       if (block === null) {
         if (metaSeen) throw fatal('E_TAR_TRUNCATED', this.last, 'the archive ends after a pax or long-name header, before its entry');
         return null; // no end-of-archive blocks: GNU tar and bsdtar accept that
@@ -171,20 +173,22 @@ export class MemberReader {
       if (metaSeen && h.format === 'v7')
         throw fatal('E_TAR_AMBIGUOUS', this.last, `a pax or long-name header is followed by a header without the ustar magic at ${at}: GNU tar and bsdtar read it differently`);
       // A real entry: GNU tar decodes its mode, time stamp and owner fields, and exits 2 on a bad one.
-      for (const [field, v] of [['mode', h.mode], ['mtime', h.mtime], ['uid', h.uid], ['gid', h.gid]] as const)
-        if (v === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid ${field} field at ${at}`);
+      if (h.mode === null || h.mtime === null || h.uid === null || h.gid === null) {
+        const field = h.mode === null ? 'mode' : h.mtime === null ? 'mtime' : h.uid === null ? 'uid' : 'gid';
+        throw fatal('E_TAR_BAD_HEADER', this.last, `invalid ${field} field at ${at}`);
+      }
       this.index++;
-      const pax = new Map([...this.globals, ...local]);
+      const pax = this.globals.size === 0 && local.size === 0 ? NO_PAX : new Map([...this.globals, ...local]);
       local = new Map();
       // A pax name is UTF-8 unless hdrcharset says BINARY: bsdtar refuses raw bytes there, GNU tar takes them.
-      if (pax.get('hdrcharset')?.toString('latin1') !== 'BINARY')
+      if (pax.size && pax.get('hdrcharset')?.toString('latin1') !== 'BINARY')
         for (const k of ['path', 'linkpath', 'GNU.sparse.name']) {
           const v = pax.get(k);
           if (v && !isUtf8(v)) throw fatal('E_TAR_AMBIGUOUS', v.toString('latin1'), `pax ${k} is not UTF-8 and hdrcharset is not BINARY: GNU tar and bsdtar read it differently`);
         }
       const sparseName = pax.get('GNU.sparse.name');
-      const name = Buffer.from(sparseName ?? pax.get('path') ?? longName ?? h.name);
-      const linkname = Buffer.from(pax.get('linkpath') ?? longLink ?? h.linkname);
+      const name = sparseName ?? pax.get('path') ?? longName ?? h.name;
+      const linkname = pax.get('linkpath') ?? longLink ?? h.linkname;
       const shown = name.toString('latin1');
       const paxSize = decimal(pax.get('size'), 'size', shown);
       const declaredSize = paxSize !== undefined ? BigInt(paxSize) : h.size;
@@ -277,31 +281,42 @@ export class MemberReader {
    * Streams the member's content (sparse files reconstructed, holes as zeros) to `fn`, then
    * skips the padding. Calls `fn` with nothing for members without content.
    */
-  async content(m: Member, fn?: (c: Uint8Array) => void | Promise<void>): Promise<void> {
+  /** The whole content when it is already buffered (not sparse), consumed with its padding; else undefined. */
+  contentNow(m: Member): Uint8Array | undefined {
+    const pad = padding(m.stored);
+    if (m.sparse || this.src.buffered < m.stored + pad) return undefined;
+    const data = m.stored ? this.src.readNow(m.stored)! : EMPTY;
+    if (pad) this.src.readNow(pad);
+    return data;
+  }
+
+  content(m: Member, fn?: (c: Uint8Array) => void | Promise<void>): void | Promise<void> {
+    if (m.sparse) return this.sparseContent(m, fn);
+    const r = this.src.stream(m.stored, fn);
+    if (r) return r.then(() => this.src.stream(padding(m.stored)));
+    return this.src.stream(padding(m.stored));
+  }
+
+  private async sparseContent(m: Member, fn?: (c: Uint8Array) => void | Promise<void>): Promise<void> {
     let storedLeft = m.stored;
-    if (m.sparse) {
-      let segs = m.sparse;
-      if (m.sparseMapInData) {
-        const { map, used } = await this.readSparseMap(m);
-        segs = map;
-        storedLeft -= used;
-      }
-      let pos = 0;
-      let dataSum = 0;
-      for (const s of segs) {
-        if (s.offset < pos || s.offset + s.length > m.size) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map is out of order or beyond the real size');
-        dataSum += s.length;
-        if (dataSum > storedLeft) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map describes more data than the archive holds');
-        await zeros(s.offset - pos, fn);
-        await this.src.stream(s.length, fn);
-        pos = s.offset + s.length;
-      }
-      if (dataSum !== storedLeft) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map does not cover the stored data');
-      await zeros(m.size - pos, fn);
-      await this.src.stream(padding(m.stored));
-      return;
+    let segs = m.sparse!;
+    if (m.sparseMapInData) {
+      const { map, used } = await this.readSparseMap(m);
+      segs = map;
+      storedLeft -= used;
     }
-    await this.src.stream(storedLeft, fn);
+    let pos = 0;
+    let dataSum = 0;
+    for (const s of segs) {
+      if (s.offset < pos || s.offset + s.length > m.size) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map is out of order or beyond the real size');
+      dataSum += s.length;
+      if (dataSum > storedLeft) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map describes more data than the archive holds');
+      await zeros(s.offset - pos, fn);
+      await this.src.stream(s.length, fn);
+      pos = s.offset + s.length;
+    }
+    if (dataSum !== storedLeft) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map does not cover the stored data');
+    await zeros(m.size - pos, fn);
     await this.src.stream(padding(m.stored));
   }
 

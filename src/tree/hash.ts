@@ -34,7 +34,18 @@ export function compareBytewise(a: string, b: string): number {
   return Buffer.compare(nameToBytes(a), nameToBytes(b));
 }
 
+// Below U+D800 (no surrogates: neither astral characters nor escaped raw bytes), UTF-16
+// code-unit order is code-point order, which is UTF-8 byte order: plain string comparison.
+const NOT_PLAIN = /[\uD800-\uFFFF]/;
+const plainOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 export function sortEntries<T extends { path: string }>(entries: T[]): T[] {
+  if (!entries.some((e) => NOT_PLAIN.test(e.path))) {
+    // Archives and git trees mostly come sorted already: check before sorting
+    for (let i = 1; i < entries.length; i++)
+      if (entries[i - 1]!.path > entries[i]!.path) return entries.sort((x, y) => plainOrder(x.path, y.path));
+    return entries;
+  }
   const keyed = entries.map((e) => ({ e, k: nameToBytes(e.path) }));
   keyed.sort((x, y) => Buffer.compare(x.k, y.k));
   for (let i = 0; i < keyed.length; i++) entries[i] = keyed[i]!.e;
@@ -63,7 +74,23 @@ export function manifestLineBytes(e: TreeEntry): Buffer {
 export function treeHash(entries: Iterable<TreeEntry>): string {
   const sorted = sortEntries([...entries]);
   const h = createHash('sha256');
-  for (const e of sorted) h.update(manifestLineBytes(e));
+  // Lines go to the hash in batches: one update per line costs more than the hashing
+  let batch = '';
+  for (const e of sorted) {
+    if (NOT_PLAIN.test(e.path)) {
+      if (batch) h.update(batch, 'utf8');
+      batch = '';
+      h.update(manifestLineBytes(e));
+      continue;
+    }
+    if (e.path.includes('\n')) manifestLineBytes(e); // throws: names the file
+    batch += `${e.mode} ${e.sha256} ${e.path}\n`;
+    if (batch.length > 1 << 16) {
+      h.update(batch, 'utf8');
+      batch = '';
+    }
+  }
+  if (batch) h.update(batch, 'utf8');
   return `sha256-${h.digest('base64')}`;
 }
 

@@ -7,11 +7,20 @@
  * filesystem paths, tar headers.
  */
 
+import { isAscii } from 'node:buffer';
+
 const strict = new TextDecoder('utf-8', { fatal: true });
 const SURROGATE = /[\uD800-\uDFFF]/;
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\u0000-\u007f]*$/;
+
+/** True when every character is ASCII: one byte each, and no normalisation or case folding beyond ASCII applies. */
+export const isAsciiName = (s: string): boolean => ASCII.test(s);
 
 /** The string form of raw name bytes (lossless). */
 export function nameFromBytes(b: Uint8Array): string {
+  // Nearly every name is ASCII: one byte per character, no decoder needed
+  if (isAscii(b)) return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
   try {
     return strict.decode(b);
   } catch {
@@ -76,6 +85,12 @@ export function nameToBytes(s: string): Buffer {
   }
   if (run) parts.push(Buffer.from(run, 'utf8'));
   return Buffer.concat(parts);
+}
+
+/** Bytes of the name's raw form (what `nameToBytes(s).length` is), without building them. */
+export function nameByteLength(s: string): number {
+  if (ASCII.test(s)) return s.length;
+  return SURROGATE.test(s) ? nameToBytes(s).length : Buffer.byteLength(s, 'utf8');
 }
 
 /** True when the name's bytes are not valid UTF-8. */
