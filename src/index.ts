@@ -4,7 +4,8 @@
  */
 export * from './types.js';
 export { XenrelError, ExitCode } from './errors.js';
-export { loadManifest, parseManifestText, findConfig, ConfigError } from './manifest/load.js';
+export { loadManifest, parseManifestText, ConfigError } from './manifest/load.js';
+export { findConfig } from './manifest/find-config.js';
 export { readLock, requireLock, writeLock, parseLockText, serializeLock, LOCKFILE_NAME } from './lock/lockfile.js';
 export { lockProject, checkLock } from './lock/resolve.js';
 export { diffLocks, formatChanges } from './lock/diff.js';

@@ -1,7 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { dirname, join } from 'node:path';
 import { Cache, defaultCacheDir } from '../cache/cache.js';
-import { displayPath, loadManifest } from '../manifest/load.js';
 import { LOCKFILE_NAME, requireLock } from '../lock/lockfile.js';
 import { resolveWithout } from '../xen/without.js';
 import { Report } from '../report/report.js';
@@ -46,7 +45,9 @@ export abstract class BaseCommand extends Command {
     return new Cache(this.cacheDir ? this.cacheDir : defaultCacheDir());
   }
 
-  loadManifest(): Promise<LoadedManifest> {
+  // The config loader (cosmiconfig, yaml) loads only for commands that read the config
+  async loadManifest(): Promise<LoadedManifest> {
+    const { loadManifest } = await import('../manifest/load.js');
     return loadManifest({ cwd: this.cwd, config: this.config });
   }
 
@@ -64,6 +65,7 @@ export abstract class BaseCommand extends Command {
   async loadLocked(): Promise<{ loaded: LoadedManifest; lock: Lockfile; lockFile: string }> {
     const loaded = await this.loadManifest();
     const lockFile = this.lockPathFor(loaded);
+    const { displayPath } = await import('../manifest/load.js');
     return { loaded, lockFile, lock: await requireLock(lockFile, displayPath(lockFile, this.cwd)) };
   }
 

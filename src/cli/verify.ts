@@ -2,14 +2,12 @@ import { Command, Option } from 'clipanion';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Cache } from '../cache/cache.js';
 import { ExitCode, usageError } from '../errors.js';
-import { fetchAll, type FetchOutcome } from '../fetch/fetch-all.js';
+import type { FetchOutcome } from '../fetch/fetch-all.js';
 import { requireLock } from '../lock/lockfile.js';
 import type { Report } from '../report/report.js';
 import { compareProject, expectationsFromLock, verifyDir, verifyTarball, type VerifyResult } from '../verify/verify.js';
 import { readEmbeddedLock } from '../verify/embedded-lock.js';
-import { upstreamProject } from '../verify/upstream-project.js';
 import { fileSha256, lockDigest, readRecord, verifyRecordSignature, type ReleaseRecord } from '../release/record.js';
 import { parseLockText } from '../lock/lockfile.js';
 import type { Lockfile } from '../types.js';
@@ -102,6 +100,8 @@ export class VerifyCommand extends BaseCommand {
       if (!upstreamLock) throw usageError('--upstream needs a lock: none inside the target, and no --lock given');
       const dir = await mkdtemp(join(tmpdir(), 'xenrel-upstream-'));
       let outcomes: FetchOutcome[] = [];
+      // Fetching (undici, cacache, git) loads only when asked for
+      const [{ fetchAll }, { Cache }] = await Promise.all([import('../fetch/fetch-all.js'), import('../cache/cache.js')]);
       try {
         report.info(`re-fetching ${Object.keys(upstreamLock.components).length} pins from upstream into a temporary cache`);
         const names = Object.entries(upstreamLock.components)
@@ -153,6 +153,7 @@ export class VerifyCommand extends BaseCommand {
     try {
       report.info(`re-fetching the project from ${url} at ${commit}`);
       const embedded = o.lock ?? (await readEmbeddedLock(target, false));
+      const [{ upstreamProject }, { Cache }] = await Promise.all([import('../verify/upstream-project.js'), import('../cache/cache.js')]);
       const up = await upstreamProject(url, commit, embedded ?? { lockfileVersion: 1, name: '-', components: {} }, new Cache(dir));
       const source = `${url} @ ${commit}`;
       let committed: Lockfile | undefined;

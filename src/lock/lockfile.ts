@@ -4,7 +4,7 @@ import { XenrelError, ExitCode } from '../errors.js';
 import type { Lockfile } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { formatKeyPath, parseWithPositions, positionOf, type PositionedDoc } from '../util/yaml-positions.js';
-import { ConfigError, type ConfigIssue } from '../manifest/load.js';
+import { ConfigError, type ConfigIssue } from '../manifest/config-error.js';
 import { integrityString, plainString, treePath, urlString } from '../manifest/schema.js';
 import { commitId, reservedKeyPath } from '../util/patterns.js';
 

@@ -1,73 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { cosmiconfig } from 'cosmiconfig';
 import { isScalar, visit, type Node } from 'yaml';
 import type { z } from 'zod';
 import { XenrelError, ExitCode } from '../errors.js';
+import { ConfigError, type ConfigIssue } from './config-error.js';
 import type { LoadedManifest, Manifest } from '../types.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { reservedKeyPath } from '../util/patterns.js';
 import { formatKeyPath, parseWithPositions, positionOf, toLineCol } from '../util/yaml-positions.js';
 import { knownKeysAt, manifestSchema } from './schema.js';
 
-export const CONFIG_SEARCH_PLACES = [
-  'xenrel.config.yaml',
-  'xenrel.config.yml',
-  'xenrel.config.json',
-  '.xenrelrc',
-  '.xenrelrc.yaml',
-  '.xenrelrc.yml',
-  '.xenrelrc.json',
-  'package.json',
-];
-
-export interface ConfigIssue {
-  file: string;
-  line: number;
-  col: number;
-  path: string;
-  message: string;
-}
-
-export class ConfigError extends XenrelError {
-  readonly issues: ConfigIssue[];
-  constructor(issues: ConfigIssue[], hint?: string) {
-    super('E_CONFIG', issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n'), {
-      exitCode: ExitCode.usage,
-      hint,
-      details: { issues },
-    });
-    this.issues = issues;
-  }
-}
-
-/** The config file to use: --config wins, else the nearest one cosmiconfig finds from cwd upward. */
-export async function findConfig(cwd: string, explicit?: string): Promise<string> {
-  if (explicit) return resolve(cwd, explicit);
-  const explorer = cosmiconfig('xenrel', {
-    searchPlaces: CONFIG_SEARCH_PLACES,
-    searchStrategy: 'project',
-    // We parse ourselves (positions for errors); cosmiconfig only finds the file. JSON is
-    // parsed here only so that package.json without a "xenrel" key is passed over.
-    loaders: { '.yaml': () => ({}), '.yml': () => ({}), '.json': (_f: string, text: string) => parseOrEmpty(text), noExt: () => ({}) },
-    packageProp: 'xenrel',
-  });
-  const found = await explorer.search(cwd).catch(() => null);
-  if (!found)
-    throw new XenrelError('E_NO_CONFIG', `no xenrel config found in ${cwd} or its parents`, {
-      exitCode: ExitCode.usage,
-      hint: 'create xenrel.config.yaml (see the README), run `xenrel init` in a Xen tree, or pass --config FILE',
-    });
-  return found.filepath;
-}
-
-function parseOrEmpty(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return {};
-  }
-}
+export { ConfigError, type ConfigIssue };
 
 const typeWords: Record<string, string> = {
   string: 'a string',
@@ -162,6 +105,8 @@ export function parseManifestText(text: string, file: string, base: (string | nu
 }
 
 export async function loadManifest(opts: { cwd: string; config?: string }): Promise<LoadedManifest> {
+  // cosmiconfig loads only when a config is looked for
+  const { findConfig } = await import('./find-config.js');
   const file = await findConfig(opts.cwd, opts.config);
   let text: string;
   try {

@@ -1,7 +1,8 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
-import { makeValue, TREE_PINS_VAR, type PinAssignment } from '../xen/locked-pins.js';
+import type { LockedComponent, Lockfile } from '../types.js';
+import { lockedPins, makeValue, TREE_PINS_VAR, type PinAssignment } from '../xen/locked-pins.js';
 
 /**
  * The lines xenrel owns in Xen's `.config`. Config.mk `-include`s `.config` first and
@@ -108,4 +109,14 @@ export async function removeConfigBlock(treeRoot: string): Promise<boolean> {
 export async function hasCurrentBlock(treeRoot: string, opts: ConfigBlockOptions = {}): Promise<boolean> {
   const old = await readFile(join(treeRoot, '.config'), 'utf8').catch(() => undefined);
   return old !== undefined && blockIsCurrent(old, opts);
+}
+
+const isQemuXen = (name: string, c: LockedComponent) =>
+  name === 'qemu-xen' || /^tools\/qemu-xen(-dir-remote)?$/.test(c.path);
+
+export function configBlockOptions(lock: Lockfile, without: string[]): ConfigBlockOptions {
+  return {
+    qemuDisableDownload: Object.entries(lock.components).some(([n, c]) => !without.includes(n) && isQemuXen(n, c)),
+    pins: lockedPins(lock, without).assignments,
+  };
 }

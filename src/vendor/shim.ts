@@ -1,8 +1,8 @@
 import { sriHex } from '../util/sri.js';
 import { chmod, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
+import { packageRoot } from '../version.js';
 import { serializeLock } from '../lock/lockfile.js';
 import { manifestLine, treeHash, type TreeEntry } from '../tree/hash.js';
 import { sha256File, walkTree } from '../tree/walk.js';
@@ -24,8 +24,8 @@ import {
 } from './layout.js';
 import { withoutAdvice, withoutRule } from './without.js';
 
-/** scripts/shim/ from src/vendor/ (tsx, vitest) and from dist/vendor/ (the build). */
-export const SHIM_TEMPLATE_DIR = fileURLToPath(new URL('../../scripts/shim/', import.meta.url));
+/** The shim's shell sources, shipped in the package. */
+export const SHIM_TEMPLATE_DIR = join(packageRoot, 'scripts', 'shim');
 
 export interface ShimOptions {
   without?: string[];

@@ -6,7 +6,7 @@ import { parseLockText, serializeLock } from '../lock/lockfile.js';
 import { diffEntries, isCleanDiff, treeHash, type TreeDiff, type TreeEntry, type TreeMode } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import type { LockedComponent, Lockfile } from '../types.js';
-import { hasCurrentBlock, removeConfigBlock, writeConfigBlock, type ConfigBlockOptions } from './config-block.js';
+import { configBlockOptions, hasCurrentBlock, removeConfigBlock, writeConfigBlock } from './config-block.js';
 import {
   BIN_DIR,
   LOCK_COPY,
@@ -54,16 +54,6 @@ export interface VendorResult {
   removedPaths: string[];
   /** True when the run changed nothing. */
   nothingToDo: boolean;
-}
-
-export const isQemuXen = (name: string, c: LockedComponent) =>
-  name === 'qemu-xen' || /^tools\/qemu-xen(-dir-remote)?$/.test(c.path);
-
-export function configBlockOptions(lock: Lockfile, without: string[]): ConfigBlockOptions {
-  return {
-    qemuDisableDownload: Object.entries(lock.components).some(([n, c]) => !without.includes(n) && isQemuXen(n, c)),
-    pins: lockedPins(lock, without).assignments,
-  };
 }
 
 /**

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, findConfig, loadManifest, parseManifestText } from '../../src/manifest/load.js';
+import { ConfigError, loadManifest, parseManifestText } from '../../src/manifest/load.js';
+import { findConfig } from '../../src/manifest/find-config.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs();

@@ -1,0 +1,42 @@
+import { resolve } from 'node:path';
+import { cosmiconfig } from 'cosmiconfig';
+import { ExitCode, XenrelError } from '../errors.js';
+
+export const CONFIG_SEARCH_PLACES = [
+  'xenrel.config.yaml',
+  'xenrel.config.yml',
+  'xenrel.config.json',
+  '.xenrelrc',
+  '.xenrelrc.yaml',
+  '.xenrelrc.yml',
+  '.xenrelrc.json',
+  'package.json',
+];
+
+function parseOrEmpty(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
+  }
+}
+
+/** The config file to use: --config wins, else the nearest one cosmiconfig finds from cwd upward. */
+export async function findConfig(cwd: string, explicit?: string): Promise<string> {
+  if (explicit) return resolve(cwd, explicit);
+  const explorer = cosmiconfig('xenrel', {
+    searchPlaces: CONFIG_SEARCH_PLACES,
+    searchStrategy: 'project',
+    // We parse ourselves (positions for errors); cosmiconfig only finds the file. JSON is
+    // parsed here only so that package.json without a "xenrel" key is passed over.
+    loaders: { '.yaml': () => ({}), '.yml': () => ({}), '.json': (_f: string, text: string) => parseOrEmpty(text), noExt: () => ({}) },
+    packageProp: 'xenrel',
+  });
+  const found = await explorer.search(cwd).catch(() => null);
+  if (!found)
+    throw new XenrelError('E_NO_CONFIG', `no xenrel config found in ${cwd} or its parents`, {
+      exitCode: ExitCode.usage,
+      hint: 'create xenrel.config.yaml (see the README), run `xenrel init` in a Xen tree, or pass --config FILE',
+    });
+  return found.filepath;
+}
