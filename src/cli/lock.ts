@@ -1,5 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { ExitCode } from '../errors.js';
+import { ExitCode, usageError } from '../errors.js';
 import { readLock, writeLock } from '../lock/lockfile.js';
 import { checkLock, lockProject } from '../lock/resolve.js';
 import { formatChanges } from '../lock/diff.js';
@@ -21,7 +21,8 @@ export class LockCommand extends BaseCommand {
 
       \`--check\` writes nothing and exits 1 with a per-component diff when the config changed
       a pin, a tag or branch now points elsewhere, or a tarball's bytes changed upstream: the
-      check to run in CI. An edit of metadata only (\`license\`) is listed as metadata and
+      check to run in CI. With \`--offline\` only the config is compared with the lock (and local
+      components and patch files re-hashed): instant, and enough for a pre-commit hook. An edit of metadata only (\`license\`) is listed as metadata and
       does not fail the check: no pin moved, and \`xenrel lock\` copies it into the lock
       without downloading anything. Config fields the lock does not hold (\`groups\`,
       \`vars\`, \`description\`, \`configure\`, \`mirrors\`) never make it out of date. \`--update NAME\` re-resolves only the named components (a moved tag, a new
@@ -30,25 +31,28 @@ export class LockCommand extends BaseCommand {
     examples: [
       ['Lock (or re-lock) the project', '$0 lock'],
       ['Fail CI when upstream or the config moved', '$0 lock --check'],
+      ['Only whether the lock still answers the config (no network)', '$0 lock --check --offline'],
       ['Take the new commit of a branch pin', '$0 lock --update mini-os'],
     ],
   });
 
   check = Option.Boolean('--check', false, { description: 'Write nothing; exit 1 when the lock is out of date' });
+  offline = Option.Boolean('--offline', false, { description: 'With --check: compare the config with the lock only (no network; moved tags are not seen)' });
   update = Option.Array('--update', [], { description: 'Re-resolve only this component (repeatable)' });
   jobs = Option.String('--jobs,-j', '4', { description: 'Components resolved at once' });
 
   async run(report: Report): Promise<void> {
     const jobs = jobsOption(this.jobs);
+    if (this.offline && !this.check) throw usageError('--offline goes with --check: resolving a pin needs its upstream');
     const loaded = await this.loadManifest();
     const cache = this.openCache();
-    await cache.init();
+    if (!this.offline) await cache.init();
     const lockFile = this.lockPathFor(loaded);
     const shown = displayPath(lockFile, this.cwd);
     const existing = await readLock(lockFile, shown);
 
     if (this.check) {
-      const changes = await checkLock({ loaded, cache, existing, progress: report, jobs });
+      const changes = await checkLock({ loaded, cache, existing, progress: report, jobs, offline: this.offline });
       const drift = changes.filter((c) => c.kind !== 'metadata');
       const metadata = changes.filter((c) => c.kind === 'metadata');
       report.set('lockfile', shown);
@@ -62,7 +66,10 @@ export class LockCommand extends BaseCommand {
       } else if (metadata.length) {
         report.output(`${shown}: every pin holds; metadata changed in the config:\n${formatChanges(metadata)}`);
         report.info('Run `xenrel lock` to copy it into the lock (nothing is downloaded).');
-      } else report.info(`${shown} is up to date (${Object.keys(loaded.manifest.components).length} components checked against upstream)`);
+      } else
+        report.info(
+          `${shown} is up to date (${Object.keys(loaded.manifest.components).length} components checked against ${this.offline ? 'the config, offline: a moved tag or changed upstream bytes would not show' : 'upstream'})`,
+        );
       return;
     }
 

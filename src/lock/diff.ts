@@ -97,6 +97,29 @@ export function pinMatchesLocked(spec: ComponentSpec, locked: LockedComponent | 
   return false;
 }
 
+/**
+ * What the config asks for that the locked pin does not answer, field by field, without
+ * resolving anything (`lock --check --offline`).
+ */
+export function pinChanges(spec: ComponentSpec, locked: LockedComponent): FieldChange[] {
+  const have = locked as { git?: string; ref?: string; url?: string; local?: string; integrity?: string; patches?: { file: string }[]; signer?: string };
+  const out: FieldChange[] = [];
+  const cmp = (field: string, want: unknown, got: unknown) => {
+    if (want !== got) out.push({ field, old: got, new: want });
+  };
+  cmp('git', spec.git, have.git);
+  if (spec.git !== undefined) cmp('ref', spec.ref, have.ref);
+  cmp('url', spec.url, have.url);
+  cmp('local', spec.local, have.local);
+  if (spec.integrity !== undefined) cmp('integrity', spec.integrity, have.integrity);
+  cmp('path', spec.path, locked.path);
+  const want = (spec.patches ?? []).join(', ');
+  const got = (have.patches ?? []).map((p) => p.file).join(', ');
+  if (want !== got) out.push({ field: 'patches', old: got || undefined, new: want || undefined });
+  if (spec.signingKey !== undefined && !have.signer) out.push({ field: 'signer', old: undefined, new: `a signature by ${spec.signingKey}` });
+  return out;
+}
+
 const show = (v: unknown) => (v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
 
 /** A readable, per-component diff for `lock --check` and `xenrel diff`. */

@@ -8,7 +8,7 @@ import { lockLocal, verifyLocal } from '../sources/local.js';
 import { hashTarball } from '../archive/reader.js';
 import type { Limits } from '../archive/policy.js';
 import { compareBytewise } from '../tree/hash.js';
-import { diffComponent, diffLocks, metadataChanges, pinMatchesLocked, withMetadata, type ComponentChange } from './diff.js';
+import { diffComponent, diffLocks, metadataChanges, pinChanges, pinMatchesLocked, withMetadata, type ComponentChange } from './diff.js';
 import { checkSigner } from './signatures.js';
 import { assertKnownComponents } from '../components.js';
 import { forEachComponent } from '../util/settle.js';
@@ -23,6 +23,11 @@ export interface LockOptions {
   update?: string[];
   progress?: ProgressSink;
   jobs?: number;
+  /**
+   * `lock --check --offline`: compare the config with the lock and re-hash local components
+   * and patch files, nothing else. A moved tag or changed upstream bytes are not seen.
+   */
+  offline?: boolean;
 }
 
 export interface LockResult {
@@ -167,6 +172,7 @@ async function checkPins(opts: LockOptions & { existing: Lockfile | undefined })
     const spec = manifest.components[name];
     const old = opts.existing?.components[name];
     if (!spec) return { ...diffComponent(name, old, undefined)!, reason: 'in the lock but no longer in the config' };
+    if (opts.offline) return offlineDrift(name, spec, old, opts);
     if (!old || !pinMatchesLocked(spec, old)) {
       const fresh = await resolveOne(name, spec, opts, []);
       // The pin moved: its metadata fields are reported with the rest of the entry's diff.
@@ -209,10 +215,26 @@ async function checkPins(opts: LockOptions & { existing: Lockfile | undefined })
   return results.filter((c): c is ComponentChange => c !== undefined);
 }
 
+/**
+ * Offline drift: the config against the lock, local components and patch files re-hashed.
+ * A pinned commit or integrity cannot change, so the children it names cannot either.
+ */
+async function offlineDrift(name: string, spec: ComponentSpec, old: LockedComponent | undefined, opts: LockOptions): Promise<ComponentChange | undefined> {
+  if (!old) return { name, kind: 'added', fields: [], reason: 'not in the lock yet' };
+  if (!pinMatchesLocked(spec, old)) return { name, kind: 'changed', fields: pinChanges(spec, old), reason: 'the config changed' };
+  if (isLockedLocal(old)) {
+    try {
+      await verifyLocal(name, old, opts.loaded.root);
+    } catch (err) {
+      return { name, kind: 'changed', fields: [], reason: (err as Error).message };
+    }
+  }
+  return nestedDrift(name, old, { ...opts, offline: true });
+}
 
 /** Drift inside an entry whose own pin holds: its children and its patch files. */
 async function nestedDrift(name: string, old: LockedComponent, opts: LockOptions): Promise<ComponentChange | undefined> {
-  const { fields, reasons } = await checkNested(name, old, nestedContext(name, opts, []));
+  const { fields, reasons } = await checkNested(name, old, { ...nestedContext(name, opts, []), offline: opts.offline });
   if (!fields.length) return undefined;
   return { name, kind: 'changed', fields, reason: reasons.join('; ') };
 }

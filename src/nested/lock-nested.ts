@@ -62,8 +62,10 @@ const same = (a: unknown, b: unknown) => stable(a) === stable(b);
 export async function checkNested(name: string, old: LockedComponent, ctx: NestedContext): Promise<{ fields: FieldChange[]; reasons: string[] }> {
   const fields: FieldChange[] = [];
   const reasons: string[] = [];
-  if (isLockedGit(old)) {
-    const now = await resolveChildren(old, ctx.cache, { name, mirrors: ctx.mirrors, progress: ctx.progress, known: old.children, recheckRefs: true, offline: ctx.offline });
+  // Offline: the children come from the pinned commit, which cannot change; only a moved
+  // ref of a child could, and seeing that takes the network.
+  if (isLockedGit(old) && !ctx.offline) {
+    const now = await resolveChildren(old, ctx.cache, { name, mirrors: ctx.mirrors, progress: ctx.progress, known: old.children, recheckRefs: true });
     const before = old.children ?? {};
     for (const p of [...new Set([...Object.keys(before), ...Object.keys(now)])].sort(compareBytewise)) {
       if (same(before[p], now[p])) continue;

@@ -178,7 +178,7 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
   // A private agent: no global dispatcher changes, and destroying it closes every socket
   // (a stalled server cannot keep the process alive). undici loads only when a download
   // starts: it is a tenth of a second of start-up that a cached fetch never needs.
-  const { Agent } = await import('undici');
+  const { Agent } = await import('./http-agent.js');
   const agent = new Agent({
     connect: { timeout: timeouts.connectMs, ...(extraCa.length ? { ca: [...rootCertificates, ...extraCa] } : {}) },
     headersTimeout: timeouts.headersMs,

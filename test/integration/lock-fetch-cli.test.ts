@@ -146,6 +146,40 @@ describe('lock, fetch and status', () => {
     expect(c.stdout).toContain('ref: rel-1.17.0 -> rel-1.16.0');
   });
 
+  it('lock --check --offline compares the config with the lock and touches no upstream', async () => {
+    const p = await project();
+    expect((await p.run(['lock'])).code).toBe(0);
+    // Upstream moved and is unreachable: the online check fails, the offline one cannot see it.
+    const old = await seabios.revParse('rel-1.17.0^{commit}');
+    const moved = await seabios.commit('retag offline', { 'src/bios.c': 'int bios = 9;\n' });
+    await seabios.moveTag('rel-1.17.0', moved, { annotated: true });
+    await rename(seabios.dir, `${seabios.dir}.away`);
+    try {
+      const online = await p.run(['lock', '--check']);
+      expect(online.code, online.stderr).toBe(3);
+      const requests = server.requests.length;
+      const r = await p.run(['lock', '--check', '--offline']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('checked against the config, offline');
+      expect(server.requests.length).toBe(requests);
+
+      await writeFile(join(p.dir, 'xenrel.config.yaml'), config({ seabiosRef: 'rel-1.16.0' }).replace(/  zlib:\n(    .*\n)+/, ''));
+      const c = await p.run(['lock', '--check', '--offline', '--json']);
+      expect(c.code).toBe(1);
+      const j = JSON.parse(c.stdout);
+      const seabiosDrift = j.drift.find((d: { name: string }) => d.name === 'seabios');
+      expect(seabiosDrift.fields).toEqual([{ field: 'ref', old: 'rel-1.17.0', new: 'rel-1.16.0' }]);
+      expect(j.drift.find((d: { name: string }) => d.name === 'zlib').kind).toBe('removed');
+      expect(server.requests.length).toBe(requests);
+    } finally {
+      await rename(`${seabios.dir}.away`, seabios.dir);
+      await seabios.moveTag('rel-1.17.0', old, { annotated: true });
+    }
+    const wrong = await p.run(['lock', '--offline']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('--offline goes with --check');
+  });
+
   it('metadata-only edits (license, groups, vars) download nothing and lock --check tells them from a moved pin', async () => {
     const p = await project();
     expect((await p.run(['lock'])).code).toBe(0);
