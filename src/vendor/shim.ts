@@ -21,7 +21,7 @@ import {
   storeAbs,
   storeKind,
   storeRel,
-} from './layout.js';
+} from '../layout/xenrel-dir.js';
 import { withoutAdvice, withoutRule } from './without.js';
 
 /** scripts/shim/ from src/vendor/ (tsx, vitest) and from dist/vendor/ (the build). */

@@ -22,7 +22,7 @@ import {
   storeDirAbs,
   storeKind,
   storeRel,
-} from './layout.js';
+} from '../layout/xenrel-dir.js';
 import { materialise, type MaterialiseResult } from './materialise.js';
 import { installShim, renderIndex, renderShim } from './shim.js';
 import { fileMatches, placeStore, type PlaceOptions, type PlaceResult } from './store.js';
