@@ -16,7 +16,6 @@ import { verifyTarball, type VerifyResult } from '../verify/verify.js';
 import { buildReleaseInfo, RELEASE_INFO, renderReleaseInfo, type ReleaseInfo } from '../layout/release-info.js';
 import { CONFIG_FILE, RELEASE_SBOM, projectEntries } from '../verify/owned.js';
 import { writeRecord } from './record.js';
-import { XENREL_VERSION } from '../version.js';
 import { detectProject, dirtyFiles, projectSources } from './project-tree.js';
 import { BlobHashCache } from './blob-hash-cache.js';
 import { generateSbom } from '../sbom/sbom.js';

@@ -11,7 +11,7 @@ import { checkPath, checkSymlinks, finding, resolveLimits, RULES, type Finding, 
 import { expectedTree, LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, WITHOUT_FILE, storeKind, storeRel } from '../layout/xenrel-dir.js';
 import { parseShimIndex } from '../vendor/shim-index.js';
 import type { Lockfile, ProgressSink } from '../types.js';
-import { LOCKFILE_NAME, lockDigest, parseLockText } from '../lock/lockfile.js';
+import { lockDigest, parseLockText } from '../lock/lockfile.js';
 import { recordProjectEntries, type ReleaseRecord } from '../layout/release-record.js';
 import { RELEASE_INFO, parseReleaseInfo, type ReleaseInfo } from '../layout/release-info.js';
 import { CONFIG_FILE, checkGenerated, projectEntries, type GeneratedReport } from './owned.js';

@@ -131,7 +131,7 @@ describe('verifyTarball', () => {
   });
 
   it('reports a missing component, and accepts one left out on purpose', async () => {
-    const { root, lock } = await vendoredTree({ without: true });
+    const { root } = await vendoredTree({ without: true });
     const tarball = join(await tmp.make(), 'x.tar.gz');
     await writeArchive(await entriesFromDir(root), { out: tarball, format: 'gz', topDir: TOP, mtime: 0 });
     const r = await verifyTarball(tarball);
