@@ -55,3 +55,29 @@ export function wrapFsError(err: unknown, what: string): unknown {
   }
   return err;
 }
+
+/**
+ * An error as a report shows it and `--json` prints it: plain data, so library results
+ * (a failed component in a batch) carry it without depending on the report.
+ */
+export interface ReportedError {
+  code: string;
+  message: string;
+  hint?: string;
+  exitCode: number;
+  details?: Record<string, unknown>;
+}
+
+/** Any thrown value as a ReportedError; an unexpected one says to rerun with --debug. */
+export function toReported(err: unknown): ReportedError {
+  if (err instanceof XenrelError) return { code: err.code, message: err.message, hint: err.hint, exitCode: err.exitCode, details: err.details };
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT')
+    return { code: 'E_NOSPACE', message: `no space left on device: ${e.message}`, exitCode: ExitCode.fetch, hint: 'free some disk space and run the command again' };
+  return {
+    code: 'E_INTERNAL',
+    message: `unexpected error: ${e?.message ?? String(err)}`,
+    exitCode: ExitCode.usage,
+    hint: 'run again with --debug for the stack trace, and report it',
+  };
+}

@@ -162,6 +162,13 @@ export interface Lockfile {
   components: Record<string, LockedComponent>;
 }
 
+/** One locked field that differs between two locks, or between a lock and upstream. */
+export interface FieldChange {
+  field: string;
+  old?: unknown;
+  new?: unknown;
+}
+
 export const isLockedGit = (c: LockedComponent): c is LockedGit => 'git' in c;
 export const isLockedTarball = (c: LockedComponent): c is LockedTarball => 'url' in c;
 export const isLockedLocal = (c: LockedComponent): c is LockedLocal => 'local' in c;

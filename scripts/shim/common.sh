@@ -164,6 +164,7 @@ xr_find_by_url() {
   return 1
 }
 
+# shellcheck disable=SC2317 # used by the git part only
 xr_find_by_name() {
   xr_require_index "$1"
   while IFS=$XR_TAB read -r f1 f2 f3 f4 f5 f6 f7 f8 f9 rest; do
@@ -181,6 +182,7 @@ xr_find_by_name() {
 }
 
 # Does revision $1 name the locked ref $2 / commit $3?
+# shellcheck disable=SC2317 # used by the git part only
 xr_rev_matches() {
   case $1 in '' | HEAD | FETCH_HEAD | '@') return 0 ;; esac
   case $1 in
@@ -195,6 +197,7 @@ xr_rev_matches() {
 # The tree-hash lines of a folder: "<mode> <sha256> <path>", bytewise path order, .git
 # skipped, exactly as xenrel (src/tree/hash.ts) defines them. File names sha256sum has to
 # escape (backslash, newline) drop out, so such a tree never matches: refused, not served.
+# shellcheck disable=SC2317 # used by the git part only
 xr_tree_lines() (
   cd "$1" || exit 1
   {
@@ -213,6 +216,7 @@ xr_tree_lines() (
 
 # Checks folder $1 against component C_*; on a mismatch prints a short description of the
 # difference and returns 1.
+# shellcheck disable=SC2317 # used by the git part only
 xr_verify_tree() {
   xr_tmp=$XR_TMP/verify
   xr_tree_lines "$1" >"$xr_tmp.lines" || { rm -f "$xr_tmp".*; printf 'cannot read %s' "$1"; return 1; }

@@ -5,7 +5,7 @@ import { XenrelError } from '../errors.js';
 import { readLock } from '../lock/lockfile.js';
 import type { Report } from '../report/report.js';
 import { clean } from '../vendor/vendor.js';
-import { XENREL_DIR } from '../vendor/layout.js';
+import { XENREL_DIR } from '../layout/xenrel-dir.js';
 import { BaseCommand } from './base.js';
 
 export class CleanCommand extends BaseCommand {

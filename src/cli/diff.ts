@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { resolve } from 'node:path';
-import { ExitCode, usageError } from '../errors.js';
+import { ExitCode } from '../errors.js';
 import { diffReleases, formatShortLogs } from '../lock/changelog.js';
 import { formatChanges } from '../lock/diff.js';
 import { requireLock } from '../lock/lockfile.js';

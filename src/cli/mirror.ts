@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { resolve } from 'node:path';
 import { exportMirror } from '../mirror/export.js';
-import { MIRROR_INDEX } from '../mirror/layout.js';
+import { MIRROR_INDEX } from '../layout/mirror.js';
 import type { Lockfile } from '../types.js';
 import type { Report } from '../report/report.js';
 import { BaseCommand } from './base.js';

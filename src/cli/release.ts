@@ -5,7 +5,7 @@ import { fetchAll } from '../fetch/fetch-all.js';
 import { displayPath } from '../manifest/load.js';
 import { human, type Report } from '../report/report.js';
 import { release } from '../release/release.js';
-import { withProgress } from '../report/progress.js';
+import { withProgress } from '../util/progress.js';
 import { isLockedGit, type Lockfile } from '../types.js';
 import { levelOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';

@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { XenrelError, ExitCode } from '../errors.js';
+import { XenrelError, ExitCode, toReported, type ReportedError } from '../errors.js';
 import type { Cache } from '../cache/cache.js';
 import type { LoadedManifest, Lockfile, ProgressSink } from '../types.js';
 import { isLockedGit, isLockedTarball } from '../types.js';
@@ -8,8 +8,7 @@ import { fetchTarball } from '../sources/tarball.js';
 import { verifyLocal } from '../sources/local.js';
 import { assertKnownComponents } from '../components.js';
 import { mirrorsFor } from '../lock/resolve.js';
-import { toReported, type ReportedError } from '../report/report.js';
-import { withProgress } from '../report/progress.js';
+import { withProgress } from '../util/progress.js';
 import { compareBytewise } from '../tree/hash.js';
 import { fetchChildren } from '../nested/children.js';
 import { checkSigner } from '../lock/signatures.js';

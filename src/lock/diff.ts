@@ -1,11 +1,5 @@
-import type { ComponentSpec, LockedComponent, Lockfile } from '../types.js';
+import type { ComponentSpec, FieldChange, LockedComponent, Lockfile } from '../types.js';
 import { compareBytewise } from '../tree/hash.js';
-
-export interface FieldChange {
-  field: string;
-  old?: unknown;
-  new?: unknown;
-}
 
 export interface ComponentChange {
   name: string;

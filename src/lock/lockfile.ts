@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { XenrelError, ExitCode } from '../errors.js';
@@ -5,12 +6,11 @@ import type { Lockfile } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { formatKeyPath, parseWithPositions, positionOf, type PositionedDoc } from '../util/yaml-positions.js';
 import { ConfigError, type ConfigIssue } from '../manifest/config-error.js';
-import { integrityString, plainString, treePath, urlString } from '../manifest/schema.js';
+import { integrityString, plainString, treeHashString, treePath, urlString } from '../manifest/schema.js';
 import { commitId, reservedKeyPath } from '../util/patterns.js';
 
 export const LOCKFILE_NAME = 'xenrel.lock';
 
-export const treeHashString = z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, 'expected a tree hash "sha256-<base64>"');
 const commitString = commitId;
 
 const common = { path: treePath, license: z.string().optional() };
@@ -91,6 +91,9 @@ export const lockSchema = z.strictObject({
 export function serializeLock(lock: Lockfile): string {
   return `${JSON.stringify(sortKeys(lock), null, 2)}\n`;
 }
+
+/** sha256 (hex) of the lock's bytes as written: what a release record names the lock by. */
+export const lockDigest = (lock: Lockfile): string => createHash('sha256').update(serializeLock(lock)).digest('hex');
 
 export function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);

@@ -12,7 +12,7 @@ import { diffComponent, diffLocks, metadataChanges, pinChanges, pinMatchesLocked
 import { checkSigner } from './signatures.js';
 import { assertKnownComponents } from '../components.js';
 import { forEachComponent } from '../util/settle.js';
-import { withProgress } from '../report/progress.js';
+import { withProgress } from '../util/progress.js';
 import { checkNested, lockNested, patchesUnchanged } from '../nested/lock-nested.js';
 
 export interface LockOptions {

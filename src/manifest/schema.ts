@@ -21,6 +21,9 @@ export const urlString = z.string().superRefine((u, ctx) => {
 /** No NUL or other control characters: they end a C string early or forge lines. */
 export const plainString = z.string().refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters (NUL, newline, tab, …)');
 
+/** A tree hash as the README defines it. */
+export const treeHashString = z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, 'expected a tree hash "sha256-<base64>"');
+
 export const integrityString = z
   .string()
   // The digest's exact length per algorithm: a longer or shorter one would pass a loose

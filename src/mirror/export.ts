@@ -11,7 +11,7 @@ import { git, runGit } from '../sources/git-run.js';
 import { compareBytewise } from '../tree/hash.js';
 import { isLockedGit, isLockedTarball, type Lockfile, type ProgressSink } from '../types.js';
 import { fsyncDir, tempName, writeFileAtomic } from '../util/atomic.js';
-import { byHashPath, gitMirrorAltPath, gitMirrorPath, MIRROR_INDEX, tarballFileName } from './layout.js';
+import { byHashPath, gitMirrorAltPath, gitMirrorPath, MIRROR_INDEX, tarballFileName } from '../layout/mirror.js';
 
 /**
  * `xenrel mirror DIR`: the cache as a static mirror any web server can host (layout in

@@ -9,7 +9,7 @@ import { hashTarball } from '../archive/reader.js';
 import { compareBytewise, treeHash } from '../tree/hash.js';
 import type { LockedChild, LockedChildFile, LockedChildGit, ProgressSink } from '../types.js';
 import { parseWrap, sriFromSha256Hex, type WrapFile, type WrapGit } from './wrap.js';
-import { gitMirrorCandidates } from '../mirror/layout.js';
+import { gitMirrorCandidates } from '../layout/mirror.js';
 
 /**
  * Nested sources of a git component, found at its locked commit:

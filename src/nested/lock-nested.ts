@@ -1,8 +1,7 @@
 import type { Cache } from '../cache/cache.js';
-import type { FieldChange } from '../lock/diff.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import { compareBytewise } from '../tree/hash.js';
-import { isLockedGit, isLockedLocal, type ComponentSpec, type LockedChild, type LockedComponent, type ProgressSink } from '../types.js';
+import { isLockedGit, isLockedLocal, type ComponentSpec, type FieldChange, type LockedChild, type LockedComponent, type ProgressSink } from '../types.js';
 import { computeVendoredTree, hasNested } from './build.js';
 import { resolveChildren } from './children.js';
 import { lockPatches, patchesDrift } from './patches.js';

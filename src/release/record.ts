@@ -2,70 +2,15 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { z } from 'zod';
 import { ExitCode, XenrelError } from '../errors.js';
-import { serializeLock, treeHashString } from '../lock/lockfile.js';
+import { RECORD_SUFFIX, releaseRecordSchema, renderRecord, type ReleaseRecord } from '../layout/release-record.js';
+import { lockDigest } from '../lock/lockfile.js';
 import { verifyDetached } from '../sources/signature.js';
-import { manifestLine, treeHash, type TreeEntry, type TreeMode } from '../tree/hash.js';
+import { manifestLine, treeHash, type TreeEntry } from '../tree/hash.js';
 import type { Lockfile } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { commitId } from '../util/patterns.js';
+import { schemaProblem } from '../util/untrusted-json.js';
 import { XENREL_VERSION } from '../version.js';
-import { schemaProblem } from '../verify/untrusted-json.js';
-
-/**
- * The release record, `<name>.release.json`, published beside the tarball: the anchor for
- * what the lock cannot hold. The lock is committed inside the project, so it cannot name
- * the commit (or the tree) that holds it; the record names both, with the lock's digest,
- * the SBOM's digest and each tarball's sha256. Its own sha256 goes into SHA256SUMS, and a
- * detached OpenPGP signature (`<name>.release.json.asc`) can vouch for it.
- */
-export const RECORD_SUFFIX = '.release.json';
-
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex digits (sha256)');
-const LINE = /^(100644|100755|120000) ([0-9a-f]{64}) (.+)$/;
-
-export const releaseRecordSchema = z
-  .strictObject({
-    releaseRecordVersion: z.literal(1),
-    /** The tarballs' top directory. */
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'expected a tarball name'),
-    xenrel: z.string().min(1),
-    /** One entry per tarball cut from the same content (gz, xz, zst), by file name. */
-    tarballs: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'expected a file name'), z.strictObject({ sha256: hex64, size: z.number().int().nonnegative() })),
-    /** sha256 of the lock's bytes (`xenrel.lock` as written: sorted keys, final newline). */
-    lock: z.strictObject({ sha256: hex64 }),
-    sbom: z.strictObject({ sha256: hex64 }),
-    without: z.array(z.string().min(1)),
-    project: z.strictObject({
-      tree: treeHashString,
-      /** The commit the project's files came from (none for a plain folder or uncommitted changes). */
-      commit: commitId.optional(),
-      /** Where that commit can be fetched, when the config says (`release.repository`). */
-      repository: z.string().min(1).optional(),
-      /** Tree-hash lines `<mode> <sha256> <path>` of the project's files, so verify can name each change. */
-      files: z.array(z.string().regex(LINE, 'expected "<mode> <sha256> <path>"')),
-    }),
-  })
-  .superRefine((r, ctx) => {
-    if (treeHash(r.project.files.map(lineEntry)) !== r.project.tree)
-      ctx.addIssue({ code: 'custom', path: ['project', 'files'], message: 'the file lines do not hash to project.tree' });
-  });
-
-export type ReleaseRecord = z.infer<typeof releaseRecordSchema>;
-
-function lineEntry(line: string): TreeEntry {
-  const m = LINE.exec(line)!;
-  return { mode: m[1] as TreeMode, sha256: m[2]!, path: m[3]! };
-}
-
-export const recordProjectEntries = (r: ReleaseRecord): TreeEntry[] => r.project.files.map(lineEntry);
-
-export const lockDigest = (lock: Lockfile): string => createHash('sha256').update(serializeLock(lock)).digest('hex');
-
-export function renderRecord(r: ReleaseRecord): string {
-  return `${JSON.stringify(r, null, 2)}\n`;
-}
 
 export interface RecordInput {
   outDir: string;
@@ -110,18 +55,6 @@ export async function writeRecord(o: RecordInput): Promise<{ file: string; sha25
   const text = renderRecord(record);
   await writeFileAtomic(file, text);
   return { file, sha256: createHash('sha256').update(text).digest('hex') };
-}
-
-const recordError = (message: string, hint?: string) => new XenrelError('E_RECORD', message, { exitCode: ExitCode.usage, hint });
-
-/** Reads a release record given by the user; a schema failure names the key path. */
-export async function readRecord(file: string, display = file): Promise<ReleaseRecord> {
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw recordError(`${display}: cannot read the release record (${err.code ?? err.message})`, 'pass the <name>.release.json published beside the tarball');
-  });
-  const r = schemaProblem(releaseRecordSchema, text, display);
-  if ('problem' in r) throw new XenrelError('E_RECORD_INVALID', `${r.problem}`, { exitCode: ExitCode.checkFailed, hint: 'obtain the release record again from where the release is published' });
-  return r.value;
 }
 
 /** Checks `<record>.asc` (or `sig`) with only `keyFile`'s key; returns the signer's fingerprint. */

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
-import { ExitCode, XenrelError, type ExitCodeValue } from '../errors.js';
+import { ExitCode, toReported, type ExitCodeValue, type ReportedError } from '../errors.js';
 import type { ProgressSink } from '../types.js';
 
 export interface ReportOptions {
@@ -12,14 +12,6 @@ export interface ReportOptions {
   /** Progress bars only on a terminal. */
   tty?: boolean;
   command?: string;
-}
-
-export interface ReportedError {
-  code: string;
-  message: string;
-  hint?: string;
-  exitCode: number;
-  details?: Record<string, unknown>;
 }
 
 /**
@@ -215,19 +207,6 @@ export class Report implements ProgressSink {
     if (this.bars && stream === this.opts.stderr) this.bars.log(text);
     else stream.write(text);
   }
-}
-
-export function toReported(err: unknown): ReportedError {
-  if (err instanceof XenrelError) return { code: err.code, message: err.message, hint: err.hint, exitCode: err.exitCode, details: err.details };
-  const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT')
-    return { code: 'E_NOSPACE', message: `no space left on device: ${e.message}`, exitCode: ExitCode.fetch, hint: 'free some disk space and run the command again' };
-  return {
-    code: 'E_INTERNAL',
-    message: `unexpected error: ${e?.message ?? String(err)}`,
-    exitCode: ExitCode.usage,
-    hint: 'run again with --debug for the stack trace, and report it',
-  };
 }
 
 interface ProgressItem {

@@ -36,10 +36,13 @@ export function completionSpecs(classes: CommandClass[]): CompletionSpec[] {
 
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** COMPREPLY from compgen, one candidate a line: a file name with a space stays one word. */
+const reply = (compgenArgs: string) => `mapfile -t COMPREPLY < <(compgen ${compgenArgs} -- "$cur")`;
+
 function bashValue(v: ValueName): string {
-  if (v.complete === 'file') return 'COMPREPLY=($(compgen -f -- "$cur"))';
-  if (v.complete === 'dir') return 'COMPREPLY=($(compgen -d -- "$cur"))';
-  if (Array.isArray(v.complete)) return `COMPREPLY=($(compgen -W ${shq(v.complete.join(' '))} -- "$cur"))`;
+  if (v.complete === 'file') return reply('-f');
+  if (v.complete === 'dir') return reply('-d');
+  if (Array.isArray(v.complete)) return reply(`-W ${shq(v.complete.join(' '))}`);
   return 'COMPREPLY=()';
 }
 
@@ -54,7 +57,7 @@ export function bashCompletion(specs: CompletionSpec[]): string {
     '  prev="${COMP_WORDS[COMP_CWORD-1]}"',
     '  COMPREPLY=()',
     '  if [ "$COMP_CWORD" -eq 1 ]; then',
-    `    COMPREPLY=($(compgen -W ${shq(specs.map((s) => s.name).join(' '))} -- "$cur"))`,
+    `    ${reply(`-W ${shq(specs.map((s) => s.name).join(' '))}`)}`,
     '    return 0',
     '  fi',
     '  cmd="${COMP_WORDS[1]}"',
@@ -70,9 +73,9 @@ export function bashCompletion(specs: CompletionSpec[]): string {
     }
     const flags = s.options.flatMap((o) => o.names).join(' ');
     lines.push('      case "$cur" in');
-    lines.push(`        -*) COMPREPLY=($(compgen -W ${shq(flags)} -- "$cur")) ;;`);
-    if (s.words) lines.push(`        *) COMPREPLY=($(compgen -W ${shq(s.words.join(' '))} -- "$cur")) ;;`);
-    else if (s.positionals) lines.push('        *) COMPREPLY=($(compgen -f -- "$cur")) ;;');
+    lines.push(`        -*) ${reply(`-W ${shq(flags)}`)} ;;`);
+    if (s.words) lines.push(`        *) ${reply(`-W ${shq(s.words.join(' '))}`)} ;;`);
+    else if (s.positionals) lines.push(`        *) ${reply('-f')} ;;`);
     lines.push('      esac');
     lines.push('      ;;');
   }

@@ -11,7 +11,7 @@ import { FULL_SHA, SHORT_SHA, git, gitFailure, lastLines, runGit, runGitRemote }
 import { gitProgressFeed } from './git-progress.js';
 import { gitTreeEntries, listGitlinks } from './git-tree.js';
 import { assertGitTransport, assertTlsVerification } from './transport-policy.js';
-import { gitMirrorCandidates } from '../mirror/layout.js';
+import { gitMirrorCandidates } from '../layout/mirror.js';
 
 export { gitTreeEntries, exportTree, symlinkEscapes, type GitTree, type Gitlink, type GitTreeAttributes } from './git-tree.js';
 

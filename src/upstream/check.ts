@@ -5,7 +5,7 @@ import { lsRemote } from '../sources/git.js';
 import { FULL_COMMIT_SHA1 as FULL_SHA } from '../util/patterns.js';
 import { runGit } from '../sources/git-run.js';
 import { fetchTarball } from '../sources/tarball.js';
-import { toReported, type ReportedError } from '../report/report.js';
+import { toReported, type ReportedError } from '../errors.js';
 import { compareBytewise } from '../tree/hash.js';
 import { isLockedGit, isLockedTarball, type ComponentSpec, type LoadedManifest, type Lockfile, type ProgressSink } from '../types.js';
 import { newerTags } from './versions.js';

@@ -1,6 +1,5 @@
 import pLimit from 'p-limit';
-import { XenrelError, type ExitCodeValue } from '../errors.js';
-import { toReported } from '../report/report.js';
+import { XenrelError, toReported, type ExitCodeValue } from '../errors.js';
 
 /**
  * Run `fn` for every name, `jobs` at a time, and let every one finish: one run names every

@@ -4,7 +4,7 @@ import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import type { LockedComponent, Lockfile } from '../types.js';
-import { expectedTree, storeAbs, storeKind, storeRel } from './layout.js';
+import { expectedTree, storeAbs, storeKind, storeRel } from '../layout/xenrel-dir.js';
 import { fileMatches } from './store.js';
 import { exists, recoverSiblings, stagingPath, swapInto } from './swap.js';
 

@@ -3,7 +3,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { isLockedTarball, type LockedComponent, type Lockfile } from '../types.js';
-import { XENREL_DIR, storeKind, storeRel } from './layout.js';
+import { XENREL_DIR, storeKind, storeRel } from '../layout/xenrel-dir.js';
 
 /**
  * pvgrub2: upstream GRUB 2 built for the Xen platform, the make target the Xen packagers

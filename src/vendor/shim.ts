@@ -21,7 +21,7 @@ import {
   storeAbs,
   storeKind,
   storeRel,
-} from './layout.js';
+} from '../layout/xenrel-dir.js';
 import { withoutAdvice, withoutRule } from './without.js';
 
 /** The shim's shell sources, shipped in the package. */

@@ -11,7 +11,7 @@ import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/ha
 import { walkTree } from '../tree/walk.js';
 import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent, type Lockfile, type ProgressSink } from '../types.js';
 import { finishComponentTree, hasNested } from '../nested/build.js';
-import { SOURCES_DIR, expectedTree, storeDirAbs, storeKind } from './layout.js';
+import { SOURCES_DIR, expectedTree, storeDirAbs, storeKind } from '../layout/xenrel-dir.js';
 import { exists, recoverSiblings, removeAtomically, stagingPath, swapInto } from './swap.js';
 
 export interface PlaceOptions {

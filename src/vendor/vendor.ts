@@ -22,14 +22,13 @@ import {
   storeDirAbs,
   storeKind,
   storeRel,
-} from './layout.js';
+} from '../layout/xenrel-dir.js';
 import { materialise, type MaterialiseResult } from './materialise.js';
 import { installShim, renderIndex, renderShim } from './shim.js';
 import { fileMatches, placeStore, type PlaceOptions, type PlaceResult } from './store.js';
 import { exists, recoverSiblings, removeAtomically } from './swap.js';
 import { withoutAdvice } from './without.js';
 import { PVGRUB2_MAKEFILE, installPvgrub2 } from './pvgrub2.js';
-import { lockedPins } from '../xen/locked-pins.js';
 
 export interface VendorOptions extends PlaceOptions {
   /** Copy components to their `path` too (default true). */

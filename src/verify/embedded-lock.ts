@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseLockText } from '../lock/lockfile.js';
-import { LOCK_COPY } from '../vendor/layout.js';
+import { LOCK_COPY } from '../layout/xenrel-dir.js';
 import { readTar } from '../archive/reader.js';
 import type { Lockfile } from '../types.js';
 

@@ -8,12 +8,12 @@ import { sha256File } from '../tree/walk.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
 import { checkPath, checkSymlinks, finding, resolveLimits, RULES, type Finding, type Limits } from '../archive/policy.js';
-import { expectedTree, LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, WITHOUT_FILE, storeKind, storeRel } from '../vendor/layout.js';
+import { expectedTree, LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, WITHOUT_FILE, storeKind, storeRel } from '../layout/xenrel-dir.js';
 import { parseShimIndex } from '../vendor/shim-index.js';
 import type { Lockfile, ProgressSink } from '../types.js';
-import { LOCKFILE_NAME, parseLockText } from '../lock/lockfile.js';
-import { lockDigest, recordProjectEntries, type ReleaseRecord } from '../release/record.js';
-import { RELEASE_INFO, parseReleaseInfo, type ReleaseInfo } from './release-info.js';
+import { lockDigest, parseLockText } from '../lock/lockfile.js';
+import { recordProjectEntries, type ReleaseRecord } from '../layout/release-record.js';
+import { RELEASE_INFO, parseReleaseInfo, type ReleaseInfo } from '../layout/release-info.js';
 import { CONFIG_FILE, checkGenerated, projectEntries, type GeneratedReport } from './owned.js';
 
 /**
@@ -23,8 +23,6 @@ import { CONFIG_FILE, checkGenerated, projectEntries, type GeneratedReport } fro
  * pass `expect`; without it, the `.xenrel/release.json` and `.xenrel/xenrel.lock` inside
  * the tarball or tree are used.
  */
-
-export { RELEASE_INFO, type ReleaseInfo };
 
 export interface ComponentExpectation {
   /** Where the component lies, relative to the top directory: a folder, or a file for `integrity`. */

@@ -1,4 +1,5 @@
 import { ExitCode, XenrelError } from '../errors.js';
+import type { BuildChoices } from './build-choices.js';
 import { TOOL_VARIABLES } from './host-tools.js';
 
 /**
@@ -9,30 +10,6 @@ import { TOOL_VARIABLES } from './host-tools.js';
  * found; c-stubdom and pv-grub off; `--disable-extfiles` moves five stubdom URLs upstream.
  * Every option lives in one table below; which component each switch gates is in NEEDS.
  */
-
-type Tri = boolean | undefined;
-
-export interface BuildChoices {
-  host: string;
-  x86: boolean;
-  arm: boolean;
-  freebsd: boolean;
-  cmake: boolean;
-  tools: Tri;
-  stubdom: Tri;
-  qemuXen: Tri;
-  qemuTraditional: Tri;
-  seabios: Tri;
-  ovmf: Tri;
-  ipxe: Tri;
-  extfiles: boolean;
-  /** configure's `<LIB>_URL=…` (AC_ARG_VAR of AX_STUBDOM_LIB): base URL by library prefix. */
-  libUrls: Record<string, string>;
-  /** Stub domains by configure name: c, grub, xenstore, xenstorepvh, vtpm, vtpmmgr, ioemu. */
-  stubdoms: Record<string, Tri>;
-  /** The option that last set each choice, for "excluded by". */
-  setBy: Record<string, string>;
-}
 
 interface OptionRule {
   /** Matches the option name (before `=`). */

@@ -1,4 +1,4 @@
-import type { BuildChoices } from './configure-options.js';
+import type { BuildChoices } from './build-choices.js';
 
 /**
  * The programs Xen's configure stops without (tools/configure.ac, stubdom/configure.ac and

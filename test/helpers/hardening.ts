@@ -146,8 +146,8 @@ components:
   };
 }
 
-/** A project folder (a git work tree, committed) holding `config`. */
-export async function makeProject(dir: string, config: string, env: NodeJS.ProcessEnv): Promise<string> {
+/** A project folder holding `config` and a Makefile (a plain folder, not a git work tree). */
+export async function makeProject(dir: string, config: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'xenrel.config.yaml'), config);
   await writeFile(join(dir, 'Makefile'), 'all:\n\t@echo xen\n');

@@ -161,7 +161,7 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
     const flip = find('flip-byte');
     if (flip && flip.offset < body.length) {
       body = Buffer.from(body);
-      body[flip.offset] ^= 0x01;
+      body[flip.offset] = body[flip.offset]! ^ 0x01; // offset < length: checked above
     }
 
     // Range handling (single range only).

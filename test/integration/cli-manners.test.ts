@@ -108,6 +108,20 @@ describe('shell completion, generated from the command definitions', () => {
     await writeFile(join(dir, 'xen-4.22.0.tar.gz'), '');
     expect(await bashComplete(gen.stdout, ['xenrel', 'verify', 'xen-4'], dir)).toEqual(['xen-4.22.0.tar.gz']);
     expect(await bashComplete(gen.stdout, ['xenrel', 'sbom', '--config', 'xen-'], dir)).toEqual(['xen-4.22.0.tar.gz']);
+    // A file name with a space is one candidate, not two.
+    await writeFile(join(dir, 'my lock.json'), '');
+    expect(await bashComplete(gen.stdout, ['xenrel', 'diff', 'my'], dir)).toEqual(['my lock.json']);
+  });
+
+  it('bash: the generated script passes shellcheck', async () => {
+    const dir = await tmp.make();
+    const gen = await runCli(['completion', 'bash'], { cwd: dir });
+    expect(gen.code, gen.stderr).toBe(0);
+    const file = join(dir, 'xenrel.bash');
+    await writeFile(file, gen.stdout);
+    // No shellcheck is a failure, not a skip: .ci/run installs it.
+    const r = await run('shellcheck', ['-s', 'bash', file], { cwd: dir });
+    expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
   });
 
   it('zsh: the script parses and registers with compinit in a real zsh', async () => {

@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 async function lockedProject(): Promise<string> {
-  const proj = await makeProject(await tmp.make('xenrel-conc-'), w.config(), env);
+  const proj = await makeProject(await tmp.make('xenrel-conc-'), w.config());
   const c = await tmp.make('xenrel-cache-');
   expect((await runXenrel(['lock', '--cache', c], { cwd: proj, env })).code).toBe(0);
   return proj;

@@ -95,7 +95,7 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
   const bodies = () => ({ [w.bigPath]: w.big, [w.smallPath]: w.small });
 
   it('lock: the lockfile is absent or complete; the cache stays well-formed', async () => {
-    const proj = await makeProject(await tmp.make('xenrel-lockref-'), w.config(), env);
+    const proj = await makeProject(await tmp.make('xenrel-lockref-'), w.config());
     const cache = await tmp.make('xenrel-cache-');
     const full = await runCli(['lock', '--cache', cache], { cwd: proj, env });
     expect(full.code, full.stderr).toBe(0);
@@ -123,7 +123,7 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
   }, 300_000);
 
   it('fetch: the cache is well-formed after each kill, and the rerun downloads only what was missing', async () => {
-    const proj = await makeProject(await tmp.make('xenrel-fetch-'), w.config(), env);
+    const proj = await makeProject(await tmp.make('xenrel-fetch-'), w.config());
     await writeFile(join(proj, 'xenrel.lock'), refLock);
     const objects = tarballObjects(lock, bodies());
     const seabios = lock.components.seabios!;
@@ -171,7 +171,7 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
     // Template: v1 vendored, then the config and lock moved to v2 (seabios v2, big 2.0).
     const cacheDir = await tmp.make('xenrel-cache-');
     const template = join(await tmp.make('xenrel-vendor-'), 'tree');
-    await makeProject(template, w.config('v1'), env);
+    await makeProject(template, w.config('v1'));
     const run = (dir: string, args: string[]) => runCli([...args, '--cache', cacheDir], { cwd: dir, env });
     expect((await run(template, ['lock'])).code).toBe(0);
     expect((await run(template, ['vendor'])).code).toBe(0);
@@ -228,7 +228,7 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
 
   it('release: nothing under the final name unless complete and identical; the rerun downloads nothing', async () => {
     const cacheDir = await tmp.make('xenrel-cache-');
-    const proj = await makeProject(join(await tmp.make('xenrel-rel-'), 'xen'), w.config(), env);
+    const proj = await makeProject(join(await tmp.make('xenrel-rel-'), 'xen'), w.config());
     expect((await runCli(['lock', '--cache', cacheDir], { cwd: proj, env })).code).toBe(0);
     commitProject(proj, env);
     const out = join(proj, '..', 'out');

@@ -51,7 +51,7 @@ const duBytes = (dir: string) => 1024 * Number(spawnSync('du', ['-sk', dir], { e
 describe.skipIf(!can)('disk full', () => {
   it('vendor: exit 3, E_NOSPACE, every component still old or new; with space the rerun completes', async () => {
     const template = join(await tmp.make('xenrel-vendor-'), 'tree');
-    await makeProject(template, w.config('v1'), env);
+    await makeProject(template, w.config('v1'));
     const run = (dir: string, args: string[]) => runXenrel([...args, '--cache', cacheDir], { cwd: dir, env });
     expect((await run(template, ['lock'])).code).toBe(0);
     expect((await run(template, ['vendor'])).code).toBe(0);
@@ -93,7 +93,7 @@ describe.skipIf(!can)('disk full', () => {
   }, 300_000);
 
   it('release: exit 3, E_NOSPACE, an earlier release and SHA256SUMS untouched, nothing under the new name', async () => {
-    const proj = await makeProject(join(await tmp.make('xenrel-rel-'), 'xen'), w.config('v1'), env);
+    const proj = await makeProject(join(await tmp.make('xenrel-rel-'), 'xen'), w.config('v1'));
     expect((await runXenrel(['lock', '--cache', cacheDir], { cwd: proj, env })).code).toBe(0);
     expect((await runXenrel(['fetch', '--cache', cacheDir], { cwd: proj, env })).code).toBe(0);
     commitProject(proj, env);

@@ -25,7 +25,7 @@ import { parseLockText, serializeLock } from '../../src/lock/lockfile.js';
 import { XenrelError } from '../../src/errors.js';
 import type { LockedGit, Lockfile, LoadedManifest } from '../../src/types.js';
 import { makeTarball } from '../helpers/make-tarball.js';
-import { gitMirrorPath } from '../../src/mirror/layout.js';
+import { gitMirrorPath } from '../../src/layout/mirror.js';
 
 const tmp = tempDirs();
 let fx: GitFixtures;

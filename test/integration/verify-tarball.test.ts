@@ -9,7 +9,8 @@ import { entriesFromDir, bufferEntry } from '../../src/archive/entries.js';
 import { writeArchive } from '../../src/archive/write-archive.js';
 import { hashDir } from '../../src/tree/walk.js';
 import { manifestLine } from '../../src/tree/hash.js';
-import { verifyTarball, verifyDir, expectationsFromLock, RELEASE_INFO, type ReleaseInfo } from '../../src/verify/verify.js';
+import { verifyTarball, verifyDir, expectationsFromLock } from '../../src/verify/verify.js';
+import { RELEASE_INFO, type ReleaseInfo } from '../../src/layout/release-info.js';
 import type { Lockfile } from '../../src/types.js';
 
 const tmp = tempDirs();
@@ -130,7 +131,7 @@ describe('verifyTarball', () => {
   });
 
   it('reports a missing component, and accepts one left out on purpose', async () => {
-    const { root, lock } = await vendoredTree({ without: true });
+    const { root } = await vendoredTree({ without: true });
     const tarball = join(await tmp.make(), 'x.tar.gz');
     await writeArchive(await entriesFromDir(root), { out: tarball, format: 'gz', topDir: TOP, mtime: 0 });
     const r = await verifyTarball(tarball);

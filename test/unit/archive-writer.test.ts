@@ -245,6 +245,7 @@ await writeArchive(await entriesFromDir(process.argv[2]), { out: process.argv[3]
     expect(sha(execFileSync('xz', ['-dc', join(out, 'x.tar.xz')], { maxBuffer: 1 << 26 }))).toBe(tar.tarSha256);
     expect(sha(execFileSync('zstd', ['-dc', join(out, 'x.tar.zst')], { maxBuffer: 1 << 26 }))).toBe(tar.tarSha256);
     expect(xz.tarSha256).toBe(tar.tarSha256);
+    expect(zst.tarSha256).toBe(tar.tarSha256);
     expect((await hashTarball(join(out, 'x.tar.xz'))).hash).toBe((await hashTarball(join(out, 'x.tar'))).hash);
     expect((await hashTarball(join(out, 'x.tar.zst'))).compression).toBe('zst');
     // the same again: same bytes

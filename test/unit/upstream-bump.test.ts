@@ -6,7 +6,7 @@ import { newerTags, parseTagVersion } from '../../src/upstream/versions.js';
 import { setConfigScalar } from '../../src/bump/config-edit.js';
 import { applyLineEdits, planLineEdit } from '../../src/bump/make-edit.js';
 import { versionInUrl } from '../../src/bump/bump.js';
-import { byHashPath, gitBaseName, gitMirrorCandidates, tarballFileName } from '../../src/mirror/layout.js';
+import { byHashPath, gitBaseName, gitMirrorCandidates, tarballFileName } from '../../src/layout/mirror.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs();

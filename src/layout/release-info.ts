@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { integrityString, treePath } from '../manifest/schema.js';
-import { treeHashString } from '../lock/lockfile.js';
+import { integrityString, treeHashString, treePath } from '../manifest/schema.js';
 import { placedTree, type Lockfile } from '../types.js';
-import { storeRel } from '../vendor/layout.js';
+import { XENREL_DIR, storeRel } from './xenrel-dir.js';
 import { commitId } from '../util/patterns.js';
-import { schemaProblem } from './untrusted-json.js';
+import { schemaProblem } from '../util/untrusted-json.js';
 import { XENREL_VERSION } from '../version.js';
 
 /**
@@ -12,7 +11,7 @@ import { XENREL_VERSION } from '../version.js';
  * an outside anchor compares with. Read from an archive, it is untrusted input; with a
  * lock or a release record, verify regenerates it and compares bytes instead.
  */
-export const RELEASE_INFO = '.xenrel/release.json';
+export const RELEASE_INFO = `${XENREL_DIR}/release.json`;
 
 export const releaseInfoSchema = z.strictObject({
   releaseInfoVersion: z.literal(1),

@@ -2,9 +2,11 @@ import { basename, join } from 'node:path';
 import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent } from '../types.js';
 
 /**
- * Where vendor puts things, relative to the tree root. The store of record holds each
- * component once; the paths make expects are copies made from it (by vendor, or by the
- * shim when make asks after `make distclean` or in a release tarball).
+ * The `.xenrel/` folder, relative to the tree root. Vendor writes it, the shim reads it,
+ * release packs it and verify regenerates it, so its layout lives here, below all four.
+ * The store of record holds each component once; the paths make expects are copies made
+ * from it (by vendor, or by the shim when make asks after `make distclean` or in a release
+ * tarball).
  *
  *   .xenrel/sources/<name>/            tree content (git, local dir), no .git
  *   .xenrel/sources/<name>/<file>      the file itself (tarball, local file), named as at its path
@@ -13,6 +15,7 @@ import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent } fro
  *   .xenrel/manifests/<name>.tree      expected tree-hash lines, for the shim's diagnostics
  *   .xenrel/xenrel.lock                the lock that was vendored
  *   .xenrel/WITHOUT                    components left out, and the configure flag for each
+ *   .xenrel/release.json               written by release inside the tarball (./release-info.ts)
  *   .xenrel/state/                     the shim's run-time records (not part of a release)
  *   .xenrel/Makefile                   `make -C .xenrel pvgrub2` (src/vendor/pvgrub2.ts), when grub2 is locked
  *   .xenrel/build/                     pvgrub2 build folders and images (not part of a release)

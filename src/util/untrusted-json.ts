@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { formatKeyPath } from '../util/yaml-positions.js';
+import { formatKeyPath } from './yaml-positions.js';
 
 /**
  * JSON read from a tarball or a tree is untrusted: it goes through a schema before any
