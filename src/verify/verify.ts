@@ -213,7 +213,8 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
   let strayTop = false;
   let top: string | undefined = opts.expectedTopDir;
   const relOf = (p: string) => {
-    const first = p.split('/')[0]!;
+    const slash = p.indexOf('/');
+    const first = slash < 0 ? p : p.slice(0, slash);
     tops.add(first);
     top ??= first;
     if (first !== top || p === top) {
