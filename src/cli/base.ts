@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { dirname, join } from 'node:path';
-import { Cache, defaultCacheDir } from '../cache/cache.js';
-import { LOCKFILE_NAME, requireLock } from '../lock/lockfile.js';
+import type { Cache } from '../cache/cache.js';
+import { LOCKFILE_NAME } from '../layout/xenrel-dir.js';
 import { resolveWithout } from '../xen/without.js';
 import { Report } from '../report/report.js';
 import type { LoadedManifest, Lockfile } from '../types.js';
@@ -41,11 +41,13 @@ export abstract class BaseCommand extends Command {
     return process.cwd();
   }
 
-  openCache(): Cache {
+  // The cache, the lock format (zod) and the config loader (yaml) load only in the commands
+  // that use them: `hash` and `verify` start without them.
+  async openCache(): Promise<Cache> {
+    const { Cache, defaultCacheDir } = await import('../cache/cache.js');
     return new Cache(this.cacheDir ? this.cacheDir : defaultCacheDir());
   }
 
-  // The config loader (cosmiconfig, yaml) loads only for commands that read the config
   async loadManifest(): Promise<LoadedManifest> {
     const { loadManifest } = await import('../manifest/load.js');
     return loadManifest({ cwd: this.cwd, config: this.config });
@@ -65,7 +67,7 @@ export abstract class BaseCommand extends Command {
   async loadLocked(): Promise<{ loaded: LoadedManifest; lock: Lockfile; lockFile: string }> {
     const loaded = await this.loadManifest();
     const lockFile = this.lockPathFor(loaded);
-    const { displayPath } = await import('../manifest/load.js');
+    const [{ displayPath }, { requireLock }] = await Promise.all([import('../manifest/load.js'), import('../lock/lockfile.js')]);
     return { loaded, lockFile, lock: await requireLock(lockFile, displayPath(lockFile, this.cwd)) };
   }
 

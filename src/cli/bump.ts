@@ -37,7 +37,7 @@ export class BumpCommand extends BaseCommand {
   async run(report: Report): Promise<void> {
     const loaded = await this.loadManifest();
     const lockFile = this.lockPathFor(loaded);
-    const cache = this.openCache();
+    const cache = await this.openCache();
     await cache.init();
     const r = await bump({ loaded, lockFile, cache, name: this.name, to: this.to, allowDirty: this.allowDirty, configOnly: this.configOnly, progress: report });
     for (const w of r.warnings) report.warn(w);

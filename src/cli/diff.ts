@@ -37,7 +37,7 @@ export class DiffCommand extends BaseCommand {
     const before = await requireLock(resolve(this.cwd, this.old), this.old);
     const after = await requireLock(resolve(this.cwd, this.new), this.new);
     const limit = wholeNumberOption('--limit', this.limit, 1, 1_000_000);
-    const d = await diffReleases(before, after, { cache: this.noLog ? undefined : this.openCache(), limit });
+    const d = await diffReleases(before, after, { cache: this.noLog ? undefined : (await this.openCache()), limit });
     report.set('changes', d.changes);
     report.set('logs', d.logs);
     if (!d.changes.length) report.info(`${this.old} and ${this.new} pin the same sources`);

@@ -65,7 +65,7 @@ export class ExportCommand extends BaseCommand {
     const ctx: ExportContext = {
       lock,
       loaded,
-      cache: this.openCache(),
+      cache: (await this.openCache()),
       version: loaded.manifest.release?.version ?? project?.describe,
       epoch: sbomEpoch(project?.commitTime),
       without: this.without,

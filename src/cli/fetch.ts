@@ -39,7 +39,7 @@ export class FetchCommand extends BaseCommand {
   async run(report: Report): Promise<void> {
     const jobs = jobsOption(this.jobs);
     const { loaded, lock } = await this.loadLocked();
-    const cache = this.openCache();
+    const cache = await this.openCache();
     report.info(`fetching ${this.names.length || Object.keys(lock.components).length} components into ${cache.root}${this.offline ? ' (offline)' : this.premirrorOnly ? ' (mirrors only)' : ''}`);
     try {
       const outcomes = await fetchAll({ lock, cache, loaded, names: this.names, offline: this.offline, premirrorOnly: this.premirrorOnly, jobs, progress: report });

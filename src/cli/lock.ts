@@ -45,7 +45,7 @@ export class LockCommand extends BaseCommand {
     const jobs = jobsOption(this.jobs);
     if (this.offline && !this.check) throw usageError('--offline goes with --check: resolving a pin needs its upstream');
     const loaded = await this.loadManifest();
-    const cache = this.openCache();
+    const cache = await this.openCache();
     if (!this.offline) await cache.init();
     const lockFile = this.lockPathFor(loaded);
     const shown = displayPath(lockFile, this.cwd);

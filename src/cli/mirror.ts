@@ -39,7 +39,7 @@ export class MirrorCommand extends BaseCommand {
   dir = Option.String({ name: 'DIR' });
 
   async run(report: Report): Promise<void> {
-    const cache = this.openCache();
+    const cache = await this.openCache();
     let lock: Lockfile | undefined;
     if (!this.all) {
       ({ lock } = await this.loadLocked());

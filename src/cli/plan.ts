@@ -49,7 +49,7 @@ export class PlanCommand extends BaseCommand {
       manifest: loaded.manifest,
       root: loaded.root,
       lock,
-      cache: this.openCache(),
+      cache: (await this.openCache()),
       configure: [...splitArgs(this.configure), ...this.configureRest],
       host: this.host,
     });

@@ -67,7 +67,7 @@ export class ReleaseCommand extends BaseCommand {
     if (!(FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
     const level = levelOption(this.format as (typeof FORMATS)[number], this.level);
     const { loaded, lock } = await this.loadLocked();
-    const cache = this.openCache();
+    const cache = await this.openCache();
     const without = this.resolveWithout(loaded, this.without).names;
     const r = await release({
       progress: report,

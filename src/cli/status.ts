@@ -64,7 +64,7 @@ export class StatusCommand extends BaseCommand {
     const loaded = await this.loadManifest();
     const lockFile = this.lockPathFor(loaded);
     const lock = await readLock(lockFile, displayPath(lockFile, this.cwd));
-    const cache = this.openCache();
+    const cache = await this.openCache();
     const names = [...new Set([...Object.keys(loaded.manifest.components), ...Object.keys(lock?.components ?? {})])].sort(compareBytewise);
     const rows: ComponentStatus[] = [];
     for (const name of names) {

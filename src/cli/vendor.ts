@@ -77,7 +77,7 @@ export class VendorCommand extends BaseCommand {
       return;
     }
 
-    const cache = this.openCache();
+    const cache = await this.openCache();
     const without = this.resolveWithout(loaded, this.without);
     const res = await vendor(lock, cache, root, {
       without: without.names,

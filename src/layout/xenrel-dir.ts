@@ -20,6 +20,8 @@ import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent } fro
  *   .xenrel/Makefile                   `make -C .xenrel pvgrub2` (src/vendor/pvgrub2.ts), when grub2 is locked
  *   .xenrel/build/                     pvgrub2 build folders and images (not part of a release)
  */
+/** The lockfile, beside the config. */
+export const LOCKFILE_NAME = 'xenrel.lock';
 export const XENREL_DIR = '.xenrel';
 export const SOURCES_DIR = `${XENREL_DIR}/sources`;
 export const BIN_DIR = `${XENREL_DIR}/bin`;

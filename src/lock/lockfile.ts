@@ -9,7 +9,7 @@ import { ConfigError, type ConfigIssue } from '../manifest/config-error.js';
 import { integrityString, plainString, treeHashString, treePath, urlString } from '../manifest/schema.js';
 import { commitId, reservedKeyPath } from '../util/patterns.js';
 
-export const LOCKFILE_NAME = 'xenrel.lock';
+export { LOCKFILE_NAME } from '../layout/xenrel-dir.js';
 
 const commitString = commitId;
 
