@@ -22,7 +22,12 @@ if (given >= 0 && !BIN) throw new Error('--xenrel needs the path of a xenrel exe
 /** The xenrel to run: a given executable as is, else this checkout's build under this Node. */
 const XENREL: [string, string[]] = BIN ? [BIN, []] : [process.execPath, [fileURLToPath(new URL('../dist/cli.js', import.meta.url))]];
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-const indent = (s: string) => s.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (s: string) =>
+  s
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 
 let failures = 0;
 
@@ -59,7 +64,12 @@ async function main() {
 
     await writeXenTree(tree, up, { xenVersion: '4.22' });
     await writeFile(join(tree, 'xenrel.config.yaml'), fixtureConfigYaml(up).replace('name: xen-fixture\n', 'name: xen\nrelease:\n  version: 4.22.0\n'));
-    for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'Xen-like sample tree']]) await run('git', args, { cwd: tree, env: up.fixtures.env });
+    for (const args of [
+      ['init', '-q'],
+      ['add', '-A'],
+      ['commit', '-q', '-m', 'Xen-like sample tree'],
+    ])
+      await run('git', args, { cwd: tree, env: up.fixtures.env });
     console.log(`sample Xen-like tree with ${Object.keys(up.git).length} git and ${Object.keys(up.tarballs).length} tarball components written to ${tree}`);
 
     await xenrel('resolve every pin into xenrel.lock', ['lock']);

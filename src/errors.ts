@@ -17,11 +17,7 @@ export class XenrelError extends Error {
   readonly hint?: string;
   readonly details?: Record<string, unknown>;
 
-  constructor(
-    code: string,
-    message: string,
-    opts: { exitCode?: ExitCodeValue; hint?: string; cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
+  constructor(code: string, message: string, opts: { exitCode?: ExitCodeValue; hint?: string; cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'XenrelError';
     this.code = code;
@@ -31,11 +27,9 @@ export class XenrelError extends Error {
   }
 }
 
-export const configError = (message: string, hint?: string) =>
-  new XenrelError('E_CONFIG', message, { exitCode: ExitCode.usage, hint });
+export const configError = (message: string, hint?: string) => new XenrelError('E_CONFIG', message, { exitCode: ExitCode.usage, hint });
 
-export const usageError = (message: string, hint?: string) =>
-  new XenrelError('E_USAGE', message, { exitCode: ExitCode.usage, hint });
+export const usageError = (message: string, hint?: string) => new XenrelError('E_USAGE', message, { exitCode: ExitCode.usage, hint });
 
 export const fetchError = (code: string, message: string, opts: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {}) =>
   new XenrelError(code, message, { ...opts, exitCode: ExitCode.fetch });

@@ -174,8 +174,7 @@ export const isLockedTarball = (c: LockedComponent): c is LockedTarball => 'url'
 export const isLockedLocal = (c: LockedComponent): c is LockedLocal => 'local' in c;
 
 /** The tree hash of the folder vendor places for `c` (children and patches included). */
-export const placedTree = (c: LockedComponent): string | undefined =>
-  (c as { vendoredTree?: string }).vendoredTree ?? (c as { tree?: string }).tree;
+export const placedTree = (c: LockedComponent): string | undefined => (c as { vendoredTree?: string }).vendoredTree ?? (c as { tree?: string }).tree;
 
 /** Something that wants to hear about progress; the report layer implements it. */
 export interface ProgressSink {

@@ -47,9 +47,11 @@ function rng(seed) {
     return x / 2 ** 32;
   };
 }
-const WORDS = ('static int void return struct unsigned long char const if else for while switch case break default ' +
+const WORDS = (
+  'static int void return struct unsigned long char const if else for while switch case break default ' +
   'xen domain vcpu page frame grant event channel hypercall memory map unmap lock spin irq timer sched credit ' +
-  'the of and to in is that for it with as was on be at by this had not are but from or have an they which').split(' ');
+  'the of and to in is that for it with as was on be at by this had not are but from or have an they which'
+).split(' ');
 
 /** `nFiles` text files (log-uniform 100 B .. 40 KiB) in nested folders, then random blobs up to `totalMB`. */
 function generate(root, nFiles, totalMB, seed = 42) {
@@ -91,7 +93,15 @@ function generate(root, nFiles, totalMB, seed = 42) {
 
 const CONFIG = (name) => `version: 1\nname: ${name}\nrelease:\n  version: "1.0"\ncomponents: {}\n`;
 const LOCK = (name) => `{\n  "components": {},\n  "lockfileVersion": 1,\n  "name": "${name}"\n}\n`;
-const gitEnv = { ...env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.org', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.org', GIT_AUTHOR_DATE: `@${MTIME} +0000`, GIT_COMMITTER_DATE: `@${MTIME} +0000` };
+const gitEnv = {
+  ...env,
+  GIT_AUTHOR_NAME: 'bench',
+  GIT_AUTHOR_EMAIL: 'bench@example.org',
+  GIT_COMMITTER_NAME: 'bench',
+  GIT_COMMITTER_EMAIL: 'bench@example.org',
+  GIT_AUTHOR_DATE: `@${MTIME} +0000`,
+  GIT_COMMITTER_DATE: `@${MTIME} +0000`,
+};
 function sh(cmd, cwd) {
   const r = spawnSync('sh', ['-c', cmd], { cwd, env: gitEnv, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`failed: ${cmd}`);
@@ -182,7 +192,9 @@ async function compare(title, ours, baselines, opts = {}) {
   for (let k = 0; k < baselines.length; k++) {
     const row = { what: `${title}`, vs: baselines[k].name, xenrel: median(a), base: median(b[k]), ratio: median(ratios[k]), ratios: ratios[k], rssA, rssB: rssB[k] };
     rows.push(row);
-    console.log(`  ${row.what} vs ${row.vs}: xenrel ${f2(row.xenrel)} s, baseline ${f2(row.base)} s, median ratio ${f2(row.ratio)} (${row.ratios.map(f2).join(' ')}); peak RSS xenrel ${row.rssA.toFixed(0)} MiB, baseline ${row.rssB.toFixed(0)} MiB`);
+    console.log(
+      `  ${row.what} vs ${row.vs}: xenrel ${f2(row.xenrel)} s, baseline ${f2(row.base)} s, median ratio ${f2(row.ratio)} (${row.ratios.map(f2).join(' ')}); peak RSS xenrel ${row.rssA.toFixed(0)} MiB, baseline ${row.rssB.toFixed(0)} MiB`,
+    );
   }
 }
 
@@ -205,7 +217,9 @@ try {
   writeFileSync(join(folder, 'xenrel.config.yaml'), CONFIG('bench'));
   writeFileSync(join(folder, 'xenrel.lock'), LOCK('bench'));
   commitTree(tree, 'bench');
-  console.log(`tree: ${FILES} text files + random blobs, ${(bytes / 2 ** 20).toFixed(0)} MiB, as a git project and as a folder; made in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(
+    `tree: ${FILES} text files + random blobs, ${(bytes / 2 ** 20).toFixed(0)} MiB, as a git project and as a folder; made in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+  );
   const cache = join(base, 'cache');
   const blobCache = join(cache, 'blob-sha256');
   const out = join(base, 'out');
@@ -226,11 +240,25 @@ try {
 
   console.log('release of the git project (first release of the commit: blob-hash cache empty)');
   for (const level of [6, 9])
-    await compare(`release git -${level}`, release(tree, level), zs.map((z) => gitArchive(tree, level, z)), coldBlobCache);
+    await compare(
+      `release git -${level}`,
+      release(tree, level),
+      zs.map((z) => gitArchive(tree, level, z)),
+      coldBlobCache,
+    );
   console.log('re-release of the same commit (blob-hash cache warm)');
-  await compare('re-release git -6', release(tree, 6), zs.map((z) => gitArchive(tree, 6, z)));
+  await compare(
+    're-release git -6',
+    release(tree, 6),
+    zs.map((z) => gitArchive(tree, 6, z)),
+  );
   console.log('release of the folder project');
-  for (const level of [6, 9]) await compare(`release folder -${level}`, release(folder, level), zs.map((z) => gnuTar(folder, level, z)));
+  for (const level of [6, 9])
+    await compare(
+      `release folder -${level}`,
+      release(folder, level),
+      zs.map((z) => gnuTar(folder, level, z)),
+    );
 
   const tarball = join(out, 'bench-1.0.tar.gz');
   const o = statSync(tarball).size;
@@ -239,7 +267,9 @@ try {
   console.log(`  size at -9: xenrel ${(o / 2 ** 20).toFixed(1)} MiB, tar | gzip -n -9 ${(g / 2 ** 20).toFixed(1)} MiB (${((o / g - 1) * 100).toFixed(1)}%)`);
 
   console.log('verify');
-  await compare('verify', { run: () => timed([CLI, 'verify', tarball, '-q'], base) }, [{ name: 'gzip -dc | sha256sum', run: () => timed(`gzip -dc '${tarball}' | sha256sum > /dev/null`, base) }]);
+  await compare('verify', { run: () => timed([CLI, 'verify', tarball, '-q'], base) }, [
+    { name: 'gzip -dc | sha256sum', run: () => timed(`gzip -dc '${tarball}' | sha256sum > /dev/null`, base) },
+  ]);
 
   console.log(`tree hash (${HASH_FILES} files)`);
   const small = join(base, 'hash-tree');
@@ -248,7 +278,10 @@ try {
   rmSync(join(small, 'blobs'), { recursive: true, force: true });
   sh(`find '${small}' -type f -exec cat {} + > /dev/null`);
   await compare('xenrel hash', { run: () => timed([CLI, 'hash', small], base) }, [
-    { name: 'find | sort | xargs sha256sum | sha256sum', run: () => timed(`cd '${small}' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`, base) },
+    {
+      name: 'find | sort | xargs sha256sum | sha256sum',
+      run: () => timed(`cd '${small}' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`, base),
+    },
   ]);
 
   console.log('start-up');
@@ -264,10 +297,22 @@ try {
     console.log(`Xen ${XEN_REF} (${files} files), git project`);
     const xenOut = join(base, 'xen-out');
     const xr = (level) => ({ run: () => timed([CLI, 'release', '--level', String(level), '--out', xenOut, '--cache', cache, '-q'], xen) });
-    const xa = (level, z) => ({ name: `git archive | ${z} -n -${level}`, run: () => timed(`git archive --prefix=xen-1.0/ HEAD | ${z} -n -${level} > '${join(base, 'xa.tar.gz')}'`, xen) });
-    for (const level of [6, 9]) await compare(`Xen release -${level}`, xr(level), zs.map((z) => xa(level, z)), coldBlobCache);
+    const xa = (level, z) => ({
+      name: `git archive | ${z} -n -${level}`,
+      run: () => timed(`git archive --prefix=xen-1.0/ HEAD | ${z} -n -${level} > '${join(base, 'xa.tar.gz')}'`, xen),
+    });
+    for (const level of [6, 9])
+      await compare(
+        `Xen release -${level}`,
+        xr(level),
+        zs.map((z) => xa(level, z)),
+        coldBlobCache,
+      );
     await compare('Xen xenrel hash', { run: () => timed([CLI, 'hash', xen], base) }, [
-      { name: 'find | sort | xargs sha256sum | sha256sum', run: () => timed(`cd '${xen}' && find . -path ./.git -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`, base) },
+      {
+        name: 'find | sort | xargs sha256sum | sha256sum',
+        run: () => timed(`cd '${xen}' && find . -path ./.git -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`, base),
+      },
     ]);
   }
 
@@ -283,11 +328,14 @@ try {
     const r = await timed([CLI, 'release', '--level', '6', '--out', bigOut, '--cache', cache, '-q'], big);
     const ga = await timed(`git archive --prefix=big-1.0/ HEAD | gzip -n -6 > '${join(base, 'big-ga.tar.gz')}'`, big);
     const v = await timed([CLI, 'verify', join(bigOut, 'big-1.0.tar.gz'), '-q'], base);
-    console.log(`  release -6: ${f2(r.s)} s, peak RSS ${r.rss.toFixed(0)} MiB; git archive | gzip -n -6: ${f2(ga.s)} s, peak RSS ${ga.rss.toFixed(0)} MiB; verify: ${f2(v.s)} s, peak RSS ${v.rss.toFixed(0)} MiB`);
+    console.log(
+      `  release -6: ${f2(r.s)} s, peak RSS ${r.rss.toFixed(0)} MiB; git archive | gzip -n -6: ${f2(ga.s)} s, peak RSS ${ga.rss.toFixed(0)} MiB; verify: ${f2(v.s)} s, peak RSS ${v.rss.toFixed(0)} MiB`,
+    );
   }
 
   console.log('\n| operation | compared with | xenrel s | baseline s | median ratio of paired runs | peak RSS xenrel / baseline MiB |\n|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.what} | \`${r.vs.replaceAll('|', '\\|')}\` | ${f2(r.xenrel)} | ${f2(r.base)} | ${f2(r.ratio)} | ${r.rssA.toFixed(0)} / ${r.rssB.toFixed(0)} |`);
+  for (const r of rows)
+    console.log(`| ${r.what} | \`${r.vs.replaceAll('|', '\\|')}\` | ${f2(r.xenrel)} | ${f2(r.base)} | ${f2(r.ratio)} | ${r.rssA.toFixed(0)} / ${r.rssB.toFixed(0)} |`);
   if (KEEP) console.log(`kept ${base}`);
 } finally {
   if (!KEEP) rmSync(base, { recursive: true, force: true });

@@ -82,9 +82,13 @@ export async function* spawnFilter(
   if (r.err?.code === 'ENOENT') throw missingProgram(program, why);
   if (r.err) throw r.err;
   if (r.code !== 0)
-    throw new XenrelError('E_FILTER_FAILED', `${program} ${args.join(' ')} failed (${r.signal ?? `exit ${r.code}`}) while trying to ${why}: ${Buffer.concat(stderr).toString('utf8').trim()}`, {
-      exitCode: ExitCode.checkFailed,
-    });
+    throw new XenrelError(
+      'E_FILTER_FAILED',
+      `${program} ${args.join(' ')} failed (${r.signal ?? `exit ${r.code}`}) while trying to ${why}: ${Buffer.concat(stderr).toString('utf8').trim()}`,
+      {
+        exitCode: ExitCode.checkFailed,
+      },
+    );
   if (onWarning && stderr.length) onWarning(Buffer.concat(stderr).toString('utf8'));
 }
 

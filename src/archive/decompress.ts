@@ -130,14 +130,12 @@ async function* gunzip(src: AsyncIterable<Uint8Array>, fed: () => number): Async
     if (srcError instanceof FatalFinding) throw srcError;
     if (err instanceof FatalFinding) throw err;
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'Z_BUF_ERROR' || /unexpected end/i.test(e.message))
-      throw new FatalFinding(finding('E_TAR_TRUNCATED', ARCHIVE, 'the gzip stream is truncated'));
+    if (e.code === 'Z_BUF_ERROR' || /unexpected end/i.test(e.message)) throw new FatalFinding(finding('E_TAR_TRUNCATED', ARCHIVE, 'the gzip stream is truncated'));
     if (e.code?.startsWith('Z_')) throw new FatalFinding(finding('E_TAR_COMPRESSION', ARCHIVE, `gzip data is corrupt (${e.message})`));
     throw err;
   }
   if (srcError) throw srcError;
   // Node's gunzip stops quietly at bytes that are not another gzip member. Zeros there are
   // tape padding (gzip, GNU tar and bsdtar accept them); anything else is refused.
-  if (gz.bytesWritten < fed())
-    throw new FatalFinding(finding('E_TAR_TRAILING_GARBAGE', ARCHIVE, `non-zero bytes after the end of the gzip data (at offset ${gz.bytesWritten})`));
+  if (gz.bytesWritten < fed()) throw new FatalFinding(finding('E_TAR_TRAILING_GARBAGE', ARCHIVE, `non-zero bytes after the end of the gzip data (at offset ${gz.bytesWritten})`));
 }

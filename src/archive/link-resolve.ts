@@ -120,7 +120,7 @@ export class LinkTree {
 
 function pathOf(l: Location): string {
   const parts: string[] = [];
-  for (let n: Node | undefined = l.node; n && n.parent; n = n.parent) parts.push(n.name);
+  for (let n: Node | undefined = l.node; n?.parent; n = n.parent) parts.push(n.name);
   const p = parts.reverse().join('/');
   return l.virtual ? `${p}${p ? '/' : ''}${Array(l.virtual).fill('…').join('/')}` : p;
 }

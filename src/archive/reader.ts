@@ -172,7 +172,8 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
 
     const t = m.typeflag;
     let type: EntryType | undefined;
-    if (t === TYPE.file || t === TYPE.oldFile || t === TYPE.contiguous) type = 'file'; // contiguous: a regular file (POSIX)
+    if (t === TYPE.file || t === TYPE.oldFile || t === TYPE.contiguous)
+      type = 'file'; // contiguous: a regular file (POSIX)
     else if (t === TYPE.dir) type = 'dir';
     else if (t === TYPE.symlink) type = 'symlink';
     else if (t === TYPE.hardlink) type = 'hardlink';
@@ -197,7 +198,15 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
       else {
         const h = createHash('sha256');
         const s = sink;
-        const r = members.content(m, s ? (c) => (h.update(c), s.write(c)) : (c) => void h.update(c));
+        const r = members.content(
+          m,
+          s
+            ? (c) => {
+                h.update(c);
+                return s.write(c);
+              }
+            : (c) => void h.update(c),
+        );
         if (r) await r;
         entry.sha256 = h.digest('hex');
       }
@@ -223,7 +232,11 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
     function check(m: Member): TarEntry | undefined {
       if (t === 'slash-with-data') {
         problems.push(
-          finding('E_TAR_AMBIGUOUS', shown(), `a file header named with a trailing \`/\` declares ${m.declaredSize} bytes: GNU tar and bsdtar read it as a directory and those bytes as headers, other readers as its content`),
+          finding(
+            'E_TAR_AMBIGUOUS',
+            shown(),
+            `a file header named with a trailing \`/\` declares ${m.declaredSize} bytes: GNU tar and bsdtar read it as a directory and those bytes as headers, other readers as its content`,
+          ),
         );
         return undefined;
       }
@@ -232,7 +245,13 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
         return undefined;
       }
       if (type !== 'file' && m.declaredSize > 0n && !(type === 'dir' && opts.solarisDirSize !== false)) {
-        problems.push(finding('E_TAR_AMBIGUOUS', shown(), `a ${type} header declares ${m.declaredSize} bytes of data: GNU tar and bsdtar read them as the next headers, other readers skip them`));
+        problems.push(
+          finding(
+            'E_TAR_AMBIGUOUS',
+            shown(),
+            `a ${type} header declares ${m.declaredSize} bytes of data: GNU tar and bsdtar read them as the next headers, other readers skip them`,
+          ),
+        );
         return undefined;
       }
       const c = checkPath(rawPath, limits, type === 'dir');
@@ -329,10 +348,7 @@ export interface HashTarballResult {
 }
 
 /** The tree hash of an archive's content, streamed once, without extracting. */
-export async function hashTarball(
-  input: string | AsyncIterable<Uint8Array>,
-  opts: Omit<ReadTarOptions, 'onEntry' | 'onEntryDone'> = {},
-): Promise<HashTarballResult> {
+export async function hashTarball(input: string | AsyncIterable<Uint8Array>, opts: Omit<ReadTarOptions, 'onEntry' | 'onEntryDone'> = {}): Promise<HashTarballResult> {
   const entries: TreeEntry[] = [];
   const tops = new Set<string>();
   const r = await readTar(input, {
@@ -340,8 +356,7 @@ export async function hashTarball(
     onEntryDone: (e) => {
       tops.add(e.path.split('/')[0]!);
       if (e.type === 'dir') return;
-      if (e.type === 'symlink')
-        entries.push(symlinkEntry(e.path, e.linkpath!));
+      if (e.type === 'symlink') entries.push(symlinkEntry(e.path, e.linkpath!));
       else entries.push(fileEntry(e.path, e.executable, e.sha256!));
     },
   });

@@ -48,7 +48,7 @@ function writeString(buf: Buffer, off: number, len: number, s: string): void {
 
 function writeOctal(buf: Buffer, off: number, len: number, n: number): void {
   // len-1 octal digits, zero padded, then NUL — the form GNU tar and Python write.
-  buf.write(n.toString(8).padStart(len - 1, '0') + '\0', off, len, 'ascii');
+  buf.write(`${n.toString(8).padStart(len - 1, '0')}\0`, off, len, 'ascii');
 }
 
 /** One POSIX ustar header. uid/gid 0, empty uname/gname, device numbers 0, no prefix. */
@@ -68,7 +68,7 @@ export function encodeHeader(h: HeaderFields): Buffer {
   writeOctal(buf, 337, 8, 0);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += buf[i]!;
-  buf.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  buf.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
   return buf;
 }
 
@@ -228,7 +228,15 @@ export function parsePax(data: Buffer): [string, Buffer][] | null {
  * and refused by the other.
  */
 export function bsdtarRecognises(b: Uint8Array): boolean {
-  for (const [off, len] of [[100, 8], [108, 8], [116, 8], [136, 12], [124, 12], [329, 8], [337, 8]] as const) {
+  for (const [off, len] of [
+    [100, 8],
+    [108, 8],
+    [116, 8],
+    [136, 12],
+    [124, 12],
+    [329, 8],
+    [337, 8],
+  ] as const) {
     const first = b[off]!;
     if (first === 0x80 || first === 0xff || first === 0) continue;
     let i = off;

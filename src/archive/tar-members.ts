@@ -57,7 +57,18 @@ const DECIMAL = /^[0-9]{1,18}$/;
 const describeMeta = (t: string) => (t === 'x' ? 'a pax header' : t === 'g' ? 'a global pax header' : t === 'L' ? 'a GNU long name' : 'a GNU long link');
 const PAX_TIME = new Set(['atime', 'ctime', 'mtime']);
 const PAX_TIME_VALUE = /^-?[0-9]{1,18}(\.[0-9]+)?$/;
-const PAX_NUMBER = new Set(['uid', 'gid', 'size', 'devmajor', 'devminor', 'GNU.sparse.size', 'GNU.sparse.realsize', 'GNU.sparse.numblocks', 'GNU.sparse.offset', 'GNU.sparse.numbytes']);
+const PAX_NUMBER = new Set([
+  'uid',
+  'gid',
+  'size',
+  'devmajor',
+  'devminor',
+  'GNU.sparse.size',
+  'GNU.sparse.realsize',
+  'GNU.sparse.numblocks',
+  'GNU.sparse.offset',
+  'GNU.sparse.numbytes',
+]);
 function decimal(v: Buffer | undefined, what: string, at: string): number | undefined {
   if (v === undefined) return undefined;
   const s = v.toString('latin1');
@@ -120,13 +131,17 @@ export class MemberReader {
       const h = parseHeader(block);
       if (h.size === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid size field at ${at}`);
       const t = h.typeflag;
-      if (t === 'X')
-        throw fatal('E_TAR_AMBIGUOUS', this.last, `Solaris extended header (type X) at ${at}: GNU tar reads it as pax, bsdtar does not read every record alike`);
+      if (t === 'X') throw fatal('E_TAR_AMBIGUOUS', this.last, `Solaris extended header (type X) at ${at}: GNU tar reads it as pax, bsdtar does not read every record alike`);
       // One pax header, or one GNU long name and one long link, before an entry: that is all any
       // writer makes. A second, or the two kinds mixed, GNU tar merges and bsdtar refuses.
       if (t === TYPE.paxLocal || t === TYPE.paxGlobal || t === TYPE.gnuLongName || t === TYPE.gnuLongLink) {
         const clash = t === TYPE.paxGlobal ? metaSeen : t === TYPE.paxLocal ? metaKinds.size > 0 : metaKinds.has(t) || metaKinds.has(TYPE.paxLocal);
-        if (clash) throw fatal('E_TAR_AMBIGUOUS', this.last, `${describeMeta(t)} at ${at} follows ${[...metaKinds].map(describeMeta).join(' and ')} before their entry: GNU tar merges them, bsdtar refuses them`);
+        if (clash)
+          throw fatal(
+            'E_TAR_AMBIGUOUS',
+            this.last,
+            `${describeMeta(t)} at ${at} follows ${[...metaKinds].map(describeMeta).join(' and ')} before their entry: GNU tar merges them, bsdtar refuses them`,
+          );
         if (t !== TYPE.paxGlobal) metaKinds.add(t);
       }
       if (t === TYPE.paxLocal || t === TYPE.paxGlobal) {
@@ -161,7 +176,11 @@ export class MemberReader {
         // GNU tar reads the name as a C string over whole blocks, bsdtar stops at the size:
         // a name without its NUL inside the size, and bytes in the padding, reads apart.
         if (data.length === raw.length && cstr(Buffer.concat([raw, pad])).length !== raw.length)
-          throw fatal('E_TAR_AMBIGUOUS', this.last, `GNU long name at ${at} has no NUL within its ${raw.length} bytes and goes on in the padding: GNU tar and bsdtar read different names`);
+          throw fatal(
+            'E_TAR_AMBIGUOUS',
+            this.last,
+            `GNU long name at ${at} has no NUL within its ${raw.length} bytes and goes on in the padding: GNU tar and bsdtar read different names`,
+          );
         if (t === TYPE.gnuLongName) longName = data;
         else longLink = data;
         metaSeen = true;

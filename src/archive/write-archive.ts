@@ -32,7 +32,7 @@ export interface WrittenArchive {
 
 /** writev until everything is written (a short write continues where it stopped). */
 async function writevAll(fh: FileHandle, chunks: Uint8Array[]): Promise<void> {
-  let rest = chunks.filter((c) => c.length > 0);
+  const rest = chunks.filter((c) => c.length > 0);
   while (rest.length) {
     const { bytesWritten } = await fh.writev(rest);
     if (bytesWritten === 0) throw Object.assign(new Error('write made no progress (disk full?)'), { code: 'ENOSPC' });

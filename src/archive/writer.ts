@@ -71,8 +71,7 @@ export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): P
   const top = checkPath(opts.topDir, limits, true);
   if ('finding' in top || top.path === '' || top.path.includes('/'))
     throw usage('E_ARCHIVE_TOP_DIR', `archive top directory ${JSON.stringify(opts.topDir)} must be one plain path component`);
-  if (!Number.isInteger(opts.mtime) || opts.mtime < 0 || opts.mtime >= 8 ** 11)
-    throw usage('E_ARCHIVE_MTIME', `archive mtime ${opts.mtime} must be whole seconds since 1970`);
+  if (!Number.isInteger(opts.mtime) || opts.mtime < 0 || opts.mtime >= 8 ** 11) throw usage('E_ARCHIVE_MTIME', `archive mtime ${opts.mtime} must be whole seconds since 1970`);
   const byPath = new Map<string, Planned>();
   const keys = new Map<string, string>();
   const links = new Map<string, string>();
@@ -87,8 +86,7 @@ export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): P
     if (rel === '' || rel.startsWith('./') || rel.startsWith('/')) throw usage('E_ARCHIVE_PATH', `bad entry path ${JSON.stringify(src.path)}`);
     const path = checked.path;
     const prev = byPath.get(path);
-    if (prev && !(prev.src.kind === 'dir' && src.kind === 'dir'))
-      throw usage('E_ARCHIVE_DUPLICATE', `${path}: given twice to the archive writer (or as a file and a directory)`);
+    if (prev && !(prev.src.kind === 'dir' && src.kind === 'dir')) throw usage('E_ARCHIVE_DUPLICATE', `${path}: given twice to the archive writer (or as a file and a directory)`);
     const parts = path.split('/');
     for (let i = 2; i < parts.length; i++) {
       const dir = parts.slice(0, i).join('/');

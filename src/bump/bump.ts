@@ -83,7 +83,11 @@ const isAncestor = async (dir: string, a: string, b: string) => (await runGit(['
 async function assertClean(root: string, files: string[]): Promise<void> {
   const r = await runGit(['status', '--porcelain', '--untracked-files=no', '--', ...files.map((f) => relative(root, f))], { cwd: root });
   if (r.code !== 0) return; // not a git work tree: nothing to compare against
-  const dirty = r.stdout.toString('utf8').split('\n').filter(Boolean).map((l) => l.slice(3));
+  const dirty = r.stdout
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.slice(3));
   if (dirty.length)
     throw new XenrelError('E_DIRTY', `bump would edit files with uncommitted changes: ${dirty.join(', ')}`, {
       exitCode: ExitCode.usage,
@@ -103,11 +107,25 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
   const spec = loaded.manifest.components[name];
   if (!spec) assertKnownComponents([name], Object.keys(loaded.manifest.components));
   if (!spec!.git && !spec!.url)
-    throw new XenrelError('E_USAGE', `component ${name} is a local source: there is no upstream pin to bump`, { exitCode: ExitCode.usage, hint: 'change its files and run `xenrel lock`' });
+    throw new XenrelError('E_USAGE', `component ${name} is a local source: there is no upstream pin to bump`, {
+      exitCode: ExitCode.usage,
+      hint: 'change its files and run `xenrel lock`',
+    });
   const existing = await readLock(opts.lockFile);
   const old = existing?.components[name];
   const warnings: string[] = [];
-  const result: BumpResult = { name, kind: spec!.git ? 'git' : 'tarball', from: { pin: '' }, to: { pin: '' }, unchanged: false, treeEdits: [], skipped: [], log: [], changes: [], warnings };
+  const result: BumpResult = {
+    name,
+    kind: spec!.git ? 'git' : 'tarball',
+    from: { pin: '' },
+    to: { pin: '' },
+    unchanged: false,
+    treeEdits: [],
+    skipped: [],
+    log: [],
+    changes: [],
+    warnings,
+  };
 
   let field: 'ref' | 'url';
   let oldPin: string;
@@ -124,11 +142,16 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
     else {
       const up = await checkGitUpstream(name, spec!, lockedCommit, cache);
       if (up.newer.length) newPin = up.newer[0]!;
-      else if (up.refKind === 'branch') newPin = oldPin; // a branch pin: take its current commit
+      else if (up.refKind === 'branch')
+        newPin = oldPin; // a branch pin: take its current commit
       else {
         result.to = result.from;
         result.unchanged = true;
-        warnings.push(up.refKind === 'commit' && !up.baseTag ? `${oldPin} is a commit with no tag before it in the cache; pass --to REF` : `${up.baseTag ?? oldPin} is the newest tag of its series upstream; nothing to bump (pass --to REF to pin something else)`);
+        warnings.push(
+          up.refKind === 'commit' && !up.baseTag
+            ? `${oldPin} is a commit with no tag before it in the cache; pass --to REF`
+            : `${up.baseTag ?? oldPin} is the newest tag of its series upstream; nothing to bump (pass --to REF to pin something else)`,
+        );
         return result;
       }
     }
@@ -153,7 +176,10 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
     else {
       const v = versionInUrl(oldPin);
       if (!v)
-        throw new XenrelError('E_USAGE', `component ${name}: no version in ${oldPin} to replace with ${opts.to}`, { exitCode: ExitCode.usage, hint: 'pass the full new URL with --to' });
+        throw new XenrelError('E_USAGE', `component ${name}: no version in ${oldPin} to replace with ${opts.to}`, {
+          exitCode: ExitCode.usage,
+          hint: 'pass the full new URL with --to',
+        });
       newPin = oldPin.split(v).join(opts.to);
       varValues.push([v, opts.to]);
     }
@@ -174,7 +200,10 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
   if (newPin !== oldPin) result.configEdit = { file: loaded.file, field };
   const edits: LineEdit[] = [];
   const treeRoot = loaded.root;
-  const isXenTree = await access(join(treeRoot, 'Config.mk')).then(() => true, () => false);
+  const isXenTree = await access(join(treeRoot, 'Config.mk')).then(
+    () => true,
+    () => false,
+  );
   if (!opts.configOnly && spec!.vars?.length && isXenTree && newPin !== oldPin) {
     const pins = await readXenPins(treeRoot);
     for (const v of spec!.vars) {
@@ -216,9 +245,16 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
   if (spec!.git && result.to.commit) {
     const newC = result.to.commit;
     let oldC = result.from.commit;
-    if (!oldC) oldC = await resolveRef(spec!.git, oldPin, cache, { label: name }).then((r) => r.commit, () => undefined);
+    if (!oldC)
+      oldC = await resolveRef(spec!.git, oldPin, cache, { label: name }).then(
+        (r) => r.commit,
+        () => undefined,
+      );
     if (oldC) {
-      const mirror = await ensureCommit(spec!.git, oldC, cache, { label: name }).then((m) => m.mirrorDir, () => undefined);
+      const mirror = await ensureCommit(spec!.git, oldC, cache, { label: name }).then(
+        (m) => m.mirrorDir,
+        () => undefined,
+      );
       if (!mirror) warnings.push(`the old commit ${oldC} is no longer upstream: no log`);
       else if (oldC === newC) result.direction = 'same';
       else if (await isAncestor(mirror, oldC, newC)) {

@@ -12,7 +12,7 @@ export interface LineEdit {
   variable: string;
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The edit that makes `variable`'s definition at `file:line` say `newValue` where it says
@@ -30,13 +30,12 @@ export async function planLineEdit(root: string, file: string, line: number, var
   const lines = text.split('\n');
   const before = lines[line - 1];
   if (before === undefined) return { refused: `${rel} has no line ${line}` };
-  const assign = new RegExp(`^(\\s*(?:(?:override|export)\\s+)*${escape(variable)}\\s*(?:\\?|::|:|\\+|!)?=)(.*)$`).exec(before);
+  const assign = new RegExp(`^(\\s*(?:(?:override|export)\\s+)*${escapeRegex(variable)}\\s*(?:\\?|::|:|\\+|!)?=)(.*)$`).exec(before);
   const head = assign ? assign[1]! : '';
   const tail = assign ? assign[2]! : before;
-  const word = new RegExp(`(?<![A-Za-z0-9_.-])${escape(oldValue)}(?![A-Za-z0-9_-]|\\.[A-Za-z0-9])`, 'g');
+  const word = new RegExp(`(?<![A-Za-z0-9_.-])${escapeRegex(oldValue)}(?![A-Za-z0-9_-]|\\.[A-Za-z0-9])`, 'g');
   const hits = tail.match(word)?.length ?? 0;
-  if (hits !== 1)
-    return { refused: `${rel}:${line} (${before.trim()}) ${hits ? `names ${oldValue} ${hits} times` : `does not spell out ${oldValue}`}` };
+  if (hits !== 1) return { refused: `${rel}:${line} (${before.trim()}) ${hits ? `names ${oldValue} ${hits} times` : `does not spell out ${oldValue}`}` };
   return { file: rel, line, before, after: head + tail.replace(word, newValue), variable };
 }
 

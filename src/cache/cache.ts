@@ -33,7 +33,12 @@ export class Cache {
   }
 
   gitMirrorDir(url: string): string {
-    const base = url.replace(/\/+$/, '').split('/').pop()!.replace(/\.git$/, '').replace(/[^A-Za-z0-9._-]/g, '_');
+    const base = url
+      .replace(/\/+$/, '')
+      .split('/')
+      .pop()!
+      .replace(/\.git$/, '')
+      .replace(/[^A-Za-z0-9._-]/g, '_');
     return join(this.root, 'git', `${base}-${urlKey(url)}.git`);
   }
 

@@ -31,7 +31,7 @@ export class BumpCommand extends BaseCommand {
 
   to = Option.String('--to', { description: 'Tag, branch or commit (git); version or URL (tarball)' });
   allowDirty = Option.Boolean('--allow-dirty', false, { description: 'Edit files that have uncommitted changes' });
-  configOnly = Option.Boolean('--config-only', false, { description: 'Do not rewrite the Xen tree\'s make variables' });
+  configOnly = Option.Boolean('--config-only', false, { description: "Do not rewrite the Xen tree's make variables" });
   name = Option.String({ name: 'NAME' });
 
   async run(report: Report): Promise<void> {

@@ -22,7 +22,7 @@ export class DiffCommand extends BaseCommand {
       \`--exit-code\` when the locks differ.
     `,
     examples: [
-      ['Release notes between two tarballs\' locks', '$0 diff xen-4.21.0/xenrel.lock xen-4.22.0/xenrel.lock'],
+      ["Release notes between two tarballs' locks", '$0 diff xen-4.21.0/xenrel.lock xen-4.22.0/xenrel.lock'],
       ['For a script', '$0 diff old.lock xenrel.lock --json'],
     ],
   });
@@ -37,7 +37,7 @@ export class DiffCommand extends BaseCommand {
     const before = await requireLock(resolve(this.cwd, this.old), this.old);
     const after = await requireLock(resolve(this.cwd, this.new), this.new);
     const limit = wholeNumberOption('--limit', this.limit, 1, 1_000_000);
-    const d = await diffReleases(before, after, { cache: this.noLog ? undefined : (await this.openCache()), limit });
+    const d = await diffReleases(before, after, { cache: this.noLog ? undefined : await this.openCache(), limit });
     report.set('changes', d.changes);
     report.set('logs', d.logs);
     if (!d.changes.length) report.info(`${this.old} and ${this.new} pin the same sources`);

@@ -17,7 +17,7 @@ const FORMATS = ['debian', 'fedora', 'yocto', 'buildroot'] as const;
 export class ExportCommand extends BaseCommand {
   static override paths = [['export']];
   static override usage = Command.Usage({
-    description: 'Write what a distribution\'s packaging needs from the lock (Debian, Fedora, Yocto, Buildroot)',
+    description: "Write what a distribution's packaging needs from the lock (Debian, Fedora, Yocto, Buildroot)",
     details: `
       From the lock and the cache (never the network; run \`xenrel fetch\` first):
 
@@ -65,7 +65,7 @@ export class ExportCommand extends BaseCommand {
     const ctx: ExportContext = {
       lock,
       loaded,
-      cache: (await this.openCache()),
+      cache: await this.openCache(),
       version: loaded.manifest.release?.version ?? project?.describe,
       epoch: sbomEpoch(project?.commitTime),
       without: this.without,
@@ -81,8 +81,14 @@ export class ExportCommand extends BaseCommand {
       return;
     }
     const r = this.format === 'debian' ? await exportDebian(ctx, out) : this.format === 'fedora' ? await exportFedora(ctx, out) : await exportBuildroot(ctx, out);
-    report.set('files', r.files.map((f) => ({ file: f.file, component: f.component || undefined, sha256: f.sha256, size: f.size })));
-    report.table(r.files.map((f) => [f.file, human(f.size), f.sha256.slice(0, 16)]), ['FILE', 'SIZE', 'SHA256']);
+    report.set(
+      'files',
+      r.files.map((f) => ({ file: f.file, component: f.component || undefined, sha256: f.sha256, size: f.size })),
+    );
+    report.table(
+      r.files.map((f) => [f.file, human(f.size), f.sha256.slice(0, 16)]),
+      ['FILE', 'SIZE', 'SHA256'],
+    );
     report.info(`wrote ${shown}`);
   }
 }

@@ -64,7 +64,13 @@ export class InitCommand extends BaseCommand {
 
     const out = resolve(this.cwd, this.out ?? resolve(tree, 'xenrel.config.yaml'));
     const shown = displayPath(out, this.cwd);
-    if (!this.force && (await access(out).then(() => true, () => false)))
+    if (
+      !this.force &&
+      (await access(out).then(
+        () => true,
+        () => false,
+      ))
+    )
       throw new XenrelError('E_EXISTS', `${shown} already exists`, {
         exitCode: ExitCode.usage,
         hint: 'compare it with the tree using `xenrel init --check`, or pass --force to overwrite it',
@@ -74,10 +80,19 @@ export class InitCommand extends BaseCommand {
     await writeFileAtomic(out, text);
     report.set('written', shown);
     report.table(
-      derived.components.map((d) => [d.name, d.spec.ref ?? basename(d.spec.url ?? ''), d.sources.map((s) => s.where).filter((w, i, a) => a.indexOf(w) === i).join(', ') || 'xenrel default']),
+      derived.components.map((d) => [
+        d.name,
+        d.spec.ref ?? basename(d.spec.url ?? ''),
+        d.sources
+          .map((s) => s.where)
+          .filter((w, i, a) => a.indexOf(w) === i)
+          .join(', ') || 'xenrel default',
+      ]),
       ['COMPONENT', 'PIN', 'FROM'],
     );
-    report.info(`wrote ${shown} (${derived.components.length} components; ${scan.sites.length} download sites in ${scan.filesScanned} build files${scan.unmapped.length ? `, ${scan.unmapped.length} not tied to a component` : ''})`);
+    report.info(
+      `wrote ${shown} (${derived.components.length} components; ${scan.sites.length} download sites in ${scan.filesScanned} build files${scan.unmapped.length ? `, ${scan.unmapped.length} not tied to a component` : ''})`,
+    );
   }
 
   private async runCheck(report: Report, tree: string, reading: Awaited<ReturnType<typeof readXenTree>>) {

@@ -35,7 +35,7 @@ export class MirrorCommand extends BaseCommand {
     ],
   });
 
-  all = Option.Boolean('--all', false, { description: 'Export every object in the cache, not only the lock\'s' });
+  all = Option.Boolean('--all', false, { description: "Export every object in the cache, not only the lock's" });
   dir = Option.String({ name: 'DIR' });
 
   async run(report: Report): Promise<void> {

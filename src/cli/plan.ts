@@ -49,7 +49,7 @@ export class PlanCommand extends BaseCommand {
       manifest: loaded.manifest,
       root: loaded.root,
       lock,
-      cache: (await this.openCache()),
+      cache: await this.openCache(),
       configure: [...splitArgs(this.configure), ...this.configureRest],
       host: this.host,
     });
@@ -61,7 +61,9 @@ export class PlanCommand extends BaseCommand {
     report.set('excluded', plan.excluded);
     report.set('ignoredOptions', plan.ignored);
 
-    report.info(`Xen build for ${plan.host}${plan.configure.length ? ` with ${plan.configure.join(' ')}` : ' with configure defaults'}${plan.cmake ? ' (cmake found)' : ' (no cmake)'}:`);
+    report.info(
+      `Xen build for ${plan.host}${plan.configure.length ? ` with ${plan.configure.join(' ')}` : ' with configure defaults'}${plan.cmake ? ' (cmake found)' : ' (no cmake)'}:`,
+    );
     if (plan.components.length)
       report.table(
         plan.components.map((c) => [c.name, c.url, c.ref, c.size !== null ? human(c.size) : c.kind === 'git' ? '-' : '?', c.cached ? 'yes' : 'no', c.vendored ? 'yes' : 'no']),
@@ -70,7 +72,9 @@ export class PlanCommand extends BaseCommand {
       );
     else report.output('  nothing is downloaded');
     const toFetch = plan.components.filter((c) => !c.cached && !c.vendored).length;
-    report.info(`${plan.components.length} downloaded by the build; ${toFetch} neither cached nor vendored${lock ? '' : ' (no xenrel.lock: sizes and cache state unknown; run `xenrel lock`)'}`);
+    report.info(
+      `${plan.components.length} downloaded by the build; ${toFetch} neither cached nor vendored${lock ? '' : ' (no xenrel.lock: sizes and cache state unknown; run `xenrel lock`)'}`,
+    );
     if (plan.excluded.length) {
       report.info('Left out by this configuration:');
       report.table(plan.excluded.map((e) => [`  ${e.name}`, e.reason, `[${e.option}]`]));
@@ -83,10 +87,13 @@ export class PlanCommand extends BaseCommand {
     try {
       return await this.loadManifest();
     } catch (err) {
-      const isXenTree = await access(join(this.cwd, 'Config.mk')).then(() => true, () => false);
+      const isXenTree = await access(join(this.cwd, 'Config.mk')).then(
+        () => true,
+        () => false,
+      );
       if (!(err instanceof XenrelError) || err.code !== 'E_NO_CONFIG' || this.config || !isXenTree) throw err;
       const { derived } = await readXenTree(this.cwd);
-      report.warn('no xenrel config here: pins read from the tree\'s makefiles (run `xenrel init` to write one)');
+      report.warn("no xenrel config here: pins read from the tree's makefiles (run `xenrel init` to write one)");
       return { manifest: derived.manifest, file: '', root: this.cwd };
     }
   }

@@ -20,7 +20,11 @@ export function summaryRows(lock: Lockfile, without: string[]): string[][] {
     if (isLockedGit(c)) {
       rows.push([n, `${c.ref} (${c.commit.slice(0, 12)})`, '-']);
       for (const [p, child] of Object.entries(c.children ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-        rows.push([`  ${n}/${p}`, child.kind === 'wrap-file' ? basename(child.url) : `${child.ref ?? child.kind} (${child.commit.slice(0, 12)})`, child.kind === 'wrap-file' ? human(child.size) : '-']);
+        rows.push([
+          `  ${n}/${p}`,
+          child.kind === 'wrap-file' ? basename(child.url) : `${child.ref ?? child.kind} (${child.commit.slice(0, 12)})`,
+          child.kind === 'wrap-file' ? human(child.size) : '-',
+        ]);
     } else if ('url' in c) rows.push([n, basename(new URL(c.url).pathname), human(c.size)]);
     else rows.push([n, `local ${c.local}`, '-']);
   }

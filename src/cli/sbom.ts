@@ -43,7 +43,7 @@ export class SbomCommand extends BaseCommand {
     const project = await detectProject(loaded.root).catch(() => undefined);
     const text = await generateSbom(lock, {
       format: this.format as SbomFormat,
-      cache: (await this.openCache()),
+      cache: await this.openCache(),
       manifest: loaded.manifest,
       configRoot: loaded.root,
       version: loaded.manifest.release?.version ?? project?.describe,

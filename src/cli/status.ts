@@ -71,7 +71,7 @@ export class StatusCommand extends BaseCommand {
       const spec = loaded.manifest.components[name];
       const locked = lock?.components[name];
       const kind = spec ? (spec.git ? 'git' : spec.url ? 'tarball' : 'local') : locked && isLockedGit(locked) ? 'git' : locked && isLockedTarball(locked) ? 'tarball' : 'local';
-      const pin = spec ? (spec.git ? spec.ref! : spec.url ?? spec.local!) : '(removed from config)';
+      const pin = spec ? (spec.git ? spec.ref! : (spec.url ?? spec.local!)) : '(removed from config)';
       rows.push({
         name,
         kind,
@@ -99,7 +99,14 @@ export class StatusCommand extends BaseCommand {
       return;
     }
     report.table(
-      rows.map((r) => [r.name, r.kind, r.pin, r.locked ? (r.kind === 'git' ? r.locked.slice(0, 12) : `${r.locked.slice(0, 19)}…`) : '-', r.lockState, r.cached === null ? 'n/a' : r.cached ? 'cached' : 'missing']),
+      rows.map((r) => [
+        r.name,
+        r.kind,
+        r.pin,
+        r.locked ? (r.kind === 'git' ? r.locked.slice(0, 12) : `${r.locked.slice(0, 19)}…`) : '-',
+        r.lockState,
+        r.cached === null ? 'n/a' : r.cached ? 'cached' : 'missing',
+      ]),
       ['COMPONENT', 'KIND', 'PIN', 'LOCKED', 'LOCK', 'CACHE'],
       { primary: true },
     );

@@ -9,8 +9,7 @@ import { BaseCommand } from './base.js';
 
 /** "modified src/a.c, missing README, extra x" (at most `max` names per kind). */
 export function describeDiff(d: TreeDiff, max = 10): string {
-  const part = (label: string, list: string[]) =>
-    list.length ? `${label} ${list.slice(0, max).join(', ')}${list.length > max ? ` (+${list.length - max} more)` : ''}` : '';
+  const part = (label: string, list: string[]) => (list.length ? `${label} ${list.slice(0, max).join(', ')}${list.length > max ? ` (+${list.length - max} more)` : ''}` : '');
   return [part('modified', d.modified), part('missing', d.missing), part('extra', d.extra)].filter(Boolean).join('; ');
 }
 
@@ -42,7 +41,7 @@ export class VendorCommand extends BaseCommand {
     `,
     examples: [
       ['Vendor everything', '$0 vendor'],
-      ['Use the distribution\'s qemu', '$0 vendor --without qemu-xen'],
+      ["Use the distribution's qemu", '$0 vendor --without qemu-xen'],
       ['Leave out every stub domain source (a group)', '$0 vendor --without stubdom'],
       ['Check a vendored tree in CI', '$0 vendor --check'],
       ['Only the store and the shim (the paths appear when make asks)', '$0 vendor --no-materialise'],
@@ -63,7 +62,10 @@ export class VendorCommand extends BaseCommand {
       report.set('check', res);
       for (const f of res.findings) report.output(describeFinding(f));
       for (const p of res.notMaterialised) report.info(`${p}: not present (the shim creates it when make asks)`);
-      if (res.untracked.length) report.info(`${res.untracked.length} file(s) in component folders that the lock does not name (build outputs?): ${res.untracked.slice(0, 5).join(', ')}${res.untracked.length > 5 ? ', …' : ''}`);
+      if (res.untracked.length)
+        report.info(
+          `${res.untracked.length} file(s) in component folders that the lock does not name (build outputs?): ${res.untracked.slice(0, 5).join(', ')}${res.untracked.length > 5 ? ', …' : ''}`,
+        );
       if (!res.ok) {
         const names = [...new Set(res.findings.map((f) => f.name))];
         report.error(
@@ -73,7 +75,9 @@ export class VendorCommand extends BaseCommand {
         );
         return;
       }
-      report.info(`vendored tree matches the lock (${Object.keys(lock.components).length - res.without.length} components${res.without.length ? `, ${res.without.length} left out` : ''})`);
+      report.info(
+        `vendored tree matches the lock (${Object.keys(lock.components).length - res.without.length} components${res.without.length ? `, ${res.without.length} left out` : ''})`,
+      );
       return;
     }
 
@@ -111,6 +115,9 @@ export class VendorCommand extends BaseCommand {
     for (const a of res.advice) report.output(a);
     if (without.flags.length) report.output(`configure Xen with: ${without.flags.join(' ')}`);
     if (res.nothingToDo) report.output(`nothing to do: ${res.store.filter((r) => r.action === 'unchanged').length} components already vendored and unchanged`);
-    else report.info(`vendored ${res.store.filter((r) => r.action !== 'left-out' && r.action !== 'removed').length} components into ${displayPath(root, this.cwd) || '.'}; make will not touch the network`);
+    else
+      report.info(
+        `vendored ${res.store.filter((r) => r.action !== 'left-out' && r.action !== 'removed').length} components into ${displayPath(root, this.cwd) || '.'}; make will not touch the network`,
+      );
   }
 }

@@ -22,7 +22,8 @@ function printResult(report: Report, r: VerifyResult): void {
     for (const p of c.missing) report.output(`    missing  ${p}`);
     for (const p of c.extra) report.output(`    extra    ${p}`);
   }
-  for (const g of r.generated ?? []) if (g.status !== 'ok') report.output(`${g.status.padEnd(8)} ${g.path}  (xenrel's own file${g.note ? `: ${g.note}` : ', regenerated from the lock'})`);
+  for (const g of r.generated ?? [])
+    if (g.status !== 'ok') report.output(`${g.status.padEnd(8)} ${g.path}  (xenrel's own file${g.note ? `: ${g.note}` : ', regenerated from the lock'})`);
   for (const c of r.project?.against ?? []) {
     report.output(`${c.ok ? 'ok      ' : 'modified'} project files (${r.project!.files}) against ${c.source}`);
     for (const p of c.modified) report.output(`    modified ${p}`);
@@ -31,7 +32,8 @@ function printResult(report: Report, r: VerifyResult): void {
   }
   for (const f of r.unsafe) report.output(`unsafe   ${f.code}: ${f.message}`);
   for (const p of r.problems) report.output(`problem  ${p}`);
-  if (r.buildProducts?.length) report.info(`${r.buildProducts.length} absolute link(s) into the tree itself, made by the build (e.g. ${r.buildProducts[0]}): build products, not vendored content`);
+  if (r.buildProducts?.length)
+    report.info(`${r.buildProducts.length} absolute link(s) into the tree itself, made by the build (e.g. ${r.buildProducts[0]}): build products, not vendored content`);
   if (r.tree.expected) report.output(`${r.tree.ok ? 'ok      ' : 'modified'} whole tree ${r.tree.actual}${r.tree.ok ? '' : ` (expected ${r.tree.expected})`}`);
 }
 
@@ -60,7 +62,7 @@ export class VerifyCommand extends BaseCommand {
     `,
     examples: [
       ['Verify a release tarball offline', '$0 verify xen-4.22.0.tar.gz'],
-      ['Against the lockfile from the project\'s git', '$0 verify xen-4.22.0.tar.gz --lock xenrel.lock'],
+      ["Against the lockfile from the project's git", '$0 verify xen-4.22.0.tar.gz --lock xenrel.lock'],
       ['Every byte, against the published record', '$0 verify xen-4.22.0.tar.gz --record xen-4.22.0.release.json --lock xenrel.lock'],
       ['Against upstream, for machines', '$0 verify xen-4.22.0.tar.gz --upstream --project-repo https://xenbits.xen.org/git-http/xen.git --json'],
       ['A vendored Xen tree', '$0 verify .'],
@@ -72,7 +74,7 @@ export class VerifyCommand extends BaseCommand {
   upstream = Option.Boolean('--upstream', false, { description: 'Also re-fetch every pin from upstream into a temporary cache and compare' });
   record = Option.String('--record', { description: 'The release record published beside the tarball (NAME.release.json): anchors the project files, the lock and the SBOM' });
   recordKey = Option.String('--record-key', { description: 'OpenPGP public key file: require NAME.release.json.asc, signed by it' });
-  projectRepo = Option.String('--project-repo', { description: 'With --upstream: the git URL of the project itself (default: the record\'s repository)' });
+  projectRepo = Option.String('--project-repo', { description: "With --upstream: the git URL of the project itself (default: the record's repository)" });
   portable = Option.Boolean('--portable', false, { description: 'Also refuse names Windows cannot hold (CON, aux.c, trailing dots)' });
 
   async run(report: Report): Promise<void> {
@@ -93,8 +95,12 @@ export class VerifyCommand extends BaseCommand {
     if (this.upstream && !st.isDirectory()) result = await this.upstreamProject(report, target, result, { lock, record, limits });
     report.set('verify', result);
     if (result.expectations === 'none') report.warn('no lock or release.json inside and no --lock given: only entry safety was checked');
-    else if (!lock && !record) report.info(`expectations: the ${result.expectations === 'release.json' ? '.xenrel/release.json' : 'xenrel.lock'} inside ${this.target}, which vouches only for itself (pass --lock FILE and --record NAME.release.json for an independent check)`);
-    else if (result.anchors?.project === 'none' && !this.upstream) report.warn(`the project's own files (${result.project?.files ?? 0}) are not anchored: pass --record NAME.release.json or --upstream`);
+    else if (!lock && !record)
+      report.info(
+        `expectations: the ${result.expectations === 'release.json' ? '.xenrel/release.json' : 'xenrel.lock'} inside ${this.target}, which vouches only for itself (pass --lock FILE and --record NAME.release.json for an independent check)`,
+      );
+    else if (result.anchors?.project === 'none' && !this.upstream)
+      report.warn(`the project's own files (${result.project?.files ?? 0}) are not anchored: pass --record NAME.release.json or --upstream`);
 
     if (this.upstream) {
       const upstreamLock = lock ?? (await readEmbeddedLock(target, st.isDirectory()));
@@ -121,7 +127,12 @@ export class VerifyCommand extends BaseCommand {
       printResult(report, result);
       for (const o of outcomes) report.output(`${o.status === 'failed' ? 'MISMATCH' : 'upstream'} ${o.name}${o.error ? `: ${o.error.message}` : ': same content as the lock'}`);
       const failed = outcomes.filter((o) => o.status === 'failed');
-      if (failed.length) report.failWith(failed.some((f) => f.error?.exitCode === ExitCode.checkFailed || /INTEGRITY|SIZE_MISMATCH|TREE_MISMATCH/.test(f.error?.code ?? '')) ? ExitCode.checkFailed : ExitCode.fetch);
+      if (failed.length)
+        report.failWith(
+          failed.some((f) => f.error?.exitCode === ExitCode.checkFailed || /INTEGRITY|SIZE_MISMATCH|TREE_MISMATCH/.test(f.error?.code ?? ''))
+            ? ExitCode.checkFailed
+            : ExitCode.fetch,
+        );
     }
     if (!this.upstream) printResult(report, result);
     if (!result.ok) report.failWith(ExitCode.checkFailed);
@@ -147,7 +158,9 @@ export class VerifyCommand extends BaseCommand {
     const url = this.projectRepo ?? o.record?.project.repository;
     const commit = o.record?.project.commit ?? result.project?.commit;
     if (!url || !commit) {
-      report.warn(`the project's own files were not compared with upstream: ${!url ? 'pass --project-repo URL (or a --record naming the repository)' : 'no commit is known for them (the release was cut from a folder or with uncommitted changes)'}`);
+      report.warn(
+        `the project's own files were not compared with upstream: ${!url ? 'pass --project-repo URL (or a --record naming the repository)' : 'no commit is known for them (the release was cut from a folder or with uncommitted changes)'}`,
+      );
       return result;
     }
     const dir = await mkdtemp(join(tmpdir(), 'xenrel-upstream-project-'));
@@ -167,7 +180,8 @@ export class VerifyCommand extends BaseCommand {
           problems.push((err as Error).message);
         }
       }
-      if (committed && !o.lock && !result.anchors) result = await verifyTarball(target, { lock: committed, record: o.record, limits: o.limits, tarballSha256: o.record ? await fileSha256(target) : undefined });
+      if (committed && !o.lock && !result.anchors)
+        result = await verifyTarball(target, { lock: committed, record: o.record, limits: o.limits, tarballSha256: o.record ? await fileSha256(target) : undefined });
       else if (committed && lockDigest(committed) !== lockDigest(o.lock ?? embedded!))
         problems.push(`the lock committed at ${commit} differs from the lock the tarball was checked against`);
       compareProject(result, up.entries, 'upstream', source);

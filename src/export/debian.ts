@@ -37,7 +37,10 @@ import { copyContentTo } from '../sources/tarball.js';
 
 /** A source package name: lower case letters, digits, `+ - .`, two characters or more. */
 export function debianSourceName(name: string): string {
-  const s = name.toLowerCase().replace(/[^a-z0-9+.-]+/g, '-').replace(/^[^a-z0-9]+/, '');
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9+.-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '');
   if (!/^[a-z0-9][a-z0-9+.-]+$/.test(s)) throw exportError(`"${name}" cannot become a Debian source package name`, 'set `name:` in the config to lower-case letters and digits');
   return s;
 }
@@ -52,7 +55,10 @@ export function debianUpstreamVersion(v: string | undefined): string {
 
 /** A component name: `[a-z0-9-]`, not starting or ending with `-`. */
 export function debianComponentName(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
 }
 
 const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -95,7 +101,10 @@ function watchLine(comp: string, c: ReturnType<typeof exportedComponents>[number
   if (isLockedGit(c)) {
     const v = /\d[\d.]*$/.exec(c.ref)?.[0];
     if (v && !isFullCommit(c.ref)) {
-      const prefix = c.ref.slice(0, c.ref.length - v.length).replace(/^refs\/tags\//, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const prefix = c.ref
+        .slice(0, c.ref.length - v.length)
+        .replace(/^refs\/tags\//, '')
+        .replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       return `opts="mode=git, pgpmode=none, component=${comp}" \\\n  ${c.git} refs/tags/${prefix}([\\d.]+)`;
     }
     return `opts="mode=git, pgpmode=none, pretty=0.0~git%cd.%h, component=${comp}" \\\n  ${c.git} HEAD`;
@@ -121,7 +130,12 @@ export async function exportDebian(ctx: ExportContext, outDir: string): Promise<
       ctx.warn?.(`${name}: a prebuilt local file (${c.local}) is not a source; not exported`);
       continue;
     }
-    if (await lstat(join(ctx.loaded.root, comp)).then(() => true, () => false))
+    if (
+      await lstat(join(ctx.loaded.root, comp)).then(
+        () => true,
+        () => false,
+      )
+    )
       throw exportError(`component ${name}: the project already has "${comp}" at its top, where dpkg-source would unpack orig-${comp}`, 'rename the component in the config');
     const fileName = `${src}_${ver}.orig-${comp}.tar.gz`;
     const f = isLockedTarball(c)
@@ -155,11 +169,7 @@ export async function exportDebian(ctx: ExportContext, outDir: string): Promise<
 }
 
 /** `<comp>/<file>` holding the upstream bytes untouched (verified from the cache). */
-async function wrapUpstreamFile(
-  name: string,
-  c: LockedTarball,
-  o: { ctx: ExportContext; outDir: string; fileName: string; comp: string },
-): Promise<ExportedFile> {
+async function wrapUpstreamFile(name: string, c: LockedTarball, o: { ctx: ExportContext; outDir: string; fileName: string; comp: string }): Promise<ExportedFile> {
   const h = await tarballHashes(o.ctx.cache, c.integrity, name);
   const stage = await mkdtemp(join(tmpdir(), 'xenrel-debian-'));
   try {

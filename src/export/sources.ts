@@ -100,7 +100,10 @@ export async function exportComponentFile(
       else {
         const entries = await exportTree(mirrorDir, c.commit, dir);
         if (treeHash(entries) !== c.tree)
-          throw new XenrelError('E_TREE_MISMATCH', `component ${name}: commit ${c.commit} does not have the locked tree hash`, { exitCode: ExitCode.fetch, hint: `run \`xenrel fetch ${name}\`` });
+          throw new XenrelError('E_TREE_MISMATCH', `component ${name}: commit ${c.commit} does not have the locked tree hash`, {
+            exitCode: ExitCode.fetch,
+            hint: `run \`xenrel fetch ${name}\``,
+          });
       }
     } else await buildComponentTree(name, { ...c, patches: undefined, vendoredTree: undefined }, o.cache, dir, o.configRoot);
     const w = await writeArchive(await entriesFromDir(dir, { ignoreNames: [] }), { out, format: 'gz', topDir: o.topDir, mtime });

@@ -56,7 +56,12 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
             const r = await fetchGit(name, locked, opts.cache, { offline: opts.offline, progress, mirrors: mirrorsFor(opts.loaded, name), premirrorOnly: opts.premirrorOnly });
             // Nested sources (submodules, meson wraps): each verified like a component of its own.
             const nested = locked.children
-              ? await fetchChildren(name, locked.children, opts.cache, { offline: opts.offline, progress, mirrors: mirrorsFor(opts.loaded, name), premirrorOnly: opts.premirrorOnly })
+              ? await fetchChildren(name, locked.children, opts.cache, {
+                  offline: opts.offline,
+                  progress,
+                  mirrors: mirrorsFor(opts.loaded, name),
+                  premirrorOnly: opts.premirrorOnly,
+                })
               : { fetched: 0 };
             const cached = r.cached && nested.fetched === 0;
             // A fresh download is checked against the signer the lock recorded.
@@ -82,8 +87,7 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
             opts.progress?.done?.(name, r.cached ? 'in cache' : `fetched from ${r.source}`);
             return { name, kind, status: r.cached ? 'cached' : 'fetched', source: r.source };
           }
-          if (!opts.loaded)
-            throw new XenrelError('E_CONFIG', `component ${name}: a local source needs the config to find its path`, { exitCode: ExitCode.usage });
+          if (!opts.loaded) throw new XenrelError('E_CONFIG', `component ${name}: a local source needs the config to find its path`, { exitCode: ExitCode.usage });
           await verifyLocal(name, locked, opts.loaded.root);
           opts.progress?.done?.(name, 'local, verified');
           return { name, kind, status: 'verified' };
@@ -101,14 +105,19 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
     const offlineMissing = failed.filter((f) => f.error!.code === 'E_OFFLINE_MISSING').map((f) => f.name);
     const notMirrored = failed.filter((f) => f.error!.code === 'E_PREMIRROR_MISSING').map((f) => f.name);
     if (notMirrored.length === failed.length)
-      throw new XenrelError('E_PREMIRROR_MISSING', `--premirror-only, and in no mirror: ${notMirrored.join(', ')}\n${failed.map((f) => `  ${f.name}: ${f.error!.message}`).join('\n')}`, {
-        exitCode: ExitCode.fetch,
-        hint: failed[0]!.error!.hint,
-        details: { outcomes },
-      });
-    const message = offlineMissing.length === failed.length
-      ? `offline, and not in the cache: ${offlineMissing.join(', ')}`
-      : `${failed.length} of ${names.length} components failed:\n${failed.map((f) => `  ${f.name}: ${f.error!.message}`).join('\n')}`;
+      throw new XenrelError(
+        'E_PREMIRROR_MISSING',
+        `--premirror-only, and in no mirror: ${notMirrored.join(', ')}\n${failed.map((f) => `  ${f.name}: ${f.error!.message}`).join('\n')}`,
+        {
+          exitCode: ExitCode.fetch,
+          hint: failed[0]!.error!.hint,
+          details: { outcomes },
+        },
+      );
+    const message =
+      offlineMissing.length === failed.length
+        ? `offline, and not in the cache: ${offlineMissing.join(', ')}`
+        : `${failed.length} of ${names.length} components failed:\n${failed.map((f) => `  ${f.name}: ${f.error!.message}`).join('\n')}`;
     // One failure class across the failed components keeps its code; mixed ones are E_FETCH,
     // and each outcome in the details keeps its own.
     const codes = [...new Set(failed.map((f) => f.error!.code))];

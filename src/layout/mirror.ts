@@ -16,7 +16,12 @@ export const MIRROR_INDEX = 'xenrel-mirror.json';
 /** The last path segment of a git URL without `.git`, safe as a file name. */
 export function gitBaseName(url: string): string {
   const last = url.replace(/\/+$/, '').split(/[/:]/).pop() ?? '';
-  return last.replace(/\.git$/, '').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '') || 'repo';
+  return (
+    last
+      .replace(/\.git$/, '')
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .replace(/^\.+/, '') || 'repo'
+  );
 }
 
 /** `git/<basename>.git`, the first place fetch looks. */

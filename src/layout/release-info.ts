@@ -23,10 +23,7 @@ export const releaseInfoSchema = z.strictObject({
   tree: treeHashString,
   /** The project's own files (see src/verify/owned.ts), and the commit they came from. */
   project: z.strictObject({ tree: treeHashString, commit: commitId.optional() }).optional(),
-  components: z.record(
-    z.string().min(1),
-    z.strictObject({ path: treePath, tree: treeHashString.optional(), integrity: integrityString.optional() }),
-  ),
+  components: z.record(z.string().min(1), z.strictObject({ path: treePath, tree: treeHashString.optional(), integrity: integrityString.optional() })),
 });
 
 export type ReleaseInfo = z.infer<typeof releaseInfoSchema>;

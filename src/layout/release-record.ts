@@ -66,6 +66,7 @@ export async function readRecord(file: string, display = file): Promise<ReleaseR
     throw recordError(`${display}: cannot read the release record (${err.code ?? err.message})`, 'pass the <name>.release.json published beside the tarball');
   });
   const r = schemaProblem(releaseRecordSchema, text, display);
-  if ('problem' in r) throw new XenrelError('E_RECORD_INVALID', `${r.problem}`, { exitCode: ExitCode.checkFailed, hint: 'obtain the release record again from where the release is published' });
+  if ('problem' in r)
+    throw new XenrelError('E_RECORD_INVALID', `${r.problem}`, { exitCode: ExitCode.checkFailed, hint: 'obtain the release record again from where the release is published' });
   return r.value;
 }

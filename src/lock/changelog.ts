@@ -63,7 +63,9 @@ export async function diffReleases(before: Lockfile, after: Lockfile, opts: { ca
   const changes = diffLocks(before, after);
   const logs: ShortLog[] = [];
   if (opts.cache)
-    for (const c of changes) for (const [name, urls, from, to] of movedPins(c.name, before.components[c.name], after.components[c.name])) logs.push(await shortLog(opts.cache, name, urls, from, to, opts.limit ?? 200));
+    for (const c of changes)
+      for (const [name, urls, from, to] of movedPins(c.name, before.components[c.name], after.components[c.name]))
+        logs.push(await shortLog(opts.cache, name, urls, from, to, opts.limit ?? 200));
   return { changes, logs };
 }
 

@@ -22,8 +22,10 @@ export const METADATA_FIELDS: readonly string[] = ['license'];
 
 const FIELDS = ['git', 'url', 'local', 'ref', 'commit', 'integrity', 'size', 'tree', 'path', 'license', 'patches', 'vendoredTree', 'signer'] as const;
 
-const stable = (v: unknown): string => JSON.stringify(v, (_k, val: unknown) =>
-  val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => compareBytewise(x, y))) : val);
+const stable = (v: unknown): string =>
+  JSON.stringify(v, (_k, val: unknown) =>
+    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => compareBytewise(x, y))) : val,
+  );
 
 /** Nested sources, one field per child that changed: `children[subprojects/dtc]`. */
 function childFields(a: LockedComponent | undefined, b: LockedComponent | undefined): FieldChange[] {
@@ -37,8 +39,10 @@ function childFields(a: LockedComponent | undefined, b: LockedComponent | undefi
 
 export function diffComponent(name: string, a: LockedComponent | undefined, b: LockedComponent | undefined): ComponentChange | undefined {
   if (!a && !b) return undefined;
-  if (!a) return { name, kind: 'added', fields: [...FIELDS.filter((f) => f in b!).map((f) => ({ field: f, new: (b as unknown as Record<string, unknown>)[f] })), ...childFields(a, b)] };
-  if (!b) return { name, kind: 'removed', fields: [...FIELDS.filter((f) => f in a).map((f) => ({ field: f, old: (a as unknown as Record<string, unknown>)[f] })), ...childFields(a, b)] };
+  if (!a)
+    return { name, kind: 'added', fields: [...FIELDS.filter((f) => f in b!).map((f) => ({ field: f, new: (b as unknown as Record<string, unknown>)[f] })), ...childFields(a, b)] };
+  if (!b)
+    return { name, kind: 'removed', fields: [...FIELDS.filter((f) => f in a).map((f) => ({ field: f, old: (a as unknown as Record<string, unknown>)[f] })), ...childFields(a, b)] };
   const ra = a as unknown as Record<string, unknown>;
   const rb = b as unknown as Record<string, unknown>;
   const fields = [...FIELDS.filter((f) => stable(ra[f]) !== stable(rb[f])).map((f) => ({ field: f, old: ra[f], new: rb[f] })), ...childFields(a, b)];
@@ -85,8 +89,7 @@ export function pinMatchesLocked(spec: ComponentSpec, locked: LockedComponent | 
   const havePatches = ((locked as { patches?: { file: string }[] }).patches ?? []).map((p) => p.file).join('\n');
   if (wantPatches !== havePatches) return false;
   if (spec.git !== undefined) return 'git' in locked && locked.git === spec.git && locked.ref === spec.ref;
-  if (spec.url !== undefined)
-    return 'url' in locked && locked.url === spec.url && (spec.integrity === undefined || spec.integrity === locked.integrity);
+  if (spec.url !== undefined) return 'url' in locked && locked.url === spec.url && (spec.integrity === undefined || spec.integrity === locked.integrity);
   if (spec.local !== undefined) return 'local' in locked && locked.local === spec.local && (spec.integrity === undefined || spec.integrity === locked.integrity);
   return false;
 }

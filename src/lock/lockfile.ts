@@ -15,7 +15,10 @@ const commitString = commitId;
 
 const common = { path: treePath, license: z.string().optional() };
 /** Primary-key fingerprint of the OpenPGP signer (components with `signingKey:`). */
-const signer = z.string().regex(/^[0-9A-F]{40}([0-9A-F]{24})?$/, 'expected an OpenPGP fingerprint (40 or 64 upper-case hex)').optional();
+const signer = z
+  .string()
+  .regex(/^[0-9A-F]{40}([0-9A-F]{24})?$/, 'expected an OpenPGP fingerprint (40 or 64 upper-case hex)')
+  .optional();
 
 /*
  * Nested sources and patches (see src/nested/): a component may carry
@@ -83,7 +86,9 @@ export const lockSchema = z.strictObject({
   name: plainString.pipe(z.string().min(1)),
   components: z.record(
     plainString.pipe(z.string().min(1)),
-    z.union([gitEntry, tarballEntry, localEntry], { message: 'expected a git entry (git, ref, commit, tree, path), a tarball entry (url, integrity, size, path) or a local entry' }),
+    z.union([gitEntry, tarballEntry, localEntry], {
+      message: 'expected a git entry (git, ref, commit, tree, path), a tarball entry (url, integrity, size, path) or a local entry',
+    }),
   ),
 });
 
@@ -158,8 +163,7 @@ export async function readLock(file: string, display = file): Promise<Lockfile |
 
 export async function requireLock(file: string, display = file): Promise<Lockfile> {
   const lock = await readLock(file, display);
-  if (!lock)
-    throw new XenrelError('E_NO_LOCK', `no lockfile at ${display}`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` first' });
+  if (!lock) throw new XenrelError('E_NO_LOCK', `no lockfile at ${display}`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` first' });
   return lock;
 }
 

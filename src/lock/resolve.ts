@@ -43,8 +43,7 @@ export function mirrorsFor(loaded: LoadedManifest | undefined, name: string): st
 }
 
 /** Warnings are collected and returned with the result (the CLI prints them once). */
-const collectWarnings = (progress: ProgressSink | undefined, into: string[]): ProgressSink =>
-  withProgress(progress, { warn: (m) => void into.push(m) });
+const collectWarnings = (progress: ProgressSink | undefined, into: string[]): ProgressSink => withProgress(progress, { warn: (m) => void into.push(m) });
 
 const optional = (spec: ComponentSpec) => (spec.license ? { license: spec.license } : {});
 
@@ -195,10 +194,7 @@ async function checkPins(opts: LockOptions & { existing: Lockfile | undefined })
       return {
         name,
         kind: 'changed',
-        fields: [
-          { field: 'integrity', old: old.integrity, new: got.integrity },
-          ...(got.size !== old.size ? [{ field: 'size', old: old.size, new: got.size }] : []),
-        ],
+        fields: [{ field: 'integrity', old: old.integrity, new: got.integrity }, ...(got.size !== old.size ? [{ field: 'size', old: old.size, new: got.size }] : [])],
         reason: 'the upstream bytes changed',
       };
     }

@@ -2,7 +2,7 @@
  * `signingKey:` at lock and fetch time (see src/sources/signature.ts): the signer's
  * fingerprint is recorded in the lock, and later runs must see the same signer.
  */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Cache } from '../cache/cache.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import { resolveRef } from '../sources/git.js';
@@ -28,18 +28,38 @@ export async function gitSigner(name: string, spec: ComponentSpec, locked: Locke
       hint: 'signingKey needs "ref:" to be a signed tag (`git tag -s`)',
     });
   if ((await runGit(['cat-file', '-e', resolved.tagObject], { gitDir: mirror })).code !== 0 && !opts.offline)
-    await runGitRemote(['fetch', '--quiet', '--no-write-fetch-head', 'origin', `+refs/tags/${locked.ref}:refs/tags/${locked.ref}`], { gitDir: mirror, url: locked.git, label: name });
+    await runGitRemote(['fetch', '--quiet', '--no-write-fetch-head', 'origin', `+refs/tags/${locked.ref}:refs/tags/${locked.ref}`], {
+      gitDir: mirror,
+      url: locked.git,
+      label: name,
+    });
   return verifyTag(name, key, mirror, resolved.tagObject, locked.commit, locked.ref);
 }
 
 /** The detached signature `<url>.asc` (else `<url>.sig`) over the cached bytes: its signer. */
-export async function tarballSigner(name: string, spec: ComponentSpec, locked: Pick<LockedTarball, 'url' | 'integrity'>, cache: Cache, configRoot: string, opts: { offline?: boolean } = {}): Promise<string> {
+export async function tarballSigner(
+  name: string,
+  spec: ComponentSpec,
+  locked: Pick<LockedTarball, 'url' | 'integrity'>,
+  cache: Cache,
+  configRoot: string,
+  opts: { offline?: boolean } = {},
+): Promise<string> {
   const key = signingKeyPath(configRoot, spec.signingKey!);
   let sig: Buffer | undefined;
   const tried: string[] = [];
   for (const url of [`${locked.url}.asc`, `${locked.url}.sig`]) {
     try {
-      const got = await fetchTarball({ name: `${name} (signature)`, url, mirrors: [], sourcesMode: 'url-only', cache, allowHttp: true, offline: opts.offline, retry: { retries: 1 } });
+      const got = await fetchTarball({
+        name: `${name} (signature)`,
+        url,
+        mirrors: [],
+        sourcesMode: 'url-only',
+        cache,
+        allowHttp: true,
+        offline: opts.offline,
+        retry: { retries: 1 },
+      });
       sig = await readAll(openVerifiedContent(cache, got.integrity));
       break;
     } catch (err) {

@@ -28,8 +28,7 @@ function describeValue(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-const valueAt = (root: unknown, path: (string | number)[]) =>
-  path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), root);
+const valueAt = (root: unknown, path: (string | number)[]) => path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), root);
 
 function issueMessage(issue: z.core.$ZodIssue, js: unknown, path: (string | number)[]): string {
   if (issue.code === 'invalid_type') {
@@ -74,7 +73,9 @@ export function parseManifestText(text: string, file: string, base: (string | nu
   const reserved = reservedKeyPath(value, base);
   if (reserved) {
     const { line, col } = positionOf(pd, reserved, { key: true });
-    throw new ConfigError([{ file, line, col, path: formatKeyPath(reserved.slice(base.length)), message: `"${String(reserved[reserved.length - 1])}" is a reserved name and cannot be a key` }]);
+    throw new ConfigError([
+      { file, line, col, path: formatKeyPath(reserved.slice(base.length)), message: `"${String(reserved[reserved.length - 1])}" is a reserved name and cannot be a key` },
+    ]);
   }
   const result = manifestSchema.safeParse(value ?? {});
   if (result.success) return result.data as Manifest;

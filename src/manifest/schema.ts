@@ -76,14 +76,10 @@ export const componentSchema = z
   })
   .superRefine((c, ctx) => {
     const kinds = (['git', 'url', 'local'] as const).filter((k) => c[k] !== undefined);
-    if (kinds.length === 0)
-      ctx.addIssue({ code: 'custom', message: 'needs a source: one of "git" (with "ref"), "url" or "local"', path: [] });
-    if (kinds.length > 1)
-      ctx.addIssue({ code: 'custom', message: `has more than one source (${kinds.join(', ')}); keep exactly one`, path: [kinds[1]!] });
-    if (c.git !== undefined && c.ref === undefined)
-      ctx.addIssue({ code: 'custom', message: 'a git source needs "ref" (a tag, branch or commit)', path: ['git'] });
-    if (c.ref !== undefined && c.git === undefined)
-      ctx.addIssue({ code: 'custom', message: '"ref" only applies to a git source', path: ['ref'] });
+    if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: 'needs a source: one of "git" (with "ref"), "url" or "local"', path: [] });
+    if (kinds.length > 1) ctx.addIssue({ code: 'custom', message: `has more than one source (${kinds.join(', ')}); keep exactly one`, path: [kinds[1]!] });
+    if (c.git !== undefined && c.ref === undefined) ctx.addIssue({ code: 'custom', message: 'a git source needs "ref" (a tag, branch or commit)', path: ['git'] });
+    if (c.ref !== undefined && c.git === undefined) ctx.addIssue({ code: 'custom', message: '"ref" only applies to a git source', path: ['ref'] });
     if (c.integrity !== undefined && c.git !== undefined)
       ctx.addIssue({ code: 'custom', message: '"integrity" applies to url and local sources; a git source is pinned by its commit', path: ['integrity'] });
   });

@@ -204,8 +204,7 @@ export async function exportMirror(opts: MirrorOptions): Promise<MirrorResult> {
   for (const t of tarballs) if (!(await hasVerifiedContent(opts.cache, t.integrity))) missing.push(`${t.who}: ${t.url} (${t.integrity.slice(0, 20)}…)`);
   for (const g of gits.values()) {
     const mdir = opts.cache.gitMirrorDir(g.url);
-    for (const c of g.commits)
-      if ((await runGit(['cat-file', '-e', `${c}^{commit}`], { gitDir: mdir })).code !== 0) missing.push(`${g.who}: commit ${c} of ${g.url}`);
+    for (const c of g.commits) if ((await runGit(['cat-file', '-e', `${c}^{commit}`], { gitDir: mdir })).code !== 0) missing.push(`${g.who}: commit ${c} of ${g.url}`);
   }
   if (missing.length)
     throw new XenrelError('E_NOT_CACHED', `the cache does not hold everything the mirror should publish:\n${missing.map((m) => `  ${m}`).join('\n')}`, {

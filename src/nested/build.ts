@@ -37,10 +37,14 @@ async function assertNoSymlinkOnPath(name: string, root: string, rel: string): P
     const st = await lstat(join(root, ...parts.slice(0, i))).catch(() => undefined);
     if (!st) return;
     if (st.isSymbolicLink() || (i < parts.length && !st.isDirectory()) || (i === parts.length && !st.isDirectory()))
-      throw new XenrelError('E_CHILD_PATH', `component ${name}: cannot place a nested source at ${rel}: ${parts.slice(0, i).join('/')} is ${st.isSymbolicLink() ? 'a symlink' : 'a file'} in the component`, {
-        exitCode: ExitCode.usage,
-        hint: 'the upstream tree and its .gitmodules/wrap files disagree; pin another revision or patch it',
-      });
+      throw new XenrelError(
+        'E_CHILD_PATH',
+        `component ${name}: cannot place a nested source at ${rel}: ${parts.slice(0, i).join('/')} is ${st.isSymbolicLink() ? 'a symlink' : 'a file'} in the component`,
+        {
+          exitCode: ExitCode.usage,
+          hint: 'the upstream tree and its .gitmodules/wrap files disagree; pin another revision or patch it',
+        },
+      );
   }
 }
 
@@ -132,8 +136,7 @@ export async function buildComponentTree(name: string, c: LockedComponent, cache
           exitCode: ExitCode.checkFailed,
           hint: `restore the prebuilt input, or run \`xenrel lock --update ${name}\` if the change is intended`,
         });
-    } else
-      throw new XenrelError('E_LOCK', `component ${name}: only git components and local directories can have nested sources or patches`, { exitCode: ExitCode.usage });
+    } else throw new XenrelError('E_LOCK', `component ${name}: only git components and local directories can have nested sources or patches`, { exitCode: ExitCode.usage });
   } catch (err) {
     throw wrapFsError(err, `building ${name}`);
   }

@@ -40,7 +40,12 @@ export interface ChildOptions {
 
 /** A child path must stay inside the component: relative, no `.`/`..`/`.git` segments. */
 function checkChildPath(name: string, path: string, what: string): void {
-  const bad = path === '' || path.startsWith('/') || path.includes('\\') || path.includes('\0') || path.split('/').some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git');
+  const bad =
+    path === '' ||
+    path.startsWith('/') ||
+    path.includes('\\') ||
+    path.includes('\0') ||
+    path.split('/').some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git');
   if (bad)
     throw new XenrelError('E_CHILD_PATH', `component ${name}: ${what} has an unsafe path ${JSON.stringify(path)}`, {
       exitCode: ExitCode.usage,
@@ -252,15 +257,36 @@ export async function resolveChildren(parent: { git: string; commit: string }, c
  * the lock), each wrap-file archive in the cache (verified). Offline-safe: nothing is
  * downloaded that the cache holds.
  */
-export async function fetchChildren(name: string, children: Record<string, LockedChild>, cache: Cache, opts: { offline?: boolean; progress?: ProgressSink; mirrors?: string[]; premirrorOnly?: boolean } = {}): Promise<{ fetched: number }> {
+export async function fetchChildren(
+  name: string,
+  children: Record<string, LockedChild>,
+  cache: Cache,
+  opts: { offline?: boolean; progress?: ProgressSink; mirrors?: string[]; premirrorOnly?: boolean } = {},
+): Promise<{ fetched: number }> {
   let fetched = 0;
   for (const [path, c] of Object.entries(children)) {
     const label = `${name}/${path}`;
     if (c.kind === 'wrap-file') {
-      const r = await fetchTarball({ name: label, url: c.url, mirrors: opts.mirrors ?? [], expected: { integrity: c.integrity, size: c.size }, cache, offline: opts.offline, progress: opts.progress, allowHttp: true, ...(opts.premirrorOnly ? { sourcesMode: 'mirrors-only' as const } : {}) });
+      const r = await fetchTarball({
+        name: label,
+        url: c.url,
+        mirrors: opts.mirrors ?? [],
+        expected: { integrity: c.integrity, size: c.size },
+        cache,
+        offline: opts.offline,
+        progress: opts.progress,
+        allowHttp: true,
+        ...(opts.premirrorOnly ? { sourcesMode: 'mirrors-only' as const } : {}),
+      });
       if (!r.cached) fetched++;
     } else {
-      const r = await fetchGit(label, { git: c.git, ref: c.ref ?? c.commit, commit: c.commit, tree: c.tree, path }, cache, { offline: opts.offline, progress: opts.progress, label, mirrors: opts.mirrors, premirrorOnly: opts.premirrorOnly });
+      const r = await fetchGit(label, { git: c.git, ref: c.ref ?? c.commit, commit: c.commit, tree: c.tree, path }, cache, {
+        offline: opts.offline,
+        progress: opts.progress,
+        label,
+        mirrors: opts.mirrors,
+        premirrorOnly: opts.premirrorOnly,
+      });
       if (!r.cached) fetched++;
     }
   }

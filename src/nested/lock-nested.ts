@@ -50,7 +50,8 @@ export async function patchesUnchanged(old: LockedComponent, configRoot: string)
 
 const stable = (v: unknown): string =>
   JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => compareBytewise(x, y))) : val);
+    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => compareBytewise(x, y))) : val,
+  );
 const same = (a: unknown, b: unknown) => stable(a) === stable(b);
 
 /**
@@ -72,7 +73,13 @@ export async function checkNested(name: string, old: LockedComponent, ctx: Neste
       const b = before[p];
       const n = now[p];
       reasons.push(
-        !b ? `new nested source ${p}` : !n ? `nested source ${p} is gone` : b.kind === 'wrap-git' && n.kind === 'wrap-git' && b.ref && b.commit !== n.commit ? `${p}: "${b.ref}" now points to ${n.commit}` : `nested source ${p} changed`,
+        !b
+          ? `new nested source ${p}`
+          : !n
+            ? `nested source ${p} is gone`
+            : b.kind === 'wrap-git' && n.kind === 'wrap-git' && b.ref && b.commit !== n.commit
+              ? `${p}: "${b.ref}" now points to ${n.commit}`
+              : `nested source ${p} changed`,
       );
     }
   }

@@ -106,10 +106,19 @@ export async function applyPatches(name: string, dir: string, patches: LockedPat
       });
     const r = await runPatch(dir, abs);
     if (r.code !== 0)
-      throw new XenrelError('E_PATCH_FAILED', `component ${name}: patch ${i + 1} of ${patches.length}, ${p.file}, does not apply:\n${r.output.trim().split('\n').slice(-12).map((l) => `    ${l}`).join('\n')}`, {
-        exitCode: ExitCode.usage,
-        hint: `nothing was changed; refresh the patch against the locked source (or drop it from "patches:"), then run \`xenrel lock --update ${name}\``,
-        details: { component: name, patch: p.file, output: r.output },
-      });
+      throw new XenrelError(
+        'E_PATCH_FAILED',
+        `component ${name}: patch ${i + 1} of ${patches.length}, ${p.file}, does not apply:\n${r.output
+          .trim()
+          .split('\n')
+          .slice(-12)
+          .map((l) => `    ${l}`)
+          .join('\n')}`,
+        {
+          exitCode: ExitCode.usage,
+          hint: `nothing was changed; refresh the patch against the locked source (or drop it from "patches:"), then run \`xenrel lock --update ${name}\``,
+          details: { component: name, patch: p.file, output: r.output },
+        },
+      );
   }
 }

@@ -87,7 +87,10 @@ const oneSegment = (s: string) => s !== '' && s !== '.' && s !== '..' && !s.incl
 
 /** Parse one wrap file. `file` is its path (for messages); its name gives the wrap's name. */
 export function parseWrap(file: string, text: string): Wrap {
-  const name = file.split('/').pop()!.replace(/\.wrap$/, '');
+  const name = file
+    .split('/')
+    .pop()!
+    .replace(/\.wrap$/, '');
   const sections = parseIni(text);
   const kinds = [...sections.keys()].filter((k) => k.startsWith('wrap-'));
   if (kinds.length !== 1)
@@ -106,21 +109,34 @@ export function parseWrap(file: string, text: string): Wrap {
     .map((s) => s.trim())
     .filter(Boolean);
   for (const d of diffFiles)
-    if (d.split('/').some((s) => !oneSegment(s))) throw wrapError(file, `diff_files entry ${JSON.stringify(d)} must be a relative path inside subprojects/packagefiles`, 'fix the wrap file');
+    if (d.split('/').some((s) => !oneSegment(s)))
+      throw wrapError(file, `diff_files entry ${JSON.stringify(d)} must be a relative path inside subprojects/packagefiles`, 'fix the wrap file');
   if (kind === 'wrap-git') {
     const url = v.get('url');
     const revision = v.get('revision');
     if (!url) throw wrapError(file, '[wrap-git] has no url', 'fix the wrap file');
     if (!revision || revision.toLowerCase() === 'head')
-      throw wrapError(file, `[wrap-git] ${url} has no fixed revision (${revision ?? 'none'}): a floating HEAD cannot be locked`, 'pin "revision" to a commit or tag in the wrap (a patch in patches: will do)');
-    return { type: 'git', name, directory, url, revision, ...(patchDirectory ? { patchDirectory } : {}), diffFiles, cloneRecursive: v.get('clone-recursive')?.toLowerCase() === 'true' };
+      throw wrapError(
+        file,
+        `[wrap-git] ${url} has no fixed revision (${revision ?? 'none'}): a floating HEAD cannot be locked`,
+        'pin "revision" to a commit or tag in the wrap (a patch in patches: will do)',
+      );
+    return {
+      type: 'git',
+      name,
+      directory,
+      url,
+      revision,
+      ...(patchDirectory ? { patchDirectory } : {}),
+      diffFiles,
+      cloneRecursive: v.get('clone-recursive')?.toLowerCase() === 'true',
+    };
   }
   if (kind === 'wrap-file') {
     const sourceUrl = v.get('source_url');
     const sourceFilename = v.get('source_filename');
     const sourceHash = v.get('source_hash')?.toLowerCase();
-    if (!sourceUrl || !sourceFilename || !sourceHash)
-      throw wrapError(file, '[wrap-file] needs source_url, source_filename and source_hash', 'fix the wrap file');
+    if (!sourceUrl || !sourceFilename || !sourceHash) throw wrapError(file, '[wrap-file] needs source_url, source_filename and source_hash', 'fix the wrap file');
     if (!/^[0-9a-f]{64}$/.test(sourceHash)) throw wrapError(file, `source_hash ${JSON.stringify(sourceHash)} is not a sha256 (64 hex digits)`, 'fix the wrap file');
     const patchUrl = v.get('patch_url');
     return {

@@ -43,7 +43,10 @@ export async function detectProject(root: string): Promise<ProjectSource> {
 /** Tracked files that differ from HEAD (untracked files never enter a git release). */
 export async function dirtyFiles(root: string): Promise<string[]> {
   const out = await git(['status', '--porcelain', '--untracked-files=no', '-z'], { cwd: root });
-  return out.split('\0').filter(Boolean).map((l) => l.slice(3));
+  return out
+    .split('\0')
+    .filter(Boolean)
+    .map((l) => l.slice(3));
 }
 
 /**
@@ -61,13 +64,17 @@ export async function stageGitProject(src: ProjectSource, dest: string, opts: { 
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  // A failing git archive says why the extraction failed: its error comes first.
+  let extractError: unknown;
   try {
     // git archive has no top directory: `docs/README.link -> ../README` stays inside the project.
     await safeExtract(stdout, dest, { name: `git archive ${rev} of ${src.root}`, topDirRule: false });
-  } finally {
-    const code = await exited;
-    if (code !== 0) throw new XenrelError('E_GIT', `git archive failed in ${src.root}: ${stderr.trim()}`, { exitCode: ExitCode.usage });
+  } catch (err) {
+    extractError = err;
   }
+  const code = await exited;
+  if (code !== 0) throw new XenrelError('E_GIT', `git archive failed in ${src.root}: ${stderr.trim()}`, { exitCode: ExitCode.usage });
+  if (extractError) throw extractError;
 }
 
 export interface ProjectContent {
@@ -87,13 +94,7 @@ interface ExcludeOptions {
 
 function excludedPaths(project: ProjectSource, opts: ExcludeOptions): { excluded: string[]; skip: (rel: string) => boolean } {
   const inside = (p: string) => (p.startsWith(`${project.root}/`) ? [relative(project.root, p)] : []);
-  const excluded = [
-    '.xenrel',
-    ...(opts.exclude ?? []),
-    ...Object.values(opts.lock.components).map((c) => c.path),
-    ...inside(opts.outDir),
-    ...inside(opts.cacheRoot),
-  ];
+  const excluded = ['.xenrel', ...(opts.exclude ?? []), ...Object.values(opts.lock.components).map((c) => c.path), ...inside(opts.outDir), ...inside(opts.cacheRoot)];
   return { excluded, skip: (rel: string) => excluded.some((e) => rel === e || rel.startsWith(`${e}/`)) };
 }
 
@@ -140,11 +141,7 @@ export async function projectSources(project: ProjectSource, opts: ExcludeOption
  * would put something in twice (a component at its path, the output folder, a cache inside
  * the project).
  */
-export async function projectContent(
-  project: ProjectSource,
-  staging: string,
-  opts: ExcludeOptions & { allowDirty?: boolean },
-): Promise<ProjectContent> {
+export async function projectContent(project: ProjectSource, staging: string, opts: ExcludeOptions & { allowDirty?: boolean }): Promise<ProjectContent> {
   const { excluded, skip } = excludedPaths(project, opts);
   if (project.kind === 'dir') return { root: project.root, excluded, skip };
   const root = join(staging, 'project');

@@ -69,8 +69,7 @@ export interface ReleaseResult {
 
 function parseEpoch(v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
-  if (!/^\d+$/.test(v))
-    throw new XenrelError('E_USAGE', `SOURCE_DATE_EPOCH must be a whole number of seconds, not "${v}"`, { exitCode: ExitCode.usage });
+  if (!/^\d+$/.test(v)) throw new XenrelError('E_USAGE', `SOURCE_DATE_EPOCH must be a whole number of seconds, not "${v}"`, { exitCode: ExitCode.usage });
   return Number(v);
 }
 
@@ -109,7 +108,10 @@ async function updateSums(outDir: string, file: string, sha256: string): Promise
     if (m) lines.set(m[2]!, m[1]!);
   }
   lines.set(basename(file), sha256);
-  const text = [...lines.keys()].sort().map((f) => `${lines.get(f)}  ${f}\n`).join('');
+  const text = [...lines.keys()]
+    .sort()
+    .map((f) => `${lines.get(f)}  ${f}\n`)
+    .join('');
   await writeFileAtomic(sumsFile, text);
   return sumsFile;
 }
@@ -168,8 +170,21 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     // Placing into the staging folder is an internal step: no per-component lines for it.
     await vendor(lock, opts.cache, extra, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root });
     await writeFileAtomic(join(extra, LOCKFILE_NAME), serializeLock(lock));
-    const warnings = await tarballPinWarnings({ paths: content.entries.filter((e) => e.mode !== '120000').map((e) => e.path), read: content.read }, join(extra, '.config'), lock, without);
-    const sbom = await generateSbom(lock, { format: 'spdx', cache: opts.cache, manifest: loaded.manifest, configRoot: loaded.root, version: version ?? name, created: mtime, without });
+    const warnings = await tarballPinWarnings(
+      { paths: content.entries.filter((e) => e.mode !== '120000').map((e) => e.path), read: content.read },
+      join(extra, '.config'),
+      lock,
+      without,
+    );
+    const sbom = await generateSbom(lock, {
+      format: 'spdx',
+      cache: opts.cache,
+      manifest: loaded.manifest,
+      configRoot: loaded.root,
+      version: version ?? name,
+      created: mtime,
+      without,
+    });
     await writeFileAtomic(join(extra, RELEASE_SBOM), sbom);
 
     const entries: TreeEntry[] = [...content.entries, ...(await walkTree(extra, { ignoreNames: [] }))];
@@ -192,7 +207,12 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     const contentBytes = sources.reduce((n, s) => n + (s.kind === 'file' ? s.size : 0), 0);
     opts.progress?.start?.(writing, contentBytes);
     const written = await writeArchive(sources, {
-      out, format, level: opts.level, topDir: name, mtime, hashFiles: false,
+      out,
+      format,
+      level: opts.level,
+      topDir: name,
+      mtime,
+      hashFiles: false,
       onTarBytes: opts.progress ? (n) => opts.progress!.advance?.(writing, n) : undefined,
     });
     opts.progress?.done?.(writing, '');
@@ -214,7 +234,17 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     const sums = await updateSums(outDir, out, written.sha256);
     const sbomFile = join(outDir, `${name}.spdx.json`);
     await writeFileAtomic(sbomFile, sbom);
-    const record = await writeRecord({ outDir, name, tarball: out, sha256: written.sha256, size: written.size, lock, sbom, without, project: { entries: projectFiles, commit: committed, repository: loaded.manifest.release?.repository } });
+    const record = await writeRecord({
+      outDir,
+      name,
+      tarball: out,
+      sha256: written.sha256,
+      size: written.size,
+      lock,
+      sbom,
+      without,
+      project: { entries: projectFiles, commit: committed, repository: loaded.manifest.release?.repository },
+    });
     await updateSums(outDir, record.file, record.sha256);
     return {
       file: out,

@@ -244,11 +244,9 @@ export function plainProgressLine(item: ProgressItem): string {
   if (item.phase) return `  ${item.name}: ${item.phase}, ${seconds} s`;
   const pct = progressPercent(item);
   if (!item.bytes && pct === undefined) return `  ${item.name}: starting, ${seconds} s`;
-  const parts = [
-    `${human(item.bytes)}${item.total ? ` of ${human(item.total)}` : ''}${pct !== undefined ? ` (${Math.floor(pct)}%)` : ''}`,
-    speedOf(item),
-    `${seconds} s`,
-  ].filter(Boolean);
+  const parts = [`${human(item.bytes)}${item.total ? ` of ${human(item.total)}` : ''}${pct !== undefined ? ` (${Math.floor(pct)}%)` : ''}`, speedOf(item), `${seconds} s`].filter(
+    Boolean,
+  );
   return `  ${item.name}: ${parts.join(', ')}`;
 }
 

@@ -25,10 +25,10 @@ function component(item: SbomItem, nested: Json[]): Json {
     ...(item.vendoredTree ? [['xenrel:vendoredTree', item.vendoredTree] as [string, string]] : []),
     ...(item.size !== undefined ? [['xenrel:size', String(item.size)] as [string, string]] : []),
     ...(item.licenseFile
-      ? [
+      ? ([
           ['xenrel:licenseFile', item.licenseFile.path],
           ['xenrel:licenseFile:sha256', item.licenseFile.sha256],
-        ] as [string, string][]
+        ] as [string, string][])
       : []),
     ...(item.patches ?? []).map((p) => [`xenrel:patch`, `${p.file} ${p.integrity}`] as [string, string]),
   ];
@@ -42,7 +42,7 @@ function component(item: SbomItem, nested: Json[]): Json {
     'bom-ref': item.id,
     ...(supplier ? { supplier: { name: supplier } } : {}),
     name: item.name,
-    ...(item.version ?? item.commit ? { version: item.version ?? item.commit } : {}),
+    ...((item.version ?? item.commit) ? { version: item.version ?? item.commit } : {}),
     ...(item.description ? { description: item.description } : {}),
     ...(hashes.length ? { hashes } : {}),
     ...(licenses.length ? { licenses } : {}),

@@ -48,7 +48,10 @@ function urlParts(url: string | undefined): { host?: string; owner?: string; ste
     const u = new URL(url.replace(/^git\+/, ''));
     const segs = u.pathname.split('/').filter(Boolean);
     const file = segs[segs.length - 1] ?? '';
-    const stem = file.replace(/\.git$/, '').replace(/\.(tar\.\w+|tgz|tbz2?|txz|zip)$/, '').replace(/[-_]v?\d.*$/, '');
+    const stem = file
+      .replace(/\.git$/, '')
+      .replace(/\.(tar\.\w+|tgz|tbz2?|txz|zip)$/, '')
+      .replace(/[-_]v?\d.*$/, '');
     return { host: u.hostname, owner: /^(github\.com|gitlab\.com)$/.test(u.hostname) ? segs[0] : undefined, stem: stem.toLowerCase() };
   } catch {
     return {};
@@ -88,7 +91,14 @@ export function purlOf(item: SbomItem): string {
   else if (item.url) qualifiers.download_url = item.url;
   const sums = [...(item.sha256 ? [`sha256:${item.sha256}`] : []), ...(item.sha512 ? [`sha512:${item.sha512}`] : [])];
   if (sums.length) qualifiers.checksum = sums.join(',');
-  return new PackageURL('generic', undefined, item.name.split('/').pop()!, item.version ?? item.commit, Object.keys(qualifiers).length ? qualifiers : undefined, undefined).toString();
+  return new PackageURL(
+    'generic',
+    undefined,
+    item.name.split('/').pop()!,
+    item.version ?? item.commit,
+    Object.keys(qualifiers).length ? qualifiers : undefined,
+    undefined,
+  ).toString();
 }
 
 /** Who distributes the bytes: the URL's host (its owner on GitHub or GitLab). */

@@ -97,7 +97,6 @@ export function versionFromFileName(file: string): string | undefined {
   return /[-_]v?(\d[0-9A-Za-z.+~]*)$/.exec(stem)?.[1];
 }
 
-
 const fileNameOfUrl = (url: string): string => {
   try {
     return basename(new URL(url).pathname);
@@ -145,8 +144,13 @@ async function tarLicenseFile(cache: Cache, integrity: string): Promise<LicenseF
         const chunks: Buffer[] = [];
         let size = 0;
         return {
-          write: (c) => void (h256.update(c), h1.update(c), (size += c.length) <= LICENSE_TEXT_MAX && chunks.push(Buffer.from(c))),
-          end: () => void found.set(e.path, { sha256: h256.digest('hex'), sha1: h1.digest('hex'), text: size <= LICENSE_TEXT_MAX ? Buffer.concat(chunks).toString('utf8') : undefined }),
+          write: (c) => {
+            h256.update(c);
+            h1.update(c);
+            if ((size += c.length) <= LICENSE_TEXT_MAX) chunks.push(Buffer.from(c));
+          },
+          end: () =>
+            void found.set(e.path, { sha256: h256.digest('hex'), sha1: h1.digest('hex'), text: size <= LICENSE_TEXT_MAX ? Buffer.concat(chunks).toString('utf8') : undefined }),
         };
       },
     });
@@ -181,7 +185,15 @@ async function cachedSha256(cache: Cache | undefined, integrity: string): Promis
 async function childItem(parent: SbomItem, path: string, c: LockedChild, cache: Cache | undefined): Promise<SbomItem> {
   const base = { id: `${parent.id}/${path}`, name: `${parent.name}/${path}`, parent: parent.id, path: `${parent.path}/${path}`, tree: c.tree };
   if (c.kind === 'wrap-file') {
-    const item: SbomItem = { ...base, kind: 'wrap-file', url: c.url, version: versionFromFileName(fileNameOfUrl(c.url)), sha512: sriHex(c.integrity, 'sha512'), sha256: c.sha256, size: c.size };
+    const item: SbomItem = {
+      ...base,
+      kind: 'wrap-file',
+      url: c.url,
+      version: versionFromFileName(fileNameOfUrl(c.url)),
+      sha512: sriHex(c.integrity, 'sha512'),
+      sha256: c.sha256,
+      size: c.size,
+    };
     if (cache) item.licenseFile = await tarLicenseFile(cache, c.integrity);
     return item;
   }
@@ -237,7 +249,10 @@ export async function collectInventory(lock: Lockfile, o: InventoryOptions): Pro
     const children = isLockedGit(c) ? Object.entries(c.children ?? {}).sort(([a], [b]) => compareBytewise(a, b)) : [];
     // Children are keyed by their full path: `a/b` is nested in `a` when `a` is a child too.
     for (const [path, child] of children) {
-      const owner = children.map(([p]) => p).filter((p) => path.startsWith(`${p}/`)).sort((a, b) => b.length - a.length)[0];
+      const owner = children
+        .map(([p]) => p)
+        .filter((p) => path.startsWith(`${p}/`))
+        .sort((a, b) => b.length - a.length)[0];
       const parent = owner ? items.find((i) => i.id === `${name}/${owner}`)! : item;
       const rel = owner ? path.slice(owner.length + 1) : path;
       const ci = await childItem(parent, rel, child, o.cache);
@@ -249,7 +264,10 @@ export async function collectInventory(lock: Lockfile, o: InventoryOptions): Pro
     name: lock.name,
     ...(o.version ? { version: o.version } : {}),
     created: o.created,
-    lockSha256: createHash('sha256').update(serializeLock(lock)).update(`\0${[...without].sort().join(',')}\0${o.version ?? ''}`).digest('hex'),
+    lockSha256: createHash('sha256')
+      .update(serializeLock(lock))
+      .update(`\0${[...without].sort().join(',')}\0${o.version ?? ''}`)
+      .digest('hex'),
     items,
   };
 }

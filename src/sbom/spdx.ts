@@ -67,7 +67,13 @@ export function toSpdx(inv: SbomInventory): Record<string, unknown> {
       licenseConcluded: 'NOASSERTION',
       licenseDeclared: 'NOASSERTION',
       copyrightText: 'NOASSERTION',
-      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purlOf({ id: inv.name, name: inv.name, kind: 'local', path: '.', ...(inv.version ? { version: inv.version } : {}) }) }],
+      externalRefs: [
+        {
+          referenceCategory: 'PACKAGE-MANAGER',
+          referenceType: 'purl',
+          referenceLocator: purlOf({ id: inv.name, name: inv.name, kind: 'local', path: '.', ...(inv.version ? { version: inv.version } : {}) }),
+        },
+      ],
       primaryPackagePurpose: 'SOURCE',
       comment: 'The release: the project tree with every external source it builds from vendored under .xenrel/sources/.',
     },
@@ -115,7 +121,14 @@ export function toSpdx(inv: SbomInventory): Record<string, unknown> {
       ...(item.version ? { versionInfo: item.version } : {}),
       supplier: supplier ? `Organization: ${supplier}` : 'NOASSERTION',
       ...(originator ? { originator: `Organization: ${originator}` } : {}),
-      ...(item.url && !item.commit ? { packageFileName: item.url.replace(/[?#].*$/, '').split('/').pop() } : {}),
+      ...(item.url && !item.commit
+        ? {
+            packageFileName: item.url
+              .replace(/[?#].*$/, '')
+              .split('/')
+              .pop(),
+          }
+        : {}),
       downloadLocation: spdxDownloadLocation(item),
       filesAnalyzed: false,
       ...(checksums.length ? { checksums } : {}),

@@ -84,7 +84,11 @@ export function bashCompletion(specs: CompletionSpec[]): string {
 }
 
 /** zsh's `_arguments` specs escape brackets, colons and quotes in descriptions. */
-const zdesc = (s: string) => s.replace(/\\/g, '\\\\').replace(/([[\]:])/g, '\\$1').replace(/'/g, `'\\''`);
+const zdesc = (s: string) =>
+  s
+    .replace(/\\/g, '\\\\')
+    .replace(/([[\]:])/g, '\\$1')
+    .replace(/'/g, `'\\''`);
 
 function zshValue(v: ValueName): string {
   if (v.complete === 'file') return `:${v.name}:_files`;

@@ -12,16 +12,24 @@ export function overview(): string {
     out += `\n${GROUP_TITLES[group]}\n`;
     for (const c of commandTable.filter((e) => e.group === group)) out += `  ${c.name.padEnd(width)}  ${c.summary}\n`;
   }
-  out += '\n`xenrel help COMMAND` (or `xenrel COMMAND --help`) shows a command\'s options, details and examples.\n';
+  out += "\n`xenrel help COMMAND` (or `xenrel COMMAND --help`) shows a command's options, details and examples.\n";
   return out;
 }
 
 /** An unknown command name: a usage error that names the nearest commands. */
 export function unknownCommand(name: string): XenrelError {
-  const near = suggest(name, commandTable.map((c) => c.name));
+  const near = suggest(
+    name,
+    commandTable.map((c) => c.name),
+  );
   return new XenrelError('E_UNKNOWN_COMMAND', `unknown command "${name}"`, {
     exitCode: ExitCode.usage,
-    hint: near.length ? `did you mean ${near.slice(0, 3).map((n) => `\`xenrel ${n}\``).join(' or ')}?` : 'run `xenrel --help` to list the commands',
+    hint: near.length
+      ? `did you mean ${near
+          .slice(0, 3)
+          .map((n) => `\`xenrel ${n}\``)
+          .join(' or ')}?`
+      : 'run `xenrel --help` to list the commands',
   });
 }
 

@@ -12,4 +12,3 @@ export function commandHelp(name: string, cls: CommandClass, colored: boolean): 
   cli.register(cls);
   return realignOptions(withValueNames(cli.usage(cls, { detailed: true }), name));
 }
-

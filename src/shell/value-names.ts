@@ -42,7 +42,11 @@ export function valueNameFor(command: string | undefined, names: string[]): Valu
 export function withValueNames(text: string, command: string | undefined): string {
   return text.replace(/((?:-{1,2}[\w-]+,)*-{1,2}[\w-]+)((?: #\d+)+)/g, (_m, names: string, holes: string) => {
     const v = valueNameFor(command, names.split(','));
-    return `${names}${holes.split(' #').slice(1).map(() => ` ${v.name}`).join('')}`;
+    return `${names}${holes
+      .split(' #')
+      .slice(1)
+      .map(() => ` ${v.name}`)
+      .join('')}`;
   });
 }
 
@@ -59,6 +63,6 @@ export function realignOptions(text: string): string {
   while (end < lines.length && row.test(lines[end]!)) end++;
   const rows = lines.slice(start + 2, end).map((l) => row.exec(l)!);
   const width = Math.max(...rows.map((m) => m[2]!.length));
-  rows.forEach((m, i) => (lines[start + 2 + i] = `  ${m[1] ?? ''}${m[2]!.padEnd(width)}${m[3] ?? ''}    ${m[4]}`));
+  for (const [i, m] of rows.entries()) lines[start + 2 + i] = `  ${m[1] ?? ''}${m[2]!.padEnd(width)}${m[3] ?? ''}    ${m[4]}`;
   return lines.join('\n');
 }

@@ -51,8 +51,7 @@ export function gitProgressFeed(label: string, progress: ProgressSink | undefine
         ...(p.speed !== undefined ? { speed: p.speed } : {}),
       });
     } else if (p.phase === 'resolving' && received) progress?.update?.(label, { percent: 100 });
-    else if (!received && p.phase !== 'other')
-      progress?.update?.(label, { percent: 0, phase: `remote: ${p.phase}${p.percent !== undefined ? ` ${p.percent}%` : ''}` });
+    else if (!received && p.phase !== 'other') progress?.update?.(label, { percent: 0, phase: `remote: ${p.phase}${p.percent !== undefined ? ` ${p.percent}%` : ''}` });
     return true;
   };
 }

@@ -135,7 +135,7 @@ export function runGit(args: string[], opts: RunGitOptions = {}): Promise<GitRes
       pending += s;
       const parts = pending.split(/[\r\n]/);
       pending = parts.pop()!;
-      for (const p of parts) if (p.trim() && opts.onStderr(p) !== true) err = (err + p + '\n').slice(-64 * 1024);
+      for (const p of parts) if (p.trim() && opts.onStderr(p) !== true) err = `${err + p}\n`.slice(-64 * 1024);
     });
     const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
     child.on('error', (e) => {
@@ -232,15 +232,11 @@ export async function runGitRemote(args: string[], opts: RunGitOptions & { url: 
 }
 
 export function gitStalled(url: string, seconds: number, label: string | undefined, r?: GitResult): XenrelError {
-  return new XenrelError(
-    'E_GIT_STALLED',
-    `${label ? `component ${label}: ` : ''}${url} sent no data for ${seconds} s; git was stopped`,
-    {
-      exitCode: ExitCode.fetch,
-      hint: `check the URL and your network access; a slow but live server may need a longer bound (${GIT_STALL_ENV}=${seconds * 2})`,
-      details: { url, seconds, ...(r ? { stderr: r.stderr } : {}) },
-    },
-  );
+  return new XenrelError('E_GIT_STALLED', `${label ? `component ${label}: ` : ''}${url} sent no data for ${seconds} s; git was stopped`, {
+    exitCode: ExitCode.fetch,
+    hint: `check the URL and your network access; a slow but live server may need a longer bound (${GIT_STALL_ENV}=${seconds * 2})`,
+    details: { url, seconds, ...(r ? { stderr: r.stderr } : {}) },
+  });
 }
 
 /** Run git; a non-zero exit becomes an E_GIT error carrying git's own message. */
@@ -252,11 +248,21 @@ export async function git(args: string[], opts: RunGitOptions & { what?: string 
 
 export function gitFailure(args: string[], r: GitResult, what?: string): XenrelError {
   const msg = lastLines(r.stderr, 6) || `exit code ${r.code}`;
-  return new XenrelError('E_GIT', `${what ?? `git ${args.filter((a) => !a.startsWith('-c')).slice(0, 3).join(' ')}`} failed: ${msg}`, {
-    exitCode: ExitCode.fetch,
-    hint: 'check the URL and your network access; run with --debug for git\'s full output',
-    details: { args, stderr: r.stderr },
-  });
+  return new XenrelError(
+    'E_GIT',
+    `${
+      what ??
+      `git ${args
+        .filter((a) => !a.startsWith('-c'))
+        .slice(0, 3)
+        .join(' ')}`
+    } failed: ${msg}`,
+    {
+      exitCode: ExitCode.fetch,
+      hint: "check the URL and your network access; run with --debug for git's full output",
+      details: { args, stderr: r.stderr },
+    },
+  );
 }
 
 export function lastLines(s: string, n: number): string {

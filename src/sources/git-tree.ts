@@ -213,8 +213,7 @@ export async function gitTreeEntries(mirrorDir: string, commit: string): Promise
  */
 export async function exportTree(mirrorDir: string, commit: string, dest: string): Promise<TreeEntry[]> {
   await mkdir(dest, { recursive: true });
-  if ((await readdir(dest)).length > 0)
-    throw new XenrelError('E_DEST_NOT_EMPTY', `cannot export ${commit} into ${dest}: the folder is not empty`, { exitCode: ExitCode.usage });
+  if ((await readdir(dest)).length > 0) throw new XenrelError('E_DEST_NOT_EMPTY', `cannot export ${commit} into ${dest}: the folder is not empty`, { exitCode: ExitCode.usage });
   return (await walkCommit(mirrorDir, commit, dest)).entries;
 }
 

@@ -86,8 +86,7 @@ function fetchFailed(url: string, r: { stderr: string; code: number }, label?: s
 async function removeStaleTemps(mirrorDir: string): Promise<void> {
   const parent = dirname(mirrorDir);
   const prefix = `.${basename(mirrorDir)}.xenrel-tmp-`;
-  for (const name of await readdir(parent).catch(() => [] as string[]))
-    if (name.startsWith(prefix)) await rm(join(parent, name), { recursive: true, force: true });
+  for (const name of await readdir(parent).catch(() => [] as string[])) if (name.startsWith(prefix)) await rm(join(parent, name), { recursive: true, force: true });
 }
 
 async function fetchAll(gitDir: string, url: string, opts: GitSourceOptions): Promise<void> {
@@ -152,8 +151,7 @@ async function pinCommit(mirrorDir: string, commit: string): Promise<void> {
   if (await isPinned(mirrorDir, commit)) return;
   const r = await runGit(['update-ref', ref, commit], { gitDir: mirrorDir });
   // Another process may have pinned it at the same moment; only a missing pin is an error.
-  if (r.code !== 0 && !(await isPinned(mirrorDir, commit)))
-    throw gitFailure(['update-ref', ref, commit], r, `pinning ${commit} in ${mirrorDir}`);
+  if (r.code !== 0 && !(await isPinned(mirrorDir, commit))) throw gitFailure(['update-ref', ref, commit], r, `pinning ${commit} in ${mirrorDir}`);
 }
 
 function premirrorMissing(url: string, commit: string, tried: string[], label?: string): XenrelError {
@@ -235,14 +233,23 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
         if (opts.premirrorOnly) throw premirrorMissing(url, commit, tried, opts.label);
         source = url;
         assertTlsVerification(opts.label ? `component ${opts.label}` : url);
-        const byId = await runGitRemote(['fetch', '--no-write-fetch-head', 'origin', commit], { gitDir: mirrorDir, url, label: opts.label, onStderr: gitProgressFeed(label, opts.progress) });
+        const byId = await runGitRemote(['fetch', '--no-write-fetch-head', 'origin', commit], {
+          gitDir: mirrorDir,
+          url,
+          label: opts.label,
+          onStderr: gitProgressFeed(label, opts.progress),
+        });
         if (byId.code !== 0 || !(await hasCommit(mirrorDir, commit))) await fetchAll(mirrorDir, url, opts);
         if (!(await hasCommit(mirrorDir, commit)))
-          throw new XenrelError('E_COMMIT_NOT_FOUND', `${opts.label ? `component ${opts.label}: ` : ''}commit ${commit} is not in ${url} (not reachable from any branch or tag, and the server refused it by id)`, {
-            exitCode: ExitCode.fetch,
-            hint: 'check the commit id; if upstream rewrote history, pin a commit that still exists and run `xenrel lock`',
-            details: { url, commit },
-          });
+          throw new XenrelError(
+            'E_COMMIT_NOT_FOUND',
+            `${opts.label ? `component ${opts.label}: ` : ''}commit ${commit} is not in ${url} (not reachable from any branch or tag, and the server refused it by id)`,
+            {
+              exitCode: ExitCode.fetch,
+              hint: 'check the commit id; if upstream rewrote history, pin a commit that still exists and run `xenrel lock`',
+              details: { url, commit },
+            },
+          );
         opts.progress?.done?.(label, 'fetched');
       },
       { staleMs: opts.lockStaleMs },
@@ -434,15 +441,11 @@ export async function fetchGit(name: string, locked: LockedGit, cache: Cache, op
   const known = await readMarker(mirrorDir, locked.commit);
   const actual = known === locked.tree ? known : await commitTreeHash(mirrorDir, locked.commit, o);
   if (actual !== locked.tree)
-    throw new XenrelError(
-      'E_TREE_MISMATCH',
-      `component ${name}: commit ${locked.commit} of ${locked.git} has tree hash ${actual}, the lock says ${locked.tree}`,
-      {
-        exitCode: ExitCode.fetch,
-        hint: `the lockfile was edited or written by an incompatible xenrel; re-lock with \`xenrel lock --update ${name}\` after checking why`,
-        details: { component: name, url: locked.git, commit: locked.commit, expected: locked.tree, actual },
-      },
-    );
+    throw new XenrelError('E_TREE_MISMATCH', `component ${name}: commit ${locked.commit} of ${locked.git} has tree hash ${actual}, the lock says ${locked.tree}`, {
+      exitCode: ExitCode.fetch,
+      hint: `the lockfile was edited or written by an incompatible xenrel; re-lock with \`xenrel lock --update ${name}\` after checking why`,
+      details: { component: name, url: locked.git, commit: locked.commit, expected: locked.tree, actual },
+    });
   return { cached: !fetched, mirrorDir, ...(source ? { source } : {}) };
 }
 
@@ -461,9 +464,7 @@ export async function checkRef(url: string, ref: string, lockedCommit: string, c
   try {
     const { mirrorDir } = await ensureCommit(url, lockedCommit, cache, opts);
     await ensureCommit(url, now.commit, cache, opts);
-    const [a, b] = await Promise.all(
-      [lockedCommit, now.commit].map(async (c) => (await git(['rev-parse', `${c}^{tree}`], { gitDir: mirrorDir })).trim()),
-    );
+    const [a, b] = await Promise.all([lockedCommit, now.commit].map(async (c) => (await git(['rev-parse', `${c}^{tree}`], { gitDir: mirrorDir })).trim()));
     treesEqual = a === b;
   } catch {
     treesEqual = undefined;

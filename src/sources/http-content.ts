@@ -47,7 +47,12 @@ export function algorithmsFor(expected?: ssri.IntegrityMap): string[] {
 
 /** An SRI holding each computed digest, for `expected.match(...)`. */
 export const integrityOf = (digests: Record<string, string>) =>
-  ssri.parse(Object.entries(digests).map(([a, d]) => `${a}-${d}`).join(' '), { strict: true });
+  ssri.parse(
+    Object.entries(digests)
+      .map(([a, d]) => `${a}-${d}`)
+      .join(' '),
+    { strict: true },
+  );
 
 const aliasKey = (expected: ssri.IntegrityMap) => `alias:${expected.toString()}`;
 
@@ -166,12 +171,8 @@ export async function publishFile(
   o: { sri512: string; size: number; key: string; metadata?: Record<string, unknown>; expected?: ssri.IntegrityMap },
 ): Promise<void> {
   try {
-    await pipeline(
-      createReadStream(file),
-      cacache.put.stream(cache.contentDir, o.key, { integrity: o.sri512, size: o.size, metadata: o.metadata, algorithms: ['sha512'] }),
-    );
-    if (o.expected && !o.expected.sha512?.length)
-      await cacache.index.insert(cache.contentDir, aliasKey(o.expected), o.sri512, { size: o.size, metadata: o.metadata });
+    await pipeline(createReadStream(file), cacache.put.stream(cache.contentDir, o.key, { integrity: o.sri512, size: o.size, metadata: o.metadata, algorithms: ['sha512'] }));
+    if (o.expected && !o.expected.sha512?.length) await cacache.index.insert(cache.contentDir, aliasKey(o.expected), o.sri512, { size: o.size, metadata: o.metadata });
     // cacache renames without fsync; make the content durable before anyone relies on it.
     const cf = contentFile(cache, o.sri512);
     const fh = await open(cf, 'r').catch(() => undefined);

@@ -10,7 +10,7 @@ import { createReadStream } from 'node:fs';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { readFile, stat, unlink } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
-import { wrapFsError, XenrelError } from '../errors.js';
+import { wrapFsError, type XenrelError } from '../errors.js';
 import type { ProgressSink } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { XENREL_VERSION } from '../version.js';
@@ -123,19 +123,17 @@ function classifyNetworkError(err: unknown, url: string, received: number, ctx: 
   }
   const code = String(e?.code ?? '');
   const msg = e?.message ?? String(err);
-  if (TLS_CODES.test(code))
-    return new SourceFailure('source', 'E_TLS', `TLS verification failed for ${url}: ${code} ${msg}`, { cause: err });
+  if (TLS_CODES.test(code)) return new SourceFailure('source', 'E_TLS', `TLS verification failed for ${url}: ${code} ${msg}`, { cause: err });
   if (code === 'UND_ERR_BODY_TIMEOUT')
     return new SourceFailure('transient', 'E_IDLE_TIMEOUT', `${url}: no data for ${ctx.idleTimeoutMs} ms after ${received} bytes`, { cause: err });
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT')
     return new SourceFailure('transient', 'E_TIMEOUT', `${url}: ${msg}`, { cause: err });
-  if (code === 'ENOTFOUND')
-    return new SourceFailure('source', 'E_DNS', `${url}: host not found`, { cause: err });
+  if (code === 'ENOTFOUND') return new SourceFailure('source', 'E_DNS', `${url}: host not found`, { cause: err });
   if (received > 0 || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH')
     return new SourceFailure('transient', 'E_TRUNCATED', `${url}: connection closed after ${received} bytes (${code || msg})`, { cause: err });
   if (/^(ECONN|EPIPE|EAI_AGAIN|ENETUNREACH|ENETDOWN|EHOST|UND_ERR_CLOSED|UND_ERR_DESTROYED|HPE_)/.test(code))
     return new SourceFailure('transient', 'E_CONNECTION', `${url}: ${code} ${msg}`, { cause: err });
-  return new SourceFailure('transient', 'E_CONNECTION', `${url}: ${code ? code + ' ' : ''}${msg}`, { cause: err });
+  return new SourceFailure('transient', 'E_CONNECTION', `${url}: ${code ? `${code} ` : ''}${msg}`, { cause: err });
 }
 
 /** `bytes a-b/total` (total may be `*`). */
@@ -154,18 +152,13 @@ async function seedHashes(partial: string, hashes: Hash[], bytes: number): Promi
  * Follow redirects by hand from `sourceUrl`: at most MAX_REDIRECTS hops, no URL twice,
  * never from https to anything else, and credentials only to the source's own origin.
  */
-async function requestFollowing(
-  ctx: DownloadContext,
-  sourceUrl: string,
-  extraHeaders: Record<string, string>,
-): Promise<{ res: RawResponse; url: URL }> {
+async function requestFollowing(ctx: DownloadContext, sourceUrl: string, extraHeaders: Record<string, string>): Promise<{ res: RawResponse; url: URL }> {
   let url = new URL(sourceUrl);
   const seen = new Set([url.href]);
   for (let hop = 0; ; hop++) {
     if (url.protocol === 'http:' && !ctx.httpAllowed(url))
       throw new SourceFailure('source', 'E_INSECURE_URL', `${url.href}: plain http is accepted only when the lock pins the integrity`);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:')
-      throw new SourceFailure('source', 'E_INSECURE_URL', `${url.href}: only https (and pinned http) URLs are fetched`);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new SourceFailure('source', 'E_INSECURE_URL', `${url.href}: only https (and pinned http) URLs are fetched`);
     const headers: Record<string, string> = {
       'user-agent': `xenrel/${XENREL_VERSION}`,
       'accept-encoding': 'identity',
@@ -186,10 +179,8 @@ async function requestFollowing(
     const next = new URL(loc, url);
     if (url.protocol === 'https:' && next.protocol !== 'https:')
       throw new SourceFailure('source', 'E_INSECURE_REDIRECT', `${sourceUrl}: refused redirect from ${url.href} to ${next.href} (https to ${next.protocol.replace(':', '')})`);
-    if (seen.has(next.href))
-      throw new SourceFailure('source', 'E_REDIRECT_LOOP', `${sourceUrl}: redirect loop (${url.href} → ${next.href} was already visited)`);
-    if (hop + 1 > MAX_REDIRECTS)
-      throw new SourceFailure('source', 'E_TOO_MANY_REDIRECTS', `${sourceUrl}: more than ${MAX_REDIRECTS} redirects`);
+    if (seen.has(next.href)) throw new SourceFailure('source', 'E_REDIRECT_LOOP', `${sourceUrl}: redirect loop (${url.href} → ${next.href} was already visited)`);
+    if (hop + 1 > MAX_REDIRECTS) throw new SourceFailure('source', 'E_TOO_MANY_REDIRECTS', `${sourceUrl}: more than ${MAX_REDIRECTS} redirects`);
     seen.add(next.href);
     url = next;
   }
@@ -225,13 +216,11 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
     throw f;
   };
 
-  if (TRANSIENT_STATUSES.has(status))
-    await fail(new SourceFailure('transient', 'E_HTTP_STATUS', `${where}: HTTP ${status}`, { retryAfterMs: parseRetryAfter(h['retry-after']) }));
+  if (TRANSIENT_STATUSES.has(status)) await fail(new SourceFailure('transient', 'E_HTTP_STATUS', `${where}: HTTP ${status}`, { retryAfterMs: parseRetryAfter(h['retry-after']) }));
   if (status === 416)
     // Our partial does not fit the object any more: start over.
     await fail(new SourceFailure('transient', 'E_RANGE', `${where}: HTTP 416 for ${extra.range}; discarding the partial download`), true);
-  if (status !== 200 && status !== 206)
-    await fail(new SourceFailure('source', 'E_HTTP_STATUS', `${where}: HTTP ${status}`));
+  if (status !== 200 && status !== 206) await fail(new SourceFailure('source', 'E_HTTP_STATUS', `${where}: HTTP ${status}`));
 
   const etag = header(h, 'etag');
   const lastModified = header(h, 'last-modified');
@@ -247,8 +236,7 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
         ? `an unreadable Content-Range "${header(h, 'content-range') ?? ''}"`
         : cr.start !== offset
           ? `Content-Range starting at ${cr.start}, not ${offset}`
-          : (cr.total !== undefined && meta?.total !== undefined && cr.total !== meta.total) ||
-              (cr.total !== undefined && cr.end !== cr.total - 1)
+          : (cr.total !== undefined && meta?.total !== undefined && cr.total !== meta.total) || (cr.total !== undefined && cr.end !== cr.total - 1)
             ? `Content-Range "${header(h, 'content-range')}" that does not fit the object (${meta?.total ?? '?'} bytes)`
             : declared !== undefined && declared !== cr.end - cr.start + 1
               ? `Content-Length ${declared} that disagrees with Content-Range "${header(h, 'content-range')}"`
@@ -269,7 +257,10 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
   }
 
   if (total !== undefined && ctx.expectedSize !== undefined && total !== ctx.expectedSize)
-    await fail(new SourceFailure('integrity', 'E_SIZE_MISMATCH', `${where}: the server announces ${total} bytes, the lock says ${ctx.expectedSize}`, { actual: `${total} bytes` }), true);
+    await fail(
+      new SourceFailure('integrity', 'E_SIZE_MISMATCH', `${where}: the server announces ${total} bytes, the lock says ${ctx.expectedSize}`, { actual: `${total} bytes` }),
+      true,
+    );
 
   // Record the validator before the first byte lands, so a kill at any point leaves a
   // partial that can be resumed safely, or none.
@@ -303,8 +294,7 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
   // Synchronous writes: see http-get.ts (the parser must never be paused).
   const sink = (chunk: Buffer) => {
     received += chunk.length;
-    if (declared !== undefined && received > declared)
-      throw new SourceFailure('source', 'E_TOO_LONG', `${where}: more bytes than the ${declared} announced in Content-Length`);
+    if (declared !== undefined && received > declared) throw new SourceFailure('source', 'E_TOO_LONG', `${where}: more bytes than the ${declared} announced in Content-Length`);
     if (limit !== undefined && offset + received > limit)
       throw new SourceFailure('integrity', 'E_SIZE_MISMATCH', `${where}: body exceeds the locked size of ${limit} bytes`, { actual: `more than ${limit} bytes` });
     try {
@@ -317,10 +307,8 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
   };
   try {
     await res.pipeTo(sink);
-    if (declared !== undefined && received < declared)
-      throw new SourceFailure('transient', 'E_TRUNCATED', `${where}: connection closed after ${received} of ${declared} bytes`);
-    if (total !== undefined && offset + received < total)
-      throw new SourceFailure('transient', 'E_TRUNCATED', `${where}: got ${offset + received} of ${total} bytes`);
+    if (declared !== undefined && received < declared) throw new SourceFailure('transient', 'E_TRUNCATED', `${where}: connection closed after ${received} of ${declared} bytes`);
+    if (total !== undefined && offset + received < total) throw new SourceFailure('transient', 'E_TRUNCATED', `${where}: got ${offset + received} of ${total} bytes`);
     if (limit !== undefined && offset + received < limit && declared === undefined)
       throw new SourceFailure('transient', 'E_TRUNCATED', `${where}: body ended after ${offset + received} of the locked ${limit} bytes`);
   } catch (err) {
@@ -334,6 +322,6 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
   // `resumed`: these bytes were spliced onto an earlier partial (a 206 we accepted).
   const resumed = offset > 0;
   const digests: Record<string, string> = {};
-  ctx.algorithms.forEach((a, i) => (digests[a] = hashes[i]!.digest('base64')));
+  for (const [i, a] of ctx.algorithms.entries()) digests[a] = hashes[i]!.digest('base64');
   return { finalUrl: finalUrl.href, size: offset + received, digests, resumed };
 }

@@ -40,8 +40,12 @@ export async function verifyLocal(name: string, locked: LockedLocal, root: strin
   const found = await describeLocal(name, abs);
   const ok = locked.tree ? found.tree === locked.tree : Boolean(locked.integrity && found.integrity && ssri.parse(locked.integrity).match(found.integrity));
   if (!ok)
-    throw new XenrelError('E_LOCAL_CHANGED', `component ${name}: ${abs} no longer matches the lock (${locked.tree ?? locked.integrity} expected, found ${found.tree ?? found.integrity})`, {
-      exitCode: ExitCode.checkFailed,
-      hint: `restore the prebuilt input, or run \`xenrel lock --update ${name}\` if the change is intended`,
-    });
+    throw new XenrelError(
+      'E_LOCAL_CHANGED',
+      `component ${name}: ${abs} no longer matches the lock (${locked.tree ?? locked.integrity} expected, found ${found.tree ?? found.integrity})`,
+      {
+        exitCode: ExitCode.checkFailed,
+        hint: `restore the prebuilt input, or run \`xenrel lock --update ${name}\` if the change is intended`,
+      },
+    );
 }

@@ -63,7 +63,11 @@ const subjectOf = (name: string | SignatureSubject): SignatureSubject => (typeof
 
 function sigError(name: string | SignatureSubject, what: string, detail: string, hint: string): XenrelError {
   const s = subjectOf(name);
-  return new XenrelError('E_SIGNATURE', `${s.label}: ${what}: ${detail}`, { exitCode: ExitCode.checkFailed, hint, details: typeof name === 'string' ? { component: name } : { subject: s.label } });
+  return new XenrelError('E_SIGNATURE', `${s.label}: ${what}: ${detail}`, {
+    exitCode: ExitCode.checkFailed,
+    hint,
+    details: typeof name === 'string' ? { component: name } : { subject: s.label },
+  });
 }
 
 /** A throwaway keyring holding only the key in `keyFile`; removed after `fn`. */
@@ -130,7 +134,12 @@ export async function verifyDetached(name: string | SignatureSubject, keyFile: s
     const r = await gpg(['--status-fd', '1', '--verify', join(home, 'sig'), '-'], home, data);
     const signer = validSigner(r.stdout);
     if (r.code !== 0 || !signer)
-      throw sigError(name, what, describeFailure(r, keyOption), `do not use these bytes; check the signature file and ${keyOption}, and ask ${keyOption === 'signingKey' ? 'upstream' : 'the publisher'} if the key changed`);
+      throw sigError(
+        name,
+        what,
+        describeFailure(r, keyOption),
+        `do not use these bytes; check the signature file and ${keyOption}, and ask ${keyOption === 'signingKey' ? 'upstream' : 'the publisher'} if the key changed`,
+      );
     return signer;
   });
 }
@@ -142,8 +151,7 @@ export async function verifyDetached(name: string | SignatureSubject, keyFile: s
 export async function verifyTag(name: string, keyFile: string, mirrorDir: string, tagObject: string, commit: string, ref: string): Promise<string> {
   const what = `tag "${ref}"`;
   const r = await runGit(['cat-file', 'tag', tagObject], { gitDir: mirrorDir });
-  if (r.code !== 0)
-    throw sigError(name, what, 'is not an annotated tag, so it cannot be signed', 'signingKey needs "ref:" to be a signed annotated tag (`git tag -s`)');
+  if (r.code !== 0) throw sigError(name, what, 'is not an annotated tag, so it cannot be signed', 'signingKey needs "ref:" to be a signed annotated tag (`git tag -s`)');
   const text = r.stdout.toString('utf8');
   const at = text.indexOf('-----BEGIN PGP SIGNATURE-----');
   if (at < 0) throw sigError(name, what, 'is not signed', 'ask upstream for a signed tag (`git tag -s`), or drop signingKey');

@@ -24,7 +24,7 @@
  */
 import { isLoopbackHost } from '../util/patterns.js';
 import { rootCertificates } from 'node:tls';
-import { Cache, urlKey } from '../cache/cache.js';
+import { type Cache, urlKey } from '../cache/cache.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import type { ProgressSink } from '../types.js';
 import { discardPartial, downloadOnce, SourceFailure, type DownloadContext } from './http-download.js';
@@ -101,7 +101,6 @@ export interface SourceAttempt {
   message: string;
   actual?: string;
 }
-
 
 /** `<mirror>/<basename of url>`. */
 export function mirrorCandidate(mirror: string, url: string): string {
@@ -217,10 +216,7 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
   async function fetchFromSource(url: string, creds: DownloadContext['credentials'], plain: Record<string, string>): Promise<FetchTarballResult> {
     const partial = cache.partialPath(url);
     const deadline = new AbortController();
-    const timer = setTimeout(
-      () => deadline.abort(new SourceFailure('source', 'E_TIMEOUT', `${url}: gave up after ${timeouts.perUrlMs} ms in total`)),
-      timeouts.perUrlMs,
-    );
+    const timer = setTimeout(() => deadline.abort(new SourceFailure('source', 'E_TIMEOUT', `${url}: gave up after ${timeouts.perUrlMs} ms in total`)), timeouts.perUrlMs);
     const onCancel = () => deadline.abort(new SourceFailure('fatal', 'E_ABORTED', `fetching ${name} was cancelled`));
     opts.signal?.addEventListener('abort', onCancel, { once: true });
     const started = Date.now();
@@ -319,7 +315,7 @@ function combinedError(name: string, opts: FetchTarballOptions, failures: Source
       `component ${name}: no source served the expected bytes (expected ${opts.expected!.integrity}${opts.expected!.size !== undefined ? `, ${opts.expected!.size} bytes` : ''})\n${lines}`,
       {
         exitCode: ExitCode.fetch,
-        hint: 'the upstream file or a mirror changed or is corrupt; if the change is legitimate, re-lock with `xenrel lock --update ' + name + '`',
+        hint: `the upstream file or a mirror changed or is corrupt; if the change is legitimate, re-lock with \`xenrel lock --update ${name}\``,
         details,
       },
     );

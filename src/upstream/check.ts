@@ -46,7 +46,6 @@ export interface UpstreamOptions {
   progress?: ProgressSink;
 }
 
-
 /** `git describe --tags --abbrev=0 <commit>` in the cache's mirror, when it has the commit. */
 async function nearestTag(cache: Cache, url: string, commit: string): Promise<string | undefined> {
   const dir = cache.gitMirrorDir(url);
@@ -71,7 +70,13 @@ export async function checkGitUpstream(name: string, spec: Pick<ComponentSpec, '
   }
   if (branch) {
     const newerBranches = newerTags(short, branches);
-    return { ...base, refKind: 'branch', current: branch.oid, moved: lockedCommit !== undefined && branch.oid !== lockedCommit, ...(newerBranches.length ? { newerBranches } : {}) };
+    return {
+      ...base,
+      refKind: 'branch',
+      current: branch.oid,
+      moved: lockedCommit !== undefined && branch.oid !== lockedCommit,
+      ...(newerBranches.length ? { newerBranches } : {}),
+    };
   }
   // A commit (full or abbreviated): the series is that of the nearest tag before it.
   const commit = lockedCommit ?? (FULL_SHA.test(ref) ? ref : undefined);
@@ -99,7 +104,16 @@ export async function upstreamStatus(opts: UpstreamOptions): Promise<UpstreamSta
           if (spec.git) return await checkGitUpstream(name, spec, locked && isLockedGit(locked) && locked.git === spec.git ? locked.commit : undefined, opts.cache);
           if (spec.url) {
             const was = locked && isLockedTarball(locked) && locked.url === spec.url ? locked : undefined;
-            const got = await fetchTarball({ name, url: spec.url, mirrors: [], cache: opts.cache, sourcesMode: 'url-only', useCache: false, allowHttp: true, retry: { retries: 1 } });
+            const got = await fetchTarball({
+              name,
+              url: spec.url,
+              mirrors: [],
+              cache: opts.cache,
+              sourcesMode: 'url-only',
+              useCache: false,
+              allowHttp: true,
+              retry: { retries: 1 },
+            });
             return {
               name,
               kind,

@@ -14,11 +14,15 @@ export async function forEachComponent<T>(names: string[], jobs: number, fn: (na
   if (failed.length > 1) {
     const reported = failed.map((f) => ({ name: f.name, ...toReported(f.err) }));
     const codes = [...new Set(reported.map((r) => r.code))];
-    throw new XenrelError(codes.length === 1 ? codes[0]! : 'E_COMPONENTS', `${failed.length} of ${names.length} components failed:\n${reported.map((r) => `  ${r.name}: ${r.message.split('\n')[0]}`).join('\n')}`, {
-      exitCode: Math.max(...reported.map((r) => r.exitCode)) as ExitCodeValue,
-      hint: reported[0]!.hint,
-      details: { failures: reported },
-    });
+    throw new XenrelError(
+      codes.length === 1 ? codes[0]! : 'E_COMPONENTS',
+      `${failed.length} of ${names.length} components failed:\n${reported.map((r) => `  ${r.name}: ${r.message.split('\n')[0]}`).join('\n')}`,
+      {
+        exitCode: Math.max(...reported.map((r) => r.exitCode)) as ExitCodeValue,
+        hint: reported[0]!.hint,
+        details: { failures: reported },
+      },
+    );
   }
   return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }

@@ -32,13 +32,10 @@ export interface ConfigBlockOptions {
 }
 
 export function renderBlockBody(opts: ConfigBlockOptions = {}): string {
-  const lines = [
-    'override GIT := $(XEN_ROOT)/.xenrel/bin/git',
-    'override FETCHER := $(XEN_ROOT)/.xenrel/bin/fetch',
-  ];
+  const lines = ['override GIT := $(XEN_ROOT)/.xenrel/bin/git', 'override FETCHER := $(XEN_ROOT)/.xenrel/bin/fetch'];
   if (opts.qemuDisableDownload) lines.push('CONFIG_QEMUU_EXTRA_ARGS += --disable-download');
   if (opts.pins?.length) {
-    lines.push('# The locked pins (xenrel.lock); make ' + TREE_PINS_VAR + '=y shows the tree\'s own.');
+    lines.push(`# The locked pins (xenrel.lock); make ${TREE_PINS_VAR}=y shows the tree's own.`);
     lines.push(`ifneq ($(${TREE_PINS_VAR}),y)`);
     for (const p of opts.pins) lines.push(`override ${p.variable} := ${makeValue(p.value)}`);
     lines.push('endif');
@@ -88,8 +85,12 @@ export async function writeConfigBlock(treeRoot: string, opts: ConfigBlockOption
 
 function blockIsCurrent(text: string, opts: ConfigBlockOptions): boolean {
   const { block } = splitConfig(text);
-  if (!block || !block.endsWith(`${BLOCK_END}\n`)) return false;
-  const body = block.split('\n').slice(1, -2).map((l) => `${l}\n`).join('');
+  if (!block?.endsWith(`${BLOCK_END}\n`)) return false;
+  const body = block
+    .split('\n')
+    .slice(1, -2)
+    .map((l) => `${l}\n`)
+    .join('');
   return body === renderBlockBody(opts);
 }
 
@@ -111,8 +112,7 @@ export async function hasCurrentBlock(treeRoot: string, opts: ConfigBlockOptions
   return old !== undefined && blockIsCurrent(old, opts);
 }
 
-const isQemuXen = (name: string, c: LockedComponent) =>
-  name === 'qemu-xen' || /^tools\/qemu-xen(-dir-remote)?$/.test(c.path);
+const isQemuXen = (name: string, c: LockedComponent) => name === 'qemu-xen' || /^tools\/qemu-xen(-dir-remote)?$/.test(c.path);
 
 export function configBlockOptions(lock: Lockfile, without: string[]): ConfigBlockOptions {
   return {

@@ -9,7 +9,10 @@ import { FULL_COMMIT_SHA1 } from '../util/patterns.js';
  *
  *   name kind url ref commit digest path store status      (tab-separated, "-" for none)
  */
-const noTabs = z.string().min(1, 'empty').regex(/^[^\t\r\n]*$/, 'holds a tab or newline');
+const noTabs = z
+  .string()
+  .min(1, 'empty')
+  .regex(/^[^\t\r\n]*$/, 'holds a tab or newline');
 const relPath = noTabs.refine((p) => !p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '.'), 'must be relative, without . or .. segments');
 
 export const shimIndexLine = z

@@ -84,9 +84,7 @@ function field(name: string, what: string, v: string | undefined): string {
   return s;
 }
 
-export const SHIM_INDEX_HEADER =
-  '# xenrel shim index: written by `xenrel vendor`; do not edit. Tab-separated:\n' +
-  '# name\tkind\turl\tref\tcommit\tdigest\tpath\tstore\tstatus\n';
+export const SHIM_INDEX_HEADER = '# xenrel shim index: written by `xenrel vendor`; do not edit. Tab-separated:\n' + '# name\tkind\turl\tref\tcommit\tdigest\tpath\tstore\tstatus\n';
 
 export async function renderIndex(treeRoot: string, lock: Lockfile, without: string[]): Promise<string> {
   let out = SHIM_INDEX_HEADER;

@@ -51,8 +51,7 @@ export async function fileMatches(file: string, integrity: string): Promise<bool
 
 function lockedIntegrity(name: string, c: LockedComponent): string {
   const integrity = (c as { integrity?: string }).integrity;
-  if (!integrity)
-    throw new XenrelError('E_LOCK', `component ${name}: the lock has no integrity for ${c.path}`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
+  if (!integrity) throw new XenrelError('E_LOCK', `component ${name}: the lock has no integrity for ${c.path}`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
   return integrity;
 }
 

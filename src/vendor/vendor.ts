@@ -157,7 +157,15 @@ async function readWithout(treeRoot: string): Promise<string[]> {
     .map((l) => l.split('\t')[0]!);
 }
 
-async function checkTree(dir: string, where: string, name: string, tree: string, expected: TreeEntry[] | undefined, materialised: boolean, untracked: string[]): Promise<CheckFinding | undefined> {
+async function checkTree(
+  dir: string,
+  where: string,
+  name: string,
+  tree: string,
+  expected: TreeEntry[] | undefined,
+  materialised: boolean,
+  untracked: string[],
+): Promise<CheckFinding | undefined> {
   const actual = await walkTree(dir, materialised ? {} : { ignoreNames: [] });
   const got = treeHash(actual);
   if (got === tree) return undefined;
@@ -214,7 +222,7 @@ export async function vendorCheck(lock: Lockfile, treeRoot: string, opts: { with
     const integrity = (c as { integrity?: string }).integrity ?? '';
     const file = basename(c.path);
     const listing = await readdir(storeDir).catch(() => undefined);
-    if (!listing || !listing.includes(file)) findings.push({ name, where: storeRel(name, c), problem: 'missing' });
+    if (!listing?.includes(file)) findings.push({ name, where: storeRel(name, c), problem: 'missing' });
     else {
       const extra = listing.filter((f) => f !== file);
       const modified = (await fileMatches(join(storeDir, file), integrity)) ? [] : [file];

@@ -27,7 +27,7 @@ function canonicalName(name: string, c: LockedComponent): string {
 
 export function withoutRule(name: string, c: LockedComponent): { flag: string; note: string } | undefined {
   const a = withoutComponent(canonicalName(name, c));
-  return a && a.flags.length ? { flag: a.flags.join(' '), note: a.note } : undefined;
+  return a?.flags.length ? { flag: a.flags.join(' '), note: a.note } : undefined;
 }
 
 /** The advice vendor prints for a left-out component. */

@@ -92,12 +92,10 @@ export async function checkGenerated(input: GeneratedInput): Promise<GeneratedRe
   const { lock, without } = input;
   const expected: Expected[] = [];
   const unverifiable = new Map<string, string>();
-  const shimFiles = await renderShimFiles('/nonexistent', lock, without, async (name) => input.verifiedComponents.get(name)).catch(
-    (err: Error) => {
-      unverifiable.set(`${XENREL_DIR}/shim.tsv`, `cannot be regenerated: ${err.message}`);
-      return [];
-    },
-  );
+  const shimFiles = await renderShimFiles('/nonexistent', lock, without, async (name) => input.verifiedComponents.get(name)).catch((err: Error) => {
+    unverifiable.set(`${XENREL_DIR}/shim.tsv`, `cannot be regenerated: ${err.message}`);
+    return [];
+  });
   for (const f of shimFiles) expected.push(f);
   for (const [name, c] of Object.entries(lock.components))
     if (!without.includes(name) && storeKind(c) === 'tree' && !input.verifiedComponents.has(name))
@@ -121,7 +119,12 @@ export async function checkGenerated(input: GeneratedInput): Promise<GeneratedRe
     without,
   });
   expected.push({ rel: RELEASE_INFO, text: renderReleaseInfo(info), mode: 0o644 });
-  expected.push({ rel: RELEASE_SBOM, sha256: input.sbomSha256, mode: 0o644, note: input.sbomSha256 ? undefined : 'not regenerated from the lock (it also holds facts from the cache); the release record anchors it' });
+  expected.push({
+    rel: RELEASE_SBOM,
+    sha256: input.sbomSha256,
+    mode: 0o644,
+    note: input.sbomSha256 ? undefined : 'not regenerated from the lock (it also holds facts from the cache); the release record anchors it',
+  });
 
   const out: GeneratedReport[] = [];
   const claimed = new Set<string>();

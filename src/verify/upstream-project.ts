@@ -45,7 +45,6 @@ export async function upstreamProject(url: string, commit: string, lock: Lockfil
       entries.push(e.type === 'symlink' ? symlinkEntry(e.path, e.linkpath!) : fileEntry(e.path, e.executable, e.sha256!));
     },
   });
-  if ((await exited) !== 0)
-    throw new XenrelError('E_GIT', `git archive of ${commit} from ${url} failed: ${stderr.trim()}`, { exitCode: ExitCode.fetch });
+  if ((await exited) !== 0) throw new XenrelError('E_GIT', `git archive of ${commit} from ${url} failed: ${stderr.trim()}`, { exitCode: ExitCode.fetch });
   return { entries: entries.sort((a, b) => compareBytewise(a.path, b.path)), lockText };
 }

@@ -135,8 +135,7 @@ export function expectationsFromLock(lock: Lockfile, without: string[] = []): Ve
   const components: Record<string, ComponentExpectation> = {};
   for (const [name, c] of Object.entries(lock.components)) {
     const prefix = storeRel(name, c);
-    components[name] =
-      storeKind(c) === 'tree' ? { prefix, tree: expectedTree(c) } : { prefix, integrity: (c as { integrity?: string }).integrity };
+    components[name] = storeKind(c) === 'tree' ? { prefix, tree: expectedTree(c) } : { prefix, integrity: (c as { integrity?: string }).integrity };
     if (without.includes(name)) components[name]!.without = true;
   }
   return { components };
@@ -269,8 +268,7 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
       if (e.type === 'symlink') {
         entries.push(symlinkEntry(rel, e.linkpath!));
         if (e.linkpath!.startsWith('/')) absoluteLinks.push({ path: e.path, rel, target: e.linkpath! });
-      }
-      else entries.push(fileEntry(rel, e.executable, e.sha256!));
+      } else entries.push(fileEntry(rel, e.executable, e.sha256!));
     },
   });
   if (strayTop || tops.size > 1) problems.push(`the archive has more than one top directory: ${[...tops].sort().join(', ')}`);
@@ -350,7 +348,10 @@ async function accountForEveryByte(result: VerifyResult, a: Accounting): Promise
   for (const c of result.components) {
     if (c.status !== 'ok' || !a.lock.components[c.name] || storeKind(a.lock.components[c.name]!) !== 'tree') continue;
     const dir = `${c.prefix}/`;
-    verifiedComponents.set(c.name, a.entries.filter((e) => e.path.startsWith(dir)).map((e) => ({ ...e, path: e.path.slice(dir.length) })));
+    verifiedComponents.set(
+      c.name,
+      a.entries.filter((e) => e.path.startsWith(dir)).map((e) => ({ ...e, path: e.path.slice(dir.length) })),
+    );
   }
   const projectTree = result.project!.tree;
   const commit = result.project!.commit;
@@ -436,7 +437,12 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
   const problems: string[] = [];
   const { expect, source } = opts.expect ? { expect: opts.expect, source: 'given' as const } : embeddedExpectations(embedded, problems);
   unsafe.push(...checkSymlinks(links, { limits, absolute: 'inert', topDirRule: false }));
-  unsafe.push(...absoluteOutsideComponents([...links].filter(([, t]) => t.startsWith('/')).map(([path, target]) => ({ path, rel: path, target })), expect));
+  unsafe.push(
+    ...absoluteOutsideComponents(
+      [...links].filter(([, t]) => t.startsWith('/')).map(([path, target]) => ({ path, rel: path, target })),
+      expect,
+    ),
+  );
   for (const c of Object.values(expect?.components ?? {})) {
     const algo = c.integrity ? integrityAlgorithm(c.integrity) : undefined;
     if (algo) {
@@ -479,7 +485,10 @@ async function linksIntoTree(dir: string, links: ReadonlyMap<string, string>): P
 }
 
 function embeddedExpectations(embedded: Embedded, problems: string[]): { expect?: VerifyExpectations; source: VerifyResult['expectations'] } {
-  const without = (embedded.without ?? '').split('\n').filter(Boolean).map((l) => l.split('\t')[0]!);
+  const without = (embedded.without ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t')[0]!);
   if (embedded.releaseInfo !== undefined) {
     const { info, problem } = parseReleaseInfo(embedded.releaseInfo, RELEASE_INFO);
     if (info) {

@@ -49,7 +49,13 @@ const OPTIONS: OptionRule[] = [
   // "--with-system-ipxe … takes precedence over --{en,dis}able-ipxe": applied last, see parse.
   { re: /^--with-system-ipxe$/, apply: (c, m) => set(c, 'ipxe', false, `${m[0]!}!`) },
   { re: /^--(enable|disable)-qemu-traditional$/, apply: (c, m, v) => set(c, 'qemuTraditional', enableFlag(m, v), m[0]!) },
-  { re: /^--(enable|disable)-extfiles$/, apply: (c, m, v) => ((c.extfiles = enableFlag(m, v)), (c.setBy.extfiles = m[0]!)) },
+  {
+    re: /^--(enable|disable)-extfiles$/,
+    apply: (c, m, v) => {
+      c.extfiles = enableFlag(m, v);
+      c.setBy.extfiles = m[0]!;
+    },
+  },
   {
     re: /^--(enable|disable)-(c-stubdom|pv-grub|xenstore-stubdom|xenstorepvh-stubdom|vtpm-stubdom|vtpmmgr-stubdom|ioemu-stubdom)$/,
     apply: (c, m, v) => {
@@ -60,7 +66,13 @@ const OPTIONS: OptionRule[] = [
   },
   { re: /^--host$/, apply: (c, _m, v) => setHost(c, v ?? '') },
   // configure's AC_ARG_VAR: CMAKE=/path says where cmake is (empty: not there).
-  { re: /^CMAKE$/, apply: (c, _m, v) => ((c.cmake = Boolean(v)), (c.setBy.cmake = `CMAKE=${v ?? ''}`)) },
+  {
+    re: /^CMAKE$/,
+    apply: (c, _m, v) => {
+      c.cmake = Boolean(v);
+      c.setBy.cmake = `CMAKE=${v ?? ''}`;
+    },
+  },
   // The other programs configure checks for (src/xen/host-tools.ts reads them).
   { re: /^[A-Z_][A-Z0-9_]*$/, apply: () => {}, known: (name) => TOOL_VARIABLES.has(name) },
   // stubdom/configure.ac's AX_STUBDOM_LIB declares AC_ARG_VAR([<LIB>_URL]): it beats both
@@ -158,8 +170,7 @@ export function parseConfigure(args: string[], env: { host?: string; cmake: bool
       warnings.push(`configure will fail: --with-system-seabios needs an absolute path, got "${value}"`);
   }
   if (c.stubdoms.vtpm === true && !c.cmake) warnings.push('configure will fail: --enable-vtpm-stubdom needs cmake, which was not found');
-  if (c.stubdoms.ioemu === true && c.qemuTraditional !== true)
-    warnings.push('configure will fail: the ioemu stub domain requires --enable-qemu-traditional (Xen 4.19 and older)');
+  if (c.stubdoms.ioemu === true && c.qemuTraditional !== true) warnings.push('configure will fail: the ioemu stub domain requires --enable-qemu-traditional (Xen 4.19 and older)');
   return { choices: c, ignored, warnings };
 }
 
@@ -193,7 +204,13 @@ export function resolveStubdoms(c: BuildChoices): Record<string, { on: boolean; 
   r.c = { on: s.c ?? false, by: by('c', 'off by default (--enable-c-stubdom)') };
   r.grub = { on: s.grub ?? false, by: by('grub', 'off by default (--enable-pv-grub)') };
   const vtpm = s.vtpm ?? c.cmake;
-  r.vtpm = { on: vtpm, by: by('vtpm', c.cmake ? `on because cmake was found${c.setBy.cmake ? ` (${c.setBy.cmake})` : ''}` : `off because cmake was not found${c.setBy.cmake ? ` (${c.setBy.cmake})` : ''}`) };
+  r.vtpm = {
+    on: vtpm,
+    by: by(
+      'vtpm',
+      c.cmake ? `on because cmake was found${c.setBy.cmake ? ` (${c.setBy.cmake})` : ''}` : `off because cmake was not found${c.setBy.cmake ? ` (${c.setBy.cmake})` : ''}`,
+    ),
+  };
   r.vtpmmgr = { on: s.vtpmmgr ?? vtpm, by: by('vtpmmgr', s.vtpm !== undefined ? `follows ${c.setBy['stubdom:vtpm']}` : r.vtpm.by) };
   r.ioemu = { on: s.ioemu ?? c.qemuTraditional === true, by: by('ioemu', c.qemuTraditional ? `follows ${c.setBy.qemuTraditional}` : 'off unless --enable-qemu-traditional') };
   return r;
@@ -222,7 +239,8 @@ export const STUBDOM_LABEL: Record<string, string> = {
 
 function stubdomOn(c: BuildChoices): Need {
   if (c.stubdom === false) return no(c.setBy.stubdom!, 'stub domains are not built');
-  if (c.stubdom === undefined && (!c.x86 || c.freebsd)) return no(`--host=${c.host}`, 'stub domains are built by default only on x86 hosts (not FreeBSD); --enable-stubdom forces them');
+  if (c.stubdom === undefined && (!c.x86 || c.freebsd))
+    return no(`--host=${c.host}`, 'stub domains are built by default only on x86 hosts (not FreeBSD); --enable-stubdom forces them');
   return yes(c.setBy.stubdom ?? 'stubdom on by default on x86');
 }
 
@@ -233,7 +251,9 @@ function stubdomLib(lib: string) {
     const doms = resolveStubdoms(c);
     const users = Object.entries(STUBDOM_LIBS).filter(([d, libs]) => libs.includes(lib) && doms[d]!.on);
     if (users.length) return yes(users.map(([d]) => `${STUBDOM_LABEL[d]} (${doms[d]!.by})`).join('; '));
-    const would = Object.entries(STUBDOM_LIBS).filter(([, libs]) => libs.includes(lib)).map(([d]) => d);
+    const would = Object.entries(STUBDOM_LIBS)
+      .filter(([, libs]) => libs.includes(lib))
+      .map(([d]) => d);
     const offBy = would.map((d) => doms[d]!.by).filter((b, i, a) => a.indexOf(b) === i);
     return no(offBy.join('; '), `needed only by ${would.map((d) => STUBDOM_LABEL[d]).join(', ')}, none of which is built`);
   };
@@ -269,7 +289,7 @@ export const NEEDS: Record<string, (c: BuildChoices) => Need> = {
   polarssl: stubdomLib('polarssl'),
   tpm_emulator: stubdomLib('tpm_emulator'),
   'grub-legacy': stubdomLib('grub-legacy'),
-  grub2: () => no('xenrel pvgrub2', 'not part of Xen\'s build; only xenrel\'s pvgrub2 target builds it'),
+  grub2: () => no('xenrel pvgrub2', "not part of Xen's build; only xenrel's pvgrub2 target builds it"),
 };
 
 /** Stubdom libraries whose URL `--disable-extfiles` moves upstream (4-argument AX_STUBDOM_LIB). */

@@ -29,7 +29,7 @@ function ordered(spec: ComponentSpec): Record<string, unknown> {
 }
 
 function pinComment(d: DerivedComponent): string | undefined {
-  if (!d.sources.length) return d.spec.git ? 'not a pin of the Xen tree: xenrel\'s default' : undefined;
+  if (!d.sources.length) return d.spec.git ? "not a pin of the Xen tree: xenrel's default" : undefined;
   return d.sources.map((s) => `${s.variable} (${s.where})`).join(', ');
 }
 
@@ -38,8 +38,8 @@ export function renderManifestYaml(reading: TreeReading, treeLabel: string): str
   const m: Manifest = reading.derived.manifest;
   const header = [
     `# xenrel config for the Xen tree at ${treeLabel}, written by \`xenrel init\`.`,
-    '# Pins come from the tree\'s make variables (Config.mk, .config, tools/firmware/etherboot/Makefile,',
-    '# stubdom/configure.ac or config/Stubdom.mk); licenses, groups and paths from xenrel\'s config/xen.yaml.',
+    "# Pins come from the tree's make variables (Config.mk, .config, tools/firmware/etherboot/Makefile,",
+    "# stubdom/configure.ac or config/Stubdom.mk); licenses, groups and paths from xenrel's config/xen.yaml.",
     '# `xenrel init --check` tells when the tree and this file disagree.',
     '',
   ].join('\n');

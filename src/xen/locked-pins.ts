@@ -63,7 +63,8 @@ export function lockedPins(lock: Lockfile, without: string[] = []): LockedPins {
   }
   // A value make cannot hold on one line is better left out (and reported) than mangled.
   const ok = assignments.filter((a) => !/[\s]/.test(a.value));
-  for (const a of assignments) if (!ok.includes(a)) unpinned.push({ component: a.component, reason: `${a.variable} would be ${JSON.stringify(a.value)}, which make cannot hold (white space)` });
+  for (const a of assignments)
+    if (!ok.includes(a)) unpinned.push({ component: a.component, reason: `${a.variable} would be ${JSON.stringify(a.value)}, which make cannot hold (white space)` });
   return { assignments: ok, unpinned };
 }
 

@@ -45,7 +45,10 @@ export const OVERRIDE_RE = /^[A-Za-z_][A-Za-z0-9_.-]*=/;
 export async function evalMakeVars(body: string, names: string[], opts: MakeEvalOptions): Promise<Map<string, MakeVar>> {
   for (const o of opts.overrides ?? [])
     if (!OVERRIDE_RE.test(o))
-      throw new XenrelError('E_USAGE', `make override "${o}" is not of the form VAR=value`, { exitCode: ExitCode.usage, hint: 'pass overrides as NAME=VALUE, as on a make command line' });
+      throw new XenrelError('E_USAGE', `make override "${o}" is not of the form VAR=value`, {
+        exitCode: ExitCode.usage,
+        hint: 'pass overrides as NAME=VALUE, as on a make command line',
+      });
 
   const dir = await mkdtemp(join(tmpdir(), 'xenrel-make-'));
   const mk = join(dir, 'print-vars.mk');
@@ -67,7 +70,7 @@ export async function evalMakeVars(body: string, names: string[], opts: MakeEval
     if (spawnError)
       throw new XenrelError('E_NO_MAKE', `cannot run ${opts.make ?? 'make'}: ${spawnError.message}`, {
         exitCode: ExitCode.usage,
-        hint: 'install GNU make (xenrel asks make for the values of the Xen tree\'s variables)',
+        hint: "install GNU make (xenrel asks make for the values of the Xen tree's variables)",
       });
     if (code !== 0)
       throw new XenrelError('E_MAKE_VARS', `make could not read the Xen tree's makefiles in ${opts.cwd}:\n${stderr.trim() || stdout.trim().split('\n').slice(-5).join('\n')}`, {

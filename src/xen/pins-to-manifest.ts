@@ -55,8 +55,7 @@ function gitComponent(name: string, known: ComponentSpec, pins: XenPins, notes: 
   }
   const locVar = varWithSuffix(known, '_LOC');
   const loc = locVar ? pins.vars[locVar] : undefined;
-  if (loc?.value && loc.value !== url.value)
-    notes.push(`${name}: ${locVar} is ${loc.value}, so the build uses that instead of cloning ${url.value}`);
+  if (loc?.value && loc.value !== url.value) notes.push(`${name}: ${locVar} is ${loc.value}, so the build uses that instead of cloning ${url.value}`);
   return { name, spec: { ...known, git: asUrl(url.value), ref }, sources };
 }
 
@@ -114,7 +113,10 @@ export function pinsToManifest(pins: XenPins): PinsManifest {
   }
   for (const lib of pins.stubdom.libs) {
     if (usedLibs.has(lib.lib) || !lib.file || !lib.fileUrl) continue;
-    const name = lib.file.replace(/-[0-9][^-]*(-gpl)?\.(tar\.gz|tar\.bz2|tar\.xz|tgz|tbz2)$/, '').toLowerCase().replace(/[^a-z0-9._-]/g, '-');
+    const name = lib.file
+      .replace(/-[0-9][^-]*(-gpl)?\.(tar\.gz|tar\.bz2|tar\.xz|tgz|tbz2)$/, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]/g, '-');
     out.push(stubdomComponent(name, undefined, lib, pins));
     notes.push(`${name}: stubdom library ${lib.lib} is not one xenrel knows; added from ${lib.rule?.file}:${lib.rule?.line} without a license — fill it in`);
   }

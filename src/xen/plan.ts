@@ -69,7 +69,11 @@ export interface PlanOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** `cmake` on PATH, as configure's AC_PATH_PROG would find it (honouring $CMAKE). */
 export async function findProgram(name: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
@@ -102,7 +106,7 @@ async function upstreamStubdomUrls(root: string): Promise<Record<string, string>
 function needOf(name: string, spec: ComponentSpec, choices: BuildChoices) {
   const rule = NEEDS[name];
   if (rule) return rule(choices);
-  return { needed: true as const, because: 'not switched by Xen\'s configure' + (spec.configure?.when ? ` (${spec.configure.when})` : '') };
+  return { needed: true as const, because: `not switched by Xen's configure${spec.configure?.when ? ` (${spec.configure.when})` : ''}` };
 }
 
 export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {

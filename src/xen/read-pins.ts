@@ -58,7 +58,11 @@ export interface ReadPinsOptions {
   lockedPins?: boolean;
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 const AX_STUBDOM_LIB_RE = /^\s*AX_STUBDOM_LIB(_NOEXT)?\(\s*\[(\w+)\]\s*,\s*\[([^\]]*)\]\s*,\s*\[([^\]]*)\](?:\s*,\s*\[([^\]]*)\])?\s*\)/;
 
@@ -184,9 +188,20 @@ export async function readXenPins(rootDir: string, opts: ReadPinsOptions = {}): 
 
   const libNames = declared.map((d) => d.lib);
   const names = [
-    '%_UPSTREAM_URL', '%_UPSTREAM_REVISION', '%_UPSTREAM_LOC', '%_UPSTREAM_INTREE', '%_UPSTREAM_TAG',
-    'QEMU_TRADITIONAL_%', 'XEN_EXTFILES_URL', 'IPXE_%', 'GIT', 'FETCHER', 'XEN_OS', 'XEN_TARGET_ARCH',
-    'XENREL_STUBDOM_%', ...libNames.flatMap((l) => [`${l}_URL`, `${l}_VERSION`]),
+    '%_UPSTREAM_URL',
+    '%_UPSTREAM_REVISION',
+    '%_UPSTREAM_LOC',
+    '%_UPSTREAM_INTREE',
+    '%_UPSTREAM_TAG',
+    'QEMU_TRADITIONAL_%',
+    'XEN_EXTFILES_URL',
+    'IPXE_%',
+    'GIT',
+    'FETCHER',
+    'XEN_OS',
+    'XEN_TARGET_ARCH',
+    'XENREL_STUBDOM_%',
+    ...libNames.flatMap((l) => [`${l}_URL`, `${l}_VERSION`]),
     // Configured stubdom trees may add libraries configure.ac no longer lists.
     ...rules.filter((r) => r.lib).flatMap((r) => [`${r.lib}_URL`, `${r.lib}_VERSION`]),
   ];

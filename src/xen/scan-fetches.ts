@@ -154,4 +154,3 @@ export async function scanFetches(root: string, opts: { components?: Record<stri
 export function formatSite(s: FetchSite): string {
   return `${s.file}:${s.line}: ${s.text}${s.component ? `  → ${s.component}` : s.via ? `  (${s.via})` : ''}`;
 }
-

@@ -34,14 +34,19 @@ const PIN_FILES = (p: string) =>
  * Not a Xen tree (no Config.mk): none.
  */
 export async function tarballPinWarnings(project: string | TarballFiles, dotConfig: string | undefined, lock: Lockfile, without: string[] = []): Promise<string[]> {
-  const isXen = typeof project === 'string' ? await access(join(project, 'Config.mk')).then(() => true, () => false) : project.paths.includes('Config.mk');
+  const isXen =
+    typeof project === 'string'
+      ? await access(join(project, 'Config.mk')).then(
+          () => true,
+          () => false,
+        )
+      : project.paths.includes('Config.mk');
   if (!isXen) return [];
   // A view of the tarball: the project's files make reads, and the tarball's .config.
   const view = await mkdtemp(join(tmpdir(), 'xenrel-tarball-view-'));
   try {
     if (typeof project === 'string') {
-      for (const name of await readdir(project))
-        if (name !== '.config' && name !== '.xenrel') await symlink(resolve(project, name), join(view, name));
+      for (const name of await readdir(project)) if (name !== '.config' && name !== '.xenrel') await symlink(resolve(project, name), join(view, name));
     } else {
       for (const rel of project.paths.filter(PIN_FILES)) {
         const data = await project.read(rel);
@@ -72,7 +77,9 @@ function comparePins(derived: DerivedComponent[], lock: Lockfile, without: strin
     };
     if (!d) {
       if (!known[name] && !Object.values(known).some((k) => k.path === c.path))
-        out.push(`${name}: no make variable of Xen that xenrel knows names it, so the release tarball's make asks for whatever its makefiles say; the shim serves only ${isLockedGit(c) ? `${c.git} (${c.ref})` : isLockedTarball(c) ? c.url : name}`);
+        out.push(
+          `${name}: no make variable of Xen that xenrel knows names it, so the release tarball's make asks for whatever its makefiles say; the shim serves only ${isLockedGit(c) ? `${c.git} (${c.ref})` : isLockedTarball(c) ? c.url : name}`,
+        );
       continue;
     }
     if (isLockedGit(c)) {

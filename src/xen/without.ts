@@ -24,21 +24,22 @@ const STUBDOM_OFF: Record<string, string> = {
 };
 
 const FIXED: Record<string, Omit<WithoutAdvice, 'component'>> = {
-  'qemu-xen': { flags: ['--with-system-qemu'], note: 'use the distribution\'s qemu-system-i386 (or --with-system-qemu=PATH)' },
+  'qemu-xen': { flags: ['--with-system-qemu'], note: "use the distribution's qemu-system-i386 (or --with-system-qemu=PATH)" },
   'qemu-xen-traditional': { flags: ['--disable-qemu-traditional'], note: 'off unless --enable-qemu-traditional (Xen 4.20 and older)' },
   seabios: { flags: ['--with-system-seabios=PATH'], note: 'use a prebuilt bios.bin at the absolute PATH (or --disable-seabios)' },
   ovmf: { flags: ['--disable-ovmf'], note: 'off by default; --with-system-ovmf=PATH uses a prebuilt OVMF' },
   ipxe: { flags: ['--disable-ipxe'], note: 'off by default (4.19: on with --enable-qemu-traditional); --with-system-ipxe=PATH uses a prebuilt ROM' },
   'mini-os': { flags: ['--disable-stubdom'], note: 'every stub domain is built on Mini-OS' },
-  grub2: { flags: [], note: 'not part of Xen\'s build; only xenrel\'s pvgrub2 target needs it' },
+  grub2: { flags: [], note: "not part of Xen's build; only xenrel's pvgrub2 target needs it" },
 };
 
 /** The stub domains a stubdom tarball is needed by, and how to switch them off. */
 function stubdomLibAdvice(lib: string): Omit<WithoutAdvice, 'component'> | undefined {
-  const users = Object.entries(STUBDOM_LIBS).filter(([, libs]) => libs.includes(lib)).map(([d]) => d);
+  const users = Object.entries(STUBDOM_LIBS)
+    .filter(([, libs]) => libs.includes(lib))
+    .map(([d]) => d);
   if (!users.length) return undefined;
-  if (users.includes('xenstore') || users.includes('xenstorepvh'))
-    return { flags: ['--disable-stubdom'], note: 'the default xenstore stub domains need it' };
+  if (users.includes('xenstore') || users.includes('xenstorepvh')) return { flags: ['--disable-stubdom'], note: 'the default xenstore stub domains need it' };
   return { flags: users.map((d) => STUBDOM_OFF[d]!).filter(Boolean), note: `needed only by the ${users.join(', ')} stub domain(s)` };
 }
 

@@ -56,7 +56,41 @@ export const VALID_LOCK: Lockfile = {
 export const VALID_LOCK_TEXT = serializeLock(VALID_LOCK);
 
 /** Characters that matter to YAML and JSON. */
-const SPECIAL = [':', '-', ' ', '\n', '\t', '"', "'", '{', '}', '[', ']', ',', '#', '&', '*', '!', '|', '>', '%', '@', '`', '\\', '\0', '\u00e9', '\ufeff', '0', '1', 'null', 'true', '~', '<<', '---', '...'];
+const SPECIAL = [
+  ':',
+  '-',
+  ' ',
+  '\n',
+  '\t',
+  '"',
+  "'",
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '#',
+  '&',
+  '*',
+  '!',
+  '|',
+  '>',
+  '%',
+  '@',
+  '`',
+  '\\',
+  '\0',
+  '\u00e9',
+  '\ufeff',
+  '0',
+  '1',
+  'null',
+  'true',
+  '~',
+  '<<',
+  '---',
+  '...',
+];
 
 /** One text edit: insert, delete, replace a span, duplicate a line, or swap two lines. */
 const mutation = fc.oneof(

@@ -51,5 +51,5 @@ async function walk(d: string, out: string[] = []): Promise<string[]> {
 }
 const verified = o.verify ? await Promise.all(o.verify.map((i) => hasVerifiedContent(cache, i))) : undefined;
 const files = o.listFiles ? (await walk(o.cacheDir)).sort() : undefined;
-process.stdout.write(JSON.stringify({ results, files, verified }) + '\n');
+process.stdout.write(`${JSON.stringify({ results, files, verified })}\n`);
 process.exit(failed ? 3 : 0);

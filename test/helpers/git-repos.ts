@@ -26,9 +26,9 @@ export type FileTree = Record<string, FileSpec>;
 /** A bit of everything the tree hash must handle. */
 export function sampleFiles(): FileTree {
   return {
-    'README': 'sample upstream\n',
-    'Makefile': 'all:\n\t@echo built\n',
-    'configure': { content: '#!/bin/sh\necho configured\n', exec: true },
+    README: 'sample upstream\n',
+    Makefile: 'all:\n\t@echo built\n',
+    configure: { content: '#!/bin/sh\necho configured\n', exec: true },
     'src/main.c': 'int main(void) { return 0; }\n',
     'src/lib/util.c': '/* util */\nint util(void) { return 1; }\n',
     'src/lib/deep/er/leaf.txt': 'leaf\n',
@@ -36,7 +36,7 @@ export function sampleFiles(): FileTree {
     'crlf.txt': 'line one\r\nline two\r\n',
     'link-to-readme': { symlink: 'README' },
     'src/link-up': { symlink: '../docs' },
-    'empty': '',
+    empty: '',
   };
 }
 
@@ -257,11 +257,11 @@ export class GitDaemon {
   static async start(base: string, env: NodeJS.ProcessEnv): Promise<GitDaemon> {
     for (let attempt = 0; ; attempt++) {
       const port = await freePort();
-      const child = spawn(
-        'git',
-        ['daemon', '--verbose', '--reuseaddr', '--export-all', `--base-path=${base}`, '--listen=127.0.0.1', `--port=${port}`, base],
-        { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
-      );
+      const child = spawn('git', ['daemon', '--verbose', '--reuseaddr', '--export-all', `--base-path=${base}`, '--listen=127.0.0.1', `--port=${port}`, base], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        detached: true,
+      });
       const ready = await new Promise<boolean>((resolve) => {
         let err = '';
         const timer = setTimeout(() => resolve(false), 10_000);

@@ -106,7 +106,7 @@ export async function createWorld(workDir: string, opts: { bigBytes?: number; fi
   const seabios = await fx.repo('seabios', { files });
   await seabios.commit('v1');
   await seabios.tag('v1', { annotated: true });
-  await seabios.commit('v2', { 'src/d0/f0.c': 'int f0 = 42;\n', 'NEWS': 'v2\n' });
+  await seabios.commit('v2', { 'src/d0/f0.c': 'int f0 = 42;\n', NEWS: 'v2\n' });
   await seabios.tag('v2', { annotated: true });
   const big = makeTarGz(workDir, 'big-1.0', { 'data.bin': pseudoRandomBytes(opts.bigBytes ?? 6 * 1024 * 1024, 3), README: 'big\n' });
   const big2 = makeTarGz(workDir, 'big-2.0', { 'data.bin': pseudoRandomBytes(opts.bigBytes ?? 6 * 1024 * 1024, 4), README: 'big 2\n' });
@@ -155,7 +155,11 @@ export async function makeProject(dir: string, config: string): Promise<string> 
 }
 
 export function commitProject(dir: string, env: NodeJS.ProcessEnv): void {
-  for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'xen']])
+  for (const args of [
+    ['init', '-q'],
+    ['add', '-A'],
+    ['commit', '-q', '-m', 'xen'],
+  ])
     execFileSync('git', args, { cwd: dir, env: { ...env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
 }
 

@@ -147,10 +147,14 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
     if (redirect) return send(redirect.status ?? 302, { location: redirect.to, 'content-length': 0 });
     const status = find('status');
     if (status)
-      return send(status.status, {
-        'content-type': 'text/plain',
-        ...(status.retryAfter !== undefined ? { 'retry-after': status.retryAfter } : {}),
-      }, `scripted ${status.status}\n`);
+      return send(
+        status.status,
+        {
+          'content-type': 'text/plain',
+          ...(status.retryAfter !== undefined ? { 'retry-after': status.retryAfter } : {}),
+        },
+        `scripted ${status.status}\n`,
+      );
 
     let body = await lookup(path);
     const alt = find('body');
@@ -213,7 +217,9 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
     const sock = res.socket!;
     const head =
       `HTTP/1.1 ${code} ${code === 206 ? 'Partial Content' : 'OK'}\r\n` +
-      Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') +
+      Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('') +
       `connection: close\r\n\r\n`;
     sock.write(head);
     const slow = find('slow');
@@ -223,8 +229,12 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
       const piece = slice.subarray(off, Math.min(limit, off + step));
       rec.bytesSent += piece.length;
       const ok = sock.write(piece);
-      byteWaiters.splice(0).forEach((w) => w());
-      if (!ok) await new Promise<void>((r) => { sock.once('drain', r); sock.once('close', r); });
+      for (const w of byteWaiters.splice(0)) w();
+      if (!ok)
+        await new Promise<void>((r) => {
+          sock.once('drain', r);
+          sock.once('close', r);
+        });
       if (sock.destroyed) return;
     }
     if (stall) return; // silence; close() destroys the socket
@@ -268,7 +278,10 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
     setFile: (p, b) => void files.set(p, Buffer.from(b)),
     removeFile: (p) => void files.delete(p),
     setFault(p, f) {
-      faults.set(p, (Array.isArray(f) ? f : [f]).map((fault) => ({ fault, seen: 0, used: 0 })));
+      faults.set(
+        p,
+        (Array.isArray(f) ? f : [f]).map((fault) => ({ fault, seen: 0, used: 0 })),
+      );
     },
     clearFaults(p) {
       if (p) faults.delete(p);
@@ -301,11 +314,29 @@ export async function makeSelfSignedCert(dir: string, hosts: string[] = ['IP:127
   const keyFile = join(dir, `key-${Math.random().toString(36).slice(2)}.pem`);
   const certFile = `${keyFile}.crt`;
   const cn = hosts[0]!.replace(/^(IP|DNS):/, '');
-  const r = spawnSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${cn}`,
-    '-addext', `subjectAltName=${hosts.join(',')}`,
-  ], { stdio: 'ignore' });
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `subjectAltName=${hosts.join(',')}`,
+    ],
+    { stdio: 'ignore' },
+  );
   if (r.status !== 0) return undefined;
   return { key: await readFile(keyFile, 'utf8'), cert: await readFile(certFile, 'utf8') };
 }

@@ -23,11 +23,7 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd: string; env?: NodeJS.ProcessEnv; netns?: boolean; timeoutMs?: number },
-): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; netns?: boolean; timeoutMs?: number }): Promise<RunResult> {
   const argv = opts.netns ? [...netnsPrefix(), cmd, ...args] : [cmd, ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -27,7 +27,7 @@ function put(buf: Buffer, off: number, len: number, v: string | Buffer): void {
   const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
   b.copy(buf, off, 0, Math.min(len, b.length));
 }
-const octal = (n: number, len: number) => n.toString(8).padStart(len - 1, '0') + '\0';
+const octal = (n: number, len: number) => `${n.toString(8).padStart(len - 1, '0')}\0`;
 
 export function rawHeader(h: RawHeader, dataLength = 0): Buffer {
   const b = Buffer.alloc(512);
@@ -49,7 +49,7 @@ export function rawHeader(h: RawHeader, dataLength = 0): Buffer {
   let sum = 0;
   for (const v of b) sum += v;
   sum += h.checksumDelta ?? 0;
-  b.write(octal(sum, 7) + ' ', 148, 8, 'ascii');
+  b.write(`${octal(sum, 7)} `, 148, 8, 'ascii');
   return b;
 }
 

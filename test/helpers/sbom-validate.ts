@@ -15,7 +15,6 @@ import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 const here = dirname(fileURLToPath(import.meta.url));
 const addFormats = addFormatsModule as unknown as (a: Ajv) => void;
 
-
 const readJson = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
 
 function makeAjv(): Ajv {
@@ -85,7 +84,8 @@ export function spdxErrors(doc: unknown): string[] {
   if (!(d.relationships ?? []).some((r) => r.spdxElementId === 'SPDXRef-DOCUMENT' && r.relationshipType === 'DESCRIBES')) out.push('the document DESCRIBES nothing');
   const declared = new Set((d.hasExtractedLicensingInfos ?? []).map((l) => l.licenseId));
   for (const p of d.packages ?? [])
-    for (const l of [p.licenseDeclared, p.licenseConcluded]) for (const m of (l ?? '').matchAll(/LicenseRef-[A-Za-z0-9.-]+/g)) if (!declared.has(m[0])) out.push(`${p.SPDXID}: ${m[0]} is not in hasExtractedLicensingInfos`);
+    for (const l of [p.licenseDeclared, p.licenseConcluded])
+      for (const m of (l ?? '').matchAll(/LicenseRef-[A-Za-z0-9.-]+/g)) if (!declared.has(m[0])) out.push(`${p.SPDXID}: ${m[0]} is not in hasExtractedLicensingInfos`);
   for (const l of d.hasExtractedLicensingInfos ?? []) if (!l.extractedText?.trim()) out.push(`${l.licenseId}: extractedText is empty (the spec wants the license's text)`);
   // SPDX 2.3 §7.8: a package with filesAnalyzed false has no files (no hasFiles, nothing it
   // CONTAINS is a File) and so no licenseInfoFromFiles or packageVerificationCode (§7.9, §7.14).
@@ -96,11 +96,15 @@ export function spdxErrors(doc: unknown): string[] {
     if (p.licenseInfoFromFiles?.length) out.push(`${p.SPDXID}: filesAnalyzed is false but it has licenseInfoFromFiles`);
     if (p.packageVerificationCode) out.push(`${p.SPDXID}: filesAnalyzed is false but it has a packageVerificationCode`);
     for (const r of d.relationships ?? [])
-      if (r.spdxElementId === p.SPDXID && r.relationshipType === 'CONTAINS' && fileIds.has(r.relatedSpdxElement)) out.push(`${p.SPDXID}: filesAnalyzed is false but it CONTAINS the file ${r.relatedSpdxElement}`);
+      if (r.spdxElementId === p.SPDXID && r.relationshipType === 'CONTAINS' && fileIds.has(r.relatedSpdxElement))
+        out.push(`${p.SPDXID}: filesAnalyzed is false but it CONTAINS the file ${r.relatedSpdxElement}`);
   }
   // §7.5 / §7.6: supplier and originator are NOASSERTION or `Person: …` / `Organization: …`.
   for (const p of d.packages ?? [])
-    for (const [k, v] of [['supplier', p.supplier], ['originator', p.originator]] as const)
+    for (const [k, v] of [
+      ['supplier', p.supplier],
+      ['originator', p.originator],
+    ] as const)
       if (v !== undefined && !/^(NOASSERTION|(Person|Organization): \S.*)$/.test(v)) out.push(`${p.SPDXID}: ${k} "${v}" is not NOASSERTION, Person: or Organization:`);
   // Annex F: a purl locator is a package URL; a cpe23Type locator a CPE 2.3 formatted string.
   for (const p of d.packages ?? [])

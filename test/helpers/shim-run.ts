@@ -23,7 +23,11 @@ export function runShim(shell: string, root: string, tool: 'git' | 'fetch', args
   const gated = opts.beforeStart !== undefined;
   return new Promise((resolve, reject) => {
     const child = gated
-      ? spawn('/bin/sh', ['-c', 'read -r go; exec "$@"', 'sh', shell, script, ...args], { cwd: opts.cwd ?? root, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+      ? spawn('/bin/sh', ['-c', 'read -r go; exec "$@"', 'sh', shell, script, ...args], {
+          cwd: opts.cwd ?? root,
+          env: { ...process.env, ...opts.env },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        })
       : spawn(shell, [script, ...args], { cwd: opts.cwd ?? root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let stderr = '';

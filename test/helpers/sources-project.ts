@@ -37,7 +37,7 @@ export class SourcesWorld {
     await w.seabios.tag('rel-1.17.0', { annotated: true });
     w.dtc = await w.fx.repo('dtc', { files: { COPYING: DTC_COPYING, 'dtc.c': 'int dtc;\n' } });
     await w.dtc.commit('dtc');
-    w.qemu = await w.fx.repo('qemu-xen', { files: { LICENSE: 'GPL-2.0 and others\n', 'configure': { content: '#!/bin/sh\n', exec: true } } });
+    w.qemu = await w.fx.repo('qemu-xen', { files: { LICENSE: 'GPL-2.0 and others\n', configure: { content: '#!/bin/sh\n', exec: true } } });
     await w.qemu.commit('qemu');
     await w.qemu.addSubmodule('roms/dtc', w.dtc);
     await w.qemu.commit('add dtc');

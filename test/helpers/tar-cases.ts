@@ -140,7 +140,11 @@ export function buildCases(work: string): TarCase[] {
 
   // ---- Python tarfile
   const py = (fmt: string, src: string, name: string, what = '') => {
-    const r = spawnSync('python3', ['-c', `import tarfile,sys\nwith tarfile.open(sys.argv[1],'w',format=tarfile.${fmt}) as t: t.add(sys.argv[2], arcname='top')`, out(name), join(src, 'top')], { encoding: 'utf8' });
+    const r = spawnSync(
+      'python3',
+      ['-c', `import tarfile,sys\nwith tarfile.open(sys.argv[1],'w',format=tarfile.${fmt}) as t: t.add(sys.argv[2], arcname='top')`, out(name), join(src, 'top')],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) throw new Error(`python tarfile ${fmt}: ${r.stderr}`);
     add(`Python tarfile ${fmt}${what}`, out(name));
   };
@@ -169,7 +173,17 @@ export function buildCases(work: string): TarCase[] {
   raw('directory header with a size and no data (Solaris)', [rawEntry({ name: 'top/', type: '5', mode: 0o755, size: 4096 }), a], 'accept');
   raw('Latin-1 name bytes', [top, rawEntry({ name: Buffer.from('top/caf\xe9', 'latin1') }, 'latin-1\n')], 'accept');
   raw('pax path with raw bytes (hdrcharset BINARY)', [top, pax({ hdrcharset: 'BINARY', path: Buffer.from('top/na\xefve', 'latin1') }), file('placeholder')], 'accept');
-  raw('GNU long name and long link', [top, gnuLongName(`top/${'l'.repeat(200)}`), file('ignored'), rawEntry({ name: '././@LongLink', type: 'K', magic: 'gnu' }, Buffer.from(`${'l'.repeat(200)}\0`)), symlink('top/ll', 'ignored')], 'accept');
+  raw(
+    'GNU long name and long link',
+    [
+      top,
+      gnuLongName(`top/${'l'.repeat(200)}`),
+      file('ignored'),
+      rawEntry({ name: '././@LongLink', type: 'K', magic: 'gnu' }, Buffer.from(`${'l'.repeat(200)}\0`)),
+      symlink('top/ll', 'ignored'),
+    ],
+    'accept',
+  );
   raw('deep pax path within PATH_MAX', [top, pax({ path: `top/${Array(900).fill('d').join('/')}` }), file('placeholder')], 'accept');
   raw('4095-byte pax path', [top, pax({ path: `top/${Array(16).fill('p'.repeat(254)).join('/')}/${'q'.repeat(4095 - 4 - 16 * 255)}` }), file('placeholder')], 'accept');
   raw('ustar prefix field', [top, rawEntry({ name: 'name.c', prefix: 'top/sub' }, 'p\n')], 'accept');
@@ -181,9 +195,26 @@ export function buildCases(work: string): TarCase[] {
   // refused: ambiguity between readers, or what GNU tar itself does not extract as stored
   raw('symlink header with data', [top, rawEntry({ name: 'top/l', type: '2', linkname: 'a', mode: 0o777, size: hidden.length }), hidden, a], 'refuse', 'E_TAR_AMBIGUOUS', 'top/l');
   raw('hard link header with data', [top, a, rawEntry({ name: 'top/h', type: '1', linkname: 'top/a', size: hidden.length }), hidden], 'refuse', 'E_TAR_AMBIGUOUS', 'top/h');
-  raw('old GNU directory with trailing slash and data', [rawEntry({ name: 'top/', type: '\0', mode: 0o755, size: hidden.length, magic: 'gnu' }), hidden, a], 'refuse', 'E_TAR_AMBIGUOUS', 'top/');
-  raw('directory header whose data is not a header', [rawEntry({ name: 'top/', type: '5', mode: 0o755, size: 512 }), Buffer.alloc(512, 0x41), a], 'refuse', 'E_TAR_CHECKSUM', 'top/');
-  raw('4096-byte pax path', [top, pax({ path: `top/${Array(16).fill('p'.repeat(254)).join('/')}/${'q'.repeat(4096 - 4 - 16 * 255)}` }), file('placeholder')], 'refuse', 'E_TAR_LIMIT');
+  raw(
+    'old GNU directory with trailing slash and data',
+    [rawEntry({ name: 'top/', type: '\0', mode: 0o755, size: hidden.length, magic: 'gnu' }), hidden, a],
+    'refuse',
+    'E_TAR_AMBIGUOUS',
+    'top/',
+  );
+  raw(
+    'directory header whose data is not a header',
+    [rawEntry({ name: 'top/', type: '5', mode: 0o755, size: 512 }), Buffer.alloc(512, 0x41), a],
+    'refuse',
+    'E_TAR_CHECKSUM',
+    'top/',
+  );
+  raw(
+    '4096-byte pax path',
+    [top, pax({ path: `top/${Array(16).fill('p'.repeat(254)).join('/')}/${'q'.repeat(4096 - 4 - 16 * 255)}` }), file('placeholder')],
+    'refuse',
+    'E_TAR_LIMIT',
+  );
   raw('5000-byte link target', [top, pax({ linkpath: 'x/'.repeat(2500) }), symlink('top/l', 'placeholder')], 'refuse', 'E_TAR_LIMIT', 'top/l');
   raw('256 KiB link target', [top, pax({ linkpath: 'a/'.repeat(128 * 1024) }), symlink('top/l', 'placeholder')], 'refuse', 'E_TAR_LIMIT', 'top/l');
   raw('name with a newline', [top, file('top/a\n100644 x b')], 'refuse', 'E_TAR_BAD_CHAR');
@@ -212,7 +243,14 @@ export function buildCases(work: string): TarCase[] {
   raw('§1.4.12 character device', [top, rawEntry({ name: 'top/dev', type: '3' })], 'refuse', 'E_TAR_SPECIAL', 'top/dev');
   raw('§1.4.12 FIFO', [top, rawEntry({ name: 'top/fifo', type: '6' })], 'refuse', 'E_TAR_SPECIAL', 'top/fifo');
   raw('§1.4.13 uid 0 / uname root', [top, file('top/r', 'r', { uid: 0, uname: 'root', mode: 0o777 })], 'accept');
-  raw('§1.4.15 8 EiB base-256 size', [top, rawEntry({ name: 'top/huge', sizeField: Buffer.from([0x80, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0]) }, 'short')], 'refuse', 'E_TAR_LIMIT', 'top/huge', { end: false });
+  raw(
+    '§1.4.15 8 EiB base-256 size',
+    [top, rawEntry({ name: 'top/huge', sizeField: Buffer.from([0x80, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0]) }, 'short')],
+    'refuse',
+    'E_TAR_LIMIT',
+    'top/huge',
+    { end: false },
+  );
   raw('§1.4.17 path depth 5000', [top, pax({ path: `top/${Array(5000).fill('a').join('/')}` }), file('placeholder')], 'refuse', 'E_TAR_LIMIT');
   raw('§1.4.18 10,000-byte component', [top, pax({ path: `top/${'n'.repeat(10_000)}` }), file('placeholder')], 'refuse', 'E_TAR_LIMIT');
   raw('§1.4.19 global pax path', [pax({ path: '../x' }, true), top, a], 'refuse', 'E_TAR_GLOBAL_PAX');

@@ -227,7 +227,7 @@ export async function writeXenPinsTree(root: string, variant: XenVariant, opts: 
   const files: Record<string, string> = {
     'Config.mk': configMk(variant),
     'config/StdGNU.mk': '# Allow git to be wrappered in the environment\nGIT ?= git\n',
-    'Makefile': TOP_MAKEFILE,
+    Makefile: TOP_MAKEFILE,
     'tools/Makefile': toolsMakefile(variant),
     'tools/Rules.mk': 'XEN_ROOT ?= $(CURDIR)/..\n-include $(XEN_ROOT)/config/Tools.mk\ninclude $(XEN_ROOT)/Config.mk\n',
     'tools/firmware/Makefile': FIRMWARE_MAKEFILE,
@@ -248,8 +248,7 @@ export async function writeXenPinsTree(root: string, variant: XenVariant, opts: 
     await mkdir(dirname(join(root, rel)), { recursive: true });
     await writeFile(join(root, rel), text);
   }
-  for (const rel of ['scripts/git-checkout.sh', 'automation/scripts/build', 'tools/misc/mktarball'])
-    await chmod(join(root, rel), 0o755).catch(() => {});
+  for (const rel of ['scripts/git-checkout.sh', 'automation/scripts/build', 'tools/misc/mktarball']) await chmod(join(root, rel), 0o755).catch(() => {});
   return root;
 }
 
@@ -278,7 +277,15 @@ TPMEMU_URL := $(XEN_EXTFILES_URL)
 
 /** Commit the fixture tree in a git repository (for tests that need a HEAD). */
 export function gitInit(root: string): void {
-  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e', GIT_AUTHOR_DATE: '2024-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2024-01-01T00:00:00Z' };
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 't',
+    GIT_AUTHOR_EMAIL: 't@e',
+    GIT_COMMITTER_NAME: 't',
+    GIT_COMMITTER_EMAIL: 't@e',
+    GIT_AUTHOR_DATE: '2024-01-01T00:00:00Z',
+    GIT_COMMITTER_DATE: '2024-01-01T00:00:00Z',
+  };
   execFileSync('git', ['init', '-q', root], { env });
   execFileSync('git', ['-C', root, 'add', '-A'], { env });
   execFileSync('git', ['-C', root, 'commit', '-qm', 'fixture'], { env });

@@ -126,7 +126,7 @@ export class XenUpstreams {
       const commit = await repo.commit('the pinned release', { VERSION: version });
       if (ref !== 'commit') await repo.tag(ref, { annotated: true });
       // Upstream moves on after the pin: a force-update must not follow it.
-      await repo.commit('work after the pin', { VERSION: `${name} after the pin\n`, 'NEWS': 'unreleased\n' });
+      await repo.commit('work after the pin', { VERSION: `${name} after the pin\n`, NEWS: 'unreleased\n' });
       return { name, repo, url: daemon.url(repo), ref: ref === 'commit' ? commit : ref, commit, path, version } satisfies GitUpstream;
     };
 

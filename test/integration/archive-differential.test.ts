@@ -45,7 +45,7 @@ beforeAll(async () => {
     oracle.set(c.file, { gnu, bsd } as Oracle);
   });
   const trees = oracleTrees(dirs);
-  cases.forEach((c, i) => Object.assign(oracle.get(c.file)!, { gnuTree: trees[2 * i], bsdTree: trees[2 * i + 1] }));
+  for (const [i, c] of cases.entries()) Object.assign(oracle.get(c.file)!, { gnuTree: trees[2 * i], bsdTree: trees[2 * i + 1] });
   // xenrel verify, as a packager runs it: a few processes at a time
   const limit = pLimit(3);
   await Promise.all(
@@ -91,7 +91,8 @@ describe('differential suite: xenrel against GNU tar and bsdtar', () => {
         if (JSON.stringify(listed) !== JSON.stringify(o.gnuTree.entries)) fail(`entries ${JSON.stringify(listed)} ≠ GNU tar's ${JSON.stringify(o.gnuTree.entries)}`);
         if (v.exitCode !== 0) fail(`verify exits ${v.exitCode}: ${JSON.stringify(v.json.verify?.unsafe)}`);
         const top = v.json.verify?.topDir;
-        if (top && o.gnuTree.tops[top] && v.json.verify!.tree.actual !== o.gnuTree.tops[top]) fail(`verify's tree ${v.json.verify!.tree.actual} ≠ GNU tar's ${o.gnuTree.tops[top]}`);
+        if (top && o.gnuTree.tops[top] && v.json.verify!.tree.actual !== o.gnuTree.tops[top])
+          fail(`verify's tree ${v.json.verify!.tree.actual} ≠ GNU tar's ${o.gnuTree.tops[top]}`);
         const dest = join(work, 'x', String(i));
         const x = await safeExtract(c.file, dest).then(
           (r) => r,

@@ -81,7 +81,11 @@ function headerOffsets(b: Buffer): number[] {
   for (let o = 0; o + 512 <= b.length; o += 512) {
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : b[o + i]!;
-    const field = b.subarray(o + 148, o + 156).toString('latin1').replace(/[\0 ]+$/, '').trim();
+    const field = b
+      .subarray(o + 148, o + 156)
+      .toString('latin1')
+      .replace(/[\0 ]+$/, '')
+      .trim();
     if (sum !== 256 && /^[0-7]+$/.test(field) && parseInt(field, 8) === sum) out.push(o);
   }
   return out;
@@ -105,7 +109,17 @@ const FIELDS: [string, number, number][] = [
   ['prefix', 345, 155],
   ['gnu-sparse', 386, 97],
 ];
-const SIZES = ['00000000000\0', '00000001000\0', '77777777777\0', '0000000001 \0', '           \0', '\0\0\0\0\0\0\0\0\0\0\0\0', '9\0\0\0\0\0\0\0\0\0\0\0', '-1\0\0\0\0\0\0\0\0\0\0', '00000000777 '];
+const SIZES = [
+  '00000000000\0',
+  '00000001000\0',
+  '77777777777\0',
+  '0000000001 \0',
+  '           \0',
+  '\0\0\0\0\0\0\0\0\0\0\0\0',
+  '9\0\0\0\0\0\0\0\0\0\0\0',
+  '-1\0\0\0\0\0\0\0\0\0\0',
+  '00000000777 ',
+];
 const TYPES = '0123456789xgLKSAMNVDX\0 a';
 
 /** One mutant of `base`: what was done, and the bytes. */
@@ -194,13 +208,16 @@ function buildMutants(dir: string): void {
     make(out);
     bases.push([name, out]);
   };
-  for (const fmt of ['gnu', 'oldgnu', 'ustar', 'pax']) base(`GNU tar ${fmt}`, (o) => sh('tar', [`--format=${fmt}`, '-cf', o, '-C', join(trees, fmt === 'ustar' ? 'short' : 'long'), 'top']));
+  for (const fmt of ['gnu', 'oldgnu', 'ustar', 'pax'])
+    base(`GNU tar ${fmt}`, (o) => sh('tar', [`--format=${fmt}`, '-cf', o, '-C', join(trees, fmt === 'ustar' ? 'short' : 'long'), 'top']));
   base('GNU tar v7', (o) => sh('tar', ['--format=v7', '-cf', o, '-C', join(trees, 'short'), 'top']));
   base('GNU tar gnu sparse', (o) => sh('tar', ['--format=gnu', '--sparse', '-cf', o, '-C', join(trees, 'sparse'), 'top']));
   base('GNU tar pax sparse 1.0', (o) => sh('tar', ['--format=pax', '--sparse', '--sparse-version=1.0', '-cf', o, '-C', join(trees, 'sparse'), 'top']));
   base('GNU tar ./ names', (o) => sh('tar', ['--format=gnu', '-cf', o, '-C', join(trees, 'short', 'top'), '.']));
   for (const fmt of ['pax', 'ustar']) base(`bsdtar ${fmt}`, (o) => sh('bsdtar', [`--format=${fmt}`, '-cf', o, '-C', join(trees, fmt === 'ustar' ? 'short' : 'long'), 'top']));
-  base('Python tarfile GNU', (o) => sh('python3', ['-c', `import tarfile\nwith tarfile.open(${JSON.stringify(o)}, 'w', format=tarfile.GNU_FORMAT) as t: t.add('top')`], join(trees, 'long')));
+  base('Python tarfile GNU', (o) =>
+    sh('python3', ['-c', `import tarfile\nwith tarfile.open(${JSON.stringify(o)}, 'w', format=tarfile.GNU_FORMAT) as t: t.add('top')`], join(trees, 'long')),
+  );
 
   // Fixed in `npm test`; XENREL_MUTANTS / XENREL_MUTATION_SEED explore further by hand.
   const PER_BASE = Number(process.env.XENREL_MUTANTS ?? 28);
@@ -284,7 +301,7 @@ beforeAll(async () => {
   // directories) back, never an execute bit on a file, so the oracle can hash it.
   spawnSync('sh', ['-c', 'find "$1" -type d -exec chmod u+rwx {} + ; find "$1" -type f ! -perm -u=r -exec chmod u+r {} +', 'sh', work]);
   const trees = oracleTrees(dirs);
-  mutants.forEach((m, i) => Object.assign(m, { gnuTree: trees[2 * i], bsdTree: trees[2 * i + 1] }));
+  for (const [i, m] of mutants.entries()) Object.assign(m, { gnuTree: trees[2 * i], bsdTree: trees[2 * i + 1] });
   mkdirSync(join(work, 'x'));
   await runXenrel(join(work, 'x'));
 }, 900_000);
@@ -323,9 +340,11 @@ describe('mutation test: damaged headers meet the archive contract', () => {
       if (x.hash !== undefined) {
         accepted++;
         if (m.gnu!.exit !== 0) fail(`accepted, GNU tar exits ${m.gnu!.exit}: ${m.gnu!.stderr.trim()}`);
-        else if (x.hash !== m.gnuTree!.hash) fail(`tree hash ${x.hash} ≠ GNU tar's ${m.gnuTree!.hash}; entries ${JSON.stringify(x.entries)} vs ${JSON.stringify(m.gnuTree!.entries)}`);
+        else if (x.hash !== m.gnuTree!.hash)
+          fail(`tree hash ${x.hash} ≠ GNU tar's ${m.gnuTree!.hash}; entries ${JSON.stringify(x.entries)} vs ${JSON.stringify(m.gnuTree!.entries)}`);
         if (m.bsd!.exit !== 0) fail(`accepted, bsdtar exits ${m.bsd!.exit}: ${m.bsd!.stderr.trim()}`);
-        else if (m.bsdTree!.hash !== m.gnuTree!.hash) fail(`accepted, GNU tar and bsdtar extract different trees: ${JSON.stringify(m.gnuTree!.entries)} vs ${JSON.stringify(m.bsdTree!.entries)}`);
+        else if (m.bsdTree!.hash !== m.gnuTree!.hash)
+          fail(`accepted, GNU tar and bsdtar extract different trees: ${JSON.stringify(m.gnuTree!.entries)} vs ${JSON.stringify(m.bsdTree!.entries)}`);
         if (x.read !== 'ok') fail(`lock-time hash accepts, readTar refuses: ${x.read}`);
         if (x.extract !== x.hash) fail(`extraction: ${x.extract}`);
       } else if (!x.unexpected) {

@@ -24,10 +24,10 @@ beforeAll(async () => {
   c.s17 = await seabios.commit('seabios 1.17', { 'src/bios.c': 'int bios = 17;\n' });
   await seabios.tag('rel-1.17.0', { annotated: true });
   await seabios.tag('rel-1.17.0-rc1', { commit: c.fix });
-  qemu = await fx.repo('qemu-xen', { files: { 'VERSION': '4.22\n' } });
+  qemu = await fx.repo('qemu-xen', { files: { VERSION: '4.22\n' } });
   c.q22 = await qemu.commit('4.22');
   await qemu.tag('qemu-xen-4.22.0');
-  c.q23 = await qemu.commit('4.23', { 'VERSION': '4.23\n' });
+  c.q23 = await qemu.commit('4.23', { VERSION: '4.23\n' });
   await qemu.tag('qemu-xen-4.23.0');
   minios = await fx.repo('mini-os', { files: { 'Config.mk': 'X=1\n' } });
   c.m1 = await minios.commit('first');
@@ -168,7 +168,12 @@ describe('bump', () => {
     let r = await p.run(['bump', 'qemu-xen', '--to', 'qemu-xen-4.23.0', '--json']);
     expect(r.code, r.stdout).toBe(0);
     const j = JSON.parse(r.stdout).bump;
-    expect(j).toMatchObject({ from: { pin: 'qemu-xen-4.22.0', commit: c.q22 }, to: { pin: 'qemu-xen-4.23.0', commit: c.q23 }, direction: 'forward', log: [{ commit: c.q23, subject: '4.23' }] });
+    expect(j).toMatchObject({
+      from: { pin: 'qemu-xen-4.22.0', commit: c.q22 },
+      to: { pin: 'qemu-xen-4.23.0', commit: c.q23 },
+      direction: 'forward',
+      log: [{ commit: c.q23, subject: '4.23' }],
+    });
     expect(j.treeEdits).toEqual([expect.objectContaining({ file: 'Config.mk', variable: 'QEMU_UPSTREAM_REVISION', after: 'QEMU_UPSTREAM_REVISION ?= qemu-xen-4.23.0' })]);
     await fx.git(['commit', '--quiet', '-am', 'bump qemu'], p.dir);
 

@@ -44,9 +44,7 @@ describe('xenrel CLI basics', () => {
     const j = await runCli(['status', '--json'], { cwd: dir });
     const doc = JSON.parse(j.stdout);
     expect(doc.errors[0].code).toBe('E_CONFIG');
-    expect(doc.errors[0].details.issues).toContainEqual(
-      expect.objectContaining({ file: 'xenrel.config.yaml', line: 6, col: 5, path: 'components.seabios.reff' }),
-    );
+    expect(doc.errors[0].details.issues).toContainEqual(expect.objectContaining({ file: 'xenrel.config.yaml', line: 6, col: 5, path: 'components.seabios.reff' }));
   });
 
   it('a malformed lockfile exits 2 naming its line', async () => {

@@ -22,7 +22,7 @@ describe('command names', () => {
     expect(far.stderr).toContain('xenrel --help');
   });
 
-  it('help CMD prints that command\'s help; help of a misspelt one suggests', async () => {
+  it("help CMD prints that command's help; help of a misspelt one suggests", async () => {
     const dir = await tmp.make();
     const r = await runCli(['help', 'lock'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
@@ -45,7 +45,7 @@ describe('command names', () => {
     expect(r.stdout).not.toContain('General commands');
   });
 
-  it('every command\'s help names option values (--jobs N), never clipanion\'s #0', async () => {
+  it("every command's help names option values (--jobs N), never clipanion's #0", async () => {
     const dir = await tmp.make();
     for (const c of commandTable) {
       const r = await runCli([c.name, '--help'], { cwd: dir });
@@ -65,7 +65,10 @@ describe('command names', () => {
 describe('--quiet keeps the primary output', () => {
   it('status --quiet still prints the component table', async () => {
     const dir = await tmp.make();
-    await writeFile(join(dir, 'xenrel.config.yaml'), 'version: 1\nname: xen\ncomponents:\n  mini-os:\n    git: https://example.org/mini-os.git\n    ref: v1\n    path: extras/mini-os\n');
+    await writeFile(
+      join(dir, 'xenrel.config.yaml'),
+      'version: 1\nname: xen\ncomponents:\n  mini-os:\n    git: https://example.org/mini-os.git\n    ref: v1\n    path: extras/mini-os\n',
+    );
     const loud = await runCli(['status'], { cwd: dir, env: { XENREL_CACHE: await tmp.make() } });
     const quiet = await runCli(['status', '--quiet'], { cwd: dir, env: { XENREL_CACHE: await tmp.make() } });
     expect(quiet.code, quiet.stderr).toBe(0);
@@ -130,7 +133,10 @@ describe('shell completion, generated from the command definitions', () => {
     expect(gen.code, gen.stderr).toBe(0);
     await writeFile(join(dir, '_xenrel'), gen.stdout);
     expect((await run('zsh', ['-n', join(dir, '_xenrel')], { cwd: dir })).code).toBe(0);
-    const r = await run('zsh', ['-fc', `fpath=('${dir}' $fpath); autoload -Uz compinit; compinit -u -d '${dir}/zcompdump'; print -r -- $_comps[xenrel]`], { cwd: dir, env: { HOME: dir } });
+    const r = await run('zsh', ['-fc', `fpath=('${dir}' $fpath); autoload -Uz compinit; compinit -u -d '${dir}/zcompdump'; print -r -- $_comps[xenrel]`], {
+      cwd: dir,
+      env: { HOME: dir },
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('_xenrel');
   });

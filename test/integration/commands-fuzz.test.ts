@@ -64,7 +64,46 @@ async function inProcess(args: string[]): Promise<Outcome> {
 }
 
 /** Characters that matter to YAML, JSON and URLs. */
-const SPECIAL = [':', '-', ' ', '\n', '"', "'", '{', '}', '[', ']', ',', '#', '&', '*', '!', '|', '%', '@', '\\', '\0', '\u00e9', '0', '1', '9', 'null', 'true', '~', '<<', '...', '/', '..', '[::1', '%zz', ':99999', 'http://', 'git://', '__proto__', 'constructor'];
+const SPECIAL = [
+  ':',
+  '-',
+  ' ',
+  '\n',
+  '"',
+  "'",
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '#',
+  '&',
+  '*',
+  '!',
+  '|',
+  '%',
+  '@',
+  '\\',
+  '\0',
+  '\u00e9',
+  '0',
+  '1',
+  '9',
+  'null',
+  'true',
+  '~',
+  '<<',
+  '...',
+  '/',
+  '..',
+  '[::1',
+  '%zz',
+  ':99999',
+  'http://',
+  'git://',
+  '__proto__',
+  'constructor',
+];
 
 const mutation = fc.oneof(
   fc.record({ op: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...SPECIAL), fc.string({ maxLength: 6 })) }),
@@ -94,10 +133,7 @@ function apply(text: string, muts: Mutation[]): string {
 }
 
 /** A JSON value put in place of one field of the lock: null, wrong types, odd strings. */
-const oddValue = fc.oneof(
-  fc.constantFrom(null, true, 0, -1, 1e308, '', ' ', '..', '/etc/passwd', 'sha512-', '\0', [], {}, [null], { a: null }),
-  fc.jsonValue({ maxDepth: 2 }),
-);
+const oddValue = fc.oneof(fc.constantFrom(null, true, 0, -1, 1e308, '', ' ', '..', '/etc/passwd', 'sha512-', '\0', [], {}, [null], { a: null }), fc.jsonValue({ maxDepth: 2 }));
 
 function structural(lock: string, pathPick: number, value: unknown): string {
   const l = JSON.parse(lock) as Record<string, any>;
@@ -128,12 +164,7 @@ function cases(n: number, seed: number): Case[] {
   return fc.sample(arb, { numRuns: n, seed });
 }
 
-const COMMANDS = (d: string) => [
-  ['lock', '--check'],
-  ['status'],
-  ['sbom', '--out', join(d, 'out.spdx.json')],
-  ['verify', join(d, 'tree'), '--lock', join(d, 'xenrel.lock')],
-];
+const COMMANDS = (d: string) => [['lock', '--check'], ['status'], ['sbom', '--out', join(d, 'out.spdx.json')], ['verify', join(d, 'tree'), '--lock', join(d, 'xenrel.lock')]];
 
 const POSITIONED = /xenrel\.(config\.yaml|lock):\d+:\d+/;
 
@@ -161,7 +192,7 @@ function lockUnparsable(c: Case): boolean {
 
 beforeAll(async () => {
   fx = await GitFixtures.create();
-  seabios = await fx.repo('seabios', { files: { 'Makefile': 'all:\n', 'src/bios.c': 'int bios;\n', 'COPYING': 'LGPL\n' } });
+  seabios = await fx.repo('seabios', { files: { Makefile: 'all:\n', 'src/bios.c': 'int bios;\n', COPYING: 'LGPL\n' } });
   await seabios.commit('first');
   await seabios.tag('rel-1.16.0', { annotated: true });
   server = await startHttpServer({ files: { '/extfiles/zlib-1.2.3.tar.gz': await makeTarball('zlib-1.2.3', { 'zlib.h': '/* zlib */\n' }) } });

@@ -17,7 +17,11 @@ describe('fuzzing through the CLI', () => {
     try {
       const configs = fc.sample(mutatedConfig, { numRuns: 24, seed: 7 });
       const locks = fc.sample(fc.oneof(mutatedLock, structuralLock), { numRuns: 12, seed: 11 });
-      const runs: { config: string; lock?: string }[] = [{ config: ALIAS_BOMB }, ...configs.map((config) => ({ config })), ...locks.map((lock) => ({ config: VALID_CONFIG, lock }))];
+      const runs: { config: string; lock?: string }[] = [
+        { config: ALIAS_BOMB },
+        ...configs.map((config) => ({ config })),
+        ...locks.map((lock) => ({ config: VALID_CONFIG, lock })),
+      ];
       for (const r of runs) {
         await writeFile(join(dir, 'xenrel.config.yaml'), r.config);
         await writeFile(join(dir, 'xenrel.lock'), r.lock ?? VALID_LOCK_TEXT);

@@ -65,7 +65,10 @@ async function killAt(args: string[], cwd: string, ms: number, until?: () => Pro
 /** Wait until the server has sent at least `n` bytes of `path` since request index `from`. */
 async function bytesSent(path: string, from: number, n: number): Promise<void> {
   for (;;) {
-    const sent = w.server.requests.slice(from).filter((q) => q.path === path).reduce((s, q) => s + q.bytesSent, 0);
+    const sent = w.server.requests
+      .slice(from)
+      .filter((q) => q.path === path)
+      .reduce((s, q) => s + q.bytesSent, 0);
     if (sent >= n) return;
     await sleep(5);
   }
@@ -136,7 +139,10 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
     const total = Date.now() - t0;
 
     // Time-based points, plus points tied to the big download's progress.
-    const points: { label: string; ms: number; until?: (mark: number) => () => Promise<void> }[] = FRACTIONS.map((f) => ({ label: `${Math.round(total * f)} ms`, ms: Math.round(total * f) }));
+    const points: { label: string; ms: number; until?: (mark: number) => () => Promise<void> }[] = FRACTIONS.map((f) => ({
+      label: `${Math.round(total * f)} ms`,
+      ms: Math.round(total * f),
+    }));
     for (const frac of [0, 0.3, 0.7, 0.99])
       points.push({ label: `big at ${frac * 100}%`, ms: 60_000, until: (mark) => () => bytesSent(w.bigPath, mark, Math.max(1, Math.floor(w.big.length * frac))) });
 
@@ -155,7 +161,11 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
       expect(again.code, `${when}: rerun: ${again.stderr}`).toBe(0);
       const reqs = requestsSince(rerunMark);
       for (const o of objects) {
-        if (audit.content.includes(o.sri)) expect(reqs.filter((q) => q.path === o.path), `${when}: ${o.path} was held, yet fetched again`).toEqual([]);
+        if (audit.content.includes(o.sri))
+          expect(
+            reqs.filter((q) => q.path === o.path),
+            `${when}: ${o.path} was held, yet fetched again`,
+          ).toEqual([]);
       }
       if (hadCommit) expect(again.stdout, when).toMatch(/seabios: in cache/);
       const after = await expectWellFormed(cacheDir, `${when}, rerun`);
@@ -198,7 +208,11 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
       }
       const sha = await fileSha256(abs);
       const want = (c: typeof a) => Buffer.from((c as { integrity: string }).integrity.replace(/^sha512-/, ''), 'base64').toString('hex');
-      const sha512 = sha && createHash('sha512').update(await readFile(abs)).digest('hex');
+      const sha512 =
+        sha &&
+        createHash('sha512')
+          .update(await readFile(abs))
+          .digest('hex');
       return sha512 === want(a) ? 'old' : sha512 === want(b) ? 'new' : `neither (${sha})`;
     };
 
@@ -222,7 +236,10 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
       const check = await runCli(['vendor', '--check'], { cwd: work, env });
       expect(check.code, `${when}: vendor --check: ${check.stdout}${check.stderr}`).toBe(0);
       for (const dir of ['.xenrel/sources', 'tools/firmware', 'stubdom'])
-        expect((await readdir(join(work, dir))).filter((n) => /xenrel-(tmp|old)-/.test(n)), `${when}: leftovers in ${dir}`).toEqual([]);
+        expect(
+          (await readdir(join(work, dir))).filter((n) => /xenrel-(tmp|old)-/.test(n)),
+          `${when}: leftovers in ${dir}`,
+        ).toEqual([]);
     }
   }, 300_000);
 
@@ -259,7 +276,10 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
       expect(await readFile(join(out, 'SHA256SUMS'), 'utf8')).toBe(refSums);
       const listing = await readdir(out);
       expect(listing, when).toContain(name);
-      expect(listing.filter((n) => /xenrel-(tmp|old)-/.test(n)), `${when}: leftovers in the output folder`).toEqual([]);
+      expect(
+        listing.filter((n) => /xenrel-(tmp|old)-/.test(n)),
+        `${when}: leftovers in the output folder`,
+      ).toEqual([]);
     }
   }, 300_000);
 });

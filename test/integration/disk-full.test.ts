@@ -84,7 +84,10 @@ describe.skipIf(!can)('disk full', () => {
     expect(await readFile(join(after, 'xenrel.lock'), 'utf8')).toBe(lockText);
     await expectOldOrNew(after, v1, v2);
     for (const dir of ['.xenrel/sources', 'tools/firmware', 'stubdom'])
-      expect((await readdir(join(after, dir))).filter((n) => /xenrel-tmp-/.test(n)), `staging left in ${dir}`).toEqual([]);
+      expect(
+        (await readdir(join(after, dir))).filter((n) => /xenrel-tmp-/.test(n)),
+        `staging left in ${dir}`,
+      ).toEqual([]);
 
     // With space again, the same tree completes.
     const again = await runXenrel(['vendor', '--cache', cacheDir], { cwd: after, env });
@@ -140,7 +143,9 @@ async function expectOldOrNew(tree: string, v1: Lockfile, v2: Lockfile) {
         const h = (await hashDir(abs)).hash;
         expect([a.tree, c.tree], `${abs}`).toContain(h);
       } else {
-        const got = `sha512-${createHash('sha512').update(await readFile(abs)).digest('base64')}`;
+        const got = `sha512-${createHash('sha512')
+          .update(await readFile(abs))
+          .digest('base64')}`;
         expect([(a as { integrity: string }).integrity, (c as { integrity: string }).integrity], abs).toContain(got);
       }
     }

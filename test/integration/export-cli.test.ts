@@ -23,7 +23,15 @@ describe('xenrel export', () => {
     const r = await w.cli(dir, ['export', '--format', 'debian', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const names = (await readdir(out)).sort();
-    expect(names).toEqual(['SHA256SUMS', 'components', 'watch.components', 'xen_4.22.0.orig-newlib.tar.gz', 'xen_4.22.0.orig-qemu-xen.tar.gz', 'xen_4.22.0.orig-seabios.tar.gz', 'xen_4.22.0.orig.tar.gz']);
+    expect(names).toEqual([
+      'SHA256SUMS',
+      'components',
+      'watch.components',
+      'xen_4.22.0.orig-newlib.tar.gz',
+      'xen_4.22.0.orig-qemu-xen.tar.gz',
+      'xen_4.22.0.orig-seabios.tar.gz',
+      'xen_4.22.0.orig.tar.gz',
+    ]);
     for (const n of names.filter((x) => x.endsWith('.tar.gz'))) expect(n).toMatch(/^xen_4\.22\.0\.orig(-[a-z0-9][a-z0-9-]*)?\.tar\.(gz|bz2|xz)$/);
     expect(sh('sha256sum -c SHA256SUMS', out)).toMatch(/xen_4\.22\.0\.orig-seabios\.tar\.gz: OK/);
     // The upstream tarball is carried byte for byte, as a file (stubdom's make unpacks it).
@@ -31,7 +39,9 @@ describe('xenrel export', () => {
     expect(sha256Hex(execFileSync('tar', ['-xzOf', 'xen_4.22.0.orig-newlib.tar.gz', 'newlib/newlib-1.16.0.tar.gz'], { cwd: out }))).toBe(sha256Hex(w.newlibTgz));
     // The project's orig points each component path into its unpacked component.
     expect(sh('tar -tvzf xen_4.22.0.orig.tar.gz', out)).toMatch(/ xen-4\.22\.0\/stubdom\/newlib-1\.16\.0\.tar\.gz -> \.\.\/newlib\/newlib-1\.16\.0\.tar\.gz\n/);
-    expect(await readFile(join(out, 'components'), 'utf8')).toBe('newlib stubdom/newlib-1.16.0.tar.gz\nqemu-xen tools/qemu-xen-dir-remote\nseabios tools/firmware/seabios-dir-remote\n');
+    expect(await readFile(join(out, 'components'), 'utf8')).toBe(
+      'newlib stubdom/newlib-1.16.0.tar.gz\nqemu-xen tools/qemu-xen-dir-remote\nseabios tools/firmware/seabios-dir-remote\n',
+    );
     const watch = await readFile(join(out, 'watch.components'), 'utf8');
     expect(watch).toContain(`# opts="component=newlib" \\\n#   ${w.server.url}/ newlib-([\\d.]+)\\.tar\\.(?:gz|bz2|xz)`);
     expect(watch).toContain(`opts="mode=git, pgpmode=none, component=seabios" \\\n  ${w.seabios.url} refs/tags/rel-([\\d.]+)`);
@@ -45,7 +55,10 @@ describe('xenrel export', () => {
     }
     await mkdir(join(src, 'debian', 'source'), { recursive: true });
     await writeFile(join(src, 'debian', 'source', 'format'), '3.0 (quilt)\n');
-    await writeFile(join(src, 'debian', 'changelog'), 'xen (4.22.0-1) unstable; urgency=medium\n\n  * Test.\n\n -- Xenrel Test <test@xenrel.invalid>  Thu, 01 Jan 2026 00:00:00 +0000\n');
+    await writeFile(
+      join(src, 'debian', 'changelog'),
+      'xen (4.22.0-1) unstable; urgency=medium\n\n  * Test.\n\n -- Xenrel Test <test@xenrel.invalid>  Thu, 01 Jan 2026 00:00:00 +0000\n',
+    );
     await writeFile(join(src, 'debian', 'control'), 'Source: xen\nMaintainer: Xenrel Test <test@xenrel.invalid>\n\nPackage: xen\nArchitecture: any\nDescription: test\n test\n');
     sh('dpkg-source -b xen-4.22.0 2>&1', out);
     const x = await w.tmp.make('xenrel-dsc-');
@@ -81,7 +94,9 @@ describe('xenrel export', () => {
     expect(r.code, r.stderr).toBe(0);
     const text = await readFile(f, 'utf8');
     for (const l of text.split('\n').filter((x) => x && !x.startsWith('#')))
-      expect(l).toMatch(/^(SRC_URI \+= "[^"\s]+"|SRCREV_[A-Za-z0-9_]+ = "[0-9a-f]{40}"|SRC_URI\[[A-Za-z0-9_]+\.sha256sum\] = "[0-9a-f]{64}"|SRCREV_FORMAT = "[A-Za-z0-9_]+"|XENREL_DESTDIR \?= "git")$/);
+      expect(l).toMatch(
+        /^(SRC_URI \+= "[^"\s]+"|SRCREV_[A-Za-z0-9_]+ = "[0-9a-f]{40}"|SRC_URI\[[A-Za-z0-9_]+\.sha256sum\] = "[0-9a-f]{64}"|SRCREV_FORMAT = "[A-Za-z0-9_]+"|XENREL_DESTDIR \?= "git")$/,
+      );
     expect(text).toContain(`SRC_URI += "git://${w.seabios.dir};protocol=file;nobranch=1;name=seabios;destsuffix=\${XENREL_DESTDIR}/tools/firmware/seabios-dir-remote"`);
     expect(text).toContain(`SRCREV_seabios = "${lock.components.seabios!.commit}"`);
     expect(text).toContain(`SRC_URI += "gitsm://${w.qemu.dir};protocol=file;nobranch=1;name=qemu_xen;destsuffix=\${XENREL_DESTDIR}/tools/qemu-xen-dir-remote"`);

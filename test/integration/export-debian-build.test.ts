@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { make } from '../helpers/netns.js';
-import { STUBDOM_TARBALLS, XenUpstreams, fixtureConfigYaml } from '../helpers/xen-tree.js';
+import { STUBDOM_TARBALLS, type XenUpstreams, fixtureConfigYaml } from '../helpers/xen-tree.js';
 import { xenFixtureSuite } from '../helpers/xen-fixture-suite.js';
 import { serializeLock } from '../../src/lock/lockfile.js';
 import type { Lockfile } from '../../src/types.js';
@@ -53,8 +53,14 @@ describe('debian export of a Xen-like tree', () => {
     }
     await mkdir(join(src, 'debian', 'source'), { recursive: true });
     await writeFile(join(src, 'debian', 'source', 'format'), '3.0 (quilt)\n');
-    await writeFile(join(src, 'debian', 'changelog'), 'xen-fixture (4.22.0-1) unstable; urgency=medium\n\n  * Test.\n\n -- Xenrel Test <test@xenrel.invalid>  Thu, 01 Jan 2026 00:00:00 +0000\n');
-    await writeFile(join(src, 'debian', 'control'), 'Source: xen-fixture\nMaintainer: Xenrel Test <test@xenrel.invalid>\n\nPackage: xen-fixture\nArchitecture: any\nDescription: test\n test\n');
+    await writeFile(
+      join(src, 'debian', 'changelog'),
+      'xen-fixture (4.22.0-1) unstable; urgency=medium\n\n  * Test.\n\n -- Xenrel Test <test@xenrel.invalid>  Thu, 01 Jan 2026 00:00:00 +0000\n',
+    );
+    await writeFile(
+      join(src, 'debian', 'control'),
+      'Source: xen-fixture\nMaintainer: Xenrel Test <test@xenrel.invalid>\n\nPackage: xen-fixture\nArchitecture: any\nDescription: test\n test\n',
+    );
     sh('dpkg-source -b xen-fixture-4.22.0 2>&1', out);
     const dsc = await readFile(join(out, 'xen-fixture_4.22.0-1.dsc'), 'utf8');
     for (const n of names) expect(dsc).toContain(` ${n}\n`);
@@ -81,7 +87,16 @@ describe('debian export of a Xen-like tree', () => {
     // …and they unpack as the stubdom build unpacks them.
     await mkdir(join(x, 'stubdom', 'unpacked'));
     for (const f of STUBDOM_TARBALLS) sh(`tar -C unpacked -xf ${f}`, join(x, 'stubdom'));
-    expect((await readdir(join(x, 'stubdom', 'unpacked'))).sort()).toEqual(['gmp-4.3.2', 'grub-0.97', 'lwip', 'newlib-1.16.0', 'pciutils-2.2.9', 'polarssl-1.1.4', 'tpm_emulator-0.7.4', 'zlib-1.2.3']);
+    expect((await readdir(join(x, 'stubdom', 'unpacked'))).sort()).toEqual([
+      'gmp-4.3.2',
+      'grub-0.97',
+      'lwip',
+      'newlib-1.16.0',
+      'pciutils-2.2.9',
+      'polarssl-1.1.4',
+      'tpm_emulator-0.7.4',
+      'zlib-1.2.3',
+    ]);
     expect(await readFile(join(x, 'stubdom/unpacked/polarssl-1.1.4/VERSION'), 'utf8')).toBe(up.tarballs.polarssl!.version);
 
     // iPXE: the etherboot Makefile's own unpack + patch rule, from ipxe.tar.gz, offline.
@@ -99,7 +114,15 @@ describe('debian export of a Xen-like tree', () => {
     const tarLines = [...watch.matchAll(/^# opts="component=([a-z0-9-]+)" \\\n# {3}(\S+) (\S+)$/gm)];
     expect(tarLines.map((m) => m[1]).sort()).toEqual(['gmp', 'grub', 'ipxe', 'lwip', 'newlib', 'pciutils', 'polarssl', 'tpm-emulator', 'zlib']);
     const expectVersion: Record<string, string> = {
-      ipxe: up.ipxeGit.commit, polarssl: '1.1.4', newlib: '1.16.0', zlib: '1.2.3', pciutils: '2.2.9', lwip: '1.3.0', gmp: '4.3.2', 'tpm-emulator': '0.7.4', grub: '0.97',
+      ipxe: up.ipxeGit.commit,
+      polarssl: '1.1.4',
+      newlib: '1.16.0',
+      zlib: '1.2.3',
+      pciutils: '2.2.9',
+      lwip: '1.3.0',
+      gmp: '4.3.2',
+      'tpm-emulator': '0.7.4',
+      grub: '0.97',
     };
     for (const [, comp, dir, pattern] of tarLines) {
       const t = Object.values(up.tarballs).find((u) => u.name.replace('_', '-') === comp)!;
@@ -131,7 +154,11 @@ describe('debian export of a Xen-like tree', () => {
     expect(r.code, r.stderr).toBe(0);
     const text = await readFile(f, 'utf8');
     const entries = [...text.matchAll(/^SRC_URI \+= "([^";]+);name=([A-Za-z0-9_]+);unpack=0;subdir=([^;"]+);downloadfilename=([^;"]+)"$/gm)];
-    expect(entries.map((m) => m[2]).sort()).toEqual(Object.values(up.tarballs).map((t) => t.name).sort());
+    expect(entries.map((m) => m[2]).sort()).toEqual(
+      Object.values(up.tarballs)
+        .map((t) => t.name)
+        .sort(),
+    );
     for (const [, url, name, , download] of entries) {
       const t = Object.values(up.tarballs).find((u) => u.name === name)!;
       expect(url).toBe(t.url);

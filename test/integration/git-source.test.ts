@@ -62,7 +62,7 @@ beforeAll(async () => {
   up = await fx.repo('upstream', { files: sampleFiles() });
   c1 = await up.commit('first');
   await up.tag('v1.0');
-  c2 = await up.commit('second', { 'src/main.c': 'int main(void) { return 2; }\n', 'NEWS': 'v2\n' });
+  c2 = await up.commit('second', { 'src/main.c': 'int main(void) { return 2; }\n', NEWS: 'v2\n' });
   v2TagObject = await up.tag('v2.0', { annotated: true });
 });
 
@@ -330,7 +330,7 @@ describe('content from raw git objects', () => {
     const f = await GitFixtures.create();
     try {
       const files = {
-        'VERSION': 'commit $Format:%H$\n',
+        VERSION: 'commit $Format:%H$\n',
         'unix.txt': 'lf only\nsecond\n',
         'docs/guide.md': 'guide\n',
         'tool.sh': { content: '#!/bin/sh\necho hi\n', exec: true },
@@ -376,7 +376,7 @@ describe('content from raw git objects', () => {
     const f = await GitFixtures.create();
     try {
       const big = pseudoRandomBytes(3 << 20, 7);
-      const r = await f.repo('large', { files: { 'big.bin': big, 'bin/tool': { content: big.subarray(0, (1 << 20) + 1), exec: true }, 'small': 's\n' } });
+      const r = await f.repo('large', { files: { 'big.bin': big, 'bin/tool': { content: big.subarray(0, (1 << 20) + 1), exec: true }, small: 's\n' } });
       const commit = await r.commit('large files');
       const cache = await newCache();
       const { mirrorDir } = await ensureCommit(r.url, commit, cache);
@@ -394,12 +394,12 @@ describe('content from raw git objects', () => {
   it('exportTree refuses symlinks that leave the tree, directly or through another link', async () => {
     const f = await GitFixtures.create();
     try {
-      const r = await f.repo('evil', { files: { 'ok.txt': 'ok\n', 'evil': { symlink: '../../../etc/passwd' } } });
+      const r = await f.repo('evil', { files: { 'ok.txt': 'ok\n', evil: { symlink: '../../../etc/passwd' } } });
       const bad1 = await r.commit('escape');
       await r.remove('evil');
       const bad2 = await r.commit('chain', { 'a/b/l': { symlink: '..' }, 'a/b/m': { symlink: 'l/../..' } });
       await r.remove('a/b/l', 'a/b/m');
-      const bad3 = await r.commit('root', { 'self': { symlink: '.' } });
+      const bad3 = await r.commit('root', { self: { symlink: '.' } });
       const cache = await newCache();
       for (const [i, c] of [bad1, bad2, bad3].entries()) {
         const { mirrorDir } = await ensureCommit(r.url, c, cache);
@@ -448,8 +448,7 @@ describe('hostile trees and edge cases', () => {
       const r = await f.repo('many');
       // Enough commits that two share a 4-hex prefix (the dates are fixed, so the ids are too).
       const lines: string[] = [];
-      for (let i = 0; i < 1200; i++)
-        lines.push(`commit refs/heads/main`, `committer T <t@x.invalid> ${1_700_000_000 + i} +0000`, `data <<EOF`, `c${i}`, `EOF`, '');
+      for (let i = 0; i < 1200; i++) lines.push(`commit refs/heads/main`, `committer T <t@x.invalid> ${1_700_000_000 + i} +0000`, `data <<EOF`, `c${i}`, `EOF`, '');
       await f.git(['fast-import', '--quiet'], r.dir, {}, `${lines.join('\n')}\n`);
       const ids = (await r.git('rev-list', 'main')).trim().split('\n');
       const seen = new Map<string, string>();

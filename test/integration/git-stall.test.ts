@@ -26,7 +26,7 @@ const held = new Set<Socket>();
 
 beforeAll(async () => {
   fx = await GitFixtures.create();
-  seabios = await fx.repo('seabios', { files: { 'Makefile': 'all:\n', 'src/bios.c': 'int bios;\n' } });
+  seabios = await fx.repo('seabios', { files: { Makefile: 'all:\n', 'src/bios.c': 'int bios;\n' } });
   await seabios.commit('first');
   await seabios.tag('rel-1.16.0', { annotated: true });
   http = await startGitHttpServer(fx.root, fx.env);

@@ -18,7 +18,7 @@ let zlibTgz: Buffer;
 
 beforeAll(async () => {
   fx = await GitFixtures.create();
-  seabios = await fx.repo('seabios', { files: { 'Makefile': 'all:\n\techo seabios\n', 'src/bios.c': 'int bios;\n', 'scripts/build.sh': { content: '#!/bin/sh\n', exec: true } } });
+  seabios = await fx.repo('seabios', { files: { Makefile: 'all:\n\techo seabios\n', 'src/bios.c': 'int bios;\n', 'scripts/build.sh': { content: '#!/bin/sh\n', exec: true } } });
   await seabios.commit('first');
   await seabios.tag('rel-1.16.0');
   await seabios.commit('second', { 'src/bios.c': 'int bios = 2;\n' });
@@ -26,7 +26,7 @@ beforeAll(async () => {
   minios = await fx.repo('mini-os', { files: { 'Config.mk': 'X=1\n' } });
   await minios.commit('first');
   await minios.branch('stable');
-  newlibTgz = await makeTarball('newlib-1.16.0', { 'README': 'newlib\n', 'libc/a.c': 'int a;\n' });
+  newlibTgz = await makeTarball('newlib-1.16.0', { README: 'newlib\n', 'libc/a.c': 'int a;\n' });
   zlibTgz = await makeTarball('zlib-1.2.3', { 'zlib.h': '/* zlib */\n' });
   server = await startHttpServer({ files: { '/extfiles/newlib-1.16.0.tar.gz': newlibTgz, '/extfiles/zlib-1.2.3.tar.gz': zlibTgz } });
 });
@@ -163,7 +163,7 @@ describe('lock, fetch and status', () => {
       expect(r.stdout).toContain('checked against the config, offline');
       expect(server.requests.length).toBe(requests);
 
-      await writeFile(join(p.dir, 'xenrel.config.yaml'), config({ seabiosRef: 'rel-1.16.0' }).replace(/  zlib:\n(    .*\n)+/, ''));
+      await writeFile(join(p.dir, 'xenrel.config.yaml'), config({ seabiosRef: 'rel-1.16.0' }).replace(/ {2}zlib:\n( {4}.*\n)+/, ''));
       const c = await p.run(['lock', '--check', '--offline', '--json']);
       expect(c.code).toBe(1);
       const j = JSON.parse(c.stdout);
@@ -211,12 +211,18 @@ describe('lock, fetch and status', () => {
     const j = JSON.parse((await p.run(['lock', '--check', '--json'])).stdout);
     expect(j.exitCode).toBe(0);
     expect(j.drift).toEqual([]);
-    expect(j.metadata.map((m: { name: string; kind: string }) => [m.name, m.kind])).toEqual([['newlib', 'metadata'], ['seabios', 'metadata']]);
+    expect(j.metadata.map((m: { name: string; kind: string }) => [m.name, m.kind])).toEqual([
+      ['newlib', 'metadata'],
+      ['seabios', 'metadata'],
+    ]);
     expect(j.metadata[1].fields).toEqual([{ field: 'license', old: 'LGPL-3.0-only', new: 'LGPL-3.0-or-later' }]);
     expect(await readFile(join(p.dir, 'xenrel.lock'), 'utf8')).toBe(text);
     const st = JSON.parse((await p.run(['status', '--json'])).stdout).components;
     expect(st.map((x: { name: string; lockState: string }) => [x.name, x.lockState])).toEqual([
-      ['mini-os', 'locked'], ['newlib', 'metadata'], ['seabios', 'metadata'], ['zlib', 'locked'],
+      ['mini-os', 'locked'],
+      ['newlib', 'metadata'],
+      ['seabios', 'metadata'],
+      ['zlib', 'locked'],
     ]);
     // Before a re-lock the SBOM already carries the config's licenses, not the lock's stale copy.
     const sbom = await p.run(['sbom', '--format', 'cyclonedx']);

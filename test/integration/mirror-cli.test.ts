@@ -56,13 +56,16 @@ async function publishUpstream(repo: TestRepo): Promise<string> {
 beforeAll(async () => {
   fx = await GitFixtures.create();
   upstreamRoot = await tmp.make('xenrel-upstream-');
-  seabios = await fx.repo('seabios', { files: { 'Makefile': 'all:\n\techo seabios\n', 'src/bios.c': 'int bios;\n' } });
+  seabios = await fx.repo('seabios', { files: { Makefile: 'all:\n\techo seabios\n', 'src/bios.c': 'int bios;\n' } });
   await seabios.commit('first');
   await seabios.tag('rel-1.16.0');
   await seabios.commit('second', { 'src/bios.c': 'int bios = 2;\n' });
   await seabios.tag('rel-1.17.0', { annotated: true });
-  newlibTgz = await makeTarball('newlib-1.16.0', { 'README': 'newlib\n' });
-  upstream = await startHttpServer({ dir: upstreamRoot, files: { '/extfiles/newlib-1.16.0.tar.gz': newlibTgz, '/extfiles/zlib-1.2.3.tar.gz': await makeTarball('zlib-1.2.3', { 'zlib.h': 'z\n' }) } });
+  newlibTgz = await makeTarball('newlib-1.16.0', { README: 'newlib\n' });
+  upstream = await startHttpServer({
+    dir: upstreamRoot,
+    files: { '/extfiles/newlib-1.16.0.tar.gz': newlibTgz, '/extfiles/zlib-1.2.3.tar.gz': await makeTarball('zlib-1.2.3', { 'zlib.h': 'z\n' }) },
+  });
   await publishUpstream(seabios);
 });
 

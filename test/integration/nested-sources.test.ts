@@ -58,7 +58,7 @@ beforeAll(async () => {
   openssl = await fx.repo('openssl', { files: { 'crypto.c': 'int crypto;\n' } });
   await openssl.addSubmodule('krb5', deep, { url: '../deep' }); // relative URL, resolved against openssl's
   await openssl.commit('openssl with krb5');
-  edk2 = await fx.repo('edk2', { files: { 'OvmfPkg/build.sh': { content: '#!/bin/sh\necho ovmf\n', exec: true }, 'Makefile': 'all:\n' } });
+  edk2 = await fx.repo('edk2', { files: { 'OvmfPkg/build.sh': { content: '#!/bin/sh\necho ovmf\n', exec: true }, Makefile: 'all:\n' } });
   await edk2.addSubmodule('CryptoPkg/Library/OpensslLib/openssl', openssl);
   await edk2.commit('edk2 with openssl');
 
@@ -73,7 +73,7 @@ beforeAll(async () => {
   const sha = createHash('sha256').update(anyhowTgz).digest('hex');
   qemu = await fx.repo('qemu', {
     files: {
-      'configure': { content: CONFIGURE, exec: true },
+      configure: { content: CONFIGURE, exec: true },
       'hw/xen.c': 'int xen;\n',
       'subprojects/dtc.wrap': `[wrap-git]\nurl = ${dtc.url}\nrevision = ${dtcCommit}\ndepth = 1\n`,
       'subprojects/berkeley-softfloat-3.wrap': `[wrap-git]\nurl = ${softfloat.url}\nrevision = v3e\npatch_directory = berkeley-softfloat-3\n`,
@@ -286,7 +286,12 @@ describe('lock --check covers children', () => {
       expect(changes[0]!.fields.map((f) => f.field)).toEqual(['children[subprojects/berkeley-softfloat-3]']);
       expect(changes[0]!.reason).toMatch(/"v3e" now points to/);
     } finally {
-      await softfloat.moveTag('v3e', (lock.components['qemu-xen'] as LockedGit).children!['subprojects/berkeley-softfloat-3']!.kind === 'wrap-git' ? ((lock.components['qemu-xen'] as LockedGit).children!['subprojects/berkeley-softfloat-3'] as { commit: string }).commit : '');
+      await softfloat.moveTag(
+        'v3e',
+        (lock.components['qemu-xen'] as LockedGit).children!['subprojects/berkeley-softfloat-3']!.kind === 'wrap-git'
+          ? ((lock.components['qemu-xen'] as LockedGit).children!['subprojects/berkeley-softfloat-3'] as { commit: string }).commit
+          : '',
+      );
     }
   });
 });
@@ -369,7 +374,9 @@ describe('patches', () => {
   });
 
   it('patches on a tarball component are a config error', async () => {
-    const p = await project(`  newlib:\n    url: ${server.url}/crates/anyhow-1.0.98.tar.gz\n    path: stubdom/newlib.tar.gz\n    patches: [patches/ok.patch]\n`, { 'patches/ok.patch': PATCH_OK });
+    const p = await project(`  newlib:\n    url: ${server.url}/crates/anyhow-1.0.98.tar.gz\n    path: stubdom/newlib.tar.gz\n    patches: [patches/ok.patch]\n`, {
+      'patches/ok.patch': PATCH_OK,
+    });
     const err = await rejects(() => lockOf(p));
     expect(err.exitCode).toBe(2);
     expect(err.message).toMatch(/component newlib: patches apply to folder components/);
@@ -417,13 +424,16 @@ describe('nested sources come from the mirrors: lock needs no upstream the mirro
     const keymap = await fx.repo('keymap', { files: { 'meson.build': "project('keymap')\n" } });
     const keyCommit = await keymap.commit('keymap');
     await keymap.tag('v1.0', { annotated: true });
-    const parent = await fx.repo('fw', { files: { 'README': 'fw\n', 'subprojects/keymap.wrap': `[wrap-git]\nurl = ${wrapUrl}\nrevision = v1.0\n` } });
+    const parent = await fx.repo('fw', { files: { README: 'fw\n', 'subprojects/keymap.wrap': `[wrap-git]\nurl = ${wrapUrl}\nrevision = v1.0\n` } });
     await parent.addSubmodule('lib/sublib', sublib, { url: libUrl });
     await parent.commit('fw with a submodule and a wrap');
 
     // The layout `xenrel mirror` writes: <mirror>/git/<name>.git, bare.
     const mirror = await tmp.make('xenrel-mirror-');
-    for (const [repo, url] of [[sublib, libUrl], [keymap, wrapUrl]] as const)
+    for (const [repo, url] of [
+      [sublib, libUrl],
+      [keymap, wrapUrl],
+    ] as const)
       execFileSync('git', ['clone', '--quiet', '--mirror', repo.dir, join(mirror, gitMirrorPath(url))], { env: fx.env });
 
     const root = await tmp.make('xenrel-nested-mirror-');

@@ -26,7 +26,7 @@ beforeAll(async () => {
   big = await fx.repo('big', { files: { README: 'big\n' } });
   // Random bytes: git cannot compress them, so the pack is about this size.
   await writeFile(join(big.dir, 'blob.bin'), randomBytes(BIG));
-  await big.commit('a big blob', { 'NEWS': 'one\n' });
+  await big.commit('a big blob', { NEWS: 'one\n' });
   await big.tag('v1.0', { annotated: true });
   tgz = await makeTarball('newlib-1.16.0', { 'data.bin': randomBytes(450 * 1024).toString('base64') });
   server = await startHttpServer({ files: { '/newlib-1.16.0.tar.gz': tgz } });
@@ -88,7 +88,8 @@ describe('progress', () => {
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stderr.split('\n').filter(Boolean);
     expect(lines.length).toBeGreaterThan(0);
-    for (const l of lines) expect(l).toMatch(/^ {2}big: (?:starting|remote: (?:enumerating|counting|compressing)(?: \d+%)?|[\d.]+ (?:B|KiB|MiB) \(\d+%\)(?:, [\d.]+ (?:B|KiB|MiB)\/s)?), \d+ s$/);
+    for (const l of lines)
+      expect(l).toMatch(/^ {2}big: (?:starting|remote: (?:enumerating|counting|compressing)(?: \d+%)?|[\d.]+ (?:B|KiB|MiB) \(\d+%\)(?:, [\d.]+ (?:B|KiB|MiB)\/s)?), \d+ s$/);
     // git's progress lines are not kept as if they were errors.
     expect(r.stderr).not.toMatch(/Receiving objects|Counting objects/);
   });
@@ -99,7 +100,9 @@ describe('progress', () => {
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} fetch --cache ${JSON.stringify(cache)}`;
     const out = execFileSync('script', ['-qec', cmd, '/dev/null'], { cwd: p.dir, env: { ...process.env, ...fx.env, NO_COLOR: '1', COLUMNS: '120' }, encoding: 'utf8' });
     // The pack git wrote holds what it received: the bar's last byte count is its size.
-    const packDir = execFileSync('sh', ['-c', `find ${JSON.stringify(cache)} -path '*objects/pack'`], { encoding: 'utf8' }).trim().split('\n')[0]!;
+    const packDir = execFileSync('sh', ['-c', `find ${JSON.stringify(cache)} -path '*objects/pack'`], { encoding: 'utf8' })
+      .trim()
+      .split('\n')[0]!;
     const pack = (await readdir(packDir)).find((f) => f.endsWith('.pack'))!;
     const packSize = (await stat(join(packDir, pack))).size;
     const frames = [...out.matchAll(/ big +\[[^\]]*\] +(\d+)% ([\d.]+) (B|KiB|MiB)\/\? ?([^\x1b\r\n]*)/g)];
@@ -126,13 +129,13 @@ describe('progress', () => {
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('  big.tar: '));
     expect(lines.length).toBeGreaterThan(0);
     const total = `${(size / 1024 / 1024).toFixed(1)} MiB`;
-    for (const l of lines) expect(l).toMatch(new RegExp(`^ {2}big\\.tar: [\\d.]+ (?:B|KiB|MiB) of ${total.replace('.', '\\.')} \\(\\d+%\\)(?:, [\\d.]+ (?:KiB|MiB|GiB)/s)?, \\d+ s$`));
+    for (const l of lines)
+      expect(l).toMatch(new RegExp(`^ {2}big\\.tar: [\\d.]+ (?:B|KiB|MiB) of ${total.replace('.', '\\.')} \\(\\d+%\\)(?:, [\\d.]+ (?:KiB|MiB|GiB)/s)?, \\d+ s$`));
     // --quiet: the verdict's exit code only, no progress.
     const q = await runCli(['verify', 'big.tar', '--quiet'], { cwd: d, env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.05' } });
     expect(q.stderr).not.toContain('big.tar: ');
   });
 });
-
 
 describe('release progress', () => {
   it('without a terminal: lines while the tarball is written and while it is read back', async () => {

@@ -85,7 +85,7 @@ async function vendored(): Promise<{ root: string; lock: Lockfile; cache: Cache 
 }
 
 describe.runIf(canUnshareNet())('make -C .xenrel pvgrub2', () => {
-  it('configures, builds and packs x86_64-xen, i386-xen and i386-xen_pvh offline, without touching Xen\'s default goal', async () => {
+  it("configures, builds and packs x86_64-xen, i386-xen and i386-xen_pvh offline, without touching Xen's default goal", async () => {
     const { root, lock, cache } = await vendored();
     const log = join(root, 'pvgrub2.log');
     await writeFile(log, '');
@@ -93,8 +93,7 @@ describe.runIf(canUnshareNet())('make -C .xenrel pvgrub2', () => {
     const r = await make(root, ['-C', '.xenrel', 'pvgrub2'], { netns: true, env });
     expect(r.stderr).not.toMatch(/rror/);
     expect(r.code).toBe(0);
-    for (const t of ['x86_64-xen', 'i386-xen', 'i386-xen_pvh'])
-      expect(await readFile(join(root, `.xenrel/build/pvgrub2/grub-${t}.bin`), 'utf8')).toBe(`${t} image\n`);
+    for (const t of ['x86_64-xen', 'i386-xen', 'i386-xen_pvh']) expect(await readFile(join(root, `.xenrel/build/pvgrub2/grub-${t}.bin`), 'utf8')).toBe(`${t} image\n`);
     const lines = (await readFile(log, 'utf8')).trim().split('\n');
     const configures = lines.filter((l) => l.startsWith('configure ')).sort();
     expect(configures).toEqual([

@@ -67,7 +67,11 @@ async function gitProject(opts: { extra?: Record<string, string> } = {}): Promis
   }
   const r = await runCli(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env });
   expect(r.code, r.stderr).toBe(0);
-  for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'xen']])
+  for (const args of [
+    ['init', '-q'],
+    ['add', '-A'],
+    ['commit', '-q', '-m', 'xen'],
+  ])
     execFileSync('git', args, { cwd: dir, env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
   return dir;
 }
@@ -87,7 +91,11 @@ describe('xenrel release', () => {
     const ra = await release(a);
     expect(ra.code, ra.stderr).toBe(0);
     const rb = await new Promise<number>((resolve) => {
-      const c = spawn('sh', ['-c', `umask 077 && exec "${process.execPath}" "${CLI}" release --cache "${cacheDir}" --out "${join(b, 'out')}"`], { cwd: b, env: { ...process.env, ...fx.env }, stdio: 'ignore' });
+      const c = spawn('sh', ['-c', `umask 077 && exec "${process.execPath}" "${CLI}" release --cache "${cacheDir}" --out "${join(b, 'out')}"`], {
+        cwd: b,
+        env: { ...process.env, ...fx.env },
+        stdio: 'ignore',
+      });
       c.on('close', (code) => resolve(code ?? 1));
     });
     expect(rb).toBe(0);
@@ -108,9 +116,13 @@ describe('xenrel release', () => {
     const make = async (parent: string) => {
       const dir = join(parent, 'xen');
       await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'xenrel.config.yaml'), CONFIG().replace(/  seabios:\n(    .*\n){3}/, ''));
+      await writeFile(join(dir, 'xenrel.config.yaml'), CONFIG().replace(/ {2}seabios:\n( {4}.*\n){3}/, ''));
       await writeFile(join(dir, 'Makefile'), 'all:\n');
-      for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'xen']])
+      for (const args of [
+        ['init', '-q'],
+        ['add', '-A'],
+        ['commit', '-q', '-m', 'xen'],
+      ])
         execFileSync('git', args, { cwd: dir, env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
       return dir;
     };
@@ -127,7 +139,14 @@ describe('xenrel release', () => {
     // Not spawnSync: the HTTP server the release downloads from lives in this process.
     const r = await run(
       'setpriv',
-      ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', `umask 027 && exec "${process.execPath}" "${CLI}" release --cache "${join(theirs, 'cache')}" --out "${join(theirs, 'out')}" -q`],
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        'sh',
+        '-c',
+        `umask 027 && exec "${process.execPath}" "${CLI}" release --cache "${join(theirs, 'cache')}" --out "${join(theirs, 'out')}" -q`,
+      ],
       { cwd: dir, env: { ...process.env, HOME: theirs, GIT_CONFIG_GLOBAL: join(theirs, '.gitconfig'), XDG_CONFIG_HOME: theirs } },
     );
     expect(r.code, r.stderr).toBe(0);

@@ -74,7 +74,12 @@ async function project(components: string, files: Record<string, Buffer | string
   }
   const lock = await runCli(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env });
   expect(lock.code, lock.stderr).toBe(0);
-  for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'xen']]) execFileSync('git', args, { cwd: dir, env: { ...fx.env, ...DATE } });
+  for (const args of [
+    ['init', '-q'],
+    ['add', '-A'],
+    ['commit', '-q', '-m', 'xen'],
+  ])
+    execFileSync('git', args, { cwd: dir, env: { ...fx.env, ...DATE } });
   return dir;
 }
 

@@ -83,7 +83,11 @@ const extract = async (tarball: string, args: string[] = ['-xzf']) => {
 
 /** `find` listing of type, exec bit and path: what diff -r does not compare. */
 const kinds = (dir: string) =>
-  execFileSync('sh', ['-c', `cd "${dir}" && find . -mindepth 1 \\( -type f -perm -u+x -printf 'x %P\\n' \\) -o \\( -type f -printf 'f %P\\n' \\) -o -printf '%y %P\\n' | LC_ALL=C sort`], { encoding: 'utf8' });
+  execFileSync(
+    'sh',
+    ['-c', `cd "${dir}" && find . -mindepth 1 \\( -type f -perm -u+x -printf 'x %P\\n' \\) -o \\( -type f -printf 'f %P\\n' \\) -o -printf '%y %P\\n' | LC_ALL=C sort`],
+    { encoding: 'utf8' },
+  );
 
 describe('release of a git project, from git objects', () => {
   it('holds what `git archive` of the commit holds (export-ignore, export-subst, eol, ident, submodule), per GNU tar and diff', async () => {
@@ -136,7 +140,8 @@ describe('release of a git project, from git objects', () => {
       // Only release.json may differ: a git project's names the commit it was cut from.
       const a = join(dir, 'out', 'proj-1.0.tar.gz');
       const b = join(out, 'proj-1.0.tar.gz');
-      const listing = (t: string) => execFileSync('tar', ['-tvzf', t, '--full-time', '--numeric-owner'], { encoding: 'utf8' }).replace(/^.* proj-1\.0\/\.xenrel\/release\.json$/m, '');
+      const listing = (t: string) =>
+        execFileSync('tar', ['-tvzf', t, '--full-time', '--numeric-owner'], { encoding: 'utf8' }).replace(/^.* proj-1\.0\/\.xenrel\/release\.json$/m, '');
       expect(listing(a), `attributes: ${attributes}`).toBe(listing(b));
       const [xa, xb] = [await extract(a), await extract(b)];
       const info = async (x: string) => JSON.parse(await readFile(join(x, 'proj-1.0/.xenrel/release.json'), 'utf8'));
@@ -151,7 +156,7 @@ describe('release of a git project, from git objects', () => {
     }
   });
 
-  it('keeps each blob\'s sha256 in the cache; a re-release gives the same bytes; a wrong cached hash fails the release, never passes it', async () => {
+  it("keeps each blob's sha256 in the cache; a re-release gives the same bytes; a wrong cached hash fails the release, never passes it", async () => {
     const dir = await project();
     const cache = await tmp.make('xenrel-cache-');
     expect((await release(dir, cache, join(dir, 'out1'))).code).toBe(0);
@@ -175,7 +180,7 @@ describe('release of a git project, from git objects', () => {
 
     // Poison the entry of one file: the read-back verify catches the wrong release.json.
     const victim = git(dir, 'rev-parse', 'HEAD:a.c').trim();
-    await writeFile(file, lines.map((l) => (l.startsWith(`${victim} `) ? l.replace(/[0-9a-f]{64}$/, '0'.repeat(64)) : l)).join('\n') + '\n');
+    await writeFile(file, `${lines.map((l) => (l.startsWith(`${victim} `) ? l.replace(/[0-9a-f]{64}$/, '0'.repeat(64)) : l)).join('\n')}\n`);
     const bad = await release(dir, cache, join(dir, 'out3'));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('does not verify');

@@ -29,7 +29,14 @@ type Pkg = {
   primaryPackagePurpose?: string;
   externalRefs?: { referenceCategory: string; referenceType: string; referenceLocator: string }[];
 };
-type Spdx = { packages: Pkg[]; hasExtractedLicensingInfos?: { licenseId: string; extractedText: string }[]; files: { SPDXID: string; fileName: string; checksums: { algorithm: string; checksumValue: string }[] }[]; relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[]; creationInfo: { created: string }; documentNamespace: string };
+type Spdx = {
+  packages: Pkg[];
+  hasExtractedLicensingInfos?: { licenseId: string; extractedText: string }[];
+  files: { SPDXID: string; fileName: string; checksums: { algorithm: string; checksumValue: string }[] }[];
+  relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[];
+  creationInfo: { created: string };
+  documentNamespace: string;
+};
 
 describe('xenrel sbom', () => {
   it('SPDX 2.3: every component and nested source, download locations, checksums, licenses, license files, CONTAINS', async () => {
@@ -64,7 +71,11 @@ describe('xenrel sbom', () => {
     // License files, hashed from the cache (git blob: COPYING over COPYING.LESSER; the
     // submodule; the tarball): annotations, since a filesAnalyzed:false package holds no files.
     expect(doc.files ?? []).toEqual([]);
-    const licenseOf = (p: Pkg) => p.annotations?.map((a) => /^license file (\S+): sha256 ([0-9a-f]{64})$/.exec(a.comment)).find(Boolean)?.slice(1);
+    const licenseOf = (p: Pkg) =>
+      p.annotations
+        ?.map((a) => /^license file (\S+): sha256 ([0-9a-f]{64})$/.exec(a.comment))
+        .find(Boolean)
+        ?.slice(1);
     expect(licenseOf(seabios)).toEqual(['COPYING', sha256Hex(SEABIOS_COPYING)]);
     expect(licenseOf(dtc)).toEqual(['COPYING', sha256Hex(DTC_COPYING)]);
     expect(licenseOf(newlib)).toEqual(['COPYING.NEWLIB', sha256Hex(NEWLIB_COPYING)]);
@@ -73,7 +84,9 @@ describe('xenrel sbom', () => {
     // Identities scanners match on: purl for every package, CPE where the NVD has the product.
     const ref = (p: Pkg, type: string) => p.externalRefs?.find((r) => r.referenceType === type)?.referenceLocator;
     for (const p of doc.packages) expect(ref(p, 'purl'), p.name).toMatch(/^pkg:generic\//);
-    expect(ref(newlib, 'purl')).toBe(`pkg:generic/newlib@1.16.0?checksum=${encodeURIComponent(`sha256:${sha256Hex(w.newlibTgz)},sha512:${newlib.checksums![1]!.checksumValue}`)}&download_url=${encodeURIComponent(`${w.server.url}/newlib-1.16.0.tar.gz`)}`);
+    expect(ref(newlib, 'purl')).toBe(
+      `pkg:generic/newlib@1.16.0?checksum=${encodeURIComponent(`sha256:${sha256Hex(w.newlibTgz)},sha512:${newlib.checksums![1]!.checksumValue}`)}&download_url=${encodeURIComponent(`${w.server.url}/newlib-1.16.0.tar.gz`)}`,
+    );
     expect(ref(seabios, 'purl')).toBe(`pkg:generic/seabios@rel-1.17.0?vcs_url=${encodeURIComponent(`git+${w.seabios.url}@${lock.components.seabios!.commit}`)}`);
     expect(ref(newlib, 'cpe23Type')).toBe('cpe:2.3:a:newlib_project:newlib:1.16.0:*:*:*:*:*:*:*');
     expect(ref(seabios, 'cpe23Type')).toBe('cpe:2.3:a:seabios:seabios:1.17.0:*:*:*:*:*:*:*');
@@ -157,7 +170,15 @@ describe('xenrel sbom', () => {
     expect(errs).toContain('checksumValue');
     // The spec rules a schema cannot state.
     const bad = JSON.parse(r.stdout);
-    bad.files = [{ SPDXID: 'SPDXRef-File-x', fileName: './COPYING', checksums: [{ algorithm: 'SHA1', checksumValue: 'a'.repeat(40) }], licenseConcluded: 'NOASSERTION', copyrightText: 'NOASSERTION' }];
+    bad.files = [
+      {
+        SPDXID: 'SPDXRef-File-x',
+        fileName: './COPYING',
+        checksums: [{ algorithm: 'SHA1', checksumValue: 'a'.repeat(40) }],
+        licenseConcluded: 'NOASSERTION',
+        copyrightText: 'NOASSERTION',
+      },
+    ];
     bad.relationships.push({ spdxElementId: bad.packages[1].SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: 'SPDXRef-File-x' });
     bad.packages[1].externalRefs = [
       { referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: 'generic/newlib' },

@@ -104,24 +104,28 @@ describe('TLS verification cannot be turned off from the environment', () => {
     expect(tlsVerificationDisabledBy({})).toBeUndefined();
   });
 
-  it.each([{ NODE_TLS_REJECT_UNAUTHORIZED: '0' }, { GIT_SSL_NO_VERIFY: '1' }])('with %o: lock and fetch refuse (exit 2); offline work from the cache still runs', async (bad) => {
-    const p = await project(
-      `  mini-os:\n    git: ${repo.url}\n    ref: xen-4.22.0\n    path: extras/mini-os\n  ipxe:\n    url: ${server.url}/ipxe.bin\n    path: tools/firmware/ipxe.bin\n`,
-    );
-    const before = server.requests.length;
-    const refused = await p.run(['lock'], bad);
-    recordOutcome(`lock: ${/refusing to use the network/.test(refused.stderr) ? 'TLS off refused' : refused.stderr.split('\n')[0]}`, refused.code);
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(new RegExp(`refusing to use the network while ${Object.keys(bad)[0]}=`));
-    expect(refused.stderr).toContain('hint: unset ');
-    expect(server.requests.length, 'no request while refusing').toBe(before);
+  it.each([{ NODE_TLS_REJECT_UNAUTHORIZED: '0' }, { GIT_SSL_NO_VERIFY: '1' }])(
+    'with %o: lock and fetch refuse (exit 2); offline work from the cache still runs',
+    async (bad) => {
+      const p = await project(
+        `  mini-os:\n    git: ${repo.url}\n    ref: xen-4.22.0\n    path: extras/mini-os\n  ipxe:\n    url: ${server.url}/ipxe.bin\n    path: tools/firmware/ipxe.bin\n`,
+      );
+      const before = server.requests.length;
+      const refused = await p.run(['lock'], bad);
+      recordOutcome(`lock: ${/refusing to use the network/.test(refused.stderr) ? 'TLS off refused' : refused.stderr.split('\n')[0]}`, refused.code);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(new RegExp(`refusing to use the network while ${Object.keys(bad)[0]}=`));
+      expect(refused.stderr).toContain('hint: unset ');
+      expect(server.requests.length, 'no request while refusing').toBe(before);
 
-    expect((await p.run(['lock'])).code).toBe(0);
-    const f = await runXenrel(['fetch', '--cache', join(p.dir, '.cache2')], { cwd: p.dir, env: { ...fx.env, ...bad } });
-    expect(f.code).toBe(2);
-    expect(f.stderr).toContain('turns TLS certificate verification off');
-    // Everything already cached: no network needed, so no refusal.
-    const offline = await p.run(['fetch', '--offline'], bad);
-    expect(offline.code, offline.stderr).toBe(0);
-  }, 60_000);
+      expect((await p.run(['lock'])).code).toBe(0);
+      const f = await runXenrel(['fetch', '--cache', join(p.dir, '.cache2')], { cwd: p.dir, env: { ...fx.env, ...bad } });
+      expect(f.code).toBe(2);
+      expect(f.stderr).toContain('turns TLS certificate verification off');
+      // Everything already cached: no network needed, so no refusal.
+      const offline = await p.run(['fetch', '--offline'], bad);
+      expect(offline.code, offline.stderr).toBe(0);
+    },
+    60_000,
+  );
 });

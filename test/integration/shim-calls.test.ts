@@ -74,7 +74,30 @@ const exists = async (p: string) => Boolean(await stat(p).catch(() => undefined)
 /** A bin folder with only what the shim needs: proves it uses nothing else (no git, no wget). */
 async function minimalPath(): Promise<string> {
   const bin = await tmp.make('xenrel-minbin-');
-  const tools = ['sh', 'dash', 'bash', 'cp', 'mv', 'rm', 'mkdir', 'ls', 'cut', 'sort', 'comm', 'tr', 'readlink', 'dirname', 'basename', 'sha256sum', 'sha512sum', 'find', 'sed', 'tar', 'gzip', 'cat'];
+  const tools = [
+    'sh',
+    'dash',
+    'bash',
+    'cp',
+    'mv',
+    'rm',
+    'mkdir',
+    'ls',
+    'cut',
+    'sort',
+    'comm',
+    'tr',
+    'readlink',
+    'dirname',
+    'basename',
+    'sha256sum',
+    'sha512sum',
+    'find',
+    'sed',
+    'tar',
+    'gzip',
+    'cat',
+  ];
   for (const t of tools) {
     for (const d of ['/usr/bin', '/bin']) {
       if (await exists(join(d, t))) {
@@ -161,7 +184,9 @@ describe.each(['dash', 'bash'])('shim under %s', (shell) => {
   test('a left-out component is refused as such', async () => {
     const r = await git(['clone', LEFT_URL, 'qemu-xen-dir-remote.tmp'], { cwd: join(f.root, 'tools') });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/^xenrel shim: refusing to fetch https:\/\/example\.invalid\/git\/qemu-xen\.git: component qemu-xen was left out on purpose \(xenrel vendor --without qemu-xen\)/);
+    expect(r.stderr).toMatch(
+      /^xenrel shim: refusing to fetch https:\/\/example\.invalid\/git\/qemu-xen\.git: component qemu-xen was left out on purpose \(xenrel vendor --without qemu-xen\)/,
+    );
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(await readFile(join(f.root, '.xenrel/WITHOUT'), 'utf8')).toContain('--with-system-qemu');
   });
@@ -206,7 +231,12 @@ describe.each(['dash', 'bash'])('shim under %s', (shell) => {
       c.stdin.end(r.stdout);
     });
     expect(listing.split('\n')).toEqual(expect.arrayContaining(['ipxe/README', 'ipxe/src/post.c', 'ipxe/dir with space/a file.txt', 'ipxe/link-to-readme']));
-    expect(listing.split('\n').filter(Boolean).every((l) => l.startsWith('ipxe/'))).toBe(true);
+    expect(
+      listing
+        .split('\n')
+        .filter(Boolean)
+        .every((l) => l.startsWith('ipxe/')),
+    ).toBe(true);
     const remote = await git(['archive', '--remote=https://example.invalid/x.git', 'HEAD'], { cwd });
     expect(remote.code).not.toBe(0);
   });
@@ -247,7 +277,11 @@ describe.each(['dash', 'bash'])('shim under %s', (shell) => {
   test('FETCHER forms: -c -O OUT URL, -o OUT URL, OUT URL; each verified and written whole', async () => {
     const sd = join(f.root, 'stubdom');
     const env = { PATH: minPath };
-    for (const [i, args] of [['-c', '-O', 'f0.tar.gz', TB_URL], ['-o', 'f1.tar.gz', TB_URL], ['f2.tar.gz', TB_URL]].entries()) {
+    for (const [i, args] of [
+      ['-c', '-O', 'f0.tar.gz', TB_URL],
+      ['-o', 'f1.tar.gz', TB_URL],
+      ['f2.tar.gz', TB_URL],
+    ].entries()) {
       const r = await fetch(args, { cwd: sd, env });
       expect(r.code, r.stderr).toBe(0);
       expect(await readFile(join(sd, `f${i}.tar.gz`))).toEqual(f.tbBytes);

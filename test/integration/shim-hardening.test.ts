@@ -53,7 +53,31 @@ const exists = async (p: string) => Boolean(await stat(p).catch(() => undefined)
 /** PATH with the shim's tools but no mktemp: the fallback paths must be as safe. */
 async function pathWithoutMktemp(): Promise<string> {
   const bin = await tmp.make('xenrel-nomktemp-');
-  for (const t of ['sh', 'dash', 'bash', 'cp', 'mv', 'rm', 'mkdir', 'ls', 'cut', 'sort', 'comm', 'tr', 'chmod', 'cat', 'readlink', 'dirname', 'basename', 'sha256sum', 'sha512sum', 'find', 'sed', 'tar', 'gzip'])
+  for (const t of [
+    'sh',
+    'dash',
+    'bash',
+    'cp',
+    'mv',
+    'rm',
+    'mkdir',
+    'ls',
+    'cut',
+    'sort',
+    'comm',
+    'tr',
+    'chmod',
+    'cat',
+    'readlink',
+    'dirname',
+    'basename',
+    'sha256sum',
+    'sha512sum',
+    'find',
+    'sed',
+    'tar',
+    'gzip',
+  ])
     for (const d of ['/usr/bin', '/bin'])
       if (await exists(join(d, t))) {
         await symlink(join(d, t), join(bin, t));
@@ -192,7 +216,7 @@ describe.each(['dash', 'bash'])('the shim under %s', (shell) => {
     };
     const cases: [string, string, RegExp][] = [
       ['store outside the store', edit(sea, 7, 'sources/../../../etc'), /path "sources\/\.\.\/\.\.\/\.\.\/etc"/],
-      ['another component\'s store', edit(sea, 7, 'sources/tb'), /store "sources\/tb"/],
+      ["another component's store", edit(sea, 7, 'sources/tb'), /store "sources\/tb"/],
       ['absolute path', edit(sea, 6, '/etc/passwd'), /path "\/etc\/passwd"/],
       ['kind', edit(sea, 1, 'dir'), /kind "dir"/],
       ['short commit', edit(sea, 4, 'abc123'), /commit "abc123"/],

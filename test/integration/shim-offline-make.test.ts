@@ -9,13 +9,13 @@ import { appendFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:
 import { join } from 'node:path';
 import ssri from 'ssri';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { Cache } from '../../src/cache/cache.js';
+import type { Cache } from '../../src/cache/cache.js';
 import { treeHash } from '../../src/tree/hash.js';
 import { walkTree } from '../../src/tree/walk.js';
 import type { Lockfile } from '../../src/types.js';
 import { vendor } from '../../src/vendor/vendor.js';
 import { canUnshareNet, make, run } from '../helpers/netns.js';
-import { BUILD_OUTPUTS, XenUpstreams, expectedBuilt, type XenVersion } from '../helpers/xen-tree.js';
+import { BUILD_OUTPUTS, type XenUpstreams, expectedBuilt, type XenVersion } from '../helpers/xen-tree.js';
 import { xenFixtureSuite } from '../helpers/xen-fixture-suite.js';
 
 const fx = xenFixtureSuite();
@@ -121,7 +121,10 @@ describe.skipIf(!canUnshareNet())('make in a network namespace', () => {
     expect(log.filter((l) => !l.outcome.startsWith('served'))).toEqual([]);
     // One clone per git component, one fetch per tarball, each served from the store.
     const served = (tool: string, verb: string) =>
-      log.filter((l) => l.tool === tool && l.call.startsWith(verb)).map((l) => l.outcome.split(' ')[1]).sort();
+      log
+        .filter((l) => l.tool === tool && l.call.startsWith(verb))
+        .map((l) => l.outcome.split(' ')[1])
+        .sort();
     expect(served('git', 'clone ')).toEqual(['mini-os', 'ovmf', 'qemu-xen', 'seabios']);
     expect(served('fetch', '')).toEqual(['gmp', 'grub', 'ipxe', 'lwip', 'newlib', 'pciutils', 'polarssl', 'tpm_emulator', 'zlib']);
     if (xenVersion === '4.22') expect(log.filter((l) => l.call.startsWith('fetch origin ')).length).toBe(4);
@@ -156,9 +159,7 @@ describe.skipIf(!canUnshareNet())('make in a network namespace', () => {
     const r = await make(dir, [], { netns: true, env: withLog(dir) });
     expect(r.code).not.toBe(0);
     const url = up.tarballs.lwip!.url;
-    expect(r.stderr).toContain(
-      `xenrel shim: refusing to fetch ${url}: not in .xenrel/xenrel.lock — add it to xenrel.config.yaml and run xenrel lock && xenrel vendor`,
-    );
+    expect(r.stderr).toContain(`xenrel shim: refusing to fetch ${url}: not in .xenrel/xenrel.lock — add it to xenrel.config.yaml and run xenrel lock && xenrel vendor`);
     expect(r.stderr.match(/xenrel shim:/g)).toHaveLength(1);
     expect(await stat(join(dir, 'stubdom/lwip-1.3.0.tar.gz')).catch(() => undefined)).toBeUndefined();
 
@@ -184,7 +185,10 @@ describe.skipIf(!canUnshareNet())('make in a network namespace', () => {
     expect(r.code, r.stderr).toBe(0);
     const log = await readLog(join(dir, 'shim.log'));
     expect(log.filter((l) => !l.outcome.startsWith('served'))).toEqual([]);
-    const resets = log.filter((l) => l.call.startsWith('reset --hard')).map((l) => l.outcome.split(' ')[1]).sort();
+    const resets = log
+      .filter((l) => l.call.startsWith('reset --hard'))
+      .map((l) => l.outcome.split(' ')[1])
+      .sort();
     expect(resets).toEqual(['mini-os', 'ovmf', 'qemu-xen', 'seabios']);
     expect(log.filter((l) => l.call === 'fetch origin').length).toBe(4);
     await expectTreesMatchLock(dir);
@@ -214,7 +218,9 @@ describe.skipIf(!canUnshareNet())('make in a network namespace', () => {
     await mkdir(join(dir2, 'built'), { recursive: true });
     const r2 = await make(dir2, ['-C', 'stubdom', 'newlib-1.16.0.tar.gz'], { netns: true, env: withLog(dir2) });
     expect(r2.code).not.toBe(0);
-    expect(r2.stderr).toMatch(/xenrel shim: refusing to serve http:\/\/127\.0\.0\.1:\d+\/xen-extfiles\/newlib-1\.16\.0\.tar\.gz: \.xenrel\/sources\/newlib\/newlib-1\.16\.0\.tar\.gz sha512 is [0-9a-f]{128}, xenrel\.lock expects [0-9a-f]{128}/);
+    expect(r2.stderr).toMatch(
+      /xenrel shim: refusing to serve http:\/\/127\.0\.0\.1:\d+\/xen-extfiles\/newlib-1\.16\.0\.tar\.gz: \.xenrel\/sources\/newlib\/newlib-1\.16\.0\.tar\.gz sha512 is [0-9a-f]{128}, xenrel\.lock expects [0-9a-f]{128}/,
+    );
     expect(await readdir(join(dir2, 'stubdom'))).toEqual(['Makefile']);
   });
 });

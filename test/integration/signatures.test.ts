@@ -26,7 +26,11 @@ let keyA: string;
 let zlibTgz: Buffer;
 
 function gpg(args: string[], input?: Buffer): Buffer {
-  return execFileSync('gpg', ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env: { ...process.env, GNUPGHOME: gnupg }, input, stdio: ['pipe', 'pipe', 'ignore'] });
+  return execFileSync('gpg', ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], {
+    env: { ...process.env, GNUPGHOME: gnupg },
+    input,
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
 }
 
 function newKey(uid: string): string {
@@ -114,14 +118,18 @@ describe.skipIf(!hasGpg)('signingKey', () => {
   it.each([
     ['unsigned', /component mini-os: tag "unsigned": is not signed/],
     ['other-signer', /component mini-os: tag "other-signer": made by a key other than signingKey/],
-  ])('tag %s: exit 1 naming the component, no lockfile written', async (ref, message) => {
-    const p = await project(gitComponent(ref));
-    const r = await p.run(['lock']);
-    recordOutcome(`lock: ${r.stderr.split('\n')[0]!.replace(/^error: /, '')}`, r.code);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(message);
-    await expect(readFile(join(p.dir, 'xenrel.lock'))).rejects.toThrow();
-  }, 60_000);
+  ])(
+    'tag %s: exit 1 naming the component, no lockfile written',
+    async (ref, message) => {
+      const p = await project(gitComponent(ref));
+      const r = await p.run(['lock']);
+      recordOutcome(`lock: ${r.stderr.split('\n')[0]!.replace(/^error: /, '')}`, r.code);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+      await expect(readFile(join(p.dir, 'xenrel.lock'))).rejects.toThrow();
+    },
+    60_000,
+  );
 
   it('a tarball whose signature covers other bytes, and one without a signature: exit 1 naming the component', async () => {
     const bad = await project(tarComponent('lwip', 'lwip-1.3.0.tar.gz'));

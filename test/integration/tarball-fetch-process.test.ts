@@ -165,7 +165,7 @@ describe('tarball fetch across processes', () => {
     const job = {
       cacheDir,
       jobs: [
-        { name: 'small', url: srv.url + '/small.tar.gz', expected: { integrity: small } },
+        { name: 'small', url: `${srv.url}/small.tar.gz`, expected: { integrity: small } },
         { name: 'big', url: srv.url + P, expected: { integrity: SRI, size: SIZE } },
       ],
       verify: [small],

@@ -12,13 +12,7 @@ import ssri from 'ssri';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cache } from '../../src/cache/cache.js';
 import { XenrelError } from '../../src/errors.js';
-import {
-  copyContentTo,
-  fetchTarball,
-  hasVerifiedContent,
-  openVerifiedContent,
-  type FetchTarballOptions,
-} from '../../src/sources/tarball.js';
+import { copyContentTo, fetchTarball, hasVerifiedContent, openVerifiedContent, type FetchTarballOptions } from '../../src/sources/tarball.js';
 import { startHttpServer, etagOf, type TestHttpServer, type HttpServerOptions } from '../helpers/http-server.js';
 import { tempDirs } from '../helpers/tmp.js';
 
@@ -83,7 +77,11 @@ async function rejects(p: Promise<unknown>): Promise<XenrelError> {
   throw new Error('expected a rejection');
 }
 
-const exists = (f: string) => stat(f).then(() => true, () => false);
+const exists = (f: string) =>
+  stat(f).then(
+    () => true,
+    () => false,
+  );
 const totalSent = (s: TestHttpServer, p = P) => s.requestsFor(p).reduce((n, r) => n + r.bytesSent, 0);
 
 describe('fetchTarball: the good path and the cache', () => {
@@ -131,7 +129,7 @@ describe('fetchTarball: the good path and the cache', () => {
   it('refuses an empty, weak or unparseable expected integrity before any request', async () => {
     const srv = await server();
     const { opts } = await setup();
-    for (const bad of ['', 'md5-' + createHash('md5').update(BODY).digest('base64'), 'sha512-', 'not an sri']) {
+    for (const bad of ['', `md5-${createHash('md5').update(BODY).digest('base64')}`, 'sha512-', 'not an sri']) {
       const e = await rejects(fetchTarball(opts(srv.url + P, { expected: { integrity: bad } })));
       expect(e.code).toBe('E_BAD_INTEGRITY');
       expect(e.exitCode).toBe(2);
@@ -173,7 +171,10 @@ describe('fetchTarball: interrupted downloads (§6.1-6.5)', () => {
 
   it('resumes from Last-Modified when the server sends no ETag', async () => {
     const srv = await server();
-    srv.setFault(P, [{ kind: 'drop', afterBytes: 64_000, times: 1 }, { kind: 'etag', etag: null }]);
+    srv.setFault(P, [
+      { kind: 'drop', afterBytes: 64_000, times: 1 },
+      { kind: 'etag', etag: null },
+    ]);
     const { opts } = await setup();
     expect((await fetchTarball(opts(srv.url + P))).integrity).toBe(SRI);
     const reqs = srv.requestsFor(P);
@@ -198,7 +199,10 @@ describe('fetchTarball: interrupted downloads (§6.1-6.5)', () => {
   it('6.3 the object changed between attempts (new ETag): restarts from 0, never splices', async () => {
     const V2 = randomBytes(SIZE);
     const srv = await server();
-    srv.setFault(P, [{ kind: 'drop', afterBytes: SIZE / 2, times: 1 }, { kind: 'body', body: V2, skip: 1 }]);
+    srv.setFault(P, [
+      { kind: 'drop', afterBytes: SIZE / 2, times: 1 },
+      { kind: 'body', body: V2, skip: 1 },
+    ]);
     const { cache, opts } = await setup();
     // First lock (nothing expected): the result is exactly version 2, not v1's half + v2's half.
     const r = await fetchTarball(opts(srv.url + P, { expected: undefined, allowHttp: true }));
@@ -212,7 +216,10 @@ describe('fetchTarball: interrupted downloads (§6.1-6.5)', () => {
   it('6.3 the object changed and the lock pins version 1: E_INTEGRITY, nothing published, not retried', async () => {
     const V2 = randomBytes(SIZE);
     const srv = await server();
-    srv.setFault(P, [{ kind: 'drop', afterBytes: SIZE / 2, times: 1 }, { kind: 'body', body: V2, skip: 1 }]);
+    srv.setFault(P, [
+      { kind: 'drop', afterBytes: SIZE / 2, times: 1 },
+      { kind: 'body', body: V2, skip: 1 },
+    ]);
     const { cache, opts } = await setup();
     const e = await rejects(fetchTarball(opts(srv.url + P)));
     expect(e.code).toBe('E_INTEGRITY');
@@ -239,7 +246,10 @@ describe('fetchTarball: interrupted downloads (§6.1-6.5)', () => {
 
   it('6.3 same bytes, new ETag: If-Range fails, the server sends 200 and the download restarts', async () => {
     const srv = await server();
-    srv.setFault(P, [{ kind: 'drop', afterBytes: SIZE / 2, times: 1 }, { kind: 'etag', etag: '"something-else"', skip: 1 }]);
+    srv.setFault(P, [
+      { kind: 'drop', afterBytes: SIZE / 2, times: 1 },
+      { kind: 'etag', etag: '"something-else"', skip: 1 },
+    ]);
     const { opts } = await setup();
     expect((await fetchTarball(opts(srv.url + P))).integrity).toBe(SRI);
     expect(srv.requestsFor(P).map((r) => r.status)).toEqual([200, 200]);
@@ -335,7 +345,7 @@ describe('fetchTarball: wrong bytes and mirrors (§6.6)', () => {
     mirror.setFault(P, { kind: 'flip-byte', offset: 12345 });
     const origin = await server();
     const { opts, warnings, cache } = await setup();
-    const r = await fetchTarball(opts(origin.url + P, { mirrors: [mirror.url + '/dl/'] }));
+    const r = await fetchTarball(opts(origin.url + P, { mirrors: [`${mirror.url}/dl/`] }));
     expect(r).toMatchObject({ integrity: SRI, source: origin.url + P, cached: false });
     expect(mirror.requestsFor(P)).toHaveLength(1);
     expect(origin.requestsFor(P)).toHaveLength(1);
@@ -349,12 +359,12 @@ describe('fetchTarball: wrong bytes and mirrors (§6.6)', () => {
     const origin = await server();
     m1.removeFile(P);
     const { opts } = await setup();
-    const r = await fetchTarball(opts(origin.url + P, { mirrors: [m1.url + '/dl', m2.url + '/dl'] }));
+    const r = await fetchTarball(opts(origin.url + P, { mirrors: [`${m1.url}/dl`, `${m2.url}/dl`] }));
     expect(r.source).toBe(m2.url + P);
     expect(m1.requests.map((q) => q.status)).toEqual([404]);
     expect(origin.requests).toHaveLength(0);
     const only = await setup();
-    await fetchTarball(only.opts(origin.url + P, { mirrors: [m2.url + '/dl'], sourcesMode: 'url-only' }));
+    await fetchTarball(only.opts(origin.url + P, { mirrors: [`${m2.url}/dl`], sourcesMode: 'url-only' }));
     expect(origin.requests).toHaveLength(1);
   });
 
@@ -364,7 +374,7 @@ describe('fetchTarball: wrong bytes and mirrors (§6.6)', () => {
     const origin = await server();
     origin.setFault(P, { kind: 'flip-byte', offset: SIZE - 1 });
     const { opts, cache } = await setup();
-    const e = await rejects(fetchTarball(opts(origin.url + P, { mirrors: [mirror.url + '/dl'] })));
+    const e = await rejects(fetchTarball(opts(origin.url + P, { mirrors: [`${mirror.url}/dl`] })));
     expect(e.code).toBe('E_INTEGRITY');
     expect(e.exitCode).toBe(3);
     expect(e.message).toContain('component thing');
@@ -457,7 +467,7 @@ describe('fetchTarball: redirects (§6.8)', () => {
     srv.setFault('/b', { kind: 'redirect', to: `${srv.url}/c`, status: 307 });
     srv.setFault('/c', { kind: 'redirect', to: P, status: 302 });
     const { opts } = await setup();
-    const r = await fetchTarball(opts(srv.url + '/a'));
+    const r = await fetchTarball(opts(`${srv.url}/a`));
     expect(r.source).toBe(srv.url + P);
     expect(srv.requests.map((q) => q.path)).toEqual(['/a', '/b', '/c', P]);
   });
@@ -467,7 +477,7 @@ describe('fetchTarball: redirects (§6.8)', () => {
     srv.setFault('/a', { kind: 'redirect', to: '/b' });
     srv.setFault('/b', { kind: 'redirect', to: '/a' });
     const { opts } = await setup();
-    const e = await rejects(fetchTarball(opts(srv.url + '/a')));
+    const e = await rejects(fetchTarball(opts(`${srv.url}/a`)));
     expect(e.code).toBe('E_REDIRECT_LOOP');
     expect(e.exitCode).toBe(3);
     expect(srv.requests).toHaveLength(2);
@@ -477,11 +487,11 @@ describe('fetchTarball: redirects (§6.8)', () => {
     const srv = await server();
     for (let i = 0; i < 11; i++) srv.setFault(`/r${i}`, { kind: 'redirect', to: i === 10 ? P : `/r${i + 1}` });
     const { opts } = await setup();
-    const e = await rejects(fetchTarball(opts(srv.url + '/r0')));
+    const e = await rejects(fetchTarball(opts(`${srv.url}/r0`)));
     expect(e.code).toBe('E_TOO_MANY_REDIRECTS');
     expect(srv.requests).toHaveLength(11);
     expect(srv.requestsFor(P)).toHaveLength(0);
-    const ok = await fetchTarball(opts(srv.url + '/r1'));
+    const ok = await fetchTarball(opts(`${srv.url}/r1`));
     expect(ok.integrity).toBe(SRI);
   });
 
@@ -489,7 +499,7 @@ describe('fetchTarball: redirects (§6.8)', () => {
     const srv = await server();
     srv.setFault('/a', { kind: 'redirect', to: 'http://203.0.113.9/x.tar.gz' });
     const { opts } = await setup();
-    const e = await rejects(fetchTarball(opts(srv.url + '/a', { expected: undefined, allowHttp: true })));
+    const e = await rejects(fetchTarball(opts(`${srv.url}/a`, { expected: undefined, allowHttp: true })));
     expect(e.code).toBe('E_INSECURE_URL');
     expect(e.message).toContain('203.0.113.9');
   });
@@ -499,7 +509,7 @@ describe('fetchTarball: redirects (§6.8)', () => {
     const srv = await server();
     srv.setFault('/a', { kind: 'redirect', to: other.url + P });
     const { opts } = await setup();
-    const u = new URL(srv.url + '/a');
+    const u = new URL(`${srv.url}/a`);
     u.username = 'joe';
     u.password = 's3cret';
     await fetchTarball(opts(u.href, { headers: { cookie: 'session=1', 'x-trace': 'yes' } }));

@@ -15,7 +15,7 @@ import type { Lockfile } from '../../src/types.js';
 import { BLOCK_BEGIN, BLOCK_END } from '../../src/vendor/config-block.js';
 import { clean, vendor, vendorCheck } from '../../src/vendor/vendor.js';
 import { run } from '../helpers/netns.js';
-import { XenUpstreams } from '../helpers/xen-tree.js';
+import type { XenUpstreams } from '../helpers/xen-tree.js';
 import { xenFixtureSuite } from '../helpers/xen-fixture-suite.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -42,7 +42,7 @@ describe('vendor', () => {
     expect(first.shim).toEqual(expect.arrayContaining(['.xenrel/bin/git', '.xenrel/bin/fetch', '.xenrel/shim.tsv', '.xenrel/xenrel.lock']));
     for (const [name, c] of Object.entries(lock.components)) {
       if ('tree' in c && 'git' in c) expect(treeHash(await walkTree(join(dir, '.xenrel/sources', name)))).toBe(c.tree);
-      else expect((await readdir(join(dir, '.xenrel/sources', name)))).toEqual([c.path.split('/').pop()]);
+      else expect(await readdir(join(dir, '.xenrel/sources', name))).toEqual([c.path.split('/').pop()]);
     }
     expect(await readFile(join(dir, '.xenrel/xenrel.lock'), 'utf8')).toBe(serializeLock(lock));
     const config = await readFile(join(dir, '.config'), 'utf8');
@@ -133,15 +133,9 @@ describe('vendor', () => {
     const res = await vendorCheck(lock, dir);
     expect(res.ok).toBe(false);
     const by = (name: string) => res.findings.filter((f) => f.name === name);
-    expect(by('seabios')).toEqual([
-      { name: 'seabios', where: '.xenrel/sources/seabios', problem: 'differs', diff: { modified: ['src/post.c'], missing: [], extra: ['new.c'] } },
-    ]);
-    expect(by('ovmf')).toEqual([
-      { name: 'ovmf', where: '.xenrel/sources/ovmf', problem: 'differs', diff: { modified: [], missing: ['OvmfPkg/README'], extra: [] } },
-    ]);
-    expect(by('mini-os')).toEqual([
-      { name: 'mini-os', where: 'extras/mini-os-remote', problem: 'differs', diff: { modified: [], missing: ['Config.mk'], extra: [] } },
-    ]);
+    expect(by('seabios')).toEqual([{ name: 'seabios', where: '.xenrel/sources/seabios', problem: 'differs', diff: { modified: ['src/post.c'], missing: [], extra: ['new.c'] } }]);
+    expect(by('ovmf')).toEqual([{ name: 'ovmf', where: '.xenrel/sources/ovmf', problem: 'differs', diff: { modified: [], missing: ['OvmfPkg/README'], extra: [] } }]);
+    expect(by('mini-os')).toEqual([{ name: 'mini-os', where: 'extras/mini-os-remote', problem: 'differs', diff: { modified: [], missing: ['Config.mk'], extra: [] } }]);
     expect(by('gmp')).toEqual([{ name: 'gmp', where: '.xenrel/sources/gmp/gmp-4.3.2.tar.bz2', problem: 'missing' }]);
     expect(by('(shim)')).toEqual([{ name: '(shim)', where: '.xenrel/bin/fetch', problem: 'differs' }]);
     expect(res.notMaterialised).toEqual(['tools/firmware/seabios-dir-remote']);
@@ -173,7 +167,11 @@ describe('vendor', () => {
 
   test('an unknown --without name is a usage error with a suggestion', async () => {
     const dir = await freshTree();
-    await expect(vendor(lock, cache, dir, { without: ['seabois'] })).rejects.toMatchObject({ code: 'E_UNKNOWN_COMPONENT', exitCode: 2, message: expect.stringContaining('did you mean "seabios"') });
+    await expect(vendor(lock, cache, dir, { without: ['seabois'] })).rejects.toMatchObject({
+      code: 'E_UNKNOWN_COMPONENT',
+      exitCode: 2,
+      message: expect.stringContaining('did you mean "seabios"'),
+    });
   });
 
   test('a component the cache lacks: error naming it, nothing placed for it', async () => {
@@ -186,7 +184,7 @@ describe('vendor', () => {
     expect(await readdir(join(dir, '.xenrel/sources'))).toEqual([]);
   });
 
-  test('clean removes exactly what vendor placed; the user\'s .config lines and the cache stay', async () => {
+  test("clean removes exactly what vendor placed; the user's .config lines and the cache stay", async () => {
     const dir = await freshTree();
     const userConfig = 'debug := y\n# my settings\nGIT = /opt/git/bin/git\nQEMU_UPSTREAM_URL = file:///srv/qemu.git'; // no final newline
     await writeFile(join(dir, '.config'), userConfig);
@@ -211,10 +209,10 @@ describe('vendor', () => {
   test('clean after --without keeps the paths vendor did not place', async () => {
     const dir = await freshTree();
     await mkdir(join(dir, 'tools/qemu-xen-dir-remote'), { recursive: true });
-    await writeFile(join(dir, 'tools/qemu-xen-dir-remote/distro-qemu.txt'), 'the distribution\'s\n');
+    await writeFile(join(dir, 'tools/qemu-xen-dir-remote/distro-qemu.txt'), "the distribution's\n");
     await vendor(lock, cache, dir, { without: ['qemu-xen'] });
     await clean(dir);
-    expect(await readFile(join(dir, 'tools/qemu-xen-dir-remote/distro-qemu.txt'), 'utf8')).toBe('the distribution\'s\n');
+    expect(await readFile(join(dir, 'tools/qemu-xen-dir-remote/distro-qemu.txt'), 'utf8')).toBe("the distribution's\n");
     expect(await stat(join(dir, '.config')).catch(() => undefined)).toBeUndefined();
   });
 
@@ -223,7 +221,10 @@ describe('vendor', () => {
     const p = join(dir, 'tools/firmware/seabios-dir-remote');
     await mkdir(join(p, '.git'), { recursive: true });
     await writeFile(join(p, 'mine.c'), 'my work\n');
-    await expect(vendor(lock, cache, dir)).rejects.toMatchObject({ code: 'E_PATH_IN_USE', message: expect.stringContaining('tools/firmware/seabios-dir-remote is a git checkout') });
+    await expect(vendor(lock, cache, dir)).rejects.toMatchObject({
+      code: 'E_PATH_IN_USE',
+      message: expect.stringContaining('tools/firmware/seabios-dir-remote is a git checkout'),
+    });
     expect(await readFile(join(p, 'mine.c'), 'utf8')).toBe('my work\n');
   });
 

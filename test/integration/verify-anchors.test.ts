@@ -50,7 +50,11 @@ beforeAll(async () => {
   await writeFile(join(project, '.config'), 'debug := y\n');
   const lock = await runCli(['lock', '--cache', cacheDir], { cwd: project, env: fx.env });
   expect(lock.code, lock.stderr).toBe(0);
-  for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'xen']])
+  for (const args of [
+    ['init', '-q'],
+    ['add', '-A'],
+    ['commit', '-q', '-m', 'xen'],
+  ])
     execFileSync('git', args, { cwd: project, env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
   const r = await runCli(['release', '--cache', cacheDir, '--out', join(project, 'out')], { cwd: project, env: fx.env });
   expect(r.code, r.stderr).toBe(0);
@@ -99,7 +103,11 @@ describe('the release record beside the tarball', () => {
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: project, encoding: 'utf8' }).trim();
     expect(rec.project.commit).toBe(head);
     expect(rec.project.repository).toBe(`file://${project}`);
-    expect(rec.tarballs[`${TOP}.tar.gz`].sha256).toBe(createHash('sha256').update(await readFile(tarball)).digest('hex'));
+    expect(rec.tarballs[`${TOP}.tar.gz`].sha256).toBe(
+      createHash('sha256')
+        .update(await readFile(tarball))
+        .digest('hex'),
+    );
     expect(rec.project.files.some((l: string) => l.endsWith(' Makefile'))).toBe(true);
     // sha256sum is the oracle for SHA256SUMS.
     const check = execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: join(project, 'out'), encoding: 'utf8' });
@@ -252,7 +260,11 @@ describe('verify accounts for every byte', () => {
 describe('a signed release record (--record-key)', () => {
   let gnupg: string;
   const gpg = (args: string[], input?: Buffer) =>
-    execFileSync('gpg', ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env: { ...process.env, GNUPGHOME: gnupg }, input, stdio: ['pipe', 'pipe', 'ignore'] });
+    execFileSync('gpg', ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], {
+      env: { ...process.env, GNUPGHOME: gnupg },
+      input,
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
   const newKey = (uid: string) => {
     gpg(['--quick-gen-key', uid, 'ed25519', 'sign', 'never']);
     return /^fpr:+([0-9A-F]+):/m.exec(gpg(['--with-colons', '--fingerprint', '--list-keys', uid]).toString())![1]!;
@@ -306,7 +318,10 @@ describe('a signed release record (--record-key)', () => {
       const r = await runCli(['verify', tarball, '--record', rec, '--record-key', keyFile, '--json'], { cwd: project, env: fx.env });
       const doc = parse(r);
       expect(r.code, `${what}: ${r.stderr}`).toBe(1);
-      expect(doc.errors.map((e: { code: string }) => e.code), what).toEqual(['E_SIGNATURE']);
+      expect(
+        doc.errors.map((e: { code: string }) => e.code),
+        what,
+      ).toEqual(['E_SIGNATURE']);
       expect(doc.errors[0].message, what).toContain(rec);
     }
   });

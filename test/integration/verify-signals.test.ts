@@ -37,7 +37,11 @@ beforeAll(async () => {
 afterAll(() => tmp.cleanup());
 
 /** Starts verify, sends `signal` after `afterMs`; the exit status, and how long it took to stop. */
-function interrupt(archive: string, signal: NodeJS.Signals, afterMs: number): Promise<{ code: number | null; sig: NodeJS.Signals | null; stoppedMs: number; runningAtSignal: boolean; stderr: string }> {
+function interrupt(
+  archive: string,
+  signal: NodeJS.Signals,
+  afterMs: number,
+): Promise<{ code: number | null; sig: NodeJS.Signals | null; stoppedMs: number; runningAtSignal: boolean; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, 'verify', archive], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

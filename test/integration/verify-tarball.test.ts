@@ -199,7 +199,7 @@ describe('verifyDir', () => {
     expect(r2.unsafe.map((f) => f.path)).toEqual(['xen/evil']);
   });
 
-  it('after a build: Xen\'s absolute header links into the tree are build products, not escaping links', async () => {
+  it("after a build: Xen's absolute header links into the tree are build products, not escaping links", async () => {
     const { root } = await vendoredTree();
     // What tools/include/Makefile does, run by real make and ln (XEN_ROOT is absolute).
     await put(root, 'xen/include/public/xen.h', '/* public */\n');

@@ -30,9 +30,15 @@ describe('xenrel init', () => {
     expect(r.stdout).toMatch(/seabios\s+rel-1\.17\.0\s+Config\.mk:\d+/);
     expect(r.stdout).toMatch(/wrote xenrel\.config\.yaml \(14 components/);
     const text = await readFile(join(root, 'xenrel.config.yaml'), 'utf8');
-    expect(text).toMatch(/# SEABIOS_UPSTREAM_URL \(Config\.mk:\d+\), SEABIOS_UPSTREAM_REVISION \(Config\.mk:\d+\)\n  seabios:\n    git: https:\/\/xenbits\.xen\.org\/git-http\/seabios\.git\n    ref: rel-1\.17\.0\n/);
+    expect(text).toMatch(
+      /# SEABIOS_UPSTREAM_URL \(Config\.mk:\d+\), SEABIOS_UPSTREAM_REVISION \(Config\.mk:\d+\)\n {2}seabios:\n {4}git: https:\/\/xenbits\.xen\.org\/git-http\/seabios\.git\n {4}ref: rel-1\.17\.0\n/,
+    );
     const m = parseManifestText(text, 'xenrel.config.yaml');
-    expect(m.components.newlib).toMatchObject({ url: 'https://xenbits.xen.org/xen-extfiles/newlib-1.16.0.tar.gz', path: 'stubdom/newlib-1.16.0.tar.gz', license: 'LicenseRef-newlib' });
+    expect(m.components.newlib).toMatchObject({
+      url: 'https://xenbits.xen.org/xen-extfiles/newlib-1.16.0.tar.gz',
+      path: 'stubdom/newlib-1.16.0.tar.gz',
+      license: 'LicenseRef-newlib',
+    });
 
     const again = await runCli(['init'], { cwd: root, env: env() });
     expect(again.code).toBe(2);
@@ -54,7 +60,13 @@ describe('xenrel init', () => {
     const j = JSON.parse((await runCli(['init', '--check', '--json'], { cwd: root, env: env() })).stdout);
     expect(j.exitCode).toBe(1);
     expect(j.drift).toEqual([
-      expect.objectContaining({ component: 'seabios', field: 'ref', tree: 'rel-1.18.0', config: 'rel-1.17.0', variables: [{ name: 'SEABIOS_UPSTREAM_REVISION', where: '.config:2', value: 'rel-1.18.0' }] }),
+      expect.objectContaining({
+        component: 'seabios',
+        field: 'ref',
+        tree: 'rel-1.18.0',
+        config: 'rel-1.17.0',
+        variables: [{ name: 'SEABIOS_UPSTREAM_REVISION', where: '.config:2', value: 'rel-1.18.0' }],
+      }),
     ]);
     // make-style overrides on the command line count too.
     const o = await runCli(['init', '--check', 'QEMU_UPSTREAM_REVISION=master'], { cwd: root, env: env() });
@@ -73,7 +85,7 @@ describe('xenrel init', () => {
     expect(c.stdout).toMatch(/matches the tree's pins, but the tree downloads something no component covers/);
   });
 
-  it('init and init --check report a fork\'s foobios-dir fetched through git-checkout.sh, with file:line', async () => {
+  it("init and init --check report a fork's foobios-dir fetched through git-checkout.sh, with file:line", async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22', {
       extra: { 'tools/firmware/foobios.mk': 'foobios-dir:\n\tGIT=$(GIT) $(XEN_ROOT)/scripts/git-checkout.sh $(FOOBIOS_UPSTREAM_URL) $(FOOBIOS_UPSTREAM_REVISION) foobios-dir\n' },
     });
@@ -90,7 +102,10 @@ describe('xenrel init', () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.19');
     const r = await runCli(['init', '--json', '--xen-tree', root, '--out', join(root, 'x.yaml')], { cwd: await tmp.make(), env: env() });
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).components['qemu-xen-traditional']).toMatchObject({ ref: 'xen-4.19.0', pinnedBy: [expect.objectContaining({ variable: 'QEMU_TRADITIONAL_URL' }), expect.objectContaining({ variable: 'QEMU_TRADITIONAL_REVISION' })] });
+    expect(JSON.parse(r.stdout).components['qemu-xen-traditional']).toMatchObject({
+      ref: 'xen-4.19.0',
+      pinnedBy: [expect.objectContaining({ variable: 'QEMU_TRADITIONAL_URL' }), expect.objectContaining({ variable: 'QEMU_TRADITIONAL_REVISION' })],
+    });
 
     const notXen = await runCli(['init'], { cwd: await tmp.make(), env: env() });
     expect(notXen.code).toBe(2);
@@ -119,7 +134,9 @@ describe('xenrel plan', () => {
     const excluded = Object.fromEntries(j.excluded.map((e: { name: string; option: string }) => [e.name, e.option]));
     expect(excluded).toMatchObject({ ovmf: '(default; --enable-ovmf turns it on)', gmp: 'off because cmake was not found', 'grub-legacy': 'off by default (--enable-pv-grub)' });
 
-    const withCmake = JSON.parse((await runCli(['plan', '--json', '--host', 'x86_64-linux-gnu'], { cwd: root, env: env({ CMAKE: '/usr/bin/cmake', XENREL_CACHE: cacheDir }) })).stdout);
+    const withCmake = JSON.parse(
+      (await runCli(['plan', '--json', '--host', 'x86_64-linux-gnu'], { cwd: root, env: env({ CMAKE: '/usr/bin/cmake', XENREL_CACHE: cacheDir }) })).stdout,
+    );
     expect(withCmake.components.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(['gmp', 'lwip', 'polarssl', 'tpm_emulator']));
   });
 
@@ -127,7 +144,12 @@ describe('xenrel plan', () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22');
     expect((await runCli(['init'], { cwd: root, env: env() })).code).toBe(0);
     const j = JSON.parse(
-      (await runCli(['plan', '--json', '--host', 'x86_64-linux-gnu', '--configure=--with-system-qemu --enable-ovmf --disable-extfiles --prefix=/usr'], { cwd: root, env: env({ XENREL_CACHE: cacheDir }) })).stdout,
+      (
+        await runCli(['plan', '--json', '--host', 'x86_64-linux-gnu', '--configure=--with-system-qemu --enable-ovmf --disable-extfiles --prefix=/usr'], {
+          cwd: root,
+          env: env({ XENREL_CACHE: cacheDir }),
+        })
+      ).stdout,
     );
     const names = j.components.map((c: { name: string }) => c.name);
     expect(names).toContain('ovmf');
@@ -137,7 +159,9 @@ describe('xenrel plan', () => {
     expect(j.components.find((c: { name: string }) => c.name === 'zlib').url).toBe('https://xenbits.xen.org/xen-extfiles/zlib-1.2.3.tar.gz');
     expect(j.ignoredOptions).toEqual(['--prefix=/usr']);
 
-    const rest = JSON.parse((await runCli(['plan', '--json', '--host', 'x86_64-linux-gnu', '--', '--disable-stubdom'], { cwd: root, env: env({ XENREL_CACHE: cacheDir }) })).stdout);
+    const rest = JSON.parse(
+      (await runCli(['plan', '--json', '--host', 'x86_64-linux-gnu', '--', '--disable-stubdom'], { cwd: root, env: env({ XENREL_CACHE: cacheDir }) })).stdout,
+    );
     expect(rest.components.map((c: { name: string }) => c.name)).toEqual(['qemu-xen', 'seabios']);
     const human = await runCli(['plan', '--host', 'x86_64-linux-gnu', '--', '--disable-stubdom'], { cwd: root, env: env({ XENREL_CACHE: cacheDir }) });
     expect(human.stdout).toMatch(/mini-os\s+stub domains are not built\s+\[--disable-stubdom\]/);
@@ -151,7 +175,10 @@ describe('xenrel plan', () => {
     await cacache.put(cache.contentDir, 'test:zlib', bytes, { algorithms: ['sha512'] });
     // A git mirror holding seabios's locked commit.
     const work = await tmp.make();
-    const g = (...a: string[]) => execFileSync('git', a, { cwd: work, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' } }).toString().trim();
+    const g = (...a: string[]) =>
+      execFileSync('git', a, { cwd: work, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' } })
+        .toString()
+        .trim();
     g('init', '-q');
     await writeFile(join(work, 'f'), 'x');
     g('add', 'f');
@@ -165,8 +192,18 @@ describe('xenrel plan', () => {
       name: 'xen',
       components: {
         seabios: { git: 'https://xenbits.xen.org/git-http/seabios.git', ref: 'rel-1.17.0', commit, tree, path: 'tools/firmware/seabios-dir-remote' },
-        zlib: { url: 'https://xenbits.xen.org/xen-extfiles/zlib-1.2.3.tar.gz', integrity: ssri.fromData(bytes, { algorithms: ['sha512'] }).toString(), size: bytes.length, path: 'stubdom/zlib-1.2.3.tar.gz' },
-        newlib: { url: 'https://xenbits.xen.org/xen-extfiles/newlib-1.16.0.tar.gz', integrity: ssri.fromData(Buffer.from('other'), { algorithms: ['sha512'] }).toString(), size: 5, path: 'stubdom/newlib-1.16.0.tar.gz' },
+        zlib: {
+          url: 'https://xenbits.xen.org/xen-extfiles/zlib-1.2.3.tar.gz',
+          integrity: ssri.fromData(bytes, { algorithms: ['sha512'] }).toString(),
+          size: bytes.length,
+          path: 'stubdom/zlib-1.2.3.tar.gz',
+        },
+        newlib: {
+          url: 'https://xenbits.xen.org/xen-extfiles/newlib-1.16.0.tar.gz',
+          integrity: ssri.fromData(Buffer.from('other'), { algorithms: ['sha512'] }).toString(),
+          size: 5,
+          path: 'stubdom/newlib-1.16.0.tar.gz',
+        },
       },
     };
     await writeFile(join(root, 'xenrel.lock'), `${JSON.stringify(lock, null, 2)}\n`);

@@ -14,14 +14,18 @@ const tmp = tempDirs();
 afterAll(() => tmp.cleanup());
 
 const cleanEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 async function tree(variant: XenVariant, opts: Parameters<typeof writeXenPinsTree>[2] = {}) {
   return writeXenPinsTree(await tmp.make('xenrel-xen-'), variant, opts);
 }
 
 describe('readXenPins on fixture trees', () => {
-  it('reads the tree\'s own pins past xenrel\'s .config block; with lockedPins, what make runs with', async () => {
+  it("reads the tree's own pins past xenrel's .config block; with lockedPins, what make runs with", async () => {
     const block = withBlock('# fork\nSEABIOS_UPSTREAM_REVISION = rel-1.18.0\n', {
       pins: [{ component: 'seabios', variable: 'SEABIOS_UPSTREAM_REVISION', value: 'rel-1.17.0' }],
     });
@@ -93,7 +97,7 @@ describe('readXenPins on fixture trees', () => {
     expect(pins.vars.MINIOS_UPSTREAM_REVISION).toMatchObject({ value: 'deadbeef', origin: 'environment' });
   });
 
-  it('an outer make\'s MAKEFLAGS does not leak in', async () => {
+  it("an outer make's MAKEFLAGS does not leak in", async () => {
     const root = await tree('4.22');
     const pins = await readXenPins(root, { env: { ...cleanEnv, MAKEFLAGS: 'SEABIOS_UPSTREAM_REVISION=from-makeflags' } });
     expect(pins.vars.SEABIOS_UPSTREAM_REVISION!.value).toBe('rel-1.17.0');
@@ -178,7 +182,7 @@ describe('pinsToManifest and checkPins', () => {
     expect(unstable.notes.join('\n')).toMatch(/qemu-xen: QEMU_UPSTREAM_REVISION is "master".*floats/);
   });
 
-  it('a local path pin becomes a file:// URL; a fork\'s unknown pins and stubdom libs are reported', async () => {
+  it("a local path pin becomes a file:// URL; a fork's unknown pins and stubdom libs are reported", async () => {
     const root = await tree('4.22', {
       dotConfig: 'QEMU_UPSTREAM_URL = /srv/git/qemu-xen.git\nFOO_UPSTREAM_URL = https://example.org/foo.git\n',
       extra: {

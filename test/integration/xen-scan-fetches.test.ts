@@ -32,7 +32,7 @@ describe('scanFetches', () => {
     expect(sites.some((s) => s.file === 'stubdom/configure')).toBe(false);
   });
 
-  it('4.19: qemu-xen-traditional and mktarball\'s archive-source.sh are mapped', async () => {
+  it("4.19: qemu-xen-traditional and mktarball's archive-source.sh are mapped", async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.19');
     const { sites, unmapped } = await scanFetches(root);
     expect(unmapped).toEqual([]);
@@ -40,7 +40,7 @@ describe('scanFetches', () => {
     expect(sites.find((s) => s.kind === 'archive-source')).toMatchObject({ file: 'tools/misc/mktarball', component: 'qemu-xen' });
   });
 
-  it('reports a fork\'s new download it cannot map, with file and line; comments are not fetches', async () => {
+  it("reports a fork's new download it cannot map, with file and line; comments are not fetches", async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22', {
       extra: {
         'tools/libfoo/Makefile': '# wget is not used here\nlibfoo.tar.gz:\n\twget -O $@ https://example.org/libfoo.tar.gz\n\nbar:\n\t$(GIT) clone $(BAR_URL) bar\n',
@@ -57,7 +57,7 @@ describe('scanFetches', () => {
     expect(unmapped.map((s) => s.kind)).toEqual(['curl', 'wget', 'git']);
   });
 
-  it('a fork\'s foobios-dir in the GIT=$(GIT) git-checkout.sh style is reported; plain assignments are not', async () => {
+  it("a fork's foobios-dir in the GIT=$(GIT) git-checkout.sh style is reported; plain assignments are not", async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22', {
       extra: {
         'tools/firmware/foobios.mk': [
@@ -79,7 +79,7 @@ describe('scanFetches', () => {
     expect(unmapped[0]!.kind).toBe('git-checkout');
   });
 
-  it('maps a fork\'s stubdom library once the manifest has a component naming its variables', async () => {
+  it("maps a fork's stubdom library once the manifest has a component naming its variables", async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22', {
       extra: { 'stubdom/extra.mk': 'libfoo-$(LIBFOO_VERSION).tar.gz:\n\t$(FETCHER) $@ $(LIBFOO_URL)/$@\n' },
     });

@@ -37,7 +37,7 @@ async function tarballConfig(l: Lockfile): Promise<string> {
   return join(dir, '.config');
 }
 
-describe('what the release tarball\'s make asks for', () => {
+describe("what the release tarball's make asks for", () => {
   it('nothing to say when the block carries every locked pin', async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22');
     const l = lock();
@@ -48,8 +48,12 @@ describe('what the release tarball\'s make asks for', () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22');
     const w = await tarballPinWarnings(root, undefined, lock());
     expect(w).toHaveLength(3);
-    expect(w[0]).toMatch(/^mini-os: the release tarball's make would ask for https:\/\/xenbits\.xen\.org\/git-http\/mini-os\.git \(MINIOS_UPSTREAM_URL \(Config\.mk:\d+\)\), but the lock pins https:\/\/mirror\.example\/mini-os\.git; the shim will refuse that fetch$/);
-    expect(w[1]).toMatch(/^newlib: .* would ask for https:\/\/xenbits\.xen\.org\/xen-extfiles\/newlib-1\.16\.0\.tar\.gz \(NEWLIB_URL \(stubdom\/configure\.ac:\d+\), NEWLIB_VERSION/);
+    expect(w[0]).toMatch(
+      /^mini-os: the release tarball's make would ask for https:\/\/xenbits\.xen\.org\/git-http\/mini-os\.git \(MINIOS_UPSTREAM_URL \(Config\.mk:\d+\)\), but the lock pins https:\/\/mirror\.example\/mini-os\.git; the shim will refuse that fetch$/,
+    );
+    expect(w[1]).toMatch(
+      /^newlib: .* would ask for https:\/\/xenbits\.xen\.org\/xen-extfiles\/newlib-1\.16\.0\.tar\.gz \(NEWLIB_URL \(stubdom\/configure\.ac:\d+\), NEWLIB_VERSION/,
+    );
     expect(w[2]).toMatch(/^seabios: .*SEABIOS_UPSTREAM_URL \(Config\.mk:\d+\)/);
   });
 
@@ -61,8 +65,10 @@ describe('what the release tarball\'s make asks for', () => {
     });
     const w = await tarballPinWarnings(root, await tarballConfig(l), l);
     expect(w).toEqual([
-      'foobios: no make variable of Xen that xenrel knows names it, so the release tarball\'s make asks for whatever its makefiles say; the shim serves only https://example.org/foobios.git (v1)',
-      expect.stringMatching(/^zlib: the release tarball's make would ask for https:\/\/xenbits\.xen\.org\/xen-extfiles\/zlib-1\.2\.3\.tar\.gz \(ZLIB_URL \(stubdom\/configure\.ac:\d+\), ZLIB_VERSION \(stubdom\/configure\.ac:\d+\)\), but the lock pins https:\/\/mirror\.example\/zlib\.tgz/),
+      "foobios: no make variable of Xen that xenrel knows names it, so the release tarball's make asks for whatever its makefiles say; the shim serves only https://example.org/foobios.git (v1)",
+      expect.stringMatching(
+        /^zlib: the release tarball's make would ask for https:\/\/xenbits\.xen\.org\/xen-extfiles\/zlib-1\.2\.3\.tar\.gz \(ZLIB_URL \(stubdom\/configure\.ac:\d+\), ZLIB_VERSION \(stubdom\/configure\.ac:\d+\)\), but the lock pins https:\/\/mirror\.example\/zlib\.tgz/,
+      ),
     ]);
   });
 

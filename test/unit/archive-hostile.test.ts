@@ -123,8 +123,7 @@ describe('hostile archives (hostile-inputs §1.4)', () => {
   });
 
   it('12. devices and FIFOs, no mknod attempted', async () => {
-    for (const type of ['3', '4', '6'])
-      await expectRefused(rawTar([dir('top'), rawEntry({ name: 'top/dev', type })]), 'E_TAR_SPECIAL', 'top/dev');
+    for (const type of ['3', '4', '6']) await expectRefused(rawTar([dir('top'), rawEntry({ name: 'top/dev', type })]), 'E_TAR_SPECIAL', 'top/dev');
   });
 
   it('13. setuid/setgid/sticky normalised away; uid 0 / uname root ignored, files owned by the caller', async () => {
@@ -222,8 +221,7 @@ describe('hostile archives (hostile-inputs §1.4)', () => {
 
   it('22. Windows-reserved names', async () => {
     // Refused under the portable-name rule (`limits: {portableNames: true}` in the config).
-    for (const n of ['CON', 'nul.txt', 'x.', 'x ', 'LONGNA~1'])
-      await expectRefused(rawTar([file(`top/${n}`)]), 'E_TAR_WINDOWS_NAME', n, { portableNames: true });
+    for (const n of ['CON', 'nul.txt', 'x.', 'x ', 'LONGNA~1']) await expectRefused(rawTar([file(`top/${n}`)]), 'E_TAR_WINDOWS_NAME', n, { portableNames: true });
     await expectRefused(rawTar([file('top/x:y')]), 'E_TAR_BAD_CHAR');
     // Off by default: harmless on POSIX, and real upstreams have such names (QEMU's hw/misc/aux.c).
     await expect(readTar(chunks(rawTar([file('top/hw/misc/aux.c')])))).resolves.toMatchObject({ entries: 1 });

@@ -20,7 +20,7 @@ beforeAll(async () => {
   base = await tmp.make('xenrel-reader-');
   const top = join(base, 'proj');
   const files: Record<string, string> = {
-    'Makefile': 'all:\n',
+    Makefile: 'all:\n',
     'src/main.c': 'int main(void) { return 0; }\n',
     [`${'very-long-directory-name/'.repeat(5)}and-a-long-file-name-too.c`]: 'long\n',
     'docs/r\u00e9sum\u00e9.txt': 'unicode\n',
@@ -51,7 +51,12 @@ describe('reading archives written by other tools', () => {
     [
       'Python tarfile (pax)',
       (out) =>
-        execFileSync('python3', ['-c', `import tarfile,sys\nt=tarfile.open(sys.argv[1],'w:gz',format=tarfile.PAX_FORMAT)\nt.add(sys.argv[2]+'/proj',arcname='proj',filter=lambda i: None if '.git' in i.name.split('/') else i)\nt.close()`, out, base]),
+        execFileSync('python3', [
+          '-c',
+          `import tarfile,sys\nt=tarfile.open(sys.argv[1],'w:gz',format=tarfile.PAX_FORMAT)\nt.add(sys.argv[2]+'/proj',arcname='proj',filter=lambda i: None if '.git' in i.name.split('/') else i)\nt.close()`,
+          out,
+          base,
+        ]),
     ],
   ];
   for (const [name, make] of makers) {

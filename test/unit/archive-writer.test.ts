@@ -20,7 +20,7 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 const LONG = `deep/${'long-directory-name-'.repeat(6)}/file-with-a-long-name.txt`;
 const FILES: Record<string, string> = {
-  'README': 'hello\n',
+  README: 'hello\n',
   'a.txt': 'a\n',
   'a/b.txt': 'b\n',
   'a-b/c': 'c\n',
@@ -162,14 +162,23 @@ print(json.dumps([[m.name, m.type.decode(), m.linkname, m.mode, m.uid, m.uname, 
     const raw = await readFile(join(out, 'x.tar'));
     const paxNames: string[] = [];
     for (let off = 0; off + 512 <= raw.length; ) {
-      const name = raw.subarray(off, off + 100).toString('latin1').replace(/\0.*$/s, '');
+      const name = raw
+        .subarray(off, off + 100)
+        .toString('latin1')
+        .replace(/\0.*$/s, '');
       if (!name) break;
       const size = parseInt(raw.subarray(off + 124, off + 136).toString('latin1'), 8);
       if (raw[off + 156] === 0x78) paxNames.push(name);
       off += 512 + Math.ceil(size / 512) * 512;
     }
     expect(paxNames.sort()).toEqual(
-      ['xen-4.22.0/PaxHeaders/caf_', 'xen-4.22.0/PaxHeaders/file-with-a-long-name.txt', 'xen-4.22.0/PaxHeaders/link-to-caf_', `xen-4.22.0/PaxHeaders/${'long-directory-name-'.repeat(6).slice(0, 100 - 'xen-4.22.0/PaxHeaders/'.length)}`, 'xen-4.22.0/PaxHeaders/_ber.md'].sort(),
+      [
+        'xen-4.22.0/PaxHeaders/caf_',
+        'xen-4.22.0/PaxHeaders/file-with-a-long-name.txt',
+        'xen-4.22.0/PaxHeaders/link-to-caf_',
+        `xen-4.22.0/PaxHeaders/${'long-directory-name-'.repeat(6).slice(0, 100 - 'xen-4.22.0/PaxHeaders/'.length)}`,
+        'xen-4.22.0/PaxHeaders/_ber.md',
+      ].sort(),
     );
   });
 
@@ -177,10 +186,31 @@ print(json.dumps([[m.name, m.type.decode(), m.linkname, m.mode, m.uid, m.uname, 
     const out = await tmp.make();
     const cases: [EntrySource[], string, string][] = [
       // an absolute link is inert (edk2 has some), but nothing may resolve through it
-      [[{ kind: 'symlink', path: 'l', target: '/etc' }, { kind: 'symlink', path: 'm', target: 'l/passwd' }], 'E_TAR_LINK_ESCAPE', 'xen/m'],
+      [
+        [
+          { kind: 'symlink', path: 'l', target: '/etc' },
+          { kind: 'symlink', path: 'm', target: 'l/passwd' },
+        ],
+        'E_TAR_LINK_ESCAPE',
+        'xen/m',
+      ],
       [[{ kind: 'symlink', path: 'a/l', target: '../../x' }], 'E_TAR_LINK_ESCAPE', 'xen/a/l'],
-      [[{ kind: 'symlink', path: 'a/s', target: '..' }, { kind: 'symlink', path: 'a/t', target: 's/..' }], 'E_TAR_ROOT_ENTRY', 'xen/a/t'],
-      [[{ kind: 'symlink', path: 'a/s', target: '..' }, { kind: 'symlink', path: 'a/t', target: 's/../..' }], 'E_TAR_LINK_ESCAPE', 'xen/a/t'],
+      [
+        [
+          { kind: 'symlink', path: 'a/s', target: '..' },
+          { kind: 'symlink', path: 'a/t', target: 's/..' },
+        ],
+        'E_TAR_ROOT_ENTRY',
+        'xen/a/t',
+      ],
+      [
+        [
+          { kind: 'symlink', path: 'a/s', target: '..' },
+          { kind: 'symlink', path: 'a/t', target: 's/../..' },
+        ],
+        'E_TAR_LINK_ESCAPE',
+        'xen/a/t',
+      ],
       [[bufferEntry('x', 'a'), bufferEntry('x', 'b')], 'E_ARCHIVE_DUPLICATE', 'x'],
       [[bufferEntry('x', 'a'), bufferEntry('x/y', 'b')], 'E_ARCHIVE_DUPLICATE', 'x/y'],
       [[bufferEntry('../x', 'a')], 'E_TAR_TRAVERSAL', '../x'],
@@ -196,12 +226,18 @@ print(json.dumps([[m.name, m.type.decode(), m.linkname, m.mode, m.uid, m.uname, 
     expect(() => planEntries([], { topDir: 'x', mtime: -1 })).toThrow(/mtime/);
     expect(await readdir(out)).toEqual([]);
     // an internal link is fine, also to the top directory itself
-    await writeArchive([{ kind: 'symlink', path: 'a/l', target: '../b' }, { kind: 'symlink', path: 'a/top', target: '..' }], {
-      out: join(out, 'ok.tar'),
-      format: 'none',
-      topDir: 'xen',
-      mtime: 0,
-    });
+    await writeArchive(
+      [
+        { kind: 'symlink', path: 'a/l', target: '../b' },
+        { kind: 'symlink', path: 'a/top', target: '..' },
+      ],
+      {
+        out: join(out, 'ok.tar'),
+        format: 'none',
+        topDir: 'xen',
+        mtime: 0,
+      },
+    );
   });
 
   it('a file that changes size while packing fails the write and leaves no output', async () => {

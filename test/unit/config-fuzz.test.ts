@@ -34,29 +34,31 @@ describe('fuzzing the config and lockfile parsers', () => {
   });
 
   it('mutated YAML configs: parsed or a ConfigError with file:line:col', () => {
-    fc.assert(fc.property(mutatedConfig, (text) => expectCleanOutcome(() => parseManifestText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml')), { numRuns: 1500 });
+    fc.assert(
+      fc.property(mutatedConfig, (text) => expectCleanOutcome(() => parseManifestText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml')),
+      { numRuns: 1500 },
+    );
   });
 
   it('random text and random YAML documents as configs', () => {
     const yamlish = fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v));
-    fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 100 }), yamlish), (text) =>
-      expectCleanOutcome(() => parseManifestText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml'),
-    ), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 100 }), yamlish), (text) =>
+        expectCleanOutcome(() => parseManifestText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml'),
+      ),
+      { numRuns: 1000 },
+    );
   });
 
   it('mutated and restructured JSON lockfiles: parsed or a ConfigError with file:line:col', () => {
-    fc.assert(fc.property(fc.oneof(mutatedLock, structuralLock, fc.string({ maxLength: 100 })), (text) =>
-      expectCleanOutcome(() => parseLockText(text, 'xenrel.lock'), 'xenrel.lock'),
-    ), { numRuns: 1500 });
+    fc.assert(
+      fc.property(fc.oneof(mutatedLock, structuralLock, fc.string({ maxLength: 100 })), (text) => expectCleanOutcome(() => parseLockText(text, 'xenrel.lock'), 'xenrel.lock')),
+      { numRuns: 1500 },
+    );
   });
 
   it('pathological inputs stay fast: deep nesting, many aliases, huge keys', () => {
-    const cases = [
-      `${'['.repeat(5000)}${']'.repeat(5000)}`,
-      ALIAS_BOMB,
-      `${'k'.repeat(200_000)}: 1\n`,
-      `${'- '.repeat(3000)}x\n`,
-    ];
+    const cases = [`${'['.repeat(5000)}${']'.repeat(5000)}`, ALIAS_BOMB, `${'k'.repeat(200_000)}: 1\n`, `${'- '.repeat(3000)}x\n`];
     for (const text of cases) {
       const t0 = Date.now();
       expectCleanOutcome(() => parseManifestText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml');
@@ -97,9 +99,7 @@ describe('keys named like Object.prototype plumbing', () => {
   const cfg = (name: string) => `version: 1\nname: xen\ncomponents:\n  prebuilt:\n    local: a.bin\n    path: tools/a.bin\n  ${name}:\n    local: b.bin\n    path: tools/b.bin\n`;
   it('a component named __proto__ or constructor is refused at its line, not dropped or mistaken for a locked one', () => {
     for (const name of ['__proto__', 'constructor', 'prototype']) {
-      expect(() => parseManifestText(cfg(name), 'xenrel.config.yaml'), name).toThrow(
-        new RegExp(`^xenrel\\.config\\.yaml:7:3: components\\.${name}: "${name}" is a reserved name`),
-      );
+      expect(() => parseManifestText(cfg(name), 'xenrel.config.yaml'), name).toThrow(new RegExp(`^xenrel\\.config\\.yaml:7:3: components\\.${name}: "${name}" is a reserved name`));
     }
   });
   it('in a lockfile too, at any depth', () => {

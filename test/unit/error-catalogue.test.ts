@@ -16,8 +16,7 @@ function sources(dir: string): string[] {
 
 function codesInSource(): Set<string> {
   const codes = new Set<string>();
-  for (const f of sources(join(ROOT, 'src')))
-    for (const m of readFileSync(f, 'utf8').matchAll(/['"`](E_[A-Z0-9_]*[A-Z0-9])['"`]/g)) codes.add(m[1]!);
+  for (const f of sources(join(ROOT, 'src'))) for (const m of readFileSync(f, 'utf8').matchAll(/['"`](E_[A-Z0-9_]*[A-Z0-9])['"`]/g)) codes.add(m[1]!);
   return codes;
 }
 

@@ -41,9 +41,7 @@ describe('manifest', () => {
   });
 
   it('names file, line, column and key path of a wrong type', () => {
-    expect(issuesOf(good.replace('ref: rel-1.17.0', 'ref: 17'))).toEqual([
-      'xenrel.config.yaml:8:10: components.seabios.ref: expected a string, found number 17',
-    ]);
+    expect(issuesOf(good.replace('ref: rel-1.17.0', 'ref: 17'))).toEqual(['xenrel.config.yaml:8:10: components.seabios.ref: expected a string, found number 17']);
   });
 
   it('rejects unknown keys with a suggestion', () => {
@@ -63,9 +61,7 @@ describe('manifest', () => {
   });
 
   it('checks sources, refs and paths', () => {
-    expect(issuesOf(good.replace('    ref: rel-1.17.0\n', ''))).toEqual([
-      'xenrel.config.yaml:7:10: components.seabios.git: a git source needs "ref" (a tag, branch or commit)',
-    ]);
+    expect(issuesOf(good.replace('    ref: rel-1.17.0\n', ''))).toEqual(['xenrel.config.yaml:7:10: components.seabios.git: a git source needs "ref" (a tag, branch or commit)']);
     expect(issuesOf(good.replace('path: stubdom/newlib', 'path: ../stubdom/newlib'))[0]).toContain('components.newlib.path: must not contain ".."');
     expect(issuesOf(good.replace('path: stubdom/newlib', 'path: /stubdom/newlib'))[0]).toContain('must be relative');
     expect(issuesOf(good.replace('path: stubdom/newlib-1.16.0.tar.gz', 'path: tools/firmware/seabios-dir-remote/x'))[0]).toContain(
@@ -92,7 +88,10 @@ describe('manifest', () => {
     expect(loaded.root).toBe(root);
 
     const pkg = await tmp.make();
-    await writeFile(join(pkg, 'package.json'), JSON.stringify({ name: 'x', xenrel: { version: 1, name: 'xen', components: { a: { url: 'https://e/a.tgz', path: 'a.tgz', pathh: 1 } } } }, null, 2));
+    await writeFile(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name: 'x', xenrel: { version: 1, name: 'xen', components: { a: { url: 'https://e/a.tgz', path: 'a.tgz', pathh: 1 } } } }, null, 2),
+    );
     await expect(loadManifest({ cwd: pkg })).rejects.toThrow(/package\.json:\d+:\d+: components\.a\.pathh: unknown key "pathh" \(did you mean "path"\?\)/);
 
     const other = await tmp.make();

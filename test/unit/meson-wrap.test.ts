@@ -7,10 +7,26 @@ const HASH = 'e16d2d3311acee920a9eb8d33b8cbc1787ce4a264e85f964c2404b969bdcd487';
 describe('meson wrap files', () => {
   it('reads wrap-git and wrap-file the way meson does (defaults, case, comments, diff_files)', () => {
     expect(parseWrap('subprojects/dtc.wrap', '# c\n[wrap-git]\nURL = https://x/dtc.git\nrevision: abc\ndepth = 1\n')).toEqual({
-      type: 'git', name: 'dtc', directory: 'dtc', url: 'https://x/dtc.git', revision: 'abc', diffFiles: [], cloneRecursive: false,
+      type: 'git',
+      name: 'dtc',
+      directory: 'dtc',
+      url: 'https://x/dtc.git',
+      revision: 'abc',
+      diffFiles: [],
+      cloneRecursive: false,
     });
-    const f = parseWrap('subprojects/anyhow-1-rs.wrap', `[wrap-file]\ndirectory = anyhow-1.0.98\nsource_url = https://x/a.tar.gz\nsource_filename = a.tar.gz\nsource_hash = ${HASH.toUpperCase()}\npatch_directory = anyhow-1-rs\ndiff_files = a/1.patch, a/2.patch\n\n[provide]\ndependency_names = anyhow\n`);
-    expect(f).toMatchObject({ type: 'file', directory: 'anyhow-1.0.98', sourceHash: HASH, patchDirectory: 'anyhow-1-rs', diffFiles: ['a/1.patch', 'a/2.patch'], leadDirectoryMissing: false });
+    const f = parseWrap(
+      'subprojects/anyhow-1-rs.wrap',
+      `[wrap-file]\ndirectory = anyhow-1.0.98\nsource_url = https://x/a.tar.gz\nsource_filename = a.tar.gz\nsource_hash = ${HASH.toUpperCase()}\npatch_directory = anyhow-1-rs\ndiff_files = a/1.patch, a/2.patch\n\n[provide]\ndependency_names = anyhow\n`,
+    );
+    expect(f).toMatchObject({
+      type: 'file',
+      directory: 'anyhow-1.0.98',
+      sourceHash: HASH,
+      patchDirectory: 'anyhow-1-rs',
+      diffFiles: ['a/1.patch', 'a/2.patch'],
+      leadDirectoryMissing: false,
+    });
     expect(parseWrap('subprojects/x.wrap', '[wrap-redirect]\nfilename = a/subprojects/x.wrap\n')).toEqual({ type: 'redirect', name: 'x' });
     expect(sriFromSha256Hex(HASH)).toBe(`sha256-${Buffer.from(HASH, 'hex').toString('base64')}`);
   });

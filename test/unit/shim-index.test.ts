@@ -11,7 +11,13 @@ const LOCK: Lockfile = {
   lockfileVersion: 1,
   name: 'xen',
   components: {
-    seabios: { git: 'https://example.invalid/seabios.git', ref: 'rel-1.17.0', commit: 'a'.repeat(40), tree: `sha256-${'B'.repeat(43)}=`, path: 'tools/firmware/seabios-dir-remote' },
+    seabios: {
+      git: 'https://example.invalid/seabios.git',
+      ref: 'rel-1.17.0',
+      commit: 'a'.repeat(40),
+      tree: `sha256-${'B'.repeat(43)}=`,
+      path: 'tools/firmware/seabios-dir-remote',
+    },
     newlib: { url: 'https://example.invalid/newlib-1.16.0.tar.gz', integrity: `sha512-${'A'.repeat(86)}==`, size: 1, path: 'stubdom/newlib-1.16.0.tar.gz' },
   },
 };

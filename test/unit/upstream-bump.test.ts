@@ -13,7 +13,20 @@ const tmp = tempDirs();
 afterAll(() => tmp.cleanup());
 
 describe('newerTags', () => {
-  const tags = ['rel-1.15.0', 'rel-1.16.0', 'rel-1.16.3', 'rel-1.17.0', 'rel-1.9.0', 'rel-1.17.0-rc1', 'rel-1.18', 'v1.20.0', 'qemu-xen-4.22.0', 'qemu-xen-4.23.0', 'qemu-xen-4.3.0', 'qemu-xen-4.23.0-rc2'];
+  const tags = [
+    'rel-1.15.0',
+    'rel-1.16.0',
+    'rel-1.16.3',
+    'rel-1.17.0',
+    'rel-1.9.0',
+    'rel-1.17.0-rc1',
+    'rel-1.18',
+    'v1.20.0',
+    'qemu-xen-4.22.0',
+    'qemu-xen-4.23.0',
+    'qemu-xen-4.3.0',
+    'qemu-xen-4.23.0-rc2',
+  ];
   it.each([
     ['rel-1.16.0', ['rel-1.18', 'rel-1.17.0', 'rel-1.16.3']],
     ['rel-1.17.0', ['rel-1.18']],

@@ -69,10 +69,7 @@ describe('.config block', () => {
   test('the override lines win over a later FETCHER := and the command line (GNU make)', async () => {
     const dir = await tmp.make();
     await writeConfigBlock(dir);
-    await writeFile(
-      join(dir, 'Makefile'),
-      'XEN_ROOT := $(CURDIR)\n-include $(XEN_ROOT)/.config\nFETCHER := wget -c -O\nGIT ?= git\nall:\n\t@echo "$(GIT)|$(FETCHER)"\n',
-    );
+    await writeFile(join(dir, 'Makefile'), 'XEN_ROOT := $(CURDIR)\n-include $(XEN_ROOT)/.config\nFETCHER := wget -c -O\nGIT ?= git\nall:\n\t@echo "$(GIT)|$(FETCHER)"\n');
     const { spawnSync } = await import('node:child_process');
     const r = spawnSync('make', ['-s', 'FETCHER=curl -o', 'GIT=/usr/bin/git'], { cwd: dir, encoding: 'utf8', env: { ...process.env, MAKEFLAGS: '' } });
     expect(r.stdout.trim()).toBe(`${dir}/.xenrel/bin/git|${dir}/.xenrel/bin/fetch`);
@@ -104,7 +101,10 @@ describe('.config block: the locked pins', () => {
     ]);
     expect(unpinned).toEqual([
       { component: 'foobios', reason: 'xenrel knows no make variable of Xen that names it' },
-      { component: 'zlib', reason: 'stubdom/Makefile fetches $(ZLIB_URL)/zlib-1.2.3.tar.gz, and the locked URL https://mirror.example/zlib.tgz?v=1#x does not end in zlib-1.2.3.tar.gz' },
+      {
+        component: 'zlib',
+        reason: 'stubdom/Makefile fetches $(ZLIB_URL)/zlib-1.2.3.tar.gz, and the locked URL https://mirror.example/zlib.tgz?v=1#x does not end in zlib-1.2.3.tar.gz',
+      },
     ]);
   });
 
@@ -127,11 +127,12 @@ describe('.config block: the locked pins', () => {
         '',
       ].join('\n'),
     );
-    const mk = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-      spawnSync('make', ['-s', ...args], { cwd: dir, env: { ...process.env, MAKEFLAGS: '', ...env }, encoding: 'utf8' });
+    const mk = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync('make', ['-s', ...args], { cwd: dir, env: { ...process.env, MAKEFLAGS: '', ...env }, encoding: 'utf8' });
     const locked = 'https://mirror.example/seabios.git|file:///srv/a#b$c.git|https://mirror.example/files';
     expect(mk([]).stdout.trim()).toBe(locked);
-    expect(mk(['SEABIOS_UPSTREAM_URL=https://cmdline.example/x.git', 'NEWLIB_URL=https://cmdline.example'], { MINIOS_UPSTREAM_URL: 'https://env.example/m.git' }).stdout.trim()).toBe(locked);
+    expect(
+      mk(['SEABIOS_UPSTREAM_URL=https://cmdline.example/x.git', 'NEWLIB_URL=https://cmdline.example'], { MINIOS_UPSTREAM_URL: 'https://env.example/m.git' }).stdout.trim(),
+    ).toBe(locked);
     // How xenrel reads the tree's own pins (init, init --check): the block's pins step aside.
     expect(mk(['XENREL_TREE_PINS=y']).stdout.trim()).toBe('https://user.example/seabios.git|https://xenbits.xen.org/git-http/mini-os.git|https://xenbits.xen.org/xen-extfiles');
   });

@@ -17,7 +17,10 @@ afterAll(() => tmp.cleanup());
 
 const X86 = 'x86_64-pc-linux-gnu';
 /** A build machine with everything but the listed programs. */
-const without = (...missing: string[]) => async (p: string) => !missing.includes(p);
+const without =
+  (...missing: string[]) =>
+  async (p: string) =>
+    !missing.includes(p);
 
 /** A tree with only the configure.ac lines plan reads: 4.19 still has qemu-traditional. */
 async function tree(version: '4.19' | '4.22'): Promise<string> {
@@ -35,7 +38,8 @@ async function tree(version: '4.19' | '4.22'): Promise<string> {
 const plan = async (version: '4.19' | '4.22', args: string, missing: string[] = [], env: NodeJS.ProcessEnv = {}) =>
   planBuild({ manifest: loadXenKnowledge(), root: await tree(version), configure: splitArgs(args), host: X86, cmake: false, hasProgram: without(...missing), env });
 
-const as86 = /configure will fail: (.*), and as86 is not on PATH — "Unable to find as86, please install as86" \(tools\/configure\.ac \(ROMBIOS\)\); install it \(Debian: bin86\) or pass AS86=PATH/;
+const as86 =
+  /configure will fail: (.*), and as86 is not on PATH — "Unable to find as86, please install as86" \(tools\/configure\.ac \(ROMBIOS\)\); install it \(Debian: bin86\) or pass AS86=PATH/;
 
 describe('plan: configure checks for host programs', () => {
   it.each<['4.19' | '4.22', string, string]>([
@@ -70,7 +74,7 @@ describe('plan: configure checks for host programs', () => {
   it('every other program configure stops without, with the condition that makes it look', async () => {
     const missing = ['iasl', 'bison', 'perl', 'awk', 'bash', 'python3', 'python', 'python2', 'pkg-config', 'pkgconf', 'gcc', 'cc', 'checkpolicy', 'ocamlfind', 'go'];
     const p = await plan('4.22', '--enable-xsmpolicy --enable-ocamltools --enable-golang', missing);
-    const found = p.warnings.map((w) => /.*, and (.+?) is not on PATH — "([^"]+)"/.exec(w)!.slice(1, 3).join(": "));
+    const found = p.warnings.map((w) => /.*, and (.+?) is not on PATH — "([^"]+)"/.exec(w)!.slice(1, 3).join(': '));
     expect(found).toEqual([
       'perl: Unable to find perl, please install perl',
       'awk: Unable to find awk, please install awk',
@@ -92,7 +96,7 @@ describe('plan: configure checks for host programs', () => {
   });
 });
 
-describe('plan: configure\'s <LIB>_URL variables', () => {
+describe("plan: configure's <LIB>_URL variables", () => {
   it('NEWLIB_URL= and ZLIB_URL= change where those tarballs come from, over --disable-extfiles', async () => {
     const p = await plan('4.22', 'NEWLIB_URL=https://mirror.example/newlib/ ZLIB_URL=https://mirror.example/z --disable-extfiles');
     const url = (n: string) => p.components.find((c) => c.name === n)!;
