@@ -10,7 +10,7 @@
  */
 export const LAYERS = [
   ['errors.ts', 'version.ts', 'types.ts'],
-  ['util', 'tree', 'cache'],
+  ['util', 'tree', 'content-cache'],
   ['components.ts', 'archive', 'manifest'],
   // The formats several stages share: the .xenrel/ folder, release.json, the release record,
   // the static mirror.
@@ -19,7 +19,7 @@ export const LAYERS = [
   ['nested', 'upstream', 'xen'],
   ['lock'],
   ['fetch', 'sbom', 'mirror', 'bump'],
-  ['vendor'],
+  ['vendoring'],
   ['verify'],
   ['release'],
   ['export'],

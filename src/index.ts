@@ -10,7 +10,7 @@ export { readLock, requireLock, writeLock, parseLockText, serializeLock, LOCKFIL
 export { lockProject, checkLock } from './lock/resolve.js';
 export { diffLocks, formatChanges } from './lock/diff.js';
 export { fetchAll } from './fetch/fetch-all.js';
-export { Cache, defaultCacheDir } from './cache/cache.js';
+export { Cache, defaultCacheDir } from './content-cache/cache.js';
 export { treeHash, diffEntries } from './tree/hash.js';
 export { hashDir, walkTree } from './tree/walk.js';
 export { fetchTarball } from './sources/tarball.js';
@@ -19,7 +19,7 @@ export { hashTarball, readTar } from './archive/reader.js';
 export { safeExtract } from './archive/extract.js';
 export { writeArchive } from './archive/write-archive.js';
 export { verifyTarball, verifyDir } from './verify/verify.js';
-export { vendor, vendorCheck, clean } from './vendor/vendor.js';
+export { vendor, vendorCheck, clean } from './vendoring/vendor.js';
 export { generateSbom, renderSbom, sbomEpoch, type SbomFormat } from './sbom/sbom.js';
 export { collectInventory, type SbomInventory, type SbomItem } from './sbom/inventory.js';
 export { toSpdx } from './sbom/spdx.js';

@@ -1,6 +1,6 @@
 import { access, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { assertKnownComponents } from '../components.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import { diffLocks, type ComponentChange } from '../lock/diff.js';

@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { dirname, join } from 'node:path';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { LOCKFILE_NAME } from '../layout/xenrel-dir.js';
 import { resolveWithout } from '../xen/without.js';
 import { Report } from '../report/report.js';
@@ -44,7 +44,7 @@ export abstract class BaseCommand extends Command {
   // The cache, the lock format (zod) and the config loader (yaml) load only in the commands
   // that use them: `hash` and `verify` start without them.
   async openCache(): Promise<Cache> {
-    const { Cache, defaultCacheDir } = await import('../cache/cache.js');
+    const { Cache, defaultCacheDir } = await import('../content-cache/cache.js');
     return new Cache(this.cacheDir ? this.cacheDir : defaultCacheDir());
   }
 

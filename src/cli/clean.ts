@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { XenrelError } from '../errors.js';
 import { readLock } from '../lock/lockfile.js';
 import type { Report } from '../report/report.js';
-import { clean } from '../vendor/vendor.js';
+import { clean } from '../vendoring/vendor.js';
 import { XENREL_DIR } from '../layout/xenrel-dir.js';
 import { BaseCommand } from './base.js';
 

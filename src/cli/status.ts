@@ -7,7 +7,7 @@ import { isLockedGit, isLockedTarball, type LockedComponent } from '../types.js'
 import { hasCommit } from '../sources/git.js';
 import { hasVerifiedContent } from '../sources/tarball.js';
 import { compareBytewise } from '../tree/hash.js';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import type { Report } from '../report/report.js';
 import { jobsOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';

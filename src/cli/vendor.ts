@@ -4,7 +4,7 @@ import { fetchAll } from '../fetch/fetch-all.js';
 import { displayPath } from '../manifest/load.js';
 import type { Report } from '../report/report.js';
 import type { TreeDiff } from '../tree/hash.js';
-import { vendor, vendorCheck, type CheckFinding } from '../vendor/vendor.js';
+import { vendor, vendorCheck, type CheckFinding } from '../vendoring/vendor.js';
 import { BaseCommand } from './base.js';
 
 /** "modified src/a.c, missing README, extra x" (at most `max` names per kind). */

@@ -108,7 +108,7 @@ export class VerifyCommand extends BaseCommand {
       const dir = await mkdtemp(join(tmpdir(), 'xenrel-upstream-'));
       let outcomes: FetchOutcome[] = [];
       // Fetching (undici, cacache, git) loads only when asked for
-      const [{ fetchAll }, { Cache }] = await Promise.all([import('../fetch/fetch-all.js'), import('../cache/cache.js')]);
+      const [{ fetchAll }, { Cache }] = await Promise.all([import('../fetch/fetch-all.js'), import('../content-cache/cache.js')]);
       try {
         report.info(`re-fetching ${Object.keys(upstreamLock.components).length} pins from upstream into a temporary cache`);
         const names = Object.entries(upstreamLock.components)
@@ -167,7 +167,7 @@ export class VerifyCommand extends BaseCommand {
     try {
       report.info(`re-fetching the project from ${url} at ${commit}`);
       const embedded = o.lock ?? (await readEmbeddedLock(target, false));
-      const [{ upstreamProject }, { Cache }] = await Promise.all([import('../verify/upstream-project.js'), import('../cache/cache.js')]);
+      const [{ upstreamProject }, { Cache }] = await Promise.all([import('../verify/upstream-project.js'), import('../content-cache/cache.js')]);
       const up = await upstreamProject(url, commit, embedded ?? { lockfileVersion: 1, name: '-', components: {} }, new Cache(dir));
       const source = `${url} @ ${commit}`;
       let committed: Lockfile | undefined;

@@ -1,6 +1,6 @@
 import { isFullCommit } from '../util/patterns.js';
 import { XenrelError, ExitCode } from '../errors.js';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { compareBytewise } from '../tree/hash.js';
 import { isLockedGit, isLockedLocal, type LoadedManifest, type LockedComponent, type Lockfile } from '../types.js';
 import { exportComponentFile, urlBasename, type ExportedFile } from './sources.js';

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { writeArchive } from '../archive/write-archive.js';
 import { buildComponentTree, hasNested } from '../nested/build.js';

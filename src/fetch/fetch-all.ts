@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { XenrelError, ExitCode, toReported, type ReportedError } from '../errors.js';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import type { LoadedManifest, Lockfile, ProgressSink } from '../types.js';
 import { isLockedGit, isLockedTarball } from '../types.js';
 import { fetchGit } from '../sources/git.js';

@@ -1,4 +1,4 @@
-import { urlKey } from '../cache/cache.js';
+import { urlKey } from '../content-cache/cache.js';
 
 /**
  * Where things live in a static mirror (`xenrel mirror DIR`), relative to its base URL.

@@ -17,7 +17,7 @@ import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent } fro
  *   .xenrel/WITHOUT                    components left out, and the configure flag for each
  *   .xenrel/release.json               written by release inside the tarball (./release-info.ts)
  *   .xenrel/state/                     the shim's run-time records (not part of a release)
- *   .xenrel/Makefile                   `make -C .xenrel pvgrub2` (src/vendor/pvgrub2.ts), when grub2 is locked
+ *   .xenrel/Makefile                   `make -C .xenrel pvgrub2` (src/vendoring/pvgrub2.ts), when grub2 is locked
  *   .xenrel/build/                     pvgrub2 build folders and images (not part of a release)
  */
 /** The lockfile, beside the config. */

@@ -1,4 +1,4 @@
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { runGit } from '../sources/git-run.js';
 import { hasCommit } from '../sources/git.js';
 import { isLockedGit, type LockedComponent, type Lockfile } from '../types.js';

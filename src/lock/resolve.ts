@@ -1,5 +1,5 @@
 import { XenrelError } from '../errors.js';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import type { ComponentSpec, LoadedManifest, LockedComponent, LockedTarball, Lockfile, ProgressSink } from '../types.js';
 import { isLockedGit, isLockedTarball, isLockedLocal } from '../types.js';
 import { checkRef, lockGit } from '../sources/git.js';

@@ -3,7 +3,7 @@
  * fingerprint is recorded in the lock, and later runs must see the same signer.
  */
 import type { Readable } from 'node:stream';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import { resolveRef } from '../sources/git.js';
 import { runGit, runGitRemote } from '../sources/git-run.js';

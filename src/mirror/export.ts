@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import cacache from 'cacache';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { ExitCode, XenrelError, wrapFsError } from '../errors.js';
 import { copyContentTo, hasVerifiedContent } from '../sources/tarball.js';
 import { git, runGit } from '../sources/git-run.js';

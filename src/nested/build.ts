@@ -2,7 +2,7 @@ import { cp, lstat, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { safeExtract } from '../archive/extract.js';
 import { ensureCommit, exportTree } from '../sources/git.js';
 import { openVerifiedContent } from '../sources/tarball.js';

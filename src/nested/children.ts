@@ -1,6 +1,6 @@
 import { isFullCommit } from '../util/patterns.js';
 import { XenrelError, ExitCode } from '../errors.js';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { commitTreeHash, ensureCommit, fetchGit, readGitmodules, resolveRef } from '../sources/git.js';
 import { git, runGit } from '../sources/git-run.js';
 import { listGitlinks } from '../sources/git-tree.js';

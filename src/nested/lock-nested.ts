@@ -1,4 +1,4 @@
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import { compareBytewise } from '../tree/hash.js';
 import { isLockedGit, isLockedLocal, type ComponentSpec, type FieldChange, type LockedChild, type LockedComponent, type ProgressSink } from '../types.js';

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import type { LoadedManifest, Lockfile, ProgressSink } from '../types.js';
 import { serializeLock, LOCKFILE_NAME } from '../lock/lockfile.js';
 import { entriesFromDir } from '../archive/entries.js';
@@ -11,7 +11,7 @@ import { EXTENSIONS, type Compression } from '../archive/compress.js';
 import { treeHash, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { vendor } from '../vendor/vendor.js';
+import { vendor } from '../vendoring/vendor.js';
 import { verifyTarball, type VerifyResult } from '../verify/verify.js';
 import { buildReleaseInfo, RELEASE_INFO, renderReleaseInfo, type ReleaseInfo } from '../layout/release-info.js';
 import { CONFIG_FILE, RELEASE_SBOM, projectEntries } from '../verify/owned.js';

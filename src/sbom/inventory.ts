@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import ssri from 'ssri';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { readTar } from '../archive/reader.js';
 import { serializeLock } from '../lock/lockfile.js';
 import { runGit } from '../sources/git-run.js';

@@ -1,8 +1,8 @@
 import { distance } from '../util/did-you-mean.js';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Cache } from '../cache/cache.js';
-import { urlKey } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
+import { urlKey } from '../content-cache/cache.js';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { treeHash } from '../tree/hash.js';
 import type { ComponentSpec, LockedGit, ProgressSink } from '../types.js';

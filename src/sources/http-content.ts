@@ -14,7 +14,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import cacache from 'cacache';
 import ssri from 'ssri';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { ExitCode, wrapFsError, XenrelError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../util/atomic.js';
 

@@ -24,7 +24,7 @@
  */
 import { isLoopbackHost } from '../util/patterns.js';
 import { rootCertificates } from 'node:tls';
-import { type Cache, urlKey } from '../cache/cache.js';
+import { type Cache, urlKey } from '../content-cache/cache.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import type { ProgressSink } from '../types.js';
 import { discardPartial, downloadOnce, SourceFailure, type DownloadContext } from './http-download.js';

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { LOCKFILE_NAME, serializeLock } from '../lock/lockfile.js';
 import { compareBytewise, fileEntry, type TreeEntry } from '../tree/hash.js';
 import type { Lockfile } from '../types.js';
-import { configBlockOptions, splitConfig, withBlock } from '../vendor/config-block.js';
+import { configBlockOptions, splitConfig, withBlock } from '../vendoring/config-block.js';
 import { SOURCES_DIR, XENREL_DIR, storeKind, storeRel } from '../layout/xenrel-dir.js';
-import { renderPvgrub2Makefile, PVGRUB2_MAKEFILE } from '../vendor/pvgrub2.js';
-import { renderShimFiles } from '../vendor/shim.js';
+import { renderPvgrub2Makefile, PVGRUB2_MAKEFILE } from '../vendoring/pvgrub2.js';
+import { renderShimFiles } from '../vendoring/shim.js';
 import { XENREL_VERSION } from '../version.js';
 import { RELEASE_INFO, renderReleaseInfo, buildReleaseInfo } from '../layout/release-info.js';
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import { readTar } from '../archive/reader.js';
 import { LOCKFILE_NAME } from '../lock/lockfile.js';

@@ -9,7 +9,7 @@ import { entriesFromDir } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
 import { checkPath, checkSymlinks, finding, resolveLimits, RULES, type Finding, type Limits } from '../archive/policy.js';
 import { expectedTree, LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, WITHOUT_FILE, storeKind, storeRel } from '../layout/xenrel-dir.js';
-import { parseShimIndex } from '../vendor/shim-index.js';
+import { parseShimIndex } from '../vendoring/shim-index.js';
 import type { Lockfile, ProgressSink } from '../types.js';
 import { lockDigest, parseLockText } from '../lock/lockfile.js';
 import { recordProjectEntries, type ReleaseRecord } from '../layout/release-record.js';

@@ -8,7 +8,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { Cache } from '../../src/cache/cache.js';
+import { Cache } from '../../src/content-cache/cache.js';
 import { fetchTarball, hasVerifiedContent } from '../../src/sources/tarball.js';
 import type { XenrelError } from '../../src/errors.js';
 

@@ -4,9 +4,9 @@
  * Usage: node --import tsx test/helpers/vendor-child.ts LOCK_JSON CACHE_DIR TREE_DIR
  */
 import { readFile } from 'node:fs/promises';
-import { Cache } from '../../src/cache/cache.js';
+import { Cache } from '../../src/content-cache/cache.js';
 import type { Lockfile } from '../../src/types.js';
-import { vendor } from '../../src/vendor/vendor.js';
+import { vendor } from '../../src/vendoring/vendor.js';
 
 const [lockFile, cacheDir, treeDir] = process.argv.slice(2);
 const lock = JSON.parse(await readFile(lockFile!, 'utf8')) as Lockfile;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import { Cache } from '../../src/cache/cache.js';
+import { Cache } from '../../src/content-cache/cache.js';
 import type { Lockfile } from '../../src/types.js';
 import { tempDirs } from './tmp.js';
 import { XenUpstreams, lockFixture, writeXenTree, type XenVersion } from './xen-tree.js';

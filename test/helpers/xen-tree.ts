@@ -37,7 +37,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import ssri from 'ssri';
-import type { Cache } from '../../src/cache/cache.js';
+import type { Cache } from '../../src/content-cache/cache.js';
 import { lockGit } from '../../src/sources/git.js';
 import { publishFile } from '../../src/sources/http-content.js';
 import type { LockedTarball, Lockfile } from '../../src/types.js';

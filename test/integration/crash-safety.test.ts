@@ -32,7 +32,7 @@ import {
 } from '../helpers/hardening.js';
 import { hashDir } from '../../src/tree/walk.js';
 import { hasCommit } from '../../src/sources/git.js';
-import { Cache } from '../../src/cache/cache.js';
+import { Cache } from '../../src/content-cache/cache.js';
 import { isLockedGit, isLockedTarball, type Lockfile } from '../../src/types.js';
 
 const tmp = tempDirs();

@@ -4,7 +4,7 @@ import { lstat, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cache } from '../../src/cache/cache.js';
+import { Cache } from '../../src/content-cache/cache.js';
 import { XenrelError } from '../../src/errors.js';
 import {
   checkRef,

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { canUnshareNet, make } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
-import { Cache } from '../../src/cache/cache.js';
+import { Cache } from '../../src/content-cache/cache.js';
 import { loadManifest } from '../../src/manifest/load.js';
 import { lockProject } from '../../src/lock/resolve.js';
-import { clean, vendor } from '../../src/vendor/vendor.js';
+import { clean, vendor } from '../../src/vendoring/vendor.js';
 import type { Lockfile } from '../../src/types.js';
 
 const tmp = tempDirs();

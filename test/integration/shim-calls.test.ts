@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { treeHash } from '../../src/tree/hash.js';
 import { hashDir, walkTree } from '../../src/tree/walk.js';
 import type { Lockfile } from '../../src/types.js';
-import { installShim } from '../../src/vendor/shim.js';
+import { installShim } from '../../src/vendoring/shim.js';
 import { runShim as runShimIn, type ShimResult } from '../helpers/shim-run.js';
 import { tempDirs } from '../helpers/tmp.js';
 

@@ -10,7 +10,7 @@ import ssri from 'ssri';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hashDir } from '../../src/tree/walk.js';
 import type { Lockfile } from '../../src/types.js';
-import { installShim, renderShim } from '../../src/vendor/shim.js';
+import { installShim, renderShim } from '../../src/vendoring/shim.js';
 import { runShim } from '../helpers/shim-run.js';
 import { tempDirs } from '../helpers/tmp.js';
 

@@ -9,11 +9,11 @@ import { appendFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:
 import { join } from 'node:path';
 import ssri from 'ssri';
 import { beforeAll, describe, expect, test } from 'vitest';
-import type { Cache } from '../../src/cache/cache.js';
+import type { Cache } from '../../src/content-cache/cache.js';
 import { treeHash } from '../../src/tree/hash.js';
 import { walkTree } from '../../src/tree/walk.js';
 import type { Lockfile } from '../../src/types.js';
-import { vendor } from '../../src/vendor/vendor.js';
+import { vendor } from '../../src/vendoring/vendor.js';
 import { canUnshareNet, make, run } from '../helpers/netns.js';
 import { BUILD_OUTPUTS, type XenUpstreams, expectedBuilt, type XenVersion } from '../helpers/xen-tree.js';
 import { xenFixtureSuite } from '../helpers/xen-fixture-suite.js';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import cacache from 'cacache';
 import ssri from 'ssri';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cache } from '../../src/cache/cache.js';
+import { Cache } from '../../src/content-cache/cache.js';
 import { fetchTarball } from '../../src/sources/tarball.js';
 import { etagOf, startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { tempDirs } from '../helpers/tmp.js';

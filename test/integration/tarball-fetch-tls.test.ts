@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import ssri from 'ssri';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Cache } from '../../src/cache/cache.js';
+import { Cache } from '../../src/content-cache/cache.js';
 import { XenrelError } from '../../src/errors.js';
 import { fetchTarball, hasVerifiedContent, type FetchTarballOptions } from '../../src/sources/tarball.js';
 import { makeSelfSignedCert, startHttpServer, type TestHttpServer } from '../helpers/http-server.js';

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import cacache from 'cacache';
 import ssri from 'ssri';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cache } from '../../src/cache/cache.js';
+import { Cache } from '../../src/content-cache/cache.js';
 import { XenrelError } from '../../src/errors.js';
 import { copyContentTo, fetchTarball, hasVerifiedContent, openVerifiedContent, type FetchTarballOptions } from '../../src/sources/tarball.js';
 import { startHttpServer, etagOf, type TestHttpServer, type HttpServerOptions } from '../helpers/http-server.js';

@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import cacache from 'cacache';
 import ssri from 'ssri';
-import { Cache } from '../../src/cache/cache.js';
+import { Cache } from '../../src/content-cache/cache.js';
 import { parseManifestText } from '../../src/manifest/load.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';

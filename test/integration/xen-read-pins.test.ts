@@ -7,7 +7,7 @@ import { checkPins } from '../../src/xen/check-pins.js';
 import { loadXenKnowledge } from '../../src/xen/knowledge.js';
 import { XenrelError } from '../../src/errors.js';
 import { tempDirs } from '../helpers/tmp.js';
-import { withBlock } from '../../src/vendor/config-block.js';
+import { withBlock } from '../../src/vendoring/config-block.js';
 import { IPXE_PIN, OVMF_PIN, expectedPins, stubdomMkText, writeXenPinsTree, type XenVariant } from '../helpers/xen-pins-tree.js';
 
 const tmp = tempDirs();

@@ -1,11 +1,11 @@
 /**
- * `.xenrel/shim.tsv` from a tarball or tree goes through a schema (src/vendor/shim-index.ts):
+ * `.xenrel/shim.tsv` from a tarball or tree goes through a schema (src/vendoring/shim-index.ts):
  * the index vendor writes parses; each malformed field is named with its line.
  */
 import { describe, expect, it } from 'vitest';
 import type { Lockfile } from '../../src/types.js';
-import { renderIndex } from '../../src/vendor/shim.js';
-import { parseShimIndex } from '../../src/vendor/shim-index.js';
+import { renderIndex } from '../../src/vendoring/shim.js';
+import { parseShimIndex } from '../../src/vendoring/shim-index.js';
 
 const LOCK: Lockfile = {
   lockfileVersion: 1,

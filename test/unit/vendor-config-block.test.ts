@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Lockfile } from '../../src/types.js';
-import { BLOCK_BEGIN, BLOCK_END, removeConfigBlock, renderBlockBody, splitConfig, withBlock, writeConfigBlock } from '../../src/vendor/config-block.js';
+import { BLOCK_BEGIN, BLOCK_END, removeConfigBlock, renderBlockBody, splitConfig, withBlock, writeConfigBlock } from '../../src/vendoring/config-block.js';
 import { lockedPins } from '../../src/xen/locked-pins.js';
 import { tempDirs } from '../helpers/tmp.js';
 

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { recoverSiblings, stagingPath, swapInto } from '../../src/vendor/swap.js';
+import { recoverSiblings, stagingPath, swapInto } from '../../src/vendoring/swap.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs();

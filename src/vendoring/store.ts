@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { copyFile, cp, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import ssri from 'ssri';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { ensureCommit, exportTree } from '../sources/git.js';
 import { copyContentTo } from '../sources/http-content.js';

@@ -1,6 +1,6 @@
 import { readdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Cache } from '../cache/cache.js';
+import type { Cache } from '../content-cache/cache.js';
 import { assertKnownComponents } from '../components.js';
 import { parseLockText, serializeLock } from '../lock/lockfile.js';
 import { diffEntries, isCleanDiff, treeHash, type TreeDiff, type TreeEntry, type TreeMode } from '../tree/hash.js';
@@ -71,7 +71,7 @@ export async function vendor(lock: Lockfile, cache: Cache, treeRoot: string, opt
   const entries: Record<string, TreeEntry[]> = {};
   for (const r of store) if (r.entries) entries[r.name] = r.entries;
   const shim = (await installShim(treeRoot, lock, { without, entries })).changed;
-  // `make -C .xenrel pvgrub2`, when the lock has a grub2 component (src/vendor/pvgrub2.ts).
+  // `make -C .xenrel pvgrub2`, when the lock has a grub2 component (src/vendoring/pvgrub2.ts).
   if (await installPvgrub2(treeRoot, lock, without)) shim.push(PVGRUB2_MAKEFILE);
   const config = await writeConfigBlock(treeRoot, configBlockOptions(lock, without));
   const paths = opts.materialise === false ? [] : await materialise(treeRoot, lock, { without, entries });
