@@ -1,31 +1,75 @@
 /**
  * xenrel as a library: every pipeline stage is a function first, a CLI command second.
- * manifest → lock → fetch → vendor → release → verify.
+ * init → plan → lock → fetch → vendor → release → verify, and the tools around them
+ * (status, bump, diff, sbom, export, mirror). Every name is listed: nothing leaks by `export *`.
  */
-export * from './types.js';
-export { XenrelError, ExitCode } from './errors.js';
-export { loadManifest, parseManifestText, ConfigError } from './manifest/load.js';
+
+// The data model: config, lock, progress
+export type {
+  ComponentConfigure,
+  ComponentSpec,
+  FieldChange,
+  LoadedManifest,
+  LockedChild,
+  LockedChildFile,
+  LockedChildGit,
+  LockedComponent,
+  LockedGit,
+  LockedLocal,
+  LockedPatch,
+  LockedTarball,
+  Lockfile,
+  Manifest,
+  ProgressSink,
+} from './types.js';
+export { isLockedGit, isLockedLocal, isLockedTarball } from './types.js';
+export { ExitCode, XenrelError } from './errors.js';
+
+// Config
+export { ConfigError, loadManifest, parseManifestText } from './manifest/load.js';
 export { findConfig } from './manifest/find-config.js';
-export { readLock, requireLock, writeLock, parseLockText, serializeLock, LOCKFILE_NAME } from './lock/lockfile.js';
-export { lockProject, checkLock } from './lock/resolve.js';
-export { diffLocks, formatChanges } from './lock/diff.js';
-export { fetchAll } from './fetch/fetch-all.js';
+
+// init and plan: what a Xen tree pins and downloads
+export { readXenTree, renderManifestYaml, type TreeReading } from './xen/init.js';
+export { planBuild, type BuildPlan, type PlanOptions } from './xen/plan.js';
+
+// lock
+export { LOCKFILE_NAME, parseLockText, readLock, requireLock, serializeLock, writeLock } from './lock/lockfile.js';
+export { checkLock, lockProject, type LockOptions, type LockResult } from './lock/resolve.js';
+export { diffLocks, formatChanges, type ComponentChange } from './lock/diff.js';
+export { diffReleases, formatShortLogs, type LockDiff, type ShortLog } from './lock/changelog.js';
+
+// fetch and the verified cache
+export { fetchAll, type FetchOptions, type FetchOutcome } from './fetch/fetch-all.js';
 export { Cache, defaultCacheDir } from './content-cache/cache.js';
-export { treeHash, diffEntries } from './tree/hash.js';
-export { hashDir, walkTree } from './tree/walk.js';
 export { fetchTarball } from './sources/tarball.js';
-export { lockGit, fetchGit, exportTree, gitTreeEntries } from './sources/git.js';
+export { exportTree, fetchGit, gitTreeEntries, lockGit } from './sources/git.js';
+
+// vendor
+export { clean, vendor, vendorCheck, type VendorOptions, type VendorResult } from './vendoring/vendor.js';
+
+// release and verify
+export { release, type ReleaseOptions, type ReleaseResult } from './release/release.js';
+export { verifyDir, verifyTarball, type VerifyOptions, type VerifyResult } from './verify/verify.js';
+
+// status and bump
+export { upstreamStatus, type UpstreamOptions, type UpstreamStatus } from './upstream/check.js';
+export { bump, type BumpOptions, type BumpResult } from './bump/bump.js';
+
+// Tree hashes and archives
+export { diffEntries, treeHash, type TreeEntry } from './tree/hash.js';
+export { hashDir, walkTree } from './tree/walk.js';
 export { hashTarball, readTar } from './archive/reader.js';
 export { safeExtract } from './archive/extract.js';
 export { writeArchive } from './archive/write-archive.js';
-export { verifyTarball, verifyDir } from './verify/verify.js';
-export { vendor, vendorCheck, clean } from './vendoring/vendor.js';
+
+// SBOM, distribution exports, mirror
 export { generateSbom, renderSbom, sbomEpoch, type SbomFormat } from './sbom/sbom.js';
 export { collectInventory, type SbomInventory, type SbomItem } from './sbom/inventory.js';
 export { toSpdx } from './sbom/spdx.js';
 export { toCycloneDx } from './sbom/cyclonedx.js';
-export { diffReleases, formatShortLogs, type LockDiff, type ShortLog } from './lock/changelog.js';
 export { exportDebian } from './export/debian.js';
 export { exportFedora } from './export/fedora.js';
-export { exportYocto, yoctoFragment } from './export/yocto.js';
 export { exportBuildroot } from './export/buildroot.js';
+export { exportYocto, yoctoFragment } from './export/yocto.js';
+export { exportMirror, type MirrorOptions, type MirrorResult } from './mirror/export.js';
