@@ -316,6 +316,42 @@ try {
     ]);
   }
 
+  if (XEN) {
+    // The same Xen tree with its git components locked and fetched, as a release manager has
+    // it: generated stand-ins for qemu-xen (text, 4,000 files) and SeaBIOS (text and a blob),
+    // served over file://. The baseline archives the tree and each component with git archive
+    // into one gzip stream, the work the release does without xenrel's extras.
+    const comps = [
+      { name: 'qemu-xen', path: 'tools/qemu-xen-dir-remote', files: 4000, mb: 0, seed: 11 },
+      { name: 'seabios', path: 'tools/firmware/seabios-dir-remote', files: 600, mb: 8, seed: 12 },
+    ];
+    const xc = join(base, 'xen-comp');
+    sh(`git clone -q --no-checkout '${XEN}' '${xc}' && git -C '${xc}' checkout -q -b bench '${XEN_REF}'`);
+    let yaml = `version: 1\nname: xen\nrelease:\n  version: "1.0"\ncomponents:\n`;
+    for (const c of comps) {
+      const dir = join(base, `comp-${c.name}`);
+      mkdirSync(dir);
+      generate(dir, c.files, c.mb, c.seed);
+      if (!c.mb) rmSync(join(dir, 'blobs'), { recursive: true, force: true });
+      sh('git init -q && git add -A && git commit -q -m c && git tag v1 && git repack -adq --window=0 && git prune', dir);
+      yaml += `  ${c.name}:\n    git: file://${dir}\n    ref: v1\n    path: ${c.path}\n`;
+    }
+    writeFileSync(join(xc, 'xenrel.config.yaml'), yaml);
+    const compCache = join(base, 'comp-cache');
+    sh(`'${CLI}' lock -q --cache '${compCache}' && '${CLI}' fetch -q --cache '${compCache}' && git add xenrel.config.yaml xenrel.lock && git commit -q -m bench`, xc);
+    const cfiles = sh(`git ls-files | wc -l`, xc).trim();
+    console.log(`Xen ${XEN_REF} (${cfiles} files) with ${comps.map((c) => `${c.name} (${c.files} files${c.mb ? ` + ${c.mb} MiB` : ''})`).join(', ')} as locked git components`);
+    const xcOut = join(base, 'xen-comp-out');
+    const archives = (z, level) =>
+      `{ git archive --prefix=xen-1.0/ HEAD; ${comps.map((c) => `git -C '${join(base, `comp-${c.name}`)}' archive --prefix=xen-1.0/${c.path}/ v1`).join('; ')}; } | ${z} -n -${level} > '${join(base, 'xca.tar.gz')}'`;
+    await compare(
+      'Xen + components release -6',
+      { run: () => timed([CLI, 'release', '--level', '6', '--out', xcOut, '--cache', compCache, '-q'], xc) },
+      zs.map((z) => ({ name: `git archive (tree, each component) | ${z} -n -6`, run: () => timed(archives(z, 6), xc) })),
+      { before: () => rmSync(join(compCache, 'blob-sha256'), { recursive: true, force: true }) },
+    );
+  }
+
   if (BIG_MB > 0) {
     const big = join(base, 'big');
     mkdirSync(big);

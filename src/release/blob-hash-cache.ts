@@ -62,6 +62,12 @@ export class BlobHashCache {
     }
   }
 
+  /** Lets go of what is in memory; the saved file stays. */
+  clear(): void {
+    this.known.clear();
+    this.added.clear();
+  }
+
   /** Forgets everything (after a release whose read-back failed: the cache may be the cause). */
   async drop(): Promise<void> {
     this.known.clear();

@@ -104,6 +104,8 @@ export interface ProjectSources {
   entries: TreeEntry[];
   /** A file of the project as it goes into a release (before the exclusions), if it exists. */
   read(rel: string): Promise<Buffer | undefined>;
+  /** Several files at once (those that exist). */
+  readAll(rels: readonly string[]): Promise<Map<string, Buffer>>;
   /** Stops what still reads the project (a git child); call it whatever happened. */
   close(): Promise<void>;
 }
@@ -123,14 +125,23 @@ export async function projectSources(project: ProjectSource, opts: ExcludeOption
   const ignoreNames = ['.git'];
   const entries = await walkTree(project.root, { ignoreNames, ignorePaths: excluded.flatMap((e) => [e, `${e}/`]) });
   const sources = await entriesFromDir(project.root, { ignoreNames, skip });
+  const read = (rel: string) =>
+    readFile(join(project.root, rel)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
   return {
     sources,
     entries,
-    read: (rel) =>
-      readFile(join(project.root, rel)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      }),
+    read,
+    readAll: async (rels) => {
+      const out = new Map<string, Buffer>();
+      for (const rel of rels) {
+        const data = await read(rel);
+        if (data) out.set(rel, data);
+      }
+      return out;
+    },
     close: async () => {},
   };
 }

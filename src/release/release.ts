@@ -171,7 +171,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     await vendor(lock, opts.cache, extra, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root });
     await writeFileAtomic(join(extra, LOCKFILE_NAME), serializeLock(lock));
     const warnings = await tarballPinWarnings(
-      { paths: content.entries.filter((e) => e.mode !== '120000').map((e) => e.path), read: content.read },
+      { paths: content.entries.filter((e) => e.mode !== '120000').map((e) => e.path), readAll: content.readAll },
       join(extra, '.config'),
       lock,
       without,
@@ -217,6 +217,11 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     });
     opts.progress?.done?.(writing, '');
     await content.close();
+    // The read-back needs none of the file lists: let them go first, so a large tree is not
+    // held twice (the project files' entries stay, for the record).
+    for (const list of [sources, entries, content.sources, content.entries]) list.length = 0;
+    await hashCache?.save();
+    hashCache?.clear();
 
     // Like `meson dist`: read back what was written before calling it a release.
     const verify = await verifyTarball(out, { expectedTopDir: name, lock, without, progress: opts.progress, progressLabel: `reading back ${basename(out)}` });
@@ -230,7 +235,6 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
         details: { verify },
       });
     }
-    await hashCache?.save();
     const sums = await updateSums(outDir, out, written.sha256);
     const sbomFile = join(outDir, `${name}.spdx.json`);
     await writeFileAtomic(sbomFile, sbom);

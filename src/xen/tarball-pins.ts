@@ -20,7 +20,8 @@ const gitKey = (u: string) => u.replace(/\/+$/, '').replace(/\.git$/, '');
 /** The project's files as they go into the tarball, when they are not on disk as such. */
 export interface TarballFiles {
   paths: readonly string[];
-  read(rel: string): Promise<Buffer | undefined>;
+  /** The content of those of `rels` that exist. */
+  readAll(rels: readonly string[]): Promise<Map<string, Buffer>>;
 }
 
 /** What make reads to evaluate the pins: Config.mk and what it includes, and the fetch makefiles. */
@@ -48,9 +49,7 @@ export async function tarballPinWarnings(project: string | TarballFiles, dotConf
     if (typeof project === 'string') {
       for (const name of await readdir(project)) if (name !== '.config' && name !== '.xenrel') await symlink(resolve(project, name), join(view, name));
     } else {
-      for (const rel of project.paths.filter(PIN_FILES)) {
-        const data = await project.read(rel);
-        if (data === undefined) continue;
+      for (const [rel, data] of await project.readAll(project.paths.filter(PIN_FILES))) {
         await mkdir(dirname(join(view, rel)), { recursive: true });
         await writeFile(join(view, rel), data);
       }
