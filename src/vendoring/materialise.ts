@@ -1,4 +1,4 @@
-import { copyFile, cp, lstat, mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { copyFile, cp, link, lstat, mkdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
@@ -62,7 +62,17 @@ async function materialiseOne(treeRoot: string, name: string, c: LockedComponent
       if (!diff.modified.length && !diff.missing.length) return { name, path: c.path, action: 'unchanged' };
       // A git checkout someone made there (a build without xenrel): their work would be lost.
       if (await exists(join(target, '.git'))) throw inUse(name, c.path, 'is a git checkout that differs from the lock');
-      await restoreFiles(src, target, [...diff.modified, ...diff.missing]);
+      // The folder is rebuilt beside the old one and swapped in, so a kill leaves it entirely
+      // old or entirely restored. Unchanged files and build outputs are hard-linked from the
+      // old folder: their inodes and time stamps stay, and make rebuilds nothing for them.
+      const staged = stagingPath(target);
+      try {
+        await restoreInto(staged, src, target, want, new Set([...diff.modified, ...diff.missing]), current);
+        await swapInto(staged, target);
+      } catch (err) {
+        await rm(staged, { recursive: true, force: true });
+        throw wrapFsError(err, `restoring ${name} at ${c.path}`);
+      }
       return { name, path: c.path, action: 'restored', diff: { ...diff, extra: [] } };
     }
     const staged = stagingPath(target);
@@ -98,33 +108,38 @@ async function materialiseOne(treeRoot: string, name: string, c: LockedComponent
   return st ? { name, path: c.path, action: 'restored', diff: { missing: [], extra: [], modified: [file] } } : { name, path: c.path, action: 'placed' };
 }
 
-/** Put back `paths` (relative) from `src` into `dest`, each file through a temp name and a rename. */
-async function restoreFiles(src: string, dest: string, paths: string[]): Promise<void> {
-  for (const rel of paths) {
-    const to = join(dest, rel);
-    const from = join(src, rel);
-    // Whatever stands in the way of a parent folder or the file itself goes.
-    let parent = dirname(to);
-    const blockers: string[] = [];
-    while (parent.length > dest.length) {
-      const st = await lstat(parent).catch(() => undefined);
-      if (st && !st.isDirectory()) blockers.push(parent);
-      parent = dirname(parent);
-    }
-    for (const b of blockers) await rm(b, { force: true });
+/**
+ * `staged` as the locked tree: `fresh` paths copied from the store `src`, every other locked
+ * file and every file the lock does not name (build outputs) linked from `old`.
+ */
+async function restoreInto(staged: string, src: string, old: string, want: TreeEntry[], fresh: Set<string>, current: TreeEntry[]): Promise<void> {
+  const locked = new Set(want.map((e) => e.path));
+  const place = async (rel: string, from: string, linkIt: boolean) => {
+    const to = join(staged, rel);
     await mkdir(dirname(to), { recursive: true });
-    const st = await lstat(to).catch(() => undefined);
-    if (st?.isDirectory()) await rm(to, { recursive: true, force: true });
-    const tmp = stagingPath(to);
-    try {
-      const sst = await lstat(from);
-      if (sst.isSymbolicLink()) await symlink(await readlink(from), tmp);
-      else await copyFile(from, tmp);
-      await rename(tmp, to);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw wrapFsError(err, `restoring ${to}`);
+    const st = await lstat(from);
+    if (st.isSymbolicLink()) return symlink(await readlink(from), to);
+    if (linkIt) {
+      try {
+        return await link(from, to);
+      } catch {
+        // a filesystem without hard links: a copy with the old time stamps
+        await copyFile(from, to);
+        return utimes(to, st.atime, st.mtime);
+      }
     }
+    await copyFile(from, to);
+  };
+  await mkdir(staged);
+  for (const e of want) await place(e.path, fresh.has(e.path) ? join(src, e.path) : join(old, e.path), !fresh.has(e.path));
+  // A build output where the lock now has a file (or a folder) of that name goes, as a restore would remove it
+  const underLocked = (rel: string) => {
+    for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) if (locked.has(rel.slice(0, i))) return true;
+    return false;
+  };
+  for (const e of current) {
+    if (locked.has(e.path) || underLocked(e.path) || (await lstat(join(staged, e.path)).catch(() => undefined))) continue;
+    await place(e.path, join(old, e.path), true);
   }
 }
 
