@@ -2,7 +2,7 @@
  * `xenrel vendor` and `xenrel clean` as a user runs them (the built CLI), after
  * `xenrel lock`, on the Xen-like fixture tree.
  */
-import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -69,6 +69,27 @@ describe('xenrel vendor / clean', () => {
     expect(fix.code, fix.stderr).toBe(0);
     expect(fix.stdout).toContain('restored seabios in .xenrel/sources/seabios: modified src/post.c\n');
     expect(fix.stdout).toContain('restored zlib at stubdom/zlib-1.2.3.tar.gz: modified zlib-1.2.3.tar.gz\n');
+    expect((await xenrel('vendor', '--check')).code).toBe(0);
+  });
+
+  test('a component folder that differs from the lock is restored in one swap, keeping build outputs', async () => {
+    const at = join(dir, 'tools/firmware/seabios-dir-remote');
+    const locked = (await readdir(at, { recursive: true, withFileTypes: true })).find((d) => d.isFile() && d.name !== 'post.c')!;
+    const unchanged = join(locked.parentPath, locked.name);
+    await appendFile(join(at, 'src/post.c'), 'edit\n');
+    await mkdir(join(at, 'out'), { recursive: true });
+    await writeFile(join(at, 'out/bios.bin'), 'a build output\n');
+    const before = { dir: (await stat(at)).ino, file: await stat(unchanged) };
+    const r = await xenrel('vendor');
+    expect(r.code, r.stderr).toBe(0);
+    // A new folder renamed into place (a kill leaves the old one or the new one, never a mix)…
+    expect((await stat(at)).ino).not.toBe(before.dir);
+    // …whose unchanged files are the old inodes (time stamps kept: make rebuilds nothing)…
+    const after = await stat(unchanged);
+    expect([after.ino, after.mtimeMs]).toEqual([before.file.ino, before.file.mtimeMs]);
+    // …with the build output kept and the edit undone.
+    expect(await readFile(join(at, 'out/bios.bin'), 'utf8')).toBe('a build output\n');
+    expect(await readFile(join(at, 'src/post.c'), 'utf8')).toBe(await readFile(join(dir, '.xenrel/sources/seabios/src/post.c'), 'utf8'));
     expect((await xenrel('vendor', '--check')).code).toBe(0);
   });
 
