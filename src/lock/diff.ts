@@ -81,22 +81,13 @@ export function withMetadata(spec: ComponentSpec, locked: LockedComponent): Lock
  * (license) says? (No network.)
  */
 export function pinMatchesLocked(spec: ComponentSpec, locked: LockedComponent | undefined): boolean {
-  if (!locked) return false;
-  if (spec.path !== locked.path) return false;
-  if (spec.signingKey !== undefined && !(locked as { signer?: string }).signer) return false;
-  // The patch list (names and order); their bytes are compared by patchesMatch (reads files).
-  const wantPatches = (spec.patches ?? []).join('\n');
-  const havePatches = ((locked as { patches?: { file: string }[] }).patches ?? []).map((p) => p.file).join('\n');
-  if (wantPatches !== havePatches) return false;
-  if (spec.git !== undefined) return 'git' in locked && locked.git === spec.git && locked.ref === spec.ref;
-  if (spec.url !== undefined) return 'url' in locked && locked.url === spec.url && (spec.integrity === undefined || spec.integrity === locked.integrity);
-  if (spec.local !== undefined) return 'local' in locked && locked.local === spec.local && (spec.integrity === undefined || spec.integrity === locked.integrity);
-  return false;
+  return locked !== undefined && pinChanges(spec, locked).length === 0;
 }
 
 /**
  * What the config asks for that the locked pin does not answer, field by field, without
- * resolving anything (`lock --check --offline`).
+ * resolving anything: the one rule for whether a pin holds (`lock`, `lock --check`,
+ * `lock --check --offline`, `status`).
  */
 export function pinChanges(spec: ComponentSpec, locked: LockedComponent): FieldChange[] {
   const have = locked as { git?: string; ref?: string; url?: string; local?: string; integrity?: string; patches?: { file: string }[]; signer?: string };
@@ -110,9 +101,10 @@ export function pinChanges(spec: ComponentSpec, locked: LockedComponent): FieldC
   cmp('local', spec.local, have.local);
   if (spec.integrity !== undefined) cmp('integrity', spec.integrity, have.integrity);
   cmp('path', spec.path, locked.path);
-  const want = (spec.patches ?? []).join(', ');
-  const got = (have.patches ?? []).map((p) => p.file).join(', ');
-  if (want !== got) out.push({ field: 'patches', old: got || undefined, new: want || undefined });
+  // The patch list (names and order); their bytes are compared by patchesMatch (reads files).
+  const want = spec.patches ?? [];
+  const got = (have.patches ?? []).map((p) => p.file);
+  if (want.length !== got.length || want.some((f, i) => f !== got[i])) out.push({ field: 'patches', old: got.join(', ') || undefined, new: want.join(', ') || undefined });
   if (spec.signingKey !== undefined && !have.signer) out.push({ field: 'signer', old: undefined, new: `a signature by ${spec.signingKey}` });
   return out;
 }

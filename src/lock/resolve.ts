@@ -1,6 +1,6 @@
 import { XenrelError } from '../errors.js';
 import type { Cache } from '../content-cache/cache.js';
-import type { ComponentSpec, LoadedManifest, LockedComponent, LockedTarball, Lockfile, ProgressSink } from '../types.js';
+import type { ComponentSpec, LoadedManifest, LockedComponent, LockedLocal, LockedTarball, Lockfile, ProgressSink } from '../types.js';
 import { isLockedGit, isLockedTarball, isLockedLocal } from '../types.js';
 import { checkRef, lockGit } from '../sources/git.js';
 import { fetchTarball, openVerifiedContent } from '../sources/tarball.js';
@@ -198,14 +198,7 @@ async function checkPins(opts: LockOptions & { existing: Lockfile | undefined })
         reason: 'the upstream bytes changed',
       };
     }
-    if (isLockedLocal(old)) {
-      try {
-        await verifyLocal(name, old, opts.loaded.root);
-        return nestedDrift(name, old, opts);
-      } catch (err) {
-        return { name, kind: 'changed', fields: [], reason: (err as Error).message };
-      }
-    }
+    if (isLockedLocal(old)) return (await localDrift(name, old, opts)) ?? nestedDrift(name, old, opts);
     return undefined;
   });
   return results.filter((c): c is ComponentChange => c !== undefined);
@@ -218,14 +211,17 @@ async function checkPins(opts: LockOptions & { existing: Lockfile | undefined })
 async function offlineDrift(name: string, spec: ComponentSpec, old: LockedComponent | undefined, opts: LockOptions): Promise<ComponentChange | undefined> {
   if (!old) return { name, kind: 'added', fields: [], reason: 'not in the lock yet' };
   if (!pinMatchesLocked(spec, old)) return { name, kind: 'changed', fields: pinChanges(spec, old), reason: 'the config changed' };
-  if (isLockedLocal(old)) {
-    try {
-      await verifyLocal(name, old, opts.loaded.root);
-    } catch (err) {
-      return { name, kind: 'changed', fields: [], reason: (err as Error).message };
-    }
+  return (isLockedLocal(old) ? await localDrift(name, old, opts) : undefined) ?? nestedDrift(name, old, { ...opts, offline: true });
+}
+
+/** A local component whose files no longer match the lock (no network either way). */
+async function localDrift(name: string, old: LockedLocal, opts: LockOptions): Promise<ComponentChange | undefined> {
+  try {
+    await verifyLocal(name, old, opts.loaded.root);
+    return undefined;
+  } catch (err) {
+    return { name, kind: 'changed', fields: [], reason: (err as Error).message };
   }
-  return nestedDrift(name, old, { ...opts, offline: true });
 }
 
 /** Drift inside an entry whose own pin holds: its children and its patch files. */

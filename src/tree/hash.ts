@@ -56,13 +56,17 @@ export function manifestLine(e: TreeEntry): string {
 }
 
 /** The bytes of one tree-hash line; the name's raw bytes, never a lossy conversion. */
-export function manifestLineBytes(e: TreeEntry): Buffer {
-  // A newline in a name would let two different trees produce the same lines (as Go's dirhash).
-  if (e.path.includes('\n'))
-    throw new XenrelError('E_TREE_NEWLINE_NAME', `${showName(e.path)}: a name with a newline cannot be tree-hashed`, {
+/** A newline in a name would let two different trees produce the same lines (as Go's dirhash). */
+function refuseNewline(path: string): void {
+  if (path.includes('\n'))
+    throw new XenrelError('E_TREE_NEWLINE_NAME', `${showName(path)}: a name with a newline cannot be tree-hashed`, {
       exitCode: ExitCode.checkFailed,
       hint: 'rename the file; a newline in a name makes the tree-hash lines ambiguous',
     });
+}
+
+export function manifestLineBytes(e: TreeEntry): Buffer {
+  refuseNewline(e.path);
   return Buffer.concat([Buffer.from(`${e.mode} ${e.sha256} `, 'latin1'), nameToBytes(e.path), Buffer.from('\n')]);
 }
 
@@ -82,7 +86,7 @@ export function treeHash(entries: Iterable<TreeEntry>): string {
       h.update(manifestLineBytes(e));
       continue;
     }
-    if (e.path.includes('\n')) manifestLineBytes(e); // throws: names the file
+    refuseNewline(e.path);
     batch += `${e.mode} ${e.sha256} ${e.path}\n`;
     if (batch.length > 1 << 16) {
       h.update(batch, 'utf8');
