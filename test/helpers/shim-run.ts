@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface ShimResult {
@@ -37,4 +38,18 @@ export function runShim(shell: string, root: string, tool: 'git' | 'fetch', args
     child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr }));
     if (gated) void opts.beforeStart!(child.pid!).then(() => child.stdin!.end('go\n'), reject);
   });
+}
+
+/**
+ * Fills `bin` with links to these tools only (from /usr/bin or /bin, where they exist): a
+ * PATH that proves the shim needs nothing else.
+ */
+export async function binWith(bin: string, tools: readonly string[]): Promise<string> {
+  for (const t of tools)
+    for (const d of ['/usr/bin', '/bin'])
+      if (await stat(join(d, t)).catch(() => undefined)) {
+        await symlink(join(d, t), join(bin, t));
+        break;
+      }
+  return bin;
 }

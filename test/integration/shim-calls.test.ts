@@ -12,7 +12,7 @@ import { treeHash } from '../../src/tree/hash.js';
 import { hashDir, walkTree } from '../../src/tree/walk.js';
 import type { Lockfile } from '../../src/types.js';
 import { installShim } from '../../src/vendoring/shim.js';
-import { runShim as runShimIn, type ShimResult } from '../helpers/shim-run.js';
+import { binWith, runShim as runShimIn, type ShimResult } from '../helpers/shim-run.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs();
@@ -73,8 +73,7 @@ const exists = async (p: string) => Boolean(await stat(p).catch(() => undefined)
 
 /** A bin folder with only what the shim needs: proves it uses nothing else (no git, no wget). */
 async function minimalPath(): Promise<string> {
-  const bin = await tmp.make('xenrel-minbin-');
-  const tools = [
+  return binWith(await tmp.make('xenrel-minbin-'), [
     'sh',
     'dash',
     'bash',
@@ -97,16 +96,7 @@ async function minimalPath(): Promise<string> {
     'tar',
     'gzip',
     'cat',
-  ];
-  for (const t of tools) {
-    for (const d of ['/usr/bin', '/bin']) {
-      if (await exists(join(d, t))) {
-        await symlink(join(d, t), join(bin, t));
-        break;
-      }
-    }
-  }
-  return bin;
+  ]);
 }
 
 describe('shim scripts', () => {

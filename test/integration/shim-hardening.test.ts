@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hashDir } from '../../src/tree/walk.js';
 import type { Lockfile } from '../../src/types.js';
 import { installShim, renderShim } from '../../src/vendoring/shim.js';
-import { runShim } from '../helpers/shim-run.js';
+import { binWith, runShim } from '../helpers/shim-run.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs();
@@ -52,8 +52,7 @@ const exists = async (p: string) => Boolean(await stat(p).catch(() => undefined)
 
 /** PATH with the shim's tools but no mktemp: the fallback paths must be as safe. */
 async function pathWithoutMktemp(): Promise<string> {
-  const bin = await tmp.make('xenrel-nomktemp-');
-  for (const t of [
+  return binWith(await tmp.make('xenrel-nomktemp-'), [
     'sh',
     'dash',
     'bash',
@@ -77,13 +76,7 @@ async function pathWithoutMktemp(): Promise<string> {
     'sed',
     'tar',
     'gzip',
-  ])
-    for (const d of ['/usr/bin', '/bin'])
-      if (await exists(join(d, t))) {
-        await symlink(join(d, t), join(bin, t));
-        break;
-      }
-  return bin;
+  ]);
 }
 
 test('the rendered shim scripts pass shellcheck (POSIX sh, warnings and errors)', async () => {
