@@ -8,7 +8,7 @@ import { readLock, writeLock } from '../lock/lockfile.js';
 import { lockProject } from '../lock/resolve.js';
 import { loadManifest } from '../manifest/load.js';
 import { ensureCommit, resolveRef } from '../sources/git.js';
-import { runGit } from '../sources/git-run.js';
+import { runGit } from '../sources/git/run.js';
 import { isLockedGit, isLockedTarball, type LoadedManifest, type ProgressSink } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkGitUpstream } from '../upstream/check.js';

@@ -8,7 +8,7 @@ import type { Cache } from '../content-cache/cache.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { writeArchive } from '../archive/write-archive.js';
 import { buildComponentTree, hasNested } from '../nested/build.js';
-import { runGit } from '../sources/git-run.js';
+import { runGit } from '../sources/git/run.js';
 import { ensureCommit, exportTree } from '../sources/git.js';
 import { checkCachedContent, copyContentTo } from '../sources/tarball.js';
 import { treeHash } from '../tree/hash.js';

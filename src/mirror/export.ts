@@ -7,7 +7,7 @@ import cacache from 'cacache';
 import type { Cache } from '../content-cache/cache.js';
 import { ExitCode, XenrelError, wrapFsError } from '../errors.js';
 import { copyContentTo, hasVerifiedContent } from '../sources/tarball.js';
-import { git, runGit } from '../sources/git-run.js';
+import { git, runGit } from '../sources/git/run.js';
 import { compareBytewise } from '../tree/hash.js';
 import { isLockedGit, isLockedTarball, type Lockfile, type ProgressSink } from '../types.js';
 import { fsyncDir, tempName, writeFileAtomic } from '../util/atomic.js';

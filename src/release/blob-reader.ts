@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { XenrelError, ExitCode } from '../errors.js';
-import { boundedMemoryArgs, gitArgs, gitEnv, lastLines } from '../sources/git-run.js';
+import { boundedMemoryArgs, gitArgs, gitEnv, lastLines } from '../sources/git/run.js';
 
 const EMPTY = Buffer.alloc(0);
 const READ_AHEAD = 2 << 20;

@@ -7,7 +7,7 @@ import { XenrelError, ExitCode } from '../errors.js';
 import type { EntrySource } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
 import { archiveOrder } from '../archive/writer.js';
-import { boundedMemoryArgs, gitArgs, gitEnv, gitFailure, lastLines, parseLsTree, runGit, type LsTreeRecord } from '../sources/git-run.js';
+import { boundedMemoryArgs, gitArgs, gitEnv, gitFailure, lastLines, parseLsTree, runGit, type LsTreeRecord } from '../sources/git/run.js';
 import { fileEntry, symlinkEntry, type TreeEntry } from '../tree/hash.js';
 import { BlobReader } from './blob-reader.js';
 import type { BlobHashCache } from './blob-hash-cache.js';

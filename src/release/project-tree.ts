@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import type { Lockfile } from '../types.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import { safeExtract } from '../archive/extract.js';
-import { git, gitArgs, gitEnv, runGit } from '../sources/git-run.js';
+import { git, gitArgs, gitEnv, runGit } from '../sources/git/run.js';
 import { entriesFromDir, type EntrySource } from '../archive/entries.js';
 import type { TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';

@@ -6,7 +6,7 @@ import ssri from 'ssri';
 import type { Cache } from '../content-cache/cache.js';
 import { readTar } from '../archive/reader.js';
 import { serializeLock } from '../lock/lockfile.js';
-import { runGit } from '../sources/git-run.js';
+import { runGit } from '../sources/git/run.js';
 import { hasCommit } from '../sources/git.js';
 import { checkCachedContent, openVerifiedContent } from '../sources/tarball.js';
 import { localSourcePath } from '../sources/local.js';

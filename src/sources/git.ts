@@ -7,18 +7,18 @@ import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { treeHash } from '../tree/hash.js';
 import type { ComponentSpec, LockedGit, ProgressSink } from '../types.js';
 import { fsyncDir, tempName, writeFileAtomic } from '../util/atomic.js';
-import { FULL_SHA, SHORT_SHA, git, gitFailure, lastLines, runGit, runGitRemote } from './git-run.js';
-import { gitProgressFeed } from './git-progress.js';
-import { gitTreeEntries, listGitlinks } from './git-tree.js';
+import { FULL_SHA, SHORT_SHA, git, gitFailure, lastLines, runGit, runGitRemote } from './git/run.js';
+import { gitProgressFeed } from './git/progress.js';
+import { gitTreeEntries, listGitlinks } from './git/tree.js';
 import { assertGitTransport, assertTlsVerification } from './transport-policy.js';
 import { gitMirrorCandidates } from '../layout/mirror.js';
 
-export { gitTreeEntries, exportTree, symlinkEscapes, type GitTree, type Gitlink, type GitTreeAttributes } from './git-tree.js';
+export { gitTreeEntries, exportTree, symlinkEscapes, type GitTree, type Gitlink, type GitTreeAttributes } from './git/tree.js';
 
 /**
  * The git source: one bare mirror per URL in the cache (`cache.gitMirrorDir(url)`),
  * refs resolved with `ls-remote`, objects fetched only when the wanted commit is missing,
- * content hashed from raw blobs (see git-tree.ts for why).
+ * content hashed from raw blobs (see git/tree.ts for why).
  *
  * Mirror layout: `remote.origin.fetch` takes branches and tags (`+refs/heads/*`,
  * `+refs/tags/*`; not GitHub's `refs/pull/*`). Every commit xenrel has locked or fetched
@@ -91,7 +91,7 @@ async function removeStaleTemps(mirrorDir: string): Promise<void> {
 
 async function fetchAll(gitDir: string, url: string, opts: GitSourceOptions): Promise<void> {
   assertTlsVerification(opts.label ? `component ${opts.label}` : url);
-  // git's own counts (objects, bytes received) drive the bar; see git-progress.ts and runGitRemote.
+  // git's own counts (objects, bytes received) drive the bar; see git/progress.ts and runGitRemote.
   const r = await runGitRemote(['fetch', '--no-write-fetch-head', 'origin'], { gitDir, url, label: opts.label, onStderr: gitProgressFeed(opts.label ?? url, opts.progress) });
   if (r.code !== 0) throw fetchFailed(url, r, opts.label);
 }

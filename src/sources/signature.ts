@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ExitCode, XenrelError } from '../errors.js';
-import { runGit } from './git-run.js';
+import { runGit } from './git/run.js';
 
 interface Run {
   code: number;

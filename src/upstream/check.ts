@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import type { Cache } from '../content-cache/cache.js';
 import { lsRemote } from '../sources/git.js';
 import { FULL_COMMIT_SHA1 as FULL_SHA } from '../util/patterns.js';
-import { runGit } from '../sources/git-run.js';
+import { runGit } from '../sources/git/run.js';
 import { fetchTarball } from '../sources/tarball.js';
 import { toReported, type ReportedError } from '../errors.js';
 import { compareBytewise } from '../tree/hash.js';

@@ -324,7 +324,7 @@ describe('content from raw git objects', () => {
   });
 
   it('hashes raw blobs: .gitattributes eol/export-subst/export-ignore do not change the tree hash, and are reported', async () => {
-    // Decision (see src/sources/git-tree.ts): the tree hash is of the raw git content at the
+    // Decision (see src/sources/git/tree.ts): the tree hash is of the raw git content at the
     // commit. A checkout would convert line endings here and `git archive` would expand
     // $Format$ and drop docs/; neither may change what the lock records.
     const f = await GitFixtures.create();

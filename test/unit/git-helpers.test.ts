@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { closeNames, resolveSubmoduleUrl, symlinkEscapes } from '../../src/sources/git.js';
-import { parseExportAttributes } from '../../src/sources/git-tree.js';
+import { parseExportAttributes } from '../../src/sources/git/tree.js';
 
 describe('resolveSubmoduleUrl (git’s rule for relative .gitmodules URLs)', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseGitProgress } from '../../src/sources/git-progress.js';
+import { parseGitProgress } from '../../src/sources/git/progress.js';
 
 // Lines as git 2.x writes them to stderr with --progress (captured from `git fetch --progress`).
 describe('parseGitProgress', () => {

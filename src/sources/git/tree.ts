@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fchmodSync, openSync } from 'node:fs';
-import { writeAll, writeAllSync } from '../util/atomic.js';
+import { writeAll, writeAllSync } from '../../util/atomic.js';
 import { mkdir, open, symlink, readdir, type FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
-import { sortEntries, type TreeEntry, type TreeMode } from '../tree/hash.js';
-import { LinkTree } from '../archive/link-resolve.js';
-import { gitArgs, gitEnv, gitFailure, lastLines, parseLsTree, runGit } from './git-run.js';
+import { XenrelError, ExitCode, wrapFsError } from '../../errors.js';
+import { sortEntries, type TreeEntry, type TreeMode } from '../../tree/hash.js';
+import { LinkTree } from '../../archive/link-resolve.js';
+import { gitArgs, gitEnv, gitFailure, lastLines, parseLsTree, runGit } from './run.js';
 
 /**
  * Reading a commit's content straight from git objects.

@@ -1,4 +1,4 @@
-import type { ProgressSink } from '../types.js';
+import type { ProgressSink } from '../../types.js';
 
 /**
  * git's `--progress` lines (stderr, `\r`-separated), e.g.

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { XenrelError, ExitCode } from '../errors.js';
+import { XenrelError, ExitCode } from '../../errors.js';
 
 /**
  * Running git. Every call goes through here so the environment is the same everywhere:
@@ -274,7 +274,7 @@ export function lastLines(s: string, n: number): string {
     .join('; ');
 }
 
-export { FULL_COMMIT_SHA1 as FULL_SHA } from '../util/patterns.js';
+export { FULL_COMMIT_SHA1 as FULL_SHA } from '../../util/patterns.js';
 export const SHORT_SHA = /^[0-9a-f]{4,39}$/;
 
 /**
