@@ -43,7 +43,8 @@ export { diffReleases, formatShortLogs, type LockDiff, type ShortLog } from './l
 export { fetchAll, type FetchOptions, type FetchOutcome } from './fetch/fetch-all.js';
 export { Cache, defaultCacheDir } from './content-cache/cache.js';
 export { fetchTarball } from './sources/tarball.js';
-export { exportTree, fetchGit, gitTreeEntries, lockGit } from './sources/git.js';
+export { exportTree, gitTreeEntries } from './sources/git/tree.js';
+export { fetchGit, lockGit } from './sources/git/source.js';
 
 // vendor
 export { clean, vendor, vendorCheck, type VendorOptions, type VendorResult } from './vendoring/vendor.js';

@@ -4,7 +4,7 @@ import { readLock } from '../lock/lockfile.js';
 import { pinMatchesLocked, specMatchesLocked } from '../lock/diff.js';
 import { displayPath } from '../manifest/load.js';
 import { isLockedGit, isLockedTarball, type LockedComponent } from '../types.js';
-import { hasCommit } from '../sources/git.js';
+import { hasCommit } from '../sources/git/mirror.js';
 import { hasVerifiedContent } from '../sources/tarball.js';
 import { compareBytewise } from '../tree/hash.js';
 import type { Cache } from '../content-cache/cache.js';

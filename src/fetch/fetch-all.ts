@@ -3,7 +3,7 @@ import { XenrelError, ExitCode, toReported, type ReportedError } from '../errors
 import type { Cache } from '../content-cache/cache.js';
 import type { LoadedManifest, Lockfile, ProgressSink } from '../types.js';
 import { isLockedGit, isLockedTarball } from '../types.js';
-import { fetchGit } from '../sources/git.js';
+import { fetchGit } from '../sources/git/source.js';
 import { fetchTarball } from '../sources/tarball.js';
 import { verifyLocal } from '../sources/local.js';
 import { assertKnownComponents } from '../components.js';

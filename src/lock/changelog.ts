@@ -1,6 +1,6 @@
 import type { Cache } from '../content-cache/cache.js';
 import { runGit } from '../sources/git/run.js';
-import { hasCommit } from '../sources/git.js';
+import { hasCommit } from '../sources/git/mirror.js';
 import { isLockedGit, type LockedComponent, type Lockfile } from '../types.js';
 import { diffLocks, type ComponentChange } from './diff.js';
 

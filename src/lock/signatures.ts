@@ -5,7 +5,7 @@
 import type { Readable } from 'node:stream';
 import type { Cache } from '../content-cache/cache.js';
 import { ExitCode, XenrelError } from '../errors.js';
-import { resolveRef } from '../sources/git.js';
+import { resolveRef } from '../sources/git/refs.js';
 import { runGit, runGitRemote } from '../sources/git/run.js';
 import { assertSameSigner, signingKeyPath, verifyDetached, verifyTag } from '../sources/signature.js';
 import { fetchTarball, openVerifiedContent } from '../sources/tarball.js';

@@ -1,7 +1,10 @@
 import { isFullCommit } from '../util/patterns.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../content-cache/cache.js';
-import { commitTreeHash, ensureCommit, fetchGit, readGitmodules, resolveRef } from '../sources/git.js';
+import { commitTreeHash, fetchGit } from '../sources/git/source.js';
+import { ensureCommit } from '../sources/git/mirror.js';
+import { readGitmodules } from '../sources/git/submodules.js';
+import { resolveRef } from '../sources/git/refs.js';
 import { git, runGit } from '../sources/git/run.js';
 import { listGitlinks } from '../sources/git/tree.js';
 import { fetchTarball, openVerifiedContent } from '../sources/tarball.js';

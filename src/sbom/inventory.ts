@@ -7,7 +7,7 @@ import type { Cache } from '../content-cache/cache.js';
 import { readTar } from '../archive/reader.js';
 import { serializeLock } from '../lock/lockfile.js';
 import { runGit } from '../sources/git/run.js';
-import { hasCommit } from '../sources/git.js';
+import { hasCommit } from '../sources/git/mirror.js';
 import { checkCachedContent, openVerifiedContent } from '../sources/tarball.js';
 import { localSourcePath } from '../sources/local.js';
 import { compareBytewise } from '../tree/hash.js';

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { Cache } from '../content-cache/cache.js';
-import { lsRemote } from '../sources/git.js';
+import { lsRemote } from '../sources/git/refs.js';
 import { FULL_COMMIT_SHA1 as FULL_SHA } from '../util/patterns.js';
 import { runGit } from '../sources/git/run.js';
 import { fetchTarball } from '../sources/tarball.js';

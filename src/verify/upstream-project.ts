@@ -4,7 +4,7 @@ import type { Cache } from '../content-cache/cache.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import { readTar } from '../archive/reader.js';
 import { LOCKFILE_NAME } from '../lock/lockfile.js';
-import { ensureCommit } from '../sources/git.js';
+import { ensureCommit } from '../sources/git/mirror.js';
 import { gitArgs, gitEnv } from '../sources/git/run.js';
 import { compareBytewise, fileEntry, symlinkEntry, type TreeEntry } from '../tree/hash.js';
 import type { Lockfile } from '../types.js';

@@ -1,7 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { Cache } from '../content-cache/cache.js';
-import { hasCommit } from '../sources/git.js';
+import { hasCommit } from '../sources/git/mirror.js';
 import { hasVerifiedContent } from '../sources/tarball.js';
 import { isLockedGit, isLockedTarball, type ComponentSpec, type Lockfile, type Manifest } from '../types.js';
 import { SOURCES_DIR } from '../layout/xenrel-dir.js';

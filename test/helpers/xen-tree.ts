@@ -38,7 +38,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import ssri from 'ssri';
 import type { Cache } from '../../src/content-cache/cache.js';
-import { lockGit } from '../../src/sources/git.js';
+import { lockGit } from '../../src/sources/git/source.js';
 import { publishFile } from '../../src/sources/http-content.js';
 import type { LockedTarball, Lockfile } from '../../src/types.js';
 import { GitFixtures, type GitDaemon, type TestRepo } from './git-repos.js';

@@ -31,7 +31,7 @@ import {
   type HardeningWorld,
 } from '../helpers/hardening.js';
 import { hashDir } from '../../src/tree/walk.js';
-import { hasCommit } from '../../src/sources/git.js';
+import { hasCommit } from '../../src/sources/git/mirror.js';
 import { Cache } from '../../src/content-cache/cache.js';
 import { isLockedGit, isLockedTarball, type Lockfile } from '../../src/types.js';
 

@@ -6,19 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cache } from '../../src/content-cache/cache.js';
 import { XenrelError } from '../../src/errors.js';
-import {
-  checkRef,
-  ensureCommit,
-  ensureMirror,
-  exportTree,
-  fetchGit,
-  gitTreeEntries,
-  hasCommit,
-  lockGit,
-  readGitmodules,
-  refMovedError,
-  resolveRef,
-} from '../../src/sources/git.js';
+import { checkRef, refMovedError, resolveRef } from '../../src/sources/git/refs.js';
+import { ensureCommit, ensureMirror, hasCommit } from '../../src/sources/git/mirror.js';
+import { exportTree, gitTreeEntries } from '../../src/sources/git/tree.js';
+import { fetchGit, lockGit } from '../../src/sources/git/source.js';
+import { readGitmodules } from '../../src/sources/git/submodules.js';
 import { treeHash } from '../../src/tree/hash.js';
 import { hashDir } from '../../src/tree/walk.js';
 import type { ProgressSink } from '../../src/types.js';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { closeNames, resolveSubmoduleUrl, symlinkEscapes } from '../../src/sources/git.js';
+import { closeNames } from '../../src/sources/git/refs.js';
+import { resolveSubmoduleUrl } from '../../src/sources/git/submodules.js';
+import { symlinkEscapes } from '../../src/sources/git/tree.js';
 import { parseExportAttributes } from '../../src/sources/git/tree.js';
 
 describe('resolveSubmoduleUrl (git’s rule for relative .gitmodules URLs)', () => {
