@@ -51,7 +51,8 @@ export { clean, vendor, vendorCheck, type VendorOptions, type VendorResult } fro
 
 // release and verify
 export { release, type ReleaseOptions, type ReleaseResult } from './release/release.js';
-export { verifyDir, verifyTarball, type VerifyOptions, type VerifyResult } from './verify/verify.js';
+export { verifyDir, verifyTarball } from './verify/verify.js';
+export type { VerifyOptions, VerifyResult } from './verify/types.js';
 
 // status and bump
 export { upstreamStatus, type UpstreamOptions, type UpstreamStatus } from './upstream/check.js';

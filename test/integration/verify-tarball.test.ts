@@ -9,7 +9,8 @@ import { entriesFromDir, bufferEntry } from '../../src/archive/entries.js';
 import { writeArchive } from '../../src/archive/write-archive.js';
 import { hashDir } from '../../src/tree/walk.js';
 import { manifestLine } from '../../src/tree/hash.js';
-import { verifyTarball, verifyDir, expectationsFromLock } from '../../src/verify/verify.js';
+import { verifyTarball, verifyDir } from '../../src/verify/verify.js';
+import { expectationsFromLock } from '../../src/verify/expectations.js';
 import { RELEASE_INFO, type ReleaseInfo } from '../../src/layout/release-info.js';
 import type { Lockfile } from '../../src/types.js';
 

@@ -1,0 +1,122 @@
+import ssri from 'ssri';
+import { compareBytewise, diffEntries, treeHash, type TreeEntry, type TreeMode } from '../tree/hash.js';
+import { finding, RULES, type Finding } from '../archive/policy.js';
+import { LOCK_COPY, SHIM_INDEX } from '../layout/xenrel-dir.js';
+import { RELEASE_INFO } from '../layout/release-info.js';
+import type { Collected } from './collect.js';
+import type { ComponentReport, VerifyExpectations, VerifyResult } from './types.js';
+
+/** What was collected against what was expected: per component, the whole tree, and links outside any component. */
+
+const TREE_MODES = new Set(['100644', '100755', '120000']);
+
+/** Parses `<mode> <sha256> <path>` lines (vendor's .xenrel/manifests/<name>.tree). */
+export function parseManifest(text: string): TreeEntry[] | undefined {
+  const out: TreeEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const m = /^(\d{6}) ([0-9a-f]{64}) (.+)$/.exec(line);
+    if (!m || !TREE_MODES.has(m[1]!)) return undefined;
+    out.push({ mode: m[1] as TreeMode, sha256: m[2]!, path: m[3]! });
+  }
+  return out;
+}
+
+interface CompareContext {
+  target: string;
+  kind: VerifyResult['kind'];
+  topDir?: string;
+  unsafe: Finding[];
+  problems: string[];
+  expect?: VerifyExpectations;
+  /** Where `expect` came from (the caller resolves it once). */
+  source: VerifyResult['expectations'];
+  complete: boolean;
+}
+
+export function compare(got: Collected, ctx: CompareContext): VerifyResult {
+  const problems = ctx.problems;
+  const { expect, source } = ctx;
+  const whole = got.entries.filter((e) => e.path !== RELEASE_INFO);
+  const actualTree = treeHash(whole);
+  const components: ComponentReport[] = [];
+  for (const [name, c] of Object.entries(expect?.components ?? {}).sort(([a], [b]) => compareBytewise(a, b))) {
+    const r: ComponentReport = { name, prefix: c.prefix, status: 'unverified', missing: [], extra: [], modified: [] };
+    components.push(r);
+    if (c.integrity) {
+      r.expected = c.integrity;
+      r.actual = got.fileDigests.get(c.prefix);
+      const present = got.entries.some((e) => e.path === c.prefix);
+      if (!present) r.status = c.without ? 'without' : 'missing';
+      else if (!r.actual) r.note = 'integrity uses an algorithm xenrel does not compute';
+      else r.status = integrityMatches(r.actual, c.integrity) ? 'ok' : 'modified';
+      if (r.status === 'missing') r.missing.push(c.prefix);
+      if (r.status === 'modified') r.modified.push(c.prefix);
+      continue;
+    }
+    const dir = `${c.prefix.replace(/\/+$/, '')}/`;
+    const mine = got.entries.filter((e) => e.path.startsWith(dir)).map((e) => ({ ...e, path: e.path.slice(dir.length) }));
+    if (mine.length === 0) {
+      r.status = c.without ? 'without' : 'missing';
+      if (r.status === 'missing') r.note = `nothing under ${dir}`;
+      continue;
+    }
+    r.actual = treeHash(mine);
+    r.expected = c.tree;
+    if (!c.tree) continue;
+    if (r.actual === c.tree) {
+      r.status = 'ok';
+      continue;
+    }
+    r.status = 'modified';
+    // By-path detail from expected lines that are themselves proven by the expected hash.
+    const manifestText = got.embedded.manifests.get(name);
+    const lines = c.entries ?? (manifestText !== undefined ? parseManifest(manifestText) : undefined);
+    if (lines && treeHash(lines) === c.tree) {
+      const d = diffEntries(lines, mine);
+      const withPrefix = (ps: string[]) => ps.map((p) => `${dir}${p}`);
+      r.missing = withPrefix(d.missing);
+      r.extra = withPrefix(d.extra);
+      r.modified = withPrefix(d.modified);
+    } else r.note = lines ? 'the per-file manifest does not match the expected tree hash either; no per-file detail' : 'no per-file manifest to compare with';
+  }
+  const expectedTree = source === 'release.json' || source === 'given' ? expect?.tree : undefined;
+  const treeOk = expectedTree ? expectedTree === actualTree : null;
+  if (!ctx.complete) problems.push('the archive could not be read to the end');
+  const ok =
+    ctx.complete &&
+    ctx.unsafe.length === 0 &&
+    treeOk !== false &&
+    components.every((c) => c.status === 'ok' || c.status === 'without' || c.status === 'unverified') &&
+    !problems.some((p) => p.includes('top directory') || p.startsWith(RELEASE_INFO) || p.startsWith(LOCK_COPY) || p.startsWith(SHIM_INDEX));
+  return {
+    ok,
+    target: ctx.target,
+    kind: ctx.kind,
+    topDir: ctx.topDir,
+    expectations: source,
+    tree: { actual: actualTree, expected: expectedTree, ok: treeOk },
+    components,
+    unsafe: ctx.unsafe,
+    problems,
+    files: whole.length,
+  };
+}
+
+function integrityMatches(actual: string, expected: string): boolean {
+  const want = ssri.parse(expected, { strict: true });
+  const algo = want.pickAlgorithm();
+  return (want[algo] ?? []).some((h) => `${algo}-${h.digest}` === actual);
+}
+
+/**
+ * Extraction creates an absolute link without following it, so the readers let them through;
+ * but the build follows links (in a tarball once extracted, in a folder already). Inside a locked component (a pinned git commit may hold inert
+ * ones, as edk2 does) the lock vouches for it; anywhere else it is named.
+ */
+export function absoluteOutsideComponents(links: { path: string; rel: string; target: string }[], expect: VerifyExpectations | undefined): Finding[] {
+  const dirs = Object.values(expect?.components ?? {}).map((c) => `${c.prefix}/`);
+  return links
+    .filter((l) => !dirs.some((d) => l.rel.startsWith(d)))
+    .map((l) => finding('E_TAR_LINK_ESCAPE', l.path, `${RULES.E_TAR_LINK_ESCAPE} (absolute target ${l.target}, outside any locked component)`));
+}
