@@ -2,7 +2,7 @@
  * Which part of src/ may import which (dependency-cruiser; test/unit/architecture.test.ts
  * runs it). Library code is stacked in layers, lowest first: a module may import its own
  * folder and the layers below its own, never a layer beside or above it. The pipeline reads
- * bottom-up: config (manifest) -> lock -> fetch -> vendor -> release. One exception to the
+ * bottom-up: config -> lock -> fetch -> vendor -> release. One exception to the
  * pipeline order: verify sits below release, because release reads each tarball back through
  * verify before calling it a release. Type-only imports count: they couple layers too.
  *
@@ -11,7 +11,9 @@
 export const LAYERS = [
   ['errors.ts', 'version.ts', 'types.ts'],
   ['util', 'tree', 'content-cache'],
-  ['components.ts', 'archive', 'manifest'],
+  // The config and lock schemas and the types inferred from them.
+  ['model'],
+  ['components.ts', 'archive', 'config'],
   // The formats several stages share: the .xenrel/ folder, release.json, the release record,
   // the static mirror.
   ['layout'],

@@ -4,33 +4,19 @@
  * (status, bump, diff, sbom, export, mirror). Every name is listed: nothing leaks by `export *`.
  */
 
-// The data model: config, lock, progress
-export type {
-  ComponentConfigure,
-  ComponentSpec,
-  FieldChange,
-  LoadedManifest,
-  LockedChild,
-  LockedChildFile,
-  LockedChildGit,
-  LockedComponent,
-  LockedGit,
-  LockedLocal,
-  LockedPatch,
-  LockedTarball,
-  Lockfile,
-  Manifest,
-  ProgressSink,
-} from './types.js';
-export { isLockedGit, isLockedLocal, isLockedTarball } from './types.js';
+// The data model: config, lock, progress. Config and lock types are inferred from their schemas.
+export type { ComponentConfigure, ComponentLimits, ComponentSpec, Config, Manifest } from './model/config.js';
+export type { LockedChild, LockedChildFile, LockedChildGit, LockedComponent, LockedGit, LockedLocal, LockedPatch, LockedTarball, Lockfile } from './model/lock.js';
+export { integrityOf, isLockedGit, isLockedLocal, isLockedTarball, kindOf, vendoredTreeOf, type ComponentKind } from './model/kind.js';
+export type { FieldChange, ProgressSink } from './types.js';
 export { ExitCode, XenrelError } from './errors.js';
 
 // Config
-export { ConfigError, loadManifest, parseManifestText } from './manifest/load.js';
-export { findConfig } from './manifest/find-config.js';
+export { ConfigError, loadConfig, loadManifest, parseConfigText, parseManifestText, type LoadedConfig, type LoadedManifest } from './config/load.js';
+export { findConfig } from './config/find-config.js';
 
 // init and plan: what a Xen tree pins and downloads
-export { readXenTree, renderManifestYaml, type TreeReading } from './xen/init.js';
+export { readXenTree, renderConfigYaml, renderManifestYaml, type TreeReading } from './xen/init.js';
 export { planBuild, type BuildPlan, type PlanOptions } from './xen/plan.js';
 
 // lock

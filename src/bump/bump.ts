@@ -6,11 +6,13 @@ import { ExitCode, XenrelError } from '../errors.js';
 import { diffLocks, type ComponentChange } from '../lock/diff.js';
 import { readLock, writeLock } from '../lock/lockfile.js';
 import { lockProject } from '../lock/resolve.js';
-import { loadManifest } from '../manifest/load.js';
+import { loadConfig } from '../config/load.js';
 import { ensureCommit } from '../sources/git/mirror.js';
 import { resolveRef } from '../sources/git/refs.js';
 import { runGit } from '../sources/git/run.js';
-import { isLockedGit, isLockedTarball, type LoadedManifest, type ProgressSink } from '../types.js';
+import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { ProgressSink } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkGitUpstream } from '../upstream/check.js';
 import { readXenPins } from '../xen/read-pins.js';
@@ -18,7 +20,7 @@ import { setConfigScalar } from './config-edit.js';
 import { applyLineEdits, planLineEdit, type LineEdit } from './make-edit.js';
 
 export interface BumpOptions {
-  loaded: LoadedManifest;
+  loaded: LoadedConfig;
   lockFile: string;
   cache: Cache;
   name: string;
@@ -105,8 +107,8 @@ async function assertClean(root: string, files: string[]): Promise<void> {
  */
 export async function bump(opts: BumpOptions): Promise<BumpResult> {
   const { loaded, cache, name } = opts;
-  const spec = loaded.manifest.components[name];
-  if (!spec) assertKnownComponents([name], Object.keys(loaded.manifest.components));
+  const spec = loaded.config.components[name];
+  if (!spec) assertKnownComponents([name], Object.keys(loaded.config.components));
   if (!spec!.git && !spec!.url)
     throw new XenrelError('E_USAGE', `component ${name} is a local source: there is no upstream pin to bump`, {
       exitCode: ExitCode.usage,
@@ -227,7 +229,7 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
   let originals = new Map<string, string>();
   try {
     originals = await applyLineEdits(treeRoot, edits);
-    const reloaded = await loadManifest({ cwd: loaded.root, config: loaded.file });
+    const reloaded = await loadConfig({ cwd: loaded.root, config: loaded.file });
     const { lock, warnings: lw } = await lockProject({ loaded: reloaded, cache, existing, update: [name], progress: opts.progress });
     warnings.push(...lw);
     await writeLock(opts.lockFile, lock);

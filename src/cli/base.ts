@@ -4,7 +4,8 @@ import type { Cache } from '../content-cache/cache.js';
 import { LOCKFILE_NAME } from '../layout/xenrel-dir.js';
 import { resolveWithout } from '../xen/without.js';
 import { Report } from '../report/report.js';
-import type { LoadedManifest, Lockfile } from '../types.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Lockfile } from '../model/lock.js';
 
 /**
  * Global options and the one error path every command shares. A command implements
@@ -48,31 +49,31 @@ export abstract class BaseCommand extends Command {
     return new Cache(this.cacheDir ? this.cacheDir : defaultCacheDir());
   }
 
-  async loadManifest(): Promise<LoadedManifest> {
-    const { loadManifest } = await import('../manifest/load.js');
-    return loadManifest({ cwd: this.cwd, config: this.config });
+  async loadConfig(): Promise<LoadedConfig> {
+    const { loadConfig } = await import('../config/load.js');
+    return loadConfig({ cwd: this.cwd, config: this.config });
   }
 
   /**
    * `--without NAME|GROUP` → component names (groups from the config's `groups:`), and the
    * Xen configure options that make the build do without them.
    */
-  resolveWithout(loaded: LoadedManifest, names: string[]): { names: string[]; flags: string[] } {
+  resolveWithout(loaded: LoadedConfig, names: string[]): { names: string[]; flags: string[] } {
     if (!names.length) return { names: [], flags: [] };
-    const r = resolveWithout(names, loaded.manifest.components);
+    const r = resolveWithout(names, loaded.config.components);
     return { names: [...r.components.map((c) => c.component), ...r.unswitchable].sort(), flags: r.flags };
   }
 
   /** The config and its lockfile, which must exist (`xenrel lock` first). */
-  async loadLocked(): Promise<{ loaded: LoadedManifest; lock: Lockfile; lockFile: string }> {
-    const loaded = await this.loadManifest();
+  async loadLocked(): Promise<{ loaded: LoadedConfig; lock: Lockfile; lockFile: string }> {
+    const loaded = await this.loadConfig();
     const lockFile = this.lockPathFor(loaded);
-    const [{ displayPath }, { requireLock }] = await Promise.all([import('../manifest/load.js'), import('../lock/lockfile.js')]);
+    const [{ displayPath }, { requireLock }] = await Promise.all([import('../config/load.js'), import('../lock/lockfile.js')]);
     return { loaded, lockFile, lock: await requireLock(lockFile, displayPath(lockFile, this.cwd)) };
   }
 
   /** The lockfile sits beside the config. */
-  lockPathFor(loaded: LoadedManifest): string {
+  lockPathFor(loaded: LoadedConfig): string {
     return join(dirname(loaded.file), LOCKFILE_NAME);
   }
 }

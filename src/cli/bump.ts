@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { relative } from 'node:path';
 import { bump } from '../bump/bump.js';
-import { displayPath } from '../manifest/load.js';
+import { displayPath } from '../config/load.js';
 import type { Report } from '../report/report.js';
 import { BaseCommand } from './base.js';
 
@@ -35,7 +35,7 @@ export class BumpCommand extends BaseCommand {
   name = Option.String({ name: 'NAME' });
 
   async run(report: Report): Promise<void> {
-    const loaded = await this.loadManifest();
+    const loaded = await this.loadConfig();
     const lockFile = this.lockPathFor(loaded);
     const cache = await this.openCache();
     await cache.init();

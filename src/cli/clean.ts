@@ -28,7 +28,7 @@ export class CleanCommand extends BaseCommand {
     let root = this.cwd;
     let lockPath: string | undefined;
     try {
-      const loaded = await this.loadManifest();
+      const loaded = await this.loadConfig();
       root = loaded.root;
       lockPath = this.lockPathFor(loaded);
     } catch (err) {

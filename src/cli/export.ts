@@ -6,7 +6,7 @@ import type { ExportContext } from '../export/context.js';
 import { exportDebian } from '../export/debian.js';
 import { exportFedora } from '../export/fedora.js';
 import { exportYocto } from '../export/yocto.js';
-import { displayPath } from '../manifest/load.js';
+import { displayPath } from '../config/load.js';
 import { detectProject } from '../release/project-tree.js';
 import { human, type Report } from '../report/report.js';
 import { sbomEpoch } from '../sbom/sbom.js';
@@ -66,7 +66,7 @@ export class ExportCommand extends BaseCommand {
       lock,
       loaded,
       cache: await this.openCache(),
-      version: loaded.manifest.release?.version ?? project?.describe,
+      version: loaded.config.release?.version ?? project?.describe,
       epoch: sbomEpoch(project?.commitTime),
       without: this.without,
       warn: (m) => report.warn(m),

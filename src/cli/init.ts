@@ -2,11 +2,11 @@ import { Command, Option } from 'clipanion';
 import { access } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { ExitCode, XenrelError } from '../errors.js';
-import { displayPath, loadManifest, parseManifestText } from '../manifest/load.js';
+import { displayPath, loadConfig, parseConfigText } from '../config/load.js';
 import type { Report } from '../report/report.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkPins } from '../xen/check-pins.js';
-import { readXenTree, renderManifestYaml } from '../xen/init.js';
+import { readXenTree, renderConfigYaml } from '../xen/init.js';
 import { OVERRIDE_RE } from '../xen/make-eval.js';
 import { formatSite } from '../xen/scan-fetches.js';
 import { BaseCommand } from './base.js';
@@ -75,8 +75,8 @@ export class InitCommand extends BaseCommand {
         exitCode: ExitCode.usage,
         hint: 'compare it with the tree using `xenrel init --check`, or pass --force to overwrite it',
       });
-    const text = renderManifestYaml(reading, tree);
-    parseManifestText(text, shown); // never write a config xenrel itself would reject
+    const text = renderConfigYaml(reading, tree);
+    parseConfigText(text, shown); // never write a config xenrel itself would reject
     await writeFileAtomic(out, text);
     report.set('written', shown);
     report.table(
@@ -97,9 +97,9 @@ export class InitCommand extends BaseCommand {
 
   private async runCheck(report: Report, tree: string, reading: Awaited<ReturnType<typeof readXenTree>>) {
     const config = this.config ?? this.out;
-    const loaded = await loadManifest({ cwd: config ? this.cwd : tree, config });
+    const loaded = await loadConfig({ cwd: config ? this.cwd : tree, config });
     const shown = displayPath(loaded.file, this.cwd);
-    const drift = checkPins(reading.derived, loaded.manifest, shown);
+    const drift = checkPins(reading.derived, loaded.config, shown);
     report.set('config', shown);
     report.set('drift', drift);
     for (const d of drift) report.output(d.message);

@@ -3,7 +3,7 @@ import { ExitCode, usageError } from '../errors.js';
 import { readLock, writeLock } from '../lock/lockfile.js';
 import { checkLock, lockProject } from '../lock/resolve.js';
 import { formatChanges } from '../lock/diff.js';
-import { displayPath } from '../manifest/load.js';
+import { displayPath } from '../config/load.js';
 import type { Report } from '../report/report.js';
 import { jobsOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';
@@ -44,7 +44,7 @@ export class LockCommand extends BaseCommand {
   async run(report: Report): Promise<void> {
     const jobs = jobsOption(this.jobs);
     if (this.offline && !this.check) throw usageError('--offline goes with --check: resolving a pin needs its upstream');
-    const loaded = await this.loadManifest();
+    const loaded = await this.loadConfig();
     const cache = await this.openCache();
     if (!this.offline) await cache.init();
     const lockFile = this.lockPathFor(loaded);
@@ -68,7 +68,7 @@ export class LockCommand extends BaseCommand {
         report.info('Run `xenrel lock` to copy it into the lock (nothing is downloaded).');
       } else
         report.info(
-          `${shown} is up to date (${Object.keys(loaded.manifest.components).length} components checked against ${this.offline ? 'the config, offline: a moved tag or changed upstream bytes would not show' : 'upstream'})`,
+          `${shown} is up to date (${Object.keys(loaded.config.components).length} components checked against ${this.offline ? 'the config, offline: a moved tag or changed upstream bytes would not show' : 'upstream'})`,
         );
       return;
     }

@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 import { resolve } from 'node:path';
 import { exportMirror } from '../mirror/export.js';
 import { MIRROR_INDEX } from '../layout/mirror.js';
-import type { Lockfile } from '../types.js';
+import type { Lockfile } from '../model/lock.js';
 import type { Report } from '../report/report.js';
 import { BaseCommand } from './base.js';
 

@@ -3,9 +3,9 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { XenrelError } from '../errors.js';
 import { readLock } from '../lock/lockfile.js';
-import { displayPath } from '../manifest/load.js';
+import { displayPath } from '../config/load.js';
 import { human, type Report } from '../report/report.js';
-import type { LoadedManifest } from '../types.js';
+import type { LoadedConfig } from '../config/load.js';
 import { splitArgs } from '../xen/configure-options.js';
 import { readXenTree } from '../xen/init.js';
 import { planBuild } from '../xen/plan.js';
@@ -43,10 +43,10 @@ export class PlanCommand extends BaseCommand {
   host = Option.String('--host', { description: 'Build for this host triplet (default: this machine), like configure --host' });
 
   async run(report: Report): Promise<void> {
-    const loaded = await this.manifestOrTree(report);
+    const loaded = await this.configOrTree(report);
     const lock = loaded.file ? await readLock(this.lockPathFor(loaded), displayPath(this.lockPathFor(loaded), this.cwd)) : undefined;
     const plan = await planBuild({
-      manifest: loaded.manifest,
+      config: loaded.config,
       root: loaded.root,
       lock,
       cache: await this.openCache(),
@@ -83,9 +83,9 @@ export class PlanCommand extends BaseCommand {
   }
 
   /** The config, or — in a Xen tree without one — the pins its makefiles give. */
-  private async manifestOrTree(report: Report): Promise<LoadedManifest & { file: string }> {
+  private async configOrTree(report: Report): Promise<LoadedConfig & { file: string }> {
     try {
-      return await this.loadManifest();
+      return await this.loadConfig();
     } catch (err) {
       const isXenTree = await access(join(this.cwd, 'Config.mk')).then(
         () => true,
@@ -94,7 +94,7 @@ export class PlanCommand extends BaseCommand {
       if (!(err instanceof XenrelError) || err.code !== 'E_NO_CONFIG' || this.config || !isXenTree) throw err;
       const { derived } = await readXenTree(this.cwd);
       report.warn("no xenrel config here: pins read from the tree's makefiles (run `xenrel init` to write one)");
-      return { manifest: derived.manifest, file: '', root: this.cwd };
+      return { config: derived.config, file: '', root: this.cwd };
     }
   }
 }

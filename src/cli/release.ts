@@ -2,11 +2,12 @@ import { Command, Option } from 'clipanion';
 import { basename, dirname, relative } from 'node:path';
 import { usageError } from '../errors.js';
 import { fetchAll } from '../fetch/fetch-all.js';
-import { displayPath } from '../manifest/load.js';
+import { displayPath } from '../config/load.js';
 import { human, type Report } from '../report/report.js';
 import { release } from '../release/release.js';
 import { withProgress } from '../util/progress.js';
-import { isLockedGit, type Lockfile } from '../types.js';
+import { isLockedGit } from '../model/kind.js';
+import type { Lockfile } from '../model/lock.js';
 import { levelOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';
 

@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { resolve } from 'node:path';
 import { usageError } from '../errors.js';
-import { displayPath } from '../manifest/load.js';
+import { displayPath } from '../config/load.js';
 import { detectProject } from '../release/project-tree.js';
 import type { Report } from '../report/report.js';
 import { generateSbom, sbomEpoch, SBOM_FORMATS, type SbomFormat } from '../sbom/sbom.js';
@@ -44,9 +44,9 @@ export class SbomCommand extends BaseCommand {
     const text = await generateSbom(lock, {
       format: this.format as SbomFormat,
       cache: await this.openCache(),
-      manifest: loaded.manifest,
+      config: loaded.config,
       configRoot: loaded.root,
-      version: loaded.manifest.release?.version ?? project?.describe,
+      version: loaded.config.release?.version ?? project?.describe,
       created: sbomEpoch(project?.commitTime),
       without: this.without,
     });

@@ -2,8 +2,9 @@ import { Command, Option } from 'clipanion';
 import { stat } from 'node:fs/promises';
 import { readLock } from '../lock/lockfile.js';
 import { pinMatchesLocked, specMatchesLocked } from '../lock/diff.js';
-import { displayPath } from '../manifest/load.js';
-import { isLockedGit, isLockedTarball, type LockedComponent } from '../types.js';
+import { displayPath } from '../config/load.js';
+import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import type { LockedComponent } from '../model/lock.js';
 import { hasCommit } from '../sources/git/mirror.js';
 import { hasVerifiedContent } from '../sources/tarball.js';
 import { compareBytewise } from '../tree/hash.js';
@@ -61,14 +62,14 @@ export class StatusCommand extends BaseCommand {
 
   async run(report: Report): Promise<void> {
     const jobs = jobsOption(this.jobs);
-    const loaded = await this.loadManifest();
+    const loaded = await this.loadConfig();
     const lockFile = this.lockPathFor(loaded);
     const lock = await readLock(lockFile, displayPath(lockFile, this.cwd));
     const cache = await this.openCache();
-    const names = [...new Set([...Object.keys(loaded.manifest.components), ...Object.keys(lock?.components ?? {})])].sort(compareBytewise);
+    const names = [...new Set([...Object.keys(loaded.config.components), ...Object.keys(lock?.components ?? {})])].sort(compareBytewise);
     const rows: ComponentStatus[] = [];
     for (const name of names) {
-      const spec = loaded.manifest.components[name];
+      const spec = loaded.config.components[name];
       const locked = lock?.components[name];
       const kind = spec ? (spec.git ? 'git' : spec.url ? 'tarball' : 'local') : locked && isLockedGit(locked) ? 'git' : locked && isLockedTarball(locked) ? 'tarball' : 'local';
       const pin = spec ? (spec.git ? spec.ref! : (spec.url ?? spec.local!)) : '(removed from config)';

@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { checkError } from '../errors.js';
 import { fetchAll } from '../fetch/fetch-all.js';
-import { displayPath } from '../manifest/load.js';
+import { displayPath } from '../config/load.js';
 import type { Report } from '../report/report.js';
 import type { TreeDiff } from '../tree/hash.js';
 import { vendor, vendorCheck, type CheckFinding } from '../vendoring/vendor.js';

@@ -14,7 +14,7 @@ import { readEmbeddedLock } from '../verify/embedded-lock.js';
 import { readRecord, type ReleaseRecord } from '../layout/release-record.js';
 import { fileSha256, verifyRecordSignature } from '../release/record.js';
 import { parseLockText } from '../lock/lockfile.js';
-import type { Lockfile } from '../types.js';
+import type { Lockfile } from '../model/lock.js';
 import { BaseCommand } from './base.js';
 
 function printResult(report: Report, r: VerifyResult): void {

@@ -2,12 +2,14 @@ import { isFullCommit } from '../util/patterns.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../content-cache/cache.js';
 import { compareBytewise } from '../tree/hash.js';
-import { isLockedGit, isLockedLocal, type LoadedManifest, type LockedComponent, type Lockfile } from '../types.js';
+import { isLockedGit, isLockedLocal } from '../model/kind.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { LockedComponent, Lockfile } from '../model/lock.js';
 import { exportComponentFile, urlBasename, type ExportedFile } from './sources.js';
 
 export interface ExportContext {
   lock: Lockfile;
-  loaded: LoadedManifest;
+  loaded: LoadedConfig;
   cache: Cache;
   /** The release version (`release.version` or `git describe`). */
   version?: string;

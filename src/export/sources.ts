@@ -13,7 +13,8 @@ import { ensureCommit } from '../sources/git/mirror.js';
 import { exportTree } from '../sources/git/tree.js';
 import { checkCachedContent, copyContentTo } from '../sources/tarball.js';
 import { treeHash } from '../tree/hash.js';
-import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent } from '../types.js';
+import { isLockedGit, isLockedLocal, isLockedTarball } from '../model/kind.js';
+import type { LockedComponent } from '../model/lock.js';
 
 /**
  * The files a distribution's packaging refers to, one per component:

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
-import { isLockedGit, isLockedTarball } from '../types.js';
+import { isLockedGit, isLockedTarball } from '../model/kind.js';
 import { exportedComponents, type ExportContext } from './context.js';
 import { tarballHashes, urlBasename } from './sources.js';
 import { versionFromFileName } from '../sbom/inventory.js';

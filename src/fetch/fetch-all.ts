@@ -1,8 +1,10 @@
 import pLimit from 'p-limit';
 import { XenrelError, ExitCode, toReported, type ReportedError } from '../errors.js';
 import type { Cache } from '../content-cache/cache.js';
-import type { LoadedManifest, Lockfile, ProgressSink } from '../types.js';
-import { isLockedGit, isLockedTarball } from '../types.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Lockfile } from '../model/lock.js';
+import type { ProgressSink } from '../types.js';
+import { isLockedGit, isLockedTarball } from '../model/kind.js';
 import { fetchGit } from '../sources/git/source.js';
 import { fetchTarball } from '../sources/tarball.js';
 import { verifyLocal } from '../sources/local.js';
@@ -17,7 +19,7 @@ export interface FetchOptions {
   lock: Lockfile;
   cache: Cache;
   /** For mirrors and local paths; optional so a bare lockfile can be fetched. */
-  loaded?: LoadedManifest;
+  loaded?: LoadedConfig;
   names?: string[];
   offline?: boolean;
   /** Only the mirrors, never an upstream URL (`--premirror-only`). */
@@ -66,7 +68,7 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
             const cached = r.cached && nested.fetched === 0;
             // A fresh download is checked against the signer the lock recorded.
             if (locked.signer && !r.cached && opts.loaded)
-              await checkSigner(name, opts.loaded.manifest.components[name], locked, opts.cache, opts.loaded.root, { expected: locked.signer });
+              await checkSigner(name, opts.loaded.config.components[name], locked, opts.cache, opts.loaded.root, { expected: locked.signer });
             const n = Object.keys(locked.children ?? {}).length;
             opts.progress?.done?.(name, `${cached ? 'in cache' : `fetched ${locked.commit.slice(0, 12)}`}${n ? ` (+${n} nested)` : ''}`);
             return { name, kind, status: cached ? 'cached' : 'fetched', source: r.source ?? locked.git };
@@ -83,7 +85,7 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
               progress,
             });
             if (locked.signer && !r.cached && opts.loaded)
-              await checkSigner(name, opts.loaded.manifest.components[name], locked, opts.cache, opts.loaded.root, { expected: locked.signer });
+              await checkSigner(name, opts.loaded.config.components[name], locked, opts.cache, opts.loaded.root, { expected: locked.signer });
             opts.progress?.done?.(name, r.cached ? 'in cache' : `fetched from ${r.source}`);
             return { name, kind, status: r.cached ? 'cached' : 'fetched', source: r.source };
           }

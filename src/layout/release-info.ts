@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { integrityString, treeHashString, treePath } from '../manifest/schema.js';
-import { placedTree, type Lockfile } from '../types.js';
+import { integrityString, treeHashString, treePath } from '../model/config.js';
+import { vendoredTreeOf } from '../model/kind.js';
+import type { Lockfile } from '../model/lock.js';
 import { XENREL_DIR, storeRel } from './xenrel-dir.js';
 import { commitId } from '../util/patterns.js';
 import { schemaProblem } from '../util/untrusted-json.js';
@@ -34,7 +35,7 @@ export function releaseInfoComponents(lock: Lockfile, without: string[]): Releas
   for (const [n, c] of Object.entries(lock.components)) {
     if (without.includes(n)) continue;
     // What vendor placed: with nested sources or patches that is vendoredTree, not the upstream tree.
-    const t = placedTree(c);
+    const t = vendoredTreeOf(c);
     const integrity = (c as { integrity?: string }).integrity;
     components[n] = { path: storeRel(n, c), ...(t ? { tree: t } : {}), ...(integrity ? { integrity } : {}) };
   }

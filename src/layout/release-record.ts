@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ExitCode, XenrelError } from '../errors.js';
-import { treeHashString } from '../manifest/schema.js';
+import { treeHashString } from '../model/config.js';
 import { treeHash, type TreeEntry, type TreeMode } from '../tree/hash.js';
 import { commitId } from '../util/patterns.js';
 import { schemaProblem } from '../util/untrusted-json.js';

@@ -1,5 +1,6 @@
 import { basename, join } from 'node:path';
-import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent } from '../types.js';
+import { isLockedGit, isLockedLocal, isLockedTarball } from '../model/kind.js';
+import type { LockedComponent } from '../model/lock.js';
 
 /**
  * The `.xenrel/` folder, relative to the tree root. Vendor writes it, the shim reads it,
@@ -65,6 +66,3 @@ export function requestUrl(c: LockedComponent): string | undefined {
   if (isLockedTarball(c)) return c.url;
   return undefined;
 }
-
-/** The tree hash of what vendor places for a folder component (one definition: src/types.ts). */
-export { placedTree as expectedTree } from '../types.js';

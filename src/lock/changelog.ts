@@ -1,7 +1,8 @@
 import type { Cache } from '../content-cache/cache.js';
 import { runGit } from '../sources/git/run.js';
 import { hasCommit } from '../sources/git/mirror.js';
-import { isLockedGit, type LockedComponent, type Lockfile } from '../types.js';
+import { isLockedGit } from '../model/kind.js';
+import type { LockedComponent, Lockfile } from '../model/lock.js';
 import { diffLocks, type ComponentChange } from './diff.js';
 
 /** The upstream short log between two pins of one git source, when the cache has both. */

@@ -1,4 +1,6 @@
-import type { ComponentSpec, FieldChange, LockedComponent, Lockfile } from '../types.js';
+import type { ComponentSpec } from '../model/config.js';
+import type { FieldChange } from '../types.js';
+import type { LockedComponent, Lockfile } from '../model/lock.js';
 import { compareBytewise } from '../tree/hash.js';
 
 export interface ComponentChange {
@@ -58,7 +60,7 @@ export function diffLocks(before: Lockfile | undefined, after: Lockfile): Compon
     .filter((c): c is ComponentChange => c !== undefined);
 }
 
-/** Does the locked entry still answer what the manifest asks for, metadata included? (No network.) */
+/** Does the locked entry still answer what the config asks for, metadata included? (No network.) */
 export function specMatchesLocked(spec: ComponentSpec, locked: LockedComponent | undefined): boolean {
   return pinMatchesLocked(spec, locked) && metadataChanges(spec, locked!).length === 0;
 }
@@ -77,7 +79,7 @@ export function withMetadata(spec: ComponentSpec, locked: LockedComponent): Lock
 }
 
 /**
- * Does the locked pin still answer what the manifest asks for, whatever its metadata
+ * Does the locked pin still answer what the config asks for, whatever its metadata
  * (license) says? (No network.)
  */
 export function pinMatchesLocked(spec: ComponentSpec, locked: LockedComponent | undefined): boolean {

@@ -1,96 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
 import { XenrelError, ExitCode } from '../errors.js';
-import type { Lockfile } from '../types.js';
+import { lockSchema, type Lockfile } from '../model/lock.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { formatKeyPath, parseWithPositions, positionOf, type PositionedDoc } from '../util/yaml-positions.js';
-import { ConfigError, type ConfigIssue } from '../manifest/config-error.js';
-import { integrityString, plainString, treeHashString, treePath, urlString } from '../manifest/schema.js';
-import { commitId, reservedKeyPath } from '../util/patterns.js';
+import { ConfigError, type ConfigIssue } from '../config/config-error.js';
+import { reservedKeyPath } from '../util/patterns.js';
 
 export { LOCKFILE_NAME } from '../layout/xenrel-dir.js';
-
-const commitString = commitId;
-
-const common = { path: treePath, license: z.string().optional() };
-/** Primary-key fingerprint of the OpenPGP signer (components with `signingKey:`). */
-const signer = z
-  .string()
-  .regex(/^[0-9A-F]{40}([0-9A-F]{24})?$/, 'expected an OpenPGP fingerprint (40 or 64 upper-case hex)')
-  .optional();
-
-/*
- * Nested sources and patches (see src/nested/): a component may carry
- *   children: { "<path in the component>": child }   git submodules and meson wraps, flat,
- *       keyed by the full path from the component root (a nested submodule of a submodule
- *       is "a/b"); each child has its own tree hash.
- *     { kind: "submodule", git, commit, tree }
- *     { kind: "wrap-git", git, ref?, commit, tree, wrap, overlay?, diffFiles? }
- *     { kind: "wrap-file", url, integrity (sha512), sha256 (the wrap's source_hash), size, tree, wrap,
- *       leadDirectoryMissing?, overlay?, diffFiles? }
- *   patches: [{ file, integrity }]                    in the order they are applied
- *   vendoredTree: tree hash of what vendor places (own content + children + overlays +
- *       patches); present only when the component has children or patches. `tree` stays
- *       the upstream content alone.
- */
-const childPath = treePath.refine((p) => !p.split('/').some((s) => s.toLowerCase() === '.git'), 'must not contain a ".git" segment');
-const wrapExtras = { wrap: treePath.optional(), overlay: treePath.optional(), diffFiles: z.array(treePath).optional() };
-const childGit = z.strictObject({
-  kind: z.enum(['submodule', 'wrap-git']),
-  git: urlString,
-  ref: plainString.pipe(z.string().min(1)).optional(),
-  commit: commitString,
-  tree: treeHashString,
-  ...wrapExtras,
-});
-const childFile = z.strictObject({
-  kind: z.literal('wrap-file'),
-  url: urlString,
-  integrity: integrityString,
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex digits'),
-  size: z.number().int().nonnegative(),
-  tree: treeHashString,
-  leadDirectoryMissing: z.literal(true).optional(),
-  ...wrapExtras,
-  wrap: treePath,
-});
-const childEntry = z.discriminatedUnion('kind', [childGit, childFile]);
-const patchEntry = z.strictObject({ file: plainString.pipe(z.string().min(1)), integrity: integrityString });
-const nested = {
-  children: z.record(childPath, childEntry).optional(),
-  patches: z.array(patchEntry).optional(),
-  vendoredTree: treeHashString.optional(),
-};
-
-const gitEntry = z.strictObject({ git: urlString, ref: plainString.pipe(z.string().min(1)), commit: commitString, tree: treeHashString, signer, ...common, ...nested });
-const tarballEntry = z.strictObject({
-  url: urlString,
-  integrity: integrityString,
-  size: z.number().int().nonnegative(),
-  tree: treeHashString.optional(),
-  signer,
-  ...common,
-});
-const localEntry = z.strictObject({
-  local: plainString.pipe(z.string().min(1)),
-  integrity: integrityString.optional(),
-  tree: treeHashString.optional(),
-  ...common,
-  patches: nested.patches,
-  vendoredTree: nested.vendoredTree,
-});
-
-export const lockSchema = z.strictObject({
-  lockfileVersion: z.literal(1, { message: 'expected 1; this lockfile was written by another xenrel version' }),
-  name: plainString.pipe(z.string().min(1)),
-  components: z.record(
-    plainString.pipe(z.string().min(1)),
-    z.union([gitEntry, tarballEntry, localEntry], {
-      message: 'expected a git entry (git, ref, commit, tree, path), a tarball entry (url, integrity, size, path) or a local entry',
-    }),
-  ),
-});
 
 /** JSON with every object's keys sorted, 2-space indent, final newline: stable for diffs. */
 export function serializeLock(lock: Lockfile): string {
@@ -139,7 +56,7 @@ export function parseLockText(text: string, file: string): Lockfile {
     );
   }
   const result = lockSchema.safeParse(data);
-  if (result.success) return result.data as Lockfile;
+  if (result.success) return result.data;
   const pd: PositionedDoc = parseWithPositions(text);
   const issues: ConfigIssue[] = result.error.issues.map((issue) => {
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));

@@ -1,7 +1,10 @@
 import { XenrelError } from '../errors.js';
 import type { Cache } from '../content-cache/cache.js';
-import type { ComponentSpec, LoadedManifest, LockedComponent, LockedLocal, LockedTarball, Lockfile, ProgressSink } from '../types.js';
-import { isLockedGit, isLockedTarball, isLockedLocal } from '../types.js';
+import type { ComponentSpec } from '../model/config.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { LockedComponent, LockedLocal, LockedTarball, Lockfile } from '../model/lock.js';
+import type { ProgressSink } from '../types.js';
+import { isLockedGit, isLockedTarball, isLockedLocal } from '../model/kind.js';
 import { checkRef } from '../sources/git/refs.js';
 import { lockGit } from '../sources/git/source.js';
 import { fetchTarball, openVerifiedContent } from '../sources/tarball.js';
@@ -17,7 +20,7 @@ import { withProgress } from '../util/progress.js';
 import { checkNested, lockNested, patchesUnchanged } from '../nested/lock-nested.js';
 
 export interface LockOptions {
-  loaded: LoadedManifest;
+  loaded: LoadedConfig;
   cache: Cache;
   existing?: Lockfile;
   /** Re-resolve only these components (`lock --update NAME`); others are kept when they still match. */
@@ -38,9 +41,9 @@ export interface LockResult {
 }
 
 /** Mirrors for a tarball: the component's own, then the manifest's. */
-export function mirrorsFor(loaded: LoadedManifest | undefined, name: string): string[] {
-  const spec = loaded?.manifest.components[name];
-  return [...(spec?.mirrors ?? []), ...(loaded?.manifest.mirrors ?? [])];
+export function mirrorsFor(loaded: LoadedConfig | undefined, name: string): string[] {
+  const spec = loaded?.config.components[name];
+  return [...(spec?.mirrors ?? []), ...(loaded?.config.mirrors ?? [])];
 }
 
 /** Warnings are collected and returned with the result (the CLI prints them once). */
@@ -127,22 +130,22 @@ function nestedContext(name: string, opts: LockOptions, warnings: string[]) {
 }
 
 /**
- * manifest → lock. Entries whose pin still answers the manifest are kept (no network), with
+ * config → lock. Entries whose pin still answers the config are kept (no network), with
  * the config's metadata (license) copied over, so re-locking unchanged inputs rewrites
  * nothing and a license edit downloads nothing.
  */
 export async function lockProject(opts: LockOptions): Promise<LockResult> {
-  const { manifest } = opts.loaded;
-  if (opts.update?.length) assertKnownComponents(opts.update, Object.keys(manifest.components));
+  const { config } = opts.loaded;
+  if (opts.update?.length) assertKnownComponents(opts.update, Object.keys(config.components));
   const warnings: string[] = [];
-  const names = Object.keys(manifest.components).sort(compareBytewise);
+  const names = Object.keys(config.components).sort(compareBytewise);
   const entries = await forEachComponent(names, opts.jobs ?? 4, async (name): Promise<[string, LockedComponent]> => {
-    const spec = manifest.components[name]!;
+    const spec = config.components[name]!;
     const old = opts.existing?.components[name];
     if (!opts.update?.includes(name) && old && pinMatchesLocked(spec, old) && (await patchesUnchanged(old, opts.loaded.root))) return [name, withMetadata(spec, old)];
     return [name, await resolveOne(name, spec, opts, warnings)];
   });
-  const lock: Lockfile = { lockfileVersion: 1, name: manifest.name, components: Object.fromEntries(entries) };
+  const lock: Lockfile = { lockfileVersion: 1, name: config.name, components: Object.fromEntries(entries) };
   return { lock, changes: diffLocks(opts.existing, lock), warnings };
 }
 
@@ -153,10 +156,10 @@ export async function lockProject(opts: LockOptions): Promise<LockResult> {
  * change of kind `metadata`, listed after the drift; the pin is still checked upstream.
  */
 export async function checkLock(opts: LockOptions & { existing: Lockfile | undefined }): Promise<ComponentChange[]> {
-  const { manifest } = opts.loaded;
+  const { config } = opts.loaded;
   const drift = await checkPins(opts);
   const metadata: ComponentChange[] = [];
-  for (const [name, spec] of Object.entries(manifest.components).sort(([a], [b]) => compareBytewise(a, b))) {
+  for (const [name, spec] of Object.entries(config.components).sort(([a], [b]) => compareBytewise(a, b))) {
     const old = opts.existing?.components[name];
     if (!old || !pinMatchesLocked(spec, old)) continue;
     const fields = metadataChanges(spec, old);
@@ -166,10 +169,10 @@ export async function checkLock(opts: LockOptions & { existing: Lockfile | undef
 }
 
 async function checkPins(opts: LockOptions & { existing: Lockfile | undefined }): Promise<ComponentChange[]> {
-  const { manifest } = opts.loaded;
-  const names = [...new Set([...Object.keys(manifest.components), ...Object.keys(opts.existing?.components ?? {})])].sort(compareBytewise);
+  const { config } = opts.loaded;
+  const names = [...new Set([...Object.keys(config.components), ...Object.keys(opts.existing?.components ?? {})])].sort(compareBytewise);
   const results = await forEachComponent(names, opts.jobs ?? 4, async (name): Promise<ComponentChange | undefined> => {
-    const spec = manifest.components[name];
+    const spec = config.components[name];
     const old = opts.existing?.components[name];
     if (!spec) return { ...diffComponent(name, old, undefined)!, reason: 'in the lock but no longer in the config' };
     if (opts.offline) return offlineDrift(name, spec, old, opts);

@@ -9,7 +9,8 @@ import { resolveRef } from '../sources/git/refs.js';
 import { runGit, runGitRemote } from '../sources/git/run.js';
 import { assertSameSigner, signingKeyPath, verifyDetached, verifyTag } from '../sources/signature.js';
 import { fetchTarball, openVerifiedContent } from '../sources/tarball.js';
-import type { ComponentSpec, LockedGit, LockedTarball } from '../types.js';
+import type { ComponentSpec } from '../model/config.js';
+import type { LockedGit, LockedTarball } from '../model/lock.js';
 
 async function readAll(s: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];

@@ -6,7 +6,8 @@ import type { Cache } from '../content-cache/cache.js';
 import { hasVerifiedContent } from '../sources/tarball.js';
 import { git, runGit } from '../sources/git/run.js';
 import { compareBytewise } from '../tree/hash.js';
-import { isLockedGit, isLockedTarball, type Lockfile } from '../types.js';
+import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import type { Lockfile } from '../model/lock.js';
 import type { MirrorIndexComponent } from './mirror-index.js';
 
 /** What a run publishes: the tarballs and git commits of a lock, or everything in the cache. */

@@ -10,7 +10,8 @@ import { openVerifiedContent } from '../sources/tarball.js';
 import { localSourcePath } from '../sources/local.js';
 import { compareBytewise, treeHash, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
-import { isLockedGit, isLockedLocal, type LockedChild, type LockedComponent } from '../types.js';
+import { isLockedGit, isLockedLocal } from '../model/kind.js';
+import type { LockedChild, LockedComponent } from '../model/lock.js';
 import { applyPatches, runPatch } from './patches.js';
 import { wrapFileEntries } from './children.js';
 

@@ -10,7 +10,8 @@ import { listGitlinks } from '../sources/git/tree.js';
 import { fetchTarball, openVerifiedContent } from '../sources/tarball.js';
 import { hashTarball } from '../archive/reader.js';
 import { compareBytewise, treeHash } from '../tree/hash.js';
-import type { LockedChild, LockedChildFile, LockedChildGit, ProgressSink } from '../types.js';
+import type { LockedChild, LockedChildFile, LockedChildGit } from '../model/lock.js';
+import type { ProgressSink } from '../types.js';
 import { parseWrap, sriFromSha256Hex, type WrapFile, type WrapGit } from './wrap.js';
 import { gitMirrorCandidates } from '../layout/mirror.js';
 
@@ -31,7 +32,7 @@ export interface ChildOptions {
   offline?: boolean;
   progress?: ProgressSink;
   /**
-   * Mirrors (the component's, then the manifest's), tried before each child's own URL: for
+   * Mirrors (the component's, then the config's), tried before each child's own URL: for
    * git children's commits and wrap-git tags, and for wrap-file archives — as fetch does.
    */
   mirrors?: string[];

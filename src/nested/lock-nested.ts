@@ -1,7 +1,10 @@
 import type { Cache } from '../content-cache/cache.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import { compareBytewise } from '../tree/hash.js';
-import { isLockedGit, isLockedLocal, type ComponentSpec, type FieldChange, type LockedChild, type LockedComponent, type ProgressSink } from '../types.js';
+import { isLockedGit, isLockedLocal } from '../model/kind.js';
+import type { ComponentSpec } from '../model/config.js';
+import type { FieldChange, ProgressSink } from '../types.js';
+import type { LockedChild, LockedComponent } from '../model/lock.js';
 import { computeVendoredTree, hasNested } from './build.js';
 import { resolveChildren } from './children.js';
 import { lockPatches, patchesDrift } from './patches.js';

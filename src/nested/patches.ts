@@ -4,7 +4,8 @@ import { stat } from 'node:fs/promises';
 import ssri from 'ssri';
 import { XenrelError, ExitCode } from '../errors.js';
 import { localSourcePath } from '../sources/local.js';
-import type { ComponentSpec, LockedPatch } from '../types.js';
+import type { ComponentSpec } from '../model/config.js';
+import type { LockedPatch } from '../model/lock.js';
 
 /**
  * `patches:` — files relative to the config, applied in order with GNU `patch -p1` at

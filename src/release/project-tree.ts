@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { readFile, realpath } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { Lockfile } from '../types.js';
+import type { Lockfile } from '../model/lock.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import { safeExtract } from '../archive/extract.js';
 import { git, gitArgs, gitEnv, runGit } from '../sources/git/run.js';

@@ -7,7 +7,7 @@ import { RECORD_SUFFIX, releaseRecordSchema, renderRecord, type ReleaseRecord } 
 import { lockDigest } from '../lock/lockfile.js';
 import { verifyDetached } from '../sources/signature.js';
 import { manifestLine, treeHash, type TreeEntry } from '../tree/hash.js';
-import type { Lockfile } from '../types.js';
+import type { Lockfile } from '../model/lock.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { schemaProblem } from '../util/untrusted-json.js';
 import { XENREL_VERSION } from '../version.js';

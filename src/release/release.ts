@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../content-cache/cache.js';
-import type { LoadedManifest, Lockfile, ProgressSink } from '../types.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Lockfile } from '../model/lock.js';
+import type { ProgressSink } from '../types.js';
 import { serializeLock, LOCKFILE_NAME } from '../lock/lockfile.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { writeArchive } from '../archive/write-archive.js';
@@ -31,7 +33,7 @@ export const MIN_MTIME = 315532800;
 export interface ReleaseOptions {
   /** Bytes written (uncompressed tar, of the content's total) and read back, as two items. */
   progress?: ProgressSink;
-  loaded: LoadedManifest;
+  loaded: LoadedConfig;
   lock: Lockfile;
   cache: Cache;
   /** Output folder (default `<project>/dist`). */
@@ -135,13 +137,13 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
         hint: 'commit or stash them (a release is cut from HEAD), or pass --allow-dirty to include them',
       });
   }
-  const version = loaded.manifest.release?.version ?? project.describe;
+  const version = loaded.config.release?.version ?? project.describe;
   if (!opts.prefix && !version)
     throw new XenrelError('E_NO_VERSION', 'no release version: the config has no release.version and the project is not a git repository', {
       exitCode: ExitCode.usage,
       hint: 'add `release: {version: X.Y.Z}` to the config, or pass --prefix NAME',
     });
-  const name = opts.prefix ?? loaded.manifest.release?.prefix ?? `${loaded.manifest.name}-${version}`;
+  const name = opts.prefix ?? loaded.config.release?.prefix ?? `${loaded.config.name}-${version}`;
   if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name))
     throw new XenrelError('E_USAGE', `"${name}" cannot be a tarball name (letters, digits, ".", "_", "+", "-")`, { exitCode: ExitCode.usage });
   const format = opts.format ?? 'gz';
@@ -180,7 +182,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     const sbom = await generateSbom(lock, {
       format: 'spdx',
       cache: opts.cache,
-      manifest: loaded.manifest,
+      config: loaded.config,
       configRoot: loaded.root,
       version: version ?? name,
       created: mtime,
@@ -248,7 +250,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       lock,
       sbom,
       without,
-      project: { entries: projectFiles, commit: committed, repository: loaded.manifest.release?.repository },
+      project: { entries: projectFiles, commit: committed, repository: loaded.config.release?.repository },
     });
     await updateSums(outDir, record.file, record.sha256);
     return {

@@ -11,10 +11,12 @@ import { hasCommit } from '../sources/git/mirror.js';
 import { checkCachedContent, openVerifiedContent } from '../sources/tarball.js';
 import { localSourcePath } from '../sources/local.js';
 import { compareBytewise } from '../tree/hash.js';
-import { isLockedGit, isLockedLocal, isLockedTarball, type LockedChild, type LockedComponent, type LockedPatch, type Lockfile, type Manifest } from '../types.js';
+import { isLockedGit, isLockedLocal, isLockedTarball } from '../model/kind.js';
+import type { LockedChild, LockedComponent, LockedPatch, Lockfile } from '../model/lock.js';
+import type { Config } from '../model/config.js';
 
 /**
- * What an SBOM says about each source, gathered once from the lock (+ the manifest for
+ * What an SBOM says about each source, gathered once from the lock (+ the config for
  * groups/description, + the cache for the bytes' sha256 and a license file) and then
  * rendered as SPDX or CycloneDX. Nothing here touches the network: facts the cache does not
  * hold are simply left out.
@@ -72,7 +74,9 @@ export interface SbomInventory {
 
 export interface InventoryOptions {
   cache?: Cache;
-  manifest?: Manifest;
+  config?: Config;
+  /** @deprecated `config` */
+  manifest?: Config;
   /** The config's folder (to find `local:` inputs). */
   configRoot?: string;
   version?: string;
@@ -203,7 +207,7 @@ async function childItem(parent: SbomItem, path: string, c: LockedChild, cache: 
 }
 
 async function componentItem(name: string, c: LockedComponent, o: InventoryOptions): Promise<SbomItem> {
-  const spec = o.manifest?.components[name];
+  const spec = (o.config ?? o.manifest)?.components[name];
   const item: SbomItem = { id: name, name, path: c.path, kind: 'local' };
   // License is metadata: the config's word wins over the lock's copy, which `lock --check`
   // does not fail on when it is stale.

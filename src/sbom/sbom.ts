@@ -1,5 +1,5 @@
 import { XenrelError, ExitCode } from '../errors.js';
-import type { Lockfile } from '../types.js';
+import type { Lockfile } from '../model/lock.js';
 import { collectInventory, type InventoryOptions, type SbomInventory } from './inventory.js';
 import { toCycloneDx } from './cyclonedx.js';
 import { toSpdx } from './spdx.js';

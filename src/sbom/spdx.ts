@@ -8,7 +8,7 @@ import { isoSeconds, uuidFromHex, type SbomInventory, type SbomItem } from './in
  * (`filesAnalyzed: false`), so by the spec no package contains a File element: a detected
  * license file is an annotation (name and sha256), and its text is the extracted licensing
  * info of a LicenseRef where the config's license is not a plain SPDX expression. The
- * concluded license is NOASSERTION and the manifest's license is the declared one. Each
+ * concluded license is NOASSERTION and the config's license is the declared one. Each
  * package names its supplier and originator and carries a purl and, where the NVD has the
  * product, a CPE 2.3 name.
  * Git sources: `downloadLocation` in the spec's VCS form `git+<url>@<commit>`; the

@@ -3,7 +3,7 @@
  * of the bytes. Every read re-hashes what it reads (G4): a corrupt object is an error, never
  * silently used; `checkCachedContent` removes it so the caller can fetch it again.
  *
- * Integrities pinned with sha256/sha384 only (a manifest `integrity:`) are found through an
+ * Integrities pinned with sha256/sha384 only (a config `integrity:`) are found through an
  * index alias `alias:<sri>` → the sha512 SRI, written when the bytes are stored.
  */
 import { createHash } from 'node:crypto';

@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import ssri from 'ssri';
 import { XenrelError, ExitCode } from '../errors.js';
-import type { ComponentSpec, LockedLocal } from '../types.js';
+import type { ComponentSpec } from '../model/config.js';
+import type { LockedLocal } from '../model/lock.js';
 import { hashDir } from '../tree/walk.js';
 
 /** A `local:` path is relative to the config's folder. */

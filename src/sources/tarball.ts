@@ -59,7 +59,7 @@ export interface FetchTarballOptions {
   url: string;
   /** Base URLs; tried in order before `url`. */
   mirrors: string[];
-  /** What the bytes must be (from the lock or the manifest). Without it (first lock) they are hashed and stored as they come. */
+  /** What the bytes must be (from the lock or the config). Without it (first lock) they are hashed and stored as they come. */
   expected?: { integrity: string; size?: number };
   cache: Cache;
   /** Never open a connection. */

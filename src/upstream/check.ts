@@ -7,7 +7,11 @@ import { runGit } from '../sources/git/run.js';
 import { fetchTarball } from '../sources/tarball.js';
 import { toReported, type ReportedError } from '../errors.js';
 import { compareBytewise } from '../tree/hash.js';
-import { isLockedGit, isLockedTarball, type ComponentSpec, type LoadedManifest, type Lockfile, type ProgressSink } from '../types.js';
+import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import type { ComponentSpec } from '../model/config.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Lockfile } from '../model/lock.js';
+import type { ProgressSink } from '../types.js';
 import { newerTags } from './versions.js';
 
 /** What upstream has for one component, compared with its pin and lock. */
@@ -38,7 +42,7 @@ export interface UpstreamStatus {
 }
 
 export interface UpstreamOptions {
-  loaded: LoadedManifest;
+  loaded: LoadedConfig;
   lock?: Lockfile;
   cache: Cache;
   names?: string[];
@@ -90,13 +94,13 @@ export async function checkGitUpstream(name: string, spec: Pick<ComponentSpec, '
  * the cache; a component that cannot be checked gets an `error`, the others go on.
  */
 export async function upstreamStatus(opts: UpstreamOptions): Promise<UpstreamStatus[]> {
-  const { manifest } = opts.loaded;
-  const names = (opts.names?.length ? opts.names : Object.keys(manifest.components)).sort(compareBytewise);
+  const { config } = opts.loaded;
+  const names = (opts.names?.length ? opts.names : Object.keys(config.components)).sort(compareBytewise);
   const limit = pLimit(Math.max(1, opts.jobs ?? 4));
   return Promise.all(
     names.map((name) =>
       limit(async (): Promise<UpstreamStatus> => {
-        const spec = manifest.components[name]!;
+        const spec = config.components[name]!;
         const locked = opts.lock?.components[name];
         const kind = spec.git ? 'git' : spec.url ? 'tarball' : 'local';
         const pin = spec.git ? spec.ref! : (spec.url ?? spec.local!);

@@ -1,7 +1,7 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { LockedComponent, Lockfile } from '../types.js';
+import type { LockedComponent, Lockfile } from '../model/lock.js';
 import { lockedPins, makeValue, TREE_PINS_VAR, type PinAssignment } from '../xen/locked-pins.js';
 
 /**

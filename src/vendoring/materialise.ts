@@ -3,8 +3,9 @@ import { basename, dirname, join } from 'node:path';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
-import type { LockedComponent, Lockfile } from '../types.js';
-import { expectedTree, storeAbs, storeKind, storeRel } from '../layout/xenrel-dir.js';
+import type { LockedComponent, Lockfile } from '../model/lock.js';
+import { storeAbs, storeKind, storeRel } from '../layout/xenrel-dir.js';
+import { vendoredTreeOf } from '../model/kind.js';
 import { fileMatches } from './store.js';
 import { exists, recoverSiblings, stagingPath, swapInto } from './swap.js';
 
@@ -33,7 +34,7 @@ function inUse(name: string, path: string, why: string): XenrelError {
 async function verifiedStoreEntries(treeRoot: string, name: string, c: LockedComponent, known?: TreeEntry[]): Promise<TreeEntry[]> {
   if (known) return known;
   const entries = await walkTree(storeAbs(treeRoot, name, c), { ignoreNames: [] });
-  if (treeHash(entries) !== expectedTree(c))
+  if (treeHash(entries) !== vendoredTreeOf(c))
     throw new XenrelError('E_STORE_MISMATCH', `component ${name}: ${storeRel(name, c)} does not match the lock`, {
       exitCode: ExitCode.checkFailed,
       hint: 'run `xenrel vendor` to restore it',

@@ -2,7 +2,8 @@ import { sriHex } from '../util/sri.js';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
-import { isLockedTarball, type LockedComponent, type Lockfile } from '../types.js';
+import { isLockedTarball } from '../model/kind.js';
+import type { LockedComponent, Lockfile } from '../model/lock.js';
 import { XENREL_DIR, storeKind, storeRel } from '../layout/xenrel-dir.js';
 
 /**

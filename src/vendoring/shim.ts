@@ -7,21 +7,9 @@ import { serializeLock } from '../lock/lockfile.js';
 import { manifestLine, treeHash, type TreeEntry } from '../tree/hash.js';
 import { sha256File, walkTree } from '../tree/walk.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { isLockedGit, type LockedComponent, type Lockfile } from '../types.js';
-import {
-  BIN_DIR,
-  LOCK_COPY,
-  MANIFESTS_DIR,
-  SHIM_INDEX,
-  SHIM_TOOLS,
-  WITHOUT_FILE,
-  XENREL_DIR,
-  expectedTree,
-  requestUrl,
-  storeAbs,
-  storeKind,
-  storeRel,
-} from '../layout/xenrel-dir.js';
+import { isLockedGit, vendoredTreeOf } from '../model/kind.js';
+import type { LockedComponent, Lockfile } from '../model/lock.js';
+import { BIN_DIR, LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, SHIM_TOOLS, WITHOUT_FILE, XENREL_DIR, requestUrl, storeAbs, storeKind, storeRel } from '../layout/xenrel-dir.js';
 import { withoutAdvice, withoutRule } from './without.js';
 
 /** The shim's shell sources, shipped in the package. */
@@ -58,7 +46,7 @@ const hexOfTree = (tree: string) => Buffer.from(tree.slice('sha256-'.length), 'b
 /** The digest column: tree:<hex> for folders, <algo>:<hex> for files (sha512 or sha256). */
 async function digestFor(treeRoot: string, name: string, c: LockedComponent): Promise<string> {
   if (storeKind(c) === 'tree') {
-    const tree = expectedTree(c);
+    const tree = vendoredTreeOf(c);
     if (!tree) throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
     return `tree:${hexOfTree(tree)}`;
   }
@@ -173,7 +161,7 @@ export async function installShim(treeRoot: string, lock: Lockfile, opts: ShimOp
   const changed: string[] = [];
   const files = await renderShimFiles(treeRoot, lock, without, async (name, c) => {
     const entries = opts.entries?.[name] ?? (await walkTree(storeAbs(treeRoot, name, c)));
-    if (treeHash(entries) !== expectedTree(c))
+    if (treeHash(entries) !== vendoredTreeOf(c))
       throw new XenrelError('E_STORE_MISMATCH', `component ${name}: ${storeRel(name, c)} does not match the lock's tree hash`, {
         exitCode: ExitCode.checkFailed,
         hint: 'run `xenrel vendor` to restore it',

@@ -10,9 +10,11 @@ import { copyContentTo } from '../sources/http-content.js';
 import { localSourcePath } from '../sources/local.js';
 import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
-import { isLockedGit, isLockedLocal, isLockedTarball, type LockedComponent, type Lockfile, type ProgressSink } from '../types.js';
+import { isLockedGit, isLockedLocal, isLockedTarball, vendoredTreeOf } from '../model/kind.js';
+import type { LockedComponent, Lockfile } from '../model/lock.js';
+import type { ProgressSink } from '../types.js';
 import { finishComponentTree, hasNested } from '../nested/build.js';
-import { SOURCES_DIR, expectedTree, storeDirAbs, storeKind } from '../layout/xenrel-dir.js';
+import { SOURCES_DIR, storeDirAbs, storeKind } from '../layout/xenrel-dir.js';
 import { exists, recoverSiblings, removeAtomically, stagingPath, swapInto } from './swap.js';
 
 export interface PlaceOptions {
@@ -57,7 +59,7 @@ function lockedIntegrity(name: string, c: LockedComponent): string {
 }
 
 function lockedTree(name: string, c: LockedComponent): string {
-  const tree = expectedTree(c);
+  const tree = vendoredTreeOf(c);
   if (!tree) throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
   return tree;
 }

@@ -5,7 +5,7 @@ import { assertKnownComponents } from '../components.js';
 import { parseLockText, serializeLock } from '../lock/lockfile.js';
 import { diffEntries, isCleanDiff, treeHash, type TreeDiff, type TreeEntry, type TreeMode } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
-import type { LockedComponent, Lockfile } from '../types.js';
+import type { LockedComponent, Lockfile } from '../model/lock.js';
 import { configBlockOptions, hasCurrentBlock, removeConfigBlock, writeConfigBlock } from './config-block.js';
 import {
   BIN_DIR,
@@ -17,12 +17,12 @@ import {
   SOURCES_DIR,
   WITHOUT_FILE,
   XENREL_DIR,
-  expectedTree,
   storeAbs,
   storeDirAbs,
   storeKind,
   storeRel,
 } from '../layout/xenrel-dir.js';
+import { vendoredTreeOf } from '../model/kind.js';
 import { materialise, type MaterialiseResult } from './materialise.js';
 import { installShim, renderIndex, renderShim } from './shim.js';
 import { fileMatches, placeStore, type PlaceOptions, type PlaceResult } from './store.js';
@@ -101,7 +101,7 @@ async function isPristineCopy(treeRoot: string, c: LockedComponent): Promise<boo
   if (!st) return false;
   if (storeKind(c) === 'tree') {
     if (!st.isDirectory() || (await exists(join(target, '.git')))) return false;
-    return treeHash(await walkTree(target)) === expectedTree(c);
+    return treeHash(await walkTree(target)) === vendoredTreeOf(c);
   }
   const integrity = (c as { integrity?: string }).integrity;
   return st.isFile() && Boolean(integrity) && (await fileMatches(target, integrity!));
@@ -199,7 +199,7 @@ export async function vendorCheck(lock: Lockfile, treeRoot: string, opts: { with
     }
     const target = join(treeRoot, c.path);
     if (storeKind(c) === 'tree') {
-      const tree = expectedTree(c) ?? '';
+      const tree = vendoredTreeOf(c) ?? '';
       let expected = await expectedEntries(treeRoot, name, tree);
       if (!(await exists(storeDir))) findings.push({ name, where: storeRel(name, c), problem: 'missing' });
       else {

@@ -1,4 +1,4 @@
-import type { LockedComponent } from '../types.js';
+import type { LockedComponent } from '../model/lock.js';
 import { withoutComponent } from '../xen/without.js';
 
 /**

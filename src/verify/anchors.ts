@@ -1,6 +1,6 @@
 import { diffEntries, treeHash, type TreeEntry } from '../tree/hash.js';
 import { LOCK_COPY, storeKind } from '../layout/xenrel-dir.js';
-import type { Lockfile } from '../types.js';
+import type { Lockfile } from '../model/lock.js';
 import { lockDigest, parseLockText } from '../lock/lockfile.js';
 import { recordProjectEntries, type ReleaseRecord } from '../layout/release-record.js';
 import { RELEASE_INFO, parseReleaseInfo, type ReleaseInfo } from '../layout/release-info.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseLockText } from '../lock/lockfile.js';
 import { LOCK_COPY } from '../layout/xenrel-dir.js';
 import { readTar } from '../archive/reader.js';
-import type { Lockfile } from '../types.js';
+import type { Lockfile } from '../model/lock.js';
 
 /** The lock a release tarball or vendored tree carries (`.xenrel/xenrel.lock`). */
 export async function readEmbeddedLock(target: string, isDir: boolean): Promise<Lockfile | undefined> {

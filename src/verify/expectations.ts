@@ -1,5 +1,6 @@
-import { LOCK_COPY, expectedTree, storeKind, storeRel } from '../layout/xenrel-dir.js';
-import type { Lockfile } from '../types.js';
+import { LOCK_COPY, storeKind, storeRel } from '../layout/xenrel-dir.js';
+import { integrityOf, vendoredTreeOf } from '../model/kind.js';
+import type { Lockfile } from '../model/lock.js';
 import { parseLockText } from '../lock/lockfile.js';
 import { RELEASE_INFO, parseReleaseInfo } from '../layout/release-info.js';
 import type { Embedded } from './collect.js';
@@ -10,7 +11,7 @@ export function expectationsFromLock(lock: Lockfile, without: string[] = []): Ve
   const components: Record<string, ComponentExpectation> = {};
   for (const [name, c] of Object.entries(lock.components)) {
     const prefix = storeRel(name, c);
-    components[name] = storeKind(c) === 'tree' ? { prefix, tree: expectedTree(c) } : { prefix, integrity: (c as { integrity?: string }).integrity };
+    components[name] = storeKind(c) === 'tree' ? { prefix, tree: vendoredTreeOf(c) } : { prefix, integrity: integrityOf(c) };
     if (without.includes(name)) components[name]!.without = true;
   }
   return { components };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LOCKFILE_NAME, serializeLock } from '../lock/lockfile.js';
 import { compareBytewise, fileEntry, type TreeEntry } from '../tree/hash.js';
-import type { Lockfile } from '../types.js';
+import type { Lockfile } from '../model/lock.js';
 import { configBlockOptions, splitConfig, withBlock } from '../vendoring/config-block.js';
 import { SOURCES_DIR, XENREL_DIR, storeKind, storeRel } from '../layout/xenrel-dir.js';
 import { renderPvgrub2Makefile, PVGRUB2_MAKEFILE } from '../vendoring/pvgrub2.js';

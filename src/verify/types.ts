@@ -1,6 +1,7 @@
 import type { TreeEntry } from '../tree/hash.js';
 import type { Finding, Limits } from '../archive/policy.js';
-import type { Lockfile, ProgressSink } from '../types.js';
+import type { Lockfile } from '../model/lock.js';
+import type { ProgressSink } from '../types.js';
 import type { ReleaseRecord } from '../layout/release-record.js';
 import type { GeneratedReport } from './owned.js';
 

@@ -7,7 +7,7 @@ import { LOCKFILE_NAME } from '../lock/lockfile.js';
 import { ensureCommit } from '../sources/git/mirror.js';
 import { gitArgs, gitEnv } from '../sources/git/run.js';
 import { compareBytewise, fileEntry, symlinkEntry, type TreeEntry } from '../tree/hash.js';
-import type { Lockfile } from '../types.js';
+import type { Lockfile } from '../model/lock.js';
 import { isXenrelPath } from './owned.js';
 
 export interface UpstreamProject {

@@ -1,5 +1,5 @@
-import type { Manifest } from '../types.js';
-import type { PinsManifest } from './pins-to-manifest.js';
+import type { Config } from '../model/config.js';
+import type { DerivedConfig } from './pins-to-config.js';
 
 /** One disagreement between the tree's make variables and the config. */
 export interface PinDrift {
@@ -18,7 +18,7 @@ export interface PinDrift {
  * pins through make variables. Components the config has that the tree does not pin
  * (grub2, a `local:` prebuilt, a hand-added extra) are not drift.
  */
-export function checkPins(derived: PinsManifest, config: Manifest, configName = 'the config'): PinDrift[] {
+export function checkPins(derived: DerivedConfig, config: Config, configName = 'the config'): PinDrift[] {
   const drift: PinDrift[] = [];
   for (const d of derived.components) {
     if (!d.sources.length) continue;

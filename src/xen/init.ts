@@ -1,20 +1,20 @@
 import { Document, visit } from 'yaml';
-import type { ComponentSpec, Manifest } from '../types.js';
-import { pinsToManifest, type DerivedComponent, type PinsManifest } from './pins-to-manifest.js';
+import type { ComponentSpec, Config } from '../model/config.js';
+import { pinsToConfig, type DerivedComponent, type DerivedConfig } from './pins-to-config.js';
 import { readXenPins, type ReadPinsOptions, type XenPins } from './read-pins.js';
 import { scanFetches, type ScanResult } from './scan-fetches.js';
 
 export interface TreeReading {
   pins: XenPins;
-  derived: PinsManifest;
+  derived: DerivedConfig;
   scan: ScanResult;
 }
 
-/** Everything `init` learns from a Xen tree: its pins, the manifest they make, and every fetch site. */
+/** Everything `init` learns from a Xen tree: its pins, the config they make, and every fetch site. */
 export async function readXenTree(root: string, opts: ReadPinsOptions = {}): Promise<TreeReading> {
   const pins = await readXenPins(root, opts);
-  const derived = pinsToManifest(pins);
-  const scan = await scanFetches(pins.root, { components: derived.manifest.components });
+  const derived = pinsToConfig(pins);
+  const scan = await scanFetches(pins.root, { components: derived.config.components });
   return { pins, derived, scan };
 }
 
@@ -33,9 +33,9 @@ function pinComment(d: DerivedComponent): string | undefined {
   return d.sources.map((s) => `${s.variable} (${s.where})`).join(', ');
 }
 
-/** The config file text: the manifest, with a comment per component saying which variables pinned it. */
-export function renderManifestYaml(reading: TreeReading, treeLabel: string): string {
-  const m: Manifest = reading.derived.manifest;
+/** The config file text, with a comment per component saying which variables pinned it. */
+export function renderConfigYaml(reading: TreeReading, treeLabel: string): string {
+  const m: Config = reading.derived.config;
   const header = [
     `# xenrel config for the Xen tree at ${treeLabel}, written by \`xenrel init\`.`,
     "# Pins come from the tree's make variables (Config.mk, .config, tools/firmware/etherboot/Makefile,",
@@ -59,3 +59,6 @@ export function renderManifestYaml(reading: TreeReading, treeLabel: string): str
   }
   return `${header}${parts.join('').trimEnd()}\n`;
 }
+
+/** @deprecated `renderConfigYaml`. */
+export const renderManifestYaml = renderConfigYaml;

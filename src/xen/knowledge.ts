@@ -1,21 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseManifestText } from '../manifest/load.js';
-import type { ComponentSpec, Manifest } from '../types.js';
+import { parseConfigText } from '../config/load.js';
+import type { ComponentSpec, Config } from '../model/config.js';
 import { packageRoot } from '../version.js';
 
-/** The default Xen manifest shipped with xenrel: licenses, groups, paths, configure switches. */
-export const XEN_MANIFEST_PATH = join(packageRoot, 'config', 'xen.yaml');
+/** The default Xen config shipped with xenrel: licenses, groups, paths, configure switches. */
+export const XEN_CONFIG_PATH = join(packageRoot, 'config', 'xen.yaml');
 
-let cached: Manifest | undefined;
+let cached: Config | undefined;
 
-export function loadXenKnowledge(): Manifest {
-  cached ??= parseManifestText(readFileSync(XEN_MANIFEST_PATH, 'utf8'), XEN_MANIFEST_PATH);
+export function loadXenKnowledge(): Config {
+  cached ??= parseConfigText(readFileSync(XEN_CONFIG_PATH, 'utf8'), XEN_CONFIG_PATH);
   return cached;
 }
 
 /**
- * Components older Xen releases fetch that the 4.22 manifest does not carry.
+ * Components older Xen releases fetch that the 4.22 config does not carry.
  * qemu-xen-traditional was removed in 4.21 (commit 1eb944f650).
  */
 export const LEGACY_COMPONENTS: Record<string, ComponentSpec> = {
@@ -31,7 +31,7 @@ export const LEGACY_COMPONENTS: Record<string, ComponentSpec> = {
   },
 };
 
-/** Every component xenrel knows, by name: the 4.22 manifest plus legacy ones. */
+/** Every component xenrel knows, by name: the 4.22 config plus legacy ones. */
 export function knownComponents(): Record<string, ComponentSpec> {
   return { ...loadXenKnowledge().components, ...LEGACY_COMPONENTS };
 }

@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
-import { isLockedGit, isLockedTarball, type Lockfile } from '../types.js';
+import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import type { Lockfile } from '../model/lock.js';
 import { knownComponents, stubdomLibOf, varWithSuffix } from './knowledge.js';
 
 /**

@@ -3,7 +3,9 @@ import { delimiter, join } from 'node:path';
 import type { Cache } from '../content-cache/cache.js';
 import { hasCommit } from '../sources/git/mirror.js';
 import { hasVerifiedContent } from '../sources/tarball.js';
-import { isLockedGit, isLockedTarball, type ComponentSpec, type Lockfile, type Manifest } from '../types.js';
+import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import type { ComponentSpec, Config } from '../model/config.js';
+import type { Lockfile } from '../model/lock.js';
 import { SOURCES_DIR } from '../layout/xenrel-dir.js';
 import type { BuildChoices } from './build-choices.js';
 import { EXTFILES_UPSTREAM, NEEDS, STUBDOM_LIB_PREFIXES, parseConfigure } from './configure-options.js';
@@ -52,8 +54,9 @@ export interface BuildPlan {
   warnings: string[];
 }
 
-export interface PlanOptions {
-  manifest: Manifest;
+export type PlanOptions = PlanInputs & ({ config: Config } | { /** @deprecated `config` */ manifest: Config });
+
+interface PlanInputs {
   /** The Xen tree (the config's folder): for `vendored` and the tree's own stubdom URLs. */
   root: string;
   lock?: Lockfile;
@@ -125,7 +128,7 @@ export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
 
   const components: PlannedFetch[] = [];
   const excluded: ExcludedFetch[] = [];
-  for (const [name, spec] of Object.entries(opts.manifest.components).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [name, spec] of Object.entries(('config' in opts ? opts.config : opts.manifest).components).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (spec.local !== undefined) {
       excluded.push({ name, option: `local: ${spec.local}`, reason: 'a prebuilt input from the config; nothing is downloaded' });
       continue;

@@ -1,6 +1,6 @@
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ComponentSpec } from '../types.js';
+import type { ComponentSpec } from '../model/config.js';
 import { compareBytewise } from '../tree/hash.js';
 import { knownComponents } from './knowledge.js';
 import { logicalLines } from './read-pins.js';

@@ -1,10 +1,11 @@
 import { access, mkdir, mkdtemp, readdir, rm, symlink, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { isLockedGit, isLockedTarball, type Lockfile } from '../types.js';
+import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import type { Lockfile } from '../model/lock.js';
 import { knownComponents } from './knowledge.js';
 import { lockedPins } from './locked-pins.js';
-import { pinsToManifest, type DerivedComponent } from './pins-to-manifest.js';
+import { pinsToConfig, type DerivedComponent } from './pins-to-config.js';
 import { readXenPins } from './read-pins.js';
 
 /**
@@ -57,7 +58,7 @@ export async function tarballPinWarnings(project: string | TarballFiles, dotConf
     const config = dotConfig === undefined ? undefined : await readFile(dotConfig, 'utf8').catch(() => undefined);
     if (config !== undefined) await writeFile(join(view, '.config'), config);
     const pins = await readXenPins(view, { lockedPins: true, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-    return comparePins(pinsToManifest(pins).components, lock, without);
+    return comparePins(pinsToConfig(pins).components, lock, without);
   } finally {
     await rm(view, { recursive: true, force: true });
   }

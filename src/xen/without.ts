@@ -1,5 +1,5 @@
 import { assertKnownComponents } from '../components.js';
-import type { ComponentSpec } from '../types.js';
+import type { ComponentSpec } from '../model/config.js';
 import { STUBDOM_LIBS } from './configure-options.js';
 
 /**
@@ -67,7 +67,7 @@ export interface WithoutResult {
 }
 
 /**
- * Resolve names and groups against `components` (a manifest's), and collect the configure
+ * Resolve names and groups against `components` (a config's), and collect the configure
  * options. Unknown names are a usage error with a suggestion.
  */
 export function resolveWithout(names: string[], components: Record<string, ComponentSpec>): WithoutResult {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { serializeLock } from '../../src/lock/lockfile.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 
 export const VALID_CONFIG = `version: 1
 name: xen

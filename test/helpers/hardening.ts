@@ -15,7 +15,7 @@ import { CLI as BUILT_CLI, type CliResult } from './cli.js';
 import { GitFixtures, pseudoRandomBytes, type TestRepo } from './git-repos.js';
 import { startHttpServer, type TestHttpServer } from './http-server.js';
 import { parseLockText } from '../../src/lock/lockfile.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 
 /** The built CLI; XENREL_TEST_CLI points at another build (a private one while others rebuild dist/). */
 export const CLI = process.env.XENREL_TEST_CLI ?? BUILT_CLI;

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Cache } from '../../src/content-cache/cache.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 import { vendor } from '../../src/vendoring/vendor.js';
 
 const [lockFile, cacheDir, treeDir] = process.argv.slice(2);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { Cache } from '../../src/content-cache/cache.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 import { tempDirs } from './tmp.js';
 import { XenUpstreams, lockFixture, writeXenTree, type XenVersion } from './xen-tree.js';
 

@@ -40,7 +40,7 @@ import ssri from 'ssri';
 import type { Cache } from '../../src/content-cache/cache.js';
 import { lockGit } from '../../src/sources/git/source.js';
 import { publishFile } from '../../src/sources/http-content.js';
-import type { LockedTarball, Lockfile } from '../../src/types.js';
+import type { LockedTarball, Lockfile } from '../../src/model/lock.js';
 import { GitFixtures, type GitDaemon, type TestRepo } from './git-repos.js';
 import { startHttpServer, type TestHttpServer } from './http-server.js';
 
@@ -710,7 +710,7 @@ export async function lockFixture(up: XenUpstreams, cache: Cache, opts: { only?:
   return { lockfileVersion: 1, name: 'xen-fixture', components };
 }
 
-/** A manifest (xenrel.config.yaml text) for the fixture, for CLI tests. */
+/** A config (xenrel.config.yaml text) for the fixture, for CLI tests. */
 export function fixtureConfigYaml(up: XenUpstreams, opts: { only?: string[] } = {}): string {
   const want = (n: string) => !opts.only || opts.only.includes(n);
   let y = 'version: 1\nname: xen-fixture\ncomponents:\n';

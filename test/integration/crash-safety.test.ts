@@ -33,7 +33,8 @@ import {
 import { hashDir } from '../../src/tree/walk.js';
 import { hasCommit } from '../../src/sources/git/mirror.js';
 import { Cache } from '../../src/content-cache/cache.js';
-import { isLockedGit, isLockedTarball, type Lockfile } from '../../src/types.js';
+import { isLockedGit, isLockedTarball } from '../../src/model/kind.js';
+import type { Lockfile } from '../../src/model/lock.js';
 
 const tmp = tempDirs();
 let w: HardeningWorld;

@@ -15,7 +15,8 @@ import { tempDirs } from '../helpers/tmp.js';
 import { recordOutcome } from '../helpers/outcome.js';
 import { CLI, canMountTmpfs, commitProject, createWorld, fileSha256, makeProject, readLockIfAny, runXenrel, type HardeningWorld } from '../helpers/hardening.js';
 import { hashDir } from '../../src/tree/walk.js';
-import { isLockedGit, type Lockfile } from '../../src/types.js';
+import { isLockedGit } from '../../src/model/kind.js';
+import type { Lockfile } from '../../src/model/lock.js';
 
 const tmp = tempDirs();
 let w: HardeningWorld;

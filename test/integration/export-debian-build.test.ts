@@ -13,7 +13,7 @@ import { make } from '../helpers/netns.js';
 import { STUBDOM_TARBALLS, type XenUpstreams, fixtureConfigYaml } from '../helpers/xen-tree.js';
 import { xenFixtureSuite } from '../helpers/xen-fixture-suite.js';
 import { serializeLock } from '../../src/lock/lockfile.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 
 const fx = xenFixtureSuite();
 let up: XenUpstreams;

@@ -15,7 +15,7 @@ import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js'
 import { canUnshareNet, run } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { Cache } from '../../src/content-cache/cache.js';
-import { loadManifest } from '../../src/manifest/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { checkLock, lockProject } from '../../src/lock/resolve.js';
 import { fetchAll } from '../../src/fetch/fetch-all.js';
 import { lockGit } from '../../src/sources/git/source.js';
@@ -25,7 +25,8 @@ import { vendor, vendorCheck } from '../../src/vendoring/vendor.js';
 import { hashDir } from '../../src/tree/walk.js';
 import { parseLockText, serializeLock } from '../../src/lock/lockfile.js';
 import { XenrelError } from '../../src/errors.js';
-import type { LockedGit, Lockfile, LoadedManifest } from '../../src/types.js';
+import type { LockedGit, Lockfile } from '../../src/model/lock.js';
+import type { LoadedConfig } from '../../src/config/load.js';
 import { makeTarball } from '../helpers/make-tarball.js';
 import { gitMirrorPath } from '../../src/layout/mirror.js';
 
@@ -96,7 +97,7 @@ afterAll(async () => {
 interface Project {
   root: string;
   cache: Cache;
-  loaded: LoadedManifest;
+  loaded: LoadedConfig;
 }
 
 async function project(extra = '', files: Record<string, string> = {}): Promise<Project> {
@@ -121,7 +122,7 @@ components:
 ${extra}`,
   );
   const cache = new Cache(await tmp.make('xenrel-cache-'));
-  return { root, cache, loaded: await loadManifest({ cwd: root }) };
+  return { root, cache, loaded: await loadConfig({ cwd: root }) };
 }
 
 async function lockOf(p: Project, existing?: Lockfile): Promise<Lockfile> {
@@ -323,7 +324,7 @@ describe('patches', () => {
   it('applies in order at vendor time (also inside a child); the lock keeps tree and vendoredTree, each patch with its integrity', async () => {
     const p = await project('', { 'patches/01-xen.patch': PATCH_OK, 'patches/02-dtc.patch': PATCH_SUB });
     await appendFile(join(p.root, 'xenrel.config.yaml'), withPatches(['patches/01-xen.patch', 'patches/02-dtc.patch']));
-    p.loaded = await loadManifest({ cwd: p.root });
+    p.loaded = await loadConfig({ cwd: p.root });
     const lock = await lockOf(p);
     const q = lock.components['qemu-xen'] as LockedGit;
     expect(q.patches!.map((x) => x.file)).toEqual(['patches/01-xen.patch', 'patches/02-dtc.patch']);
@@ -357,7 +358,7 @@ describe('patches', () => {
     const before = (await hashDir(join(p.root, '.xenrel/sources/qemu-xen'))).hash;
 
     await appendFile(join(p.root, 'xenrel.config.yaml'), withPatches(['patches/ok.patch', 'patches/bad.patch']));
-    p.loaded = await loadManifest({ cwd: p.root });
+    p.loaded = await loadConfig({ cwd: p.root });
     const err = await rejects(() => lockOf(p, good));
     expect(err.code).toBe('E_PATCH_FAILED');
     expect(err.exitCode).toBe(2);
@@ -444,7 +445,7 @@ describe('nested sources come from the mirrors: lock needs no upstream the mirro
       `version: 1\nname: xen\nmirrors: [file://${mirror}]\ncomponents:\n  ovmf:\n    git: ${parent.url}\n    ref: main\n    path: tools/firmware/ovmf-dir-remote\n`,
     );
     const cache = new Cache(await tmp.make('xenrel-cache-'));
-    const { lock: l, warnings } = await lockProject({ loaded: await loadManifest({ cwd: root }), cache });
+    const { lock: l, warnings } = await lockProject({ loaded: await loadConfig({ cwd: root }), cache });
     const children = (l.components.ovmf as LockedGit).children!;
     expect(children['lib/sublib']).toMatchObject({ kind: 'submodule', git: libUrl, commit: subCommit });
     expect(children['subprojects/keymap']).toMatchObject({ kind: 'wrap-git', git: wrapUrl, ref: 'v1.0', commit: keyCommit });
@@ -458,7 +459,7 @@ describe('nested sources come from the mirrors: lock needs no upstream the mirro
 
     // Without the mirror, the same lock has to reach the hosts, and cannot.
     await writeFile(join(root, 'xenrel.config.yaml'), (await readFile(join(root, 'xenrel.config.yaml'), 'utf8')).replace(/mirrors: \[.*\]/, 'mirrors: []'));
-    const loadedNoMirror = await loadManifest({ cwd: root });
+    const loadedNoMirror = await loadConfig({ cwd: root });
     const err = await rejects(() => lockProject({ loaded: loadedNoMirror, cache: new Cache(join(root, 'empty-cache')) }));
     expect(err).toBeInstanceOf(XenrelError);
     expect(err.message).toMatch(/github\.invalid|gitlab\.invalid/);

@@ -11,10 +11,10 @@ import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js'
 import { canUnshareNet, make } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { Cache } from '../../src/content-cache/cache.js';
-import { loadManifest } from '../../src/manifest/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { lockProject } from '../../src/lock/resolve.js';
 import { clean, vendor } from '../../src/vendoring/vendor.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 
 const tmp = tempDirs();
 let server: TestHttpServer;
@@ -78,7 +78,7 @@ async function vendored(): Promise<{ root: string; lock: Lockfile; cache: Cache 
   );
   await writeFile(join(root, 'Makefile'), 'all:\n\t@echo xen default goal\n');
   const cache = new Cache(await tmp.make('xenrel-cache-'));
-  const loaded = await loadManifest({ cwd: root });
+  const loaded = await loadConfig({ cwd: root });
   const { lock } = await lockProject({ loaded, cache });
   await vendor(lock, cache, root, { configRoot: root });
   return { root, lock, cache };

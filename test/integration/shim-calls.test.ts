@@ -10,7 +10,7 @@ import ssri from 'ssri';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { treeHash } from '../../src/tree/hash.js';
 import { hashDir, walkTree } from '../../src/tree/walk.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 import { installShim } from '../../src/vendoring/shim.js';
 import { binWith, runShim as runShimIn, type ShimResult } from '../helpers/shim-run.js';
 import { tempDirs } from '../helpers/tmp.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import ssri from 'ssri';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hashDir } from '../../src/tree/walk.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 import { installShim, renderShim } from '../../src/vendoring/shim.js';
 import { binWith, runShim } from '../helpers/shim-run.js';
 import { tempDirs } from '../helpers/tmp.js';

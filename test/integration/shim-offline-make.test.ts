@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import type { Cache } from '../../src/content-cache/cache.js';
 import { treeHash } from '../../src/tree/hash.js';
 import { walkTree } from '../../src/tree/walk.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 import { vendor } from '../../src/vendoring/vendor.js';
 import { canUnshareNet, make, run } from '../helpers/netns.js';
 import { BUILD_OUTPUTS, type XenUpstreams, expectedBuilt, type XenVersion } from '../helpers/xen-tree.js';

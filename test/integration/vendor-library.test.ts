@@ -11,7 +11,7 @@ import { Cache } from '../../src/content-cache/cache.js';
 import { serializeLock } from '../../src/lock/lockfile.js';
 import { treeHash } from '../../src/tree/hash.js';
 import { walkTree } from '../../src/tree/walk.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 import { BLOCK_BEGIN, BLOCK_END } from '../../src/vendoring/config-block.js';
 import { clean, vendor, vendorCheck } from '../../src/vendoring/vendor.js';
 import { run } from '../helpers/netns.js';

@@ -12,7 +12,7 @@ import { manifestLine } from '../../src/tree/hash.js';
 import { verifyTarball, verifyDir } from '../../src/verify/verify.js';
 import { expectationsFromLock } from '../../src/verify/expectations.js';
 import { RELEASE_INFO, type ReleaseInfo } from '../../src/layout/release-info.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 
 const tmp = tempDirs();
 afterAll(() => tmp.cleanup());

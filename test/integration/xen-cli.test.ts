@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import cacache from 'cacache';
 import ssri from 'ssri';
 import { Cache } from '../../src/content-cache/cache.js';
-import { parseManifestText } from '../../src/manifest/load.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { writeXenPinsTree } from '../helpers/xen-pins-tree.js';
@@ -33,7 +33,7 @@ describe('xenrel init', () => {
     expect(text).toMatch(
       /# SEABIOS_UPSTREAM_URL \(Config\.mk:\d+\), SEABIOS_UPSTREAM_REVISION \(Config\.mk:\d+\)\n {2}seabios:\n {4}git: https:\/\/xenbits\.xen\.org\/git-http\/seabios\.git\n {4}ref: rel-1\.17\.0\n/,
     );
-    const m = parseManifestText(text, 'xenrel.config.yaml');
+    const m = parseConfigText(text, 'xenrel.config.yaml');
     expect(m.components.newlib).toMatchObject({
       url: 'https://xenbits.xen.org/xen-extfiles/newlib-1.16.0.tar.gz',
       path: 'stubdom/newlib-1.16.0.tar.gz',

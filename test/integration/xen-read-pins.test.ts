@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readXenPins } from '../../src/xen/read-pins.js';
-import { pinsToManifest } from '../../src/xen/pins-to-manifest.js';
+import { pinsToConfig } from '../../src/xen/pins-to-config.js';
 import { checkPins } from '../../src/xen/check-pins.js';
 import { loadXenKnowledge } from '../../src/xen/knowledge.js';
 import { XenrelError } from '../../src/errors.js';
@@ -149,36 +149,36 @@ describe('readXenPins on fixture trees', () => {
   });
 });
 
-describe('pinsToManifest and checkPins', () => {
-  it('builds a valid manifest for a 4.22-like tree: every component, paths and licenses from config/xen.yaml', async () => {
+describe('pinsToConfig and checkPins', () => {
+  it('builds a valid config for a 4.22-like tree: every component, paths and licenses from config/xen.yaml', async () => {
     const root = await tree('4.22');
-    const { manifest, notes } = pinsToManifest(await readXenPins(root, { env: cleanEnv }));
+    const { config, notes } = pinsToConfig(await readXenPins(root, { env: cleanEnv }));
     const knowledge = loadXenKnowledge();
-    expect(Object.keys(manifest.components).sort()).toEqual(Object.keys(knowledge.components).sort());
+    expect(Object.keys(config.components).sort()).toEqual(Object.keys(knowledge.components).sort());
     for (const [name, spec] of Object.entries(knowledge.components)) {
-      expect(manifest.components[name], name).toMatchObject({ path: spec.path, license: spec.license, groups: spec.groups });
-      expect(manifest.components[name]!.git ?? manifest.components[name]!.url).toBe(spec.git ?? spec.url);
-      expect(manifest.components[name]!.ref).toBe(spec.ref);
+      expect(config.components[name], name).toMatchObject({ path: spec.path, license: spec.license, groups: spec.groups });
+      expect(config.components[name]!.git ?? config.components[name]!.url).toBe(spec.git ?? spec.url);
+      expect(config.components[name]!.ref).toBe(spec.ref);
     }
     expect(notes).toEqual([]);
     // The 4.22 knowledge base and a 4.22 tree agree: no drift.
-    expect(checkPins(pinsToManifest(await readXenPins(root, { env: cleanEnv })), knowledge)).toEqual([]);
+    expect(checkPins(pinsToConfig(await readXenPins(root, { env: cleanEnv })), knowledge)).toEqual([]);
   });
 
   it('4.19 adds qemu-xen-traditional; unstable drops GRUB legacy and notes the floating master pin', async () => {
-    const old = pinsToManifest(await readXenPins(await tree('4.19'), { env: cleanEnv }));
-    expect(old.manifest.components['qemu-xen-traditional']).toMatchObject({
+    const old = pinsToConfig(await readXenPins(await tree('4.19'), { env: cleanEnv }));
+    expect(old.config.components['qemu-xen-traditional']).toMatchObject({
       git: 'https://xenbits.xen.org/git-http/qemu-xen-traditional.git',
       ref: 'xen-4.19.0',
       path: 'tools/qemu-xen-traditional-dir-remote',
       license: 'GPL-2.0-only',
     });
-    expect(old.manifest.components.seabios!.ref).toBe('rel-1.16.3');
+    expect(old.config.components.seabios!.ref).toBe('rel-1.16.3');
 
-    const unstable = pinsToManifest(await readXenPins(await tree('unstable'), { env: cleanEnv }));
-    expect(unstable.manifest.components['grub-legacy']).toBeUndefined();
-    expect(unstable.manifest.components['qemu-xen']!.ref).toBe('master');
-    expect(unstable.manifest.components['mini-os']!.ref).toBe('0123456789abcdef0123456789abcdef01234567');
+    const unstable = pinsToConfig(await readXenPins(await tree('unstable'), { env: cleanEnv }));
+    expect(unstable.config.components['grub-legacy']).toBeUndefined();
+    expect(unstable.config.components['qemu-xen']!.ref).toBe('master');
+    expect(unstable.config.components['mini-os']!.ref).toBe('0123456789abcdef0123456789abcdef01234567');
     expect(unstable.notes.join('\n')).toMatch(/qemu-xen: QEMU_UPSTREAM_REVISION is "master".*floats/);
   });
 
@@ -190,17 +190,17 @@ describe('pinsToManifest and checkPins', () => {
         'stubdom/Makefile': 'zlib-$(ZLIB_VERSION).tar.gz:\n\t$(FETCHER) $@ $(ZLIB_URL)/$@\n\nlibfoo-$(LIBFOO_VERSION).tar.xz:\n\t$(FETCHER) $@ $(LIBFOO_URL)/$@\n',
       },
     });
-    const { manifest, notes } = pinsToManifest(await readXenPins(root, { env: cleanEnv }));
-    expect(manifest.components['qemu-xen']!.git).toBe('file:///srv/git/qemu-xen.git');
-    expect(manifest.components.libfoo).toMatchObject({ url: 'https://xenbits.xen.org/xen-extfiles/libfoo-3.1.tar.xz', path: 'stubdom/libfoo-3.1.tar.xz', groups: ['stubdom'] });
-    expect(manifest.components.libfoo!.license).toBeUndefined();
+    const { config, notes } = pinsToConfig(await readXenPins(root, { env: cleanEnv }));
+    expect(config.components['qemu-xen']!.git).toBe('file:///srv/git/qemu-xen.git');
+    expect(config.components.libfoo).toMatchObject({ url: 'https://xenbits.xen.org/xen-extfiles/libfoo-3.1.tar.xz', path: 'stubdom/libfoo-3.1.tar.xz', groups: ['stubdom'] });
+    expect(config.components.libfoo!.license).toBeUndefined();
     expect(notes.join('\n')).toMatch(/libfoo: stubdom library LIBFOO is not one xenrel knows.*stubdom\/Makefile:5/);
     expect(notes.join('\n')).toMatch(/FOO_UPSTREAM_URL \(\.config:2\) = https:\/\/example\.org\/foo\.git is not a variable of any component/);
   });
 
   it('checkPins names the variable, its file:line and both values when a pin moved', async () => {
     const root = await tree('4.22', { dotConfig: '\n\nSEABIOS_UPSTREAM_REVISION ?= rel-1.18.0\n' });
-    const derived = pinsToManifest(await readXenPins(root, { env: cleanEnv, overrides: ['NEWLIB_VERSION=1.17.0'] }));
+    const derived = pinsToConfig(await readXenPins(root, { env: cleanEnv, overrides: ['NEWLIB_VERSION=1.17.0'] }));
     const config = loadXenKnowledge();
     const drift = checkPins(derived, config, 'xenrel.config.yaml');
     const seabios = drift.find((d) => d.component === 'seabios')!;
@@ -212,7 +212,7 @@ describe('pinsToManifest and checkPins', () => {
     // A component the config lacks is drift too; one the config has beyond the tree (grub2) is not.
     const { grub2: _g, ...rest } = config.components;
     const { seabios: _s, ...withoutSeabios } = rest;
-    const d2 = checkPins(pinsToManifest(await readXenPins(await tree('4.22'), { env: cleanEnv })), { ...config, components: withoutSeabios });
+    const d2 = checkPins(pinsToConfig(await readXenPins(await tree('4.22'), { env: cleanEnv })), { ...config, components: withoutSeabios });
     expect(d2.map((d) => `${d.component}:${d.field}`)).toEqual(['seabios:component']);
   });
 });

@@ -79,7 +79,7 @@ describe('scanFetches', () => {
     expect(unmapped[0]!.kind).toBe('git-checkout');
   });
 
-  it("maps a fork's stubdom library once the manifest has a component naming its variables", async () => {
+  it("maps a fork's stubdom library once the config has a component naming its variables", async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22', {
       extra: { 'stubdom/extra.mk': 'libfoo-$(LIBFOO_VERSION).tar.gz:\n\t$(FETCHER) $@ $(LIBFOO_URL)/$@\n' },
     });

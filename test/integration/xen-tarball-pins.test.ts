@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 import { withBlock } from '../../src/vendoring/config-block.js';
 import { lockedPins } from '../../src/xen/locked-pins.js';
 import { tarballPinWarnings } from '../../src/xen/tarball-pins.js';

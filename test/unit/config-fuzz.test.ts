@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ConfigError, parseManifestText } from '../../src/manifest/load.js';
+import { ConfigError, parseConfigText } from '../../src/config/load.js';
 import { parseLockText } from '../../src/lock/lockfile.js';
 import { ALIAS_BOMB, mutatedConfig, mutatedLock, structuralLock, VALID_CONFIG, VALID_LOCK, VALID_LOCK_TEXT } from '../helpers/config-mutations.js';
 
@@ -29,13 +29,13 @@ function expectCleanOutcome(parse: () => unknown, file: string) {
 
 describe('fuzzing the config and lockfile parsers', () => {
   it('the valid samples parse', () => {
-    expect(parseManifestText(VALID_CONFIG, 'xenrel.config.yaml').components.seabios!.ref).toBe('rel-1.16.3');
+    expect(parseConfigText(VALID_CONFIG, 'xenrel.config.yaml').components.seabios!.ref).toBe('rel-1.16.3');
     expect(parseLockText(VALID_LOCK_TEXT, 'xenrel.lock')).toEqual(VALID_LOCK);
   });
 
   it('mutated YAML configs: parsed or a ConfigError with file:line:col', () => {
     fc.assert(
-      fc.property(mutatedConfig, (text) => expectCleanOutcome(() => parseManifestText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml')),
+      fc.property(mutatedConfig, (text) => expectCleanOutcome(() => parseConfigText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml')),
       { numRuns: 1500 },
     );
   });
@@ -44,7 +44,7 @@ describe('fuzzing the config and lockfile parsers', () => {
     const yamlish = fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v));
     fc.assert(
       fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 100 }), yamlish), (text) =>
-        expectCleanOutcome(() => parseManifestText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml'),
+        expectCleanOutcome(() => parseConfigText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml'),
       ),
       { numRuns: 1000 },
     );
@@ -61,7 +61,7 @@ describe('fuzzing the config and lockfile parsers', () => {
     const cases = [`${'['.repeat(5000)}${']'.repeat(5000)}`, ALIAS_BOMB, `${'k'.repeat(200_000)}: 1\n`, `${'- '.repeat(3000)}x\n`];
     for (const text of cases) {
       const t0 = Date.now();
-      expectCleanOutcome(() => parseManifestText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml');
+      expectCleanOutcome(() => parseConfigText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml');
       expectCleanOutcome(() => parseLockText(text, 'xenrel.lock'), 'xenrel.lock');
       expect(Date.now() - t0).toBeLessThan(10_000);
     }
@@ -81,7 +81,7 @@ describe('keys that are not plain names', () => {
       ] as const) {
         let err: unknown;
         try {
-          parseManifestText(text, 'xenrel.config.yaml');
+          parseConfigText(text, 'xenrel.config.yaml');
         } catch (e) {
           err = e;
         }
@@ -99,7 +99,7 @@ describe('keys named like Object.prototype plumbing', () => {
   const cfg = (name: string) => `version: 1\nname: xen\ncomponents:\n  prebuilt:\n    local: a.bin\n    path: tools/a.bin\n  ${name}:\n    local: b.bin\n    path: tools/b.bin\n`;
   it('a component named __proto__ or constructor is refused at its line, not dropped or mistaken for a locked one', () => {
     for (const name of ['__proto__', 'constructor', 'prototype']) {
-      expect(() => parseManifestText(cfg(name), 'xenrel.config.yaml'), name).toThrow(new RegExp(`^xenrel\\.config\\.yaml:7:3: components\\.${name}: "${name}" is a reserved name`));
+      expect(() => parseConfigText(cfg(name), 'xenrel.config.yaml'), name).toThrow(new RegExp(`^xenrel\\.config\\.yaml:7:3: components\\.${name}: "${name}" is a reserved name`));
     }
   });
   it('in a lockfile too, at any depth', () => {
@@ -116,10 +116,10 @@ describe('integrity strings at their exact length', () => {
       const text = VALID_LOCK_TEXT.replace((VALID_LOCK.components.newlib as { integrity: string }).integrity, bad);
       expect(() => parseLockText(text, 'xenrel.lock'), bad).toThrow(/^xenrel\.lock:\d+:\d+: components\.newlib\.integrity: /);
       const cfg = VALID_CONFIG.replace(/integrity: .*/, `integrity: ${bad}`);
-      expect(() => parseManifestText(cfg, 'xenrel.config.yaml'), bad).toThrow(/^xenrel\.config\.yaml:17:\d+: /);
+      expect(() => parseConfigText(cfg, 'xenrel.config.yaml'), bad).toThrow(/^xenrel\.config\.yaml:17:\d+: /);
     }
     for (const good of [`sha256-${'A'.repeat(43)}=`, `sha384-${'A'.repeat(64)}`, `sha512-${'A'.repeat(86)}==`]) {
-      expect(() => parseManifestText(VALID_CONFIG.replace(/integrity: .*/, `integrity: ${good}`), 'xenrel.config.yaml'), good).not.toThrow();
+      expect(() => parseConfigText(VALID_CONFIG.replace(/integrity: .*/, `integrity: ${good}`), 'xenrel.config.yaml'), good).not.toThrow();
     }
   });
 });

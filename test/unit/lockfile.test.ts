@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/manifest/load.js';
+import { ConfigError } from '../../src/config/load.js';
 import { parseLockText, serializeLock } from '../../src/lock/lockfile.js';
 import { diffLocks, formatChanges, specMatchesLocked } from '../../src/lock/diff.js';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 
 const tree = `sha256-${'A'.repeat(43)}=`;
 const lock: Lockfile = {
@@ -61,7 +61,7 @@ describe('lockfile', () => {
     expect(formatChanges(changes)).toContain(`    commit: ${'a'.repeat(40)} -> ${'b'.repeat(40)}`);
   });
 
-  it('knows when the manifest still matches the locked entry', () => {
+  it('knows when the config still matches the locked entry', () => {
     const spec = { git: 'https://x/seabios.git', ref: 'rel-1.17.0', path: 'tools/firmware/seabios-dir-remote' };
     expect(specMatchesLocked(spec, lock.components.seabios)).toBe(true);
     expect(specMatchesLocked({ ...spec, ref: 'rel-1.18.0' }, lock.components.seabios)).toBe(false);

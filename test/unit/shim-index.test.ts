@@ -3,7 +3,7 @@
  * the index vendor writes parses; each malformed field is named with its line.
  */
 import { describe, expect, it } from 'vitest';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 import { renderIndex } from '../../src/vendoring/shim.js';
 import { parseShimIndex } from '../../src/vendoring/shim-index.js';
 

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import type { Lockfile } from '../../src/types.js';
+import type { Lockfile } from '../../src/model/lock.js';
 import { BLOCK_BEGIN, BLOCK_END, removeConfigBlock, renderBlockBody, splitConfig, withBlock, writeConfigBlock } from '../../src/vendoring/config-block.js';
 import { lockedPins } from '../../src/xen/locked-pins.js';
 import { tempDirs } from '../helpers/tmp.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NEEDS, parseConfigure, resolveStubdoms, splitArgs } from '../../src/xen/configure-options.js';
 import { resolveWithout, withoutComponent } from '../../src/xen/without.js';
-import { loadXenKnowledge, XEN_MANIFEST_PATH } from '../../src/xen/knowledge.js';
+import { loadXenKnowledge, XEN_CONFIG_PATH } from '../../src/xen/knowledge.js';
 
 const X86 = 'x86_64-pc-linux-gnu';
 
@@ -111,10 +111,10 @@ describe('--without → configure flags', () => {
   });
 });
 
-describe('config/xen.yaml (the default manifest)', () => {
+describe('config/xen.yaml (the default config)', () => {
   const m = loadXenKnowledge();
   it('lists every component of a Xen 4.22 release where make expects it', () => {
-    expect(XEN_MANIFEST_PATH).toMatch(/config\/xen\.yaml$/);
+    expect(XEN_CONFIG_PATH).toMatch(/config\/xen\.yaml$/);
     const paths = Object.fromEntries(Object.entries(m.components).map(([n, c]) => [n, c.path]));
     expect(paths).toEqual({
       'qemu-xen': 'tools/qemu-xen-dir-remote',

@@ -36,7 +36,7 @@ async function tree(version: '4.19' | '4.22'): Promise<string> {
 }
 
 const plan = async (version: '4.19' | '4.22', args: string, missing: string[] = [], env: NodeJS.ProcessEnv = {}) =>
-  planBuild({ manifest: loadXenKnowledge(), root: await tree(version), configure: splitArgs(args), host: X86, cmake: false, hasProgram: without(...missing), env });
+  planBuild({ config: loadXenKnowledge(), root: await tree(version), configure: splitArgs(args), host: X86, cmake: false, hasProgram: without(...missing), env });
 
 const as86 =
   /configure will fail: (.*), and as86 is not on PATH — "Unable to find as86, please install as86" \(tools\/configure\.ac \(ROMBIOS\)\); install it \(Debian: bin86\) or pass AS86=PATH/;

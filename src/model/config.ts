@@ -1,3 +1,7 @@
+/**
+ * The config (`xenrel.config.yaml`): its schema, and the types inferred from it. Loading it,
+ * with errors at file:line:col, is src/config/load.ts.
+ */
 import { z } from 'zod';
 import { urlProblem } from './url.js';
 
@@ -12,7 +16,7 @@ export const treePath = z
   .refine((p) => !p.includes('\\'), 'must use "/" as separator')
   .refine((p) => !p.split('/').some((s) => s === '..' || s === '.' || s === ''), 'must not contain "..", "." or empty segments');
 
-/** A source URL, checked as git and undici will read it (src/manifest/url.ts). */
+/** A source URL, checked as git and undici will read it (./url.ts). */
 export const urlString = z.string().superRefine((u, ctx) => {
   const problem = urlProblem(u);
   if (problem) ctx.addIssue({ code: 'custom', message: `${problem}: ${JSON.stringify(u)}` });
@@ -58,20 +62,33 @@ export const configureSchema = z.strictObject({
 
 export const componentSchema = z
   .strictObject({
+    /** A git source: the repository URL; needs `ref`. */
     git: urlString.optional(),
+    /** Tag, branch or commit; required with `git`. */
     ref: plainString.pipe(z.string().min(1)).optional(),
+    /** A tarball (or any file) source. */
     url: urlString.optional(),
+    /** A prebuilt file or directory, relative to the config file. */
     local: plainString.pipe(z.string().min(1)).optional(),
+    /** Where Xen's make expects it, relative to the tree root. */
     path: treePath,
     license: z.string().optional(),
+    /** Make variables that name this component (for `init`/`bump`). */
     vars: z.array(z.string()).optional(),
+    /** Extra mirrors for this component, tried before the global ones. */
     mirrors: z.array(urlString).optional(),
+    /** An integrity the bytes must have (`sha512-…`/`sha256-…`), for pre-pinned tarballs. */
     integrity: integrityString.optional(),
+    /** Patch files (relative to the config) applied in order at vendor time. */
     patches: z.array(plainString.pipe(z.string().min(1))).optional(),
+    /** Group names (`firmware`, `stubdom`, `qemu`) for `--without`. */
     groups: z.array(z.string().regex(componentName, 'expected a group name (lower case, digits, ".", "_", "-")')).optional(),
     description: z.string().optional(),
+    /** How Xen's configure switches it on or off (`plan`, `--without`); see config/xen.yaml. */
     configure: configureSchema.optional(),
+    /** Archive limits for this component (hardening); unset ones keep the safe defaults. */
     limits: limitsSchema.optional(),
+    /** An OpenPGP public key file (relative to the config) that signs this component's tags or tarballs. */
     signingKey: plainString.optional(),
   })
   .superRefine((c, ctx) => {
@@ -84,9 +101,9 @@ export const componentSchema = z
       ctx.addIssue({ code: 'custom', message: '"integrity" applies to url and local sources; a git source is pinned by its commit', path: ['integrity'] });
   });
 
-export const manifestSchema = z
+export const configSchema = z
   .strictObject({
-    version: z.literal(1, { message: 'expected 1 (the only manifest format version so far)' }),
+    version: z.literal(1, { message: 'expected 1 (the only config format version so far)' }),
     name: z.string().regex(componentName, 'expected a project name (lower case, digits, ".", "_", "-")'),
     release: z
       .strictObject({
@@ -97,6 +114,7 @@ export const manifestSchema = z
         repository: urlString.optional(),
       })
       .optional(),
+    /** Global mirrors (tarballs): `<mirror>/<basename of url>`. */
     mirrors: z.array(urlString).default([]),
     components: z.record(z.string().regex(componentName, 'expected a component name (lower case, digits, ".", "_", "-")'), componentSchema),
   })
@@ -114,10 +132,20 @@ export const manifestSchema = z
 
 /** Keys the object at `path` accepts, for "did you mean" on an unknown key. */
 export function knownKeysAt(path: (string | number)[]): string[] {
-  if (path.length === 0) return Object.keys(manifestSchema.shape);
-  if (path.length === 1 && path[0] === 'release') return Object.keys(manifestSchema.shape.release.unwrap().shape);
+  if (path.length === 0) return Object.keys(configSchema.shape);
+  if (path.length === 1 && path[0] === 'release') return Object.keys(configSchema.shape.release.unwrap().shape);
   if (path[0] === 'components' && path.length === 2) return Object.keys(componentSchema.shape);
   if (path[0] === 'components' && path.length === 3 && path[2] === 'configure') return Object.keys(configureSchema.shape);
   if (path[0] === 'components' && path.length === 3 && path[2] === 'limits') return Object.keys(limitsSchema.shape);
   return [];
 }
+
+// Interfaces over the inferred types, so that signatures and hovers show the names.
+/** The config as loaded: defaults applied (`mirrors` is always there). */
+export interface Config extends z.output<typeof configSchema> {}
+/** One component as written in `xenrel.config.yaml`. Exactly one of git / url / local (see kindOf). */
+export interface ComponentSpec extends z.output<typeof componentSchema> {}
+export interface ComponentConfigure extends z.output<typeof configureSchema> {}
+export interface ComponentLimits extends z.output<typeof limitsSchema> {}
+/** @deprecated the config's type is `Config` now. */
+export type Manifest = Config;

@@ -1,5 +1,5 @@
 import { isFullCommit } from '../util/patterns.js';
-import type { ComponentSpec, Manifest } from '../types.js';
+import type { ComponentSpec, Config } from '../model/config.js';
 import type { MakeVar } from './make-eval.js';
 import { knownComponents, stubdomLibOf, varWithSuffix } from './knowledge.js';
 import type { StubdomLib, XenPins } from './read-pins.js';
@@ -20,8 +20,8 @@ export interface DerivedComponent {
   sources: PinSource[];
 }
 
-export interface PinsManifest {
-  manifest: Manifest;
+export interface DerivedConfig {
+  config: Config;
   components: DerivedComponent[];
   /** Things a person should look at: unknown pins, pins xenrel cannot use as they are. */
   notes: string[];
@@ -32,7 +32,7 @@ export function whereOf(v: MakeVar): string {
   return v.origin;
 }
 
-/** A local path is what git-checkout.sh accepts too; the manifest wants a URL. */
+/** A local path is what git-checkout.sh accepts too; the config wants a URL. */
 function asUrl(value: string): string {
   return value.startsWith('/') ? `file://${value}` : value;
 }
@@ -83,12 +83,12 @@ function stubdomComponent(name: string, known: ComponentSpec | undefined, lib: S
 }
 
 /**
- * The manifest for this tree: its pins, with license, groups, path and configure switches
+ * The config for this tree: its pins, with license, groups, path and configure switches
  * from xenrel's Xen knowledge (config/xen.yaml). A component the tree does not pin (GRUB
  * legacy on a tree that dropped pv-grub, qemu-xen-traditional after 4.20) is left out; grub2
  * is not a Xen pin at all and is kept as xenrel ships it.
  */
-export function pinsToManifest(pins: XenPins): PinsManifest {
+export function pinsToConfig(pins: XenPins): DerivedConfig {
   const known = knownComponents();
   const notes: string[] = [];
   const out: DerivedComponent[] = [];
@@ -126,7 +126,7 @@ export function pinsToManifest(pins: XenPins): PinsManifest {
     if (/_UPSTREAM_(URL|REVISION)$/.test(v.name) && !knownVars.has(v.name))
       notes.push(`${v.name} (${whereOf(v)}) = ${v.value} is not a variable of any component xenrel knows; add a component for it by hand`);
 
-  const manifest: Manifest = { version: 1, name: 'xen', mirrors: [], components: {} };
-  for (const d of out) manifest.components[d.name] = d.spec;
-  return { manifest, components: out, notes };
+  const config: Config = { version: 1, name: 'xen', mirrors: [], components: {} };
+  for (const d of out) config.components[d.name] = d.spec;
+  return { config, components: out, notes };
 }

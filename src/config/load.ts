@@ -4,13 +4,21 @@ import { isScalar, visit, type Node } from 'yaml';
 import type { z } from 'zod';
 import { XenrelError, ExitCode } from '../errors.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
-import type { LoadedManifest, Manifest } from '../types.js';
+import { configSchema, knownKeysAt, type Config } from '../model/config.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { reservedKeyPath } from '../util/patterns.js';
 import { formatKeyPath, parseWithPositions, positionOf, toLineCol } from '../util/yaml-positions.js';
-import { knownKeysAt, manifestSchema } from './schema.js';
 
 export { ConfigError, type ConfigIssue };
+
+/** A config together with where it came from. */
+export interface LoadedConfig {
+  config: Config;
+  /** Absolute path of the config file. */
+  file: string;
+  /** Directory of the config file: the project (Xen tree) root. */
+  root: string;
+}
 
 const typeWords: Record<string, string> = {
   string: 'a string',
@@ -40,7 +48,7 @@ function issueMessage(issue: z.core.$ZodIssue, js: unknown, path: (string | numb
 }
 
 /** Parse and validate config text. `base` is the key path of the config inside the document (package.json). */
-export function parseManifestText(text: string, file: string, base: (string | number)[] = []): Manifest {
+export function parseConfigText(text: string, file: string, base: (string | number)[] = []): Config {
   const pd = parseWithPositions(text);
   if (pd.doc.errors.length) {
     throw new ConfigError(
@@ -77,8 +85,8 @@ export function parseManifestText(text: string, file: string, base: (string | nu
       { file, line, col, path: formatKeyPath(reserved.slice(base.length)), message: `"${String(reserved[reserved.length - 1])}" is a reserved name and cannot be a key` },
     ]);
   }
-  const result = manifestSchema.safeParse(value ?? {});
-  if (result.success) return result.data as Manifest;
+  const result = configSchema.safeParse(value ?? {});
+  if (result.success) return result.data;
 
   const issues: ConfigIssue[] = [];
   for (const issue of result.error.issues) {
@@ -105,7 +113,7 @@ export function parseManifestText(text: string, file: string, base: (string | nu
   throw new ConfigError(issues);
 }
 
-export async function loadManifest(opts: { cwd: string; config?: string }): Promise<LoadedManifest> {
+export async function loadConfig(opts: { cwd: string; config?: string }): Promise<LoadedConfig> {
   // cosmiconfig loads only when a config is looked for
   const { findConfig } = await import('./find-config.js');
   const file = await findConfig(opts.cwd, opts.config);
@@ -118,9 +126,21 @@ export async function loadManifest(opts: { cwd: string; config?: string }): Prom
       hint: 'check the path given with --config',
     });
   }
-  const manifest = parseManifestText(text, displayPath(file, opts.cwd), basename(file) === 'package.json' ? ['xenrel'] : []);
-  return { manifest, file, root: dirname(file) };
+  const config = parseConfigText(text, displayPath(file, opts.cwd), basename(file) === 'package.json' ? ['xenrel'] : []);
+  return { config, file, root: dirname(file) };
 }
+
+/** @deprecated `LoadedConfig` (whose `config` was called `manifest`). */
+export type LoadedManifest = LoadedConfig & { manifest: Config };
+
+/** @deprecated `loadConfig`; this also returns the config as `manifest`. */
+export async function loadManifest(opts: { cwd: string; config?: string }): Promise<LoadedManifest> {
+  const loaded = await loadConfig(opts);
+  return { ...loaded, manifest: loaded.config };
+}
+
+/** @deprecated `parseConfigText`. */
+export const parseManifestText = parseConfigText;
 
 /** Paths in messages are relative to where the user stands, when that is shorter. */
 export function displayPath(file: string, cwd: string): string {

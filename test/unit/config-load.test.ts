@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, loadManifest, parseManifestText } from '../../src/manifest/load.js';
-import { findConfig } from '../../src/manifest/find-config.js';
+import { ConfigError, loadConfig, parseConfigText } from '../../src/config/load.js';
+import { findConfig } from '../../src/config/find-config.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs();
@@ -25,7 +25,7 @@ components:
 
 function issuesOf(text: string) {
   try {
-    parseManifestText(text, 'xenrel.config.yaml');
+    parseConfigText(text, 'xenrel.config.yaml');
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return (err as ConfigError).issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.path}: ${i.message}`);
@@ -35,7 +35,7 @@ function issuesOf(text: string) {
 
 describe('manifest', () => {
   it('accepts the documented format', () => {
-    const m = parseManifestText(good, 'x.yaml');
+    const m = parseConfigText(good, 'x.yaml');
     expect(m.components.seabios!.ref).toBe('rel-1.17.0');
     expect(m.mirrors).toEqual(['https://mirror.example.org/xen-extfiles']);
   });
@@ -84,7 +84,7 @@ describe('manifest', () => {
     await writeFile(join(root, 'xenrel.config.yaml'), good);
     await mkdir(join(root, 'tools', 'misc'), { recursive: true });
     expect(await findConfig(join(root, 'tools', 'misc'))).toBe(join(root, 'xenrel.config.yaml'));
-    const loaded = await loadManifest({ cwd: join(root, 'tools') });
+    const loaded = await loadConfig({ cwd: join(root, 'tools') });
     expect(loaded.root).toBe(root);
 
     const pkg = await tmp.make();
@@ -92,12 +92,12 @@ describe('manifest', () => {
       join(pkg, 'package.json'),
       JSON.stringify({ name: 'x', xenrel: { version: 1, name: 'xen', components: { a: { url: 'https://e/a.tgz', path: 'a.tgz', pathh: 1 } } } }, null, 2),
     );
-    await expect(loadManifest({ cwd: pkg })).rejects.toThrow(/package\.json:\d+:\d+: components\.a\.pathh: unknown key "pathh" \(did you mean "path"\?\)/);
+    await expect(loadConfig({ cwd: pkg })).rejects.toThrow(/package\.json:\d+:\d+: components\.a\.pathh: unknown key "pathh" \(did you mean "path"\?\)/);
 
     const other = await tmp.make();
     await writeFile(join(other, 'custom.yaml'), good);
-    expect((await loadManifest({ cwd: pkg, config: join(other, 'custom.yaml') })).manifest.name).toBe('xen');
-    await expect(loadManifest({ cwd: other, config: 'missing.yaml' })).rejects.toMatchObject({ code: 'E_NO_CONFIG', exitCode: 2 });
+    expect((await loadConfig({ cwd: pkg, config: join(other, 'custom.yaml') })).config.name).toBe('xen');
+    await expect(loadConfig({ cwd: other, config: 'missing.yaml' })).rejects.toMatchObject({ code: 'E_NO_CONFIG', exitCode: 2 });
   });
 
   it('says where it looked when there is no config', async () => {
