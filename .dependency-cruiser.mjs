@@ -13,11 +13,13 @@ export const LAYERS = [
   ['util', 'tree', 'content-cache'],
   // The config and lock schemas and the types inferred from them.
   ['model'],
-  ['components.ts', 'archive', 'config'],
+  ['archive', 'config'],
   // The formats several stages share: the .xenrel/ folder, release.json, the release record,
   // the static mirror.
   ['layout'],
   ['sources'],
+  // What each kind of component (git, tarball, local) does at each stage, over sources/.
+  ['components'],
   ['nested', 'upstream', 'xen'],
   ['lock'],
   ['fetch', 'sbom', 'mirror', 'bump'],

@@ -7,7 +7,7 @@
 // The data model: config, lock, progress. Config and lock types are inferred from their schemas.
 export type { ComponentConfigure, ComponentLimits, ComponentSpec, Config, Manifest } from './model/config.js';
 export type { LockedChild, LockedChildFile, LockedChildGit, LockedComponent, LockedGit, LockedLocal, LockedPatch, LockedTarball, Lockfile } from './model/lock.js';
-export { integrityOf, isLockedGit, isLockedLocal, isLockedTarball, kindOf, vendoredTreeOf, type ComponentKind } from './model/kind.js';
+export { isLockedGit, isLockedLocal, isLockedTarball, kindOf, lockedIntegrity, vendoredTreeOf, type ComponentKind } from './model/kind.js';
 export type { FieldChange, ProgressSink } from './types.js';
 export { ExitCode, XenrelError } from './errors.js';
 

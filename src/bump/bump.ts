@@ -1,7 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Cache } from '../content-cache/cache.js';
-import { assertKnownComponents } from '../components.js';
+import { assertKnownComponents } from '../components/names.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import { diffLocks, type ComponentChange } from '../lock/diff.js';
 import { readLock, writeLock } from '../lock/lockfile.js';

@@ -1,14 +1,10 @@
 import { Command, Option } from 'clipanion';
-import { stat } from 'node:fs/promises';
 import { readLock } from '../lock/lockfile.js';
 import { pinMatchesLocked, specMatchesLocked } from '../lock/diff.js';
 import { displayPath } from '../config/load.js';
-import { isLockedGit, isLockedTarball } from '../model/kind.js';
-import type { LockedComponent } from '../model/lock.js';
-import { hasCommit } from '../sources/git/mirror.js';
-import { hasVerifiedContent } from '../sources/tarball.js';
 import { compareBytewise } from '../tree/hash.js';
-import type { Cache } from '../content-cache/cache.js';
+import { opsFor, specOps } from '../components/dispatch.js';
+import type { ComponentKind } from '../model/kind.js';
 import type { Report } from '../report/report.js';
 import { jobsOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';
@@ -16,21 +12,12 @@ import { describeUpstream, upstreamStatus } from '../upstream/check.js';
 
 export interface ComponentStatus {
   name: string;
-  kind: 'git' | 'tarball' | 'local';
+  kind: ComponentKind;
   pin: string;
   locked?: string;
   lockState: 'locked' | 'metadata' | 'stale' | 'unlocked' | 'not-in-config';
   cached: boolean | null;
   path: string;
-}
-
-async function inCache(cache: Cache, c: LockedComponent): Promise<boolean | null> {
-  if (isLockedGit(c)) {
-    const mirror = cache.gitMirrorDir(c.git);
-    return (await stat(mirror).catch(() => undefined)) ? hasCommit(mirror, c.commit) : false;
-  }
-  if (isLockedTarball(c)) return hasVerifiedContent(cache, c.integrity);
-  return null;
 }
 
 export class StatusCommand extends BaseCommand {
@@ -71,15 +58,14 @@ export class StatusCommand extends BaseCommand {
     for (const name of names) {
       const spec = loaded.config.components[name];
       const locked = lock?.components[name];
-      const kind = spec ? (spec.git ? 'git' : spec.url ? 'tarball' : 'local') : locked && isLockedGit(locked) ? 'git' : locked && isLockedTarball(locked) ? 'tarball' : 'local';
-      const pin = spec ? (spec.git ? spec.ref! : (spec.url ?? spec.local!)) : '(removed from config)';
+      const ops = spec ? specOps(spec) : opsFor(locked!);
       rows.push({
         name,
-        kind,
-        pin,
-        locked: locked ? (isLockedGit(locked) ? locked.commit : isLockedTarball(locked) ? locked.integrity : (locked.tree ?? locked.integrity)) : undefined,
+        kind: ops.kind,
+        pin: spec ? ops.pinOf(spec) : '(removed from config)',
+        locked: locked && opsFor(locked).lockedPin(locked),
         lockState: !spec ? 'not-in-config' : !locked ? 'unlocked' : specMatchesLocked(spec, locked) ? 'locked' : pinMatchesLocked(spec, locked) ? 'metadata' : 'stale',
-        cached: locked ? await inCache(cache, locked) : false,
+        cached: locked ? await opsFor(locked).inCache(locked, cache) : false,
         path: spec?.path ?? locked!.path,
       });
     }

@@ -4,11 +4,9 @@ import type { Cache } from '../content-cache/cache.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Lockfile } from '../model/lock.js';
 import type { ProgressSink } from '../types.js';
-import { isLockedGit, isLockedTarball } from '../model/kind.js';
-import { fetchGit } from '../sources/git/source.js';
-import { fetchTarball } from '../sources/tarball.js';
-import { verifyLocal } from '../sources/local.js';
-import { assertKnownComponents } from '../components.js';
+import { kindOf, type ComponentKind } from '../model/kind.js';
+import { opsFor } from '../components/dispatch.js';
+import { assertKnownComponents } from '../components/names.js';
 import { mirrorsFor } from '../lock/resolve.js';
 import { withProgress } from '../util/progress.js';
 import { compareBytewise } from '../tree/hash.js';
@@ -30,7 +28,7 @@ export interface FetchOptions {
 
 export interface FetchOutcome {
   name: string;
-  kind: 'git' | 'tarball' | 'local';
+  kind: ComponentKind;
   status: 'cached' | 'fetched' | 'verified' | 'failed';
   source?: string;
   error?: ReportedError;
@@ -52,47 +50,27 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
     names.map((name) =>
       limit(async (): Promise<FetchOutcome> => {
         const locked = opts.lock.components[name]!;
-        const kind = isLockedGit(locked) ? 'git' : isLockedTarball(locked) ? 'tarball' : 'local';
+        const kind = kindOf(locked);
+        const ctx = {
+          cache: opts.cache,
+          configRoot: opts.loaded?.root,
+          mirrors: mirrorsFor(opts.loaded, name),
+          offline: opts.offline,
+          premirrorOnly: opts.premirrorOnly,
+          progress,
+        };
         try {
-          if (isLockedGit(locked)) {
-            const r = await fetchGit(name, locked, opts.cache, { offline: opts.offline, progress, mirrors: mirrorsFor(opts.loaded, name), premirrorOnly: opts.premirrorOnly });
-            // Nested sources (submodules, meson wraps): each verified like a component of its own.
-            const nested = locked.children
-              ? await fetchChildren(name, locked.children, opts.cache, {
-                  offline: opts.offline,
-                  progress,
-                  mirrors: mirrorsFor(opts.loaded, name),
-                  premirrorOnly: opts.premirrorOnly,
-                })
-              : { fetched: 0 };
-            const cached = r.cached && nested.fetched === 0;
-            // A fresh download is checked against the signer the lock recorded.
-            if (locked.signer && !r.cached && opts.loaded)
-              await checkSigner(name, opts.loaded.config.components[name], locked, opts.cache, opts.loaded.root, { expected: locked.signer });
-            const n = Object.keys(locked.children ?? {}).length;
-            opts.progress?.done?.(name, `${cached ? 'in cache' : `fetched ${locked.commit.slice(0, 12)}`}${n ? ` (+${n} nested)` : ''}`);
-            return { name, kind, status: cached ? 'cached' : 'fetched', source: r.source ?? locked.git };
-          }
-          if (isLockedTarball(locked)) {
-            const r = await fetchTarball({
-              name,
-              url: locked.url,
-              mirrors: mirrorsFor(opts.loaded, name),
-              expected: { integrity: locked.integrity, size: locked.size },
-              cache: opts.cache,
-              offline: opts.offline,
-              ...(opts.premirrorOnly ? { sourcesMode: 'mirrors-only' as const } : {}),
-              progress,
-            });
-            if (locked.signer && !r.cached && opts.loaded)
-              await checkSigner(name, opts.loaded.config.components[name], locked, opts.cache, opts.loaded.root, { expected: locked.signer });
-            opts.progress?.done?.(name, r.cached ? 'in cache' : `fetched from ${r.source}`);
-            return { name, kind, status: r.cached ? 'cached' : 'fetched', source: r.source };
-          }
-          if (!opts.loaded) throw new XenrelError('E_CONFIG', `component ${name}: a local source needs the config to find its path`, { exitCode: ExitCode.usage });
-          await verifyLocal(name, locked, opts.loaded.root);
-          opts.progress?.done?.(name, 'local, verified');
-          return { name, kind, status: 'verified' };
+          const own = await opsFor(locked).fetch(name, locked, ctx);
+          // Nested sources (submodules, meson wraps): each verified like a component of its own.
+          const children = 'children' in locked ? locked.children : undefined;
+          const nested = children ? await fetchChildren(name, children, opts.cache, ctx) : { fetched: 0 };
+          const status = own.status === 'cached' && nested.fetched > 0 ? 'fetched' : own.status;
+          // A fresh download is checked against the signer the lock recorded.
+          if ('signer' in locked && locked.signer && own.status === 'fetched' && opts.loaded)
+            await checkSigner(name, opts.loaded.config.components[name], locked, opts.cache, opts.loaded.root, { expected: locked.signer });
+          const n = Object.keys(children ?? {}).length;
+          opts.progress?.done?.(name, `${status === 'cached' ? 'in cache' : own.line}${n ? ` (+${n} nested)` : ''}`);
+          return { name, kind, status, ...(own.source !== undefined ? { source: own.source } : {}) };
         } catch (err) {
           const error = toReported(err);
           opts.progress?.done?.(name, `failed: ${error.code}`);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { integrityString, treeHashString, treePath } from '../model/config.js';
-import { vendoredTreeOf } from '../model/kind.js';
+import { lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
 import type { Lockfile } from '../model/lock.js';
 import { XENREL_DIR, storeRel } from './xenrel-dir.js';
 import { commitId } from '../util/patterns.js';
@@ -36,7 +36,7 @@ export function releaseInfoComponents(lock: Lockfile, without: string[]): Releas
     if (without.includes(n)) continue;
     // What vendor placed: with nested sources or patches that is vendoredTree, not the upstream tree.
     const t = vendoredTreeOf(c);
-    const integrity = (c as { integrity?: string }).integrity;
+    const integrity = lockedIntegrity(c);
     components[n] = { path: storeRel(n, c), ...(t ? { tree: t } : {}), ...(integrity ? { integrity } : {}) };
   }
   return components;

@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { isLockedGit, isLockedLocal, isLockedTarball } from '../model/kind.js';
+import { isLockedGit, isLockedTarball, kindOf } from '../model/kind.js';
 import type { LockedComponent } from '../model/lock.js';
 
 /**
@@ -40,10 +40,8 @@ export type StoreKind = 'tree' | 'file';
 
 /** A component is a folder unless it is a tarball or a local file (locked by integrity). */
 export function storeKind(c: LockedComponent): StoreKind {
-  if (isLockedGit(c)) return 'tree';
-  if (isLockedTarball(c)) return 'file';
-  if (isLockedLocal(c)) return c.tree ? 'tree' : 'file';
-  return 'tree';
+  const kind = kindOf(c);
+  return kind === 'git' || (kind === 'local' && c.tree) ? 'tree' : 'file';
 }
 
 /** Store location relative to the tree root. */
@@ -62,7 +60,5 @@ export function storeDirAbs(treeRoot: string, name: string): string {
 
 /** The URL make asks for: the git URL, or the tarball URL; none for local inputs. */
 export function requestUrl(c: LockedComponent): string | undefined {
-  if (isLockedGit(c)) return c.git;
-  if (isLockedTarball(c)) return c.url;
-  return undefined;
+  return isLockedGit(c) ? c.git : isLockedTarball(c) ? c.url : undefined;
 }

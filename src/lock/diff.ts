@@ -1,6 +1,7 @@
 import type { ComponentSpec } from '../model/config.js';
 import type { FieldChange } from '../types.js';
 import type { LockedComponent, Lockfile } from '../model/lock.js';
+import { isLockedGit, isLockedLocal, isLockedTarball, lockedIntegrity } from '../model/kind.js';
 import { compareBytewise } from '../tree/hash.js';
 
 export interface ComponentChange {
@@ -31,8 +32,8 @@ const stable = (v: unknown): string =>
 
 /** Nested sources, one field per child that changed: `children[subprojects/dtc]`. */
 function childFields(a: LockedComponent | undefined, b: LockedComponent | undefined): FieldChange[] {
-  const ca = (a as { children?: Record<string, unknown> } | undefined)?.children ?? {};
-  const cb = (b as { children?: Record<string, unknown> } | undefined)?.children ?? {};
+  const ca: Record<string, unknown> = (a && 'children' in a && a.children) || {};
+  const cb: Record<string, unknown> = (b && 'children' in b && b.children) || {};
   return [...new Set([...Object.keys(ca), ...Object.keys(cb)])]
     .sort(compareBytewise)
     .filter((p) => stable(ca[p]) !== stable(cb[p]))
@@ -92,22 +93,22 @@ export function pinMatchesLocked(spec: ComponentSpec, locked: LockedComponent | 
  * `lock --check --offline`, `status`).
  */
 export function pinChanges(spec: ComponentSpec, locked: LockedComponent): FieldChange[] {
-  const have = locked as { git?: string; ref?: string; url?: string; local?: string; integrity?: string; patches?: { file: string }[]; signer?: string };
   const out: FieldChange[] = [];
   const cmp = (field: string, want: unknown, got: unknown) => {
     if (want !== got) out.push({ field, old: got, new: want });
   };
-  cmp('git', spec.git, have.git);
-  if (spec.git !== undefined) cmp('ref', spec.ref, have.ref);
-  cmp('url', spec.url, have.url);
-  cmp('local', spec.local, have.local);
-  if (spec.integrity !== undefined) cmp('integrity', spec.integrity, have.integrity);
+  const git = isLockedGit(locked) ? locked : undefined;
+  cmp('git', spec.git, git?.git);
+  if (spec.git !== undefined) cmp('ref', spec.ref, git?.ref);
+  cmp('url', spec.url, isLockedTarball(locked) ? locked.url : undefined);
+  cmp('local', spec.local, isLockedLocal(locked) ? locked.local : undefined);
+  if (spec.integrity !== undefined) cmp('integrity', spec.integrity, lockedIntegrity(locked));
   cmp('path', spec.path, locked.path);
   // The patch list (names and order); their bytes are compared by patchesMatch (reads files).
   const want = spec.patches ?? [];
-  const got = (have.patches ?? []).map((p) => p.file);
+  const got = (('patches' in locked && locked.patches) || []).map((p) => p.file);
   if (want.length !== got.length || want.some((f, i) => f !== got[i])) out.push({ field: 'patches', old: got.join(', ') || undefined, new: want.join(', ') || undefined });
-  if (spec.signingKey !== undefined && !have.signer) out.push({ field: 'signer', old: undefined, new: `a signature by ${spec.signingKey}` });
+  if (spec.signingKey !== undefined && !('signer' in locked && locked.signer)) out.push({ field: 'signer', old: undefined, new: `a signature by ${spec.signingKey}` });
   return out;
 }
 

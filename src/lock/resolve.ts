@@ -1,20 +1,14 @@
-import { XenrelError } from '../errors.js';
 import type { Cache } from '../content-cache/cache.js';
 import type { ComponentSpec } from '../model/config.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { LockedComponent, LockedLocal, LockedTarball, Lockfile } from '../model/lock.js';
+import type { LockedComponent, Lockfile } from '../model/lock.js';
 import type { ProgressSink } from '../types.js';
-import { isLockedGit, isLockedTarball, isLockedLocal } from '../model/kind.js';
-import { checkRef } from '../sources/git/refs.js';
-import { lockGit } from '../sources/git/source.js';
-import { fetchTarball, openVerifiedContent } from '../sources/tarball.js';
-import { lockLocal, verifyLocal } from '../sources/local.js';
-import { hashTarball } from '../archive/reader.js';
-import type { Limits } from '../archive/policy.js';
+import { isLockedLocal, isLockedTarball } from '../model/kind.js';
+import { opsFor, specOps } from '../components/dispatch.js';
 import { compareBytewise } from '../tree/hash.js';
 import { diffComponent, diffLocks, metadataChanges, pinChanges, pinMatchesLocked, withMetadata, type ComponentChange } from './diff.js';
 import { checkSigner } from './signatures.js';
-import { assertKnownComponents } from '../components.js';
+import { assertKnownComponents } from '../components/names.js';
 import { forEachComponent } from '../util/settle.js';
 import { withProgress } from '../util/progress.js';
 import { checkNested, lockNested, patchesUnchanged } from '../nested/lock-nested.js';
@@ -49,70 +43,13 @@ export function mirrorsFor(loaded: LoadedConfig | undefined, name: string): stri
 /** Warnings are collected and returned with the result (the CLI prints them once). */
 const collectWarnings = (progress: ProgressSink | undefined, into: string[]): ProgressSink => withProgress(progress, { warn: (m) => void into.push(m) });
 
-const optional = (spec: ComponentSpec) => (spec.license ? { license: spec.license } : {});
-
-const ARCHIVE_NAME = /\.(tar|tgz|tbz2?|txz|tzst|tar\.(gz|bz2|xz|zst))$/i;
-
-/**
- * Tree hash of a cached tarball's content. A file whose name says it is an archive must
- * read as a safe one (an unsafe entry is an error); any other file (a prebuilt blob) that
- * does not parse simply has no tree.
- */
-async function tarballTree(name: string, url: string, cache: Cache, limits?: ComponentSpec['limits']): Promise<(integrity: string) => Promise<string | undefined>> {
-  return async (integrity: string) => {
-    const looksLikeArchive = ARCHIVE_NAME.test(new URL(url).pathname);
-    try {
-      const { hash } = await hashTarball(openVerifiedContent(cache, integrity), { name: `${name} (${url})`, limits: archiveLimits(limits) });
-      return hash;
-    } catch (err) {
-      if (!looksLikeArchive && err instanceof XenrelError && err.code.startsWith('E_TAR_')) return undefined;
-      throw err;
-    }
-  };
-}
-
-/** Config limits (documented names) → the archive reader's limits. */
-export function archiveLimits(l: ComponentSpec['limits']): Partial<Limits> | undefined {
-  if (!l) return undefined;
-  return {
-    ...(l.maxBytes !== undefined ? { maxTotalSize: l.maxBytes } : {}),
-    ...(l.maxEntries !== undefined ? { maxEntries: l.maxEntries } : {}),
-    ...(l.maxDepth !== undefined ? { maxDepth: l.maxDepth } : {}),
-    ...(l.maxPathLength !== undefined ? { maxPathLength: l.maxPathLength } : {}),
-    ...(l.maxRatio !== undefined ? { maxRatio: l.maxRatio } : {}),
-    ...(l.portableNames !== undefined ? { portableNames: l.portableNames } : {}),
-  };
-}
-
 async function resolveOwn(name: string, spec: ComponentSpec, opts: LockOptions, warnings: string[]): Promise<LockedComponent> {
-  const { cache, progress, loaded } = opts;
-  const previous = opts.existing?.components[name] as { signer?: string } | undefined;
-  if (spec.git !== undefined) {
-    const locked = await lockGit(name, { git: spec.git, ref: spec.ref!, path: spec.path, license: spec.license }, cache, {
-      progress: collectWarnings(progress, warnings),
-    });
-    const signer = await checkSigner(name, spec, locked, cache, loaded.root, { expected: previous?.signer });
-    return signer ? { ...locked, signer } : locked;
-  }
-  if (spec.url !== undefined) {
-    const got = await fetchTarball({
-      name,
-      url: spec.url,
-      mirrors: mirrorsFor(loaded, name),
-      expected: spec.integrity ? { integrity: spec.integrity } : undefined,
-      cache,
-      progress,
-      // Plain http is still refused for any non-loopback host without a pinned integrity.
-      allowHttp: true,
-    });
-    const entry: LockedTarball = { url: spec.url, integrity: got.integrity, size: got.size, path: spec.path, ...optional(spec) };
-    const tree = await (await tarballTree(name, spec.url, cache, spec.limits))(got.integrity);
-    if (tree) entry.tree = tree;
-    const signer = await checkSigner(name, spec, entry, cache, loaded.root, { expected: previous?.signer });
-    if (signer) entry.signer = signer;
-    return entry;
-  }
-  return lockLocal(name, spec, loaded.root);
+  const { cache, loaded } = opts;
+  const own = await specOps(spec).lock(name, spec, { cache, configRoot: loaded.root, mirrors: mirrorsFor(loaded, name), progress: collectWarnings(opts.progress, warnings) });
+  if (isLockedLocal(own)) return own;
+  const previous = opts.existing?.components[name];
+  const signer = await checkSigner(name, spec, own, cache, loaded.root, { expected: previous && 'signer' in previous ? previous.signer : undefined });
+  return signer ? { ...own, signer } : own;
 }
 
 /** The entry with its nested sources and patches (src/nested/). */
@@ -182,28 +119,7 @@ async function checkPins(opts: LockOptions & { existing: Lockfile | undefined })
       const change = diffComponent(name, old, fresh);
       return { ...(change ?? { name, fields: [] }), kind: old ? 'changed' : 'added', reason: old ? 'the config changed' : 'not in the lock yet' };
     }
-    if (isLockedGit(old)) {
-      const r = await checkRef(old.git, old.ref, old.commit, opts.cache);
-      if (!r.moved) return nestedDrift(name, old, opts);
-      return {
-        name,
-        kind: 'changed',
-        fields: [{ field: 'commit', old: old.commit, new: r.newCommit }],
-        reason: `${old.ref} now points to ${r.newCommit}${r.treesEqual === undefined ? '' : r.treesEqual ? ' (same content)' : ' (different content)'}`,
-      };
-    }
-    if (isLockedTarball(old)) {
-      const got = await fetchTarball({ name, url: old.url, mirrors: [], cache: opts.cache, sourcesMode: 'url-only', useCache: false, progress: opts.progress, allowHttp: true });
-      if (got.integrity === old.integrity) return undefined;
-      return {
-        name,
-        kind: 'changed',
-        fields: [{ field: 'integrity', old: old.integrity, new: got.integrity }, ...(got.size !== old.size ? [{ field: 'size', old: old.size, new: got.size }] : [])],
-        reason: 'the upstream bytes changed',
-      };
-    }
-    if (isLockedLocal(old)) return (await localDrift(name, old, opts)) ?? nestedDrift(name, old, opts);
-    return undefined;
+    return (await ownDrift(name, old, opts)) ?? nestedDrift(name, old, opts);
   });
   return results.filter((c): c is ComponentChange => c !== undefined);
 }
@@ -215,17 +131,14 @@ async function checkPins(opts: LockOptions & { existing: Lockfile | undefined })
 async function offlineDrift(name: string, spec: ComponentSpec, old: LockedComponent | undefined, opts: LockOptions): Promise<ComponentChange | undefined> {
   if (!old) return { name, kind: 'added', fields: [], reason: 'not in the lock yet' };
   if (!pinMatchesLocked(spec, old)) return { name, kind: 'changed', fields: pinChanges(spec, old), reason: 'the config changed' };
-  return (isLockedLocal(old) ? await localDrift(name, old, opts) : undefined) ?? nestedDrift(name, old, { ...opts, offline: true });
+  return (await ownDrift(name, old, { ...opts, offline: true })) ?? nestedDrift(name, old, { ...opts, offline: true });
 }
 
-/** A local component whose files no longer match the lock (no network either way). */
-async function localDrift(name: string, old: LockedLocal, opts: LockOptions): Promise<ComponentChange | undefined> {
-  try {
-    await verifyLocal(name, old, opts.loaded.root);
-    return undefined;
-  } catch (err) {
-    return { name, kind: 'changed', fields: [], reason: (err as Error).message };
-  }
+/** Upstream moved under a pin that still matches the config, or a local input changed. */
+async function ownDrift(name: string, old: LockedComponent, opts: LockOptions): Promise<ComponentChange | undefined> {
+  const ctx = { cache: opts.cache, configRoot: opts.loaded.root, mirrors: [], progress: opts.progress, offline: opts.offline };
+  const drift = await opsFor(old).drift(name, old, ctx);
+  return drift && { name, kind: 'changed', ...drift };
 }
 
 /** Drift inside an entry whose own pin holds: its children and its patch files. */

@@ -23,4 +23,4 @@ export const isLockedLocal = (c: LockedComponent): c is LockedLocal => kindOf(c)
 export const vendoredTreeOf = (c: LockedComponent): string | undefined => ('vendoredTree' in c ? c.vendoredTree : undefined) ?? c.tree;
 
 /** The integrity of the bytes, for the kinds pinned by one (a tarball, a local file). */
-export const integrityOf = (c: LockedComponent): string | undefined => ('integrity' in c ? c.integrity : undefined);
+export const lockedIntegrity = (c: LockedComponent): string | undefined => ('integrity' in c ? c.integrity : undefined);

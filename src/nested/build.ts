@@ -7,10 +7,11 @@ import { safeExtract } from '../archive/extract.js';
 import { ensureCommit } from '../sources/git/mirror.js';
 import { exportTree } from '../sources/git/tree.js';
 import { openVerifiedContent } from '../sources/tarball.js';
-import { localSourcePath } from '../sources/local.js';
+import { opsFor } from '../components/dispatch.js';
+import { storeKind } from '../layout/xenrel-dir.js';
 import { compareBytewise, treeHash, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
-import { isLockedGit, isLockedLocal } from '../model/kind.js';
+import { isLockedGit } from '../model/kind.js';
 import type { LockedChild, LockedComponent } from '../model/lock.js';
 import { applyPatches, runPatch } from './patches.js';
 import { wrapFileEntries } from './children.js';
@@ -29,8 +30,7 @@ import { wrapFileEntries } from './children.js';
  * The lock's `vendoredTree` is the tree hash of this folder; `lock` builds it the same way.
  */
 
-export const hasNested = (c: LockedComponent): boolean =>
-  Boolean((c as { children?: object }).children && Object.keys((c as { children: object }).children).length) || Boolean((c as { patches?: unknown[] }).patches?.length);
+export const hasNested = (c: LockedComponent): boolean => Boolean(('children' in c && c.children && Object.keys(c.children).length) || ('patches' in c && c.patches?.length));
 
 /** No folder on the way from `root` to `rel` may be a symlink (a child must not be written through one). */
 async function assertNoSymlinkOnPath(name: string, root: string, rel: string): Promise<void> {
@@ -111,7 +111,7 @@ export async function finishComponentTree(name: string, c: LockedComponent, cach
       // Overlays after every child is in place (a packagefiles folder may itself be a child).
       for (const [path, child] of children) await applyWrapExtras(name, path, child, dest);
     }
-    const patches = (c as { patches?: { file: string; integrity: string }[] }).patches ?? [];
+    const patches = ('patches' in c && c.patches) || [];
     if (patches.length) await applyPatches(name, dest, patches, configRoot);
     return await walkTree(dest, { ignoreNames: [] });
   } catch (err) {
@@ -122,23 +122,9 @@ export async function finishComponentTree(name: string, c: LockedComponent, cach
 /** Build the vendored folder of `c` in `dest` (new or empty); returns its entries (sorted). */
 export async function buildComponentTree(name: string, c: LockedComponent, cache: Cache, dest: string, configRoot: string): Promise<TreeEntry[]> {
   try {
-    if (isLockedGit(c)) {
-      const { mirrorDir } = await ensureCommit(c.git, c.commit, cache, { offline: true, label: name });
-      const own = await exportTree(mirrorDir, c.commit, dest);
-      if (treeHash(own) !== c.tree)
-        throw new XenrelError('E_TREE_MISMATCH', `component ${name}: commit ${c.commit} has tree hash ${treeHash(own)}, the lock says ${c.tree}`, {
-          exitCode: ExitCode.fetch,
-          hint: `run \`xenrel fetch ${name}\`; if it persists, re-lock with \`xenrel lock --update ${name}\``,
-        });
-    } else if (isLockedLocal(c) && c.tree) {
-      await cp(localSourcePath(configRoot, c.local), dest, { recursive: true, verbatimSymlinks: true, errorOnExist: true });
-      const own = treeHash(await walkTree(dest, { ignoreNames: [] }));
-      if (own !== c.tree)
-        throw new XenrelError('E_LOCAL_CHANGED', `component ${name}: ${c.local} no longer matches the lock (${c.tree} expected, found ${own})`, {
-          exitCode: ExitCode.checkFailed,
-          hint: `restore the prebuilt input, or run \`xenrel lock --update ${name}\` if the change is intended`,
-        });
-    } else throw new XenrelError('E_LOCK', `component ${name}: only git components and local directories can have nested sources or patches`, { exitCode: ExitCode.usage });
+    if (storeKind(c) !== 'tree')
+      throw new XenrelError('E_LOCK', `component ${name}: only git components and local directories can have nested sources or patches`, { exitCode: ExitCode.usage });
+    await opsFor(c).placeTree(name, c, cache, dest, configRoot, true);
   } catch (err) {
     throw wrapFsError(err, `building ${name}`);
   }

@@ -48,7 +48,7 @@ export async function lockNested<T extends LockedComponent>(name: string, spec: 
 
 /** Does the kept (unchanged-spec) entry still hold for its patch files? No network. */
 export async function patchesUnchanged(old: LockedComponent, configRoot: string): Promise<boolean> {
-  return (await patchesDrift((old as { patches?: { file: string; integrity: string }[] }).patches, configRoot)).length === 0;
+  return (await patchesDrift('patches' in old ? old.patches : undefined, configRoot)).length === 0;
 }
 
 const stable = (v: unknown): string =>
@@ -86,7 +86,7 @@ export async function checkNested(name: string, old: LockedComponent, ctx: Neste
       );
     }
   }
-  for (const d of await patchesDrift((old as { patches?: { file: string; integrity: string }[] }).patches, ctx.configRoot)) {
+  for (const d of await patchesDrift('patches' in old ? old.patches : undefined, ctx.configRoot)) {
     fields.push({ field: `patches[${d.file}]`, old: d.old, new: d.new ?? '(missing)' });
     reasons.push(d.new ? `patch ${d.file} changed` : `patch ${d.file} is missing`);
   }

@@ -15,7 +15,7 @@ import type { LockedPatch } from '../model/lock.js';
  * drift `lock --check` reports.
  */
 
-async function integrityOf(file: string): Promise<string> {
+async function fileIntegrity(file: string): Promise<string> {
   return (await ssri.fromStream(createReadStream(file), { algorithms: ['sha512'] })).toString();
 }
 
@@ -38,7 +38,7 @@ export async function lockPatches(name: string, spec: ComponentSpec, configRoot:
   for (const file of spec.patches) {
     const abs = localSourcePath(configRoot, file);
     if (!(await stat(abs).catch(() => undefined))?.isFile()) throw patchMissing(name, file, abs);
-    out.push({ file, integrity: await integrityOf(abs) });
+    out.push({ file, integrity: await fileIntegrity(abs) });
   }
   return out;
 }
@@ -48,7 +48,7 @@ export async function patchesDrift(locked: LockedPatch[] | undefined, configRoot
   const out: { file: string; old: string; new: string | undefined }[] = [];
   for (const p of locked ?? []) {
     const abs = localSourcePath(configRoot, p.file);
-    const now = (await stat(abs).catch(() => undefined))?.isFile() ? await integrityOf(abs) : undefined;
+    const now = (await stat(abs).catch(() => undefined))?.isFile() ? await fileIntegrity(abs) : undefined;
     if (now !== p.integrity) out.push({ file: p.file, old: p.integrity, new: now });
   }
   return out;
@@ -99,7 +99,7 @@ export async function applyPatches(name: string, dir: string, patches: LockedPat
   for (const [i, p] of patches.entries()) {
     const abs = localSourcePath(configRoot, p.file);
     if (!(await stat(abs).catch(() => undefined))?.isFile()) throw patchMissing(name, p.file, abs);
-    const now = await integrityOf(abs);
+    const now = await fileIntegrity(abs);
     if (now !== p.integrity)
       throw new XenrelError('E_PATCH_CHANGED', `component ${name}: patch ${p.file} changed since it was locked (${p.integrity} locked, ${now} now)`, {
         exitCode: ExitCode.checkFailed,

@@ -215,10 +215,9 @@ async function componentItem(name: string, c: LockedComponent, o: InventoryOptio
   if (license) item.license = license;
   if (spec?.groups?.length) item.groups = spec.groups;
   if (spec?.description) item.description = spec.description;
-  const x = c as { tree?: string; vendoredTree?: string; patches?: LockedPatch[] };
-  if (x.tree) item.tree = x.tree;
-  if (x.vendoredTree) item.vendoredTree = x.vendoredTree;
-  if (x.patches?.length) item.patches = x.patches;
+  if (c.tree) item.tree = c.tree;
+  if ('vendoredTree' in c && c.vendoredTree) item.vendoredTree = c.vendoredTree;
+  if ('patches' in c && c.patches?.length) item.patches = c.patches;
   if (isLockedGit(c)) {
     Object.assign(item, { kind: 'git', url: c.git, commit: c.commit, version: c.ref });
     if (o.cache) item.licenseFile = await gitLicenseFile(o.cache.gitMirrorDir(c.git), c.commit);

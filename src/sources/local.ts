@@ -50,3 +50,13 @@ export async function verifyLocal(name: string, locked: LockedLocal, root: strin
       },
     );
 }
+
+/** Does `file` have the bytes `integrity` names? */
+export async function fileMatches(file: string, integrity: string): Promise<boolean> {
+  try {
+    await ssri.checkStream(createReadStream(file), integrity);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -7,6 +7,7 @@ import { runGit } from '../sources/git/run.js';
 import { fetchTarball } from '../sources/tarball.js';
 import { toReported, type ReportedError } from '../errors.js';
 import { compareBytewise } from '../tree/hash.js';
+import { specOps } from '../components/dispatch.js';
 import { isLockedGit, isLockedTarball } from '../model/kind.js';
 import type { ComponentSpec } from '../model/config.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -102,11 +103,12 @@ export async function upstreamStatus(opts: UpstreamOptions): Promise<UpstreamSta
       limit(async (): Promise<UpstreamStatus> => {
         const spec = config.components[name]!;
         const locked = opts.lock?.components[name];
-        const kind = spec.git ? 'git' : spec.url ? 'tarball' : 'local';
-        const pin = spec.git ? spec.ref! : (spec.url ?? spec.local!);
+        const ops = specOps(spec);
+        const { kind } = ops;
+        const pin = ops.pinOf(spec);
         try {
-          if (spec.git) return await checkGitUpstream(name, spec, locked && isLockedGit(locked) && locked.git === spec.git ? locked.commit : undefined, opts.cache);
-          if (spec.url) {
+          if (kind === 'git') return await checkGitUpstream(name, spec, locked && isLockedGit(locked) && locked.git === spec.git ? locked.commit : undefined, opts.cache);
+          if (kind === 'tarball' && spec.url) {
             const was = locked && isLockedTarball(locked) && locked.url === spec.url ? locked : undefined;
             const got = await fetchTarball({
               name,

@@ -5,8 +5,8 @@ import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/ha
 import { walkTree } from '../tree/walk.js';
 import type { LockedComponent, Lockfile } from '../model/lock.js';
 import { storeAbs, storeKind, storeRel } from '../layout/xenrel-dir.js';
-import { vendoredTreeOf } from '../model/kind.js';
-import { fileMatches } from './store.js';
+import { lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
+import { fileMatches } from '../sources/local.js';
 import { exists, recoverSiblings, stagingPath, swapInto } from './swap.js';
 
 export interface MaterialiseOptions {
@@ -86,7 +86,7 @@ async function materialiseOne(treeRoot: string, name: string, c: LockedComponent
     }
     return { name, path: c.path, action: 'placed' };
   }
-  const integrity = (c as { integrity?: string }).integrity!;
+  const integrity = lockedIntegrity(c)!;
   if (st) {
     if (!st.isFile()) throw inUse(name, c.path, 'is not a regular file');
     if (await fileMatches(target, integrity)) return { name, path: c.path, action: 'unchanged' };

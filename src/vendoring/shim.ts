@@ -7,7 +7,7 @@ import { serializeLock } from '../lock/lockfile.js';
 import { manifestLine, treeHash, type TreeEntry } from '../tree/hash.js';
 import { sha256File, walkTree } from '../tree/walk.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { isLockedGit, vendoredTreeOf } from '../model/kind.js';
+import { isLockedGit, lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
 import type { LockedComponent, Lockfile } from '../model/lock.js';
 import { BIN_DIR, LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, SHIM_TOOLS, WITHOUT_FILE, XENREL_DIR, requestUrl, storeAbs, storeKind, storeRel } from '../layout/xenrel-dir.js';
 import { withoutAdvice, withoutRule } from './without.js';
@@ -50,7 +50,7 @@ async function digestFor(treeRoot: string, name: string, c: LockedComponent): Pr
     if (!tree) throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
     return `tree:${hexOfTree(tree)}`;
   }
-  const integrity = (c as { integrity?: string }).integrity;
+  const integrity = lockedIntegrity(c);
   if (integrity) {
     for (const algo of ['sha512', 'sha256'] as const) {
       const hex = sriHex(integrity, algo);

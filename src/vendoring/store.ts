@@ -1,16 +1,12 @@
-import { createReadStream } from 'node:fs';
-import { copyFile, cp, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import ssri from 'ssri';
 import type { Cache } from '../content-cache/cache.js';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
-import { ensureCommit } from '../sources/git/mirror.js';
-import { exportTree } from '../sources/git/tree.js';
-import { copyContentTo } from '../sources/http-content.js';
-import { localSourcePath } from '../sources/local.js';
+import { opsFor } from '../components/dispatch.js';
+import { fileMatches } from '../sources/local.js';
 import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
-import { isLockedGit, isLockedLocal, isLockedTarball, vendoredTreeOf } from '../model/kind.js';
+import { isLockedTarball, lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
 import type { LockedComponent, Lockfile } from '../model/lock.js';
 import type { ProgressSink } from '../types.js';
 import { finishComponentTree, hasNested } from '../nested/build.js';
@@ -42,23 +38,13 @@ export interface PlaceResult {
   entries?: TreeEntry[];
 }
 
-/** Does `file` have the bytes `integrity` names? */
-export async function fileMatches(file: string, integrity: string): Promise<boolean> {
-  try {
-    await ssri.checkStream(createReadStream(file), integrity);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function lockedIntegrity(name: string, c: LockedComponent): string {
-  const integrity = (c as { integrity?: string }).integrity;
+function requireIntegrity(name: string, c: LockedComponent): string {
+  const integrity = lockedIntegrity(c);
   if (!integrity) throw new XenrelError('E_LOCK', `component ${name}: the lock has no integrity for ${c.path}`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
   return integrity;
 }
 
-function lockedTree(name: string, c: LockedComponent): string {
+function requireTree(name: string, c: LockedComponent): string {
   const tree = vendoredTreeOf(c);
   if (!tree) throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
   return tree;
@@ -71,48 +57,15 @@ async function currentTree(dir: string): Promise<TreeEntry[] | undefined> {
   return walkTree(dir, { ignoreNames: [] });
 }
 
-/** Write component `name`'s locked content into the empty/new folder `dest`; returns its entries. */
-async function produceTree(name: string, c: LockedComponent, cache: Cache, dest: string, configRoot: string): Promise<TreeEntry[]> {
-  if (isLockedGit(c)) {
-    // Never the network here: `vendor` fetches first; placing is offline.
-    const { mirrorDir } = await ensureCommit(c.git, c.commit, cache, { offline: true, label: name });
-    return exportTree(mirrorDir, c.commit, dest);
-  }
-  if (isLockedLocal(c)) {
-    await cp(localSourcePath(configRoot, c.local), dest, { recursive: true, verbatimSymlinks: true, errorOnExist: true });
-    return walkTree(dest);
-  }
-  throw new XenrelError('E_LOCK', `component ${name}: a tarball cannot be placed as a folder`, { exitCode: ExitCode.usage });
-}
-
-async function produceFile(name: string, c: LockedComponent, cache: Cache, destFile: string, configRoot: string): Promise<void> {
-  const integrity = lockedIntegrity(name, c);
-  if (isLockedTarball(c)) {
-    await copyContentTo(cache, integrity, destFile);
-    return;
-  }
-  if (isLockedLocal(c)) {
-    const src = localSourcePath(configRoot, c.local);
-    await copyFile(src, destFile);
-    if (!(await fileMatches(destFile, integrity)))
-      throw new XenrelError('E_LOCAL_CHANGED', `component ${name}: ${src} no longer matches the lock (${integrity})`, {
-        exitCode: ExitCode.checkFailed,
-        hint: `restore the prebuilt input, or run \`xenrel lock --update ${name}\` if the change is intended`,
-      });
-    return;
-  }
-  throw new XenrelError('E_LOCK', `component ${name}: a git component cannot be placed as a file`, { exitCode: ExitCode.usage });
-}
-
 async function placeOne(name: string, c: LockedComponent, cache: Cache, treeRoot: string, configRoot: string, opts: PlaceOptions): Promise<PlaceResult> {
   const dir = storeDirAbs(treeRoot, name);
   if (storeKind(c) === 'tree') {
-    const want = lockedTree(name, c);
+    const want = requireTree(name, c);
     const current = await currentTree(dir);
     if (current && treeHash(current) === want) return { name, action: 'unchanged', entries: current };
     const staged = stagingPath(dir);
     try {
-      let entries = await produceTree(name, c, cache, staged, configRoot);
+      let entries = await opsFor(c).placeTree(name, c, cache, staged, configRoot);
       if (opts.finishTree) {
         await opts.finishTree(name, c, staged, cache);
         entries = await walkTree(staged, { ignoreNames: [] });
@@ -133,14 +86,14 @@ async function placeOne(name: string, c: LockedComponent, cache: Cache, treeRoot
     }
   }
   // A file: the folder holds exactly that one file.
-  const integrity = lockedIntegrity(name, c);
+  const integrity = requireIntegrity(name, c);
   const file = basename(c.path);
   const listing = await readdir(dir).catch(() => undefined);
   if (listing && listing.length === 1 && listing[0] === file && (await fileMatches(join(dir, file), integrity))) return { name, action: 'unchanged' };
   const staged = stagingPath(dir);
   try {
     await mkdir(staged, { recursive: true });
-    await produceFile(name, c, cache, join(staged, file), configRoot);
+    await opsFor(c).placeFile(name, c, cache, join(staged, file), configRoot);
     let diff: TreeDiff | undefined;
     if (listing) {
       diff = { missing: [], extra: listing.filter((f) => f !== file), modified: [] };

@@ -1,7 +1,7 @@
 import { readdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Cache } from '../content-cache/cache.js';
-import { assertKnownComponents } from '../components.js';
+import { assertKnownComponents } from '../components/names.js';
 import { parseLockText, serializeLock } from '../lock/lockfile.js';
 import { diffEntries, isCleanDiff, treeHash, type TreeDiff, type TreeEntry, type TreeMode } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
@@ -22,10 +22,11 @@ import {
   storeKind,
   storeRel,
 } from '../layout/xenrel-dir.js';
-import { vendoredTreeOf } from '../model/kind.js';
+import { lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
 import { materialise, type MaterialiseResult } from './materialise.js';
 import { installShim, renderIndex, renderShim } from './shim.js';
-import { fileMatches, placeStore, type PlaceOptions, type PlaceResult } from './store.js';
+import { placeStore, type PlaceOptions, type PlaceResult } from './store.js';
+import { fileMatches } from '../sources/local.js';
 import { exists, recoverSiblings, removeAtomically } from './swap.js';
 import { withoutAdvice } from './without.js';
 import { PVGRUB2_MAKEFILE, installPvgrub2 } from './pvgrub2.js';
@@ -103,7 +104,7 @@ async function isPristineCopy(treeRoot: string, c: LockedComponent): Promise<boo
     if (!st.isDirectory() || (await exists(join(target, '.git')))) return false;
     return treeHash(await walkTree(target)) === vendoredTreeOf(c);
   }
-  const integrity = (c as { integrity?: string }).integrity;
+  const integrity = lockedIntegrity(c);
   return st.isFile() && Boolean(integrity) && (await fileMatches(target, integrity!));
 }
 
@@ -219,7 +220,7 @@ export async function vendorCheck(lock: Lockfile, treeRoot: string, opts: { with
       }
       continue;
     }
-    const integrity = (c as { integrity?: string }).integrity ?? '';
+    const integrity = lockedIntegrity(c) ?? '';
     const file = basename(c.path);
     const listing = await readdir(storeDir).catch(() => undefined);
     if (!listing?.includes(file)) findings.push({ name, where: storeRel(name, c), problem: 'missing' });

@@ -1,5 +1,5 @@
 import { LOCK_COPY, storeKind, storeRel } from '../layout/xenrel-dir.js';
-import { integrityOf, vendoredTreeOf } from '../model/kind.js';
+import { lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
 import type { Lockfile } from '../model/lock.js';
 import { parseLockText } from '../lock/lockfile.js';
 import { RELEASE_INFO, parseReleaseInfo } from '../layout/release-info.js';
@@ -11,7 +11,7 @@ export function expectationsFromLock(lock: Lockfile, without: string[] = []): Ve
   const components: Record<string, ComponentExpectation> = {};
   for (const [name, c] of Object.entries(lock.components)) {
     const prefix = storeRel(name, c);
-    components[name] = storeKind(c) === 'tree' ? { prefix, tree: vendoredTreeOf(c) } : { prefix, integrity: integrityOf(c) };
+    components[name] = storeKind(c) === 'tree' ? { prefix, tree: vendoredTreeOf(c) } : { prefix, integrity: lockedIntegrity(c) };
     if (without.includes(name)) components[name]!.without = true;
   }
   return { components };

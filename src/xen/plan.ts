@@ -1,8 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { Cache } from '../content-cache/cache.js';
-import { hasCommit } from '../sources/git/mirror.js';
-import { hasVerifiedContent } from '../sources/tarball.js';
+import { opsFor } from '../components/dispatch.js';
 import { isLockedGit, isLockedTarball } from '../model/kind.js';
 import type { ComponentSpec, Config } from '../model/config.js';
 import type { Lockfile } from '../model/lock.js';
@@ -145,8 +144,11 @@ export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
       (await Promise.all((ALSO_SKIPPED_BY[name] ?? []).map((p) => exists(join(opts.root, p))))).some(Boolean);
     let cached = false;
     if (locked && opts.cache) {
-      if (isLockedGit(locked)) cached = (await exists(opts.cache.gitMirrorDir(locked.git))) && (await hasCommit(opts.cache.gitMirrorDir(locked.git), locked.commit));
-      else if (isLockedTarball(locked)) cached = await hasVerifiedContent(opts.cache, locked.integrity).catch(() => false);
+      // A report, not a check: a cache that cannot be read counts as not holding it.
+      cached =
+        (await opsFor(locked)
+          .inCache(locked, opts.cache)
+          .catch(() => false)) ?? false;
     }
     const groups = spec.groups ?? [];
     if (spec.git) {

@@ -1,4 +1,4 @@
-import { assertKnownComponents } from '../components.js';
+import { assertKnownComponents } from '../components/names.js';
 import type { ComponentSpec } from '../model/config.js';
 import { STUBDOM_LIBS } from './configure-options.js';
 

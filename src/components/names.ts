@@ -1,5 +1,5 @@
-import { XenrelError, ExitCode } from './errors.js';
-import { didYouMean } from './util/did-you-mean.js';
+import { XenrelError, ExitCode } from '../errors.js';
+import { didYouMean } from '../util/did-you-mean.js';
 
 /** Names given on the command line must exist; say which don't, with a suggestion. */
 export function assertKnownComponents(names: string[], known: string[], what = 'component'): void {
