@@ -10,7 +10,7 @@ import { jobsOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';
 import { describeUpstream, upstreamStatus } from '../upstream/check.js';
 
-export interface ComponentStatus {
+export interface StatusRow {
   name: string;
   kind: ComponentKind;
   pin: string;
@@ -54,7 +54,7 @@ export class StatusCommand extends BaseCommand {
     const lock = await readLock(lockFile, displayPath(lockFile, this.cwd));
     const cache = await this.openCache();
     const names = [...new Set([...Object.keys(loaded.config.components), ...Object.keys(lock?.components ?? {})])].sort(compareBytewise);
-    const rows: ComponentStatus[] = [];
+    const rows: StatusRow[] = [];
     for (const name of names) {
       const spec = loaded.config.components[name];
       const locked = lock?.components[name];

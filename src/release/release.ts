@@ -90,7 +90,7 @@ function processAlive(pid: number): boolean {
  * Leftovers of a killed release whose process is gone: temp files in the output folder
  * (`.<name>.xenrel-tmp-<pid>-…`) and staging folders in $TMPDIR (`xenrel-release-<pid>-…`).
  */
-async function removeStaleTemps(outDir: string): Promise<void> {
+async function removeStaleReleaseTemps(outDir: string): Promise<void> {
   for (const n of await readdir(outDir).catch(() => [] as string[])) {
     const m = /\.xenrel-tmp-(\d+)-[0-9a-f]+$/.exec(n);
     if (m && !processAlive(Number(m[1]))) await unlink(join(outDir, n)).catch(() => {});
@@ -152,7 +152,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   const out = join(outDir, `${name}${EXTENSIONS[format]}`);
   const without = opts.without ?? [];
 
-  await removeStaleTemps(outDir);
+  await removeStaleReleaseTemps(outDir);
   const hashCache = project.kind === 'git' ? await BlobHashCache.open(opts.cache.root) : undefined;
   // The project's files come straight from git (or the folder); only xenrel's part is staged.
   const content = await projectSources(project, {

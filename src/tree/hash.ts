@@ -51,8 +51,23 @@ export function sortEntries<T extends { path: string }>(entries: T[]): T[] {
   return entries;
 }
 
+/** One line of a component's manifest (`.xenrel/manifests/<name>.tree`, `hash --manifest`): the line the tree hash is made of. */
 export function manifestLine(e: TreeEntry): string {
   return `${e.mode} ${e.sha256} ${e.path}\n`;
+}
+
+const TREE_MODES = new Set(['100644', '100755', '120000']);
+
+/** Reads manifest lines back; undefined when a line is not one (the caller then has no per-file detail). */
+export function parseManifest(text: string): TreeEntry[] | undefined {
+  const out: TreeEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const m = /^(\d{6}) ([0-9a-f]{64}) (.+)$/.exec(line);
+    if (!m || !TREE_MODES.has(m[1]!)) return undefined;
+    out.push({ mode: m[1] as TreeMode, sha256: m[2]!, path: m[3]! });
+  }
+  return out;
 }
 
 /** The bytes of one tree-hash line; the name's raw bytes, never a lossy conversion. */

@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Cache } from '../content-cache/cache.js';
 import { assertKnownComponents } from '../components/names.js';
 import { parseLockText, serializeLock } from '../lock/lockfile.js';
-import { diffEntries, isCleanDiff, treeHash, type TreeDiff, type TreeEntry, type TreeMode } from '../tree/hash.js';
+import { diffEntries, isCleanDiff, parseManifest, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import type { LockedComponent, Lockfile } from '../model/lock.js';
 import { configBlockOptions, hasCurrentBlock, removeConfigBlock, writeConfigBlock } from './config-block.js';
@@ -131,23 +131,12 @@ export interface VendorCheckResult {
   without: string[];
 }
 
-function parseManifest(text: string): TreeEntry[] {
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const a = l.indexOf(' ');
-      const b = l.indexOf(' ', a + 1);
-      return { mode: l.slice(0, a) as TreeMode, sha256: l.slice(a + 1, b), path: l.slice(b + 1) };
-    });
-}
-
 /** The locked file list of a folder component, from vendor's manifest when it still matches the lock. */
 async function expectedEntries(treeRoot: string, name: string, tree: string): Promise<TreeEntry[] | undefined> {
   const text = await readFile(join(treeRoot, MANIFESTS_DIR, `${name}.tree`), 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   const entries = parseManifest(text);
-  return treeHash(entries) === tree ? entries : undefined;
+  return entries && treeHash(entries) === tree ? entries : undefined;
 }
 
 async function readWithout(treeRoot: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import ssri from 'ssri';
-import { compareBytewise, diffEntries, treeHash, type TreeEntry, type TreeMode } from '../tree/hash.js';
+import { compareBytewise, diffEntries, parseManifest, treeHash } from '../tree/hash.js';
 import { finding, RULES, type Finding } from '../archive/policy.js';
 import { LOCK_COPY, SHIM_INDEX } from '../layout/xenrel-dir.js';
 import { RELEASE_INFO } from '../layout/release-info.js';
@@ -7,20 +7,6 @@ import type { Collected } from './collect.js';
 import type { ComponentReport, VerifyExpectations, VerifyResult } from './types.js';
 
 /** What was collected against what was expected: per component, the whole tree, and links outside any component. */
-
-const TREE_MODES = new Set(['100644', '100755', '120000']);
-
-/** Parses `<mode> <sha256> <path>` lines (vendor's .xenrel/manifests/<name>.tree). */
-export function parseManifest(text: string): TreeEntry[] | undefined {
-  const out: TreeEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const m = /^(\d{6}) ([0-9a-f]{64}) (.+)$/.exec(line);
-    if (!m || !TREE_MODES.has(m[1]!)) return undefined;
-    out.push({ mode: m[1] as TreeMode, sha256: m[2]!, path: m[3]! });
-  }
-  return out;
-}
 
 interface CompareContext {
   target: string;

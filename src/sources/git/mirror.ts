@@ -46,13 +46,14 @@ export function fetchFailed(url: string, r: { stderr: string; code: number }, la
 }
 
 /** Leftovers of a killed `ensureMirror` (temp dirs next to the final name). Call under the mirror lock. */
-async function removeStaleTemps(mirrorDir: string): Promise<void> {
+async function removeStaleMirrorTemps(mirrorDir: string): Promise<void> {
   const parent = dirname(mirrorDir);
   const prefix = `.${basename(mirrorDir)}.xenrel-tmp-`;
   for (const name of await readdir(parent).catch(() => [] as string[])) if (name.startsWith(prefix)) await rm(join(parent, name), { recursive: true, force: true });
 }
 
-export async function fetchAll(gitDir: string, url: string, opts: GitSourceOptions): Promise<void> {
+/** `git fetch origin` into the mirror: every branch and tag, with git's progress. */
+export async function fetchAllRefs(gitDir: string, url: string, opts: GitSourceOptions): Promise<void> {
   assertTlsVerification(opts.label ? `component ${opts.label}` : url);
   // git's own counts (objects, bytes received) drive the bar; see progress.ts and runGitRemote.
   const r = await runGitRemote(['fetch', '--no-write-fetch-head', 'origin'], { gitDir, url, label: opts.label, onStderr: gitProgressFeed(opts.label ?? url, opts.progress) });
@@ -79,7 +80,7 @@ async function createMirror(url: string, cache: Cache, opts: GitSourceOptions, p
     async () => {
       if (await isDir(dir)) return;
       await mkdir(dirname(dir), { recursive: true });
-      await removeStaleTemps(dir);
+      await removeStaleMirrorTemps(dir);
       const tmp = tempName(dir);
       const label = opts.label ?? url;
       opts.progress?.start?.(label);
@@ -87,7 +88,7 @@ async function createMirror(url: string, cache: Cache, opts: GitSourceOptions, p
         await git(['init', '--quiet', '--bare', tmp], { what: `creating a mirror for ${url}` });
         await git(['config', 'remote.origin.url', url], { gitDir: tmp });
         for (const spec of FETCH_REFSPECS) await git(['config', '--add', 'remote.origin.fetch', spec], { gitDir: tmp });
-        if (populate) await fetchAll(tmp, url, opts);
+        if (populate) await fetchAllRefs(tmp, url, opts);
         await rename(tmp, dir);
         await fsyncDir(dirname(dir));
         if (populate) opts.progress?.done?.(label, 'cloned');
@@ -202,7 +203,7 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
           label: opts.label,
           onStderr: gitProgressFeed(label, opts.progress),
         });
-        if (byId.code !== 0 || !(await hasCommit(mirrorDir, commit))) await fetchAll(mirrorDir, url, opts);
+        if (byId.code !== 0 || !(await hasCommit(mirrorDir, commit))) await fetchAllRefs(mirrorDir, url, opts);
         if (!(await hasCommit(mirrorDir, commit)))
           throw new XenrelError(
             'E_COMMIT_NOT_FOUND',
