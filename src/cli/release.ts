@@ -6,7 +6,7 @@ import { displayPath } from '../config/load.js';
 import { human, type Report } from '../report/report.js';
 import { release } from '../release/release.js';
 import { withProgress } from '../util/progress.js';
-import { isLockedGit } from '../model/kind.js';
+import { isLockedGit, isLockedTarball } from '../model/kind.js';
 import type { Lockfile } from '../model/lock.js';
 import { levelOption } from './numeric-options.js';
 import { BaseCommand } from './base.js';
@@ -26,7 +26,7 @@ export function summaryRows(lock: Lockfile, without: string[]): string[][] {
           child.kind === 'wrap-file' ? basename(child.url) : `${child.ref ?? child.kind} (${child.commit.slice(0, 12)})`,
           child.kind === 'wrap-file' ? human(child.size) : '-',
         ]);
-    } else if ('url' in c) rows.push([n, basename(new URL(c.url).pathname), human(c.size)]);
+    } else if (isLockedTarball(c)) rows.push([n, basename(new URL(c.url).pathname), human(c.size)]);
     else rows.push([n, `local ${c.local}`, '-']);
   }
   return rows;

@@ -16,6 +16,7 @@ import { fileSha256, verifyRecordSignature } from '../release/record.js';
 import { parseLockText } from '../lock/lockfile.js';
 import type { Lockfile } from '../model/lock.js';
 import { BaseCommand } from './base.js';
+import { isLockedLocal } from '../model/kind.js';
 
 function printResult(report: Report, r: VerifyResult): void {
   for (const c of r.components) {
@@ -115,7 +116,7 @@ export class VerifyCommand extends BaseCommand {
       try {
         report.info(`re-fetching ${Object.keys(upstreamLock.components).length} pins from upstream into a temporary cache`);
         const names = Object.entries(upstreamLock.components)
-          .filter(([, c]) => !('local' in c))
+          .filter(([, c]) => !isLockedLocal(c))
           .map(([n]) => n);
         try {
           outcomes = await fetchAll({ lock: upstreamLock, cache: new Cache(dir), names, progress: report });

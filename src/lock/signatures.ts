@@ -11,6 +11,7 @@ import { assertSameSigner, signingKeyPath, verifyDetached, verifyTag } from '../
 import { fetchTarball, openVerifiedContent } from '../sources/tarball.js';
 import type { ComponentSpec } from '../model/config.js';
 import type { LockedGit, LockedTarball } from '../model/lock.js';
+import { isLockedGit } from '../model/kind.js';
 
 async function readAll(s: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -85,7 +86,7 @@ export async function checkSigner(
   opts: { offline?: boolean; expected?: string } = {},
 ): Promise<string | undefined> {
   if (!spec?.signingKey) return undefined;
-  const signer = 'git' in locked ? await gitSigner(name, spec, locked, cache, configRoot, opts) : await tarballSigner(name, spec, locked, cache, configRoot, opts);
+  const signer = isLockedGit(locked) ? await gitSigner(name, spec, locked, cache, configRoot, opts) : await tarballSigner(name, spec, locked, cache, configRoot, opts);
   assertSameSigner(name, opts.expected, signer);
   return signer;
 }

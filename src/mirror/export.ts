@@ -106,12 +106,12 @@ export async function exportMirror(opts: MirrorOptions): Promise<MirrorResult> {
   // Children paths, now that every URL has its place.
   if (opts.lock)
     for (const [name, c] of Object.entries(opts.lock.components)) {
-      const children = (c as { children?: Record<string, { git?: string; commit?: string; url?: string; integrity?: string }> }).children;
+      const children = 'children' in c ? c.children : undefined;
       if (!children || !index.components[name]) continue;
       const out: NonNullable<MirrorIndexComponent['children']> = {};
       for (const [p, ch] of Object.entries(children)) {
-        if (ch.git && ch.commit) out[p] = { url: ch.git, path: index.git[ch.git]!.repo, commit: ch.commit };
-        else if (ch.url && ch.integrity) {
+        if (ch.kind !== 'wrap-file') out[p] = { url: ch.git, path: index.git[ch.git]!.repo, commit: ch.commit };
+        else {
           const e = index.tarballs[ch.url]?.find((x) => x.integrity === ch.integrity);
           out[p] = { url: ch.url, path: e?.file ?? e?.byHash ?? '', integrity: ch.integrity };
         }

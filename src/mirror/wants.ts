@@ -48,10 +48,10 @@ export function wantsFromLock(lock: Lockfile, tarballs: TarballWant[], gits: Map
       tarballs.push({ url: c.url, integrity: c.integrity, size: c.size, who: name });
       components[name] = { kind: 'tarball', url: c.url, path: '', integrity: c.integrity };
     } else continue;
-    const children = (c as { children?: Record<string, { git?: string; commit?: string; url?: string; integrity?: string; size?: number }> }).children;
+    const children = 'children' in c ? c.children : undefined;
     for (const [path, ch] of Object.entries(children ?? {})) {
-      if (ch.git && ch.commit) addGit(ch.git, ch.commit, `${name}/${path}`);
-      else if (ch.url && ch.integrity && ch.size !== undefined) tarballs.push({ url: ch.url, integrity: ch.integrity, size: ch.size, who: `${name}/${path}` });
+      if (ch.kind !== 'wrap-file') addGit(ch.git, ch.commit, `${name}/${path}`);
+      else tarballs.push({ url: ch.url, integrity: ch.integrity, size: ch.size, who: `${name}/${path}` });
     }
   }
 }

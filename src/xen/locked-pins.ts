@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import { isLockedGit, isLockedLocal, isLockedTarball } from '../model/kind.js';
 import type { Lockfile } from '../model/lock.js';
 import { knownComponents, stubdomLibOf, varWithSuffix } from './knowledge.js';
 
@@ -41,7 +41,7 @@ export function lockedPins(lock: Lockfile, without: string[] = []): LockedPins {
     const add = (variable: string, value: string) => assignments.push({ component: name, variable, value });
     const before = assignments.length;
     if (!spec?.vars?.length) {
-      if (!('local' in c)) unpinned.push({ component: name, reason: 'xenrel knows no make variable of Xen that names it' });
+      if (!isLockedLocal(c)) unpinned.push({ component: name, reason: 'xenrel knows no make variable of Xen that names it' });
       continue;
     }
     if (isLockedGit(c) && spec.git) {
@@ -60,7 +60,7 @@ export function lockedPins(lock: Lockfile, without: string[] = []): LockedPins {
       else unpinned.push({ component: name, reason: `stubdom/Makefile fetches $(${stubdomLibOf(spec)}_URL)/${file}, and the locked URL ${c.url} does not end in ${file}` });
       continue;
     }
-    if (assignments.length === before && !('local' in c)) unpinned.push({ component: name, reason: 'xenrel knows no make variable of Xen that names it' });
+    if (assignments.length === before && !isLockedLocal(c)) unpinned.push({ component: name, reason: 'xenrel knows no make variable of Xen that names it' });
   }
   // A value make cannot hold on one line is better left out (and reported) than mangled.
   const ok = assignments.filter((a) => !/[\s]/.test(a.value));

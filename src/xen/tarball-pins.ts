@@ -1,7 +1,7 @@
 import { access, mkdir, mkdtemp, readdir, rm, symlink, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import { isLockedGit, isLockedLocal, isLockedTarball } from '../model/kind.js';
 import type { Lockfile } from '../model/lock.js';
 import { knownComponents } from './knowledge.js';
 import { lockedPins } from './locked-pins.js';
@@ -68,7 +68,7 @@ function comparePins(derived: DerivedComponent[], lock: Lockfile, without: strin
   const out: string[] = [];
   const known = knownComponents();
   for (const [name, c] of Object.entries(lock.components).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (without.includes(name) || 'local' in c) continue;
+    if (without.includes(name) || isLockedLocal(c)) continue;
     const d = derived.find((x) => x.name === name && x.sources.length) ?? derived.find((x) => x.spec.path === c.path && x.sources.length);
     const say = (field: 'git' | 'ref' | 'url', asked: string, locked: string) => {
       const vars = d!.sources.filter((s) => (field === 'url' ? s.field === 'url' : s.field === field));
