@@ -24,8 +24,8 @@ const signer = z
  *       is "a/b"); each child has its own tree hash.
  *   patches: [{ file, integrity }]                    in the order they are applied
  *   vendoredTree: tree hash of what vendor places (own content + children + overlays +
- *       patches); present only when it differs from `tree`, which stays the upstream
- *       content alone.
+ *       patches); present only when there are children or patches. `tree` stays the
+ *       upstream content alone.
  */
 const childPath = treePath.refine((p) => !p.split('/').some((s) => s.toLowerCase() === '.git'), 'must not contain a ".git" segment');
 const wrapExtras = {
@@ -74,7 +74,7 @@ const nested = {
   children: z.record(childPath, childEntry).optional(),
   /** Patches applied in order at vendor time. */
   patches: z.array(patchEntry).optional(),
-  /** Tree hash of what vendor places: own content + children + patches. Only when it differs from `tree`. */
+  /** Tree hash of what vendor places: own content + children + patches. Only with children or patches. */
   vendoredTree: treeHashString.optional(),
 };
 
