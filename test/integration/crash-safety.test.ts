@@ -10,7 +10,9 @@
  *   - the release folder has nothing under the final name unless it is the complete,
  *     byte-identical tarball;
  * and the next run succeeds without downloading what the cache already held (requests
- * counted on the loopback server; a held git commit is reported "in cache").
+ * counted on the loopback server; a held git commit is reported "in cache"). Before each
+ * rerun the killed run's locks are aged past their stale time (ageLocks): the takeover is
+ * the one a rerun half a minute later would do, without the wait.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +20,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDirs } from '../helpers/tmp.js';
 import {
+  ageLocks,
   auditCache,
   commitProject,
   copyTree,
@@ -118,6 +121,7 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
       const got = await readLockIfAny(join(proj, 'xenrel.lock'));
       if (got) expect(await readFile(join(proj, 'xenrel.lock'), 'utf8'), when).toBe(refLock);
       await expectWellFormed(c, when);
+      await ageLocks(c);
       const again = await runCli(['lock', '--cache', c], { cwd: proj, env });
       expect(again.code, `${when}: rerun: ${again.stderr}`).toBe(0);
       expect(await readFile(join(proj, 'xenrel.lock'), 'utf8')).toBe(refLock);
@@ -156,6 +160,7 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
       const mirror = new Cache(cacheDir).gitMirrorDir(seabios.git);
       const hadCommit = audit.mirrors.includes(mirror) && (await hasCommit(mirror, seabios.commit));
 
+      await ageLocks(cacheDir);
       const rerunMark = w.server.requests.length;
       const again = await runCli(['fetch', '--cache', cacheDir], { cwd: proj, env });
       expect(again.code, `${when}: rerun: ${again.stderr}`).toBe(0);
@@ -228,6 +233,7 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
       const copy = await readFile(join(work, '.xenrel/xenrel.lock'), 'utf8');
       expect([v1Text, v2Text], `${when}: vendored lock copy`).toContain(copy);
       await expectWellFormed(cacheDir, when);
+      await ageLocks(cacheDir);
 
       const mark = w.server.requests.length;
       const again = await runCli(['vendor', '--cache', cacheDir], { cwd: work, env });
@@ -267,6 +273,7 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
       const sums = await readFile(join(out, 'SHA256SUMS'), 'utf8').catch(() => undefined);
       if (sums !== undefined) expect(sums, when).toBe(refSums);
       await expectWellFormed(cacheDir, when);
+      await ageLocks(cacheDir);
 
       const mark = w.server.requests.length;
       const again = await runCli(['release', '--cache', cacheDir, '--out', out], { cwd: proj, env });
