@@ -40,24 +40,46 @@ export interface OracleTree {
 
 const PY = String.raw`
 import os, sys, json, hashlib, base64, stat
-sys.setrecursionlimit(20000)
-# os.fwalk works through directory fds: paths longer than PATH_MAX from here still hash.
+# Walks through directory fds, so paths longer than PATH_MAX from here still hash; an
+# explicit stack (one fd per level) keeps a 5000-deep tree linear, where os.fwalk's
+# relpath of every folder from the root made it quadratic (minutes for one archive).
 def entries(root):
     out = []
-    for dirpath, dirs, files, dfd in os.fwalk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        for n in dirs + files:
-            rel = n if rel_dir == b'.' else rel_dir + b'/' + n
-            st = os.lstat(n, dir_fd=dfd)
-            if stat.S_ISLNK(st.st_mode):
-                out.append((rel, '120000', hashlib.sha256(os.readlink(n, dir_fd=dfd)).hexdigest()))
-            elif stat.S_ISREG(st.st_mode):
-                h = hashlib.sha256()
-                fd = os.open(n, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd)
-                with os.fdopen(fd, 'rb') as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b''):
-                        h.update(chunk)
-                out.append((rel, '100755' if st.st_mode & 0o100 else '100644', h.hexdigest()))
+    stack = []
+    # Like os.fwalk, a folder that cannot be opened or listed is skipped.
+    def enter(name, dir_fd, rel):
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+        except OSError:
+            return
+        try:
+            with os.scandir(fd) as it:
+                names = [os.fsencode(e.name) for e in it]
+        except OSError:
+            os.close(fd)
+            return
+        stack.append((fd, rel, names))
+    enter(root, None, b'')
+    while stack:
+        dfd, rel_dir, names = stack[-1]
+        if not names:
+            os.close(dfd)
+            stack.pop()
+            continue
+        n = names.pop()
+        rel = rel_dir + b'/' + n if rel_dir else n
+        st = os.lstat(n, dir_fd=dfd)
+        if stat.S_ISLNK(st.st_mode):
+            out.append((rel, '120000', hashlib.sha256(os.readlink(n, dir_fd=dfd)).hexdigest()))
+        elif stat.S_ISREG(st.st_mode):
+            h = hashlib.sha256()
+            fd = os.open(n, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd)
+            with os.fdopen(fd, 'rb') as f:
+                for chunk in iter(lambda: f.read(1 << 20), b''):
+                    h.update(chunk)
+            out.append((rel, '100755' if st.st_mode & 0o100 else '100644', h.hexdigest()))
+        elif stat.S_ISDIR(st.st_mode):
+            enter(n, dfd, rel)
     out.sort(key=lambda e: e[0])
     return out
 def tree_hash(es):
@@ -73,7 +95,9 @@ for d in sys.argv[1:]:
     for n in sorted(os.listdir(d)):
         p = os.path.join(d, n)
         if os.path.isdir(p) and not os.path.islink(p):
-            tops[n.hex()] = tree_hash(entries(p))
+            # A top folder's own entries: the whole tree's below n/, n/ cut off.
+            pre = n + b'/'
+            tops[n.hex()] = tree_hash([(rel[len(pre):], mode, hx) for rel, mode, hx in es if rel.startswith(pre)])
     res.append({'hash': tree_hash(es), 'entries': [e[0].hex() for e in es], 'tops': tops})
 print(json.dumps(res))
 `;
