@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LOCKFILE_NAME, serializeLock } from '../lock/lockfile.js';
-import { compareBytewise, fileEntry, type TreeEntry } from '../tree/hash.js';
+import { fileEntry, sortEntries, type TreeEntry } from '../tree/hash.js';
 import type { Lockfile } from '../model/lock.js';
 import { configBlockOptions, splitConfig, withBlock } from '../vendoring/config-block.js';
 import { SOURCES_DIR, XENREL_DIR, storeKind, storeRel } from '../layout/xenrel-dir.js';
@@ -44,7 +44,7 @@ export function projectEntries(entries: Iterable<TreeEntry>, configText: string 
     }
     out.push(e);
   }
-  return out.sort((a, b) => compareBytewise(a.path, b.path));
+  return sortEntries(out);
 }
 
 export type GeneratedStatus = 'ok' | 'modified' | 'missing' | 'extra' | 'unverified';
@@ -156,5 +156,5 @@ export async function checkGenerated(input: GeneratedInput): Promise<GeneratedRe
     if (stores.some((s) => ('dir' in s ? rel.startsWith(s.dir!) : rel === s.file))) continue;
     out.push({ path: rel, status: 'extra', note: rel.startsWith(`${SOURCES_DIR}/`) ? 'not part of any locked component' : undefined });
   }
-  return out.sort((a, b) => compareBytewise(a.path, b.path));
+  return sortEntries(out);
 }
