@@ -21,13 +21,15 @@ export abstract class BaseCommand extends Command {
   abstract run(report: Report): Promise<void>;
 
   async execute(): Promise<number> {
+    const tty = Boolean((this.context.stderr as NodeJS.WriteStream).isTTY);
     const report = new Report({
       stdout: this.context.stdout,
       stderr: this.context.stderr,
       json: this.json,
       quiet: this.quiet,
       debug: this.debug,
-      tty: Boolean((this.context.stderr as NodeJS.WriteStream).isTTY),
+      tty,
+      bars: tty && !this.json && !this.quiet ? (await import('cli-progress')).default : undefined,
       command: this.path.join(' ') || undefined,
     });
     try {

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
 import { ExitCode, toReported, type ExitCodeValue, type ReportedError } from '../errors.js';
 import type { ProgressSink } from '../types.js';
 
@@ -11,6 +11,12 @@ export interface ReportOptions {
   debug?: boolean;
   /** Progress bars only on a terminal. */
   tty?: boolean;
+  /**
+   * The bar library, loaded by the caller only when bars can show (a terminal, not --quiet
+   * or --json): it and its text-width helpers cost start-up time every other run would pay.
+   * Without it a terminal gets the plain progress lines.
+   */
+  bars?: typeof cliProgress;
   command?: string;
 }
 
@@ -101,10 +107,11 @@ export class Report implements ProgressSink {
     if (!this.showsProgress) return;
     const item: ProgressItem = { name, bytes: 0, total: total || undefined, started: Date.now(), lastPlain: Date.now() };
     this.items.set(name, item);
-    if (this.opts.tty) {
-      this.bars ??= new cliProgress.MultiBar(
+    const bars = this.opts.tty ? this.opts.bars : undefined;
+    if (bars) {
+      this.bars ??= new bars.MultiBar(
         { format: ' {name} [{bar}] {pct} {value_h}/{total_h} {speed}', hideCursor: true, clearOnComplete: true, stream: this.opts.stderr as NodeJS.WriteStream, fps: 8 },
-        cliProgress.Presets.shades_grey,
+        bars.Presets.shades_grey,
       );
       this.barOf.set(name, this.bars.create(100, 0, this.payload(item)));
     } else this.startTicker();
