@@ -40,8 +40,10 @@ export const git: KindOps<LockedGit> = {
     // Never the network here: `vendor` fetches first; placing is offline.
     const { mirrorDir } = await ensureCommit(c.git, c.commit, cache, { offline: true, label: name });
     const own = await exportTree(mirrorDir, c.commit, dest);
-    if (check && treeHash(own) !== c.tree)
-      throw new XenrelError('E_TREE_MISMATCH', `component ${name}: commit ${c.commit} has tree hash ${treeHash(own)}, the lock says ${c.tree}`, {
+    if (!check) return own;
+    const tree = treeHash(own);
+    if (tree !== c.tree)
+      throw new XenrelError('E_TREE_MISMATCH', `component ${name}: commit ${c.commit} has tree hash ${tree}, the lock says ${c.tree}`, {
         exitCode: ExitCode.fetch,
         hint: `run \`xenrel fetch ${name}\`; if it persists, re-lock with \`xenrel lock --update ${name}\``,
       });
