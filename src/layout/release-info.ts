@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../util/zod-messages.js';
 import { integrityString, treeHashString, treePath } from '../model/config.js';
 import { lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
 import type { Lockfile } from '../model/lock.js';
@@ -17,14 +18,14 @@ export const RELEASE_INFO = `${XENREL_DIR}/release.json`;
 export const releaseInfoSchema = z.strictObject({
   releaseInfoVersion: z.literal(1),
   /** The tarball's top directory. */
-  name: z.string().min(1),
-  xenrel: z.string().min(1),
-  compression: z.string().min(1),
+  name: z.string().check(z.minLength(1)),
+  xenrel: z.string().check(z.minLength(1)),
+  compression: z.string().check(z.minLength(1)),
   /** Tree hash of the whole content (paths relative to the top directory), release.json excluded. */
   tree: treeHashString,
   /** The project's own files (see src/verify/owned.ts), and the commit they came from. */
-  project: z.strictObject({ tree: treeHashString, commit: commitId.optional() }).optional(),
-  components: z.record(z.string().min(1), z.strictObject({ path: treePath, tree: treeHashString.optional(), integrity: integrityString.optional() })),
+  project: z.optional(z.strictObject({ tree: treeHashString, commit: z.optional(commitId) })),
+  components: z.record(z.string().check(z.minLength(1)), z.strictObject({ path: treePath, tree: z.optional(treeHashString), integrity: z.optional(integrityString) })),
 });
 
 export type ReleaseInfo = z.infer<typeof releaseInfoSchema>;

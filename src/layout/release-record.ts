@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../util/zod-messages.js';
 import { ExitCode, XenrelError } from '../errors.js';
-import { treeHashString } from '../model/config.js';
+import { sizeNumber, treeHashString } from '../model/config.js';
 import { treeHash, type TreeEntry, type TreeMode } from '../tree/hash.js';
 import { commitId } from '../util/patterns.js';
 import { schemaProblem } from '../util/untrusted-json.js';
@@ -15,35 +16,37 @@ import { schemaProblem } from '../util/untrusted-json.js';
  */
 export const RECORD_SUFFIX = '.release.json';
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex digits (sha256)');
+const hex64 = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'expected 64 hex digits (sha256)'));
 const LINE = /^(100644|100755|120000) ([0-9a-f]{64}) (.+)$/;
 
 export const releaseRecordSchema = z
   .strictObject({
     releaseRecordVersion: z.literal(1),
     /** The tarballs' top directory. */
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'expected a tarball name'),
-    xenrel: z.string().min(1),
+    name: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'expected a tarball name')),
+    xenrel: z.string().check(z.minLength(1)),
     /** One entry per tarball cut from the same content (gz, xz, zst), by file name. */
-    tarballs: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'expected a file name'), z.strictObject({ sha256: hex64, size: z.number().int().nonnegative() })),
+    tarballs: z.record(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'expected a file name')), z.strictObject({ sha256: hex64, size: sizeNumber })),
     /** sha256 of the lock's bytes (`xenrel.lock` as written: sorted keys, final newline). */
     lock: z.strictObject({ sha256: hex64 }),
     sbom: z.strictObject({ sha256: hex64 }),
-    without: z.array(z.string().min(1)),
+    without: z.array(z.string().check(z.minLength(1))),
     project: z.strictObject({
       tree: treeHashString,
       /** The commit the project's files came from (none for a plain folder or uncommitted changes). */
-      commit: commitId.optional(),
+      commit: z.optional(commitId),
       /** Where that commit can be fetched, when the config says (`release.repository`). */
-      repository: z.string().min(1).optional(),
+      repository: z.optional(z.string().check(z.minLength(1))),
       /** Tree-hash lines `<mode> <sha256> <path>` of the project's files, so verify can name each change. */
-      files: z.array(z.string().regex(LINE, 'expected "<mode> <sha256> <path>"')),
+      files: z.array(z.string().check(z.regex(LINE, 'expected "<mode> <sha256> <path>"'))),
     }),
   })
-  .superRefine((r, ctx) => {
-    if (treeHash(r.project.files.map(lineEntry)) !== r.project.tree)
-      ctx.addIssue({ code: 'custom', path: ['project', 'files'], message: 'the file lines do not hash to project.tree' });
-  });
+  .check(
+    z.superRefine((r, ctx) => {
+      if (treeHash(r.project.files.map(lineEntry)) !== r.project.tree)
+        ctx.addIssue({ code: 'custom', path: ['project', 'files'], message: 'the file lines do not hash to project.tree' });
+    }),
+  );
 
 export type ReleaseRecord = z.infer<typeof releaseRecordSchema>;
 

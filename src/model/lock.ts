@@ -2,20 +2,18 @@
  * The lock (`xenrel.lock`): its schema, and the types every stage reads it through, inferred
  * from that schema so the two cannot drift. Reading and writing the file is src/lock/lockfile.ts.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../util/zod-messages.js';
 import { commitId } from '../util/patterns.js';
-import { integrityString, plainString, treeHashString, treePath, urlString } from './config.js';
+import { integrityString, nonEmptyPlainString, sizeNumber, treeHashString, treePath, urlString } from './config.js';
 
 const common = {
   /** Where Xen's make expects it, relative to the tree root. */
   path: treePath,
-  license: z.string().optional(),
+  license: z.optional(z.string()),
 };
 /** Primary-key fingerprint of the OpenPGP signer (components with `signingKey:`). */
-const signer = z
-  .string()
-  .regex(/^[0-9A-F]{40}([0-9A-F]{24})?$/, 'expected an OpenPGP fingerprint (40 or 64 upper-case hex)')
-  .optional();
+const signer = z.optional(z.string().check(z.regex(/^[0-9A-F]{40}([0-9A-F]{24})?$/, 'expected an OpenPGP fingerprint (40 or 64 upper-case hex)')));
 
 /*
  * Nested sources and patches (see src/nested/): a component may carry
@@ -27,21 +25,21 @@ const signer = z
  *       patches); present only when there are children or patches. `tree` stays the
  *       upstream content alone.
  */
-const childPath = treePath.refine((p) => !p.split('/').some((s) => s.toLowerCase() === '.git'), 'must not contain a ".git" segment');
+const childPath = treePath.check(z.refine((p) => !p.split('/').some((s) => s.toLowerCase() === '.git'), 'must not contain a ".git" segment'));
 const wrapExtras = {
   /** wrap: the `.wrap` file, relative to the component root. */
-  wrap: treePath.optional(),
+  wrap: z.optional(treePath),
   /** wrap: `subprojects/packagefiles/<patch_directory>` copied over the child (meson's `patch_directory`). */
-  overlay: treePath.optional(),
+  overlay: z.optional(treePath),
   /** wrap: meson `diff_files`, relative to the component root, applied with `patch -p1`. */
-  diffFiles: z.array(treePath).optional(),
+  diffFiles: z.optional(z.array(treePath)),
 };
 /** A git submodule or a meson `[wrap-git]`, pinned by commit. */
 const childGit = z.strictObject({
   kind: z.enum(['submodule', 'wrap-git']),
   git: urlString,
   /** wrap-git: the `revision` as written (a tag or branch can move; `lock --check` resolves it again). */
-  ref: plainString.pipe(z.string().min(1)).optional(),
+  ref: z.optional(nonEmptyPlainString),
   commit: commitId,
   /** The child's own content. */
   tree: treeHashString,
@@ -54,11 +52,11 @@ const childFile = z.strictObject({
   /** `sha512-…` of the archive bytes. */
   integrity: integrityString,
   /** The wrap's `source_hash` (hex), as meson checks it. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex digits'),
-  size: z.number().int().nonnegative(),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/, 'expected 64 hex digits')),
+  size: sizeNumber,
   tree: treeHashString,
   /** The wrap's `lead_directory_missing = true`: the archive's content is the folder itself. */
-  leadDirectoryMissing: z.literal(true).optional(),
+  leadDirectoryMissing: z.optional(z.literal(true)),
   ...wrapExtras,
   wrap: treePath,
 });
@@ -66,21 +64,21 @@ const childEntry = z.discriminatedUnion('kind', [childGit, childFile]);
 /** One entry of `patches:`, with the integrity of the patch file. */
 const patchEntry = z.strictObject({
   /** As written in the config (relative to the config's folder). */
-  file: plainString.pipe(z.string().min(1)),
+  file: nonEmptyPlainString,
   integrity: integrityString,
 });
 const nested = {
   /** Nested sources (git submodules, meson wraps), keyed by their path inside the component. */
-  children: z.record(childPath, childEntry).optional(),
+  children: z.optional(z.record(childPath, childEntry)),
   /** Patches applied in order at vendor time. */
-  patches: z.array(patchEntry).optional(),
+  patches: z.optional(z.array(patchEntry)),
   /** Tree hash of what vendor places: own content + children + patches. Only with children or patches. */
-  vendoredTree: treeHashString.optional(),
+  vendoredTree: z.optional(treeHashString),
 };
 
 const gitEntry = z.strictObject({
   git: urlString,
-  ref: plainString.pipe(z.string().min(1)),
+  ref: nonEmptyPlainString,
   commit: commitId,
   /** Tree hash of the content at `commit`, without `.git` (submodule gitlinks not included). */
   tree: treeHashString,
@@ -93,20 +91,20 @@ const tarballEntry = z.strictObject({
   url: urlString,
   /** `sha512-…` SRI of the downloaded bytes. */
   integrity: integrityString,
-  size: z.number().int().nonnegative(),
+  size: sizeNumber,
   /** Tree hash of the unpacked content, when the file is a tar archive xenrel can read. */
-  tree: treeHashString.optional(),
+  tree: z.optional(treeHashString),
   /** OpenPGP fingerprint of the detached signature's signer (with `signingKey:`). */
   signer,
   ...common,
 });
 const localEntry = z.strictObject({
   /** The config's `local:` path, relative to the config file. */
-  local: plainString.pipe(z.string().min(1)),
+  local: nonEmptyPlainString,
   /** `sha512-…` of the file, for a file. */
-  integrity: integrityString.optional(),
+  integrity: z.optional(integrityString),
   /** Tree hash, for a directory. */
-  tree: treeHashString.optional(),
+  tree: z.optional(treeHashString),
   ...common,
   /** Patches (a local directory only), as for git components. */
   patches: nested.patches,
@@ -119,9 +117,9 @@ const localEntry = z.strictObject({
  */
 export const lockSchema = z.strictObject({
   lockfileVersion: z.literal(1, { message: 'expected 1; this lockfile was written by another xenrel version' }),
-  name: plainString.pipe(z.string().min(1)),
+  name: nonEmptyPlainString,
   components: z.record(
-    plainString.pipe(z.string().min(1)),
+    nonEmptyPlainString,
     z.union([gitEntry, tarballEntry, localEntry], {
       message: 'expected a git entry (git, ref, commit, tree, path), a tarball entry (url, integrity, size, path) or a local entry',
     }),

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-messages.js';
 
 /**
  * Checks several modules share: one definition each, so they cannot drift apart.
@@ -11,7 +12,7 @@ export const FULL_COMMIT_ANY = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
 export const isFullCommit = (s: string): boolean => FULL_COMMIT_SHA1.test(s);
 
-export const commitId = z.string().regex(FULL_COMMIT_SHA1, 'expected a 40-hex commit id');
+export const commitId = z.string().check(z.regex(FULL_COMMIT_SHA1, 'expected a 40-hex commit id'));
 
 /**
  * Hosts that never leave this machine: 127.0.0.0/8, ::1 (bracketed as in a URL, or bare)

@@ -1,11 +1,11 @@
-import type { z } from 'zod';
-import { formatKeyPath } from './yaml-positions.js';
+import type * as z from 'zod/mini';
+import { formatKeyPath } from './key-path.js';
 
 /**
  * JSON read from a tarball or a tree is untrusted: it goes through a schema before any
  * field is used, and a failure is one line naming the file and the key path.
  */
-export function schemaProblem<T>(schema: z.ZodType<T>, text: string, where: string): { value: T } | { problem: string } {
+export function schemaProblem<T>(schema: z.ZodMiniType<T>, text: string, where: string): { value: T } | { problem: string } {
   let data: unknown;
   try {
     data = JSON.parse(text);
