@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { XenrelError, ExitCode } from '../errors.js';
 import { lockSchema, type Lockfile } from '../model/lock.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { formatKeyPath, parseWithPositions, positionOf, type PositionedDoc } from '../util/yaml-positions.js';
+import { jsonPositionOf } from '../util/json-positions.js';
+import { formatKeyPath } from '../util/key-path.js';
 import { ConfigError, type ConfigIssue } from '../config/config-error.js';
 import { reservedKeyPath } from '../util/patterns.js';
 
@@ -49,7 +50,7 @@ export function parseLockText(text: string, file: string): Lockfile {
   }
   const reserved = reservedKeyPath(data);
   if (reserved) {
-    const { line, col } = positionOf(parseWithPositions(text), reserved, { key: true });
+    const { line, col } = jsonPositionOf(text, reserved, { key: true });
     throw new ConfigError(
       [{ file, line, col, path: formatKeyPath(reserved), message: `"${String(reserved[reserved.length - 1])}" is a reserved name and cannot be a key` }],
       'restore the lockfile from version control, or delete it and run `xenrel lock`',
@@ -57,10 +58,9 @@ export function parseLockText(text: string, file: string): Lockfile {
   }
   const result = lockSchema.safeParse(data);
   if (result.success) return result.data;
-  const pd: PositionedDoc = parseWithPositions(text);
   const issues: ConfigIssue[] = result.error.issues.map((issue) => {
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-    const { line, col } = positionOf(pd, path, { key: issue.code === 'unrecognized_keys' });
+    const { line, col } = jsonPositionOf(text, path, { key: issue.code === 'unrecognized_keys' });
     const message = issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
     return { file, line, col, path: formatKeyPath(path), message };
   });

@@ -34,13 +34,3 @@ export function toLineCol(pd: PositionedDoc, offset: number): { line: number; co
   const p = pd.lines.linePos(offset);
   return { line: p.line, col: p.col };
 }
-
-/** Dotted key path as users write it: `components.seabios.ref`, `mirrors[0]`. */
-export function formatKeyPath(path: (string | number | symbol)[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out ? `.${String(p)}` : String(p);
-  }
-  return out || '(top level)';
-}
