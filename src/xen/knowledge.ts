@@ -1,16 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfigText } from '../config/load.js';
-import type { ComponentSpec, Config } from '../model/config.js';
+import { configSchema, type ComponentSpec, type Config } from '../model/config.js';
 import { packageRoot } from '../version.js';
 
 /** The default Xen config shipped with xenrel: licenses, groups, paths, configure switches. */
 export const XEN_CONFIG_PATH = join(packageRoot, 'config', 'xen.yaml');
+/**
+ * The same, parsed, as the build writes it: every command that checks a lock reads the
+ * knowledge, and JSON spares them the YAML parser.
+ */
+export const XEN_KNOWLEDGE_JSON = join(packageRoot, 'config', 'xen.json');
 
 let cached: Config | undefined;
 
 export function loadXenKnowledge(): Config {
-  cached ??= parseConfigText(readFileSync(XEN_CONFIG_PATH, 'utf8'), XEN_CONFIG_PATH);
+  cached ??= configSchema.parse(JSON.parse(readFileSync(XEN_KNOWLEDGE_JSON, 'utf8')));
   return cached;
 }
 
