@@ -1,7 +1,8 @@
 import { isFullCommit } from '../util/patterns.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import cacache from 'cacache';
+import { cacacheLib } from '../content-cache/cacache-lib.js';
+import type cacache from 'cacache';
 import type { Cache } from '../content-cache/cache.js';
 import { hasVerifiedContent } from '../sources/tarball.js';
 import { git, runGit } from '../sources/git/run.js';
@@ -58,7 +59,7 @@ export function wantsFromLock(lock: Lockfile, tarballs: TarballWant[], gits: Map
 
 /** Everything in the cache: tarballs from the content index, every git mirror with all its refs. */
 export async function wantsFromCache(cache: Cache, tarballs: TarballWant[], gits: Map<string, GitWant>): Promise<void> {
-  const entries = await cacache.ls(cache.contentDir).catch(() => ({}) as Record<string, cacache.CacheObject>);
+  const entries = await (await cacacheLib()).ls(cache.contentDir).catch(() => ({}) as Record<string, cacache.CacheObject>);
   for (const e of Object.values(entries)) {
     if (!e.key.startsWith('tarball:')) continue;
     if (!(await hasVerifiedContent(cache, e.integrity))) continue;
