@@ -1,17 +1,7 @@
 import { resolve } from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import { ExitCode, XenrelError } from '../errors.js';
-
-export const CONFIG_SEARCH_PLACES = [
-  'xenrel.config.yaml',
-  'xenrel.config.yml',
-  'xenrel.config.json',
-  '.xenrelrc',
-  '.xenrelrc.yaml',
-  '.xenrelrc.yml',
-  '.xenrelrc.json',
-  'package.json',
-];
+import { CONFIG_SEARCH_PLACES } from './search-places.js';
 
 function parseOrEmpty(text: string): unknown {
   try {

@@ -1,13 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { isScalar, visit, type Node } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { XenrelError, ExitCode } from '../errors.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
+import { CONFIG_FILE_NAME } from './search-places.js';
 import { configSchema, knownKeysAt, type Config } from '../model/config.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { reservedKeyPath } from '../util/patterns.js';
-import { formatKeyPath, parseWithPositions, positionOf, toLineCol } from '../util/yaml-positions.js';
+import { formatKeyPath } from '../util/key-path.js';
+import { parseWithPositions, positionOf, toLineCol } from '../util/yaml-positions.js';
 
 export { ConfigError, type ConfigIssue };
 
@@ -113,13 +115,24 @@ export function parseConfigText(text: string, file: string, base: (string | numb
   throw new ConfigError(issues);
 }
 
+/**
+ * The config in `cwd` under its first search place, with its text, when it holds
+ * something: the common case, answered without loading cosmiconfig (which also passes over
+ * an empty file, so the answer is the one its search would give).
+ */
+async function configInCwd(cwd: string): Promise<{ file: string; text: string } | undefined> {
+  const file = join(cwd, CONFIG_FILE_NAME);
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.trim() === '' ? undefined : { file, text };
+}
+
 export async function loadConfig(opts: { cwd: string; config?: string }): Promise<LoadedConfig> {
-  // cosmiconfig loads only when a config is looked for
-  const { findConfig } = await import('./find-config.js');
-  const file = await findConfig(opts.cwd, opts.config);
+  const inCwd = opts.config === undefined ? await configInCwd(opts.cwd) : undefined;
+  // cosmiconfig loads only when a config is looked for further
+  const file = inCwd?.file ?? (await (await import('./find-config.js')).findConfig(opts.cwd, opts.config));
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = inCwd?.text ?? (await readFile(file, 'utf8'));
   } catch (err) {
     throw new XenrelError('E_NO_CONFIG', `cannot read config ${file}: ${(err as Error).message}`, {
       exitCode: ExitCode.usage,
