@@ -18,7 +18,7 @@ export function runTool(program: string, args: string[], opts: { input?: Buffer;
     child.on('error', (err) =>
       reject(
         (err as NodeJS.ErrnoException).code === 'ENOENT'
-          ? new XenrelError('E_NO_TOOL', `${program} is not installed, and the provenance signature needs it`, {
+          ? new XenrelError('E_MISSING_PROGRAM', `${program} is not installed, and the provenance signature needs it`, {
               exitCode: ExitCode.usage,
               hint: program === 'gpg' ? 'install GnuPG (gpg)' : 'install OpenSSH (ssh-keygen)',
             })
