@@ -3,16 +3,25 @@ import { ExitCode, XenrelError } from '../errors.js';
 import { envelope, type DsseEnvelope } from './dsse.js';
 import { keyRef, type KeyRef } from './key-kind.js';
 import { gpgSign } from './sign-gpg.js';
+import { runTool } from './run.js';
 import { sshSign } from './sign-ssh.js';
 import { canonicalJson, type ProvenanceStatement } from './statement.js';
 
-/** What `--sign KEY` names; a file that is no SSH key is refused before anything is cut. */
+/**
+ * What `--sign KEY` names. Checked before anything is cut: a file that is no SSH key, or an
+ * OpenPGP name without a secret key in the keyring, is refused up front.
+ */
 export async function signingKeyRef(key: string): Promise<Exclude<KeyRef, { kind: 'gpg-file' }>> {
   const ref = await keyRef(key);
   if (ref.kind === 'gpg-file')
     throw new XenrelError('E_USAGE', `--sign ${key}: a file that is not an OpenSSH key`, {
       exitCode: ExitCode.usage,
       hint: 'name an OpenPGP secret key by fingerprint or user id, or pass an OpenSSH private key file',
+    });
+  if (ref.kind === 'gpg-id' && (await runTool('gpg', ['--batch', '--no-tty', '--list-secret-keys', '--', ref.id])).code !== 0)
+    throw new XenrelError('E_SIGN', `--sign ${key}: no such secret key in the OpenPGP keyring`, {
+      exitCode: ExitCode.usage,
+      hint: 'list yours with `gpg --list-secret-keys` (GNUPGHOME selects the keyring), or pass an OpenSSH private key file',
     });
   return ref;
 }

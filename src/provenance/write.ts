@@ -19,8 +19,10 @@ export interface WriteProvenanceOptions {
 /** `<tarball>.intoto.jsonl`: the statement, or its signed envelope, as one line; returns the file. */
 export async function writeProvenance(o: WriteProvenanceOptions): Promise<string | undefined> {
   const file = `${o.tarball}${PROVENANCE_SUFFIX}`;
-  // A provenance left from an earlier cut would describe other bytes under this name.
-  if (!o.write) return void (await unlink(file).catch(() => {}));
+  // A provenance left from an earlier cut would describe other bytes under this name: it
+  // goes first, so a failed signature cannot leave it beside the new tarball.
+  await unlink(file).catch(() => {});
+  if (!o.write) return undefined;
   const statement = buildProvenance({ tarball: { name: basename(o.tarball), sha256: o.sha256 }, lock: o.lock, parameters: o.parameters, project: o.project });
   // An envelope keeps the DSSE field order; a bare statement is canonical (sorted) JSON.
   const line = o.sign ? `${JSON.stringify(await signProvenance(statement, o.sign))}\n` : renderProvenanceLine(statement);

@@ -265,6 +265,14 @@ describe('signed provenance', () => {
     const ssh = await verify(project, 'gpg', ['--key', `${sshA}.pub`]);
     expect(ssh.code).toBe(1);
     expect(ssh.stdout).toContain('provenance: DSSE signature: made with an OpenPGP key, --key is an SSH key');
+    const noSecret = await release(project, 'nokey', ['--sign', 'nobody@nowhere.invalid']);
+    expect(noSecret.code).toBe(2);
+    expect(noSecret.stderr).toContain('--sign nobody@nowhere.invalid: no such secret key in the OpenPGP keyring');
+    await expect(readFile(join(project, 'nokey', TARBALL))).rejects.toThrow(/ENOENT/);
+    const both = await release(project, 'nokey', ['--sign', fprA, '--no-provenance']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('signing needs the provenance');
+
     const noKey = await verify(project, 'gpg', []);
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toMatch(/is signed: pass --key KEY/);
