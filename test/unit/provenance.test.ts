@@ -6,6 +6,7 @@ import { pae } from '../../src/provenance/dsse.js';
 import { keyRef } from '../../src/provenance/key-kind.js';
 import { parseProvenance } from '../../src/provenance/parse.js';
 import { buildProvenance, canonicalJson, resolvedDependencies, sriToDigest } from '../../src/provenance/statement.js';
+import { verifyProvenance } from '../../src/provenance/verify-provenance.js';
 import type { Lockfile } from '../../src/model/lock.js';
 import { tempDirs } from '../helpers/tmp.js';
 
@@ -141,5 +142,62 @@ describe('what KEY names', () => {
     expect(await keyRef(join(d, 'key.asc'))).toEqual({ kind: 'gpg-file', file: join(d, 'key.asc') });
     expect(await keyRef('Release Manager <rm@xen.invalid>')).toEqual({ kind: 'gpg-id', id: 'Release Manager <rm@xen.invalid>' });
     expect(await keyRef(d)).toEqual({ kind: 'gpg-id', id: d });
+  });
+});
+
+describe('verifyProvenance (library)', () => {
+  const SHA = 'e'.repeat(64);
+  const make = (without: string[] = []) =>
+    JSON.parse(
+      canonicalJson(
+        buildProvenance({
+          tarball: { name: 'xen-4.22.0.tar.gz', sha256: SHA },
+          lock,
+          parameters: { prefix: 'xen-4.22.0', version: '4.22.0', compression: { format: 'gz', level: 9 }, sourceDateEpoch: 1, without, project: { commit: C1 } },
+          project: { tree: TREE, commit: C1 },
+        }),
+      ),
+    );
+  const check = async (statement: unknown, o: { sha?: string; commit?: string } = {}) => {
+    const file = join(await tmp.make(), 'p.intoto.jsonl');
+    await writeFile(file, `${JSON.stringify(statement)}\n`);
+    return verifyProvenance({ file, display: 'p', tarballSha256: o.sha ?? SHA, lock, project: { commit: o.commit ?? C1, tree: TREE } });
+  };
+
+  it('accepts what release writes, with and without left-out components', async () => {
+    expect((await check(make())).problems).toEqual([]);
+    expect((await check(make(['zlib']))).ok).toBe(true);
+  });
+
+  it('names each difference: a missing, an extra, a doubled dependency, an unknown left-out name, the subject, the commit', async () => {
+    const s = make();
+    const deps = s.predicate.buildDefinition.resolvedDependencies;
+    const zlib = deps.findIndex((d: { name: string }) => d.name === 'zlib');
+    deps.splice(zlib, 1);
+    deps.push({ name: 'evil', uri: 'https://evil.invalid/x.tar.gz', digest: { sha256: 'a'.repeat(64) }, annotations: { xenrelRole: 'component' } });
+    deps.push(deps[1]);
+    s.predicate.buildDefinition.externalParameters.without = ['nope'];
+    const r = await check(s, { sha: 'd'.repeat(64), commit: C2 });
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([
+      `provenance: subject sha256 ${SHA} ≠ the tarball's ${'d'.repeat(64)}`,
+      'provenance: left out "nope", which the lock does not have',
+      'provenance: dependency ovmf: listed twice',
+      'provenance: dependency zlib: missing (the lock pins it)',
+      'provenance: dependency evil: not in the lock',
+      `provenance: project commit ${C1} ≠ release.json ${C2}`,
+    ]);
+  });
+
+  it('a changed uri, digest or annotation is named field by field', async () => {
+    const s = make();
+    const q = s.predicate.buildDefinition.resolvedDependencies.find((d: { name: string }) => d.name === 'qemu-xen');
+    q.uri = 'https://mirror.invalid/qemu-xen.git';
+    q.annotations.ref = 'master';
+    const r = await check(s);
+    expect(r.problems).toEqual([
+      'provenance: dependency qemu-xen: uri https://mirror.invalid/qemu-xen.git ≠ lock https://xenbits.example.invalid/qemu-xen.git',
+      'provenance: dependency qemu-xen: ref master ≠ lock qemu-xen-9.0.0',
+    ]);
   });
 });
