@@ -167,7 +167,7 @@ export class VerifyCommand extends BaseCommand {
       tarballSha256: await fileSha256(target),
       lock,
       project: { commit: result.project?.commit, tree: result.project?.tree },
-      key: this.key === undefined ? undefined : this.key,
+      key: this.key,
     });
     report.set('provenance', { ok: check.ok, signed: check.signed, signer: check.signer, problems: check.problems });
     for (const p of check.problems) report.output(p);
