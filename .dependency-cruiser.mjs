@@ -22,7 +22,7 @@ export const LAYERS = [
   ['components'],
   ['nested', 'upstream', 'xen'],
   ['lock'],
-  ['fetch', 'sbom', 'mirror', 'bump'],
+  ['fetch', 'sbom', 'mirror', 'bump', 'provenance'],
   ['vendoring'],
   ['verify'],
   ['release'],

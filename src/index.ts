@@ -40,6 +40,27 @@ export { release, type ReleaseOptions, type ReleaseResult } from './release/rele
 export { verifyDir, verifyTarball } from './verify/verify.js';
 export type { VerifyOptions, VerifyResult } from './verify/types.js';
 
+// Provenance: SLSA v1 statements beside each tarball, DSSE-signed with gpg or ssh-keygen
+export {
+  buildProvenance,
+  canonicalJson,
+  PROVENANCE_SUFFIX,
+  resolvedDependencies,
+  SLSA_PROVENANCE_V1,
+  STATEMENT_TYPE,
+  XENREL_BUILD_TYPE,
+  XENREL_BUILDER_ID,
+  type ExternalParameters,
+  type ProvenanceInput,
+  type ProvenanceStatement,
+  type ResourceDescriptor,
+} from './provenance/statement.js';
+export { envelope, INTOTO_PAYLOAD_TYPE, pae, type DsseEnvelope, type DsseSignature } from './provenance/dsse.js';
+export { signProvenance } from './provenance/sign.js';
+export { writeProvenance, type WriteProvenanceOptions } from './provenance/write.js';
+export { parseProvenance, type ParsedProvenance } from './provenance/parse.js';
+export { verifyProvenance, type ProvenanceCheck, type VerifyProvenanceOptions } from './provenance/verify-provenance.js';
+
 // status and bump
 export { upstreamStatus, type UpstreamOptions, type UpstreamStatus } from './upstream/check.js';
 export { bump, type BumpOptions, type BumpResult } from './bump/bump.js';

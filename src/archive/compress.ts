@@ -6,10 +6,13 @@ export type Compression = 'none' | 'gz' | 'xz' | 'zst';
 
 export const EXTENSIONS: Record<Compression, string> = { none: '.tar', gz: '.tar.gz', xz: '.tar.xz', zst: '.tar.zst' };
 
+/** The level each format is written at when none is asked for. */
+export const DEFAULT_LEVELS: Record<Exclude<Compression, 'none'>, number> = { gz: 9, xz: 6, zst: 19 };
+
 /** Deterministic flags: single-threaded, fixed level (threaded xz/zstd output depends on the thread count). */
 export function compressorArgs(format: 'xz' | 'zst', level?: number): [string, string[]] {
-  if (format === 'xz') return ['xz', ['-T1', `-${level ?? 6}`, '-c', '-q']];
-  return ['zstd', ['-T1', `-${level ?? 19}`, '-c', '-q', '--no-progress']];
+  if (format === 'xz') return ['xz', ['-T1', `-${level ?? DEFAULT_LEVELS.xz}`, '-c', '-q']];
+  return ['zstd', ['-T1', `-${level ?? DEFAULT_LEVELS.zst}`, '-c', '-q', '--no-progress']];
 }
 
 export function missingProgram(program: string, why: string): XenrelError {
@@ -94,7 +97,7 @@ export async function* spawnFilter(
 
 export function compressChunks(source: AsyncIterable<Uint8Array>, format: Compression, level?: number): AsyncIterable<Uint8Array> {
   if (format === 'none') return source;
-  if (format === 'gz') return gzipChunks(source, { level: level ?? 9 });
+  if (format === 'gz') return gzipChunks(source, { level: level ?? DEFAULT_LEVELS.gz });
   const [prog, args] = compressorArgs(format, level);
   return spawnFilter(prog, args, source, `write a .tar.${format} archive`);
 }

@@ -52,11 +52,21 @@ export class ReleaseCommand extends BaseCommand {
       no gzip name or time. Nothing appears under the final name until the tarball is complete,
       and it is read back and verified before the command succeeds. Your work tree is never
       modified: everything is staged in a temporary folder.
+
+      Beside the tarball goes \`NAME.tar.gz.intoto.jsonl\`: SLSA provenance v1 (an in-toto
+      statement, build type \`https://xenrel.dev/release/v1\`) naming the tarball's sha256, the
+      options that shaped it and every pin of the lock; the same inputs write the same bytes.
+      \`--sign KEY\` wraps it in a signed DSSE envelope: KEY is an OpenSSH private key file (or a
+      file with KEY.pub beside it, or an OpenSSH public key whose private half ssh-agent holds),
+      signed with \`ssh-keygen -Y sign -n xenrel-provenance\`; anything else is an OpenPGP key
+      id, fingerprint or user id, signed by \`gpg --detach-sign\` from your keyring
+      (\`GNUPGHOME\`). \`xenrel verify TARBALL --provenance FILE --key KEY\` checks it.
     `,
     examples: [
       ['Cut dist/xen-4.22.0.tar.gz', '$0 release'],
       ['xz, into another folder', '$0 release --format xz --out /srv/releases'],
       ['Reproduce a release byte for byte', 'SOURCE_DATE_EPOCH=1767225600 $0 release'],
+      ['Sign the provenance with an SSH key', '$0 release --sign ~/.ssh/id_ed25519'],
     ],
   });
 
@@ -67,6 +77,8 @@ export class ReleaseCommand extends BaseCommand {
   allowDirty = Option.Boolean('--allow-dirty', false, { description: 'Include uncommitted changes to tracked files' });
   without = Option.Array('--without', [], { description: 'Leave this component or group out (repeatable)' });
   offline = Option.Boolean('--offline', false, { description: 'Use only the cache' });
+  provenance = Option.Boolean('--provenance', true, { description: 'Write NAME.intoto.jsonl, SLSA provenance (default; --no-provenance to skip)' });
+  sign = Option.String('--sign', { description: 'Sign the provenance: an OpenSSH private key file, or an OpenPGP key id, fingerprint or user id' });
 
   async run(report: Report): Promise<void> {
     if (!(FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
@@ -85,6 +97,8 @@ export class ReleaseCommand extends BaseCommand {
       level,
       allowDirty: this.allowDirty,
       without,
+      provenance: this.provenance,
+      sign: this.sign,
       fetch: async (l, names) => {
         // Say what had to be downloaded; components already in the cache go without a line.
         const quietCached = withProgress(report, {
@@ -104,10 +118,12 @@ export class ReleaseCommand extends BaseCommand {
     report.set('release', r.info);
     report.set('sha256sums', displayPath(r.sums, this.cwd));
     report.set('sbom', displayPath(r.sbom, this.cwd));
+    if (r.provenance) report.set('provenance', displayPath(r.provenance, this.cwd));
     report.info(`${shown}: ${human(r.size)}, verified`);
     report.table(summaryRows(lock, this.without), ['COMPONENT', 'VERSION', 'SIZE']);
     report.output(`${r.sha256}  ${basename(r.file)}`);
     report.info(`SBOM (SPDX 2.3): ${displayPath(r.sbom, this.cwd)}, also inside as .xenrel/sbom.spdx.json`);
+    if (r.provenance) report.info(`provenance (SLSA v1${this.sign ? ', signed' : ''}): ${displayPath(r.provenance, this.cwd)}`);
     // sha256sum -c looks for the listed file beside where it runs: go to the output folder.
     const outRel = relative(this.cwd, dirname(r.sums));
     const check = `${outRel ? `cd ${shellQuote(outRel)} && ` : ''}sha256sum -c ${basename(r.sums)}`;

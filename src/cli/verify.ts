@@ -62,6 +62,13 @@ export class VerifyCommand extends BaseCommand {
       temporary cache and compares: the packager's proof that the tarball is what upstream
       published. Each extra, missing or changed file is named.
 
+      \`--provenance NAME.tar.gz.intoto.jsonl\` (written by \`release\`) also checks the SLSA
+      provenance: its subject must be this tarball's sha256, its dependencies exactly the lock's
+      pins (the lock inside, or \`--lock\`), its project commit release.json's. A signed one
+      (a DSSE envelope) needs \`--key KEY\` and must be signed by exactly that key: an OpenPGP
+      public key file or fingerprint, or an OpenSSH public key file; with \`--key\`, an unsigned
+      provenance fails.
+
       A folder argument verifies a vendored tree the same way.
     `,
     examples: [
@@ -69,6 +76,7 @@ export class VerifyCommand extends BaseCommand {
       ["Against the lockfile from the project's git", '$0 verify xen-4.22.0.tar.gz --lock xenrel.lock'],
       ['Every byte, against the published record', '$0 verify xen-4.22.0.tar.gz --record xen-4.22.0.release.json --lock xenrel.lock'],
       ['Against upstream, for machines', '$0 verify xen-4.22.0.tar.gz --upstream --project-repo https://xenbits.xen.org/git-http/xen.git --json'],
+      ['With its signed provenance', '$0 verify xen-4.22.0.tar.gz --provenance xen-4.22.0.tar.gz.intoto.jsonl --key release-key.asc'],
       ['A vendored Xen tree', '$0 verify .'],
     ],
   });
@@ -79,6 +87,8 @@ export class VerifyCommand extends BaseCommand {
   record = Option.String('--record', { description: 'The release record published beside the tarball (NAME.release.json): anchors the project files, the lock and the SBOM' });
   recordKey = Option.String('--record-key', { description: 'OpenPGP public key file: require NAME.release.json.asc, signed by it' });
   projectRepo = Option.String('--project-repo', { description: "With --upstream: the git URL of the project itself (default: the record's repository)" });
+  provenance = Option.String('--provenance', { description: 'The SLSA provenance (NAME.intoto.jsonl): check it names this tarball and the lock' });
+  key = Option.String('--key', { description: 'With --provenance: require a signature by this key (OpenPGP key file or fingerprint, OpenSSH public key file)' });
   portable = Option.Boolean('--portable', false, { description: 'Also refuse names Windows cannot hold (CON, aux.c, trailing dots)' });
 
   async run(report: Report): Promise<void> {
@@ -88,6 +98,8 @@ export class VerifyCommand extends BaseCommand {
     const lock = this.lock ? await requireLock(resolve(this.cwd, this.lock), this.lock) : undefined;
     const record = this.record ? await this.readRecord() : undefined;
     if (!this.record && this.recordKey) throw usageError('--record-key needs --record FILE');
+    if (!this.provenance && this.key) throw usageError('--key needs --provenance FILE');
+    if (this.provenance && st.isDirectory()) throw usageError('--provenance applies to a release tarball, not a folder');
     const limits = this.portable ? { portableNames: true } : undefined;
     let result: VerifyResult;
     if (st.isDirectory()) {
@@ -139,8 +151,28 @@ export class VerifyCommand extends BaseCommand {
         );
     }
     if (!this.upstream) printResult(report, result);
+    if (this.provenance) await this.checkProvenance(report, target, result, lock);
     if (!result.ok) report.failWith(ExitCode.checkFailed);
     if (report.exitCode === ExitCode.ok) report.info(`${this.target}: verified (${result.files} files${this.upstream ? ', matches upstream' : ''})`);
+  }
+
+  /** The provenance against this tarball, the lock it was checked with, and release.json's project. */
+  private async checkProvenance(report: Report, target: string, result: VerifyResult, given?: Lockfile): Promise<void> {
+    const lock = given ?? (await readEmbeddedLock(target, false));
+    if (!lock) throw usageError('--provenance needs a lock: none inside the tarball, and no --lock given');
+    const { verifyProvenance } = await import('../provenance/verify-provenance.js');
+    const check = await verifyProvenance({
+      file: resolve(this.cwd, this.provenance!),
+      display: this.provenance,
+      tarballSha256: await fileSha256(target),
+      lock,
+      project: { commit: result.project?.commit, tree: result.project?.tree },
+      key: this.key,
+    });
+    report.set('provenance', { ok: check.ok, signed: check.signed, signer: check.signer, problems: check.problems });
+    for (const p of check.problems) report.output(p);
+    if (!check.ok) return report.failWith(ExitCode.checkFailed);
+    report.output(`ok       provenance ${this.provenance}${check.signer ? ` (signed by ${check.signer})` : ''}`);
   }
 
   private async readRecord(): Promise<ReleaseRecord> {

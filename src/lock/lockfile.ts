@@ -31,7 +31,8 @@ export function sortKeys(v: unknown): unknown {
   return v;
 }
 
-function jsonSyntaxIssue(text: string, file: string, err: Error): ConfigIssue {
+/** A JSON.parse failure at the file:line:col it happened. */
+export function jsonSyntaxIssue(text: string, file: string, err: Error): ConfigIssue {
   // V8: "... in JSON at position N (line L column C)" or just "at position N".
   const m = /line (\d+) column (\d+)/.exec(err.message);
   if (m) return { file, line: Number(m[1]), col: Number(m[2]), path: '', message: `invalid JSON: ${err.message.replace(/ in JSON at position.*$/, '')}` };

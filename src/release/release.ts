@@ -9,7 +9,7 @@ import type { ProgressSink } from '../types.js';
 import { serializeLock, LOCKFILE_NAME } from '../lock/lockfile.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { writeArchive } from '../archive/write-archive.js';
-import { EXTENSIONS, type Compression } from '../archive/compress.js';
+import { DEFAULT_LEVELS, EXTENSIONS, type Compression } from '../archive/compress.js';
 import { treeHash, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -23,6 +23,8 @@ import { detectProject, dirtyFiles, projectSources } from './project-tree.js';
 import { BlobHashCache } from './blob-hash-cache.js';
 import { generateSbom } from '../sbom/sbom.js';
 import { tarballPinWarnings } from '../xen/tarball-pins.js';
+import { writeProvenance } from '../provenance/write.js';
+import { signingKeyRef } from '../provenance/sign.js';
 
 /** The SPDX SBOM inside a release (part of the whole-tree hash); a copy sits beside the tarball. */
 export { RELEASE_SBOM };
@@ -48,6 +50,10 @@ export interface ReleaseOptions {
   without?: string[];
   /** Fetch what the cache lacks (the CLI passes the fetch stage). */
   fetch?: (lock: Lockfile, names: string[]) => Promise<void>;
+  /** Write `<tarball>.intoto.jsonl` (SLSA provenance); default true. */
+  provenance?: boolean;
+  /** Sign the provenance (a DSSE envelope): an OpenPGP key id or fingerprint, or an OpenSSH key file. */
+  sign?: string;
 }
 
 export interface ReleaseResult {
@@ -64,6 +70,8 @@ export interface ReleaseResult {
   /** `DIR/NAME.release.json`: the anchor for the project's files, the lock and the SBOM. */
   record: string;
   info: ReleaseInfo;
+  /** `DIR/<tarball>.intoto.jsonl`, unless provenance was turned off. */
+  provenance?: string;
   verify: VerifyResult;
   project: 'git' | 'dir';
   /** Pins the tarball's make would ask for differently from the lock (src/xen/tarball-pins.ts). */
@@ -128,6 +136,10 @@ async function updateSums(outDir: string, file: string, sha256: string): Promise
  */
 export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   const { loaded, lock } = opts;
+  if (opts.sign !== undefined) {
+    if (opts.provenance === false) throw new XenrelError('E_USAGE', 'signing needs the provenance: drop --no-provenance, or --sign', { exitCode: ExitCode.usage });
+    await signingKeyRef(opts.sign);
+  }
   const project = await detectProject(loaded.root);
   if (project.kind === 'git' && !opts.allowDirty) {
     const dirty = await dirtyFiles(project.root);
@@ -253,6 +265,22 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       project: { entries: projectFiles, commit: committed, repository: loaded.config.release?.repository },
     });
     await updateSums(outDir, record.file, record.sha256);
+    const provenance = await writeProvenance({
+      tarball: out,
+      sha256: written.sha256,
+      lock,
+      write: opts.provenance ?? true,
+      sign: opts.sign,
+      parameters: {
+        prefix: name,
+        version: version ?? name,
+        compression: { format, level: opts.level ?? DEFAULT_LEVELS[format] },
+        sourceDateEpoch: mtime,
+        without,
+        project: { commit: committed, repository: loaded.config.release?.repository },
+      },
+      project: { tree: info.project!.tree, commit: committed, repository: loaded.config.release?.repository },
+    });
     return {
       file: out,
       name,
@@ -265,6 +293,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       sbom: sbomFile,
       record: record.file,
       info,
+      ...(provenance ? { provenance } : {}),
       verify,
       project: project.kind,
       warnings,

@@ -22,6 +22,9 @@ const BY_OPTION: Record<string, ValueName> = {
   '--configure': { name: 'FLAGS' },
   '--host': { name: 'TRIPLET' },
   '--lock': { name: 'FILE', complete: 'file' },
+  // An OpenSSH key file, or an OpenPGP fingerprint (no completion offers those).
+  '--sign': { name: 'KEY', complete: 'file' },
+  '--key': { name: 'KEY', complete: 'file' },
 };
 
 /** Options whose meaning (and so whose values) depend on the command. */
@@ -30,6 +33,7 @@ const BY_COMMAND: Record<string, Record<string, ValueName>> = {
   sbom: { '--format': { name: 'spdx|cyclonedx', complete: ['spdx', 'cyclonedx'] }, '--out': { name: 'FILE', complete: 'file' } },
   export: { '--format': { name: 'FORMAT', complete: ['debian', 'fedora', 'yocto', 'buildroot'] } },
   init: { '--out': { name: 'FILE', complete: 'file' } },
+  verify: { '--provenance': { name: 'FILE', complete: 'file' } },
 };
 
 /** `names` as clipanion lists them (`--jobs,-j`); the long name decides. */

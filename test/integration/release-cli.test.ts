@@ -280,7 +280,7 @@ describe('xenrel release', () => {
     const again = await release(dir);
     expect(again.code, again.stderr).toBe(0);
     expect(await staged()).toEqual([]);
-    expect((await readdir(out)).sort()).toEqual(['SHA256SUMS', 'xen-4.22.0.release.json', 'xen-4.22.0.spdx.json', 'xen-4.22.0.tar.gz']);
+    expect((await readdir(out)).sort()).toEqual(['SHA256SUMS', 'xen-4.22.0.release.json', 'xen-4.22.0.spdx.json', 'xen-4.22.0.tar.gz', 'xen-4.22.0.tar.gz.intoto.jsonl']);
     await rm(join(dir, 'blob.bin'));
   });
 });
