@@ -39,6 +39,9 @@ export { clean, vendor, vendorCheck, type VendorOptions, type VendorResult } fro
 export { release, type ReleaseOptions, type ReleaseResult } from './release/release.js';
 export { verifyDir, verifyTarball } from './verify/verify.js';
 export type { VerifyOptions, VerifyResult } from './verify/types.js';
+export { reproduceRelease, type ReproduceOptions, type ReproduceResult } from './reproduce/reproduce.js';
+export { compareTarballs, describeComparison, type TarballComparison } from './reproduce/compare-tarballs.js';
+export { describeTarDifference, diffTarStreams, type TarDiffOptions, type TarDiffResult, type TarDifference } from './reproduce/tar-diff.js';
 
 // status and bump
 export { upstreamStatus, type UpstreamOptions, type UpstreamStatus } from './upstream/check.js';

@@ -34,6 +34,9 @@ export function summaryRows(lock: Lockfile, without: string[]): string[][] {
 
 const FORMATS = ['gz', 'xz', 'zst'] as const;
 
+/** What --reproduce takes from the tarball instead. */
+const RECORDED = ['--out', '--prefix', '--format', '--allow-dirty', '--without'] as const;
+
 export class ReleaseCommand extends BaseCommand {
   static override paths = [['release']];
   static override usage = Command.Usage({
@@ -57,6 +60,7 @@ export class ReleaseCommand extends BaseCommand {
       ['Cut dist/xen-4.22.0.tar.gz', '$0 release'],
       ['xz, into another folder', '$0 release --format xz --out /srv/releases'],
       ['Reproduce a release byte for byte', 'SOURCE_DATE_EPOCH=1767225600 $0 release'],
+      ['Prove a release reproduces, from its own records', '$0 release --reproduce dist/xen-4.22.0.tar.gz'],
     ],
   });
 
@@ -67,10 +71,14 @@ export class ReleaseCommand extends BaseCommand {
   allowDirty = Option.Boolean('--allow-dirty', false, { description: 'Include uncommitted changes to tracked files' });
   without = Option.Array('--without', [], { description: 'Leave this component or group out (repeatable)' });
   offline = Option.Boolean('--offline', false, { description: 'Use only the cache' });
+  reproduce = Option.String('--reproduce', {
+    description: 'Cut TARBALL again from what it records, in a clean clone with another umask, locale, time zone, mtimes and user, and compare byte for byte',
+  });
 
   async run(report: Report): Promise<void> {
     if (!(FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
     const level = levelOption(this.format as (typeof FORMATS)[number], this.level);
+    if (this.reproduce !== undefined) return this.runReproduce(report, this.reproduce, level);
     const { loaded, lock } = await this.loadLocked();
     const cache = await this.openCache();
     const without = this.resolveWithout(loaded, this.without).names;
@@ -112,5 +120,21 @@ export class ReleaseCommand extends BaseCommand {
     const outRel = relative(this.cwd, dirname(r.sums));
     const check = `${outRel ? `cd ${shellQuote(outRel)} && ` : ''}sha256sum -c ${basename(r.sums)}`;
     report.info(`packagers verify it with:\n  ${check}\n  xenrel verify ${shellQuote(shown)} --upstream`);
+  }
+
+  private async runReproduce(report: Report, tarball: string, level: number | undefined): Promise<void> {
+    const given = [this.out, this.prefix, this.format !== 'gz' || undefined, this.allowDirty || undefined, this.without.length || undefined];
+    const clash = RECORDED.filter((_, i) => given[i] !== undefined);
+    if (clash.length) throw usageError(`--reproduce takes ${clash.join(', ')} from the tarball: leave ${clash.length > 1 ? 'them' : 'it'} out`);
+    const [{ runReproduce }, loaded, cache] = await Promise.all([import('./release-reproduce.js'), this.loadConfig(), this.openCache()]);
+    await runReproduce(report, {
+      tarball,
+      cwd: this.cwd,
+      loaded,
+      cacheDir: cache.root,
+      config: this.config,
+      level: this.level === undefined ? undefined : level,
+      offline: this.offline,
+    });
   }
 }
