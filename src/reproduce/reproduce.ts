@@ -114,7 +114,7 @@ export async function reproduceRelease(opts: ReproduceOptions): Promise<Reproduc
   const format = rel.compression as Compression;
   if (!(format in EXTENSIONS) || format === 'none')
     throw new XenrelError('E_REPRODUCE_INPUT', `${opts.tarball}: release.json names compression "${rel.compression}", which release does not write`, {
-      exitCode: ExitCode.checkFailed,
+      exitCode: ExitCode.usage,
     });
 
   let commit = rel.project?.commit;
@@ -152,7 +152,7 @@ export async function reproduceRelease(opts: ReproduceOptions): Promise<Reproduc
       const tracked = (await runGit(['ls-files', '--error-unmatch', relative(checkout, lockFile)], { cwd: checkout })).code === 0;
       if (tracked)
         throw new XenrelError(
-          'E_REPRODUCE_INPUT',
+          'E_REPRODUCE_LOCK',
           `the lock inside ${basename(opts.tarball)} is not the ${LOCKFILE_NAME} committed at ${commit.slice(0, 12)}: it was not cut from that commit's lock`,
           {
             exitCode: ExitCode.checkFailed,

@@ -40,7 +40,7 @@ export async function readTarballInputs(tarball: string): Promise<TarballInputs>
   if (infoText === undefined) throw missing(tarball, RELEASE_INFO);
   if (lockText === undefined) throw missing(tarball, LOCK_COPY);
   const parsed = parseReleaseInfo(infoText, `${tarball}:${RELEASE_INFO}`);
-  if (!parsed.info) throw new XenrelError('E_REPRODUCE_INPUT', parsed.problem ?? `${tarball}:${RELEASE_INFO} is not valid`, { exitCode: ExitCode.checkFailed });
+  if (!parsed.info) throw new XenrelError('E_REPRODUCE_INPUT', parsed.problem ?? `${tarball}:${RELEASE_INFO} is not valid`, { exitCode: ExitCode.usage });
   const lock = parseLockText(lockText, `${tarball}:${LOCK_COPY}`);
   const stream = createReadStream(tarball, { highWaterMark: 1 << 20 });
   let first: { mtime: number };
