@@ -7,8 +7,9 @@ import type { LoadedConfig } from '../config/load.js';
 /** `release --reproduce TARBALL`: cut it again elsewhere and otherwise, and compare. */
 export async function runReproduce(
   report: Report,
-  o: { tarball: string; cwd: string; loaded: LoadedConfig; cacheDir: string; config?: string; level?: number; offline: boolean },
+  o: { tarball: string; cwd: string; loaded: LoadedConfig; cacheDir: string; config?: string; level?: string; offline: boolean },
 ): Promise<void> {
+  if (o.level !== undefined && !/^[0-9]{1,2}$/.test(o.level)) throw usageError(`--level must be a whole number, not "${o.level}"`);
   const tarball = resolve(o.cwd, o.tarball);
   if (!(await stat(tarball).catch(() => undefined))?.isFile()) throw usageError(`${o.tarball}: no such file`);
   const { reproduceRelease } = await import('../reproduce/reproduce.js');
@@ -19,7 +20,7 @@ export async function runReproduce(
     cacheDir: o.cacheDir,
     // This very xenrel, run again as a new process.
     command: [process.execPath, process.argv[1]!],
-    level: o.level,
+    level: o.level === undefined ? undefined : Number(o.level),
     offline: o.offline,
     onInfo: (l) => report.info(l),
   });

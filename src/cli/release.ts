@@ -77,8 +77,9 @@ export class ReleaseCommand extends BaseCommand {
 
   async run(report: Report): Promise<void> {
     if (!(FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
+    // The format comes from the tarball: the child release checks the level against it.
+    if (this.reproduce !== undefined) return this.runReproduce(report, this.reproduce);
     const level = levelOption(this.format as (typeof FORMATS)[number], this.level);
-    if (this.reproduce !== undefined) return this.runReproduce(report, this.reproduce, level);
     const { loaded, lock } = await this.loadLocked();
     const cache = await this.openCache();
     const without = this.resolveWithout(loaded, this.without).names;
@@ -122,7 +123,7 @@ export class ReleaseCommand extends BaseCommand {
     report.info(`packagers verify it with:\n  ${check}\n  xenrel verify ${shellQuote(shown)} --upstream`);
   }
 
-  private async runReproduce(report: Report, tarball: string, level: number | undefined): Promise<void> {
+  private async runReproduce(report: Report, tarball: string): Promise<void> {
     const given = [this.out, this.prefix, this.format !== 'gz' || undefined, this.allowDirty || undefined, this.without.length || undefined];
     const clash = RECORDED.filter((_, i) => given[i] !== undefined);
     if (clash.length) throw usageError(`--reproduce takes ${clash.join(', ')} from the tarball: leave ${clash.length > 1 ? 'them' : 'it'} out`);
@@ -133,7 +134,7 @@ export class ReleaseCommand extends BaseCommand {
       loaded,
       cacheDir: cache.root,
       config: this.config,
-      level: this.level === undefined ? undefined : level,
+      level: this.level,
       offline: this.offline,
     });
   }

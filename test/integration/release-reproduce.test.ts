@@ -166,6 +166,20 @@ describe('release --reproduce', () => {
     expect(p.stdout).toContain('the compression level is not recorded in a tarball: pass the --level it was cut with');
   });
 
+  it('takes the format from the tarball, and the level it is given', async () => {
+    const dir = await gitProject();
+    const r = await cli(dir, ['release', '--out', join(dir, 'out'), '--format', 'xz', '--level', '3']);
+    expect(r.code, r.stderr).toBe(0);
+    const tarball = join(dir, 'out', 'xen-4.22.0.tar.xz');
+    const p = await cli(dir, ['release', '--reproduce', tarball, '--level', '3']);
+    expect(p.code, p.stdout + p.stderr).toBe(0);
+    expect(p.stdout).toContain(`\nreproduced xen-4.22.0.tar.xz byte for byte: sha256 ${await sha256(tarball)}\n`);
+    // At the default level (6) the xz stream differs, and only it: the tar inside is the same.
+    const other = await cli(dir, ['release', '--reproduce', tarball]);
+    expect(other.code, other.stdout + other.stderr).toBe(1);
+    expect(other.stdout).toMatch(/^ {2}first difference: the tar streams are identical; the compressed files differ first at byte \d+, in the compressed data/m);
+  });
+
   it('refuses options it takes from the tarball', async () => {
     const dir = await gitProject();
     const p = await cli(dir, ['release', '--reproduce', 'x.tar.gz', '--prefix', 'y']);
