@@ -25,7 +25,8 @@ export const LAYERS = [
   ['fetch', 'sbom', 'mirror', 'bump', 'provenance'],
   ['vendoring'],
   ['verify'],
-  ['release'],
+  // release --reproduce runs release again as a child process: it imports none of release/.
+  ['release', 'reproduce'],
   ['export'],
   // The library's public entry.
   ['index.ts'],

@@ -2,7 +2,7 @@
  * `npm run demo`: the whole pipeline on a generated sample. It makes a small Xen-like tree
  * (Makefiles that fetch the way Xen's do) and its upstreams (git repositories served by
  * `git daemon` and tarballs on an HTTP server, both on 127.0.0.1), then runs xenrel as a
- * release manager and a packager would: lock, fetch, vendor, release, verify, and finally
+ * release manager and a packager would: lock, fetch, vendor, release, verify, reproduce, and finally
  * `make` on the extracted tarball inside a network namespace with no network at all.
  *
  * `npm run demo -- --xenrel /path/to/bin/xenrel` runs a given xenrel (an installed package)
@@ -83,6 +83,15 @@ async function main() {
     const tarball = join(work, 'dist', 'xen-4.22.0.tar.gz');
     await xenrel('verify it as a packager would, offline', ['verify', tarball]);
     await xenrel('and against upstream, re-fetching every pin into a temporary cache', ['verify', tarball, '--upstream']);
+    const again = await xenrel('prove it reproduces: cut it again elsewhere (other path, umask, locale, time zone, mtimes, user) and compare bytes', [
+      'release',
+      '--reproduce',
+      tarball,
+    ]);
+    if (!/^reproduced xen-4\.22\.0\.tar\.gz byte for byte: sha256 [0-9a-f]{64}$/m.test(again.out)) {
+      console.log('  -> no "reproduced" line: DEMO FAILED HERE');
+      failures++;
+    }
     await step('check the published checksum', 'sha256sum', ['-c', 'SHA256SUMS'], { cwd: join(work, 'dist') });
 
     const unpacked = join(work, 'unpacked');

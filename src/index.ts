@@ -5,7 +5,7 @@
  */
 
 // The data model: config, lock, progress. Config and lock types are inferred from their schemas.
-export type { ComponentConfigure, ComponentLimits, ComponentSpec, Config, Manifest } from './model/config.js';
+export type { ComponentConfigure, ComponentLimits, ComponentSpec, Config, Manifest, UpstreamGit } from './model/config.js';
 export type { LockedChild, LockedChildFile, LockedChildGit, LockedComponent, LockedGit, LockedLocal, LockedPatch, LockedTarball, Lockfile } from './model/lock.js';
 export { isLockedGit, isLockedLocal, isLockedTarball, kindOf, lockedIntegrity, vendoredTreeOf, type ComponentKind } from './model/kind.js';
 export type { FieldChange, ProgressSink } from './types.js';
@@ -39,6 +39,10 @@ export { clean, vendor, vendorCheck, type VendorOptions, type VendorResult } fro
 export { release, type ReleaseOptions, type ReleaseResult } from './release/release.js';
 export { verifyDir, verifyTarball } from './verify/verify.js';
 export type { VerifyOptions, VerifyResult } from './verify/types.js';
+export { reproduceRelease, type ReproduceOptions, type ReproduceResult } from './reproduce/reproduce.js';
+export { compareTarballs, describeComparison, type TarballComparison } from './reproduce/compare-tarballs.js';
+export { compareTarballWithGit, type TarballGitComparison, type TarballGitOptions } from './verify/tarball-git.js';
+export { describeTarDifference, diffTarStreams, type TarDiffOptions, type TarDiffResult, type TarDifference } from './reproduce/tar-diff.js';
 
 // Provenance: SLSA v1 statements beside each tarball, DSSE-signed with gpg or ssh-keygen
 export {

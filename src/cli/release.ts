@@ -34,6 +34,9 @@ export function summaryRows(lock: Lockfile, without: string[]): string[][] {
 
 const FORMATS = ['gz', 'xz', 'zst'] as const;
 
+/** What --reproduce takes from the tarball instead. */
+const RECORDED = ['--out', '--prefix', '--format', '--allow-dirty', '--without'] as const;
+
 export class ReleaseCommand extends BaseCommand {
   static override paths = [['release']];
   static override usage = Command.Usage({
@@ -67,6 +70,7 @@ export class ReleaseCommand extends BaseCommand {
       ['xz, into another folder', '$0 release --format xz --out /srv/releases'],
       ['Reproduce a release byte for byte', 'SOURCE_DATE_EPOCH=1767225600 $0 release'],
       ['Sign the provenance with an SSH key', '$0 release --sign ~/.ssh/id_ed25519'],
+      ['Prove a release reproduces, from its own records', '$0 release --reproduce dist/xen-4.22.0.tar.gz'],
     ],
   });
 
@@ -79,9 +83,14 @@ export class ReleaseCommand extends BaseCommand {
   offline = Option.Boolean('--offline', false, { description: 'Use only the cache' });
   provenance = Option.Boolean('--provenance', true, { description: 'Write NAME.intoto.jsonl, SLSA provenance (default; --no-provenance to skip)' });
   sign = Option.String('--sign', { description: 'Sign the provenance: an OpenSSH private key file, or an OpenPGP key id, fingerprint or user id' });
+  reproduce = Option.String('--reproduce', {
+    description: 'Cut TARBALL again from what it records, in a clean clone with another umask, locale, time zone, mtimes and user, and compare byte for byte',
+  });
 
   async run(report: Report): Promise<void> {
     if (!(FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
+    // The format comes from the tarball: the child release checks the level against it.
+    if (this.reproduce !== undefined) return this.runReproduce(report, this.reproduce);
     const level = levelOption(this.format as (typeof FORMATS)[number], this.level);
     const { loaded, lock } = await this.loadLocked();
     const cache = await this.openCache();
@@ -128,5 +137,21 @@ export class ReleaseCommand extends BaseCommand {
     const outRel = relative(this.cwd, dirname(r.sums));
     const check = `${outRel ? `cd ${shellQuote(outRel)} && ` : ''}sha256sum -c ${basename(r.sums)}`;
     report.info(`packagers verify it with:\n  ${check}\n  xenrel verify ${shellQuote(shown)} --upstream`);
+  }
+
+  private async runReproduce(report: Report, tarball: string): Promise<void> {
+    const given = [this.out, this.prefix, this.format !== 'gz' || undefined, this.allowDirty || undefined, this.without.length || undefined];
+    const clash = RECORDED.filter((_, i) => given[i] !== undefined);
+    if (clash.length) throw usageError(`--reproduce takes ${clash.join(', ')} from the tarball: leave ${clash.length > 1 ? 'them' : 'it'} out`);
+    const [{ runReproduce }, loaded, cache] = await Promise.all([import('./release-reproduce.js'), this.loadConfig(), this.openCache()]);
+    await runReproduce(report, {
+      tarball,
+      cwd: this.cwd,
+      loaded,
+      cacheDir: cache.root,
+      config: this.config,
+      level: this.level,
+      offline: this.offline,
+    });
   }
 }

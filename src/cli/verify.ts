@@ -136,6 +136,12 @@ export class VerifyCommand extends BaseCommand {
           outcomes = ((err as { details?: { outcomes?: FetchOutcome[] } }).details?.outcomes ?? []) as FetchOutcome[];
           if (!outcomes.length) throw err;
         }
+        // Tarballs with an upstreamGit cross-reference, against their git tag (the xz-utils lesson).
+        const { checkTarballsAgainstGit } = await import('./verify-tarball-git.js');
+        const failedNames = new Set(outcomes.filter((o) => o.status === 'failed').map((o) => o.name));
+        const againstGit = await checkTarballsAgainstGit(report, { cwd: this.cwd, config: this.config, lock: upstreamLock, cache: new Cache(dir), skip: failedNames });
+        if (againstGit.length) report.set('tarballAgainstGit', againstGit);
+        if (againstGit.some((c) => !c.ok)) report.failWith(ExitCode.checkFailed);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

@@ -5,6 +5,7 @@
 import * as z from 'zod/mini';
 import '../util/zod-messages.js';
 import { urlProblem } from './url.js';
+import { commitId } from '../util/patterns.js';
 
 const componentName = /^[a-z0-9][a-z0-9._-]*$/;
 
@@ -71,6 +72,24 @@ export const configureSchema = z.strictObject({
   when: z.optional(z.string()),
 });
 
+/**
+ * A tarball component's cross-reference to the git tag (or commit) it was made from, for
+ * `verify --upstream`: files only in the tarball, or different from git, are findings.
+ */
+export const upstreamGitSchema = z
+  .strictObject({
+    url: urlString,
+    tag: z.optional(nonEmptyPlainString),
+    commit: z.optional(commitId),
+    /** Files a dist tarball adds or regenerates (`configure`, `aclocal.m4`; `*` matches within a name, `dir/` a folder). */
+    generated: z.optional(z.array(nonEmptyPlainString)),
+  })
+  .check(
+    z.superRefine((g, ctx) => {
+      if ((g.tag === undefined) === (g.commit === undefined)) ctx.addIssue({ code: 'custom', message: 'needs exactly one of "tag" or "commit"', path: [] });
+    }),
+  );
+
 export const componentSchema = z
   .strictObject({
     /** A git source: the repository URL; needs `ref`. */
@@ -101,6 +120,8 @@ export const componentSchema = z
     limits: z.optional(limitsSchema),
     /** An OpenPGP public key file (relative to the config) that signs this component's tags or tarballs. */
     signingKey: z.optional(plainString),
+    /** A tarball's git tag or commit: `verify --upstream` compares the two, file by file. */
+    upstreamGit: z.optional(upstreamGitSchema),
   })
   .check(
     z.superRefine((c, ctx) => {
@@ -109,6 +130,8 @@ export const componentSchema = z
       if (kinds.length > 1) ctx.addIssue({ code: 'custom', message: `has more than one source (${kinds.join(', ')}); keep exactly one`, path: [kinds[1]!] });
       if (c.git !== undefined && c.ref === undefined) ctx.addIssue({ code: 'custom', message: 'a git source needs "ref" (a tag, branch or commit)', path: ['git'] });
       if (c.ref !== undefined && c.git === undefined) ctx.addIssue({ code: 'custom', message: '"ref" only applies to a git source', path: ['ref'] });
+      if (c.upstreamGit !== undefined && c.url === undefined)
+        ctx.addIssue({ code: 'custom', message: '"upstreamGit" applies to a url (tarball) source: a git source is its own git', path: ['upstreamGit'] });
       if (c.integrity !== undefined && c.git !== undefined)
         ctx.addIssue({ code: 'custom', message: '"integrity" applies to url and local sources; a git source is pinned by its commit', path: ['integrity'] });
     }),
@@ -152,6 +175,7 @@ export function knownKeysAt(path: (string | number)[]): string[] {
   if (path[0] === 'components' && path.length === 2) return Object.keys(componentSchema.shape);
   if (path[0] === 'components' && path.length === 3 && path[2] === 'configure') return Object.keys(configureSchema.shape);
   if (path[0] === 'components' && path.length === 3 && path[2] === 'limits') return Object.keys(limitsSchema.shape);
+  if (path[0] === 'components' && path.length === 3 && path[2] === 'upstreamGit') return Object.keys(upstreamGitSchema.shape);
   return [];
 }
 
@@ -162,5 +186,6 @@ export interface Config extends z.output<typeof configSchema> {}
 export interface ComponentSpec extends z.output<typeof componentSchema> {}
 export interface ComponentConfigure extends z.output<typeof configureSchema> {}
 export interface ComponentLimits extends z.output<typeof limitsSchema> {}
+export interface UpstreamGit extends z.output<typeof upstreamGitSchema> {}
 /** @deprecated the config's type is `Config` now. */
 export type Manifest = Config;

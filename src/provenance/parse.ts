@@ -3,40 +3,43 @@
  * bare statement; every failure names file:line:col (and the key path, for the schema).
  */
 import { Buffer } from 'node:buffer';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../util/zod-messages.js';
 import { ExitCode, XenrelError } from '../errors.js';
 import { jsonSyntaxIssue } from '../lock/lockfile.js';
 import { reservedKeyPath } from '../util/patterns.js';
-import { formatKeyPath, parseWithPositions, positionOf } from '../util/yaml-positions.js';
+import { jsonPositionOf } from '../util/json-positions.js';
+import { formatKeyPath } from '../util/key-path.js';
 import { INTOTO_PAYLOAD_TYPE, type DsseEnvelope } from './dsse.js';
 import { SLSA_PROVENANCE_V1, STATEMENT_TYPE, type ProvenanceStatement } from './statement.js';
 
-const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
+const base64 = z.string().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64'));
+const nonEmpty = z.string().check(z.minLength(1));
 const envelopeSchema = z.object({
   payloadType: z.literal(INTOTO_PAYLOAD_TYPE, { message: `expected "${INTOTO_PAYLOAD_TYPE}"` }),
   payload: base64,
-  signatures: z.array(z.object({ keyid: z.string().optional(), sig: base64.min(1) })).min(1, 'expected at least one signature'),
+  signatures: z.array(z.object({ keyid: z.optional(z.string()), sig: base64.check(z.minLength(1)) })).check(z.minLength(1, 'expected at least one signature')),
 });
 
-const digestSet = z.record(z.string().min(1), z.string().min(1));
+const digestSet = z.record(nonEmpty, nonEmpty);
 const descriptor = z
-  .object({ name: z.string().optional(), uri: z.string().optional(), digest: digestSet.optional(), annotations: z.record(z.string(), z.unknown()).optional() })
-  .refine((d) => d.uri !== undefined || d.digest !== undefined, 'a resource needs a uri or a digest');
+  .object({ name: z.optional(z.string()), uri: z.optional(z.string()), digest: z.optional(digestSet), annotations: z.optional(z.record(z.string(), z.unknown())) })
+  .check(z.refine((d) => d.uri !== undefined || d.digest !== undefined, 'a resource needs a uri or a digest'));
 // Unknown fields are allowed, as in-toto's parsing rules ask; the ones verify reads are typed.
 const statementSchema = z.object({
   _type: z.literal(STATEMENT_TYPE, { message: `expected "${STATEMENT_TYPE}"` }),
-  subject: z.array(descriptor.refine((d) => d.digest !== undefined, 'a subject needs a digest')).min(1),
+  subject: z.array(descriptor.check(z.refine((d) => d.digest !== undefined, 'a subject needs a digest'))).check(z.minLength(1)),
   predicateType: z.literal(SLSA_PROVENANCE_V1, { message: `expected "${SLSA_PROVENANCE_V1}"` }),
   predicate: z.object({
     buildDefinition: z.object({
-      buildType: z.string().min(1),
+      buildType: nonEmpty,
       externalParameters: z.object({
-        without: z.array(z.string()).default([]),
-        project: z.object({ commit: z.string().optional() }).default({}),
+        without: z._default(z.array(z.string()), () => []),
+        project: z._default(z.object({ commit: z.optional(z.string()) }), () => ({})),
       }),
-      resolvedDependencies: z.array(descriptor).default([]),
+      resolvedDependencies: z._default(z.array(descriptor), () => []),
     }),
-    runDetails: z.object({ builder: z.object({ id: z.string().min(1) }) }),
+    runDetails: z.object({ builder: z.object({ id: nonEmpty }) }),
   }),
 });
 
@@ -54,7 +57,7 @@ const invalid = (where: string, message: string) =>
   });
 
 /** JSON `text` through `schema`; `at(line, col)` names a position in it for the message. */
-function parseJson<T>(schema: z.ZodType<T>, text: string, at: (line: number, col: number) => string): T {
+function parseJson<T>(schema: z.ZodMiniType<T>, text: string, at: (line: number, col: number) => string): T {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -66,7 +69,7 @@ function parseJson<T>(schema: z.ZodType<T>, text: string, at: (line: number, col
   const r = schema.safeParse(data);
   if (!reserved && r.success) return r.data;
   const path = reserved ?? r.error!.issues[0]!.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-  const { line: l, col } = positionOf(parseWithPositions(text), path, { key: Boolean(reserved) });
+  const { line: l, col } = jsonPositionOf(text, path, { key: Boolean(reserved) });
   const message = reserved ? 'a reserved name cannot be a key' : r.error!.issues[0]!.message;
   throw invalid(at(l, col), `${path.length ? `${formatKeyPath(path)}: ` : ''}${message}`);
 }

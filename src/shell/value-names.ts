@@ -17,6 +17,7 @@ const BY_OPTION: Record<string, ValueName> = {
   '--limit': { name: 'N' },
   '--level': { name: 'N', complete: ['1', '2', '3', '4', '5', '6', '7', '8', '9'] },
   '--out': { name: 'PATH', complete: 'file' },
+  '--reproduce': { name: 'TARBALL', complete: 'file' },
   '--prefix': { name: 'DIR' },
   '--xen-tree': { name: 'DIR', complete: 'dir' },
   '--configure': { name: 'FLAGS' },
