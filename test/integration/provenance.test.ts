@@ -8,19 +8,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFile, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
-import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
+import type { GitFixtures, TestRepo } from '../helpers/git-repos.js';
+import type { TestHttpServer } from '../helpers/http-server.js';
+import { startReleaseUpstreams, type ReleaseUpstreams } from '../helpers/release-project.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs();
 const SCHEMAS = fileURLToPath(new URL('../fixtures/schemas/', import.meta.url));
 const addFormats = addFormatsModule as unknown as (a: Ajv) => void;
+let up: ReleaseUpstreams;
 let fx: GitFixtures;
 let seabios: TestRepo;
 let server: TestHttpServer;
@@ -57,16 +59,8 @@ function newGpgKey(uid: string): string {
 const pae = (type: string, body: Buffer) => Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(type)} ${type} ${body.length} `), body]);
 
 beforeAll(async () => {
-  fx = await GitFixtures.create();
-  seabios = await fx.repo('seabios', { files: { Makefile: 'all:\n', 'src/bios.c': 'int bios;\n' } });
-  await seabios.commit('release');
-  await seabios.tag('rel-1.17.0', { annotated: true });
-  const d = await tmp.make();
-  await mkdir(join(d, 'newlib-1.16.0'));
-  await writeFile(join(d, 'newlib-1.16.0', 'README'), 'newlib\n');
-  newlibTgz = execFileSync('tar', ['-C', d, '-czf', '-', 'newlib-1.16.0']);
-  server = await startHttpServer({ files: { '/newlib-1.16.0.tar.gz': newlibTgz } });
-  cacheDir = await tmp.make('xenrel-cache-');
+  up = await startReleaseUpstreams(tmp);
+  ({ fx, seabios, server, newlibTgz, cacheDir } = up);
 
   gnupg = await tmp.make('xenrel-gnupg-');
   fprA = newGpgKey('Release Manager <rm@xen.invalid>');
@@ -89,44 +83,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (gnupg) spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: gnupg } });
-  await server?.close();
-  await fx?.cleanup();
+  await up?.close();
   await tmp.cleanup();
 });
 
-const CONFIG = () => `version: 1
-name: xen
-release:
-  version: 4.22.0
-  repository: https://xenbits.example.invalid/git/xen.git
-components:
-  seabios:
-    git: ${seabios.url}
-    ref: rel-1.17.0
-    path: tools/firmware/seabios-dir-remote
-  newlib:
-    url: ${server.url}/newlib-1.16.0.tar.gz
-    path: stubdom/newlib-1.16.0.tar.gz
-`;
-
-const gitEnv = () => ({ ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' });
-
 /** A git project (the "Xen tree") with a config and a lock, committed. */
-async function gitProject(parent?: string): Promise<string> {
-  const dir = parent ? join(parent, 'xen') : await tmp.make('xenrel-prov-');
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'xenrel.config.yaml'), CONFIG());
-  await writeFile(join(dir, 'Makefile'), 'all:\n\t@echo xen\n');
-  const r = await runCli(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env });
-  expect(r.code, r.stderr).toBe(0);
-  for (const args of [
-    ['init', '-q'],
-    ['add', '-A'],
-    ['commit', '-q', '-m', 'xen'],
-  ])
-    execFileSync('git', args, { cwd: dir, env: gitEnv() });
-  return dir;
-}
+const gitProject = (parent?: string) => up.gitProject({ parent, repository: 'https://xenbits.example.invalid/git/xen.git' });
 
 const cli = (dir: string, args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { cwd: dir, env: { ...fx.env, GNUPGHOME: gnupg, ...EPOCH, ...env } });
 const release = (dir: string, out: string, args: string[] = []) => cli(dir, ['release', '--cache', cacheDir, '--out', join(dir, out), ...args]);

@@ -4,8 +4,9 @@ import { mkdir, readFile, readdir, writeFile, stat, utimes, rm } from 'node:fs/p
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
-import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
-import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
+import type { GitFixtures } from '../helpers/git-repos.js';
+import type { TestHttpServer } from '../helpers/http-server.js';
+import { startReleaseUpstreams, type ReleaseUpstreams } from '../helpers/release-project.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { run } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
@@ -13,68 +14,28 @@ import { hashDir } from '../../src/tree/walk.js';
 
 const tmp = tempDirs();
 let fx: GitFixtures;
-let seabios: TestRepo;
 let server: TestHttpServer;
 let newlibTgz: Buffer;
 let cacheDir: string;
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+let up: ReleaseUpstreams;
+
 beforeAll(async () => {
-  fx = await GitFixtures.create();
-  seabios = await fx.repo('seabios', { files: { Makefile: 'all:\n', 'src/bios.c': 'int bios;\n', 'tools/gen.sh': { content: '#!/bin/sh\n', exec: true } } });
-  await seabios.commit('release');
-  await seabios.tag('rel-1.17.0', { annotated: true });
-  const d = await tmp.make();
-  await mkdir(join(d, 'newlib-1.16.0'));
-  await writeFile(join(d, 'newlib-1.16.0', 'README'), 'newlib\n');
-  newlibTgz = execFileSync('tar', ['-C', d, '-czf', '-', 'newlib-1.16.0']);
-  server = await startHttpServer({ files: { '/newlib-1.16.0.tar.gz': newlibTgz } });
-  cacheDir = await tmp.make('xenrel-cache-');
+  up = await startReleaseUpstreams(tmp);
+  ({ fx, server, newlibTgz, cacheDir } = up);
 });
 
 afterAll(async () => {
-  await server?.close();
-  await fx?.cleanup();
+  await up?.close();
   await tmp.cleanup();
 });
 
-const CONFIG = () => `version: 1
-name: xen
-release:
-  version: 4.22.0
-components:
-  seabios:
-    git: ${seabios.url}
-    ref: rel-1.17.0
-    path: tools/firmware/seabios-dir-remote
-  newlib:
-    url: ${server.url}/newlib-1.16.0.tar.gz
-    path: stubdom/newlib-1.16.0.tar.gz
-`;
+const CONFIG = () => up.config();
 
 /** A git project (the "Xen tree") with a config and a lock, committed. */
-async function gitProject(opts: { extra?: Record<string, string> } = {}): Promise<string> {
-  const dir = await tmp.make('xenrel-xen-');
-  await writeFile(join(dir, 'xenrel.config.yaml'), CONFIG());
-  await writeFile(join(dir, 'Makefile'), 'all:\n\t@echo xen\n');
-  await mkdir(join(dir, 'tools', 'misc'), { recursive: true });
-  await writeFile(join(dir, 'tools', 'misc', 'mktarball'), '#!/bin/sh\n');
-  execFileSync('chmod', ['755', join(dir, 'tools', 'misc', 'mktarball')]);
-  for (const [p, c] of Object.entries(opts.extra ?? {})) {
-    await mkdir(join(dir, p, '..'), { recursive: true });
-    await writeFile(join(dir, p), c);
-  }
-  const r = await runCli(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env });
-  expect(r.code, r.stderr).toBe(0);
-  for (const args of [
-    ['init', '-q'],
-    ['add', '-A'],
-    ['commit', '-q', '-m', 'xen'],
-  ])
-    execFileSync('git', args, { cwd: dir, env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
-  return dir;
-}
+const gitProject = (opts: { extra?: Record<string, string> } = {}) => up.gitProject({ mktarball: true, ...opts });
 
 const release = (dir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) =>
   runCli(['release', '--cache', cacheDir, '--out', join(dir, 'out'), ...args], { cwd: dir, env: { ...fx.env, ...env } });

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
-import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
+import type { GitFixtures } from '../helpers/git-repos.js';
+import { startReleaseUpstreams, type ReleaseUpstreams } from '../helpers/release-project.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { hashDir } from '../../src/tree/walk.js';
@@ -15,61 +15,23 @@ import { hashDir } from '../../src/tree/walk.js';
 
 const tmp = tempDirs();
 let fx: GitFixtures;
-let seabios: TestRepo;
-let server: TestHttpServer;
 let cacheDir: string;
 const root = process.getuid?.() === 0;
 
+let up: ReleaseUpstreams;
+
 beforeAll(async () => {
-  fx = await GitFixtures.create();
-  seabios = await fx.repo('seabios', { files: { Makefile: 'all:\n', 'src/bios.c': 'int bios;\n', 'tools/gen.sh': { content: '#!/bin/sh\n', exec: true } } });
-  await seabios.commit('release');
-  await seabios.tag('rel-1.17.0', { annotated: true });
-  const d = await tmp.make();
-  await mkdir(join(d, 'newlib-1.16.0'));
-  await writeFile(join(d, 'newlib-1.16.0', 'README'), 'newlib\n');
-  server = await startHttpServer({ files: { '/newlib-1.16.0.tar.gz': execFileSync('tar', ['-C', d, '-czf', '-', 'newlib-1.16.0']) } });
-  cacheDir = await tmp.make('xenrel-cache-');
+  up = await startReleaseUpstreams(tmp);
+  ({ fx, cacheDir } = up);
 });
 
 afterAll(async () => {
-  await server?.close();
-  await fx?.cleanup();
+  await up?.close();
   await tmp.cleanup();
 });
 
-const CONFIG = () => `version: 1
-name: xen
-release:
-  version: 4.22.0
-components:
-  seabios:
-    git: ${seabios.url}
-    ref: rel-1.17.0
-    path: tools/firmware/seabios-dir-remote
-  newlib:
-    url: ${server.url}/newlib-1.16.0.tar.gz
-    path: stubdom/newlib-1.16.0.tar.gz
-`;
-
 /** A committed git project with a config, a lock and two components. */
-async function gitProject(): Promise<string> {
-  const dir = await tmp.make('xenrel-xen-');
-  await writeFile(join(dir, 'xenrel.config.yaml'), CONFIG());
-  await writeFile(join(dir, 'Makefile'), 'all:\n\t@echo xen\n');
-  await mkdir(join(dir, 'tools', 'misc'), { recursive: true });
-  await writeFile(join(dir, 'tools', 'misc', 'mktarball'), '#!/bin/sh\n', { mode: 0o755 });
-  const r = await runCli(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env });
-  expect(r.code, r.stderr).toBe(0);
-  for (const args of [
-    ['init', '-q'],
-    ['add', '-A'],
-    ['commit', '-q', '-m', 'xen'],
-    ['tag', 'v4.22.0'],
-  ])
-    execFileSync('git', args, { cwd: dir, env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
-  return dir;
-}
+const gitProject = () => up.gitProject({ mktarball: true, tag: 'v4.22.0' });
 
 const TARBALL = 'xen-4.22.0.tar.gz';
 const cli = (dir: string, args: string[]) => runCli([...args, '--cache', cacheDir], { cwd: dir, env: { ...fx.env, TZ: 'UTC', LC_ALL: 'C.UTF-8' } });
