@@ -13,6 +13,7 @@ export const git: KindOps<LockedGit> = {
   kind: 'git',
   pinOf: (spec) => spec.ref!,
   lockedPin: (c) => c.commit,
+  downloadSize: () => undefined,
 
   lock: (name, spec, ctx) => lockGit(name, { git: spec.git!, ref: spec.ref!, path: spec.path, license: spec.license }, ctx.cache, { progress: ctx.progress }),
 

@@ -46,6 +46,8 @@ export interface KindOps<L extends LockedComponent = LockedComponent> {
   pinOf(spec: ComponentSpec): string;
   /** What the lock resolved the pin to: a commit, an integrity, a tree hash. */
   lockedPin(c: L): string | undefined;
+  /** The bytes a download of it takes, when the lock records them (a tarball); else none. */
+  downloadSize(c: L): number | undefined;
   /** config → the entry for its own content (`lock`). */
   lock(name: string, spec: ComponentSpec, ctx: SourceContext): Promise<L>;
   /** `lock --check` of an entry whose pin still matches the config: did upstream move under it? */

@@ -18,6 +18,7 @@ export const local: KindOps<LockedLocal> = {
   kind: 'local',
   pinOf: (spec) => spec.local!,
   lockedPin: (c) => c.tree ?? c.integrity,
+  downloadSize: () => undefined,
 
   lock: (name, spec, ctx) => lockLocal(name, spec, needRoot(name, ctx.configRoot)),
 

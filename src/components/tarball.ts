@@ -43,6 +43,7 @@ export const tarball: KindOps<LockedTarball> = {
   kind: 'tarball',
   pinOf: (spec) => spec.url!,
   lockedPin: (c) => c.integrity,
+  downloadSize: (c) => c.size,
 
   async lock(name, spec, ctx) {
     const url = spec.url!;

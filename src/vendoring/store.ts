@@ -6,7 +6,7 @@ import { opsFor } from '../components/dispatch.js';
 import { fileMatches } from '../sources/local.js';
 import { diffEntries, treeHash, type TreeDiff, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
-import { isLockedTarball, lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
+import { lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
 import type { LockedComponent, Lockfile } from '../model/lock.js';
 import type { ProgressSink } from '../types.js';
 import { finishComponentTree, hasNested } from '../nested/build.js';
@@ -128,9 +128,10 @@ export async function placeStore(lock: Lockfile, cache: Cache, treeRoot: string,
       results.push({ name, action: removed ? 'removed' : 'left-out' });
       continue;
     }
-    opts.progress?.start?.(name, isLockedTarball(c) ? c.size : undefined);
+    const size = opsFor(c).downloadSize(c);
+    opts.progress?.start?.(name, size);
     const r = await placeOne(name, c, cache, treeRoot, configRoot, opts);
-    if (isLockedTarball(c)) opts.progress?.advance?.(name, c.size);
+    if (size !== undefined) opts.progress?.advance?.(name, size);
     opts.progress?.done?.(name, r.action);
     results.push(r);
   }

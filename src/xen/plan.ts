@@ -2,7 +2,7 @@ import { access, readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { Cache } from '../content-cache/cache.js';
 import { opsFor } from '../components/dispatch.js';
-import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import { isLockedGit } from '../model/kind.js';
 import type { ComponentSpec, Config } from '../model/config.js';
 import type { Lockfile } from '../model/lock.js';
 import { SOURCES_DIR } from '../layout/xenrel-dir.js';
@@ -176,7 +176,7 @@ export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
         kind: 'tarball',
         url,
         ref: file,
-        size: locked && isLockedTarball(locked) ? locked.size : null,
+        size: (locked && opsFor(locked).downloadSize(locked)) ?? null,
         cached,
         vendored,
         locked: Boolean(locked),

@@ -30,6 +30,12 @@ describe('the kind of a component', () => {
     expect(specOps({ path: 'p', local: 'x' }).pinOf({ path: 'p', local: 'x' })).toBe('x');
   });
 
+  it('tells how many bytes a download takes, where the lock records them', () => {
+    expect(opsFor(seabios).downloadSize(seabios)).toBeUndefined();
+    expect(opsFor(newlib).downloadSize(newlib)).toBe(123);
+    expect(opsFor(local).downloadSize(local)).toBeUndefined();
+  });
+
   it('leaves the lock as written: parsed and serialized again, the same bytes, no kind key', () => {
     const text = serializeLock(lock);
     expect(serializeLock(parseLockText(text, 'xenrel.lock'))).toBe(text);
