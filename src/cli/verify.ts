@@ -60,7 +60,9 @@ export class VerifyCommand extends BaseCommand {
       anchors the project's own files, the lock and the SBOM. \`--upstream\` also re-fetches every
       pin, and the project's commit (from \`--project-repo URL\` or the record), into a
       temporary cache and compares: the packager's proof that the tarball is what upstream
-      published. Each extra, missing or changed file is named.
+      published. A tarball component whose config sets \`upstreamGit: {url, tag}\` is also
+      compared with \`git archive\` of that tag (run in the project, or with \`--config\`).
+      Each extra, missing or changed file is named.
 
       \`--provenance NAME.tar.gz.intoto.jsonl\` (written by \`release\`) also checks the SLSA
       provenance: its subject must be this tarball's sha256, its dependencies exactly the lock's
