@@ -18,6 +18,7 @@ import type { TestHttpServer } from '../helpers/http-server.js';
 import { startReleaseUpstreams, type ReleaseUpstreams } from '../helpers/release-project.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
+import { testGpg, type TestGpg } from '../helpers/gpg.js';
 
 const tmp = tempDirs();
 const SCHEMAS = fileURLToPath(new URL('../fixtures/schemas/', import.meta.url));
@@ -28,6 +29,7 @@ let seabios: TestRepo;
 let server: TestHttpServer;
 let newlibTgz: Buffer;
 let cacheDir: string;
+let keyring: TestGpg;
 let gnupg: string;
 let fprA: string;
 let keyAFile: string;
@@ -42,19 +44,6 @@ const TARBALL = 'xen-4.22.0.tar.gz';
 const PROVENANCE = `${TARBALL}.intoto.jsonl`;
 const EPOCH = { SOURCE_DATE_EPOCH: '1767225600' };
 
-function gpg(args: string[], input?: Buffer): Buffer {
-  return execFileSync('gpg', ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], {
-    env: { ...process.env, GNUPGHOME: gnupg },
-    input,
-    stdio: ['pipe', 'pipe', 'ignore'],
-  });
-}
-
-function newGpgKey(uid: string): string {
-  gpg(['--quick-gen-key', uid, 'ed25519', 'sign', 'never']);
-  return /^fpr:+([0-9A-F]+):/m.exec(gpg(['--with-colons', '--fingerprint', '--list-keys', uid]).toString())![1]!;
-}
-
 /** DSSE's pre-authentication encoding, written here from the specification (not imported from src/). */
 const pae = (type: string, body: Buffer) => Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(type)} ${type} ${body.length} `), body]);
 
@@ -62,14 +51,15 @@ beforeAll(async () => {
   up = await startReleaseUpstreams(tmp);
   ({ fx, seabios, server, newlibTgz, cacheDir } = up);
 
-  gnupg = await tmp.make('xenrel-gnupg-');
-  fprA = newGpgKey('Release Manager <rm@xen.invalid>');
-  const fprB = newGpgKey('Someone Else <b@elsewhere.invalid>');
+  keyring = testGpg(await tmp.make('xenrel-gnupg-'));
+  gnupg = keyring.home;
+  fprA = keyring.newKey('Release Manager <rm@xen.invalid>');
+  const fprB = keyring.newKey('Someone Else <b@elsewhere.invalid>');
   const keys = await tmp.make('xenrel-keys-');
   keyAFile = join(keys, 'a.asc');
   keyBFile = join(keys, 'b.asc');
-  await writeFile(keyAFile, gpg(['--armor', '--export', fprA]));
-  await writeFile(keyBFile, gpg(['--armor', '--export', fprB]));
+  await writeFile(keyAFile, keyring.run(['--armor', '--export', fprA]));
+  await writeFile(keyBFile, keyring.run(['--armor', '--export', fprB]));
   sshA = join(keys, 'id_a');
   sshB = join(keys, 'id_b');
   for (const k of [sshA, sshB]) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'test', '-f', k]);
@@ -82,7 +72,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (gnupg) spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: gnupg } });
+  keyring?.kill();
   await up?.close();
   await tmp.cleanup();
 });

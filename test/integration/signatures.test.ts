@@ -5,10 +5,11 @@
  * throwaway ones made here (`gpg --quick-gen-key`) in a temporary GNUPGHOME.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDirs } from '../helpers/tmp.js';
+import { testGpg, type TestGpg } from '../helpers/gpg.js';
 import { recordOutcome } from '../helpers/outcome.js';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
@@ -19,34 +20,20 @@ const hasGpg = spawnSync('gpg', ['--version']).status === 0;
 let fx: GitFixtures;
 let repo: TestRepo;
 let server: TestHttpServer;
+let keyring: TestGpg;
 let gnupg: string;
 let fprA: string;
 let fprB: string;
 let keyA: string;
 let zlibTgz: Buffer;
 
-function gpg(args: string[], input?: Buffer): Buffer {
-  return execFileSync('gpg', ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], {
-    env: { ...process.env, GNUPGHOME: gnupg },
-    input,
-    stdio: ['pipe', 'pipe', 'ignore'],
-  });
-}
-
-function newKey(uid: string): string {
-  gpg(['--quick-gen-key', uid, 'ed25519', 'sign', 'never']);
-  const out = gpg(['--with-colons', '--fingerprint', '--list-keys', uid]).toString();
-  return /^fpr:+([0-9A-F]+):/m.exec(out)![1]!;
-}
-
-const detachSign = (fpr: string, data: Buffer) => gpg(['--local-user', fpr, '--armor', '--detach-sign', '--output', '-'], data);
-
 beforeAll(async () => {
   if (!hasGpg) return;
-  gnupg = await tmp.make('xenrel-gnupg-');
-  fprA = newKey('Upstream A <a@upstream.invalid>');
-  fprB = newKey('Someone Else <b@elsewhere.invalid>');
-  keyA = gpg(['--armor', '--export', fprA]).toString();
+  keyring = testGpg(await tmp.make('xenrel-gnupg-'));
+  gnupg = keyring.home;
+  fprA = keyring.newKey('Upstream A <a@upstream.invalid>');
+  fprB = keyring.newKey('Someone Else <b@elsewhere.invalid>');
+  keyA = keyring.run(['--armor', '--export', fprA]).toString();
 
   fx = await GitFixtures.create();
   repo = await fx.repo('mini-os', { files: { 'Config.mk': 'X=1\n' } });
@@ -64,17 +51,17 @@ beforeAll(async () => {
   server = await startHttpServer({
     files: {
       '/zlib-1.2.3.tar.gz': good,
-      '/zlib-1.2.3.tar.gz.asc': detachSign(fprA, good),
+      '/zlib-1.2.3.tar.gz.asc': keyring.detachSign(fprA, good),
       '/lwip-1.3.0.tar.gz': other,
       // A signature by the right key, but over other bytes.
-      '/lwip-1.3.0.tar.gz.asc': detachSign(fprA, Buffer.concat([other, Buffer.from('x')])),
+      '/lwip-1.3.0.tar.gz.asc': keyring.detachSign(fprA, Buffer.concat([other, Buffer.from('x')])),
       '/nosig-1.0.tar.gz': makeTarGz(work, 'nosig-1.0', { a: 'a\n' }),
     },
   });
 }, 120_000);
 
 afterAll(async () => {
-  if (gnupg) spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: gnupg } });
+  keyring?.kill();
   await server?.close();
   await fx?.cleanup();
   await tmp.cleanup();
@@ -104,14 +91,14 @@ describe.skipIf(!hasGpg)('signingKey', () => {
     expect(f.code, f.stderr).toBe(0);
 
     // Upstream's signature file replaced by one from another key: the next download fails.
-    server.setFile('/zlib-1.2.3.tar.gz.asc', detachSign(fprB, zlibTgz));
+    server.setFile('/zlib-1.2.3.tar.gz.asc', keyring.detachSign(fprB, zlibTgz));
     try {
       const again = await p.run(['fetch'], join(p.dir, '.cache-fresh2'));
       recordOutcome('fetch with a signature by another key', again.code);
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/component zlib: signature of .*zlib-1\.2\.3\.tar\.gz: made by a key other than signingKey/);
     } finally {
-      server.setFile('/zlib-1.2.3.tar.gz.asc', detachSign(fprA, zlibTgz));
+      server.setFile('/zlib-1.2.3.tar.gz.asc', keyring.detachSign(fprA, zlibTgz));
     }
   }, 120_000);
 

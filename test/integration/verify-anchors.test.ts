@@ -5,7 +5,7 @@
  * is named, exit 1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFile, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
+import { testGpg, type TestGpg } from '../helpers/gpg.js';
 import { hashDir } from '../../src/tree/walk.js';
 import { treeHash } from '../../src/tree/hash.js';
 import { projectEntries } from '../../src/verify/owned.js';
@@ -258,17 +259,7 @@ describe('verify accounts for every byte', () => {
 });
 
 describe('a signed release record (--record-key)', () => {
-  let gnupg: string;
-  const gpg = (args: string[], input?: Buffer) =>
-    execFileSync('gpg', ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], {
-      env: { ...process.env, GNUPGHOME: gnupg },
-      input,
-      stdio: ['pipe', 'pipe', 'ignore'],
-    });
-  const newKey = (uid: string) => {
-    gpg(['--quick-gen-key', uid, 'ed25519', 'sign', 'never']);
-    return /^fpr:+([0-9A-F]+):/m.exec(gpg(['--with-colons', '--fingerprint', '--list-keys', uid]).toString())![1]!;
-  };
+  let keyring: TestGpg;
   let fprRm: string;
   let fprOther: string;
   let keyFile: string;
@@ -280,23 +271,22 @@ describe('a signed release record (--record-key)', () => {
     if (sig) await writeFile(`${f}.asc`, sig);
     return f;
   }
-  const sign = (fpr: string, data: Buffer | string) => gpg(['--local-user', fpr, '--armor', '--detach-sign', '--output', '-'], Buffer.from(data));
 
   beforeAll(async () => {
-    gnupg = await tmp.make('xenrel-gnupg-');
-    fprRm = newKey('Release Manager <rm@xen.invalid>');
-    fprOther = newKey('Someone Else <else@elsewhere.invalid>');
+    keyring = testGpg(await tmp.make('xenrel-gnupg-'));
+    fprRm = keyring.newKey('Release Manager <rm@xen.invalid>');
+    fprOther = keyring.newKey('Someone Else <else@elsewhere.invalid>');
     keyFile = join(await tmp.make(), 'release-manager.asc');
-    await writeFile(keyFile, gpg(['--armor', '--export', fprRm]));
+    await writeFile(keyFile, keyring.run(['--armor', '--export', fprRm]));
   }, 60_000);
 
   afterAll(() => {
-    if (gnupg) spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: gnupg } });
+    keyring?.kill();
   });
 
   it('signed by the given key: verified; every byte anchored', async () => {
     const text = await readFile(recordFile, 'utf8');
-    const rec = await published(text, sign(fprRm, text));
+    const rec = await published(text, keyring.detachSign(fprRm, text));
     const r = await runCli(['verify', tarball, '--lock', join(project, 'xenrel.lock'), '--record', rec, '--record-key', keyFile, '--json'], { cwd: project, env: fx.env });
     const doc = parse(r);
     expect(doc.exitCode, r.stderr).toBe(0);
@@ -310,9 +300,9 @@ describe('a signed release record (--record-key)', () => {
     const changed = JSON.stringify({ ...JSON.parse(text), xenrel: 'forged' }, null, 2);
     const cases: [string, string][] = [
       ['unsigned', await published(text)],
-      ['signed by someone else', await published(text, sign(fprOther, text))],
-      ['record changed after signing', await published(changed, sign(fprRm, text))],
-      ['signature of another file', await published(text, sign(fprRm, 'something else\n'))],
+      ['signed by someone else', await published(text, keyring.detachSign(fprOther, text))],
+      ['record changed after signing', await published(changed, keyring.detachSign(fprRm, text))],
+      ['signature of another file', await published(text, keyring.detachSign(fprRm, 'something else\n'))],
     ];
     for (const [what, rec] of cases) {
       const r = await runCli(['verify', tarball, '--record', rec, '--record-key', keyFile, '--json'], { cwd: project, env: fx.env });
