@@ -59,7 +59,8 @@ const aliasKey = (expected: ssri.IntegrityMap) => `alias:${expected.toString()}`
 /** The sha512 SRI under which the content for `expected` is (or would be) stored. */
 async function storageIntegrity(cache: Cache, expected: ssri.IntegrityMap): Promise<string | undefined> {
   if (expected.sha512?.length) return expected.sha512[0]!.toString();
-  const entry = await (await cacacheLib()).get.info(cache.contentDir, aliasKey(expected)).catch(() => null);
+  const cacache = await cacacheLib();
+  const entry = await cacache.get.info(cache.contentDir, aliasKey(expected)).catch(() => null);
   return entry?.integrity;
 }
 
@@ -78,13 +79,14 @@ export interface CachedContent {
 export async function checkCachedContent(cache: Cache, integrity: string | ssri.IntegrityMap): Promise<CachedContent> {
   const expected = typeof integrity === 'string' ? parseExpectedIntegrity(integrity, 'cached content') : integrity;
   const stored = await storageIntegrity(cache, expected);
-  if (!stored || !(await (await cacacheLib()).get.hasContent(cache.contentDir, stored))) return { status: 'missing' };
+  const cacache = await cacacheLib();
+  if (!stored || !(await cacache.get.hasContent(cache.contentDir, stored))) return { status: 'missing' };
   const algos = algorithmsFor(expected);
   const hashes = algos.map((a) => createHash(a));
   let size = 0;
   try {
     // cacache checks the sha512 itself; we hash too, to check sha256/sha384 pins.
-    for await (const chunk of (await cacacheLib()).get.stream.byDigest(cache.contentDir, stored)) {
+    for await (const chunk of cacache.get.stream.byDigest(cache.contentDir, stored)) {
       size += chunk.length;
       for (const h of hashes) h.update(chunk);
     }
@@ -103,7 +105,8 @@ export async function checkCachedContent(cache: Cache, integrity: string | ssri.
 }
 
 async function removeContent(cache: Cache, stored: string): Promise<void> {
-  await (await cacacheLib()).rm.content(cache.contentDir, stored).catch(() => {});
+  const cacache = await cacacheLib();
+  await cacache.rm.content(cache.contentDir, stored).catch(() => {});
 }
 
 /** True when the cache holds content for `integrity` that re-hashes right (a corrupt object is removed). */
@@ -128,13 +131,14 @@ export function openVerifiedContent(cache: Cache, integrity: string): Readable {
   (async () => {
     const expected = parseExpectedIntegrity(integrity, 'cached content');
     const stored = await storageIntegrity(cache, expected);
-    if (!stored || !(await (await cacacheLib()).get.hasContent(cache.contentDir, stored)))
+    const cacache = await cacacheLib();
+    if (!stored || !(await cacache.get.hasContent(cache.contentDir, stored)))
       throw new XenrelError('E_NOT_CACHED', `content ${integrity} is not in the cache ${cache.root}`, {
         exitCode: ExitCode.fetch,
         hint: 'run `xenrel fetch` first',
       });
     const check = ssri.integrityStream({ integrity: expected });
-    const src = (await cacacheLib()).get.stream.byDigest(cache.contentDir, stored);
+    const src = cacache.get.stream.byDigest(cache.contentDir, stored);
     // Not stream.pipeline: it would destroy `out` with the raw error before we can name it.
     const fail = (err: unknown) => {
       const code = (err as NodeJS.ErrnoException)?.code;
@@ -170,12 +174,10 @@ export async function publishFile(
   file: string,
   o: { sri512: string; size: number; key: string; metadata?: Record<string, unknown>; expected?: ssri.IntegrityMap },
 ): Promise<void> {
+  const cacache = await cacacheLib();
   try {
-    await pipeline(
-      createReadStream(file),
-      (await cacacheLib()).put.stream(cache.contentDir, o.key, { integrity: o.sri512, size: o.size, metadata: o.metadata, algorithms: ['sha512'] }),
-    );
-    if (o.expected && !o.expected.sha512?.length) await (await cacacheLib()).index.insert(cache.contentDir, aliasKey(o.expected), o.sri512, { size: o.size, metadata: o.metadata });
+    await pipeline(createReadStream(file), cacache.put.stream(cache.contentDir, o.key, { integrity: o.sri512, size: o.size, metadata: o.metadata, algorithms: ['sha512'] }));
+    if (o.expected && !o.expected.sha512?.length) await cacache.index.insert(cache.contentDir, aliasKey(o.expected), o.sri512, { size: o.size, metadata: o.metadata });
     // cacache renames without fsync; make the content durable before anyone relies on it.
     const cf = contentFile(cache, o.sri512);
     const fh = await open(cf, 'r').catch(() => undefined);
