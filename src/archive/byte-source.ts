@@ -65,6 +65,10 @@ export class ByteSource {
     this.offset += n;
     return out;
   }
+  /** The next n bytes if the current chunk holds them, without consuming them. */
+  peekNow(n: number): Uint8Array | undefined {
+    return this.cur.length - this.pos < n ? undefined : this.cur.subarray(this.pos, this.pos + n);
+  }
   /** Bytes available without waiting. */
   get buffered(): number {
     return this.cur.length - this.pos;

@@ -1,5 +1,5 @@
-import { createGunzip } from 'node:zlib';
-import { Readable, pipeline } from 'node:stream';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
+import { Readable, pipeline, type TransformOptions } from 'node:stream';
 import { spawnFilter } from './compress.js';
 import { finding, type Finding, type Limits } from './policy.js';
 import { XenrelError } from '../errors.js';
@@ -119,7 +119,11 @@ async function* external(compression: 'bz2' | 'xz' | 'zst', src: AsyncIterable<U
 }
 
 async function* gunzip(src: AsyncIterable<Uint8Array>, fed: () => number): AsyncGenerator<Uint8Array> {
-  const gz = createGunzip({ chunkSize: 256 * 1024 });
+  // zlib stops inflating once its readable side holds highWaterMark bytes (16 KiB by default,
+  // less than one chunk), so the reader would wait for every chunk to be inflated after it asked
+  // for it. A few MiB of lead lets inflate (on the thread pool) run beside the tar parsing.
+  const streamOpts: TransformOptions = { readableHighWaterMark: 8 << 20 };
+  const gz = createGunzip({ chunkSize: 1024 * 1024, ...streamOpts } as ZlibOptions);
   let srcError: unknown;
   pipeline(Readable.from(src, { objectMode: false }), gz, (err) => {
     if (err) srcError = err;

@@ -117,7 +117,7 @@ export const CONTROL = /[\u0000-\u001f\u007f]/;
  * tar does on extraction: leading `./`, repeated `/` and `.` components are dropped, and a
  * trailing `/` on a directory. Returns "" for the root directory entry (`./`).
  */
-export function checkPath(raw: string, limits: Limits, isDir: boolean): { path: string } | { finding: Finding } {
+export function checkPath(raw: string, limits: Limits, isDir: boolean): { path: string; parts: string[] } | { finding: Finding } {
   const bad = (code: RuleCode, detail?: string) => ({ finding: finding(code, showName(raw), detail) });
   if (raw.includes('\0') || CONTROL.test(raw)) return bad('E_TAR_BAD_CHAR');
   if (/^[A-Za-z]:/.test(raw) || raw.startsWith('\\\\')) return bad('E_TAR_DRIVE');
@@ -128,7 +128,7 @@ export function checkPath(raw: string, limits: Limits, isDir: boolean): { path: 
   const split = raw.split('/');
   const parts = split.includes('') || split.includes('.') ? split.filter((c) => c !== '' && c !== '.') : split;
   const p = parts === split ? raw : parts.join('/');
-  if (p === '') return { path: '' };
+  if (p === '') return { path: '', parts: [] };
   // The stored form is what GNU tar hands to the kernel: measure that, not the canonical one.
   if ((ascii ? raw.length : nameByteLength(raw)) > limits.maxPathLength) return bad('E_TAR_LIMIT', `path longer than ${limits.maxPathLength} bytes`);
   if (parts.length > limits.maxDepth) return bad('E_TAR_LIMIT', `deeper than ${limits.maxDepth} components`);
@@ -139,7 +139,7 @@ export function checkPath(raw: string, limits: Limits, isDir: boolean): { path: 
     if (limits.portableNames && (WINDOWS_RESERVED.test(c) || SHORT_NAME.test(c) || /[. ]$/.test(c))) return bad('E_TAR_WINDOWS_NAME');
   }
   if (!ascii && p.normalize('NFC') !== p) return bad('E_TAR_NOT_NFC');
-  return { path: p };
+  return { path: p, parts };
 }
 
 /** The key under which two paths collide on a case-insensitive or normalising filesystem. */

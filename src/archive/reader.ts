@@ -142,17 +142,19 @@ interface NameNode {
   children?: Map<string, NameNode>;
   /** Collision key → name, among the children. */
   folded?: Map<string, string>;
+  /** A file's (or hard link's) digest once read: what a later hard link to it gets. */
+  sha256?: string;
+  executable?: boolean;
 }
 
 async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, result: ReadTarResult): Promise<Map<string, string>> {
   const root: NameNode = {};
-  const files = new Map<string, { sha256: string; executable: boolean }>(); // for hard links
   const links = new Map<string, string>(); // symlink → target
   const members = new MemberReader(src, limits);
   let sinceYield = 0;
 
   for (;;) {
-    const m = await members.next();
+    const m = members.nextNow() ?? (await members.next());
     if (!m) {
       // GNU tar: "This does not look like a tar archive". (A lone zero block is an empty archive.)
       if (src.offset === 0) throw fatal('E_TAR_TRUNCATED', ARCHIVE, 'the archive is empty: not even an end-of-archive block');
@@ -179,6 +181,7 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
     else if (t === TYPE.hardlink) type = 'hardlink';
 
     const problems: Finding[] = [];
+    let accepted: NameNode | undefined; // the entry's place in the namespace, once accepted
     const entry = check(m);
     if (problems.length || !entry) {
       for (const f of problems) {
@@ -210,7 +213,8 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
         if (r) await r;
         entry.sha256 = h.digest('hex');
       }
-      files.set(entry.path, { sha256: entry.sha256, executable: entry.executable });
+      accepted!.sha256 = entry.sha256;
+      accepted!.executable = entry.executable;
     } else {
       const r = members.content(m);
       if (r) await r;
@@ -264,7 +268,7 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
         if (type !== 'dir') problems.push(finding('E_TAR_ROOT_ENTRY', shown(), `${type} entry names the archive root`));
         return undefined; // `./` itself: nothing to do
       }
-      const parts = path.split('/');
+      const parts = c.parts;
       // Walk the namespace (extended only once the entry is accepted): parents, collisions, duplicates.
       let node = root;
       const created: [NameNode, string, NameNode][] = [];
@@ -301,13 +305,13 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
         if (lf) problems.push(lf);
       } else if (type === 'hardlink') {
         const lc = checkPath(rawLink, limits, false);
-        const target = 'path' in lc ? files.get(lc.path) : undefined;
-        if (!target || !('path' in lc))
+        const target = 'path' in lc ? lookup(root, lc.parts) : undefined;
+        if (target?.sha256 === undefined || !('path' in lc))
           problems.push(finding('E_TAR_HARDLINK', path, `${path}: hard link to ${JSON.stringify(showName(rawLink))}, which is not an earlier regular file of the archive`));
         else {
           e.linkpath = lc.path;
           e.sha256 = target.sha256;
-          e.executable = target.executable;
+          e.executable = target.executable!;
         }
       }
       if (problems.length) return undefined;
@@ -317,11 +321,22 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
       }
       node.type = type;
       if (type === 'symlink') links.set(path, rawLink);
-      if (type === 'hardlink') files.set(path, { sha256: e.sha256!, executable: e.executable });
+      if (type === 'hardlink') {
+        node.sha256 = e.sha256;
+        node.executable = e.executable;
+      }
+      accepted = node;
       return e;
     }
   }
   return links;
+}
+
+/** The node at a path, if the archive has one there. */
+function lookup(root: NameNode, parts: string[]): NameNode | undefined {
+  let node: NameNode | undefined = root;
+  for (const part of parts) node = node?.children?.get(part);
+  return node;
 }
 
 function describeType(t: string): string {

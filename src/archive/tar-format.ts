@@ -129,10 +129,11 @@ export function checksumOk(b: Uint8Array): boolean {
   return w === unsigned || w === unsigned - 256 * high;
 }
 
+/** The field up to its first NUL, as a view of the header (no copy: sources never reuse a chunk). */
 function cstr(b: Uint8Array, off: number, len: number): Buffer {
-  const s = Buffer.from(b.buffer, b.byteOffset + off, len);
-  const nul = s.indexOf(0);
-  return nul < 0 ? s : s.subarray(0, nul);
+  let n = 0;
+  while (n < len && b[off + n] !== 0) n++;
+  return Buffer.from(b.buffer, b.byteOffset + off, n);
 }
 
 const isSpace = (c: number) => c === 0x20 || (c >= 0x09 && c <= 0x0d);
@@ -187,8 +188,8 @@ export function parseHeader(b: Uint8Array): RawHeader {
   }
   const modeN = parseNumeric(b, 100, 8);
   return {
-    name: Buffer.from(name),
-    linkname: Buffer.from(cstr(b, 157, 100)),
+    name,
+    linkname: cstr(b, 157, 100),
     mode: modeN === null ? null : Number(modeN & 0o7777777n),
     size: parseNumeric(b, 124, 12),
     mtime: parseNumeric(b, 136, 12, { signed: true }),

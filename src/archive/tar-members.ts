@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ByteSource } from './byte-source.js';
 import { FatalFinding } from './decompress.js';
 import { finding, type Limits, type RuleCode } from './policy.js';
-import { BLOCK, TYPE, bsdtarRecognises, checksumOk, isZeroBlock, padding, parseHeader, parseNumeric, parsePax } from './tar-format.js';
+import { BLOCK, TYPE, bsdtarRecognises, checksumOk, isZeroBlock, padding, parseHeader, parseNumeric, parsePax, type RawHeader } from './tar-format.js';
 
 /**
  * Header decoding: turns the blocks of a tar stream into members, the way GNU tar reads
@@ -44,6 +44,7 @@ const ARCHIVE = '<archive>';
 const fatal = (code: RuleCode, path: string, detail?: string) => new FatalFinding(finding(code, path, detail));
 
 const EMPTY = new Uint8Array(0);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const NO_PAX: ReadonlyMap<string, Buffer> = new Map();
 const NO_DATA_TYPES = new Set<string>([TYPE.dir, TYPE.symlink, TYPE.hardlink, TYPE.char, TYPE.block, TYPE.fifo]);
 const isFileType = (t: string) => t === TYPE.file || t === TYPE.oldFile || t === TYPE.contiguous;
@@ -83,7 +84,9 @@ export class MemberReader {
   /** Global pax records (harmless keys only: overrides are refused). */
   private readonly globals = new Map<string, Buffer>();
   /** Entry name after which the last member ended: names the place of a later structural error. */
-  private last = ARCHIVE;
+  private lastName: Buffer | undefined;
+  /** `globals` as handed to members (they may keep it): copied once per change, not per member. */
+  private globalsView: ReadonlyMap<string, Buffer> | undefined;
 
   constructor(
     private readonly src: ByteSource,
@@ -93,6 +96,15 @@ export class MemberReader {
   /** Where a structural error is: after the last member read. */
   get place(): string {
     return this.last;
+  }
+
+  private get last(): string {
+    return this.lastName ? this.lastName.toString('latin1') : ARCHIVE;
+  }
+
+  /** The header being read, for messages. */
+  private at(): string {
+    return this.lastName ? `the entry after ${this.last}` : 'the first entry';
   }
 
   private async readMeta(size: bigint, what: string, pad?: (p: Buffer) => void): Promise<Buffer> {
@@ -106,13 +118,14 @@ export class MemberReader {
 
   /** The next member, or null at the end of the archive (zero block or clean end of input). */
   async next(): Promise<Member | null> {
-    let local = new Map<string, Buffer>();
-    const sparseOffsets: number[] = [];
-    const sparseLengths: number[] = [];
+    // Nearly every member is one plain header: what only meta headers need is made on first use.
+    let local: Map<string, Buffer> | undefined;
+    let sparseOffsets: number[] | undefined;
+    let sparseLengths: number[] | undefined;
     let longName: Buffer | undefined;
     let longLink: Buffer | undefined;
     let metaSeen = false;
-    const metaKinds = new Set<string>();
+    let metaKinds: Set<string> | undefined;
     for (;;) {
       const block = this.src.readNow(BLOCK) ?? (await this.src.read(BLOCK));
       if (block === null) {
@@ -124,7 +137,7 @@ export class MemberReader {
         if (metaSeen) throw fatal('E_TAR_TRUNCATED', this.last, 'end of archive after a pax or long-name header, before its entry');
         return null;
       }
-      const at = `${this.last === ARCHIVE ? 'the first entry' : `the entry after ${this.last}`}`;
+      const at = this.at();
       if (!checksumOk(block)) throw fatal('E_TAR_CHECKSUM', this.last, `header checksum mismatch at ${at} (offset ${this.src.offset - BLOCK})`);
       if (this.src.offset === BLOCK && !bsdtarRecognises(block))
         throw fatal('E_TAR_BAD_HEADER', ARCHIVE, 'the first header has a numeric field with stray characters: GNU tar reads it, bsdtar does not take the file for a tar archive');
@@ -135,14 +148,15 @@ export class MemberReader {
       // One pax header, or one GNU long name and one long link, before an entry: that is all any
       // writer makes. A second, or the two kinds mixed, GNU tar merges and bsdtar refuses.
       if (t === TYPE.paxLocal || t === TYPE.paxGlobal || t === TYPE.gnuLongName || t === TYPE.gnuLongLink) {
-        const clash = t === TYPE.paxGlobal ? metaSeen : t === TYPE.paxLocal ? metaKinds.size > 0 : metaKinds.has(t) || metaKinds.has(TYPE.paxLocal);
+        const kinds = (metaKinds ??= new Set());
+        const clash = t === TYPE.paxGlobal ? metaSeen : t === TYPE.paxLocal ? kinds.size > 0 : kinds.has(t) || kinds.has(TYPE.paxLocal);
         if (clash)
           throw fatal(
             'E_TAR_AMBIGUOUS',
             this.last,
-            `${describeMeta(t)} at ${at} follows ${[...metaKinds].map(describeMeta).join(' and ')} before their entry: GNU tar merges them, bsdtar refuses them`,
+            `${describeMeta(t)} at ${at} follows ${[...kinds].map(describeMeta).join(' and ')} before their entry: GNU tar merges them, bsdtar refuses them`,
           );
-        if (t !== TYPE.paxGlobal) metaKinds.add(t);
+        if (t !== TYPE.paxGlobal) kinds.add(t);
       }
       if (t === TYPE.paxLocal || t === TYPE.paxGlobal) {
         const recs = parsePax(await this.readMeta(h.size, 'pax header'));
@@ -160,12 +174,13 @@ export class MemberReader {
               throw fatal('E_TAR_GLOBAL_PAX', this.last, `global pax header at ${at} sets ${k}=${JSON.stringify(v.toString('latin1'))}`);
             if (v.length) this.globals.set(k, v);
             else this.globals.delete(k);
+            this.globalsView = undefined;
             continue;
           }
           // Sparse 0.0 repeats offset/numbytes: keep every one, in order.
-          if (k === 'GNU.sparse.offset') sparseOffsets.push(decimal(v, k, at)!);
-          else if (k === 'GNU.sparse.numbytes') sparseLengths.push(decimal(v, k, at)!);
-          else local.set(k, v); // GNU tar takes an empty `path=` as an empty name, not the header's
+          if (k === 'GNU.sparse.offset') (sparseOffsets ??= []).push(decimal(v, k, at)!);
+          else if (k === 'GNU.sparse.numbytes') (sparseLengths ??= []).push(decimal(v, k, at)!);
+          else (local ??= new Map()).set(k, v); // GNU tar takes an empty `path=` as an empty name, not the header's
         }
         continue;
       }
@@ -187,50 +202,94 @@ export class MemberReader {
         continue;
       }
 
-      // Pax and GNU long-name headers come before ustar or GNU headers; GNU tar and bsdtar
-      // read a pre-POSIX (v7) header after one differently (GNU tar loses its place).
-      if (metaSeen && h.format === 'v7')
-        throw fatal('E_TAR_AMBIGUOUS', this.last, `a pax or long-name header is followed by a header without the ustar magic at ${at}: GNU tar and bsdtar read it differently`);
-      // A real entry: GNU tar decodes its mode, time stamp and owner fields, and exits 2 on a bad one.
-      if (h.mode === null || h.mtime === null || h.uid === null || h.gid === null) {
-        const field = h.mode === null ? 'mode' : h.mtime === null ? 'mtime' : h.uid === null ? 'uid' : 'gid';
-        throw fatal('E_TAR_BAD_HEADER', this.last, `invalid ${field} field at ${at}`);
-      }
-      this.index++;
-      const pax = this.globals.size === 0 && local.size === 0 ? NO_PAX : new Map([...this.globals, ...local]);
-      local = new Map();
-      // A pax name is UTF-8 unless hdrcharset says BINARY: bsdtar refuses raw bytes there, GNU tar takes them.
-      if (pax.size && pax.get('hdrcharset')?.toString('latin1') !== 'BINARY')
-        for (const k of ['path', 'linkpath', 'GNU.sparse.name']) {
-          const v = pax.get(k);
-          if (v && !isUtf8(v)) throw fatal('E_TAR_AMBIGUOUS', v.toString('latin1'), `pax ${k} is not UTF-8 and hdrcharset is not BINARY: GNU tar and bsdtar read it differently`);
-        }
-      const sparseName = pax.get('GNU.sparse.name');
-      const name = sparseName ?? pax.get('path') ?? longName ?? h.name;
-      const linkname = pax.get('linkpath') ?? longLink ?? h.linkname;
-      const shown = name.toString('latin1');
-      const paxSize = decimal(pax.get('size'), 'size', shown);
-      const declaredSize = paxSize !== undefined ? BigInt(paxSize) : h.size;
-      const trailingSlashDir = (t === TYPE.file || t === TYPE.oldFile || t === TYPE.contiguous) && name.at(-1) === 0x2f;
-      const stored = NO_DATA_TYPES.has(t) || trailingSlashDir ? 0n : declaredSize;
-      if (stored > BigInt(Number.MAX_SAFE_INTEGER)) throw fatal('E_TAR_LIMIT', shown, `entry of ${stored} bytes`);
-      const m: Member = {
-        index: this.index,
-        typeflag: trailingSlashDir ? TYPE.dir : t,
-        name,
-        linkname,
-        mode: h.mode!,
-        size: Number(stored),
-        declaredSize,
-        stored: Number(stored),
-        pax,
-      };
-      if (trailingSlashDir && declaredSize > 0n) m.typeflag = 'slash-with-data';
+      const m = this.member(h, at, metaSeen, local, longName, longLink);
       if (t === 'S') await this.oldGnuSparse(block, m, at);
-      else if (isFileType(t)) this.paxSparse(m, pax, sparseOffsets, sparseLengths);
-      this.last = shown;
+      else if (isFileType(t) && (m.pax.size || sparseOffsets || sparseLengths)) this.paxSparse(m, m.pax, sparseOffsets ?? [], sparseLengths ?? []);
+      this.lastName = m.name;
       return m;
     }
+  }
+
+  /**
+   * The next member without waiting, when it is a single plain header (no pax, long name or
+   * sparse map before it) already buffered; undefined when `next()` must read it. Tens of
+   * thousands of small entries otherwise cost a promise each.
+   */
+  nextNow(): Member | undefined {
+    if (this.src.offset === 0) return undefined; // the first header has checks of its own
+    const block = this.src.peekNow(BLOCK);
+    if (!block) return undefined;
+    const t = block[156];
+    // x g L K X S: meta and sparse headers take the reading path
+    if (t === 0x78 || t === 0x67 || t === 0x4c || t === 0x4b || t === 0x58 || t === 0x53 || isZeroBlock(block)) return undefined;
+    this.src.readNow(BLOCK);
+    if (!checksumOk(block)) throw fatal('E_TAR_CHECKSUM', this.last, `header checksum mismatch at ${this.at()} (offset ${this.src.offset - BLOCK})`);
+    const h = parseHeader(block);
+    if (h.size === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid size field at ${this.at()}`);
+    const m = this.member(h, undefined, false, undefined, undefined, undefined);
+    if (isFileType(h.typeflag) && m.pax.size) this.paxSparse(m, m.pax, [], []);
+    this.lastName = m.name;
+    return m;
+  }
+
+  /** A real entry's member from its header and the meta headers before it (`at`: where, for messages). */
+  private member(
+    h: RawHeader,
+    at: string | undefined,
+    metaSeen: boolean,
+    local: Map<string, Buffer> | undefined,
+    longName: Buffer | undefined,
+    longLink: Buffer | undefined,
+  ): Member {
+    const t = h.typeflag;
+    // Pax and GNU long-name headers come before ustar or GNU headers; GNU tar and bsdtar
+    // read a pre-POSIX (v7) header after one differently (GNU tar loses its place).
+    if (metaSeen && h.format === 'v7')
+      throw fatal(
+        'E_TAR_AMBIGUOUS',
+        this.last,
+        `a pax or long-name header is followed by a header without the ustar magic at ${at ?? this.at()}: GNU tar and bsdtar read it differently`,
+      );
+    // A real entry: GNU tar decodes its mode, time stamp and owner fields, and exits 2 on a bad one.
+    if (h.mode === null || h.mtime === null || h.uid === null || h.gid === null) {
+      const field = h.mode === null ? 'mode' : h.mtime === null ? 'mtime' : h.uid === null ? 'uid' : 'gid';
+      throw fatal('E_TAR_BAD_HEADER', this.last, `invalid ${field} field at ${at ?? this.at()}`);
+    }
+    this.index++;
+    const pax = local?.size ? new Map([...this.globals, ...local]) : this.globalsOnly();
+    // A pax name is UTF-8 unless hdrcharset says BINARY: bsdtar refuses raw bytes there, GNU tar takes them.
+    if (pax.size && pax.get('hdrcharset')?.toString('latin1') !== 'BINARY')
+      for (const k of ['path', 'linkpath', 'GNU.sparse.name']) {
+        const v = pax.get(k);
+        if (v && !isUtf8(v)) throw fatal('E_TAR_AMBIGUOUS', v.toString('latin1'), `pax ${k} is not UTF-8 and hdrcharset is not BINARY: GNU tar and bsdtar read it differently`);
+      }
+    const sparseName = pax.get('GNU.sparse.name');
+    const name = sparseName ?? pax.get('path') ?? longName ?? h.name;
+    const linkname = pax.get('linkpath') ?? longLink ?? h.linkname;
+    const paxSize = pax.size ? decimal(pax.get('size'), 'size', name.toString('latin1')) : undefined;
+    const declaredSize = paxSize !== undefined ? BigInt(paxSize) : h.size!;
+    const trailingSlashDir = (t === TYPE.file || t === TYPE.oldFile || t === TYPE.contiguous) && name.at(-1) === 0x2f;
+    const stored = NO_DATA_TYPES.has(t) || trailingSlashDir ? 0n : declaredSize;
+    if (stored > MAX_SAFE) throw fatal('E_TAR_LIMIT', name.toString('latin1'), `entry of ${stored} bytes`);
+    const m: Member = {
+      index: this.index,
+      typeflag: trailingSlashDir ? TYPE.dir : t,
+      name,
+      linkname,
+      mode: h.mode,
+      size: Number(stored),
+      declaredSize,
+      stored: Number(stored),
+      pax,
+    };
+    if (trailingSlashDir && declaredSize > 0n) m.typeflag = 'slash-with-data';
+    return m;
+  }
+
+  /** The global pax records as one map, made again only when they change. */
+  private globalsOnly(): ReadonlyMap<string, Buffer> {
+    if (this.globals.size === 0) return NO_PAX;
+    return (this.globalsView ??= new Map(this.globals));
   }
 
   /** Old GNU sparse: a map of 4 segments in the header, then extension blocks of 21. */

@@ -19,6 +19,7 @@ export const isAsciiName = (s: string): boolean => ASCII.test(s);
 
 /** The string form of raw name bytes (lossless). */
 export function nameFromBytes(b: Uint8Array): string {
+  if (b.length === 0) return ''; // most headers' link name
   // Nearly every name is ASCII: one byte per character, no decoder needed
   if (isAscii(b)) return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
   try {
