@@ -31,7 +31,9 @@ const BIG_MB = num('XENREL_BENCH_BIG_MB', 0);
 const XEN = env.XENREL_BENCH_XEN;
 const XEN_REF = env.XENREL_BENCH_XEN_REF || 'RELEASE-4.22.0';
 const KEEP = env.XENREL_BENCH_KEEP === '1';
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+// The installed command: package.json's bin, run through its #! line.
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(ROOT, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin.xenrel);
 const MTIME = 1_700_000_000;
 const PAGE = 4096;
 
@@ -286,6 +288,7 @@ try {
 
   console.log('start-up');
   await compare('xenrel --version', { run: () => timed([CLI, '--version'], base) }, [{ name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) }]);
+  await compare('xenrel --help', { run: () => timed([CLI, '--help'], base) }, [{ name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) }]);
 
   if (XEN) {
     const xen = join(base, 'xen');

@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { run } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { commandTable } from '../../src/cli/commands.js';
+import { overview } from '../../src/shell/overview.js';
 
 const tmp = tempDirs();
 afterAll(() => tmp.cleanup());
@@ -32,6 +33,22 @@ describe('command names', () => {
     const bad = await runCli(['help', 'vrify'], { cwd: dir });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('did you mean `xenrel verify`?');
+  });
+
+  it("the package's bin answers --version and --help as the command table does, and runs commands", async () => {
+    const dir = await tmp.make();
+    const root = join(import.meta.dirname, '..', '..');
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string; bin: { xenrel: string } };
+    const bin = join(root, pkg.bin.xenrel);
+    for (const a of ['--version', '-v']) expect((await run(bin, [a], { cwd: dir })).stdout).toBe(`${pkg.version}\n`);
+    for (const a of [[], ['--help'], ['-h']]) {
+      const r = await run(bin, a, { cwd: dir });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(overview());
+    }
+    const typo = await run(bin, ['lcok'], { cwd: dir });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('did you mean `xenrel lock`?');
   });
 
   it('--help groups the commands: pipeline, inspection, export', async () => {
