@@ -13,7 +13,9 @@ export default defineConfig({
     // `vitest run` runs both; `vitest run --project unit` (npm run test:unit) only the fast
     // inner loop, which needs no build.
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // Unit files share their workers (no fresh process and module graph per file): they keep
+      // no state across files, and a fresh fork per file cost more than most of them take.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
     ],
   },
