@@ -13,8 +13,12 @@ export default defineConfig({
     // `vitest run` runs both; `vitest run --project unit` (npm run test:unit) only the fast
     // inner loop, which needs no build.
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
+      // Files share their workers (no fresh process and module graph per file): no test file
+      // leaves process state behind (test/helpers/in-process.ts puts cwd and env back), a fresh
+      // fork per file cost more than most unit files take, and the modules that in-process
+      // commands load are loaded once per worker instead of once per file.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], isolate: false } },
     ],
   },
 });

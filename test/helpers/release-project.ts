@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { runCli } from './cli.js';
+import { runInProcess } from './in-process.js';
 import { GitFixtures, type TestRepo } from './git-repos.js';
 import { startHttpServer, type TestHttpServer } from './http-server.js';
 import type { tempDirs } from './tmp.js';
@@ -80,7 +80,7 @@ ${opts.repository ? `  repository: ${opts.repository}\n` : ''}components:
       await mkdir(join(dir, p, '..'), { recursive: true });
       await writeFile(join(dir, p), c);
     }
-    const r = await runCli(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env });
+    const r = await runInProcess(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env });
     expect(r.code, r.stderr).toBe(0);
     const git = [['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'xen'], ...(opts.tag ? [['tag', opts.tag]] : [])];
     for (const args of git) execFileSync('git', args, { cwd: dir, env: { ...fx.env, ...GIT_DATES } });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { GitFixtures, type TestRepo } from './git-repos.js';
 import { startHttpServer, type TestHttpServer } from './http-server.js';
 import { runCli } from './cli.js';
+import { runInProcess } from './in-process.js';
 import { tempDirs } from './tmp.js';
 
 export const SEABIOS_COPYING = 'GNU LESSER GENERAL PUBLIC LICENSE\nVersion 3\n';
@@ -85,14 +86,20 @@ components:
     const dir = await this.tmp.make('xenrel-proj-');
     await writeFile(join(dir, 'xenrel.config.yaml'), this.config(opts));
     await writeFile(join(dir, 'Makefile'), 'all:\n');
-    const r = await runCli(['lock', '--cache', this.cacheDir], { cwd: dir, env: this.env });
+    const r = await runInProcess(['lock', '--cache', this.cacheDir], { cwd: dir, env: this.env });
     if (r.code !== 0) throw new Error(`xenrel lock failed: ${r.stderr}`);
-    const f = await runCli(['fetch', '--cache', this.cacheDir], { cwd: dir, env: this.env });
+    const f = await runInProcess(['fetch', '--cache', this.cacheDir], { cwd: dir, env: this.env });
     if (f.code !== 0) throw new Error(`xenrel fetch failed: ${f.stderr}`);
     return dir;
   }
 
+  /** A command in this process (test/helpers/in-process.ts), for what it prints and writes. */
   cli(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+    return runInProcess([...args, '--cache', this.cacheDir], { cwd: dir, env: { ...this.env, ...env } });
+  }
+
+  /** The same through the built binary, for what its process does. */
+  binary(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
     return runCli([...args, '--cache', this.cacheDir], { cwd: dir, env: { ...this.env, ...env } });
   }
 

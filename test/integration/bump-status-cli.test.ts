@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { makeTarball } from '../helpers/make-tarball.js';
 
@@ -93,7 +93,7 @@ components:
   await writeFile(join(dir, 'xenrel.config.yaml'), config);
   await writeFile(join(dir, '.gitignore'), '.cache-xenrel/\n');
   const cache = join(dir, '.cache-xenrel');
-  const run = (args: string[]) => runCli([...args, '--cache', cache], { cwd: dir, env: fx.env });
+  const run = (args: string[]) => runInProcess([...args, '--cache', cache], { cwd: dir, env: fx.env });
   expect((await run(['lock'])).code).toBe(0);
   await fx.git(['init', '--quiet'], dir);
   await fx.git(['add', '-A'], dir);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SourcesWorld } from '../helpers/sources-project.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 
 let w: SourcesWorld;
 let oldLock: string;
@@ -64,7 +64,7 @@ describe('xenrel diff', () => {
     const lim = await w.cli(dir, ['diff', 'old.lock', 'new.lock', '--limit', '1']);
     expect(lim.stdout).toMatch(/seabios [0-9a-f.]+ \(1\+ commit\):\n {2}[0-9a-f]{12} add a feature\n {2}…/);
     const empty = await w.tmp.make('xenrel-empty-');
-    const e = await runCli(['diff', 'old.lock', 'new.lock', '--cache', empty], { cwd: dir, env: w.env });
+    const e = await runInProcess(['diff', 'old.lock', 'new.lock', '--cache', empty], { cwd: dir, env: w.env });
     expect(e.code).toBe(0);
     expect(e.stdout).toContain('ref: rel-1.17.0 -> rel-1.18.0');
     expect(e.stdout).toMatch(/seabios [0-9a-f.]+: no log \(the cache does not hold both commits/);

@@ -3,7 +3,7 @@ import { readFile, readdir, rename, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { hashDir } from '../../src/tree/walk.js';
 import { makeTarball } from '../helpers/make-tarball.js';
@@ -63,7 +63,7 @@ async function project(text = config()) {
   const dir = await tmp.make('xenrel-proj-');
   await writeFile(join(dir, 'xenrel.config.yaml'), text);
   const cache = join(dir, '.cache-xenrel');
-  const run = (args: string[]) => runCli(args.includes('--cache') ? args : [...args, '--cache', cache], { cwd: dir, env: fx.env });
+  const run = (args: string[]) => runInProcess(args.includes('--cache') ? args : [...args, '--cache', cache], { cwd: dir, env: fx.env });
   return { dir, cache, run };
 }
 

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { GitFixtures, freePort, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { makeTarball } from '../helpers/make-tarball.js';
 
@@ -96,7 +96,7 @@ async function project(text: string, lockFrom?: string) {
   await writeFile(join(dir, 'xenrel.config.yaml'), text);
   if (lockFrom) await writeFile(join(dir, 'xenrel.lock'), await readFile(join(lockFrom, 'xenrel.lock')));
   const cache = join(dir, '.cache-xenrel');
-  const run = (args: string[]) => runCli([...args, '--cache', cache], { cwd: dir, env: fx.env });
+  const run = (args: string[]) => runInProcess([...args, '--cache', cache], { cwd: dir, env: fx.env });
   return { dir, cache, run };
 }
 
@@ -154,7 +154,7 @@ describe('xenrel mirror and fetch from it', () => {
 
     // --all: every object of the cache, every ref of its git mirrors (no config needed).
     const allDir = join(await tmp.make('xenrel-mirror-all-'), 'www');
-    const all = await runCli(['mirror', '--all', allDir, '--cache', src.cache], { cwd: await tmp.make(), env: fx.env });
+    const all = await runInProcess(['mirror', '--all', allDir, '--cache', src.cache], { cwd: await tmp.make(), env: fx.env });
     expect(all.code, all.stderr).toBe(0);
     const allRefs = await readFile(join(allDir, 'git', 'seabios.git', 'info', 'refs'), 'utf8');
     expect(allRefs).toMatch(/\trefs\/tags\/rel-1\.16\.0\n/);

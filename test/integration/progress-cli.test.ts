@@ -145,7 +145,7 @@ describe('release progress', () => {
       const dir = await w.project();
       // 40 MB the compressor cannot shrink: writing and reading back take a while.
       await writeFile(join(dir, 'firmware.bin'), randomBytes(40_000_000));
-      const r = await w.cli(dir, ['release', '--out', 'out'], { XENREL_PROGRESS_INTERVAL: '0.05' });
+      const r = await w.binary(dir, ['release', '--out', 'out'], { XENREL_PROGRESS_INTERVAL: '0.05' });
       expect(r.code, r.stderr).toBe(0);
       const writing = r.stderr.split('\n').filter((l) => l.startsWith('  writing xen-4.22.0.tar.gz: '));
       const reading = r.stderr.split('\n').filter((l) => l.startsWith('  reading back xen-4.22.0.tar.gz: '));

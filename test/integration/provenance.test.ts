@@ -16,7 +16,7 @@ import addFormatsModule from 'ajv-formats';
 import type { GitFixtures, TestRepo } from '../helpers/git-repos.js';
 import type { TestHttpServer } from '../helpers/http-server.js';
 import { startReleaseUpstreams, type ReleaseUpstreams } from '../helpers/release-project.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { testGpg, type TestGpg } from '../helpers/gpg.js';
 
@@ -80,7 +80,7 @@ afterAll(async () => {
 /** A git project (the "Xen tree") with a config and a lock, committed. */
 const gitProject = (parent?: string) => up.gitProject({ parent, repository: 'https://xenbits.example.invalid/git/xen.git' });
 
-const cli = (dir: string, args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { cwd: dir, env: { ...fx.env, GNUPGHOME: gnupg, ...EPOCH, ...env } });
+const cli = (dir: string, args: string[], env: NodeJS.ProcessEnv = {}) => runInProcess(args, { cwd: dir, env: { ...fx.env, GNUPGHOME: gnupg, ...EPOCH, ...env } });
 const release = (dir: string, out: string, args: string[] = []) => cli(dir, ['release', '--cache', cacheDir, '--out', join(dir, out), ...args]);
 const verify = (dir: string, out: string, args: string[], tarball = TARBALL) => cli(dir, ['verify', join(dir, out, tarball), '--provenance', join(dir, out, PROVENANCE), ...args]);
 

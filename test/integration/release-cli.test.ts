@@ -8,6 +8,7 @@ import type { GitFixtures } from '../helpers/git-repos.js';
 import type { TestHttpServer } from '../helpers/http-server.js';
 import { startReleaseUpstreams, type ReleaseUpstreams } from '../helpers/release-project.js';
 import { CLI, runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { run } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { hashDir } from '../../src/tree/walk.js';
@@ -37,6 +38,8 @@ const CONFIG = () => up.config();
 /** A git project (the "Xen tree") with a config and a lock, committed. */
 const gitProject = (opts: { extra?: Record<string, string> } = {}) => up.gitProject({ mktarball: true, ...opts });
 
+// The releases run the built binary (this is its file); the locks and verifies around them
+// check results and run in-process (test/helpers/in-process.ts).
 const release = (dir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) =>
   runCli(['release', '--cache', cacheDir, '--out', join(dir, 'out'), ...args], { cwd: dir, env: { ...fx.env, ...env } });
 
@@ -88,7 +91,7 @@ describe('xenrel release', () => {
       return dir;
     };
     const mine = await make(await tmp.make('xenrel-root-'));
-    expect((await runCli(['lock', '--cache', cacheDir], { cwd: mine, env: fx.env })).code).toBe(0);
+    expect((await runInProcess(['lock', '--cache', cacheDir], { cwd: mine, env: fx.env })).code).toBe(0);
     expect((await release(mine)).code).toBe(0);
 
     const theirs = await tmp.make('xenrel-nobody-');
@@ -173,7 +176,7 @@ describe('xenrel release', () => {
     const dir = await tmp.make('xenrel-plain-');
     await writeFile(join(dir, 'xenrel.config.yaml'), CONFIG().replace('release:\n  version: 4.22.0\n', ''));
     await writeFile(join(dir, 'README'), 'plain\n');
-    expect((await runCli(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env })).code).toBe(0);
+    expect((await runInProcess(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env })).code).toBe(0);
     const r = await release(dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no release version');
@@ -184,7 +187,7 @@ describe('xenrel release', () => {
     const names = execFileSync('tar', ['-tJf', file], { encoding: 'utf8' }).split('\n');
     expect(names).toContain('xen-snapshot/README');
     expect(names.some((n) => n.startsWith('xen-snapshot/out'))).toBe(false);
-    expect((await runCli(['verify', file], { cwd: dir })).code).toBe(0);
+    expect((await runInProcess(['verify', file], { cwd: dir })).code).toBe(0);
   });
 
   it('releases a tree with names Windows cannot hold (QEMU has hw/misc/aux.c); verify --portable names them', async () => {
@@ -192,8 +195,8 @@ describe('xenrel release', () => {
     const r = await release(dir);
     expect(r.code, r.stderr).toBe(0);
     const file = join(dir, 'out', 'xen-4.22.0.tar.gz');
-    expect((await runCli(['verify', file], { cwd: dir })).code).toBe(0);
-    const strict = await runCli(['verify', file, '--portable'], { cwd: dir });
+    expect((await runInProcess(['verify', file], { cwd: dir })).code).toBe(0);
+    const strict = await runInProcess(['verify', file, '--portable'], { cwd: dir });
     expect(strict.code).toBe(1);
     expect(strict.stdout).toContain('E_TAR_WINDOWS_NAME: xen-4.22.0/hw/misc/aux.c');
   });
@@ -233,7 +236,7 @@ describe('xenrel release', () => {
     // Under the final name there is nothing, or (the kill landed just after the rename) a
     // complete tarball that verifies: never a partial one.
     const left = await readdir(out);
-    if (left.includes('xen-4.22.0.tar.gz')) expect((await runCli(['verify', join(out, 'xen-4.22.0.tar.gz')], { cwd: dir })).code).toBe(0);
+    if (left.includes('xen-4.22.0.tar.gz')) expect((await runInProcess(['verify', join(out, 'xen-4.22.0.tar.gz')], { cwd: dir })).code).toBe(0);
     else expect(left).not.toContain('SHA256SUMS');
     // The killed run's staging folder in $TMPDIR is there until the next release removes it.
     const staged = async () => (await readdir(tmpdir())).filter((n) => n.startsWith(`xenrel-release-${child.pid}-`));
@@ -257,34 +260,34 @@ describe('xenrel verify (CLI)', () => {
     const forged = join(x, 'forged.tar.gz');
     execFileSync('tar', ['-czf', forged, '-C', x, 'xen-4.22.0']);
 
-    const r = await runCli(['verify', forged, '--lock', join(dir, 'xenrel.lock')], { cwd: dir });
+    const r = await runInProcess(['verify', forged, '--lock', join(dir, 'xenrel.lock')], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/modified\s+seabios/);
     expect(r.stdout).toContain('modified .xenrel/sources/seabios/src/bios.c');
-    const j = JSON.parse((await runCli(['verify', forged, '--lock', join(dir, 'xenrel.lock'), '--json'], { cwd: dir })).stdout);
+    const j = JSON.parse((await runInProcess(['verify', forged, '--lock', join(dir, 'xenrel.lock'), '--json'], { cwd: dir })).stdout);
     expect(j.exitCode).toBe(1);
     const sb = j.verify.components.find((c: { name: string }) => c.name === 'seabios');
     expect(sb).toMatchObject({ status: 'modified', modified: ['.xenrel/sources/seabios/src/bios.c'] });
     expect(j.verify.components.find((c: { name: string }) => c.name === 'newlib').status).toBe('ok');
 
     // The vendored-tree form: a folder.
-    const d = await runCli(['verify', join(x, 'xen-4.22.0'), '--lock', join(dir, 'xenrel.lock')], { cwd: dir });
+    const d = await runInProcess(['verify', join(x, 'xen-4.22.0'), '--lock', join(dir, 'xenrel.lock')], { cwd: dir });
     expect(d.code).toBe(1);
     expect(d.stdout).toContain('modified .xenrel/sources/seabios/src/bios.c');
 
-    expect((await runCli(['verify', join(x, 'nope.tar.gz')], { cwd: dir })).code).toBe(2);
+    expect((await runInProcess(['verify', join(x, 'nope.tar.gz')], { cwd: dir })).code).toBe(2);
   });
 
   it('--upstream re-fetches every pin and fails when upstream no longer has the locked bytes', async () => {
     const dir = await gitProject();
     expect((await release(dir)).code).toBe(0);
     const tarball = join(dir, 'out', 'xen-4.22.0.tar.gz');
-    const ok = await runCli(['verify', tarball, '--upstream'], { cwd: dir, env: fx.env });
+    const ok = await runInProcess(['verify', tarball, '--upstream'], { cwd: dir, env: fx.env });
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout).toContain('upstream newlib: same content as the lock');
     server.setFile('/newlib-1.16.0.tar.gz', Buffer.concat([newlibTgz, Buffer.from('x')]));
     try {
-      const bad = await runCli(['verify', tarball, '--upstream'], { cwd: dir, env: fx.env });
+      const bad = await runInProcess(['verify', tarball, '--upstream'], { cwd: dir, env: fx.env });
       expect(bad.code).toBe(1);
       expect(bad.stdout).toMatch(/MISMATCH newlib/);
     } finally {

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, symlink, writeFile, chmod, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitFixtures } from '../helpers/git-repos.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 // A release of a git project reads the commit from git objects; these tests hold it to
@@ -73,7 +73,7 @@ async function project(opts: { attributes?: boolean } = {}): Promise<string> {
 }
 
 const release = (dir: string, cache: string, out: string, env: NodeJS.ProcessEnv = {}) =>
-  runCli(['release', '--cache', cache, '--out', out, '--level', '6'], { cwd: dir, env: { ...gitEnv(), ...env } });
+  runInProcess(['release', '--cache', cache, '--out', out, '--level', '6'], { cwd: dir, env: { ...gitEnv(), ...env } });
 
 const extract = async (tarball: string, args: string[] = ['-xzf']) => {
   const x = await tmp.make('xenrel-x-');
@@ -115,7 +115,7 @@ describe('release of a git project, from git objects', () => {
     expect(await readFile(join(ours, '.gitarchive-info'), 'utf8')).toBe(`Commit: ${git(dir, 'rev-parse', 'HEAD').trim()} ${EPOCH}\n`);
     expect(await readFile(join(ours, 'id.c'), 'utf8')).toMatch(/^\/\* \$Id: [0-9a-f]{40} \$ \*\/\n$/);
     expect((await stat(join(ours, 'mod', 'sub'))).isDirectory()).toBe(true);
-    expect((await runCli(['verify', join(dir, 'out', 'proj-1.0.tar.gz')], { cwd: dir })).code).toBe(0);
+    expect((await runInProcess(['verify', join(dir, 'out', 'proj-1.0.tar.gz')], { cwd: dir })).code).toBe(0);
   });
 
   it('cuts the same bytes from the git project as from a folder holding that commit', async () => {

@@ -3,7 +3,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DTC_COPYING, NEWLIB_COPYING, SEABIOS_COPYING, SourcesWorld, sha256Hex } from '../helpers/sources-project.js';
 import { cycloneDxErrors, spdxErrors } from '../helpers/sbom-validate.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 
 let w: SourcesWorld;
 let dir: string;
@@ -149,13 +149,13 @@ describe('xenrel sbom', () => {
 
   it('with an empty cache: lock facts only (no sha256, no license files), still valid', async () => {
     const empty = await w.tmp.make('xenrel-empty-cache-');
-    const r = await runCli(['sbom', '--cache', empty, '--format', 'spdx'], { cwd: dir, env: w.env });
+    const r = await runInProcess(['sbom', '--cache', empty, '--format', 'spdx'], { cwd: dir, env: w.env });
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as Spdx;
     expect(spdxErrors(doc)).toEqual([]);
     expect(doc.files ?? []).toEqual([]);
     expect(doc.packages.find((p) => p.name === 'newlib')!.checksums!.map((c) => c.algorithm)).toEqual(['SHA512']);
-    const cdx = await runCli(['sbom', '--cache', empty, '--format', 'cyclonedx'], { cwd: dir, env: w.env });
+    const cdx = await runInProcess(['sbom', '--cache', empty, '--format', 'cyclonedx'], { cwd: dir, env: w.env });
     expect(await cycloneDxErrors(JSON.parse(cdx.stdout))).toEqual([]);
   });
 

@@ -5,7 +5,7 @@
 import { appendFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { canUnshareNet, make, run } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { XenUpstreams, expectedBuilt, fixtureConfigYaml, writeXenTree } from '../helpers/xen-tree.js';
@@ -27,7 +27,7 @@ beforeAll(async () => {
   await writeXenTree(dir, up);
   await writeFile(join(dir, 'xenrel.config.yaml'), fixtureConfigYaml(up));
   env = { XENREL_CACHE: await tmp.make('xenrel-cache-') };
-  const lock = await runCli(['lock'], { cwd: dir, env });
+  const lock = await runInProcess(['lock'], { cwd: dir, env });
   expect(lock.code, lock.stderr).toBe(0);
 }, 120_000);
 
@@ -36,7 +36,7 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
-const xenrel = (...args: string[]) => runCli(args, { cwd: dir, env });
+const xenrel = (...args: string[]) => runInProcess(args, { cwd: dir, env });
 
 describe('xenrel vendor / clean', () => {
   test('vendor fetches what is missing, places everything; a second run has nothing to do', async () => {
@@ -104,7 +104,7 @@ describe('xenrel vendor / clean', () => {
     await writeXenTree(src, up);
     await writeFile(join(src, 'xenrel.config.yaml'), fixtureConfigYaml(up));
     const out = await tmp.make('xenrel-dist-');
-    const cli = (...args: string[]) => runCli(args, { cwd: src, env });
+    const cli = (...args: string[]) => runInProcess(args, { cwd: src, env });
     expect((await cli('lock')).code).toBe(0);
     const rel = await cli('release', '--prefix', 'xen-fixture', '--out', out);
     expect(rel.code, rel.stderr).toBe(0);

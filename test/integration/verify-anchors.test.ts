@@ -11,7 +11,7 @@ import { appendFile, chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { testGpg, type TestGpg } from '../helpers/gpg.js';
 import { hashDir } from '../../src/tree/walk.js';
@@ -49,7 +49,7 @@ beforeAll(async () => {
   await chmod(join(project, 'tools', 'misc', 'mktarball'), 0o755);
   // A user's own .config line, kept around xenrel's block.
   await writeFile(join(project, '.config'), 'debug := y\n');
-  const lock = await runCli(['lock', '--cache', cacheDir], { cwd: project, env: fx.env });
+  const lock = await runInProcess(['lock', '--cache', cacheDir], { cwd: project, env: fx.env });
   expect(lock.code, lock.stderr).toBe(0);
   for (const args of [
     ['init', '-q'],
@@ -57,7 +57,7 @@ beforeAll(async () => {
     ['commit', '-q', '-m', 'xen'],
   ])
     execFileSync('git', args, { cwd: project, env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
-  const r = await runCli(['release', '--cache', cacheDir, '--out', join(project, 'out')], { cwd: project, env: fx.env });
+  const r = await runInProcess(['release', '--cache', cacheDir, '--out', join(project, 'out')], { cwd: project, env: fx.env });
   expect(r.code, r.stderr).toBe(0);
   tarball = join(project, 'out', `${TOP}.tar.gz`);
   recordFile = join(project, 'out', `${TOP}.release.json`);
@@ -79,7 +79,7 @@ async function tampered(edit: (root: string) => Promise<void>): Promise<string> 
   return out;
 }
 
-const verify = (file: string, args: string[]) => runCli(['verify', file, ...args, '--json'], { cwd: project, env: fx.env });
+const verify = (file: string, args: string[]) => runInProcess(['verify', file, ...args, '--json'], { cwd: project, env: fx.env });
 const anchored = () => ['--lock', join(project, 'xenrel.lock'), '--record', recordFile];
 const upstream = () => ['--upstream', '--project-repo', `file://${project}`];
 
@@ -139,7 +139,7 @@ describe('verify accounts for every byte', () => {
       }
     }
     // The text output names it too.
-    const t = await runCli(['verify', forged, ...anchored()], { cwd: project });
+    const t = await runInProcess(['verify', forged, ...anchored()], { cwd: project });
     expect(t.code).toBe(1);
     expect(t.stdout).toContain('modified Makefile');
   });
@@ -229,7 +229,7 @@ describe('verify accounts for every byte', () => {
     const rec = JSON.parse(await readFile(recordFile, 'utf8'));
     rec.project.files = [...rec.project.files, `100644 ${'0'.repeat(64)} evil`];
     await writeFile(bad, JSON.stringify(rec));
-    const r = await runCli(['verify', tarball, '--record', bad], { cwd: project });
+    const r = await runInProcess(['verify', tarball, '--record', bad], { cwd: project });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/project\.files: the file lines do not hash to project\.tree/);
     expect(r.stderr).not.toMatch(/unexpected/i);
@@ -242,7 +242,7 @@ describe('verify accounts for every byte', () => {
       await writeFile(f, text.replace(/\tsources\/seabios\t/, '\tsources/../../../tmp/evil\t'));
     });
     for (const args of [[], ['--lock', join(project, 'xenrel.lock')]]) {
-      const r = await runCli(['verify', forged, ...args], { cwd: project });
+      const r = await runInProcess(['verify', forged, ...args], { cwd: project });
       expect(r.code, r.stderr).toBe(1);
       expect(r.stdout + r.stderr).toMatch(/\.xenrel\/shim\.tsv: malformed: line \d+ \(seabios\): store: must be relative, without \. or \.\. segments/);
       expect(r.stdout + r.stderr).not.toMatch(/unexpected error/);
@@ -251,7 +251,7 @@ describe('verify accounts for every byte', () => {
 
   it('release.json that does not fit its schema is a clear failure, exit 1', async () => {
     const forged = await tampered(async (root) => writeFile(join(root, '.xenrel/release.json'), '{"components":{"a":{"path":5}}}'));
-    const r = await runCli(['verify', forged], { cwd: project });
+    const r = await runInProcess(['verify', forged], { cwd: project });
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toMatch(/\.xenrel\/release\.json: /);
     expect(r.stdout + r.stderr).not.toMatch(/unexpected error|is not a function/);
@@ -287,7 +287,7 @@ describe('a signed release record (--record-key)', () => {
   it('signed by the given key: verified; every byte anchored', async () => {
     const text = await readFile(recordFile, 'utf8');
     const rec = await published(text, keyring.detachSign(fprRm, text));
-    const r = await runCli(['verify', tarball, '--lock', join(project, 'xenrel.lock'), '--record', rec, '--record-key', keyFile, '--json'], { cwd: project, env: fx.env });
+    const r = await runInProcess(['verify', tarball, '--lock', join(project, 'xenrel.lock'), '--record', rec, '--record-key', keyFile, '--json'], { cwd: project, env: fx.env });
     const doc = parse(r);
     expect(doc.exitCode, r.stderr).toBe(0);
     expect(doc.verify.anchors).toEqual({ lock: 'given', project: 'record' });
@@ -305,7 +305,7 @@ describe('a signed release record (--record-key)', () => {
       ['signature of another file', await published(text, keyring.detachSign(fprRm, 'something else\n'))],
     ];
     for (const [what, rec] of cases) {
-      const r = await runCli(['verify', tarball, '--record', rec, '--record-key', keyFile, '--json'], { cwd: project, env: fx.env });
+      const r = await runInProcess(['verify', tarball, '--record', rec, '--record-key', keyFile, '--json'], { cwd: project, env: fx.env });
       const doc = parse(r);
       expect(r.code, `${what}: ${r.stderr}`).toBe(1);
       expect(
@@ -317,7 +317,7 @@ describe('a signed release record (--record-key)', () => {
   });
 
   it('--record-key without --record is a usage error', async () => {
-    const r = await runCli(['verify', tarball, '--record-key', keyFile], { cwd: project, env: fx.env });
+    const r = await runInProcess(['verify', tarball, '--record-key', keyFile], { cwd: project, env: fx.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--record-key needs --record FILE/);
   });

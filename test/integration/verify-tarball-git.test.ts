@@ -4,7 +4,7 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 // `verify --upstream` holds a tarball component with an `upstreamGit` cross-reference to the
@@ -79,10 +79,10 @@ async function verifyUpstream(tarball: string, upstreamGit = cross()) {
   await writeFile(join(dir, 'xenrel.config.yaml'), config(tarball, upstreamGit));
   await writeFile(join(dir, 'Makefile'), 'all:\n');
   for (const args of [['lock'], ['release', '--out', join(dir, 'out')]]) {
-    const r = await runCli([...args, '--cache', cache], { cwd: dir, env: fx.env });
+    const r = await runInProcess([...args, '--cache', cache], { cwd: dir, env: fx.env });
     expect(r.code, r.stderr).toBe(0);
   }
-  return runCli(['verify', join(dir, 'out', 'proj-1.0.tar.gz'), '--upstream', '--cache', cache], { cwd: dir, env: fx.env });
+  return runInProcess(['verify', join(dir, 'out', 'proj-1.0.tar.gz'), '--upstream', '--cache', cache], { cwd: dir, env: fx.env });
 }
 
 const lines = (out: string) => out.split('\n').filter((l) => /^(ok|differs) +lib {2}tarball|^ {4}(only|differs|generated)/.test(l));
@@ -129,12 +129,12 @@ describe('verify --upstream: a tarball component against its git tag', () => {
       ],
     ] as const) {
       await writeFile(join(dir, 'xenrel.config.yaml'), config('equal.tar.gz', upstreamGit));
-      const r = await runCli(['lock'], { cwd: dir, env: fx.env });
+      const r = await runInProcess(['lock'], { cwd: dir, env: fx.env });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(message);
     }
     await writeFile(join(dir, 'xenrel.config.yaml'), `version: 1\nname: proj\ncomponents:\n  lib:\n    git: ${lib.url}\n    ref: v1.0\n    path: libs/lib\n${cross()}`);
-    const r = await runCli(['lock'], { cwd: dir, env: fx.env });
+    const r = await runInProcess(['lock'], { cwd: dir, env: fx.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('components.lib.upstreamGit: "upstreamGit" applies to a url (tarball) source: a git source is its own git');
   });

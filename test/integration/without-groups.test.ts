@@ -4,7 +4,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs();
@@ -57,7 +57,7 @@ components:
 `,
     );
     const cache = join(dir, '.cache');
-    const run = (...args: string[]) => runCli([...args, '--cache', cache], { cwd: dir, env: fx.env });
+    const run = (...args: string[]) => runInProcess([...args, '--cache', cache], { cwd: dir, env: fx.env });
     expect((await run('lock')).code).toBe(0);
     const v = await run('vendor', '--without', 'stubdom');
     expect(v.code, v.stderr).toBe(0);
