@@ -128,7 +128,10 @@ describe('xenrel export', () => {
     expect((await w.cli(dir, ['export', '--format', 'yocto', '--out', 'y.inc', '--without', 'nope'])).code).toBe(2);
     const empty = await w.tmp.make('xenrel-empty-');
     const d = await w.tmp.make();
-    const r = await (await import('../helpers/in-process.js')).runInProcess(['export', '--format', 'fedora', '--out', join(d, 'sources'), '--cache', empty], { cwd: dir, env: w.env });
+    const r = await (await import('../helpers/in-process.js')).runInProcess(['export', '--format', 'fedora', '--out', join(d, 'sources'), '--cache', empty], {
+      cwd: dir,
+      env: w.env,
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/not in the cache|xenrel fetch/);
     expect(await readdir(d)).not.toContain('sources');
