@@ -5,7 +5,8 @@ import { fsyncDir } from '../util/atomic.js';
 
 /**
  * Replacing a folder or file "old or new, never half": the new content is built under a
- * staging name beside the target, then swapped in with two renames. Between them a crash
+ * staging name beside the target, then swapped in: a file by one rename over it, a folder by
+ * two renames (a folder cannot be renamed over a non-empty one). Between them a crash
  * leaves the old content under `.<name>.xenrel-old-*`; `recoverSiblings` puts it back (or
  * drops it once the new content is in place) on the next run.
  */
@@ -26,7 +27,12 @@ export async function exists(p: string): Promise<boolean> {
 export async function swapInto(staged: string, target: string): Promise<void> {
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
-  if (await exists(target)) {
+  const now = await lstat(target).catch(() => undefined);
+  // A file over a file (or link): one rename replaces it, so there is never a moment without either.
+  if (now && !now.isDirectory() && !(await lstat(staged)).isDirectory()) {
+    await rename(staged, target);
+    await fsyncDir(parent);
+  } else if (now) {
     const old = join(parent, `.${basename(target)}${OLD_TAG}${suffix()}`);
     await rename(target, old);
     await rename(staged, target);
