@@ -138,11 +138,7 @@ export class MemberReader {
         return null;
       }
       const at = this.at();
-      if (!checksumOk(block)) throw fatal('E_TAR_CHECKSUM', this.last, `header checksum mismatch at ${at} (offset ${this.src.offset - BLOCK})`);
-      if (this.src.offset === BLOCK && !bsdtarRecognises(block))
-        throw fatal('E_TAR_BAD_HEADER', ARCHIVE, 'the first header has a numeric field with stray characters: GNU tar reads it, bsdtar does not take the file for a tar archive');
-      const h = parseHeader(block);
-      if (h.size === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid size field at ${at}`);
+      const h = this.decode(block);
       const t = h.typeflag;
       if (t === 'X') throw fatal('E_TAR_AMBIGUOUS', this.last, `Solaris extended header (type X) at ${at}: GNU tar reads it as pax, bsdtar does not read every record alike`);
       // One pax header, or one GNU long name and one long link, before an entry: that is all any
@@ -202,7 +198,7 @@ export class MemberReader {
         continue;
       }
 
-      const m = this.member(h, at, metaSeen, local, longName, longLink);
+      const m = this.member(h, metaSeen, local, longName, longLink);
       if (t === 'S') await this.oldGnuSparse(block, m, at);
       else if (isFileType(t) && (m.pax.size || sparseOffsets || sparseLengths)) this.paxSparse(m, m.pax, sparseOffsets ?? [], sparseLengths ?? []);
       this.lastName = m.name;
@@ -223,24 +219,25 @@ export class MemberReader {
     // x g L K X S: meta and sparse headers take the reading path
     if (t === 0x78 || t === 0x67 || t === 0x4c || t === 0x4b || t === 0x58 || t === 0x53 || isZeroBlock(block)) return undefined;
     this.src.readNow(BLOCK);
-    if (!checksumOk(block)) throw fatal('E_TAR_CHECKSUM', this.last, `header checksum mismatch at ${this.at()} (offset ${this.src.offset - BLOCK})`);
-    const h = parseHeader(block);
-    if (h.size === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid size field at ${this.at()}`);
-    const m = this.member(h, undefined, false, undefined, undefined, undefined);
+    const h = this.decode(block);
+    const m = this.member(h, false, undefined, undefined, undefined);
     if (isFileType(h.typeflag) && m.pax.size) this.paxSparse(m, m.pax, [], []);
     this.lastName = m.name;
     return m;
   }
 
-  /** A real entry's member from its header and the meta headers before it (`at`: where, for messages). */
-  private member(
-    h: RawHeader,
-    at: string | undefined,
-    metaSeen: boolean,
-    local: Map<string, Buffer> | undefined,
-    longName: Buffer | undefined,
-    longLink: Buffer | undefined,
-  ): Member {
+  /** The header just read (`block`), checked as GNU tar and bsdtar check it. */
+  private decode(block: Uint8Array): RawHeader & { size: bigint } {
+    if (!checksumOk(block)) throw fatal('E_TAR_CHECKSUM', this.last, `header checksum mismatch at ${this.at()} (offset ${this.src.offset - BLOCK})`);
+    if (this.src.offset === BLOCK && !bsdtarRecognises(block))
+      throw fatal('E_TAR_BAD_HEADER', ARCHIVE, 'the first header has a numeric field with stray characters: GNU tar reads it, bsdtar does not take the file for a tar archive');
+    const h = parseHeader(block);
+    if (h.size === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid size field at ${this.at()}`);
+    return h as RawHeader & { size: bigint };
+  }
+
+  /** A real entry's member from its header and the meta headers before it. */
+  private member(h: RawHeader & { size: bigint }, metaSeen: boolean, local: Map<string, Buffer> | undefined, longName: Buffer | undefined, longLink: Buffer | undefined): Member {
     const t = h.typeflag;
     // Pax and GNU long-name headers come before ustar or GNU headers; GNU tar and bsdtar
     // read a pre-POSIX (v7) header after one differently (GNU tar loses its place).
@@ -248,12 +245,12 @@ export class MemberReader {
       throw fatal(
         'E_TAR_AMBIGUOUS',
         this.last,
-        `a pax or long-name header is followed by a header without the ustar magic at ${at ?? this.at()}: GNU tar and bsdtar read it differently`,
+        `a pax or long-name header is followed by a header without the ustar magic at ${this.at()}: GNU tar and bsdtar read it differently`,
       );
     // A real entry: GNU tar decodes its mode, time stamp and owner fields, and exits 2 on a bad one.
     if (h.mode === null || h.mtime === null || h.uid === null || h.gid === null) {
       const field = h.mode === null ? 'mode' : h.mtime === null ? 'mtime' : h.uid === null ? 'uid' : 'gid';
-      throw fatal('E_TAR_BAD_HEADER', this.last, `invalid ${field} field at ${at ?? this.at()}`);
+      throw fatal('E_TAR_BAD_HEADER', this.last, `invalid ${field} field at ${this.at()}`);
     }
     this.index++;
     const pax = local?.size ? new Map([...this.globals, ...local]) : this.globalsOnly();
@@ -267,7 +264,7 @@ export class MemberReader {
     const name = sparseName ?? pax.get('path') ?? longName ?? h.name;
     const linkname = pax.get('linkpath') ?? longLink ?? h.linkname;
     const paxSize = pax.size ? decimal(pax.get('size'), 'size', name.toString('latin1')) : undefined;
-    const declaredSize = paxSize !== undefined ? BigInt(paxSize) : h.size!;
+    const declaredSize = paxSize !== undefined ? BigInt(paxSize) : h.size;
     const trailingSlashDir = (t === TYPE.file || t === TYPE.oldFile || t === TYPE.contiguous) && name.at(-1) === 0x2f;
     const stored = NO_DATA_TYPES.has(t) || trailingSlashDir ? 0n : declaredSize;
     if (stored > MAX_SAFE) throw fatal('E_TAR_LIMIT', name.toString('latin1'), `entry of ${stored} bytes`);
