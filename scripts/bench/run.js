@@ -9,6 +9,8 @@
 //   XENREL_BENCH_XEN=DIR       a Xen git repository (e.g. a bare mirror), released at
 //   XENREL_BENCH_XEN_REF=RELEASE-4.22.0
 //   XENREL_BENCH_KEEP=1        keep the work folder
+//   XENREL_BENCH_ONLY=verify,hash  only these groups (release, verify, hash, startup, xen, big);
+//                              verify without release makes its tarball with one untimed release
 //
 // Every measurement runs the command a user runs (the built `xenrel`, through its #! line)
 // and the baseline, alternately: A B A B … (A B C for two baselines). Each pair gives a
@@ -31,6 +33,10 @@ const BIG_MB = num('XENREL_BENCH_BIG_MB', 0);
 const XEN = env.XENREL_BENCH_XEN;
 const XEN_REF = env.XENREL_BENCH_XEN_REF || 'RELEASE-4.22.0';
 const KEEP = env.XENREL_BENCH_KEEP === '1';
+const GROUPS = ['release', 'verify', 'hash', 'startup', 'xen', 'big'];
+const ONLY = env.XENREL_BENCH_ONLY ? env.XENREL_BENCH_ONLY.split(',').map((g) => g.trim()) : GROUPS;
+for (const g of ONLY) if (!GROUPS.includes(g)) throw new Error(`XENREL_BENCH_ONLY: unknown group ${g} (known: ${GROUPS.join(', ')})`);
+const want = (g) => ONLY.includes(g);
 // The installed command: package.json's bin, run through its #! line.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin.xenrel);
@@ -240,57 +246,68 @@ try {
   const coldBlobCache = { before: () => rmSync(blobCache, { recursive: true, force: true }) };
   sh(`find '${folder}' -type f -exec cat {} + > /dev/null; git -C '${tree}' archive HEAD > /dev/null`); // warm the page cache for everyone
 
-  console.log('release of the git project (first release of the commit: blob-hash cache empty)');
-  for (const level of [6, 9])
+  if (want('release')) {
+    console.log('release of the git project (first release of the commit: blob-hash cache empty)');
+    for (const level of [6, 9])
+      await compare(
+        `release git -${level}`,
+        release(tree, level),
+        zs.map((z) => gitArchive(tree, level, z)),
+        coldBlobCache,
+      );
+    console.log('re-release of the same commit (blob-hash cache warm)');
     await compare(
-      `release git -${level}`,
-      release(tree, level),
-      zs.map((z) => gitArchive(tree, level, z)),
-      coldBlobCache,
+      're-release git -6',
+      release(tree, 6),
+      zs.map((z) => gitArchive(tree, 6, z)),
     );
-  console.log('re-release of the same commit (blob-hash cache warm)');
-  await compare(
-    're-release git -6',
-    release(tree, 6),
-    zs.map((z) => gitArchive(tree, 6, z)),
-  );
-  console.log('release of the folder project');
-  for (const level of [6, 9])
-    await compare(
-      `release folder -${level}`,
-      release(folder, level),
-      zs.map((z) => gnuTar(folder, level, z)),
-    );
-
+    console.log('release of the folder project');
+    for (const level of [6, 9])
+      await compare(
+        `release folder -${level}`,
+        release(folder, level),
+        zs.map((z) => gnuTar(folder, level, z)),
+      );
+  }
   const tarball = join(out, 'bench-1.0.tar.gz');
-  const o = statSync(tarball).size;
-  sh(`tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@${MTIME} -cf - . | gzip -n -9 > '${join(base, 'gnu.tar.gz')}'`, folder);
-  const g = statSync(join(base, 'gnu.tar.gz')).size;
-  console.log(`  size at -9: xenrel ${(o / 2 ** 20).toFixed(1)} MiB, tar | gzip -n -9 ${(g / 2 ** 20).toFixed(1)} MiB (${((o / g - 1) * 100).toFixed(1)}%)`);
+  if (!want('release')) {
+    if (want('verify')) await release(folder, 9).run();
+  } else {
+    const o = statSync(tarball).size;
+    sh(`tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@${MTIME} -cf - . | gzip -n -9 > '${join(base, 'gnu.tar.gz')}'`, folder);
+    const g = statSync(join(base, 'gnu.tar.gz')).size;
+    console.log(`  size at -9: xenrel ${(o / 2 ** 20).toFixed(1)} MiB, tar | gzip -n -9 ${(g / 2 ** 20).toFixed(1)} MiB (${((o / g - 1) * 100).toFixed(1)}%)`);
+  }
 
-  console.log('verify');
-  await compare('verify', { run: () => timed([CLI, 'verify', tarball, '-q'], base) }, [
-    { name: 'gzip -dc | sha256sum', run: () => timed(`gzip -dc '${tarball}' | sha256sum > /dev/null`, base) },
-  ]);
+  if (want('verify')) {
+    console.log('verify');
+    await compare('verify', { run: () => timed([CLI, 'verify', tarball, '-q'], base) }, [
+      { name: 'gzip -dc | sha256sum', run: () => timed(`gzip -dc '${tarball}' | sha256sum > /dev/null`, base) },
+    ]);
+  }
 
-  console.log(`tree hash (${HASH_FILES} files)`);
-  const small = join(base, 'hash-tree');
-  mkdirSync(small);
-  generate(small, HASH_FILES, 0, 7);
-  rmSync(join(small, 'blobs'), { recursive: true, force: true });
-  sh(`find '${small}' -type f -exec cat {} + > /dev/null`);
-  await compare('xenrel hash', { run: () => timed([CLI, 'hash', small], base) }, [
-    {
-      name: 'find | sort | xargs sha256sum | sha256sum',
-      run: () => timed(`cd '${small}' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`, base),
-    },
-  ]);
+  if (want('hash')) {
+    console.log(`tree hash (${HASH_FILES} files)`);
+    const small = join(base, 'hash-tree');
+    mkdirSync(small);
+    generate(small, HASH_FILES, 0, 7);
+    rmSync(join(small, 'blobs'), { recursive: true, force: true });
+    sh(`find '${small}' -type f -exec cat {} + > /dev/null`);
+    await compare('xenrel hash', { run: () => timed([CLI, 'hash', small], base) }, [
+      {
+        name: 'find | sort | xargs sha256sum | sha256sum',
+        run: () => timed(`cd '${small}' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`, base),
+      },
+    ]);
+  }
 
-  console.log('start-up');
-  await compare('xenrel --version', { run: () => timed([CLI, '--version'], base) }, [{ name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) }]);
-  await compare('xenrel --help', { run: () => timed([CLI, '--help'], base) }, [{ name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) }]);
+  if (want('startup')) {
+    console.log('start-up');
+    await compare('xenrel --version', { run: () => timed([CLI, '--version'], base) }, [{ name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) }]);
+    await compare('xenrel --help', { run: () => timed([CLI, '--help'], base) }, [{ name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) }]);
+  }
 
-  if (XEN) {
+  if (XEN && want('xen')) {
     const xen = join(base, 'xen');
     sh(`git clone -q --no-checkout '${XEN}' '${xen}' && git -C '${xen}' checkout -q -b bench '${XEN_REF}'`);
     writeFileSync(join(xen, 'xenrel.config.yaml'), CONFIG('xen'));
@@ -319,7 +336,7 @@ try {
     ]);
   }
 
-  if (XEN) {
+  if (XEN && want('xen')) {
     // The same Xen tree with its git components locked and fetched, as a release manager has
     // it: generated stand-ins for qemu-xen (text, 4,000 files) and SeaBIOS (text and a blob),
     // served over file://. The baseline archives the tree and each component with git archive
@@ -355,7 +372,7 @@ try {
     );
   }
 
-  if (BIG_MB > 0) {
+  if (BIG_MB > 0 && want('big')) {
     const big = join(base, 'big');
     mkdirSync(big);
     t0 = Date.now();
