@@ -1,5 +1,5 @@
 # ---- git part of the xenrel shim (scripts/shim/git.sh) ----
-# Serves the git calls Xen's make and scripts/git-checkout.sh make (xen-facts decision 3)
+# Serves the git calls Xen's make and scripts/git-checkout.sh make
 # from .xenrel/sources/, without .git and without network:
 #   clone URL DIR                        copy of the locked tree, verified
 #   fetch origin [REV], branch -D dummy, checkout -b dummy REV|FETCH_HEAD

@@ -5,7 +5,8 @@ import { LinkTree } from './link-resolve.js';
 /**
  * xenrel's entry policy for every tar it reads or writes, stated once.
  * Each rule has a stable code; a finding names the code and the entry.
- * Sources: ../shared/hostile-inputs.md §1.3/§1.4 (GNU tar, bsdtar, Go x/mod/zip, PEP 706).
+ * The rules follow what GNU tar, bsdtar, Go's x/mod/zip and Python's tarfile filters (PEP 706)
+ * refuse or normalise.
  * Nothing is "stripped and continued": pinned sources never need it, so an anomaly means tampering.
  */
 export const RULES = {

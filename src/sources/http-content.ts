@@ -1,6 +1,6 @@
 /**
  * Downloaded bytes in the cache: a cacache store (cache.contentDir) keyed by the sha512 SRI
- * of the bytes. Every read re-hashes what it reads (G4): a corrupt object is an error, never
+ * of the bytes. Every read re-hashes what it reads: a corrupt object is an error, never
  * silently used; `checkCachedContent` removes it so the caller can fetch it again.
  *
  * Integrities pinned with sha256/sha384 only (a config `integrity:`) are found through an

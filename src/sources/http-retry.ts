@@ -1,7 +1,7 @@
 /**
  * When and how long to wait before trying an HTTP source again.
  *
- * Policy (hostile-inputs §5, G13): only transient failures are retried — connection
+ * Policy: only transient failures are retried — connection
  * errors, timeouts, and 408/429/500/502/503/504. Delays grow exponentially with full
  * jitter (a random delay in [0, min(cap, base·2^n)]), so many clients that failed together
  * do not come back together. A server's Retry-After wins over the computed delay but is

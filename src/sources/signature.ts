@@ -1,5 +1,5 @@
 /**
- * OpenPGP signatures (hostile-inputs §4 "Signatures", G5): where a component names
+ * OpenPGP signatures: where a component names
  * `signingKey:` (a public key file, relative to the config), its signed git tag or its
  * detached tarball signature (`<url>.asc`, else `<url>.sig`) is verified with `gpg --verify`
  * against that key ONLY — a temporary GNUPGHOME holding nothing else, so the user's

@@ -12,7 +12,7 @@
  *      expected integrity and size, and only then copied into the store. Unverified bytes
  *      are never published.
  *
- * Transport policy (hostile-inputs §4, G6):
+ * Transport policy:
  *   - https is always allowed, with Node's TLS verification (never disabled; `extraCa` adds
  *     trusted roots, it does not relax checking).
  *   - plain http is allowed only when the caller pins the integrity (`expected`), because

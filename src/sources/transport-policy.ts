@@ -1,5 +1,5 @@
 /**
- * Transport rules that are not specific to one fetcher (hostile-inputs §4, G5/G6):
+ * Transport rules that are not specific to one fetcher:
  *
  * - A git source over an unauthenticated transport (`git://`, plain `http://`) may be locked
  *   only when its ref is a full commit id: then the content is named by its hash and git

@@ -7,7 +7,8 @@ import { lockedPins, makeValue, TREE_PINS_VAR, type PinAssignment } from '../xen
 /**
  * The lines xenrel owns in Xen's `.config`. Config.mk `-include`s `.config` first and
  * `make distclean` keeps it; an `override` there beats the later `FETCHER :=` of
- * config/Tools.mk and config/Stubdom.mk and the command line (xen-facts decision 2).
+ * config/Tools.mk and config/Stubdom.mk and the command line: the one place that switches
+ * Xen's fetcher for every sub-make.
  * Everything outside the block is the user's and is kept byte for byte.
  */
 export const BLOCK_BEGIN = '# BEGIN xenrel (managed by xenrel vendor; do not edit)';

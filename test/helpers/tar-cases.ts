@@ -224,49 +224,49 @@ export function buildCases(work: string): TarCase[] {
   raw('volume label', [rawEntry({ name: 'label', type: 'V' }), top], 'refuse', 'E_TAR_SPECIAL');
   raw('pax header then end of archive', [top, pax({ path: 'top/x' })], 'refuse', 'E_TAR_TRUNCATED');
   raw('invalid pax size', [top, pax({ size: '12x' }), file('top/x')], 'refuse', 'E_TAR_BAD_HEADER');
-  // hostile-inputs §1.4
-  raw('§1.4.1 ../evil', [top, file('../evil')], 'refuse', 'E_TAR_TRAVERSAL', '../evil');
-  raw('§1.4.1 a/../../evil', [top, file('top/../../evil')], 'refuse', 'E_TAR_TRAVERSAL');
-  raw('§1.4.2 absolute', [top, file('/tmp/xenrel-abs-x')], 'refuse', 'E_TAR_ABSOLUTE');
-  raw('§1.4.2 ////absolute', [top, file('////tmp/xenrel-abs-x')], 'refuse', 'E_TAR_ABSOLUTE');
-  raw('§1.4.3 C:\\ drive', [top, file('C:\\Windows\\x')], 'refuse', 'E_TAR_DRIVE');
-  raw('§1.4.3 UNC share', [top, file('\\\\srv\\share\\x')], 'refuse', 'E_TAR_DRIVE');
-  raw('§1.4.4 backslash', [top, file('top\\..\\..\\evil')], 'refuse', 'E_TAR_BACKSLASH');
-  raw('§1.4.5 symlink to /etc', [top, symlink('top/l', '/etc')], 'refuse', 'E_TAR_LINK_ESCAPE', 'top/l');
+  // Malicious archives: traversal, absolute paths, links out, special files, limits.
+  raw('../evil', [top, file('../evil')], 'refuse', 'E_TAR_TRAVERSAL', '../evil');
+  raw('a/../../evil', [top, file('top/../../evil')], 'refuse', 'E_TAR_TRAVERSAL');
+  raw('absolute', [top, file('/tmp/xenrel-abs-x')], 'refuse', 'E_TAR_ABSOLUTE');
+  raw('////absolute', [top, file('////tmp/xenrel-abs-x')], 'refuse', 'E_TAR_ABSOLUTE');
+  raw('C:\\ drive', [top, file('C:\\Windows\\x')], 'refuse', 'E_TAR_DRIVE');
+  raw('UNC share', [top, file('\\\\srv\\share\\x')], 'refuse', 'E_TAR_DRIVE');
+  raw('backslash', [top, file('top\\..\\..\\evil')], 'refuse', 'E_TAR_BACKSLASH');
+  raw('symlink to /etc', [top, symlink('top/l', '/etc')], 'refuse', 'E_TAR_LINK_ESCAPE', 'top/l');
   cases.at(-1)!.absoluteLink = true;
-  raw('§1.4.6 symlink ../../..', [top, symlink('top/l', '../../..')], 'refuse', 'E_TAR_LINK_ESCAPE', 'top/l');
-  raw('§1.4.7 dir, symlink of the same name, file through it', [dir('top/d'), symlink('top/d', '/tmp/out'), file('top/d/pwn')], 'refuse', 'E_TAR_DUPLICATE');
-  raw('§1.4.8 write through an internal link', [top, dir('top/sub'), symlink('top/l', 'sub'), file('top/l/x')], 'refuse', 'E_TAR_THROUGH_LINK');
-  raw('§1.4.9 hard link to /etc/passwd', [top, hardlink('top/h', '/etc/passwd')], 'refuse', 'E_TAR_HARDLINK', 'top/h');
-  raw('§1.4.10 symlink .. then hard link through it', [top, symlink('top/s', '..'), hardlink('top/h', 'top/s/../outside')], 'refuse', 'E_TAR_HARDLINK');
-  raw('§1.4.11 drive-relative link target', [top, symlink('top/l', 'C:../../x')], 'refuse', 'E_TAR_DRIVE', 'top/l');
-  raw('§1.4.12 character device', [top, rawEntry({ name: 'top/dev', type: '3' })], 'refuse', 'E_TAR_SPECIAL', 'top/dev');
-  raw('§1.4.12 FIFO', [top, rawEntry({ name: 'top/fifo', type: '6' })], 'refuse', 'E_TAR_SPECIAL', 'top/fifo');
-  raw('§1.4.13 uid 0 / uname root', [top, file('top/r', 'r', { uid: 0, uname: 'root', mode: 0o777 })], 'accept');
+  raw('symlink ../../..', [top, symlink('top/l', '../../..')], 'refuse', 'E_TAR_LINK_ESCAPE', 'top/l');
+  raw('dir, symlink of the same name, file through it', [dir('top/d'), symlink('top/d', '/tmp/out'), file('top/d/pwn')], 'refuse', 'E_TAR_DUPLICATE');
+  raw('write through an internal link', [top, dir('top/sub'), symlink('top/l', 'sub'), file('top/l/x')], 'refuse', 'E_TAR_THROUGH_LINK');
+  raw('hard link to /etc/passwd', [top, hardlink('top/h', '/etc/passwd')], 'refuse', 'E_TAR_HARDLINK', 'top/h');
+  raw('symlink .. then hard link through it', [top, symlink('top/s', '..'), hardlink('top/h', 'top/s/../outside')], 'refuse', 'E_TAR_HARDLINK');
+  raw('drive-relative link target', [top, symlink('top/l', 'C:../../x')], 'refuse', 'E_TAR_DRIVE', 'top/l');
+  raw('character device', [top, rawEntry({ name: 'top/dev', type: '3' })], 'refuse', 'E_TAR_SPECIAL', 'top/dev');
+  raw('FIFO', [top, rawEntry({ name: 'top/fifo', type: '6' })], 'refuse', 'E_TAR_SPECIAL', 'top/fifo');
+  raw('uid 0 / uname root', [top, file('top/r', 'r', { uid: 0, uname: 'root', mode: 0o777 })], 'accept');
   raw(
-    '§1.4.15 8 EiB base-256 size',
+    '8 EiB base-256 size',
     [top, rawEntry({ name: 'top/huge', sizeField: Buffer.from([0x80, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0]) }, 'short')],
     'refuse',
     'E_TAR_LIMIT',
     'top/huge',
     { end: false },
   );
-  raw('§1.4.17 path depth 5000', [top, pax({ path: `top/${Array(5000).fill('a').join('/')}` }), file('placeholder')], 'refuse', 'E_TAR_LIMIT');
-  raw('§1.4.18 10,000-byte component', [top, pax({ path: `top/${'n'.repeat(10_000)}` }), file('placeholder')], 'refuse', 'E_TAR_LIMIT');
-  raw('§1.4.19 global pax path', [pax({ path: '../x' }, true), top, a], 'refuse', 'E_TAR_GLOBAL_PAX');
-  raw('§1.4.20 duplicate', [top, file('top/x', 'one'), file('top/x', 'two')], 'refuse', 'E_TAR_DUPLICATE', 'top/x');
-  raw('§1.4.21 case collision', [top, file('top/README'), file('top/readme')], 'refuse', 'E_TAR_COLLISION', 'top/readme');
-  raw('§1.4.21 NFC/NFD', [top, file('top/\u00e9'), file('top/e\u0301')], 'refuse', 'E_TAR_NOT_NFC');
-  raw('§1.4.23 symlink named ./', [top, symlink('./', 'top')], 'refuse', 'E_TAR_BAD_PATH');
-  raw('§1.4.23 x/..', [top, dir('top/x/..')], 'refuse', 'E_TAR_TRAVERSAL');
-  raw('§1.4.24 bad header checksum', [top, rawEntry({ name: 'top/a', checksumDelta: 1 }, 'x')], 'refuse', 'E_TAR_CHECKSUM', 'top');
-  raw('§1.4.24 truncated entry', [top, rawEntry({ name: 'top/a', size: 4000 }, 'short')], 'refuse', 'E_TAR_TRUNCATED', undefined, { end: false });
+  raw('path depth 5000', [top, pax({ path: `top/${Array(5000).fill('a').join('/')}` }), file('placeholder')], 'refuse', 'E_TAR_LIMIT');
+  raw('10,000-byte component', [top, pax({ path: `top/${'n'.repeat(10_000)}` }), file('placeholder')], 'refuse', 'E_TAR_LIMIT');
+  raw('global pax path', [pax({ path: '../x' }, true), top, a], 'refuse', 'E_TAR_GLOBAL_PAX');
+  raw('duplicate', [top, file('top/x', 'one'), file('top/x', 'two')], 'refuse', 'E_TAR_DUPLICATE', 'top/x');
+  raw('case collision', [top, file('top/README'), file('top/readme')], 'refuse', 'E_TAR_COLLISION', 'top/readme');
+  raw('NFC/NFD', [top, file('top/\u00e9'), file('top/e\u0301')], 'refuse', 'E_TAR_NOT_NFC');
+  raw('symlink named ./', [top, symlink('./', 'top')], 'refuse', 'E_TAR_BAD_PATH');
+  raw('x/..', [top, dir('top/x/..')], 'refuse', 'E_TAR_TRAVERSAL');
+  raw('bad header checksum', [top, rawEntry({ name: 'top/a', checksumDelta: 1 }, 'x')], 'refuse', 'E_TAR_CHECKSUM', 'top');
+  raw('truncated entry', [top, rawEntry({ name: 'top/a', size: 4000 }, 'short')], 'refuse', 'E_TAR_TRUNCATED', undefined, { end: false });
   const tgz = gzipSync(rawTar([top, a]));
   writeFileSync(out('raw-truncated.tar.gz'), tgz.subarray(0, tgz.length - 10));
-  add('§1.4.24 truncated gzip', out('raw-truncated.tar.gz'), 'refuse', 'E_TAR_TRUNCATED');
+  add('truncated gzip', out('raw-truncated.tar.gz'), 'refuse', 'E_TAR_TRUNCATED');
   const bad = Buffer.from(tgz);
   bad[bad.length - 6]! ^= 0xff;
   writeFileSync(out('raw-badcrc.tar.gz'), bad);
-  add('§1.4.24 bad gzip CRC', out('raw-badcrc.tar.gz'), 'refuse', 'E_TAR_COMPRESSION');
+  add('bad gzip CRC', out('raw-badcrc.tar.gz'), 'refuse', 'E_TAR_COMPRESSION');
   return cases;
 }

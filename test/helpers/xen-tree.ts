@@ -1,6 +1,6 @@
 /**
- * A small Xen-like tree whose Makefiles fetch the way Xen's do (see /work/shared/xen-facts.md;
- * written from those facts, no Xen file copied), kept as plain files in test/fixtures/xen-tree,
+ * A small Xen-like tree whose Makefiles fetch the way Xen's do (written from what
+ * Xen's build does, no Xen file copied), kept as plain files in test/fixtures/xen-tree,
  * plus its upstreams: git repositories served
  * by `git daemon` on 127.0.0.1 and tarballs on a loopback HTTP server. Every upstream is a
  * network URL, so `make` inside a network namespace without xenrel really fails.

@@ -1,5 +1,5 @@
 /**
- * Mutated inputs through whole commands (issue 14): a real project (a git repository over
+ * Mutated inputs through whole commands: a real project (a git repository over
  * file://, a tarball on a 127.0.0.1 HTTP server, a local file) is locked once; then its
  * xenrel.config.yaml and xenrel.lock are mutated with fixed seeds and each case goes
  * through `lock --check`, `status`, `sbom` and `verify DIR --lock`. The commands run

@@ -1,5 +1,5 @@
 /**
- * Concurrency (issue 7, hostile-inputs §6.13, G12): several `xenrel fetch` processes on one
+ * Concurrency: several `xenrel fetch` processes on one
  * cache, and a `vendor` racing a `fetch`, all succeed; the cache ends with one copy of each
  * object, one git mirror, and is well-formed.
  */

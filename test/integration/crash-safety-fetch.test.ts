@@ -1,5 +1,5 @@
 /**
- * Crash safety of `fetch` (issue 7, hostile-inputs §5, §6.12/§6.14): the built CLI is
+ * Crash safety of `fetch`: the built CLI is
  * SIGKILLed with its process group at fractions of a full run and at points of the big
  * download. After each kill the lockfile is untouched and the cache well-formed; the rerun
  * (locks aged past their stale time) downloads nothing the cache held (requests counted on

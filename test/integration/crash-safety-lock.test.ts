@@ -1,5 +1,5 @@
 /**
- * Crash safety of `lock` (issue 7, hostile-inputs §5 "loses no data", §6.12/§6.14): the built
+ * Crash safety of `lock`: the built
  * CLI is SIGKILLed with its process group at points of a full run. After each kill the
  * lockfile is absent or complete (it parses and equals the reference) and the cache is
  * well-formed (every content object re-hashes to its name, every git mirror under its final

@@ -1,5 +1,5 @@
 /**
- * Crash safety of `release` (issue 7, hostile-inputs §5, §6.12/§6.14): the built CLI is
+ * Crash safety of `release`: the built CLI is
  * SIGKILLed at fractions of a full run. After each kill the output folder has nothing under
  * the final name unless it is the complete, byte-identical tarball (and SHA256SUMS); the
  * rerun (locks aged past their stale time) downloads nothing, writes the same bytes and

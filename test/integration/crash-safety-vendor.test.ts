@@ -1,5 +1,5 @@
 /**
- * Crash safety of `vendor` (issue 7, hostile-inputs §5, §6.12/§6.14): a tree vendored at v1
+ * Crash safety of `vendor`: a tree vendored at v1
  * is re-vendored at v2 and SIGKILLed at fractions of a full run. After each kill every
  * vendored component (store and materialised path) is entirely old or new, never a mix, and
  * the vendored lock copy is old or new; the rerun (locks aged past their stale time) repairs

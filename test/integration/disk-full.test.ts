@@ -1,5 +1,5 @@
 /**
- * Disk full (issue 7, hostile-inputs §5 ENOSPC, §6.11) for `vendor` and `release`, the
+ * Disk full for `vendor` and `release`, the
  * fetch being done: the tree or output folder sits on a small real tmpfs, mounted in a
  * private mount namespace (`unshare -rm`) around one CLI run. Expected: exit 3 with
  * E_NOSPACE ("no space left on device"), no stack trace, and nothing that was there before

@@ -1,5 +1,5 @@
 /**
- * Every network wait of a git transfer is bounded (issue 14): a remote on loopback that
+ * Every network wait of a git transfer is bounded: a remote on loopback that
  * accepts and then sends nothing ends `lock` / `fetch` with exit 3, E_GIT_STALLED, the URL
  * named, within the stall bound XENREL_GIT_STALL_SECONDS (here 3 s) plus start-up.
  */

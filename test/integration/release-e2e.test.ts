@@ -10,7 +10,7 @@ import { tempDirs } from '../helpers/tmp.js';
 import { extractWith, oracleTrees } from '../helpers/tar-oracle.js';
 
 /**
- * Releases of the trees issue 11 names, end to end with real git and real tar: a project
+ * Releases of trees that real upstreams have, end to end with real git and real tar: a project
  * holding a 64 MiB file of zeros (firmware images are zero-padded), a tarball component whose
  * upstream tarball has `./` names (`tar -C dir -czf x .`), and an OVMF-like git component
  * whose pinned commit holds inert absolute symlinks, as edk2 does. Each is locked, vendored,

@@ -1,5 +1,5 @@
 /**
- * Security defaults (issue 7, hostile-inputs §4, G5/G6), through the built CLI:
+ * Security defaults, through the built CLI:
  *   - a `git://`/`http://` git source is locked only when its ref is a full commit id
  *     (loopback hosts excepted); a tag or branch over it is refused before any network use;
  *   - TLS verification cannot be turned off from the environment: with

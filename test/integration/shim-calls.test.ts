@@ -1,5 +1,5 @@
 /**
- * Every call form the shim must serve or refuse (xen-facts decision 3), driven directly
+ * Every call form the shim must serve or refuse, driven directly
  * against a hand-made store and lock, under dash and bash, and with a PATH holding only
  * the few tools the shim needs (no git, no wget, no curl, no Node).
  */

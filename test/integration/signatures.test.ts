@@ -1,5 +1,5 @@
 /**
- * `signingKey:` (issue 7, hostile-inputs §4 "Signatures"): signed git tags and detached
+ * `signingKey:`: signed git tags and detached
  * tarball signatures (`<url>.asc`) verified with `gpg --verify` against that key only, the
  * signer's fingerprint recorded in the lock, and checked again on later fetches. Keys are
  * throwaway ones made here (`gpg --quick-gen-key`) in a temporary GNUPGHOME.

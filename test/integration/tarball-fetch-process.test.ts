@@ -1,6 +1,6 @@
 /**
- * The tarball fetcher across processes: SIGKILL mid-download then resume (§6.12), two
- * processes fetching into one cache (§6.13), and a full disk (§6.11) on a real small
+ * The tarball fetcher across processes: SIGKILL mid-download then resume, two
+ * processes fetching into one cache, and a full disk on a real small
  * tmpfs mounted in a private mount namespace (`unshare -rm`).
  */
 import { spawn, spawnSync } from 'node:child_process';

@@ -1,6 +1,6 @@
 /**
- * The fetcher over real TLS on 127.0.0.1 with certificates made by `openssl` at test time
- * (hostile-inputs §6.8, 6.9): verification fails closed, https → http redirects are
+ * The fetcher over real TLS on 127.0.0.1 with certificates made by `openssl` at test time:
+ * verification fails closed, https → http redirects are
  * refused, and credentials never cross to another origin.
  */
 import { spawnSync } from 'node:child_process';

@@ -1,6 +1,6 @@
 /**
- * The HTTP tarball fetcher against a real loopback server scripted to misbehave
- * (hostile-inputs.md §6). Each test states the fault and asserts what went over the wire,
+ * The HTTP tarball fetcher against a real loopback server scripted to misbehave.
+ * Each test states the fault and asserts what went over the wire,
  * what the caller got, and what the cache holds afterwards.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -152,7 +152,7 @@ describe('fetchTarball: the good path and the cache', () => {
   });
 });
 
-describe('fetchTarball: interrupted downloads (§6.1-6.5)', () => {
+describe('fetchTarball: interrupted downloads', () => {
   it('6.1 reset at 50% with Range + strong ETag: resumes with Range and If-Range, one body in total', async () => {
     const srv = await server();
     srv.setFault(P, { kind: 'drop', afterBytes: SIZE / 2, times: 1 });
@@ -339,7 +339,7 @@ describe('fetchTarball: interrupted downloads (§6.1-6.5)', () => {
   });
 });
 
-describe('fetchTarball: wrong bytes and mirrors (§6.6)', () => {
+describe('fetchTarball: wrong bytes and mirrors', () => {
   it('6.6 a flipped byte on the mirror: E_INTEGRITY there, no retry on it, the URL serves good bytes', async () => {
     const mirror = await server();
     mirror.setFault(P, { kind: 'flip-byte', offset: 12345 });
@@ -391,7 +391,7 @@ describe('fetchTarball: wrong bytes and mirrors (§6.6)', () => {
   });
 });
 
-describe('fetchTarball: HTTP statuses and retries (§6.7)', () => {
+describe('fetchTarball: HTTP statuses and retries', () => {
   it('6.7 503 ×3 with Retry-After: 1, then 200: succeeds, waits what the server asked', async () => {
     const srv = await server();
     srv.setFault(P, { kind: 'status', status: 503, retryAfter: '1', times: 3 });
@@ -460,7 +460,7 @@ describe('fetchTarball: HTTP statuses and retries (§6.7)', () => {
   });
 });
 
-describe('fetchTarball: redirects (§6.8)', () => {
+describe('fetchTarball: redirects', () => {
   it('follows a chain of redirects and reports where the bytes came from', async () => {
     const srv = await server();
     srv.setFault('/a', { kind: 'redirect', to: '/b', status: 301 });
@@ -523,7 +523,7 @@ describe('fetchTarball: redirects (§6.8)', () => {
   });
 });
 
-describe('fetchTarball: stalls (§6.10)', () => {
+describe('fetchTarball: stalls', () => {
   it('6.10 headers then silence: the idle timeout fires and the retry resumes', async () => {
     const srv = await server();
     srv.setFault(P, { kind: 'stall', afterBytes: 50_000, times: 1 });
@@ -550,7 +550,7 @@ describe('fetchTarball: stalls (§6.10)', () => {
   });
 });
 
-describe('fetchTarball: offline and corrupt cache (§6.15, 6.16)', () => {
+describe('fetchTarball: offline and corrupt cache', () => {
   it('6.16 offline without the object: E_OFFLINE_MISSING naming component and URL, no request', async () => {
     const srv = await server();
     const { opts } = await setup();

@@ -1,5 +1,5 @@
 /**
- * Bad configuration and lockfiles (issue 7): random and mutated YAML configs and JSON
+ * Bad configuration and lockfiles: random and mutated YAML configs and JSON
  * lockfiles go into the parsers; each either parses or throws a ConfigError whose every
  * issue has file:line:col — never another exception, never a hang. The same mutations
  * through the built CLI: test/integration/config-fuzz-cli.test.ts.
