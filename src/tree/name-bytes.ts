@@ -11,7 +11,6 @@ import { isAscii } from 'node:buffer';
 
 const strict = new TextDecoder('utf-8', { fatal: true });
 const SURROGATE = /[\uD800-\uDFFF]/;
-// eslint-disable-next-line no-control-regex
 const ASCII = /^[\u0000-\u007f]*$/;
 
 /** True when every character is ASCII: one byte each, and no normalisation or case folding beyond ASCII applies. */
