@@ -93,6 +93,7 @@ export function resolvedDependencies(lock: Lockfile, project: ProvenanceInput['p
   for (const [name, c] of Object.entries(lock.components).sort(byName)) {
     if (without.includes(name)) continue;
     const tree = vendoredTreeOf(c);
+    const annotations: Record<string, unknown> = { xenrelRole: 'component', path: c.path, ...(tree ? { tree } : {}) };
     const d = describeComponent(c);
     // The pin as written, where the URL does not say it: a git ref, a local path.
     const pin = d.kind === 'git' ? { ref: d.version } : d.kind === 'local' ? { local: d.origin } : {};
