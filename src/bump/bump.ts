@@ -10,7 +10,7 @@ import { loadConfig } from '../config/load.js';
 import { ensureCommit } from '../sources/git/mirror.js';
 import { resolveRef } from '../sources/git/refs.js';
 import { runGit } from '../sources/git/run.js';
-import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import { describeComponent } from '../components/dispatch.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { ProgressSink } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -116,6 +116,7 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
     });
   const existing = await readLock(opts.lockFile);
   const old = existing?.components[name];
+  const was = old && describeComponent(old);
   const warnings: string[] = [];
   const result: BumpResult = {
     name,
@@ -139,7 +140,7 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
   if (spec!.git) {
     field = 'ref';
     oldPin = spec!.ref!;
-    const lockedCommit = old && isLockedGit(old) && old.git === spec!.git ? old.commit : undefined;
+    const lockedCommit = was?.commit && was.url === spec!.git ? was.commit : undefined;
     result.from = { pin: oldPin, ...(lockedCommit ? { commit: lockedCommit } : {}) };
     if (opts.to) newPin = opts.to;
     else {
@@ -169,7 +170,7 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
   } else {
     field = 'url';
     oldPin = spec!.url!;
-    result.from = { pin: oldPin, ...(old && isLockedTarball(old) ? { integrity: old.integrity } : {}) };
+    result.from = { pin: oldPin, ...(was?.kind === 'tarball' ? { integrity: was.integrity } : {}) };
     if (!opts.to)
       throw new XenrelError('E_USAGE', `component ${name} is a tarball: say what to bump it to with --to VERSION or --to URL`, {
         exitCode: ExitCode.usage,
@@ -234,9 +235,10 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
     warnings.push(...lw);
     await writeLock(opts.lockFile, lock);
     result.changes = diffLocks(existing, lock);
-    const now = lock.components[name]!;
-    if (isLockedGit(now)) result.to.commit = now.commit;
-    if (isLockedTarball(now)) result.to.integrity = now.integrity;
+    // Re-locked from a git or url pin: a commit or an integrity, never a local input's.
+    const now = describeComponent(lock.components[name]!);
+    if (now.commit) result.to.commit = now.commit;
+    if (now.integrity) result.to.integrity = now.integrity;
   } catch (err) {
     await writeFileAtomic(loaded.file, configText).catch(() => {});
     for (const [file, text] of originals) await writeFileAtomic(file, text).catch(() => {});

@@ -2,7 +2,7 @@ import type { ComponentSpec } from '../model/config.js';
 import { kindOf, type ComponentKind } from '../model/kind.js';
 import type { LockedComponent } from '../model/lock.js';
 import { git } from './git.js';
-import type { KindOps } from './kind.js';
+import type { ComponentDescription, KindOps } from './kind.js';
 import { local } from './local.js';
 import { tarball } from './tarball.js';
 
@@ -16,4 +16,7 @@ export const opsFor = (c: LockedComponent): KindOps => OPS[kindOf(c)];
 /** The implementation for a config component's kind. */
 export const specOps = (spec: ComponentSpec): KindOps => OPS[kindOf(spec)];
 
-export type { Drift, Fetched, KindOps, SourceContext } from './kind.js';
+/** Origin, version and digest of a lock entry, whatever its kind. */
+export const describeComponent = (c: LockedComponent): ComponentDescription => opsFor(c).describe(c);
+
+export type { ComponentDescription, DigestAlgorithm, Drift, Fetched, KindOps, SourceContext } from './kind.js';

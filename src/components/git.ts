@@ -14,6 +14,7 @@ export const git: KindOps<LockedGit> = {
   pinOf: (spec) => spec.ref!,
   lockedPin: (c) => c.commit,
   downloadSize: () => undefined,
+  describe: (c) => ({ kind: 'git', origin: c.git, url: c.git, version: c.ref, digest: { algorithm: 'gitCommit', hex: c.commit }, commit: c.commit, path: c.path }),
 
   lock: (name, spec, ctx) => lockGit(name, { git: spec.git!, ref: spec.ref!, path: spec.path, license: spec.license }, ctx.cache, { progress: ctx.progress }),
 

@@ -34,6 +34,34 @@ export interface Drift {
   reason: string;
 }
 
+/** What a digest is of, spelled as in-toto's DigestSet keys: an SRI algorithm, a git commit, a tree hash. */
+export type DigestAlgorithm = 'sha256' | 'sha384' | 'sha512' | 'gitCommit' | 'xenrelTree';
+
+/**
+ * A lock entry as the stages that report on it read it (SBOM, provenance, exports, mirror,
+ * bump, diff): one shape for every kind, so they need not branch to find these fields.
+ * Optional fields are absent, never undefined-valued, where the kind has none.
+ */
+export interface ComponentDescription {
+  kind: ComponentKind;
+  /** Where it comes from, as the config writes it: the git URL, the tarball URL, the local path. */
+  origin: string;
+  /** What a download asks for (the git or tarball URL); none for a local input. */
+  url?: string;
+  /** The version as the stages print it: the git ref, or the version in a tarball's file name. */
+  version?: string;
+  /** Its own content (before patches): the commit, the integrity of the bytes, or a local folder's tree hash. */
+  digest?: { algorithm: DigestAlgorithm; hex: string };
+  /** The git commit. */
+  commit?: string;
+  /** The SRI integrity of the bytes (a tarball, a local file). */
+  integrity?: string;
+  /** The bytes a download takes (a tarball). */
+  size?: number;
+  /** Where Xen's make expects it, relative to the tree root. */
+  path: string;
+}
+
 /**
  * Everything a stage does differently per kind of component: one implementation per kind
  * (./git.ts, ./tarball.ts, ./local.ts), picked by ./dispatch.ts. Only the component's own
@@ -48,6 +76,8 @@ export interface KindOps<L extends LockedComponent = LockedComponent> {
   lockedPin(c: L): string | undefined;
   /** The bytes a download of it takes, when the lock records them (a tarball); else none. */
   downloadSize(c: L): number | undefined;
+  /** Its origin, version and digest, in the shape every kind shares. */
+  describe(c: L): ComponentDescription;
   /** config → the entry for its own content (`lock`). */
   lock(name: string, spec: ComponentSpec, ctx: SourceContext): Promise<L>;
   /** `lock --check` of an entry whose pin still matches the config: did upstream move under it? */

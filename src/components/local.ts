@@ -4,7 +4,11 @@ import type { LockedLocal } from '../model/lock.js';
 import { fileMatches, localSourcePath, lockLocal, verifyLocal } from '../sources/local.js';
 import { treeHash } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
+import { sriDigest } from '../util/sri.js';
 import type { KindOps } from './kind.js';
+
+/** A tree hash (`sha256-<base64>`, xenrel's own) → its hex digest. */
+const treeDigest = (tree: string) => ({ algorithm: 'xenrelTree' as const, hex: Buffer.from(tree.slice('sha256-'.length), 'base64').toString('hex') });
 
 const changedHint = (name: string) => `restore the prebuilt input, or run \`xenrel lock --update ${name}\` if the change is intended`;
 
@@ -19,6 +23,13 @@ export const local: KindOps<LockedLocal> = {
   pinOf: (spec) => spec.local!,
   lockedPin: (c) => c.tree ?? c.integrity,
   downloadSize: () => undefined,
+  describe: (c) => ({
+    kind: 'local',
+    origin: c.local,
+    // A file is pinned by its integrity, a folder by its tree hash.
+    ...(c.integrity ? { digest: sriDigest(c.integrity), integrity: c.integrity } : c.tree ? { digest: treeDigest(c.tree) } : {}),
+    path: c.path,
+  }),
 
   lock: (name, spec, ctx) => lockLocal(name, spec, needRoot(name, ctx.configRoot)),
 

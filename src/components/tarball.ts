@@ -5,6 +5,8 @@ import type { Limits } from '../archive/policy.js';
 import type { ComponentLimits } from '../model/config.js';
 import type { LockedTarball } from '../model/lock.js';
 import { copyContentTo, fetchTarball, hasVerifiedContent, openVerifiedContent } from '../sources/tarball.js';
+import { fileNameOfUrl, versionFromFileName } from '../util/file-version.js';
+import { sriDigest } from '../util/sri.js';
 import type { KindOps } from './kind.js';
 
 const ARCHIVE_NAME = /\.(tar|tgz|tbz2?|txz|tzst|tar\.(gz|bz2|xz|zst))$/i;
@@ -44,6 +46,10 @@ export const tarball: KindOps<LockedTarball> = {
   pinOf: (spec) => spec.url!,
   lockedPin: (c) => c.integrity,
   downloadSize: (c) => c.size,
+  describe(c) {
+    const version = versionFromFileName(fileNameOfUrl(c.url));
+    return { kind: 'tarball', origin: c.url, url: c.url, ...(version ? { version } : {}), digest: sriDigest(c.integrity), integrity: c.integrity, size: c.size, path: c.path };
+  },
 
   async lock(name, spec, ctx) {
     const url = spec.url!;

@@ -9,7 +9,7 @@ import { isLockedGit, isLockedLocal, isLockedTarball } from '../model/kind.js';
 import type { LockedTarball } from '../model/lock.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { compareBytewise } from '../tree/hash.js';
-import { versionFromFileName } from '../sbom/inventory.js';
+import { versionFromFileName } from '../util/file-version.js';
 import { exportError, exportedComponents, type ExportContext } from './context.js';
 import { exportComponentFile, tarballHashes, urlBasename, type ExportedFile } from './sources.js';
 import { copyContentTo } from '../sources/tarball.js';

@@ -13,6 +13,7 @@ import { ensureCommit } from '../sources/git/mirror.js';
 import { exportTree } from '../sources/git/tree.js';
 import { checkCachedContent, copyContentTo } from '../sources/tarball.js';
 import { treeHash } from '../tree/hash.js';
+import { describeComponent } from '../components/dispatch.js';
 import { isLockedGit, isLockedLocal, isLockedTarball } from '../model/kind.js';
 import type { LockedComponent } from '../model/lock.js';
 
@@ -85,6 +86,7 @@ export async function exportComponentFile(
   o: { cache: Cache; configRoot: string; outDir: string; fileName: string; topDir: string; epoch: number },
 ): Promise<ExportedFile | undefined> {
   const out = join(o.outDir, o.fileName);
+  // A tarball is exported as its own bytes; the rest as an archive made of the placed tree.
   if (isLockedTarball(c)) {
     const h = await hashes(o.cache, c.integrity, name);
     await copyContentTo(o.cache, c.integrity, out);
@@ -110,13 +112,15 @@ export async function exportComponentFile(
     } else await buildComponentTree(name, { ...c, patches: undefined, vendoredTree: undefined }, o.cache, dir, o.configRoot);
     const w = await writeArchive(await entriesFromDir(dir, { ignoreNames: [] }), { out, format: 'gz', topDir: o.topDir, mtime });
     const sha512 = await sha512File(out);
+    const d = describeComponent(c);
     return {
       component: name,
       file: o.fileName,
       sha256: w.sha256,
       sha512,
       size: w.size,
-      ...(isLockedGit(c) ? { url: c.git, commit: c.commit, version: c.ref } : {}),
+      // What the upstream is, for a git component; a local folder has none.
+      ...(d.commit ? { url: d.url, commit: d.commit, version: d.version } : {}),
     };
   } finally {
     await rm(stage, { recursive: true, force: true });

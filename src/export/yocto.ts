@@ -3,7 +3,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { isLockedGit, isLockedTarball } from '../model/kind.js';
 import { exportedComponents, type ExportContext } from './context.js';
 import { tarballHashes, urlBasename } from './sources.js';
-import { versionFromFileName } from '../sbom/inventory.js';
+import { versionFromFileName } from '../util/file-version.js';
 import { fileNameVersion } from './debian.js';
 
 const ARCHIVE_EXT = /\.(tar\.(gz|bz2|xz|zst|lz)|tgz|tbz2?|txz|zip|gz|bz2|xz)$/i;

@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { isLockedGit, isLockedTarball, kindOf } from '../model/kind.js';
+import { kindOf } from '../model/kind.js';
 import type { LockedComponent } from '../model/lock.js';
 
 /**
@@ -56,9 +56,4 @@ export function storeAbs(treeRoot: string, name: string, c: LockedComponent): st
 /** The folder a component owns in the store (for a file: the folder holding it). */
 export function storeDirAbs(treeRoot: string, name: string): string {
   return join(treeRoot, SOURCES_DIR, name);
-}
-
-/** The URL make asks for: the git URL, or the tarball URL; none for local inputs. */
-export function requestUrl(c: LockedComponent): string | undefined {
-  return isLockedGit(c) ? c.git : isLockedTarball(c) ? c.url : undefined;
 }

@@ -1,7 +1,8 @@
 import type { ComponentSpec } from '../model/config.js';
 import type { FieldChange } from '../types.js';
 import type { LockedComponent, Lockfile } from '../model/lock.js';
-import { isLockedGit, isLockedLocal, isLockedTarball, lockedIntegrity } from '../model/kind.js';
+import { describeComponent } from '../components/dispatch.js';
+import type { ComponentKind } from '../model/kind.js';
 import { compareBytewise } from '../tree/hash.js';
 
 export interface ComponentChange {
@@ -97,12 +98,15 @@ export function pinChanges(spec: ComponentSpec, locked: LockedComponent): FieldC
   const cmp = (field: string, want: unknown, got: unknown) => {
     if (want !== got) out.push({ field, old: got, new: want });
   };
-  const git = isLockedGit(locked) ? locked : undefined;
-  cmp('git', spec.git, git?.git);
-  if (spec.git !== undefined) cmp('ref', spec.ref, git?.ref);
-  cmp('url', spec.url, isLockedTarball(locked) ? locked.url : undefined);
-  cmp('local', spec.local, isLockedLocal(locked) ? locked.local : undefined);
-  if (spec.integrity !== undefined) cmp('integrity', spec.integrity, lockedIntegrity(locked));
+  // The config's source key names the kind, so each is compared with the locked origin only
+  // when the lock entry is of that kind.
+  const d = describeComponent(locked);
+  const origin = (kind: ComponentKind) => (d.kind === kind ? d.origin : undefined);
+  cmp('git', spec.git, origin('git'));
+  if (spec.git !== undefined) cmp('ref', spec.ref, d.kind === 'git' ? d.version : undefined);
+  cmp('url', spec.url, origin('tarball'));
+  cmp('local', spec.local, origin('local'));
+  if (spec.integrity !== undefined) cmp('integrity', spec.integrity, d.integrity);
   cmp('path', spec.path, locked.path);
   // The patch list (names and order); their bytes are compared by patchesMatch (reads files).
   const want = spec.patches ?? [];

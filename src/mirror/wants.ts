@@ -7,6 +7,7 @@ import type { Cache } from '../content-cache/cache.js';
 import { hasVerifiedContent } from '../sources/tarball.js';
 import { git, runGit } from '../sources/git/run.js';
 import { compareBytewise } from '../tree/hash.js';
+import { describeComponent } from '../components/dispatch.js';
 import { isLockedGit, isLockedTarball } from '../model/kind.js';
 import type { Lockfile } from '../model/lock.js';
 import type { MirrorIndexComponent } from './mirror-index.js';
@@ -42,13 +43,13 @@ export function wantsFromLock(lock: Lockfile, tarballs: TarballWant[], gits: Map
     gits.set(url, g);
   };
   for (const [name, c] of Object.entries(lock.components).sort(([a], [b]) => compareBytewise(a, b))) {
-    if (isLockedGit(c)) {
-      addGit(c.git, c.commit, name, c.ref && !isFullCommit(c.ref) ? c.ref : undefined);
-      components[name] = { kind: 'git', url: c.git, path: '', commit: c.commit };
-    } else if (isLockedTarball(c)) {
-      tarballs.push({ url: c.url, integrity: c.integrity, size: c.size, who: name });
-      components[name] = { kind: 'tarball', url: c.url, path: '', integrity: c.integrity };
-    } else continue;
+    const d = describeComponent(c);
+    // A local input is never downloaded: nothing to mirror.
+    if (d.kind === 'local' || !d.url) continue;
+    // What a mirror holds is each kind's own: a repository with the pinned commit, or the bytes.
+    if (isLockedGit(c)) addGit(c.git, c.commit, name, c.ref && !isFullCommit(c.ref) ? c.ref : undefined);
+    else if (isLockedTarball(c)) tarballs.push({ url: c.url, integrity: c.integrity, size: c.size, who: name });
+    components[name] = { kind: d.kind, url: d.url, path: '', ...(d.commit ? { commit: d.commit } : { integrity: d.integrity }) };
     const children = 'children' in c ? c.children : undefined;
     for (const [path, ch] of Object.entries(children ?? {})) {
       if (ch.kind !== 'wrap-file') addGit(ch.git, ch.commit, `${name}/${path}`);

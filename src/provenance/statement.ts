@@ -6,7 +6,8 @@
  * no host, no paths.
  */
 import { Buffer } from 'node:buffer';
-import { isLockedGit, isLockedTarball, lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
+import { describeComponent } from '../components/dispatch.js';
+import { isLockedGit, vendoredTreeOf } from '../model/kind.js';
 import type { Lockfile } from '../model/lock.js';
 import { sortKeys } from '../lock/lockfile.js';
 import { XENREL_VERSION } from '../version.js';
@@ -93,19 +94,20 @@ export function resolvedDependencies(lock: Lockfile, project: ProvenanceInput['p
     if (without.includes(name)) continue;
     const tree = vendoredTreeOf(c);
     const annotations: Record<string, unknown> = { xenrelRole: 'component', path: c.path, ...(tree ? { tree } : {}) };
-    if (isLockedGit(c)) {
-      deps.push({ name, uri: c.git, digest: { gitCommit: c.commit }, annotations: { ...annotations, ref: c.ref } });
+    const d = describeComponent(c);
+    // The pin as written, where the URL does not say it: a git ref, a local path.
+    const pin = d.kind === 'git' ? { ref: d.version } : d.kind === 'local' ? { local: d.origin } : {};
+    // Cited by what identifies its content; where that is only a tree hash (a local folder),
+    // by the tree vendor places, as `annotations.tree` names it.
+    const digest = d.digest && d.digest.algorithm !== 'xenrelTree' ? { [d.digest.algorithm]: d.digest.hex } : treeDigest(tree ?? '');
+    deps.push({ name, ...(d.url ? { uri: d.url } : {}), digest, annotations: { ...annotations, ...pin } });
+    // Nested sources are git components' own (submodules, meson wraps).
+    if (isLockedGit(c))
       for (const [p, child] of Object.entries(c.children ?? {}).sort(byName)) {
         const nested = { xenrelRole: 'nested', tree: child.tree };
         if (child.kind === 'wrap-file') deps.push({ name: `${name}/${p}`, uri: child.url, digest: sriToDigest(child.integrity), annotations: nested });
         else deps.push({ name: `${name}/${p}`, uri: child.git, digest: { gitCommit: child.commit }, annotations: nested });
       }
-    } else if (isLockedTarball(c)) deps.push({ name, uri: c.url, digest: sriToDigest(c.integrity), annotations });
-    else {
-      // A local input has no URL; its digest is the file's, or the folder's tree hash.
-      const integrity = lockedIntegrity(c);
-      deps.push({ name, digest: integrity ? sriToDigest(integrity) : treeDigest(tree ?? ''), annotations: { ...annotations, local: c.local } });
-    }
   }
   return deps;
 }

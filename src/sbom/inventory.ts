@@ -1,7 +1,8 @@
 import { sriHex } from '../util/sri.js';
+import { fileNameOfUrl, versionFromFileName } from '../util/file-version.js';
 import { createHash } from 'node:crypto';
 import { lstat, readFile, readdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import ssri from 'ssri';
 import type { Cache } from '../content-cache/cache.js';
 import { readTar } from '../archive/reader.js';
@@ -11,6 +12,7 @@ import { hasCommit } from '../sources/git/mirror.js';
 import { checkCachedContent, openVerifiedContent } from '../sources/tarball.js';
 import { localSourcePath } from '../sources/local.js';
 import { compareBytewise } from '../tree/hash.js';
+import { describeComponent } from '../components/dispatch.js';
 import { isLockedGit, isLockedLocal, isLockedTarball } from '../model/kind.js';
 import type { LockedChild, LockedComponent, LockedPatch, Lockfile } from '../model/lock.js';
 import type { Config } from '../model/config.js';
@@ -94,20 +96,6 @@ export function pickLicenseName(names: string[]): string | undefined {
   const rank = (n: string) => (/^(COPYING|LICEN[CS]E)$/i.test(n) ? 0 : 1);
   return cands.sort((a, b) => rank(a) - rank(b) || compareBytewise(a, b))[0];
 }
-
-/** `newlib-1.16.0.tar.gz` → `1.16.0`. */
-export function versionFromFileName(file: string): string | undefined {
-  const stem = file.replace(/\.(tar\.(gz|bz2|xz|zst|lz|Z)|tgz|tbz2?|txz|zip|gz|bz2|xz)$/i, '');
-  return /[-_]v?(\d[0-9A-Za-z.+~]*)$/.exec(stem)?.[1];
-}
-
-const fileNameOfUrl = (url: string): string => {
-  try {
-    return basename(new URL(url).pathname);
-  } catch {
-    return basename(url);
-  }
-};
 
 function hashBytes(data: Buffer): { sha256: string; sha1: string } {
   return { sha256: createHash('sha256').update(data).digest('hex'), sha1: createHash('sha1').update(data).digest('hex') };
@@ -218,15 +206,17 @@ async function componentItem(name: string, c: LockedComponent, o: InventoryOptio
   if (c.tree) item.tree = c.tree;
   if ('vendoredTree' in c && c.vendoredTree) item.vendoredTree = c.vendoredTree;
   if ('patches' in c && c.patches?.length) item.patches = c.patches;
+  const d = describeComponent(c);
+  // Fields a kind lacks are undefined here and dropped below.
+  Object.assign(item, { kind: d.kind, url: d.url, commit: d.commit, size: d.size, sha512: d.digest?.algorithm === 'sha512' ? d.digest.hex : undefined, version: d.version });
+  // Where the license text and the bytes' sha256 are found is each kind's own: the git
+  // mirror, the cached download, the file or folder beside the config.
   if (isLockedGit(c)) {
-    Object.assign(item, { kind: 'git', url: c.git, commit: c.commit, version: c.ref });
     if (o.cache) item.licenseFile = await gitLicenseFile(o.cache.gitMirrorDir(c.git), c.commit);
   } else if (isLockedTarball(c)) {
-    Object.assign(item, { kind: 'tarball', url: c.url, size: c.size, sha512: sriHex(c.integrity, 'sha512'), version: versionFromFileName(fileNameOfUrl(c.url)) });
     item.sha256 = sriHex(c.integrity, 'sha256') ?? (await cachedSha256(o.cache, c.integrity));
     if (o.cache && item.sha256) item.licenseFile = await tarLicenseFile(o.cache, c.integrity);
   } else if (isLockedLocal(c)) {
-    if (c.integrity) item.sha512 = sriHex(c.integrity, 'sha512');
     if (o.configRoot) {
       const abs = localSourcePath(o.configRoot, c.local);
       if (c.tree) item.licenseFile = await dirLicenseFile(abs);

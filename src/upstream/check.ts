@@ -7,8 +7,7 @@ import { runGit } from '../sources/git/run.js';
 import { fetchTarball } from '../sources/tarball.js';
 import { toReported, type ReportedError } from '../errors.js';
 import { compareBytewise } from '../tree/hash.js';
-import { specOps } from '../components/dispatch.js';
-import { isLockedGit, isLockedTarball } from '../model/kind.js';
+import { describeComponent, specOps } from '../components/dispatch.js';
 import type { ComponentSpec } from '../model/config.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Lockfile } from '../model/lock.js';
@@ -107,9 +106,11 @@ export async function upstreamStatus(opts: UpstreamOptions): Promise<UpstreamSta
         const { kind } = ops;
         const pin = ops.pinOf(spec);
         try {
-          if (kind === 'git') return await checkGitUpstream(name, spec, locked && isLockedGit(locked) && locked.git === spec.git ? locked.commit : undefined, opts.cache);
+          // What the lock pinned, when its entry still names the config's origin.
+          const d = locked && describeComponent(locked);
+          const was = d?.kind === kind && d.origin === (spec.git ?? spec.url) ? d : undefined;
+          if (kind === 'git') return await checkGitUpstream(name, spec, was?.commit, opts.cache);
           if (kind === 'tarball' && spec.url) {
-            const was = locked && isLockedTarball(locked) && locked.url === spec.url ? locked : undefined;
             const got = await fetchTarball({
               name,
               url: spec.url,

@@ -7,9 +7,10 @@ import { serializeLock } from '../lock/lockfile.js';
 import { manifestLine, treeHash, type TreeEntry } from '../tree/hash.js';
 import { sha256File, walkTree } from '../tree/walk.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { isLockedGit, lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
+import { describeComponent } from '../components/dispatch.js';
+import { lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
 import type { LockedComponent, Lockfile } from '../model/lock.js';
-import { BIN_DIR, LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, SHIM_TOOLS, WITHOUT_FILE, XENREL_DIR, requestUrl, storeAbs, storeKind, storeRel } from '../layout/xenrel-dir.js';
+import { BIN_DIR, LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, SHIM_TOOLS, WITHOUT_FILE, XENREL_DIR, storeAbs, storeKind, storeRel } from '../layout/xenrel-dir.js';
 import { withoutAdvice, withoutRule } from './without.js';
 
 /** The shim's shell sources, shipped in the package. */
@@ -79,12 +80,14 @@ export async function renderIndex(treeRoot: string, lock: Lockfile, without: str
   for (const name of Object.keys(lock.components).sort()) {
     const c = lock.components[name]!;
     const left = without.includes(name);
+    const d = describeComponent(c);
     const cols = [
       field(name, 'name', name),
       storeKind(c),
-      field(name, 'url', requestUrl(c) ?? '-'),
-      field(name, 'ref', isLockedGit(c) ? c.ref : '-'),
-      isLockedGit(c) ? c.commit : '-',
+      field(name, 'url', d.url ?? '-'),
+      // Only a git pin has a ref and a commit.
+      field(name, 'ref', d.commit ? (d.version ?? '-') : '-'),
+      d.commit ?? '-',
       left ? '-' : await digestFor(treeRoot, name, c),
       field(name, 'path', c.path),
       // Relative to .xenrel/.

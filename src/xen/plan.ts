@@ -1,8 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { Cache } from '../content-cache/cache.js';
-import { opsFor } from '../components/dispatch.js';
-import { isLockedGit } from '../model/kind.js';
+import { describeComponent, opsFor } from '../components/dispatch.js';
 import type { ComponentSpec, Config } from '../model/config.js';
 import type { Lockfile } from '../model/lock.js';
 import { SOURCES_DIR } from '../layout/xenrel-dir.js';
@@ -152,12 +151,13 @@ export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
     }
     const groups = spec.groups ?? [];
     if (spec.git) {
+      const lockedCommit = locked && describeComponent(locked).commit;
       components.push({
         name,
         kind: 'git',
         url: spec.git,
         ref: spec.ref!,
-        ...(locked && isLockedGit(locked) ? { commit: locked.commit } : {}),
+        ...(lockedCommit ? { commit: lockedCommit } : {}),
         size: null,
         cached,
         vendored,

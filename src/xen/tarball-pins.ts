@@ -2,7 +2,8 @@ import { access, mkdir, mkdtemp, readdir, rm, symlink, writeFile, readFile } fro
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { isLockedGit, isLockedLocal, isLockedTarball } from '../model/kind.js';
-import type { Lockfile } from '../model/lock.js';
+import type { LockedComponent, Lockfile } from '../model/lock.js';
+import { describeComponent } from '../components/dispatch.js';
 import { knownComponents } from './knowledge.js';
 import { lockedPins } from './locked-pins.js';
 import { pinsToConfig, type DerivedComponent } from './pins-to-config.js';
@@ -64,6 +65,12 @@ export async function tarballPinWarnings(project: string | TarballFiles, dotConf
   }
 }
 
+/** What the shim serves for a component: its URL, with a git pin's ref. */
+function served(name: string, c: LockedComponent): string {
+  const d = describeComponent(c);
+  return d.commit ? `${d.url} (${d.version})` : (d.url ?? name);
+}
+
 function comparePins(derived: DerivedComponent[], lock: Lockfile, without: string[]): string[] {
   const out: string[] = [];
   const known = knownComponents();
@@ -78,7 +85,7 @@ function comparePins(derived: DerivedComponent[], lock: Lockfile, without: strin
     if (!d) {
       if (!known[name] && !Object.values(known).some((k) => k.path === c.path))
         out.push(
-          `${name}: no make variable of Xen that xenrel knows names it, so the release tarball's make asks for whatever its makefiles say; the shim serves only ${isLockedGit(c) ? `${c.git} (${c.ref})` : isLockedTarball(c) ? c.url : name}`,
+          `${name}: no make variable of Xen that xenrel knows names it, so the release tarball's make asks for whatever its makefiles say; the shim serves only ${served(name, c)}`,
         );
       continue;
     }
