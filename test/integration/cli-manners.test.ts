@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { run } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { commandTable } from '../../src/cli/commands.js';
@@ -64,16 +65,18 @@ describe('command names', () => {
 
   it("every command's help names option values (--jobs N), never clipanion's #0", async () => {
     const dir = await tmp.make();
+    // In-process: the help text is the command's, not the process's (a spawned CLI per
+    // command cost seconds); `help lock` above goes through the binary.
     for (const c of commandTable) {
-      const r = await runCli([c.name, '--help'], { cwd: dir });
+      const r = await runInProcess([c.name, '--help'], { cwd: dir });
       expect(r.code, `${c.name}: ${r.stderr}`).toBe(0);
       expect(r.stdout, c.name).not.toMatch(/#\d/);
       // The overview's one-liner is the command's own description.
       const plain = (t: string) => t.replace(/`/g, '').toLowerCase();
       expect(plain(r.stdout.split('\n')[0]!), c.name).toBe(plain(c.summary));
     }
-    expect((await runCli(['fetch', '--help'], { cwd: dir })).stdout).toMatch(/--jobs,-j N +Downloads/);
-    const bad = await runCli(['lock', '--bogus'], { cwd: dir });
+    expect((await runInProcess(['fetch', '--help'], { cwd: dir })).stdout).toMatch(/--jobs,-j N +Downloads/);
+    const bad = await runInProcess(['lock', '--bogus'], { cwd: dir });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('[--jobs,-j N]');
   });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { extractWith, oracleTrees } from '../helpers/tar-oracle.js';
 
@@ -62,7 +63,7 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
-/** A committed git project with `components` in its config, locked and vendored. */
+/** A committed git project with `components` in its config, locked (in-process). */
 async function project(components: string, files: Record<string, Buffer | string> = {}): Promise<string> {
   const dir = await tmp.make('xenrel-xen-');
   await writeFile(join(dir, 'xenrel.config.yaml'), `version: 1\nname: xen\nrelease:\n  version: 4.22.0\ncomponents:${components.startsWith('  {}') ? ' {}\n' : `\n${components}`}`);
@@ -72,7 +73,7 @@ async function project(components: string, files: Record<string, Buffer | string
     await mkdir(join(dir, p, '..'), { recursive: true });
     await writeFile(join(dir, p), c);
   }
-  const lock = await runCli(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env });
+  const lock = await runInProcess(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env });
   expect(lock.code, lock.stderr).toBe(0);
   for (const args of [
     ['init', '-q'],
@@ -83,6 +84,7 @@ async function project(components: string, files: Record<string, Buffer | string
   return dir;
 }
 
+/** The release and its verify through the binary, as a packager runs them; verify --json in-process. */
 async function releaseAndVerify(dir: string): Promise<{ file: string; top: string }> {
   const r = await runCli(['release', '--cache', cacheDir, '--out', join(dir, 'out')], { cwd: dir, env: fx.env, timeoutMs: 240_000 });
   expect(r.code, r.stderr).toBe(0);
@@ -93,7 +95,7 @@ async function releaseAndVerify(dir: string): Promise<{ file: string; top: strin
   const x = await tmp.make('xenrel-rel-x-');
   const g = extractWith('gnu', file, x, 240_000);
   expect(g.exit, g.stderr).toBe(0);
-  const vj = await runCli(['verify', file, '--json'], { cwd: dir, timeoutMs: 240_000 });
+  const vj = await runInProcess(['verify', file, '--json'], { cwd: dir });
   const top = join(x, 'xen-4.22.0');
   // verify's whole-tree hash covers everything but the release record itself
   const info = await readFile(join(top, '.xenrel/release.json'));
@@ -120,7 +122,7 @@ describe('release end to end', () => {
     // the lock-time tree hash is that of the tree GNU tar extracts
     const lock = JSON.parse(await readFile(join(dir, 'xenrel.lock'), 'utf8')) as { components: { dotlib: { tree: string } } };
     expect(lock.components.dotlib.tree, JSON.stringify(lock)).toBe(oracleTrees([join(dotTree, 'gnu')])[0]!.hash);
-    const vend = await runCli(['vendor', '--cache', cacheDir], { cwd: dir, env: fx.env });
+    const vend = await runInProcess(['vendor', '--cache', cacheDir], { cwd: dir, env: fx.env });
     expect(vend.code, vend.stderr).toBe(0);
     expect(sha256(await readFile(join(dir, 'stubdom/dotlib-1.0.tar.gz')))).toBe(sha256(dotTgz));
     const { top } = await releaseAndVerify(dir);
@@ -129,7 +131,7 @@ describe('release end to end', () => {
 
   it('vendors and releases an OVMF component whose commit holds absolute symlinks; verify passes', async () => {
     const dir = await project(`  ovmf:\n    git: ${edk2.url}\n    ref: edk2-stable202408\n    path: tools/firmware/ovmf-dir-remote\n`);
-    const vend = await runCli(['vendor', '--cache', cacheDir], { cwd: dir, env: fx.env });
+    const vend = await runInProcess(['vendor', '--cache', cacheDir], { cwd: dir, env: fx.env });
     expect(vend.code, vend.stderr).toBe(0);
     const placed = join(dir, 'tools/firmware/ovmf-dir-remote');
     expect(await readlink(join(placed, 'BaseTools/Bin/python'))).toBe('/usr/bin/python3');
