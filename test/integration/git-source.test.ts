@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lstat, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -192,6 +192,25 @@ describe('fetching', () => {
     } finally {
       await f.cleanup();
     }
+  });
+
+  it('a ref lock left by a killed git does not block the next fetch', async () => {
+    const cache = await newCache();
+    const locked = await lockGit('k', { git: up.url, ref: 'v1.0', path: 'k' }, cache);
+    const { mirrorDir } = await fetchGit('k', locked, cache);
+    const pin = `refs/xenrel/pins/${locked.commit}`;
+    const gitIn = (...args: string[]) => spawnSync('git', ['--git-dir', mirrorDir, ...args], { encoding: 'utf8' });
+    expect(gitIn('update-ref', '-d', pin).status).toBe(0);
+    // What a git killed inside `update-ref` or `fetch` leaves behind.
+    await mkdir(join(mirrorDir, 'refs', 'xenrel', 'pins'), { recursive: true });
+    for (const f of [`${pin}.lock`, 'packed-refs.lock']) await writeFile(join(mirrorDir, f), '');
+    // git itself refuses to move the ref while the lock file is there.
+    const refused = gitIn('update-ref', pin, locked.commit);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('cannot lock ref');
+    expect(await fetchGit('k', locked, cache, { offline: true })).toMatchObject({ cached: true });
+    expect(gitIn('show-ref', '--verify', '--quiet', pin).status).toBe(0);
+    expect(existsSync(join(mirrorDir, `${pin}.lock`)) || existsSync(join(mirrorDir, 'packed-refs.lock'))).toBe(false);
   });
 
   it('offline with no mirror, or a mirror without the commit: E_OFFLINE_MISSING, exit 3', async () => {

@@ -106,6 +106,31 @@ export async function hasCommit(mirrorDir: string, commit: string): Promise<bool
   return (await runGit(['cat-file', '-e', `${commit}^{commit}`], { gitDir: mirrorDir })).code === 0;
 }
 
+/**
+ * Runs `fn` holding the cache lock of the mirror of `url`. Every git that writes to a cache
+ * mirror runs under that lock, so a git `*.lock` file found while holding it was left by a
+ * git that was killed: it would make every later ref update fail ("cannot lock ref"), so it
+ * is removed first.
+ */
+export async function withMirrorLock<T>(cache: Cache, url: string, mirrorDir: string, fn: () => Promise<T>, staleMs?: number): Promise<T> {
+  return cache.withLock(
+    mirrorLockName(url),
+    async () => {
+      await removeGitLocks(mirrorDir);
+      return fn();
+    },
+    { staleMs },
+  );
+}
+
+async function removeGitLocks(gitDir: string): Promise<void> {
+  const top = await readdir(gitDir).catch(() => [] as string[]);
+  const found = top.filter((n) => n.endsWith('.lock')).map((n) => join(gitDir, n));
+  const refs = await readdir(join(gitDir, 'refs'), { recursive: true }).catch(() => [] as string[]);
+  for (const r of refs) if (r.endsWith('.lock')) found.push(join(gitDir, 'refs', r));
+  for (const f of found) await rm(f, { force: true });
+}
+
 async function isPinned(mirrorDir: string, commit: string): Promise<boolean> {
   return (await runGit(['show-ref', '--verify', '--quiet', PIN_PREFIX + commit], { gitDir: mirrorDir })).code === 0;
 }
@@ -181,8 +206,10 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
   }
   if (!(await hasCommit(mirrorDir, commit))) {
     if (opts.offline) throw offlineMissing(url, `commit ${commit}`, opts.label);
-    await cache.withLock(
-      mirrorLockName(url),
+    await withMirrorLock(
+      cache,
+      url,
+      mirrorDir,
       async () => {
         if (await hasCommit(mirrorDir, commit)) return;
         fetched = true;
@@ -216,9 +243,9 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
           );
         opts.progress?.done?.(label, 'fetched');
       },
-      { staleMs: opts.lockStaleMs },
+      opts.lockStaleMs,
     );
   }
-  if (!(await isPinned(mirrorDir, commit))) await cache.withLock(mirrorLockName(url), () => pinCommit(mirrorDir, commit), { staleMs: opts.lockStaleMs });
+  if (!(await isPinned(mirrorDir, commit))) await withMirrorLock(cache, url, mirrorDir, () => pinCommit(mirrorDir, commit), opts.lockStaleMs);
   return { mirrorDir, fetched, ...(source ? { source } : {}) };
 }

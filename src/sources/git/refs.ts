@@ -2,7 +2,7 @@ import { distance } from '../../util/did-you-mean.js';
 import type { Cache } from '../../content-cache/cache.js';
 import { XenrelError, ExitCode } from '../../errors.js';
 import { assertTlsVerification } from '../transport-policy.js';
-import { ensureCommit, ensureMirror, fetchAllRefs, fetchFailed, isDir, mirrorLockName, offlineMissing } from './mirror.js';
+import { ensureCommit, ensureMirror, fetchAllRefs, fetchFailed, isDir, offlineMissing, withMirrorLock } from './mirror.js';
 import type { GitSourceOptions } from './options.js';
 import { FULL_SHA, SHORT_SHA, git, runGit, runGitRemote } from './run.js';
 
@@ -101,7 +101,7 @@ async function resolveShortSha(url: string, ref: string, cache: Cache, opts: Git
   let found = await commitsWithPrefix(mirrorDir, ref);
   if (found.length === 0 && !opts.offline) {
     // The mirror may be behind upstream.
-    await cache.withLock(mirrorLockName(url), () => fetchAllRefs(mirrorDir, url, opts), { staleMs: opts.lockStaleMs });
+    await withMirrorLock(cache, url, mirrorDir, () => fetchAllRefs(mirrorDir, url, opts), opts.lockStaleMs);
     found = await commitsWithPrefix(mirrorDir, ref);
   }
   if (found.length > 1)
