@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ageLocks, makeProject, runXenrel as runCli } from '../helpers/hardening.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { FRACTIONS, bytesSent, crashSuite, expectWellFormed, killAt as killIn, requestsSince as since, tarballObjects, referenceLock } from '../helpers/crash-safety.js';
 import { hasCommit } from '../../src/sources/git/mirror.js';
 import { Cache } from '../../src/content-cache/cache.js';
@@ -56,7 +57,8 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
 
       await ageLocks(cacheDir);
       const rerunMark = w.server.requests.length;
-      const again = await runCli(['fetch', '--cache', cacheDir], { cwd: proj, env });
+      // The reruns check what the kill left behind: in-process (only killed runs must spawn).
+      const again = await runInProcess(['fetch', '--cache', cacheDir], { cwd: proj, env });
       expect(again.code, `${when}: rerun: ${again.stderr}`).toBe(0);
       const reqs = requestsSince(rerunMark);
       for (const o of objects) {
@@ -71,7 +73,7 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
       // One copy of each object, nothing else published.
       expect(after.content.sort()).toEqual(objects.map((o) => o.sri).sort());
       expect(after.mirrors).toEqual([mirror]);
-      const offline = await runCli(['fetch', '--offline', '--cache', cacheDir], { cwd: proj, env });
+      const offline = await runInProcess(['fetch', '--offline', '--cache', cacheDir], { cwd: proj, env });
       expect(offline.code, offline.stderr).toBe(0);
     }
   }, 300_000);
