@@ -20,7 +20,9 @@ const given = process.argv.indexOf('--xenrel');
 const BIN = given >= 0 ? process.argv[given + 1] : undefined;
 if (given >= 0 && !BIN) throw new Error('--xenrel needs the path of a xenrel executable');
 /** The xenrel to run: a given executable as is, else this checkout's build under this Node. */
-const XENREL: [string, string[]] = BIN ? [BIN, []] : [process.execPath, [fileURLToPath(new URL('../dist/cli.js', import.meta.url))]];
+const XENREL: [string, string[]] = BIN
+  ? [BIN, []]
+  : [process.execPath, [fileURLToPath(new URL('../dist/cli.js', import.meta.url))]];
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const indent = (s: string) =>
   s
@@ -31,11 +33,20 @@ const indent = (s: string) =>
 
 let failures = 0;
 
-async function step(title: string, cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; expect?: number }) {
+async function step(
+  title: string,
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; expect?: number },
+) {
   const shown = cmd === XENREL[0] ? ['xenrel', ...args.slice(XENREL[1].length)] : [cmd, ...args];
   console.log(`\n${bold(`== ${title}`)}\n  $ ${shown.join(' ')}`);
   const r = await new Promise<{ code: number; out: string }>((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -60,17 +71,23 @@ async function main() {
     const tree = join(work, 'xen');
     const cache = join(work, 'cache');
     const env = { XENREL_CACHE: cache, ...up.fixtures.env };
-    const xenrel = (title: string, args: string[], expect = 0) => step(title, XENREL[0], [...XENREL[1], ...args], { cwd: tree, env, expect });
+    const xenrel = (title: string, args: string[], expect = 0) =>
+      step(title, XENREL[0], [...XENREL[1], ...args], { cwd: tree, env, expect });
 
     await writeXenTree(tree, up, { xenVersion: '4.22' });
-    await writeFile(join(tree, 'xenrel.config.yaml'), fixtureConfigYaml(up).replace('name: xen-fixture\n', 'name: xen\nrelease:\n  version: 4.22.0\n'));
+    await writeFile(
+      join(tree, 'xenrel.config.yaml'),
+      fixtureConfigYaml(up).replace('name: xen-fixture\n', 'name: xen\nrelease:\n  version: 4.22.0\n'),
+    );
     for (const args of [
       ['init', '-q'],
       ['add', '-A'],
       ['commit', '-q', '-m', 'Xen-like sample tree'],
     ])
       await run('git', args, { cwd: tree, env: up.fixtures.env });
-    console.log(`sample Xen-like tree with ${Object.keys(up.git).length} git and ${Object.keys(up.tarballs).length} tarball components written to ${tree}`);
+    console.log(
+      `sample Xen-like tree with ${Object.keys(up.git).length} git and ${Object.keys(up.tarballs).length} tarball components written to ${tree}`,
+    );
 
     await xenrel('resolve every pin into xenrel.lock', ['lock']);
     await xenrel('what the lock says, and what the cache holds', ['status']);
@@ -82,12 +99,15 @@ async function main() {
     await xenrel('cut the release tarball', ['release', '--out', join(work, 'dist')]);
     const tarball = join(work, 'dist', 'xen-4.22.0.tar.gz');
     await xenrel('verify it as a packager would, offline', ['verify', tarball]);
-    await xenrel('and against upstream, re-fetching every pin into a temporary cache', ['verify', tarball, '--upstream']);
-    const again = await xenrel('prove it reproduces: cut it again elsewhere (other path, umask, locale, time zone, mtimes, user) and compare bytes', [
-      'release',
-      '--reproduce',
+    await xenrel('and against upstream, re-fetching every pin into a temporary cache', [
+      'verify',
       tarball,
+      '--upstream',
     ]);
+    const again = await xenrel(
+      'prove it reproduces: cut it again elsewhere (other path, umask, locale, time zone, mtimes, user) and compare bytes',
+      ['release', '--reproduce', tarball],
+    );
     if (!/^reproduced xen-4\.22\.0\.tar\.gz byte for byte: sha256 [0-9a-f]{64}$/m.test(again.out)) {
       console.log('  -> no "reproduced" line: DEMO FAILED HERE');
       failures++;
@@ -95,11 +115,18 @@ async function main() {
     await step('check the published checksum', 'sha256sum', ['-c', 'SHA256SUMS'], { cwd: join(work, 'dist') });
 
     const unpacked = join(work, 'unpacked');
-    await step('extract the tarball somewhere new', 'sh', ['-c', `mkdir -p '${unpacked}' && tar -xzf '${tarball}' -C '${unpacked}'`], { cwd: work });
+    await step(
+      'extract the tarball somewhere new',
+      'sh',
+      ['-c', `mkdir -p '${unpacked}' && tar -xzf '${tarball}' -C '${unpacked}'`],
+      { cwd: work },
+    );
     const src = join(unpacked, 'xen-4.22.0');
     if (canUnshareNet()) {
       const log = join(work, 'shim.log');
-      console.log(`\n${bold('== make on the extracted tarball inside a network namespace with no interfaces')}\n  $ unshare -rn make   (XENREL_SHIM_LOG=${log})`);
+      console.log(
+        `\n${bold('== make on the extracted tarball inside a network namespace with no interfaces')}\n  $ unshare -rn make   (XENREL_SHIM_LOG=${log})`,
+      );
       const r = await make(src, [], { netns: true, env: { XENREL_SHIM_LOG: log } });
       console.log(indent((r.stdout + r.stderr).split('\n').slice(-12).join('\n')));
       if (r.code !== 0) failures++;

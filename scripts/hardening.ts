@@ -40,7 +40,9 @@ class HardeningReporter implements Reporter {
       file: relative(process.cwd(), t.module.moduleId),
       name: t.fullName,
       state: r.state === 'passed' ? 'held' : r.state === 'failed' ? 'FAIL' : r.state,
-      outcome: outcomes.length ? outcomes.map((o) => (o.exit === undefined ? o.code : `${o.code}, exit ${o.exit}`)).join('; ') : '-',
+      outcome: outcomes.length
+        ? outcomes.map((o) => (o.exit === undefined ? o.code : `${o.code}, exit ${o.exit}`)).join('; ')
+        : '-',
       ms: Math.round(t.diagnostic()?.duration ?? 0),
       error: r.state === 'failed' ? (r.errors?.[0]?.message ?? '').split('\n')[0] : undefined,
     });
@@ -59,11 +61,18 @@ class HardeningReporter implements Reporter {
     }
     const failed = this.rows.filter((r) => r.state === 'FAIL').length;
     const skipped = this.rows.filter((r) => r.state === 'skipped').length;
-    out.write(`\n${this.rows.length} cases: ${this.rows.length - failed - skipped} held, ${failed} failed, ${skipped} skipped\n`);
+    out.write(
+      `\n${this.rows.length} cases: ${this.rows.length - failed - skipped} held, ${failed} failed, ${skipped} skipped\n`,
+    );
   }
 }
 
 const reporter = new HardeningReporter();
-const vitest = await startVitest('test', FILES, { run: true, watch: false, reporters: [reporter], fileParallelism: false });
+const vitest = await startVitest('test', FILES, {
+  run: true,
+  watch: false,
+  reporters: [reporter],
+  fileParallelism: false,
+});
 await vitest.close();
 process.exitCode = reporter.rows.some((r) => r.state === 'FAIL') || !reporter.rows.length ? 1 : 0;

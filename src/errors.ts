@@ -17,7 +17,11 @@ export class XenrelError extends Error {
   readonly hint?: string;
   readonly details?: Record<string, unknown>;
 
-  constructor(code: string, message: string, opts: { exitCode?: ExitCodeValue; hint?: string; cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    opts: { exitCode?: ExitCodeValue; hint?: string; cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'XenrelError';
     this.code = code;
@@ -27,15 +31,23 @@ export class XenrelError extends Error {
   }
 }
 
-export const configError = (message: string, hint?: string) => new XenrelError('E_CONFIG', message, { exitCode: ExitCode.usage, hint });
+export const configError = (message: string, hint?: string) =>
+  new XenrelError('E_CONFIG', message, { exitCode: ExitCode.usage, hint });
 
-export const usageError = (message: string, hint?: string) => new XenrelError('E_USAGE', message, { exitCode: ExitCode.usage, hint });
+export const usageError = (message: string, hint?: string) =>
+  new XenrelError('E_USAGE', message, { exitCode: ExitCode.usage, hint });
 
-export const fetchError = (code: string, message: string, opts: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {}) =>
-  new XenrelError(code, message, { ...opts, exitCode: ExitCode.fetch });
+export const fetchError = (
+  code: string,
+  message: string,
+  opts: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {},
+) => new XenrelError(code, message, { ...opts, exitCode: ExitCode.fetch });
 
-export const checkError = (code: string, message: string, opts: { hint?: string; details?: Record<string, unknown> } = {}) =>
-  new XenrelError(code, message, { ...opts, exitCode: ExitCode.checkFailed });
+export const checkError = (
+  code: string,
+  message: string,
+  opts: { hint?: string; details?: Record<string, unknown> } = {},
+) => new XenrelError(code, message, { ...opts, exitCode: ExitCode.checkFailed });
 
 /** ENOSPC and friends are reported as such, never as a stack trace. */
 export function wrapFsError(err: unknown, what: string): unknown {
@@ -64,10 +76,16 @@ export interface ReportedError {
 
 /** Any thrown value as a ReportedError; an unexpected one says to rerun with --debug. */
 export function toReported(err: unknown): ReportedError {
-  if (err instanceof XenrelError) return { code: err.code, message: err.message, hint: err.hint, exitCode: err.exitCode, details: err.details };
+  if (err instanceof XenrelError)
+    return { code: err.code, message: err.message, hint: err.hint, exitCode: err.exitCode, details: err.details };
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT')
-    return { code: 'E_NOSPACE', message: `no space left on device: ${e.message}`, exitCode: ExitCode.fetch, hint: 'free some disk space and run the command again' };
+    return {
+      code: 'E_NOSPACE',
+      message: `no space left on device: ${e.message}`,
+      exitCode: ExitCode.fetch,
+      hint: 'free some disk space and run the command again',
+    };
   return {
     code: 'E_INTERNAL',
     message: `unexpected error: ${e?.message ?? String(err)}`,

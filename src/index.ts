@@ -5,14 +5,47 @@
  */
 
 // The data model: config, lock, progress. Config and lock types are inferred from their schemas.
-export type { ComponentConfigure, ComponentLimits, ComponentSpec, Config, Manifest, UpstreamGit } from './model/config.js';
-export type { LockedChild, LockedChildFile, LockedChildGit, LockedComponent, LockedGit, LockedLocal, LockedPatch, LockedTarball, Lockfile } from './model/lock.js';
-export { isLockedGit, isLockedLocal, isLockedTarball, kindOf, lockedIntegrity, vendoredTreeOf, type ComponentKind } from './model/kind.js';
+export type {
+  ComponentConfigure,
+  ComponentLimits,
+  ComponentSpec,
+  Config,
+  Manifest,
+  UpstreamGit,
+} from './model/config.js';
+export type {
+  LockedChild,
+  LockedChildFile,
+  LockedChildGit,
+  LockedComponent,
+  LockedGit,
+  LockedLocal,
+  LockedPatch,
+  LockedTarball,
+  Lockfile,
+} from './model/lock.js';
+export {
+  isLockedGit,
+  isLockedLocal,
+  isLockedTarball,
+  kindOf,
+  lockedIntegrity,
+  vendoredTreeOf,
+  type ComponentKind,
+} from './model/kind.js';
 export type { FieldChange, ProgressSink } from './types.js';
 export { ExitCode, XenrelError } from './errors.js';
 
 // Config
-export { ConfigError, loadConfig, loadManifest, parseConfigText, parseManifestText, type LoadedConfig, type LoadedManifest } from './config/load.js';
+export {
+  ConfigError,
+  loadConfig,
+  loadManifest,
+  parseConfigText,
+  parseManifestText,
+  type LoadedConfig,
+  type LoadedManifest,
+} from './config/load.js';
 export { findConfig } from './config/find-config.js';
 
 // init and plan: what a Xen tree pins and downloads
@@ -42,7 +75,13 @@ export type { VerifyOptions, VerifyResult } from './verify/types.js';
 export { reproduceRelease, type ReproduceOptions, type ReproduceResult } from './reproduce/reproduce.js';
 export { compareTarballs, describeComparison, type TarballComparison } from './reproduce/compare-tarballs.js';
 export { compareTarballWithGit, type TarballGitComparison, type TarballGitOptions } from './verify/tarball-git.js';
-export { describeTarDifference, diffTarStreams, type TarDiffOptions, type TarDiffResult, type TarDifference } from './reproduce/tar-diff.js';
+export {
+  describeTarDifference,
+  diffTarStreams,
+  type TarDiffOptions,
+  type TarDiffResult,
+  type TarDifference,
+} from './reproduce/tar-diff.js';
 
 // Provenance: SLSA v1 statements beside each tarball, DSSE-signed with gpg or ssh-keygen
 export {
@@ -63,7 +102,11 @@ export { envelope, INTOTO_PAYLOAD_TYPE, pae, type DsseEnvelope, type DsseSignatu
 export { signProvenance } from './provenance/sign.js';
 export { writeProvenance, type WriteProvenanceOptions } from './provenance/write.js';
 export { parseProvenance, type ParsedProvenance } from './provenance/parse.js';
-export { verifyProvenance, type ProvenanceCheck, type VerifyProvenanceOptions } from './provenance/verify-provenance.js';
+export {
+  verifyProvenance,
+  type ProvenanceCheck,
+  type VerifyProvenanceOptions,
+} from './provenance/verify-provenance.js';
 
 // status and bump
 export { upstreamStatus, type UpstreamOptions, type UpstreamStatus } from './upstream/check.js';

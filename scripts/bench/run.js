@@ -18,7 +18,16 @@
 // run cancels out. Peak RSS is of the whole process tree (git and gzip children count),
 // sampled from /proc every 20 ms.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, statSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import {
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  rmSync,
+  statSync,
+  readFileSync,
+  readdirSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +44,8 @@ const XEN_REF = env.XENREL_BENCH_XEN_REF || 'RELEASE-4.22.0';
 const KEEP = env.XENREL_BENCH_KEEP === '1';
 const GROUPS = ['release', 'verify', 'hash', 'startup', 'xen', 'big'];
 const ONLY = env.XENREL_BENCH_ONLY ? env.XENREL_BENCH_ONLY.split(',').map((g) => g.trim()) : GROUPS;
-for (const g of ONLY) if (!GROUPS.includes(g)) throw new Error(`XENREL_BENCH_ONLY: unknown group ${g} (known: ${GROUPS.join(', ')})`);
+for (const g of ONLY)
+  if (!GROUPS.includes(g)) throw new Error(`XENREL_BENCH_ONLY: unknown group ${g} (known: ${GROUPS.join(', ')})`);
 const want = (g) => ONLY.includes(g);
 // The installed command: package.json's bin, run through its #! line.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -84,7 +94,9 @@ function generate(root, nFiles, totalMB, seed = 42) {
     const d = join(root, dirs[i % dirs.length]);
     mkdirSync(d, { recursive: true });
     const text = words.join(' ');
-    writeFileSync(join(d, `file${i}.${['c', 'h', 'txt', 'S', 'mk'][i % 5]}`), text, { mode: i % 17 === 0 ? 0o755 : 0o644 });
+    writeFileSync(join(d, `file${i}.${['c', 'h', 'txt', 'S', 'mk'][i % 5]}`), text, {
+      mode: i % 17 === 0 ? 0o755 : 0o644,
+    });
     bytes += text.length;
   }
   mkdirSync(join(root, 'blobs'), { recursive: true });
@@ -111,7 +123,12 @@ const gitEnv = {
   GIT_COMMITTER_DATE: `@${MTIME} +0000`,
 };
 function sh(cmd, cwd) {
-  const r = spawnSync('sh', ['-c', cmd], { cwd, env: gitEnv, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+  const r = spawnSync('sh', ['-c', cmd], {
+    cwd,
+    env: gitEnv,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 << 20,
+  });
   if (r.status !== 0) throw new Error(`failed: ${cmd}`);
   return r.stdout.toString();
 }
@@ -162,7 +179,8 @@ function timed(argv, cwd) {
     child.on('close', (code) => {
       clearInterval(timer);
       const s = Number(process.hrtime.bigint() - t) / 1e9;
-      if (code !== 0) reject(new Error(`failed (${code}): ${typeof argv === 'string' ? argv : argv.join(' ')}\n${err}`));
+      if (code !== 0)
+        reject(new Error(`failed (${code}): ${typeof argv === 'string' ? argv : argv.join(' ')}\n${err}`));
       else resolve({ s, rss: peak / 2 ** 20 });
     });
   });
@@ -198,7 +216,16 @@ async function compare(title, ours, baselines, opts = {}) {
     }
   }
   for (let k = 0; k < baselines.length; k++) {
-    const row = { what: `${title}`, vs: baselines[k].name, xenrel: median(a), base: median(b[k]), ratio: median(ratios[k]), ratios: ratios[k], rssA, rssB: rssB[k] };
+    const row = {
+      what: `${title}`,
+      vs: baselines[k].name,
+      xenrel: median(a),
+      base: median(b[k]),
+      ratio: median(ratios[k]),
+      ratios: ratios[k],
+      rssA,
+      rssB: rssB[k],
+    };
     rows.push(row);
     console.log(
       `  ${row.what} vs ${row.vs}: xenrel ${f2(row.xenrel)} s, baseline ${f2(row.base)} s, median ratio ${f2(row.ratio)} (${row.ratios.map(f2).join(' ')}); peak RSS xenrel ${row.rssA.toFixed(0)} MiB, baseline ${row.rssB.toFixed(0)} MiB`,
@@ -212,7 +239,9 @@ const hasPigz = spawnSync('pigz', ['--version'], { stdio: 'ignore' }).status ===
 try {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm run bench does)`);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`machine: ${availableParallelism()} cores, ${cpu}; node ${process.version}; ${RUNS} paired runs per comparison`);
+  console.log(
+    `machine: ${availableParallelism()} cores, ${cpu}; node ${process.version}; ${RUNS} paired runs per comparison`,
+  );
   if (!hasPigz) console.log('NOTE: pigz is not installed (apt-get install pigz): the pigz comparisons are skipped');
 
   const tree = join(base, 'bench');
@@ -240,7 +269,11 @@ try {
   });
   const gnuTar = (dir, level, z) => ({
     name: `tar --sort=name | ${z} -n -${level}`,
-    run: () => timed(`tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@${MTIME} -cf - . | ${z} -n -${level} > '${join(base, 'gnu.tar.gz')}'`, dir),
+    run: () =>
+      timed(
+        `tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@${MTIME} -cf - . | ${z} -n -${level} > '${join(base, 'gnu.tar.gz')}'`,
+        dir,
+      ),
   });
   const zs = hasPigz ? ['gzip', 'pigz'] : ['gzip'];
   const coldBlobCache = { before: () => rmSync(blobCache, { recursive: true, force: true }) };
@@ -274,9 +307,14 @@ try {
     if (want('verify')) await release(folder, 9).run();
   } else {
     const o = statSync(tarball).size;
-    sh(`tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@${MTIME} -cf - . | gzip -n -9 > '${join(base, 'gnu.tar.gz')}'`, folder);
+    sh(
+      `tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@${MTIME} -cf - . | gzip -n -9 > '${join(base, 'gnu.tar.gz')}'`,
+      folder,
+    );
     const g = statSync(join(base, 'gnu.tar.gz')).size;
-    console.log(`  size at -9: xenrel ${(o / 2 ** 20).toFixed(1)} MiB, tar | gzip -n -9 ${(g / 2 ** 20).toFixed(1)} MiB (${((o / g - 1) * 100).toFixed(1)}%)`);
+    console.log(
+      `  size at -9: xenrel ${(o / 2 ** 20).toFixed(1)} MiB, tar | gzip -n -9 ${(g / 2 ** 20).toFixed(1)} MiB (${((o / g - 1) * 100).toFixed(1)}%)`,
+    );
   }
 
   if (want('verify')) {
@@ -296,15 +334,23 @@ try {
     await compare('xenrel hash', { run: () => timed([CLI, 'hash', small], base) }, [
       {
         name: 'find | sort | xargs sha256sum | sha256sum',
-        run: () => timed(`cd '${small}' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`, base),
+        run: () =>
+          timed(
+            `cd '${small}' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`,
+            base,
+          ),
       },
     ]);
   }
 
   if (want('startup')) {
     console.log('start-up');
-    await compare('xenrel --version', { run: () => timed([CLI, '--version'], base) }, [{ name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) }]);
-    await compare('xenrel --help', { run: () => timed([CLI, '--help'], base) }, [{ name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) }]);
+    await compare('xenrel --version', { run: () => timed([CLI, '--version'], base) }, [
+      { name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) },
+    ]);
+    await compare('xenrel --help', { run: () => timed([CLI, '--help'], base) }, [
+      { name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) },
+    ]);
   }
 
   if (XEN && want('xen')) {
@@ -316,7 +362,9 @@ try {
     const files = sh('git ls-files | wc -l', xen).trim();
     console.log(`Xen ${XEN_REF} (${files} files), git project`);
     const xenOut = join(base, 'xen-out');
-    const xr = (level) => ({ run: () => timed([CLI, 'release', '--level', String(level), '--out', xenOut, '--cache', cache, '-q'], xen) });
+    const xr = (level) => ({
+      run: () => timed([CLI, 'release', '--level', String(level), '--out', xenOut, '--cache', cache, '-q'], xen),
+    });
     const xa = (level, z) => ({
       name: `git archive | ${z} -n -${level}`,
       run: () => timed(`git archive --prefix=xen-1.0/ HEAD | ${z} -n -${level} > '${join(base, 'xa.tar.gz')}'`, xen),
@@ -331,7 +379,11 @@ try {
     await compare('Xen xenrel hash', { run: () => timed([CLI, 'hash', xen], base) }, [
       {
         name: 'find | sort | xargs sha256sum | sha256sum',
-        run: () => timed(`cd '${xen}' && find . -path ./.git -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`, base),
+        run: () =>
+          timed(
+            `cd '${xen}' && find . -path ./.git -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum > /dev/null`,
+            base,
+          ),
       },
     ]);
   }
@@ -353,21 +405,32 @@ try {
       mkdirSync(dir);
       generate(dir, c.files, c.mb, c.seed);
       if (!c.mb) rmSync(join(dir, 'blobs'), { recursive: true, force: true });
-      sh('git init -q && git add -A && git commit -q -m c && git tag v1 && git repack -adq --window=0 && git prune', dir);
+      sh(
+        'git init -q && git add -A && git commit -q -m c && git tag v1 && git repack -adq --window=0 && git prune',
+        dir,
+      );
       yaml += `  ${c.name}:\n    git: file://${dir}\n    ref: v1\n    path: ${c.path}\n`;
     }
     writeFileSync(join(xc, 'xenrel.config.yaml'), yaml);
     const compCache = join(base, 'comp-cache');
-    sh(`'${CLI}' lock -q --cache '${compCache}' && '${CLI}' fetch -q --cache '${compCache}' && git add xenrel.config.yaml xenrel.lock && git commit -q -m bench`, xc);
+    sh(
+      `'${CLI}' lock -q --cache '${compCache}' && '${CLI}' fetch -q --cache '${compCache}' && git add xenrel.config.yaml xenrel.lock && git commit -q -m bench`,
+      xc,
+    );
     const cfiles = sh(`git ls-files | wc -l`, xc).trim();
-    console.log(`Xen ${XEN_REF} (${cfiles} files) with ${comps.map((c) => `${c.name} (${c.files} files${c.mb ? ` + ${c.mb} MiB` : ''})`).join(', ')} as locked git components`);
+    console.log(
+      `Xen ${XEN_REF} (${cfiles} files) with ${comps.map((c) => `${c.name} (${c.files} files${c.mb ? ` + ${c.mb} MiB` : ''})`).join(', ')} as locked git components`,
+    );
     const xcOut = join(base, 'xen-comp-out');
     const archives = (z, level) =>
       `{ git archive --prefix=xen-1.0/ HEAD; ${comps.map((c) => `git -C '${join(base, `comp-${c.name}`)}' archive --prefix=xen-1.0/${c.path}/ v1`).join('; ')}; } | ${z} -n -${level} > '${join(base, 'xca.tar.gz')}'`;
     await compare(
       'Xen + components release -6',
       { run: () => timed([CLI, 'release', '--level', '6', '--out', xcOut, '--cache', compCache, '-q'], xc) },
-      zs.map((z) => ({ name: `git archive (tree, each component) | ${z} -n -6`, run: () => timed(archives(z, 6), xc) })),
+      zs.map((z) => ({
+        name: `git archive (tree, each component) | ${z} -n -6`,
+        run: () => timed(archives(z, 6), xc),
+      })),
       { before: () => rmSync(join(compCache, 'blob-sha256'), { recursive: true, force: true }) },
     );
   }
@@ -378,7 +441,9 @@ try {
     t0 = Date.now();
     const n = generate(big, Math.round((FILES * BIG_MB) / MB), BIG_MB, 99);
     commitTree(big, 'big');
-    console.log(`big tree: ${(n / 2 ** 20).toFixed(0)} MiB git project, made in ${((Date.now() - t0) / 1000).toFixed(0)} s (peak RSS, one run each)`);
+    console.log(
+      `big tree: ${(n / 2 ** 20).toFixed(0)} MiB git project, made in ${((Date.now() - t0) / 1000).toFixed(0)} s (peak RSS, one run each)`,
+    );
     rmSync(blobCache, { recursive: true, force: true });
     const bigOut = join(base, 'big-out');
     const r = await timed([CLI, 'release', '--level', '6', '--out', bigOut, '--cache', cache, '-q'], big);
@@ -389,9 +454,13 @@ try {
     );
   }
 
-  console.log('\n| operation | compared with | xenrel s | baseline s | median ratio of paired runs | peak RSS xenrel / baseline MiB |\n|---|---|---|---|---|---|');
+  console.log(
+    '\n| operation | compared with | xenrel s | baseline s | median ratio of paired runs | peak RSS xenrel / baseline MiB |\n|---|---|---|---|---|---|',
+  );
   for (const r of rows)
-    console.log(`| ${r.what} | \`${r.vs.replaceAll('|', '\\|')}\` | ${f2(r.xenrel)} | ${f2(r.base)} | ${f2(r.ratio)} | ${r.rssA.toFixed(0)} / ${r.rssB.toFixed(0)} |`);
+    console.log(
+      `| ${r.what} | \`${r.vs.replaceAll('|', '\\|')}\` | ${f2(r.xenrel)} | ${f2(r.base)} | ${f2(r.ratio)} | ${r.rssA.toFixed(0)} / ${r.rssB.toFixed(0)} |`,
+    );
   if (KEEP) console.log(`kept ${base}`);
 } finally {
   if (!KEEP) rmSync(base, { recursive: true, force: true });

@@ -20,7 +20,9 @@ await build({
   // cosmiconfig's loader for TypeScript config files: only with typescript installed, never bundled
   external: ['typescript'],
   // CommonJS dependencies call require() for Node's built-ins
-  banner: { js: "import { createRequire as xenrelCreateRequire } from 'node:module';\nconst require = xenrelCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as xenrelCreateRequire } from 'node:module';\nconst require = xenrelCreateRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 // `xenrel`, `--help` and `--version` print text known at build time: answered before any module

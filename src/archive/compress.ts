@@ -95,7 +95,11 @@ export async function* spawnFilter(
   if (onWarning && stderr.length) onWarning(Buffer.concat(stderr).toString('utf8'));
 }
 
-export function compressChunks(source: AsyncIterable<Uint8Array>, format: Compression, level?: number): AsyncIterable<Uint8Array> {
+export function compressChunks(
+  source: AsyncIterable<Uint8Array>,
+  format: Compression,
+  level?: number,
+): AsyncIterable<Uint8Array> {
   if (format === 'none') return source;
   if (format === 'gz') return gzipChunks(source, { level: level ?? DEFAULT_LEVELS.gz });
   const [prog, args] = compressorArgs(format, level);

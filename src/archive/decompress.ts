@@ -90,12 +90,18 @@ export async function decompress(input: AsyncIterable<Uint8Array>, limits: Limit
   return result;
 }
 
-async function* ratioGuard(src: AsyncIterable<Uint8Array>, compressed: () => number, limits: Limits): AsyncGenerator<Uint8Array> {
+async function* ratioGuard(
+  src: AsyncIterable<Uint8Array>,
+  compressed: () => number,
+  limits: Limits,
+): AsyncGenerator<Uint8Array> {
   let n = 0;
   for await (const c of src) {
     n += c.length;
     if (n > limits.ratioGrace && n > limits.maxRatio * compressed())
-      throw new FatalFinding(finding('E_TAR_LIMIT', ARCHIVE, `compression ratio above ${limits.maxRatio} (a decompression bomb?)`));
+      throw new FatalFinding(
+        finding('E_TAR_LIMIT', ARCHIVE, `compression ratio above ${limits.maxRatio} (a decompression bomb?)`),
+      );
     yield c;
   }
 }
@@ -105,17 +111,28 @@ async function* ratioGuard(src: AsyncIterable<Uint8Array>, compressed: () => num
  * archive; bzip2 only warns about trailing bytes (and GNU tar then exits 0), so its warning
  * is refused here as xz and zstd refuse trailing garbage by failing.
  */
-async function* external(compression: 'bz2' | 'xz' | 'zst', src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+async function* external(
+  compression: 'bz2' | 'xz' | 'zst',
+  src: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
   const prog = compression === 'bz2' ? 'bzip2' : compression === 'xz' ? 'xz' : 'zstd';
   const warnings: string[] = [];
   try {
     yield* spawnFilter(prog, ['-dc'], src, `read a .${compression} archive`, (text) => warnings.push(text));
   } catch (err) {
     if (!(err instanceof XenrelError) || err.code !== 'E_FILTER_FAILED') throw err;
-    throw new FatalFinding(finding('E_TAR_COMPRESSION', ARCHIVE, `${prog} cannot decompress it: ${err.message.replace(/^.*?: /, '')}`));
+    throw new FatalFinding(
+      finding('E_TAR_COMPRESSION', ARCHIVE, `${prog} cannot decompress it: ${err.message.replace(/^.*?: /, '')}`),
+    );
   }
   if (warnings.some((w) => /trailing garbage/i.test(w)))
-    throw new FatalFinding(finding('E_TAR_TRAILING_GARBAGE', ARCHIVE, `bytes after the end of the ${prog} data (${prog}: ${warnings.join(' ').trim()})`));
+    throw new FatalFinding(
+      finding(
+        'E_TAR_TRAILING_GARBAGE',
+        ARCHIVE,
+        `bytes after the end of the ${prog} data (${prog}: ${warnings.join(' ').trim()})`,
+      ),
+    );
 }
 
 async function* gunzip(src: AsyncIterable<Uint8Array>, fed: () => number): AsyncGenerator<Uint8Array> {
@@ -134,12 +151,21 @@ async function* gunzip(src: AsyncIterable<Uint8Array>, fed: () => number): Async
     if (srcError instanceof FatalFinding) throw srcError;
     if (err instanceof FatalFinding) throw err;
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'Z_BUF_ERROR' || /unexpected end/i.test(e.message)) throw new FatalFinding(finding('E_TAR_TRUNCATED', ARCHIVE, 'the gzip stream is truncated'));
-    if (e.code?.startsWith('Z_')) throw new FatalFinding(finding('E_TAR_COMPRESSION', ARCHIVE, `gzip data is corrupt (${e.message})`));
+    if (e.code === 'Z_BUF_ERROR' || /unexpected end/i.test(e.message))
+      throw new FatalFinding(finding('E_TAR_TRUNCATED', ARCHIVE, 'the gzip stream is truncated'));
+    if (e.code?.startsWith('Z_'))
+      throw new FatalFinding(finding('E_TAR_COMPRESSION', ARCHIVE, `gzip data is corrupt (${e.message})`));
     throw err;
   }
   if (srcError) throw srcError;
   // Node's gunzip stops quietly at bytes that are not another gzip member. Zeros there are
   // tape padding (gzip, GNU tar and bsdtar accept them); anything else is refused.
-  if (gz.bytesWritten < fed()) throw new FatalFinding(finding('E_TAR_TRAILING_GARBAGE', ARCHIVE, `non-zero bytes after the end of the gzip data (at offset ${gz.bytesWritten})`));
+  if (gz.bytesWritten < fed())
+    throw new FatalFinding(
+      finding(
+        'E_TAR_TRAILING_GARBAGE',
+        ARCHIVE,
+        `non-zero bytes after the end of the gzip data (at offset ${gz.bytesWritten})`,
+      ),
+    );
 }

@@ -73,7 +73,14 @@ export async function entriesFromDir(root: string, opts: DirWalkOptions = {}): P
       const path = withPrefix(prefix, r);
       if (st.isDirectory()) await walk(r);
       else if (st.isSymbolicLink()) out.push({ kind: 'symlink', path, target: await readlink(abs) });
-      else if (st.isFile()) out.push({ kind: 'file', path, executable: (st.mode & 0o100) !== 0, size: st.size, content: { type: 'path', abs } });
+      else if (st.isFile())
+        out.push({
+          kind: 'file',
+          path,
+          executable: (st.mode & 0o100) !== 0,
+          size: st.size,
+          content: { type: 'path', abs },
+        });
       else
         throw new XenrelError('E_UNSUPPORTED_FILE', `${abs}: not a regular file, directory or symlink`, {
           exitCode: ExitCode.checkFailed,

@@ -1,5 +1,16 @@
 import { constants } from 'node:fs';
-import { copyFile, lstat, mkdir, open, readdir, readlink, realpath, rm, symlink, type FileHandle } from 'node:fs/promises';
+import {
+  copyFile,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  realpath,
+  rm,
+  symlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import { fileEntry, symlinkEntry, treeHash, sortEntries, type TreeEntry } from '../tree/hash.js';
@@ -31,13 +42,19 @@ export interface ExtractResult {
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** `destDir` must not exist yet (it is created) — each archive gets a fresh staging folder. */
-export async function safeExtract(file: string | AsyncIterable<Uint8Array>, destDir: string, opts: SafeExtractOptions = {}): Promise<ExtractResult> {
+export async function safeExtract(
+  file: string | AsyncIterable<Uint8Array>,
+  destDir: string,
+  opts: SafeExtractOptions = {},
+): Promise<ExtractResult> {
   const root = resolve(destDir);
   try {
     await mkdir(root, { recursive: false, mode: 0o755 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST')
-      throw new XenrelError('E_EXTRACT_DEST_EXISTS', `${root} already exists; extraction needs a fresh folder`, { exitCode: ExitCode.usage });
+      throw new XenrelError('E_EXTRACT_DEST_EXISTS', `${root} already exists; extraction needs a fresh folder`, {
+        exitCode: ExitCode.usage,
+      });
     throw wrapFsError(err, `creating ${root}`);
   }
   const made = new Set<string>([root]);
@@ -54,7 +71,13 @@ export async function safeExtract(file: string | AsyncIterable<Uint8Array>, dest
   const rootBytes = nameToBytes(root).length;
   const fits = (e: TarEntry) => {
     if (rootBytes + 1 + nameToBytes(e.path).length >= PATH_MAX)
-      throw new FatalFinding(finding('E_TAR_LIMIT', showName(e.path), `path too long to extract under ${root} (Linux holds ${PATH_MAX - 1} bytes)`));
+      throw new FatalFinding(
+        finding(
+          'E_TAR_LIMIT',
+          showName(e.path),
+          `path too long to extract under ${root} (Linux holds ${PATH_MAX - 1} bytes)`,
+        ),
+      );
   };
   const entries: TreeEntry[] = [];
   const symlinks: TarEntry[] = [];
@@ -105,7 +128,8 @@ export async function safeExtract(file: string | AsyncIterable<Uint8Array>, dest
   } catch (err) {
     await openFile?.close().catch(() => {});
     await rm(root, { recursive: true, force: true }).catch(() => {});
-    if (err instanceof FatalFinding) throw findingErrorFor(err, opts.name ?? (typeof file === 'string' ? file : undefined));
+    if (err instanceof FatalFinding)
+      throw findingErrorFor(err, opts.name ?? (typeof file === 'string' ? file : undefined));
     throw wrapFsError(err, `extracting into ${root}`);
   }
   sortEntries(entries);
@@ -140,7 +164,8 @@ export async function audit(root: string): Promise<void> {
           // Dangling: judge the target lexically from the real parent directory.
           resolved = resolve(nameFromBytes(await realpath(fsPath(dirname(abs)), { encoding: 'buffer' })), target);
         }
-        if (resolved === realRoot || !resolved.startsWith(realRoot + sep)) throw auditError(root, r, `symlink to ${target} leaves the tree`);
+        if (resolved === realRoot || !resolved.startsWith(realRoot + sep))
+          throw auditError(root, r, `symlink to ${target} leaves the tree`);
       } else throw auditError(root, r, 'special file');
     }
   };

@@ -27,7 +27,12 @@ export interface GzipOptions {
 export const GZIP_BLOCK_SIZE = 1 << 20;
 const WINDOW = 32 * 1024;
 
-function deflateBlock(data: Uint8Array, dictionary: Uint8Array | undefined, level: number, last: boolean): Promise<Buffer> {
+function deflateBlock(
+  data: Uint8Array,
+  dictionary: Uint8Array | undefined,
+  level: number,
+  last: boolean,
+): Promise<Buffer> {
   const opts: ZlibOptions = {
     level,
     memLevel: 8,

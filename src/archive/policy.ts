@@ -117,7 +117,11 @@ export const CONTROL = /[\u0000-\u001f\u007f]/;
  * tar does on extraction: leading `./`, repeated `/` and `.` components are dropped, and a
  * trailing `/` on a directory. Returns "" for the root directory entry (`./`).
  */
-export function checkPath(raw: string, limits: Limits, isDir: boolean): { path: string; parts: string[] } | { finding: Finding } {
+export function checkPath(
+  raw: string,
+  limits: Limits,
+  isDir: boolean,
+): { path: string; parts: string[] } | { finding: Finding } {
   const bad = (code: RuleCode, detail?: string) => ({ finding: finding(code, showName(raw), detail) });
   if (raw.includes('\0') || CONTROL.test(raw)) return bad('E_TAR_BAD_CHAR');
   if (/^[A-Za-z]:/.test(raw) || raw.startsWith('\\\\')) return bad('E_TAR_DRIVE');
@@ -130,26 +134,37 @@ export function checkPath(raw: string, limits: Limits, isDir: boolean): { path: 
   const p = parts === split ? raw : parts.join('/');
   if (p === '') return { path: '', parts: [] };
   // The stored form is what GNU tar hands to the kernel: measure that, not the canonical one.
-  if ((ascii ? raw.length : nameByteLength(raw)) > limits.maxPathLength) return bad('E_TAR_LIMIT', `path longer than ${limits.maxPathLength} bytes`);
+  if ((ascii ? raw.length : nameByteLength(raw)) > limits.maxPathLength)
+    return bad('E_TAR_LIMIT', `path longer than ${limits.maxPathLength} bytes`);
   if (parts.length > limits.maxDepth) return bad('E_TAR_LIMIT', `deeper than ${limits.maxDepth} components`);
   for (const c of parts) {
     if (c === '..') return bad('E_TAR_TRAVERSAL');
     if (c.includes(':')) return bad('E_TAR_BAD_CHAR');
-    if ((ascii ? c.length : nameByteLength(c)) > limits.maxComponentLength) return bad('E_TAR_LIMIT', `a component is longer than ${limits.maxComponentLength} bytes`);
-    if (limits.portableNames && (WINDOWS_RESERVED.test(c) || SHORT_NAME.test(c) || /[. ]$/.test(c))) return bad('E_TAR_WINDOWS_NAME');
+    if ((ascii ? c.length : nameByteLength(c)) > limits.maxComponentLength)
+      return bad('E_TAR_LIMIT', `a component is longer than ${limits.maxComponentLength} bytes`);
+    if (limits.portableNames && (WINDOWS_RESERVED.test(c) || SHORT_NAME.test(c) || /[. ]$/.test(c)))
+      return bad('E_TAR_WINDOWS_NAME');
   }
   if (!ascii && p.normalize('NFC') !== p) return bad('E_TAR_NOT_NFC');
   return { path: p, parts };
 }
 
 /** The key under which two paths collide on a case-insensitive or normalising filesystem. */
-export const collisionKey = (p: string) => (isAsciiName(p) ? p.toLowerCase() : p.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC'));
+export const collisionKey = (p: string) =>
+  isAsciiName(p) ? p.toLowerCase() : p.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
 
 /** Lexical checks on a symlink target (the bytes that would be written). */
-export function checkLinkTarget(linkPath: string, target: string, limits: Limits = DEFAULT_LIMITS, absolute: AbsoluteLinks = 'refuse'): Finding | undefined {
-  const f = (code: RuleCode, d?: string) => finding(code, showName(linkPath), d ?? `${RULES[code]} (target ${JSON.stringify(showName(target))})`);
+export function checkLinkTarget(
+  linkPath: string,
+  target: string,
+  limits: Limits = DEFAULT_LIMITS,
+  absolute: AbsoluteLinks = 'refuse',
+): Finding | undefined {
+  const f = (code: RuleCode, d?: string) =>
+    finding(code, showName(linkPath), d ?? `${RULES[code]} (target ${JSON.stringify(showName(target))})`);
   if (target === '') return f('E_TAR_BAD_PATH', 'empty link target');
-  if (nameByteLength(target) > limits.maxLinkTarget) return f('E_TAR_LIMIT', `link target longer than ${limits.maxLinkTarget} bytes`);
+  if (nameByteLength(target) > limits.maxLinkTarget)
+    return f('E_TAR_LIMIT', `link target longer than ${limits.maxLinkTarget} bytes`);
   if (target.includes('\0') || CONTROL.test(target)) return f('E_TAR_BAD_CHAR');
   if (/^[A-Za-z]:/.test(target) || target.startsWith('\\\\')) return f('E_TAR_DRIVE');
   if (target.includes('\\')) return f('E_TAR_BACKSLASH');
@@ -196,11 +211,23 @@ export function checkSymlinks(links: ReadonlyMap<string, string>, opts: SymlinkC
     const r = tree.resolve(p);
     if (r === 'absolute' && target.startsWith('/')) continue; // inert (checkLinkTarget allowed it)
     if (r === 'loop' || r === 'too-deep') {
-      out.push(finding('E_TAR_LINK_ESCAPE', shown, `${r === 'loop' ? 'symlink loop' : 'chain of more than 40 symlinks'} (target ${t})`));
+      out.push(
+        finding(
+          'E_TAR_LINK_ESCAPE',
+          shown,
+          `${r === 'loop' ? 'symlink loop' : 'chain of more than 40 symlinks'} (target ${t})`,
+        ),
+      );
       continue;
     }
     if (typeof r === 'string') {
-      out.push(finding('E_TAR_LINK_ESCAPE', shown, `${RULES.E_TAR_LINK_ESCAPE} (target ${t}${r === 'absolute' ? ', through an absolute symlink' : ''})`));
+      out.push(
+        finding(
+          'E_TAR_LINK_ESCAPE',
+          shown,
+          `${RULES.E_TAR_LINK_ESCAPE} (target ${t}${r === 'absolute' ? ', through an absolute symlink' : ''})`,
+        ),
+      );
       continue;
     }
     if (r.isRoot) {
@@ -209,7 +236,13 @@ export function checkSymlinks(links: ReadonlyMap<string, string>, opts: SymlinkC
     }
     const top = p.split('/')[0]!;
     if ((opts.topDirRule ?? true) && p.includes('/') && r.top !== top)
-      out.push(finding('E_TAR_LINK_ESCAPE', shown, `${RULES.E_TAR_LINK_ESCAPE} (target ${t} resolves to ${JSON.stringify(showName(r.path))})`));
+      out.push(
+        finding(
+          'E_TAR_LINK_ESCAPE',
+          shown,
+          `${RULES.E_TAR_LINK_ESCAPE} (target ${t} resolves to ${JSON.stringify(showName(r.path))})`,
+        ),
+      );
   }
   return out;
 }

@@ -10,7 +10,8 @@ export function readSmall(abs: string, size: number): Promise<Buffer> {
     openCb(abs, 'r', (err, fd) => {
       if (err) return reject(err);
       const buf = Buffer.allocUnsafe(size + 1);
-      const finish = (e: Error | null, n: number) => closeCb(fd, (ce) => (e || ce ? reject(e ?? ce) : resolve(buf.subarray(0, n))));
+      const finish = (e: Error | null, n: number) =>
+        closeCb(fd, (ce) => (e || ce ? reject(e ?? ce) : resolve(buf.subarray(0, n))));
       let got = 0;
       const step = () =>
         readCb(fd, buf, got, buf.length - got, got, (re, n) => {

@@ -92,9 +92,11 @@ export interface ReadTarResult {
 }
 
 const ARCHIVE = '<archive>';
-const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | undefined)?.then === 'function';
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> =>
+  typeof (v as { then?: unknown } | undefined)?.then === 'function';
 const sha256Hex = (b: Uint8Array) => oneShotHash('sha256', b, 'hex');
-const truncated = () => new FatalFinding(finding('E_TAR_TRUNCATED', ARCHIVE, 'the archive ends in the middle of an entry'));
+const truncated = () =>
+  new FatalFinding(finding('E_TAR_TRUNCATED', ARCHIVE, 'the archive ends in the middle of an entry'));
 const fatal = (code: RuleCode, path: string, detail?: string) => new FatalFinding(finding(code, path, detail));
 
 function toInput(input: string | AsyncIterable<Uint8Array>, onBytes?: (n: number) => void): AsyncIterable<Uint8Array> {
@@ -109,17 +111,28 @@ function toInput(input: string | AsyncIterable<Uint8Array>, onBytes?: (n: number
 }
 
 /** Reads a (compressed) tar archive once, applying the entry policy. */
-export async function readTar(input: string | AsyncIterable<Uint8Array>, opts: ReadTarOptions = {}): Promise<ReadTarResult> {
+export async function readTar(
+  input: string | AsyncIterable<Uint8Array>,
+  opts: ReadTarOptions = {},
+): Promise<ReadTarResult> {
   const limits = resolveLimits(opts.limits);
   const name = opts.name ?? (typeof input === 'string' ? input : 'archive');
   const findings: Finding[] = [];
-  const result: ReadTarResult = { compression: 'none', compressedBytes: 0, entries: 0, totalSize: 0, findings, complete: true };
+  const result: ReadTarResult = {
+    compression: 'none',
+    compressedBytes: 0,
+    entries: 0,
+    totalSize: 0,
+    findings,
+    complete: true,
+  };
   let dec;
   try {
     dec = await decompress(toInput(input, opts.onBytes), limits);
     result.compression = dec.compression;
     const links = await parse(new ByteSource(dec.chunks, truncated), limits, opts, result);
-    for (const f of checkSymlinks(links, { limits, absolute: opts.absoluteSymlinks, topDirRule: opts.topDirRule })) report(f);
+    for (const f of checkSymlinks(links, { limits, absolute: opts.absoluteSymlinks, topDirRule: opts.topDirRule }))
+      report(f);
   } catch (err) {
     if (!(err instanceof FatalFinding)) throw err;
     if (!opts.collect) throw findingError(err.finding, name);
@@ -147,7 +160,12 @@ interface NameNode {
   executable?: boolean;
 }
 
-async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, result: ReadTarResult): Promise<Map<string, string>> {
+async function parse(
+  src: ByteSource,
+  limits: Limits,
+  opts: ReadTarOptions,
+  result: ReadTarResult,
+): Promise<Map<string, string>> {
   const root: NameNode = {};
   const links = new Map<string, string>(); // symlink → target
   const members = new MemberReader(src, limits);
@@ -157,20 +175,25 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
     const m = members.nextNow() ?? (await members.next());
     if (!m) {
       // GNU tar: "This does not look like a tar archive". (A lone zero block is an empty archive.)
-      if (src.offset === 0) throw fatal('E_TAR_TRUNCATED', ARCHIVE, 'the archive is empty: not even an end-of-archive block');
+      if (src.offset === 0)
+        throw fatal('E_TAR_TRUNCATED', ARCHIVE, 'the archive is empty: not even an end-of-archive block');
       // End of archive (or of input: GNU tar and bsdtar accept a missing end marker). A second
       // zero block normally follows, then zero padding up to the record size; anything else is refused.
       const rest = await src.rest();
-      if (rest.nonZero) throw fatal('E_TAR_TRAILING_GARBAGE', ARCHIVE, `data after the end-of-archive marker (after ${members.place})`);
+      if (rest.nonZero)
+        throw fatal('E_TAR_TRAILING_GARBAGE', ARCHIVE, `data after the end-of-archive marker (after ${members.place})`);
       break;
     }
     const rawPath = nameFromBytes(m.name);
     const rawLink = nameFromBytes(m.linkname);
     const shown = () => showName(rawPath); // only for messages
-    if (++result.entries > limits.maxEntries) throw fatal('E_TAR_LIMIT', shown(), `more than ${limits.maxEntries} entries`);
-    if (m.size > limits.maxEntrySize) throw fatal('E_TAR_LIMIT', shown(), `entry of ${m.size} bytes (limit ${limits.maxEntrySize})`);
+    if (++result.entries > limits.maxEntries)
+      throw fatal('E_TAR_LIMIT', shown(), `more than ${limits.maxEntries} entries`);
+    if (m.size > limits.maxEntrySize)
+      throw fatal('E_TAR_LIMIT', shown(), `entry of ${m.size} bytes (limit ${limits.maxEntrySize})`);
     result.totalSize += m.size;
-    if (result.totalSize > limits.maxTotalSize) throw fatal('E_TAR_LIMIT', shown(), `archive content above ${limits.maxTotalSize} bytes`);
+    if (result.totalSize > limits.maxTotalSize)
+      throw fatal('E_TAR_LIMIT', shown(), `archive content above ${limits.maxTotalSize} bytes`);
 
     const t = m.typeflag;
     let type: EntryType | undefined;
@@ -279,13 +302,25 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
           const other = node.folded?.get(collisionKey(part));
           if (other !== undefined) {
             const p = parts.slice(0, i + 1).join('/');
-            problems.push(finding('E_TAR_COLLISION', path, `${p}: collides with ${[...parts.slice(0, i), other].join('/')} (case or Unicode form)`));
+            problems.push(
+              finding(
+                'E_TAR_COLLISION',
+                path,
+                `${p}: collides with ${[...parts.slice(0, i), other].join('/')} (case or Unicode form)`,
+              ),
+            );
             return undefined;
           }
           child = {};
           created.push([node, part, child]);
         } else if (i < parts.length - 1 && child.type && child.type !== 'dir') {
-          problems.push(finding('E_TAR_THROUGH_LINK', path, `${path}: lies beneath ${parts.slice(0, i + 1).join('/')}, which is a ${child.type}`));
+          problems.push(
+            finding(
+              'E_TAR_THROUGH_LINK',
+              path,
+              `${path}: lies beneath ${parts.slice(0, i + 1).join('/')}, which is a ${child.type}`,
+            ),
+          );
           return undefined;
         }
         node = child;
@@ -295,7 +330,9 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
         return undefined;
       }
       if (type !== 'dir' && node.children?.size) {
-        problems.push(finding('E_TAR_DUPLICATE', path, `${path}: a ${type} entry where the archive also has a directory`));
+        problems.push(
+          finding('E_TAR_DUPLICATE', path, `${path}: a ${type} entry where the archive also has a directory`),
+        );
         return undefined;
       }
       const e: TarEntry = { path, type: type!, mode: m.mode, executable: (m.mode & 0o100) !== 0, size: m.size };
@@ -307,7 +344,13 @@ async function parse(src: ByteSource, limits: Limits, opts: ReadTarOptions, resu
         const lc = checkPath(rawLink, limits, false);
         const target = 'path' in lc ? lookup(root, lc.parts) : undefined;
         if (target?.sha256 === undefined || !('path' in lc))
-          problems.push(finding('E_TAR_HARDLINK', path, `${path}: hard link to ${JSON.stringify(showName(rawLink))}, which is not an earlier regular file of the archive`));
+          problems.push(
+            finding(
+              'E_TAR_HARDLINK',
+              path,
+              `${path}: hard link to ${JSON.stringify(showName(rawLink))}, which is not an earlier regular file of the archive`,
+            ),
+          );
         else {
           e.linkpath = lc.path;
           e.sha256 = target.sha256;
@@ -363,7 +406,10 @@ export interface HashTarballResult {
 }
 
 /** The tree hash of an archive's content, streamed once, without extracting. */
-export async function hashTarball(input: string | AsyncIterable<Uint8Array>, opts: Omit<ReadTarOptions, 'onEntry' | 'onEntryDone'> = {}): Promise<HashTarballResult> {
+export async function hashTarball(
+  input: string | AsyncIterable<Uint8Array>,
+  opts: Omit<ReadTarOptions, 'onEntry' | 'onEntryDone'> = {},
+): Promise<HashTarballResult> {
   const entries: TreeEntry[] = [];
   const tops = new Set<string>();
   const r = await readTar(input, {
@@ -375,5 +421,11 @@ export async function hashTarball(input: string | AsyncIterable<Uint8Array>, opt
       else entries.push(fileEntry(e.path, e.executable, e.sha256!));
     },
   });
-  return { hash: treeHash(entries), entries, topDirs: [...tops].sort(), findings: r.findings, compression: r.compression };
+  return {
+    hash: treeHash(entries),
+    entries,
+    topDirs: [...tops].sort(),
+    findings: r.findings,
+    compression: r.compression,
+  };
 }

@@ -149,7 +149,12 @@ const INT64_MAX = (1n << 63n) - 1n;
  * `signed` (time stamps). Reading these fields any other way makes a second reader of the
  * same header: `0000\0777` would be 0 here and 511 to GNU tar.
  */
-export function parseNumeric(b: Uint8Array, off: number, len: number, opts: { octalOnly?: boolean; signed?: boolean } = {}): bigint | null {
+export function parseNumeric(
+  b: Uint8Array,
+  off: number,
+  len: number,
+  opts: { octalOnly?: boolean; signed?: boolean } = {},
+): bigint | null {
   const lim = off + len;
   let p = off;
   if (b[p] === 0) p++;
@@ -180,7 +185,8 @@ export function parseNumeric(b: Uint8Array, off: number, len: number, opts: { oc
 
 export function parseHeader(b: Uint8Array): RawHeader {
   const ustar = b[257] === 0x75 && b[258] === 0x73 && b[259] === 0x74 && b[260] === 0x61 && b[261] === 0x72; // "ustar"
-  const format = ustar && b[262] === 0 ? 'ustar' : ustar && b[262] === 0x20 && b[263] === 0x20 && b[264] === 0 ? 'gnu' : 'v7';
+  const format =
+    ustar && b[262] === 0 ? 'ustar' : ustar && b[262] === 0x20 && b[263] === 0x20 && b[264] === 0 ? 'gnu' : 'v7';
   let name = cstr(b, 0, 100);
   if (format === 'ustar') {
     const prefix = cstr(b, 345, 155);

@@ -2,7 +2,18 @@ import { isUtf8 } from 'node:buffer';
 import type { ByteSource } from './byte-source.js';
 import { FatalFinding } from './decompress.js';
 import { finding, type Limits, type RuleCode } from './policy.js';
-import { BLOCK, TYPE, bsdtarRecognises, checksumOk, isZeroBlock, padding, parseHeader, parseNumeric, parsePax, type RawHeader } from './tar-format.js';
+import {
+  BLOCK,
+  TYPE,
+  bsdtarRecognises,
+  checksumOk,
+  isZeroBlock,
+  padding,
+  parseHeader,
+  parseNumeric,
+  parsePax,
+  type RawHeader,
+} from './tar-format.js';
 
 /**
  * Header decoding: turns the blocks of a tar stream into members, the way GNU tar reads
@@ -55,7 +66,8 @@ const cstr = (b: Buffer) => {
 };
 
 const DECIMAL = /^[0-9]{1,18}$/;
-const describeMeta = (t: string) => (t === 'x' ? 'a pax header' : t === 'g' ? 'a global pax header' : t === 'L' ? 'a GNU long name' : 'a GNU long link');
+const describeMeta = (t: string) =>
+  t === 'x' ? 'a pax header' : t === 'g' ? 'a global pax header' : t === 'L' ? 'a GNU long name' : 'a GNU long link';
 const PAX_TIME = new Set(['atime', 'ctime', 'mtime']);
 const PAX_TIME_VALUE = /^-?[0-9]{1,18}(\.[0-9]+)?$/;
 const PAX_NUMBER = new Set([
@@ -108,7 +120,12 @@ export class MemberReader {
   }
 
   private async readMeta(size: bigint, what: string, pad?: (p: Buffer) => void): Promise<Buffer> {
-    if (size > BigInt(this.limits.maxMetaSize)) throw fatal('E_TAR_META_TOO_LARGE', this.last, `${what} of ${size} bytes after this entry (limit ${this.limits.maxMetaSize})`);
+    if (size > BigInt(this.limits.maxMetaSize))
+      throw fatal(
+        'E_TAR_META_TOO_LARGE',
+        this.last,
+        `${what} of ${size} bytes after this entry (limit ${this.limits.maxMetaSize})`,
+      );
     const n = Number(size);
     const data = await this.src.readExactly(n);
     if (pad) pad(await this.src.readExactly(padding(n)));
@@ -129,23 +146,39 @@ export class MemberReader {
     for (;;) {
       const block = this.src.readNow(BLOCK) ?? (await this.src.read(BLOCK));
       if (block === null) {
-        if (metaSeen) throw fatal('E_TAR_TRUNCATED', this.last, 'the archive ends after a pax or long-name header, before its entry');
+        if (metaSeen)
+          throw fatal(
+            'E_TAR_TRUNCATED',
+            this.last,
+            'the archive ends after a pax or long-name header, before its entry',
+          );
         return null; // no end-of-archive blocks: GNU tar and bsdtar accept that
       }
       if (block.length < BLOCK) throw fatal('E_TAR_TRUNCATED', this.last, 'the archive ends inside a header');
       if (isZeroBlock(block)) {
-        if (metaSeen) throw fatal('E_TAR_TRUNCATED', this.last, 'end of archive after a pax or long-name header, before its entry');
+        if (metaSeen)
+          throw fatal('E_TAR_TRUNCATED', this.last, 'end of archive after a pax or long-name header, before its entry');
         return null;
       }
       const at = this.at();
       const h = this.decode(block);
       const t = h.typeflag;
-      if (t === 'X') throw fatal('E_TAR_AMBIGUOUS', this.last, `Solaris extended header (type X) at ${at}: GNU tar reads it as pax, bsdtar does not read every record alike`);
+      if (t === 'X')
+        throw fatal(
+          'E_TAR_AMBIGUOUS',
+          this.last,
+          `Solaris extended header (type X) at ${at}: GNU tar reads it as pax, bsdtar does not read every record alike`,
+        );
       // One pax header, or one GNU long name and one long link, before an entry: that is all any
       // writer makes. A second, or the two kinds mixed, GNU tar merges and bsdtar refuses.
       if (t === TYPE.paxLocal || t === TYPE.paxGlobal || t === TYPE.gnuLongName || t === TYPE.gnuLongLink) {
         const kinds = (metaKinds ??= new Set());
-        const clash = t === TYPE.paxGlobal ? metaSeen : t === TYPE.paxLocal ? kinds.size > 0 : kinds.has(t) || kinds.has(TYPE.paxLocal);
+        const clash =
+          t === TYPE.paxGlobal
+            ? metaSeen
+            : t === TYPE.paxLocal
+              ? kinds.size > 0
+              : kinds.has(t) || kinds.has(TYPE.paxLocal);
         if (clash)
           throw fatal(
             'E_TAR_AMBIGUOUS',
@@ -160,14 +193,23 @@ export class MemberReader {
         for (const [k, v] of recs) {
           // GNU tar decodes these and exits 2 on a malformed one, even where nothing uses it
           const rule = PAX_TIME.has(k) ? PAX_TIME_VALUE : PAX_NUMBER.has(k) ? DECIMAL : undefined;
-          if (rule && !rule.test(v.toString('latin1'))) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid pax ${k}=${JSON.stringify(v.toString('latin1'))} at ${at}`);
+          if (rule && !rule.test(v.toString('latin1')))
+            throw fatal(
+              'E_TAR_BAD_HEADER',
+              this.last,
+              `invalid pax ${k}=${JSON.stringify(v.toString('latin1'))} at ${at}`,
+            );
         }
         metaSeen ||= t !== TYPE.paxGlobal;
         for (const [k, v] of recs) {
           if (t === TYPE.paxGlobal) {
             // git archive writes a global `comment` with the commit id: harmless. Overrides are not.
             if (k === 'path' || k === 'linkpath' || k === 'size' || k.startsWith('GNU.sparse.'))
-              throw fatal('E_TAR_GLOBAL_PAX', this.last, `global pax header at ${at} sets ${k}=${JSON.stringify(v.toString('latin1'))}`);
+              throw fatal(
+                'E_TAR_GLOBAL_PAX',
+                this.last,
+                `global pax header at ${at} sets ${k}=${JSON.stringify(v.toString('latin1'))}`,
+              );
             if (v.length) this.globals.set(k, v);
             else this.globals.delete(k);
             this.globalsView = undefined;
@@ -200,7 +242,8 @@ export class MemberReader {
 
       const m = this.member(h, metaSeen, local, longName, longLink);
       if (t === 'S') await this.oldGnuSparse(block, m, at);
-      else if (isFileType(t) && (m.pax.size || sparseOffsets || sparseLengths)) this.paxSparse(m, m.pax, sparseOffsets ?? [], sparseLengths ?? []);
+      else if (isFileType(t) && (m.pax.size || sparseOffsets || sparseLengths))
+        this.paxSparse(m, m.pax, sparseOffsets ?? [], sparseLengths ?? []);
       this.lastName = m.name;
       return m;
     }
@@ -217,7 +260,8 @@ export class MemberReader {
     if (!block) return undefined;
     const t = block[156];
     // x g L K X S: meta and sparse headers take the reading path
-    if (t === 0x78 || t === 0x67 || t === 0x4c || t === 0x4b || t === 0x58 || t === 0x53 || isZeroBlock(block)) return undefined;
+    if (t === 0x78 || t === 0x67 || t === 0x4c || t === 0x4b || t === 0x58 || t === 0x53 || isZeroBlock(block))
+      return undefined;
     this.src.readNow(BLOCK);
     const h = this.decode(block);
     const m = this.member(h, false, undefined, undefined, undefined);
@@ -228,16 +272,31 @@ export class MemberReader {
 
   /** The header just read (`block`), checked as GNU tar and bsdtar check it. */
   private decode(block: Uint8Array): RawHeader & { size: bigint } {
-    if (!checksumOk(block)) throw fatal('E_TAR_CHECKSUM', this.last, `header checksum mismatch at ${this.at()} (offset ${this.src.offset - BLOCK})`);
+    if (!checksumOk(block))
+      throw fatal(
+        'E_TAR_CHECKSUM',
+        this.last,
+        `header checksum mismatch at ${this.at()} (offset ${this.src.offset - BLOCK})`,
+      );
     if (this.src.offset === BLOCK && !bsdtarRecognises(block))
-      throw fatal('E_TAR_BAD_HEADER', ARCHIVE, 'the first header has a numeric field with stray characters: GNU tar reads it, bsdtar does not take the file for a tar archive');
+      throw fatal(
+        'E_TAR_BAD_HEADER',
+        ARCHIVE,
+        'the first header has a numeric field with stray characters: GNU tar reads it, bsdtar does not take the file for a tar archive',
+      );
     const h = parseHeader(block);
     if (h.size === null) throw fatal('E_TAR_BAD_HEADER', this.last, `invalid size field at ${this.at()}`);
     return h as RawHeader & { size: bigint };
   }
 
   /** A real entry's member from its header and the meta headers before it. */
-  private member(h: RawHeader & { size: bigint }, metaSeen: boolean, local: Map<string, Buffer> | undefined, longName: Buffer | undefined, longLink: Buffer | undefined): Member {
+  private member(
+    h: RawHeader & { size: bigint },
+    metaSeen: boolean,
+    local: Map<string, Buffer> | undefined,
+    longName: Buffer | undefined,
+    longLink: Buffer | undefined,
+  ): Member {
     const t = h.typeflag;
     // Pax and GNU long-name headers come before ustar or GNU headers; GNU tar and bsdtar
     // read a pre-POSIX (v7) header after one differently (GNU tar loses its place).
@@ -258,7 +317,12 @@ export class MemberReader {
     if (pax.size && pax.get('hdrcharset')?.toString('latin1') !== 'BINARY')
       for (const k of ['path', 'linkpath', 'GNU.sparse.name']) {
         const v = pax.get(k);
-        if (v && !isUtf8(v)) throw fatal('E_TAR_AMBIGUOUS', v.toString('latin1'), `pax ${k} is not UTF-8 and hdrcharset is not BINARY: GNU tar and bsdtar read it differently`);
+        if (v && !isUtf8(v))
+          throw fatal(
+            'E_TAR_AMBIGUOUS',
+            v.toString('latin1'),
+            `pax ${k} is not UTF-8 and hdrcharset is not BINARY: GNU tar and bsdtar read it differently`,
+          );
       }
     const sparseName = pax.get('GNU.sparse.name');
     const name = sparseName ?? pax.get('path') ?? longName ?? h.name;
@@ -294,7 +358,8 @@ export class MemberReader {
     const segs: SparseSegment[] = [];
     const num = (b: Uint8Array, off: number) => {
       const v = parseNumeric(b, off, 12);
-      if (v === null || v > BigInt(Number.MAX_SAFE_INTEGER)) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), `invalid sparse map in the old GNU header at ${at}`);
+      if (v === null || v > BigInt(Number.MAX_SAFE_INTEGER))
+        throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), `invalid sparse map in the old GNU header at ${at}`);
       return Number(v);
     };
     const take = (b: Uint8Array, off: number, count: number) => {
@@ -307,7 +372,8 @@ export class MemberReader {
     take(header, 386, 4);
     let extended = header[482] !== 0;
     while (extended) {
-      if (segs.length > this.limits.maxMetaSize / 24) throw fatal('E_TAR_META_TOO_LARGE', m.name.toString('latin1'), 'sparse map larger than the meta limit');
+      if (segs.length > this.limits.maxMetaSize / 24)
+        throw fatal('E_TAR_META_TOO_LARGE', m.name.toString('latin1'), 'sparse map larger than the meta limit');
       const ext = await this.src.readExactly(BLOCK);
       take(ext, 0, 21);
       extended = ext[504] !== 0;
@@ -324,7 +390,11 @@ export class MemberReader {
     const real = decimal(pax.get('GNU.sparse.realsize') ?? pax.get('GNU.sparse.size'), 'GNU.sparse size', shown);
     if (major !== undefined) {
       if (major !== '1' || pax.get('GNU.sparse.minor')?.toString('latin1') !== '0')
-        throw fatal('E_TAR_BAD_HEADER', shown, `unknown GNU sparse format ${major}.${pax.get('GNU.sparse.minor')?.toString('latin1')}`);
+        throw fatal(
+          'E_TAR_BAD_HEADER',
+          shown,
+          `unknown GNU sparse format ${major}.${pax.get('GNU.sparse.minor')?.toString('latin1')}`,
+        );
       if (real === undefined) throw fatal('E_TAR_BAD_HEADER', shown, 'GNU sparse 1.0 without GNU.sparse.realsize');
       m.size = real;
       m.sparseMapInData = true;
@@ -343,10 +413,12 @@ export class MemberReader {
       if (!/^[0-9]+(,[0-9]+)*$/.test(s)) throw fatal('E_TAR_BAD_HEADER', shown, 'malformed GNU.sparse.map');
       nums = s.split(',').map(Number);
     } else {
-      if (offsets.length !== lengths.length) throw fatal('E_TAR_BAD_HEADER', shown, 'GNU sparse offsets and sizes do not pair up');
+      if (offsets.length !== lengths.length)
+        throw fatal('E_TAR_BAD_HEADER', shown, 'GNU sparse offsets and sizes do not pair up');
       nums = offsets.flatMap((o, i) => [o, lengths[i]!]);
     }
-    if (nums.length % 2 || nums.some((n) => !Number.isSafeInteger(n))) throw fatal('E_TAR_BAD_HEADER', shown, 'malformed GNU sparse map');
+    if (nums.length % 2 || nums.some((n) => !Number.isSafeInteger(n)))
+      throw fatal('E_TAR_BAD_HEADER', shown, 'malformed GNU sparse map');
     m.sparse = [];
     for (let i = 0; i < nums.length; i += 2) m.sparse.push({ offset: nums[i]!, length: nums[i + 1]! });
     m.size = real;
@@ -383,14 +455,25 @@ export class MemberReader {
     let pos = 0;
     let dataSum = 0;
     for (const s of segs) {
-      if (s.offset < pos || s.offset + s.length > m.size) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map is out of order or beyond the real size');
+      if (s.offset < pos || s.offset + s.length > m.size)
+        throw fatal(
+          'E_TAR_BAD_HEADER',
+          m.name.toString('latin1'),
+          'GNU sparse map is out of order or beyond the real size',
+        );
       dataSum += s.length;
-      if (dataSum > storedLeft) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map describes more data than the archive holds');
+      if (dataSum > storedLeft)
+        throw fatal(
+          'E_TAR_BAD_HEADER',
+          m.name.toString('latin1'),
+          'GNU sparse map describes more data than the archive holds',
+        );
       await zeros(s.offset - pos, fn);
       await this.src.stream(s.length, fn);
       pos = s.offset + s.length;
     }
-    if (dataSum !== storedLeft) throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map does not cover the stored data');
+    if (dataSum !== storedLeft)
+      throw fatal('E_TAR_BAD_HEADER', m.name.toString('latin1'), 'GNU sparse map does not cover the stored data');
     await zeros(m.size - pos, fn);
     await this.src.stream(padding(m.stored));
   }
@@ -403,7 +486,8 @@ export class MemberReader {
     let partial = '';
     let count = -1;
     while (count < 0 || lines.length < 1 + 2 * count) {
-      if (used + BLOCK > m.stored || used > this.limits.maxMetaSize) throw fatal('E_TAR_BAD_HEADER', shown, 'GNU sparse 1.0 map is larger than its data');
+      if (used + BLOCK > m.stored || used > this.limits.maxMetaSize)
+        throw fatal('E_TAR_BAD_HEADER', shown, 'GNU sparse 1.0 map is larger than its data');
       const b = (await this.src.readExactly(BLOCK)).toString('latin1');
       used += BLOCK;
       const parts = (partial + b).split('\n');

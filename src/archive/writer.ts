@@ -70,8 +70,12 @@ export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): P
   const limits = resolveLimits(opts.limits);
   const top = checkPath(opts.topDir, limits, true);
   if ('finding' in top || top.path === '' || top.path.includes('/'))
-    throw usage('E_ARCHIVE_TOP_DIR', `archive top directory ${JSON.stringify(opts.topDir)} must be one plain path component`);
-  if (!Number.isInteger(opts.mtime) || opts.mtime < 0 || opts.mtime >= 8 ** 11) throw usage('E_ARCHIVE_MTIME', `archive mtime ${opts.mtime} must be whole seconds since 1970`);
+    throw usage(
+      'E_ARCHIVE_TOP_DIR',
+      `archive top directory ${JSON.stringify(opts.topDir)} must be one plain path component`,
+    );
+  if (!Number.isInteger(opts.mtime) || opts.mtime < 0 || opts.mtime >= 8 ** 11)
+    throw usage('E_ARCHIVE_MTIME', `archive mtime ${opts.mtime} must be whole seconds since 1970`);
   const byPath = new Map<string, Planned>();
   const keys = new Map<string, string>();
   const links = new Map<string, string>();
@@ -83,15 +87,18 @@ export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): P
     const rel = src.path.replace(/\/+$/, '');
     const checked = checkPath(`${top.path}/${rel}`, limits, src.kind === 'dir');
     if ('finding' in checked) throw findingError(checked.finding);
-    if (rel === '' || rel.startsWith('./') || rel.startsWith('/')) throw usage('E_ARCHIVE_PATH', `bad entry path ${JSON.stringify(src.path)}`);
+    if (rel === '' || rel.startsWith('./') || rel.startsWith('/'))
+      throw usage('E_ARCHIVE_PATH', `bad entry path ${JSON.stringify(src.path)}`);
     const path = checked.path;
     const prev = byPath.get(path);
-    if (prev && !(prev.src.kind === 'dir' && src.kind === 'dir')) throw usage('E_ARCHIVE_DUPLICATE', `${path}: given twice to the archive writer (or as a file and a directory)`);
+    if (prev && !(prev.src.kind === 'dir' && src.kind === 'dir'))
+      throw usage('E_ARCHIVE_DUPLICATE', `${path}: given twice to the archive writer (or as a file and a directory)`);
     const parts = path.split('/');
     for (let i = 2; i < parts.length; i++) {
       const dir = parts.slice(0, i).join('/');
       const p = byPath.get(dir);
-      if (p && p.src.kind !== 'dir') throw usage('E_ARCHIVE_DUPLICATE', `${path}: its parent ${dir} is not a directory`);
+      if (p && p.src.kind !== 'dir')
+        throw usage('E_ARCHIVE_DUPLICATE', `${path}: its parent ${dir} is not a directory`);
       addDir(dir, parts.slice(1, i).join('/'));
     }
     byPath.set(path, { path, rel, src });
@@ -100,7 +107,12 @@ export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): P
   for (const p of byPath.keys()) {
     const k = collisionKey(p);
     const other = keys.get(k);
-    if (other !== undefined) throw findingError({ code: 'E_TAR_COLLISION', path: p, message: `${p}: collides with ${other} (case or Unicode form)` });
+    if (other !== undefined)
+      throw findingError({
+        code: 'E_TAR_COLLISION',
+        path: p,
+        message: `${p}: collides with ${other} (case or Unicode form)`,
+      });
     keys.set(k, p);
   }
   // Absolute links come from pinned git components (edk2 has some): inert, see policy.ts.
@@ -233,17 +245,25 @@ async function* readLarge(abs: string, size: number): AsyncGenerator<Uint8Array>
 
 function changed(p: Planned, got: number, want: number): XenrelError {
   const where = p.src.kind === 'file' && p.src.content.type === 'path' ? p.src.content.abs : p.path;
-  return new XenrelError('E_FILE_CHANGED', `${where}: expected ${want} bytes but read ${got} (did it change while packing?)`, {
-    exitCode: ExitCode.checkFailed,
-    hint: 'make sure nothing writes to the tree while the archive is written, then run the command again',
-  });
+  return new XenrelError(
+    'E_FILE_CHANGED',
+    `${where}: expected ${want} bytes but read ${got} (did it change while packing?)`,
+    {
+      exitCode: ExitCode.checkFailed,
+      hint: 'make sure nothing writes to the tree while the archive is written, then run the command again',
+    },
+  );
 }
 
 /**
  * The tar stream as chunks. `result` is filled while the stream is consumed.
  * Content of each file is sha256-hashed on the way (for the release's tree hashes).
  */
-export async function* tarChunks(sources: Iterable<EntrySource>, opts: TarOptions, result: TarResult): AsyncGenerator<Uint8Array> {
+export async function* tarChunks(
+  sources: Iterable<EntrySource>,
+  opts: TarOptions,
+  result: TarResult,
+): AsyncGenerator<Uint8Array> {
   const plan = planEntries(sources, opts);
   const topDir = plan[0]!.path;
   const ra = new ReadAhead(plan, opts.readAheadBytes ?? 16 << 20);

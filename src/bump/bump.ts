@@ -80,11 +80,15 @@ async function gitLog(mirrorDir: string, range: string): Promise<LogEntry[]> {
     });
 }
 
-const isAncestor = async (dir: string, a: string, b: string) => (await runGit(['merge-base', '--is-ancestor', a, b], { gitDir: dir })).code === 0;
+const isAncestor = async (dir: string, a: string, b: string) =>
+  (await runGit(['merge-base', '--is-ancestor', a, b], { gitDir: dir })).code === 0;
 
 /** Refuse to edit files with uncommitted changes (the bump should be one reviewable diff). */
 async function assertClean(root: string, files: string[]): Promise<void> {
-  const r = await runGit(['status', '--porcelain', '--untracked-files=no', '--', ...files.map((f) => relative(root, f))], { cwd: root });
+  const r = await runGit(
+    ['status', '--porcelain', '--untracked-files=no', '--', ...files.map((f) => relative(root, f))],
+    { cwd: root },
+  );
   if (r.code !== 0) return; // not a git work tree: nothing to compare against
   const dirty = r.stdout
     .toString('utf8')
@@ -163,7 +167,11 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
       await resolveRef(spec!.git, newPin, cache, { label: name });
     } catch (err) {
       if (err instanceof XenrelError && err.code === 'E_REF_NOT_FOUND')
-        throw new XenrelError(err.code, `cannot bump ${name}: ${err.message.replace(/^component \S+: /, '')}`, { exitCode: ExitCode.usage, hint: err.hint, details: err.details });
+        throw new XenrelError(err.code, `cannot bump ${name}: ${err.message.replace(/^component \S+: /, '')}`, {
+          exitCode: ExitCode.usage,
+          hint: err.hint,
+          details: err.details,
+        });
       throw err;
     }
     varValues.push([oldPin, newPin]);
@@ -172,10 +180,14 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
     oldPin = spec!.url!;
     result.from = { pin: oldPin, ...(was?.kind === 'tarball' ? { integrity: was.integrity } : {}) };
     if (!opts.to)
-      throw new XenrelError('E_USAGE', `component ${name} is a tarball: say what to bump it to with --to VERSION or --to URL`, {
-        exitCode: ExitCode.usage,
-        hint: `e.g. \`xenrel bump ${name} --to ${versionInUrl(oldPin) ? 'NEW-VERSION' : 'https://…/file.tar.gz'}\``,
-      });
+      throw new XenrelError(
+        'E_USAGE',
+        `component ${name} is a tarball: say what to bump it to with --to VERSION or --to URL`,
+        {
+          exitCode: ExitCode.usage,
+          hint: `e.g. \`xenrel bump ${name} --to ${versionInUrl(oldPin) ? 'NEW-VERSION' : 'https://…/file.tar.gz'}\``,
+        },
+      );
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(opts.to)) newPin = opts.to;
     else {
       const v = versionInUrl(oldPin);
@@ -200,7 +212,8 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
 
   // Plan every edit before writing any.
   const configText = await readFile(loaded.file, 'utf8');
-  const newConfig = newPin === oldPin ? configText : setConfigScalar(configText, loaded.file, ['components', name, field], newPin);
+  const newConfig =
+    newPin === oldPin ? configText : setConfigScalar(configText, loaded.file, ['components', name, field], newPin);
   if (newPin !== oldPin) result.configEdit = { file: loaded.file, field };
   const edits: LineEdit[] = [];
   const treeRoot = loaded.root;
@@ -231,7 +244,13 @@ export async function bump(opts: BumpOptions): Promise<BumpResult> {
   try {
     originals = await applyLineEdits(treeRoot, edits);
     const reloaded = await loadConfig({ cwd: loaded.root, config: loaded.file });
-    const { lock, warnings: lw } = await lockProject({ loaded: reloaded, cache, existing, update: [name], progress: opts.progress });
+    const { lock, warnings: lw } = await lockProject({
+      loaded: reloaded,
+      cache,
+      existing,
+      update: [name],
+      progress: opts.progress,
+    });
     warnings.push(...lw);
     await writeLock(opts.lockFile, lock);
     result.changes = diffLocks(existing, lock);

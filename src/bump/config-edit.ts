@@ -23,10 +23,14 @@ export function setConfigScalar(text: string, file: string, path: string[], valu
   const out = text.slice(0, start) + rendered + text.slice(end);
   const check = parseDocument(out);
   if (check.errors.length || check.getIn(full) !== value)
-    throw new XenrelError('E_CONFIG_EDIT', `${file}: could not set ${full.join('.')} to ${value} without breaking the file`, {
-      exitCode: ExitCode.usage,
-      hint: `edit ${file} by hand`,
-    });
+    throw new XenrelError(
+      'E_CONFIG_EDIT',
+      `${file}: could not set ${full.join('.')} to ${value} without breaking the file`,
+      {
+        exitCode: ExitCode.usage,
+        hint: `edit ${file} by hand`,
+      },
+    );
   return out;
 }
 

@@ -21,7 +21,14 @@ const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  * exactly once as a whole word; anything else (a value built from other variables) is
  * refused with a reason, since guessing would corrupt the tree.
  */
-export async function planLineEdit(root: string, file: string, line: number, variable: string, oldValue: string, newValue: string): Promise<LineEdit | { refused: string }> {
+export async function planLineEdit(
+  root: string,
+  file: string,
+  line: number,
+  variable: string,
+  oldValue: string,
+  newValue: string,
+): Promise<LineEdit | { refused: string }> {
   const abs = isAbsolute(file) ? file : join(root, file);
   const rel = relative(root, abs);
   if (rel.startsWith('..')) return { refused: `${file} is outside the tree` };
@@ -30,12 +37,17 @@ export async function planLineEdit(root: string, file: string, line: number, var
   const lines = text.split('\n');
   const before = lines[line - 1];
   if (before === undefined) return { refused: `${rel} has no line ${line}` };
-  const assign = new RegExp(`^(\\s*(?:(?:override|export)\\s+)*${escapeRegex(variable)}\\s*(?:\\?|::|:|\\+|!)?=)(.*)$`).exec(before);
+  const assign = new RegExp(
+    `^(\\s*(?:(?:override|export)\\s+)*${escapeRegex(variable)}\\s*(?:\\?|::|:|\\+|!)?=)(.*)$`,
+  ).exec(before);
   const head = assign ? assign[1]! : '';
   const tail = assign ? assign[2]! : before;
   const word = new RegExp(`(?<![A-Za-z0-9_.-])${escapeRegex(oldValue)}(?![A-Za-z0-9_-]|\\.[A-Za-z0-9])`, 'g');
   const hits = tail.match(word)?.length ?? 0;
-  if (hits !== 1) return { refused: `${rel}:${line} (${before.trim()}) ${hits ? `names ${oldValue} ${hits} times` : `does not spell out ${oldValue}`}` };
+  if (hits !== 1)
+    return {
+      refused: `${rel}:${line} (${before.trim()}) ${hits ? `names ${oldValue} ${hits} times` : `does not spell out ${oldValue}`}`,
+    };
   return { file: rel, line, before, after: head + tail.replace(word, newValue), variable };
 }
 

@@ -12,8 +12,12 @@ import type { Lockfile } from '../model/lock.js';
  * `run(report)`; output and the exit code go through the report.
  */
 export abstract class BaseCommand extends Command {
-  config = Option.String('--config', { description: 'Config file (default: the nearest xenrel.config.yaml, .xenrelrc or package.json "xenrel" key)' });
-  cacheDir = Option.String('--cache', { description: 'Cache folder (default: $XENREL_CACHE, else $XDG_CACHE_HOME/xenrel)' });
+  config = Option.String('--config', {
+    description: 'Config file (default: the nearest xenrel.config.yaml, .xenrelrc or package.json "xenrel" key)',
+  });
+  cacheDir = Option.String('--cache', {
+    description: 'Cache folder (default: $XENREL_CACHE, else $XDG_CACHE_HOME/xenrel)',
+  });
   json = Option.Boolean('--json', false, { description: 'Print one JSON document for machines' });
   quiet = Option.Boolean('--quiet,-q', false, { description: 'Print only errors and the essential result' });
   debug = Option.Boolean('--debug', false, { description: 'Show stack traces of unexpected errors' });
@@ -70,7 +74,10 @@ export abstract class BaseCommand extends Command {
   async loadLocked(): Promise<{ loaded: LoadedConfig; lock: Lockfile; lockFile: string }> {
     const loaded = await this.loadConfig();
     const lockFile = this.lockPathFor(loaded);
-    const [{ displayPath }, { requireLock }] = await Promise.all([import('../config/load.js'), import('../lock/lockfile.js')]);
+    const [{ displayPath }, { requireLock }] = await Promise.all([
+      import('../config/load.js'),
+      import('../lock/lockfile.js'),
+    ]);
     return { loaded, lockFile, lock: await requireLock(lockFile, displayPath(lockFile, this.cwd)) };
   }
 

@@ -39,7 +39,16 @@ export class BumpCommand extends BaseCommand {
     const lockFile = this.lockPathFor(loaded);
     const cache = await this.openCache();
     await cache.init();
-    const r = await bump({ loaded, lockFile, cache, name: this.name, to: this.to, allowDirty: this.allowDirty, configOnly: this.configOnly, progress: report });
+    const r = await bump({
+      loaded,
+      lockFile,
+      cache,
+      name: this.name,
+      to: this.to,
+      allowDirty: this.allowDirty,
+      configOnly: this.configOnly,
+      progress: report,
+    });
     for (const w of r.warnings) report.warn(w);
     report.set('bump', r);
     if (r.unchanged) {
@@ -49,12 +58,16 @@ export class BumpCommand extends BaseCommand {
     const short = (c?: string) => (c ? ` (${c.slice(0, 12)})` : '');
     report.output(`${r.name}: ${r.from.pin}${short(r.from.commit)} -> ${r.to.pin}${short(r.to.commit)}`);
     if (r.configEdit) report.info(`  ${displayPath(r.configEdit.file, this.cwd)}: ${r.configEdit.field} = ${r.to.pin}`);
-    for (const e of r.treeEdits) report.info(`  ${relative(this.cwd, `${loaded.root}/${e.file}`) || e.file}:${e.line}: ${e.after.trim()}`);
+    for (const e of r.treeEdits)
+      report.info(`  ${relative(this.cwd, `${loaded.root}/${e.file}`) || e.file}:${e.line}: ${e.after.trim()}`);
     for (const s of r.skipped) report.warn(`not rewritten: ${s}`);
     report.info(`  ${displayPath(lockFile, this.cwd)} updated`);
-    if (r.direction === 'backward') report.warn(`${r.to.pin} is older than ${r.from.pin}: the log lists the commits this bump removes`);
+    if (r.direction === 'backward')
+      report.warn(`${r.to.pin} is older than ${r.from.pin}: the log lists the commits this bump removes`);
     if (r.log.length) {
-      report.output(`${r.direction === 'backward' ? 'Removed' : 'Upstream changes'} in ${r.name} (${r.log.length} commit${r.log.length === 1 ? '' : 's'}):`);
+      report.output(
+        `${r.direction === 'backward' ? 'Removed' : 'Upstream changes'} in ${r.name} (${r.log.length} commit${r.log.length === 1 ? '' : 's'}):`,
+      );
       for (const l of r.log) report.output(`  ${l.commit.slice(0, 12)} ${l.subject}`);
     }
   }

@@ -32,7 +32,15 @@ export class CleanCommand extends BaseCommand {
       root = loaded.root;
       lockPath = this.lockPathFor(loaded);
     } catch (err) {
-      if (!(err instanceof XenrelError && err.code === 'E_NO_CONFIG' && !this.config && (await stat(join(root, XENREL_DIR)).catch(() => undefined)))) throw err;
+      if (
+        !(
+          err instanceof XenrelError &&
+          err.code === 'E_NO_CONFIG' &&
+          !this.config &&
+          (await stat(join(root, XENREL_DIR)).catch(() => undefined))
+        )
+      )
+        throw err;
     }
     const lock = lockPath ? await readLock(lockPath) : undefined;
     const res = await clean(root, { lock });
@@ -41,6 +49,9 @@ export class CleanCommand extends BaseCommand {
     for (const p of res.removed) report.info(`removed ${p}`);
     if (res.config) report.info('.config: removed the xenrel block');
     if (!res.removed.length && !res.config) report.output('nothing to clean: the tree has nothing vendor placed');
-    else report.output(`cleaned: ${res.removed.length} path(s) removed${res.config ? ', .config block removed' : ''}; the cache is untouched`);
+    else
+      report.output(
+        `cleaned: ${res.removed.length} path(s) removed${res.config ? ', .config block removed' : ''}; the cache is untouched`,
+      );
   }
 }

@@ -20,17 +20,42 @@ export const GROUP_TITLES: Record<CommandGroup, string> = {
 
 /** Every command, one line each (one command a file in src/cli/), in pipeline order. */
 export const commandTable: CommandEntry[] = [
-  { name: 'init', group: 'pipeline', summary: 'Write xenrel.config.yaml from the pins of a Xen tree', load: async () => (await import('./init.js')).InitCommand },
-  { name: 'plan', group: 'pipeline', summary: 'List what a build of this Xen tree will download', load: async () => (await import('./plan.js')).PlanCommand },
-  { name: 'lock', group: 'pipeline', summary: 'Resolve every pin in the config into xenrel.lock', load: async () => (await import('./lock.js')).LockCommand },
-  { name: 'fetch', group: 'pipeline', summary: 'Download every locked component into the verified cache', load: async () => (await import('./fetch.js')).FetchCommand },
+  {
+    name: 'init',
+    group: 'pipeline',
+    summary: 'Write xenrel.config.yaml from the pins of a Xen tree',
+    load: async () => (await import('./init.js')).InitCommand,
+  },
+  {
+    name: 'plan',
+    group: 'pipeline',
+    summary: 'List what a build of this Xen tree will download',
+    load: async () => (await import('./plan.js')).PlanCommand,
+  },
+  {
+    name: 'lock',
+    group: 'pipeline',
+    summary: 'Resolve every pin in the config into xenrel.lock',
+    load: async () => (await import('./lock.js')).LockCommand,
+  },
+  {
+    name: 'fetch',
+    group: 'pipeline',
+    summary: 'Download every locked component into the verified cache',
+    load: async () => (await import('./fetch.js')).FetchCommand,
+  },
   {
     name: 'vendor',
     group: 'pipeline',
     summary: 'Place every locked source in the tree and install the offline make shim',
     load: async () => (await import('./vendor.js')).VendorCommand,
   },
-  { name: 'release', group: 'pipeline', summary: 'Cut a self-contained, byte-reproducible release tarball', load: async () => (await import('./release.js')).ReleaseCommand },
+  {
+    name: 'release',
+    group: 'pipeline',
+    summary: 'Cut a self-contained, byte-reproducible release tarball',
+    load: async () => (await import('./release.js')).ReleaseCommand,
+  },
   {
     name: 'verify',
     group: 'pipeline',
@@ -43,7 +68,12 @@ export const commandTable: CommandEntry[] = [
     summary: 'Move a pin to a newer upstream version, re-lock, and print the upstream log',
     load: async () => (await import('./bump.js')).BumpCommand,
   },
-  { name: 'clean', group: 'pipeline', summary: 'Remove what `xenrel vendor` placed in the tree (the cache stays)', load: async () => (await import('./clean.js')).CleanCommand },
+  {
+    name: 'clean',
+    group: 'pipeline',
+    summary: 'Remove what `xenrel vendor` placed in the tree (the cache stays)',
+    load: async () => (await import('./clean.js')).CleanCommand,
+  },
   {
     name: 'status',
     group: 'inspection',
@@ -56,7 +86,12 @@ export const commandTable: CommandEntry[] = [
     summary: 'Show what changed between two lockfiles (two releases), with upstream short logs',
     load: async () => (await import('./diff.js')).DiffCommand,
   },
-  { name: 'hash', group: 'inspection', summary: 'Print the tree hash of a directory', load: async () => (await import('./hash.js')).HashCommand },
+  {
+    name: 'hash',
+    group: 'inspection',
+    summary: 'Print the tree hash of a directory',
+    load: async () => (await import('./hash.js')).HashCommand,
+  },
   {
     name: 'sbom',
     group: 'export',
@@ -69,9 +104,24 @@ export const commandTable: CommandEntry[] = [
     summary: "Write what a distribution's packaging needs from the lock (Debian, Fedora, Yocto, Buildroot)",
     load: async () => (await import('./export.js')).ExportCommand,
   },
-  { name: 'mirror', group: 'export', summary: 'Export the cache as a static mirror any web server can host', load: async () => (await import('./mirror.js')).MirrorCommand },
-  { name: 'completion', group: 'shell', summary: 'Print a bash or zsh completion script', load: async () => (await import('./completion.js')).CompletionCommand },
-  { name: 'help', group: 'shell', summary: 'Show the commands, or the details of one (`xenrel help lock`)', load: async () => (await import('./help.js')).HelpCommand },
+  {
+    name: 'mirror',
+    group: 'export',
+    summary: 'Export the cache as a static mirror any web server can host',
+    load: async () => (await import('./mirror.js')).MirrorCommand,
+  },
+  {
+    name: 'completion',
+    group: 'shell',
+    summary: 'Print a bash or zsh completion script',
+    load: async () => (await import('./completion.js')).CompletionCommand,
+  },
+  {
+    name: 'help',
+    group: 'shell',
+    summary: 'Show the commands, or the details of one (`xenrel help lock`)',
+    load: async () => (await import('./help.js')).HelpCommand,
+  },
 ];
 
 export function findCommand(name: string): CommandEntry | undefined {

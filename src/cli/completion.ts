@@ -21,7 +21,10 @@ export class CompletionCommand extends Command {
 
   async execute(): Promise<number> {
     if (this.shell !== 'bash' && this.shell !== 'zsh') {
-      const e = usageError(`no completion for shell "${this.shell}"`, 'use `xenrel completion bash` or `xenrel completion zsh`');
+      const e = usageError(
+        `no completion for shell "${this.shell}"`,
+        'use `xenrel completion bash` or `xenrel completion zsh`',
+      );
       this.context.stderr.write(`error: ${e.message}\n  hint: ${e.hint}\n`);
       return e.exitCode;
     }

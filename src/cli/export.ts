@@ -58,9 +58,11 @@ export class ExportCommand extends BaseCommand {
   without = Option.Array('--without', [], { description: 'Leave this component out (repeatable)' });
 
   async run(report: Report): Promise<void> {
-    if (!(FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
+    if (!(FORMATS as readonly string[]).includes(this.format))
+      throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
     const { loaded, lock } = await this.loadLocked();
-    for (const w of this.without) if (!(w in lock.components)) throw usageError(`--without ${w}: no such component in the lock`);
+    for (const w of this.without)
+      if (!(w in lock.components)) throw usageError(`--without ${w}: no such component in the lock`);
     const project = await detectProject(loaded.root).catch(() => undefined);
     const ctx: ExportContext = {
       lock,
@@ -80,7 +82,12 @@ export class ExportCommand extends BaseCommand {
       report.info(`wrote ${shown}`);
       return;
     }
-    const r = this.format === 'debian' ? await exportDebian(ctx, out) : this.format === 'fedora' ? await exportFedora(ctx, out) : await exportBuildroot(ctx, out);
+    const r =
+      this.format === 'debian'
+        ? await exportDebian(ctx, out)
+        : this.format === 'fedora'
+          ? await exportFedora(ctx, out)
+          : await exportBuildroot(ctx, out);
     report.set(
       'files',
       r.files.map((f) => ({ file: f.file, component: f.component || undefined, sha256: f.sha256, size: f.size })),

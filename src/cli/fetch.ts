@@ -32,7 +32,9 @@ export class FetchCommand extends BaseCommand {
   });
 
   offline = Option.Boolean('--offline', false, { description: 'Use only the cache; fail naming what is missing' });
-  premirrorOnly = Option.Boolean('--premirror-only', false, { description: "Fetch only from the config's mirrors, never from upstream URLs" });
+  premirrorOnly = Option.Boolean('--premirror-only', false, {
+    description: "Fetch only from the config's mirrors, never from upstream URLs",
+  });
   jobs = Option.String('--jobs,-j', '4', { description: 'Downloads at once (default 4)' });
   names = Option.Rest({ name: 'NAME' });
 
@@ -44,7 +46,16 @@ export class FetchCommand extends BaseCommand {
       `fetching ${this.names.length || Object.keys(lock.components).length} components into ${cache.root}${this.offline ? ' (offline)' : this.premirrorOnly ? ' (mirrors only)' : ''}`,
     );
     try {
-      const outcomes = await fetchAll({ lock, cache, loaded, names: this.names, offline: this.offline, premirrorOnly: this.premirrorOnly, jobs, progress: report });
+      const outcomes = await fetchAll({
+        lock,
+        cache,
+        loaded,
+        names: this.names,
+        offline: this.offline,
+        premirrorOnly: this.premirrorOnly,
+        jobs,
+        progress: report,
+      });
       report.set('components', outcomes);
       const fetched = outcomes.filter((o) => o.status === 'fetched').length;
       report.info(`done: ${fetched} fetched, ${outcomes.length - fetched} already in the cache`);

@@ -30,7 +30,11 @@ export class HashCommand extends BaseCommand {
   async run(report: Report): Promise<void> {
     const dir = resolve(this.cwd, this.dir);
     const st = await stat(dir).catch(() => undefined);
-    if (!st?.isDirectory()) throw new XenrelError('E_USAGE', `${this.dir}: not a directory`, { exitCode: ExitCode.usage, hint: 'give the folder to hash' });
+    if (!st?.isDirectory())
+      throw new XenrelError('E_USAGE', `${this.dir}: not a directory`, {
+        exitCode: ExitCode.usage,
+        hint: 'give the folder to hash',
+      });
     const { hash, entries } = await hashDir(dir);
     if (this.manifest) for (const e of entries) report.output(manifestLine(e).trimEnd());
     report.output(hash);

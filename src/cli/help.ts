@@ -22,7 +22,13 @@ export class HelpCommand extends Command {
     }
     try {
       const cls = await loadCommand(this.name);
-      this.context.stdout.write(commandHelp(this.name, cls, Boolean((this.context.stdout as NodeJS.WriteStream).isTTY) && !process.env.NO_COLOR));
+      this.context.stdout.write(
+        commandHelp(
+          this.name,
+          cls,
+          Boolean((this.context.stdout as NodeJS.WriteStream).isTTY) && !process.env.NO_COLOR,
+        ),
+      );
       return 0;
     } catch (err) {
       if (!(err instanceof XenrelError)) throw err;

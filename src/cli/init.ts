@@ -40,14 +40,19 @@ export class InitCommand extends BaseCommand {
 
   xenTree = Option.String('--xen-tree', { description: 'The Xen source tree (default: the current folder)' });
   out = Option.String('--out,-o', { description: 'Config file to write (default: DIR/xenrel.config.yaml)' });
-  check = Option.Boolean('--check', false, { description: 'Write nothing; exit 1 when the tree and the config disagree' });
+  check = Option.Boolean('--check', false, {
+    description: 'Write nothing; exit 1 when the tree and the config disagree',
+  });
   force = Option.Boolean('--force', false, { description: 'Overwrite an existing config file' });
   overrides = Option.Rest({ name: 'VAR=value' });
 
   async run(report: Report): Promise<void> {
     for (const o of this.overrides)
       if (!OVERRIDE_RE.test(o))
-        throw new XenrelError('E_USAGE', `unexpected argument "${o}"`, { exitCode: ExitCode.usage, hint: 'extra arguments are make variable overrides: NAME=VALUE' });
+        throw new XenrelError('E_USAGE', `unexpected argument "${o}"`, {
+          exitCode: ExitCode.usage,
+          hint: 'extra arguments are make variable overrides: NAME=VALUE',
+        });
     const tree = resolve(this.cwd, this.xenTree ?? '.');
     const reading = await readXenTree(tree, { overrides: this.overrides });
     const { derived, scan, pins } = reading;
@@ -55,7 +60,10 @@ export class InitCommand extends BaseCommand {
     for (const n of derived.notes) report.warn(n);
     for (const s of scan.unmapped) report.warn(`download not tied to any component: ${formatSite(s)}`);
     report.set('tree', tree);
-    report.set('components', Object.fromEntries(derived.components.map((d) => [d.name, { ...d.spec, pinnedBy: d.sources }])));
+    report.set(
+      'components',
+      Object.fromEntries(derived.components.map((d) => [d.name, { ...d.spec, pinnedBy: d.sources }])),
+    );
     report.set('stubdomSource', pins.stubdom.source);
     report.set('fetchSites', scan.sites);
     report.set('unmappedFetches', scan.unmapped);
@@ -110,6 +118,9 @@ export class InitCommand extends BaseCommand {
           : `${shown} matches the tree's pins, but the tree downloads something no component covers (see the warnings)`,
       );
       report.failWith(ExitCode.checkFailed);
-    } else report.info(`${shown} matches the tree's pins (${reading.derived.components.filter((d) => d.sources.length).length} components checked)`);
+    } else
+      report.info(
+        `${shown} matches the tree's pins (${reading.derived.components.filter((d) => d.sources.length).length} components checked)`,
+      );
   }
 }

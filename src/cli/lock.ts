@@ -37,13 +37,16 @@ export class LockCommand extends BaseCommand {
   });
 
   check = Option.Boolean('--check', false, { description: 'Write nothing; exit 1 when the lock is out of date' });
-  offline = Option.Boolean('--offline', false, { description: 'With --check: compare the config with the lock only (no network; moved tags are not seen)' });
+  offline = Option.Boolean('--offline', false, {
+    description: 'With --check: compare the config with the lock only (no network; moved tags are not seen)',
+  });
   update = Option.Array('--update', [], { description: 'Re-resolve only this component (repeatable)' });
   jobs = Option.String('--jobs,-j', '4', { description: 'Components resolved at once' });
 
   async run(report: Report): Promise<void> {
     const jobs = jobsOption(this.jobs);
-    if (this.offline && !this.check) throw usageError('--offline goes with --check: resolving a pin needs its upstream');
+    if (this.offline && !this.check)
+      throw usageError('--offline goes with --check: resolving a pin needs its upstream');
     const loaded = await this.loadConfig();
     const cache = await this.openCache();
     if (!this.offline) await cache.init();
@@ -60,7 +63,8 @@ export class LockCommand extends BaseCommand {
       report.set('metadata', metadata);
       if (drift.length) {
         report.output(`${shown} is out of date:\n${formatChanges(drift)}`);
-        if (metadata.length) report.output(`metadata changed in the config (no pin moved):\n${formatChanges(metadata)}`);
+        if (metadata.length)
+          report.output(`metadata changed in the config (no pin moved):\n${formatChanges(metadata)}`);
         report.info('Run `xenrel lock` (or `xenrel lock --update NAME`) to update it.');
         report.failWith(ExitCode.checkFailed);
       } else if (metadata.length) {
@@ -73,7 +77,14 @@ export class LockCommand extends BaseCommand {
       return;
     }
 
-    const { lock, changes, warnings } = await lockProject({ loaded, cache, existing, update: this.update, progress: report, jobs });
+    const { lock, changes, warnings } = await lockProject({
+      loaded,
+      cache,
+      existing,
+      update: this.update,
+      progress: report,
+      jobs,
+    });
     for (const w of warnings) report.warn(w);
     const written = await writeLock(lockFile, lock);
     report.set('lockfile', shown);

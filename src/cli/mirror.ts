@@ -45,11 +45,17 @@ export class MirrorCommand extends BaseCommand {
       ({ lock } = await this.loadLocked());
     }
     const dir = resolve(this.cwd, this.dir);
-    report.info(`exporting ${this.all ? 'the whole cache' : `${Object.keys(lock!.components).length} components`} from ${cache.root} to ${this.dir}`);
+    report.info(
+      `exporting ${this.all ? 'the whole cache' : `${Object.keys(lock!.components).length} components`} from ${cache.root} to ${this.dir}`,
+    );
     const { index, changed } = await exportMirror({ dir, cache, lock, all: this.all, progress: report });
     report.set('dir', dir);
     report.set('changed', changed);
     report.set('index', index);
-    report.info(changed.length ? `wrote ${changed.length} path${changed.length === 1 ? '' : 's'} (${MIRROR_INDEX} lists them)` : 'the mirror is up to date; nothing changed');
+    report.info(
+      changed.length
+        ? `wrote ${changed.length} path${changed.length === 1 ? '' : 's'} (${MIRROR_INDEX} lists them)`
+        : 'the mirror is up to date; nothing changed',
+    );
   }
 }

@@ -7,7 +7,8 @@ import { usageError } from '../errors.js';
  */
 export function wholeNumberOption(flag: string, value: string, min: number, max: number): number {
   const n = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw usageError(`${flag} must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw usageError(`${flag} must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`);
   return n;
 }
 

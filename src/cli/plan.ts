@@ -37,14 +37,20 @@ export class PlanCommand extends BaseCommand {
     ],
   });
 
-  configure = Option.String('--configure', '', { description: 'Arguments for Xen\'s ./configure, in one string: --configure="--enable-ovmf --disable-stubdom"' });
+  configure = Option.String('--configure', '', {
+    description: 'Arguments for Xen\'s ./configure, in one string: --configure="--enable-ovmf --disable-stubdom"',
+  });
   /** `xenrel plan -- --enable-ovmf`: configure arguments as they are (a value that starts with "--" needs `--configure=…`). */
   configureRest = Option.Rest({ name: 'configure-args' });
-  host = Option.String('--host', { description: 'Build for this host triplet (default: this machine), like configure --host' });
+  host = Option.String('--host', {
+    description: 'Build for this host triplet (default: this machine), like configure --host',
+  });
 
   async run(report: Report): Promise<void> {
     const loaded = await this.configOrTree(report);
-    const lock = loaded.file ? await readLock(this.lockPathFor(loaded), displayPath(this.lockPathFor(loaded), this.cwd)) : undefined;
+    const lock = loaded.file
+      ? await readLock(this.lockPathFor(loaded), displayPath(this.lockPathFor(loaded), this.cwd))
+      : undefined;
     const plan = await planBuild({
       config: loaded.config,
       root: loaded.root,
@@ -66,7 +72,14 @@ export class PlanCommand extends BaseCommand {
     );
     if (plan.components.length)
       report.table(
-        plan.components.map((c) => [c.name, c.url, c.ref, c.size !== null ? human(c.size) : c.kind === 'git' ? '-' : '?', c.cached ? 'yes' : 'no', c.vendored ? 'yes' : 'no']),
+        plan.components.map((c) => [
+          c.name,
+          c.url,
+          c.ref,
+          c.size !== null ? human(c.size) : c.kind === 'git' ? '-' : '?',
+          c.cached ? 'yes' : 'no',
+          c.vendored ? 'yes' : 'no',
+        ]),
         ['COMPONENT', 'URL', 'PIN', 'SIZE', 'CACHED', 'VENDORED'],
         { primary: true },
       );

@@ -23,7 +23,9 @@ export function summaryRows(lock: Lockfile, without: string[]): string[][] {
       for (const [p, child] of Object.entries(c.children ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
         rows.push([
           `  ${n}/${p}`,
-          child.kind === 'wrap-file' ? basename(child.url) : `${child.ref ?? child.kind} (${child.commit.slice(0, 12)})`,
+          child.kind === 'wrap-file'
+            ? basename(child.url)
+            : `${child.ref ?? child.kind} (${child.commit.slice(0, 12)})`,
           child.kind === 'wrap-file' ? human(child.size) : '-',
         ]);
     } else if (isLockedTarball(c)) rows.push([n, basename(new URL(c.url).pathname), human(c.size)]);
@@ -77,18 +79,26 @@ export class ReleaseCommand extends BaseCommand {
   out = Option.String('--out', { description: 'Output folder (default: dist/ in the project)' });
   prefix = Option.String('--prefix', { description: 'Top directory and file name (default: <name>-<version>)' });
   format = Option.String('--format', 'gz', { description: 'gz (default), xz or zst' });
-  level = Option.String('--level', { description: 'Compression level (gzip 1-9, default 9; xz 0-9, default 6; zst 1-19, default 19)' });
+  level = Option.String('--level', {
+    description: 'Compression level (gzip 1-9, default 9; xz 0-9, default 6; zst 1-19, default 19)',
+  });
   allowDirty = Option.Boolean('--allow-dirty', false, { description: 'Include uncommitted changes to tracked files' });
   without = Option.Array('--without', [], { description: 'Leave this component or group out (repeatable)' });
   offline = Option.Boolean('--offline', false, { description: 'Use only the cache' });
-  provenance = Option.Boolean('--provenance', true, { description: 'Write NAME.intoto.jsonl, SLSA provenance (default; --no-provenance to skip)' });
-  sign = Option.String('--sign', { description: 'Sign the provenance: an OpenSSH private key file, or an OpenPGP key id, fingerprint or user id' });
+  provenance = Option.Boolean('--provenance', true, {
+    description: 'Write NAME.intoto.jsonl, SLSA provenance (default; --no-provenance to skip)',
+  });
+  sign = Option.String('--sign', {
+    description: 'Sign the provenance: an OpenSSH private key file, or an OpenPGP key id, fingerprint or user id',
+  });
   reproduce = Option.String('--reproduce', {
-    description: 'Cut TARBALL again from what it records, in a clean clone with another umask, locale, time zone, mtimes and user, and compare byte for byte',
+    description:
+      'Cut TARBALL again from what it records, in a clean clone with another umask, locale, time zone, mtimes and user, and compare byte for byte',
   });
 
   async run(report: Report): Promise<void> {
-    if (!(FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
+    if (!(FORMATS as readonly string[]).includes(this.format))
+      throw usageError(`--format must be one of ${FORMATS.join(', ')}, not "${this.format}"`);
     // The format comes from the tarball: the child release checks the level against it.
     if (this.reproduce !== undefined) return this.runReproduce(report, this.reproduce);
     const level = levelOption(this.format as (typeof FORMATS)[number], this.level);
@@ -132,7 +142,8 @@ export class ReleaseCommand extends BaseCommand {
     report.table(summaryRows(lock, this.without), ['COMPONENT', 'VERSION', 'SIZE']);
     report.output(`${r.sha256}  ${basename(r.file)}`);
     report.info(`SBOM (SPDX 2.3): ${displayPath(r.sbom, this.cwd)}, also inside as .xenrel/sbom.spdx.json`);
-    if (r.provenance) report.info(`provenance (SLSA v1${this.sign ? ', signed' : ''}): ${displayPath(r.provenance, this.cwd)}`);
+    if (r.provenance)
+      report.info(`provenance (SLSA v1${this.sign ? ', signed' : ''}): ${displayPath(r.provenance, this.cwd)}`);
     // sha256sum -c looks for the listed file beside where it runs: go to the output folder.
     const outRel = relative(this.cwd, dirname(r.sums));
     const check = `${outRel ? `cd ${shellQuote(outRel)} && ` : ''}sha256sum -c ${basename(r.sums)}`;
@@ -140,10 +151,23 @@ export class ReleaseCommand extends BaseCommand {
   }
 
   private async runReproduce(report: Report, tarball: string): Promise<void> {
-    const given = [this.out, this.prefix, this.format !== 'gz' || undefined, this.allowDirty || undefined, this.without.length || undefined];
+    const given = [
+      this.out,
+      this.prefix,
+      this.format !== 'gz' || undefined,
+      this.allowDirty || undefined,
+      this.without.length || undefined,
+    ];
     const clash = RECORDED.filter((_, i) => given[i] !== undefined);
-    if (clash.length) throw usageError(`--reproduce takes ${clash.join(', ')} from the tarball: leave ${clash.length > 1 ? 'them' : 'it'} out`);
-    const [{ runReproduce }, loaded, cache] = await Promise.all([import('./release-reproduce.js'), this.loadConfig(), this.openCache()]);
+    if (clash.length)
+      throw usageError(
+        `--reproduce takes ${clash.join(', ')} from the tarball: leave ${clash.length > 1 ? 'them' : 'it'} out`,
+      );
+    const [{ runReproduce }, loaded, cache] = await Promise.all([
+      import('./release-reproduce.js'),
+      this.loadConfig(),
+      this.openCache(),
+    ]);
     await runReproduce(report, {
       tarball,
       cwd: this.cwd,

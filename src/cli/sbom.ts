@@ -36,10 +36,15 @@ export class SbomCommand extends BaseCommand {
   without = Option.Array('--without', [], { description: 'Leave this component out (repeatable)' });
 
   async run(report: Report): Promise<void> {
-    if (!(SBOM_FORMATS as readonly string[]).includes(this.format)) throw usageError(`--format must be one of ${SBOM_FORMATS.join(', ')}, not "${this.format}"`);
+    if (!(SBOM_FORMATS as readonly string[]).includes(this.format))
+      throw usageError(`--format must be one of ${SBOM_FORMATS.join(', ')}, not "${this.format}"`);
     const { loaded, lock } = await this.loadLocked();
     for (const w of this.without)
-      if (!(w in lock.components)) throw usageError(`--without ${w}: no such component in the lock`, `components: ${Object.keys(lock.components).join(', ')}`);
+      if (!(w in lock.components))
+        throw usageError(
+          `--without ${w}: no such component in the lock`,
+          `components: ${Object.keys(lock.components).join(', ')}`,
+        );
     const project = await detectProject(loaded.root).catch(() => undefined);
     const text = await generateSbom(lock, {
       format: this.format as SbomFormat,

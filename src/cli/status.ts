@@ -44,7 +44,9 @@ export class StatusCommand extends BaseCommand {
     ],
   });
 
-  upstream = Option.Boolean('--upstream', false, { description: 'Check upstream for newer tags, moved branches and changed tarballs' });
+  upstream = Option.Boolean('--upstream', false, {
+    description: 'Check upstream for newer tags, moved branches and changed tarballs',
+  });
   jobs = Option.String('--jobs,-j', '4', { description: 'Components checked at once (--upstream)' });
 
   async run(report: Report): Promise<void> {
@@ -53,7 +55,9 @@ export class StatusCommand extends BaseCommand {
     const lockFile = this.lockPathFor(loaded);
     const lock = await readLock(lockFile, displayPath(lockFile, this.cwd));
     const cache = await this.openCache();
-    const names = [...new Set([...Object.keys(loaded.config.components), ...Object.keys(lock?.components ?? {})])].sort(compareBytewise);
+    const names = [...new Set([...Object.keys(loaded.config.components), ...Object.keys(lock?.components ?? {})])].sort(
+      compareBytewise,
+    );
     const rows: StatusRow[] = [];
     for (const name of names) {
       const spec = loaded.config.components[name];
@@ -64,7 +68,15 @@ export class StatusCommand extends BaseCommand {
         kind: ops.kind,
         pin: spec ? ops.pinOf(spec) : '(removed from config)',
         locked: locked && opsFor(locked).lockedPin(locked),
-        lockState: !spec ? 'not-in-config' : !locked ? 'unlocked' : specMatchesLocked(spec, locked) ? 'locked' : pinMatchesLocked(spec, locked) ? 'metadata' : 'stale',
+        lockState: !spec
+          ? 'not-in-config'
+          : !locked
+            ? 'unlocked'
+            : specMatchesLocked(spec, locked)
+              ? 'locked'
+              : pinMatchesLocked(spec, locked)
+                ? 'metadata'
+                : 'stale',
         cached: locked ? await opsFor(locked).inCache(locked, cache) : false,
         path: spec?.path ?? locked!.path,
       });
@@ -82,7 +94,11 @@ export class StatusCommand extends BaseCommand {
         { primary: true },
       );
       const behind = ups.filter((u) => u.newer.length || u.moved || u.changed).length;
-      report.info(behind ? `${behind} component${behind === 1 ? '' : 's'} behind upstream: \`xenrel bump NAME\` moves a pin` : 'every pin is current');
+      report.info(
+        behind
+          ? `${behind} component${behind === 1 ? '' : 's'} behind upstream: \`xenrel bump NAME\` moves a pin`
+          : 'every pin is current',
+      );
       return;
     }
     report.table(

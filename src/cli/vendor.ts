@@ -9,7 +9,10 @@ import { BaseCommand } from './base.js';
 
 /** "modified src/a.c, missing README, extra x" (at most `max` names per kind). */
 export function describeDiff(d: TreeDiff, max = 10): string {
-  const part = (label: string, list: string[]) => (list.length ? `${label} ${list.slice(0, max).join(', ')}${list.length > max ? ` (+${list.length - max} more)` : ''}` : '');
+  const part = (label: string, list: string[]) =>
+    list.length
+      ? `${label} ${list.slice(0, max).join(', ')}${list.length > max ? ` (+${list.length - max} more)` : ''}`
+      : '';
   return [part('modified', d.modified), part('missing', d.missing), part('extra', d.extra)].filter(Boolean).join('; ');
 }
 
@@ -48,9 +51,13 @@ export class VendorCommand extends BaseCommand {
     ],
   });
 
-  check = Option.Boolean('--check', false, { description: 'Compare the vendored tree with the lock; change nothing; exit 1 on any difference' });
+  check = Option.Boolean('--check', false, {
+    description: 'Compare the vendored tree with the lock; change nothing; exit 1 on any difference',
+  });
   without = Option.Array('--without', [], { description: 'Leave this component or group out (repeatable)' });
-  noMaterialise = Option.Boolean('--no-materialise', false, { description: 'Do not copy components to their paths; the shim serves them when make asks' });
+  noMaterialise = Option.Boolean('--no-materialise', false, {
+    description: 'Do not copy components to their paths; the shim serves them when make asks',
+  });
   offline = Option.Boolean('--offline', false, { description: 'Use only the cache; fail naming what is missing' });
 
   async run(report: Report): Promise<void> {
@@ -58,7 +65,11 @@ export class VendorCommand extends BaseCommand {
     const root = loaded.root;
 
     if (this.check) {
-      const res = await vendorCheck(lock, root, this.without.length ? { without: this.resolveWithout(loaded, this.without).names } : {});
+      const res = await vendorCheck(
+        lock,
+        root,
+        this.without.length ? { without: this.resolveWithout(loaded, this.without).names } : {},
+      );
       report.set('check', res);
       for (const f of res.findings) report.output(describeFinding(f));
       for (const p of res.notMaterialised) report.info(`${p}: not present (the shim creates it when make asks)`);
@@ -69,9 +80,13 @@ export class VendorCommand extends BaseCommand {
       if (!res.ok) {
         const names = [...new Set(res.findings.map((f) => f.name))];
         report.error(
-          checkError('E_VENDOR_DRIFT', `the vendored tree differs from ${displayPath(lockFile, this.cwd)}: ${names.join(', ')}`, {
-            hint: 'run `xenrel vendor` to restore the locked content',
-          }),
+          checkError(
+            'E_VENDOR_DRIFT',
+            `the vendored tree differs from ${displayPath(lockFile, this.cwd)}: ${names.join(', ')}`,
+            {
+              hint: 'run `xenrel vendor` to restore the locked content',
+            },
+          ),
         );
         return;
       }
@@ -102,19 +117,26 @@ export class VendorCommand extends BaseCommand {
     });
     for (const r of res.store) {
       if (r.action === 'placed') report.info(`placed ${r.name} in .xenrel/sources/${r.name}`);
-      if (r.action === 'restored') report.output(`restored ${r.name} in .xenrel/sources/${r.name}: ${r.diff ? describeDiff(r.diff) : 'content replaced'}`);
+      if (r.action === 'restored')
+        report.output(
+          `restored ${r.name} in .xenrel/sources/${r.name}: ${r.diff ? describeDiff(r.diff) : 'content replaced'}`,
+        );
       if (r.action === 'removed') report.info(`removed ${r.name} from .xenrel/sources`);
     }
     for (const p of res.paths) {
       if (p.action === 'placed') report.info(`placed ${p.name} at ${p.path}`);
-      if (p.action === 'restored') report.output(`restored ${p.name} at ${p.path}: ${p.diff ? describeDiff(p.diff) : 'content replaced'}`);
+      if (p.action === 'restored')
+        report.output(`restored ${p.name} at ${p.path}: ${p.diff ? describeDiff(p.diff) : 'content replaced'}`);
     }
     for (const p of res.removedPaths) report.info(`removed ${p} (left out)`);
     if (res.shim.length) report.info(`shim: wrote ${res.shim.join(', ')}`);
     if (res.config) report.info('.config: GIT and FETCHER now point at .xenrel/bin (block "BEGIN xenrel")');
     for (const a of res.advice) report.output(a);
     if (without.flags.length) report.output(`configure Xen with: ${without.flags.join(' ')}`);
-    if (res.nothingToDo) report.output(`nothing to do: ${res.store.filter((r) => r.action === 'unchanged').length} components already vendored and unchanged`);
+    if (res.nothingToDo)
+      report.output(
+        `nothing to do: ${res.store.filter((r) => r.action === 'unchanged').length} components already vendored and unchanged`,
+      );
     else
       report.info(
         `vendored ${res.store.filter((r) => r.action !== 'left-out' && r.action !== 'removed').length} components into ${displayPath(root, this.cwd) || '.'}; make will not touch the network`,

@@ -35,13 +35,21 @@ export async function checkTarballsAgainstGit(
   for (const [name, spec] of wanted.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const locked = o.lock.components[name];
     if (!locked || !isLockedTarball(locked)) {
-      report.warn(`component ${name}: upstreamGit is set but the lock has no tarball of that name: not compared with git`);
+      report.warn(
+        `component ${name}: upstreamGit is set but the lock has no tarball of that name: not compared with git`,
+      );
       continue;
     }
     if (o.skip.has(name)) continue; // its re-fetch failed, and says so already
     const g = spec.upstreamGit!;
     report.info(`comparing ${name}'s tarball with ${g.url} at ${g.tag ?? g.commit}`);
-    const r = await compareTarballWithGit({ component: name, integrity: locked.integrity, upstreamGit: g, cache: o.cache, limits: archiveLimits(spec.limits) });
+    const r = await compareTarballWithGit({
+      component: name,
+      integrity: locked.integrity,
+      upstreamGit: g,
+      cache: o.cache,
+      limits: archiveLimits(spec.limits),
+    });
     out.push(r);
     const head = `${r.ok ? 'ok      ' : 'differs '} ${name}  tarball against git ${r.git.ref} (${r.git.commit.slice(0, 12)}): ${r.files} files`;
     report.output(head);

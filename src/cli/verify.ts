@@ -27,7 +27,10 @@ function printResult(report: Report, r: VerifyResult): void {
     for (const p of c.extra) report.output(`    extra    ${p}`);
   }
   for (const g of r.generated ?? [])
-    if (g.status !== 'ok') report.output(`${g.status.padEnd(8)} ${g.path}  (xenrel's own file${g.note ? `: ${g.note}` : ', regenerated from the lock'})`);
+    if (g.status !== 'ok')
+      report.output(
+        `${g.status.padEnd(8)} ${g.path}  (xenrel's own file${g.note ? `: ${g.note}` : ', regenerated from the lock'})`,
+      );
   for (const c of r.project?.against ?? []) {
     report.output(`${c.ok ? 'ok      ' : 'modified'} project files (${r.project!.files}) against ${c.source}`);
     for (const p of c.modified) report.output(`    modified ${p}`);
@@ -37,8 +40,13 @@ function printResult(report: Report, r: VerifyResult): void {
   for (const f of r.unsafe) report.output(`unsafe   ${f.code}: ${f.message}`);
   for (const p of r.problems) report.output(`problem  ${p}`);
   if (r.buildProducts?.length)
-    report.info(`${r.buildProducts.length} absolute link(s) into the tree itself, made by the build (e.g. ${r.buildProducts[0]}): build products, not vendored content`);
-  if (r.tree.expected) report.output(`${r.tree.ok ? 'ok      ' : 'modified'} whole tree ${r.tree.actual}${r.tree.ok ? '' : ` (expected ${r.tree.expected})`}`);
+    report.info(
+      `${r.buildProducts.length} absolute link(s) into the tree itself, made by the build (e.g. ${r.buildProducts[0]}): build products, not vendored content`,
+    );
+  if (r.tree.expected)
+    report.output(
+      `${r.tree.ok ? 'ok      ' : 'modified'} whole tree ${r.tree.actual}${r.tree.ok ? '' : ` (expected ${r.tree.expected})`}`,
+    );
 }
 
 export class VerifyCommand extends BaseCommand {
@@ -76,22 +84,47 @@ export class VerifyCommand extends BaseCommand {
     examples: [
       ['Verify a release tarball offline', '$0 verify xen-4.22.0.tar.gz'],
       ["Against the lockfile from the project's git", '$0 verify xen-4.22.0.tar.gz --lock xenrel.lock'],
-      ['Every byte, against the published record', '$0 verify xen-4.22.0.tar.gz --record xen-4.22.0.release.json --lock xenrel.lock'],
-      ['Against upstream, for machines', '$0 verify xen-4.22.0.tar.gz --upstream --project-repo https://xenbits.xen.org/git-http/xen.git --json'],
-      ['With its signed provenance', '$0 verify xen-4.22.0.tar.gz --provenance xen-4.22.0.tar.gz.intoto.jsonl --key release-key.asc'],
+      [
+        'Every byte, against the published record',
+        '$0 verify xen-4.22.0.tar.gz --record xen-4.22.0.release.json --lock xenrel.lock',
+      ],
+      [
+        'Against upstream, for machines',
+        '$0 verify xen-4.22.0.tar.gz --upstream --project-repo https://xenbits.xen.org/git-http/xen.git --json',
+      ],
+      [
+        'With its signed provenance',
+        '$0 verify xen-4.22.0.tar.gz --provenance xen-4.22.0.tar.gz.intoto.jsonl --key release-key.asc',
+      ],
       ['A vendored Xen tree', '$0 verify .'],
     ],
   });
 
   target = Option.String({ name: 'TARBALL|DIR' });
   lock = Option.String('--lock', { description: 'Verify against this lockfile instead of the one inside' });
-  upstream = Option.Boolean('--upstream', false, { description: 'Also re-fetch every pin from upstream into a temporary cache and compare' });
-  record = Option.String('--record', { description: 'The release record published beside the tarball (NAME.release.json): anchors the project files, the lock and the SBOM' });
-  recordKey = Option.String('--record-key', { description: 'OpenPGP public key file: require NAME.release.json.asc, signed by it' });
-  projectRepo = Option.String('--project-repo', { description: "With --upstream: the git URL of the project itself (default: the record's repository)" });
-  provenance = Option.String('--provenance', { description: 'The SLSA provenance (NAME.intoto.jsonl): check it names this tarball and the lock' });
-  key = Option.String('--key', { description: 'With --provenance: require a signature by this key (OpenPGP key file or fingerprint, OpenSSH public key file)' });
-  portable = Option.Boolean('--portable', false, { description: 'Also refuse names Windows cannot hold (CON, aux.c, trailing dots)' });
+  upstream = Option.Boolean('--upstream', false, {
+    description: 'Also re-fetch every pin from upstream into a temporary cache and compare',
+  });
+  record = Option.String('--record', {
+    description:
+      'The release record published beside the tarball (NAME.release.json): anchors the project files, the lock and the SBOM',
+  });
+  recordKey = Option.String('--record-key', {
+    description: 'OpenPGP public key file: require NAME.release.json.asc, signed by it',
+  });
+  projectRepo = Option.String('--project-repo', {
+    description: "With --upstream: the git URL of the project itself (default: the record's repository)",
+  });
+  provenance = Option.String('--provenance', {
+    description: 'The SLSA provenance (NAME.intoto.jsonl): check it names this tarball and the lock',
+  });
+  key = Option.String('--key', {
+    description:
+      'With --provenance: require a signature by this key (OpenPGP key file or fingerprint, OpenSSH public key file)',
+  });
+  portable = Option.Boolean('--portable', false, {
+    description: 'Also refuse names Windows cannot hold (CON, aux.c, trailing dots)',
+  });
 
   async run(report: Report): Promise<void> {
     const target = resolve(this.cwd, this.target);
@@ -101,24 +134,35 @@ export class VerifyCommand extends BaseCommand {
     const record = this.record ? await this.readRecord() : undefined;
     if (!this.record && this.recordKey) throw usageError('--record-key needs --record FILE');
     if (!this.provenance && this.key) throw usageError('--key needs --provenance FILE');
-    if (this.provenance && st.isDirectory()) throw usageError('--provenance applies to a release tarball, not a folder');
+    if (this.provenance && st.isDirectory())
+      throw usageError('--provenance applies to a release tarball, not a folder');
     const limits = this.portable ? { portableNames: true } : undefined;
     let result: VerifyResult;
     if (st.isDirectory()) {
       if (record) throw usageError('--record applies to a release tarball, not a folder');
       result = await verifyDir(target, { expect: lock ? expectationsFromLock(lock) : undefined, limits });
     } else {
-      result = await verifyTarball(target, { lock, record, limits, tarballSha256: record ? await fileSha256(target) : undefined, progress: report });
+      result = await verifyTarball(target, {
+        lock,
+        record,
+        limits,
+        tarballSha256: record ? await fileSha256(target) : undefined,
+        progress: report,
+      });
     }
-    if (this.upstream && !st.isDirectory()) result = await this.upstreamProject(report, target, result, { lock, record, limits });
+    if (this.upstream && !st.isDirectory())
+      result = await this.upstreamProject(report, target, result, { lock, record, limits });
     report.set('verify', result);
-    if (result.expectations === 'none') report.warn('no lock or release.json inside and no --lock given: only entry safety was checked');
+    if (result.expectations === 'none')
+      report.warn('no lock or release.json inside and no --lock given: only entry safety was checked');
     else if (!lock && !record)
       report.info(
         `expectations: the ${result.expectations === 'release.json' ? '.xenrel/release.json' : 'xenrel.lock'} inside ${this.target}, which vouches only for itself (pass --lock FILE and --record NAME.release.json for an independent check)`,
       );
     else if (result.anchors?.project === 'none' && !this.upstream)
-      report.warn(`the project's own files (${result.project?.files ?? 0}) are not anchored: pass --record NAME.release.json or --upstream`);
+      report.warn(
+        `the project's own files (${result.project?.files ?? 0}) are not anchored: pass --record NAME.release.json or --upstream`,
+      );
 
     if (this.upstream) {
       const upstreamLock = lock ?? (await readEmbeddedLock(target, st.isDirectory()));
@@ -126,9 +170,14 @@ export class VerifyCommand extends BaseCommand {
       const dir = await mkdtemp(join(tmpdir(), 'xenrel-upstream-'));
       let outcomes: FetchOutcome[] = [];
       // Fetching (undici, cacache, git) loads only when asked for
-      const [{ fetchAll }, { Cache }] = await Promise.all([import('../fetch/fetch-all.js'), import('../content-cache/cache.js')]);
+      const [{ fetchAll }, { Cache }] = await Promise.all([
+        import('../fetch/fetch-all.js'),
+        import('../content-cache/cache.js'),
+      ]);
       try {
-        report.info(`re-fetching ${Object.keys(upstreamLock.components).length} pins from upstream into a temporary cache`);
+        report.info(
+          `re-fetching ${Object.keys(upstreamLock.components).length} pins from upstream into a temporary cache`,
+        );
         const names = Object.entries(upstreamLock.components)
           .filter(([, c]) => !isLockedLocal(c))
           .map(([n]) => n);
@@ -141,7 +190,13 @@ export class VerifyCommand extends BaseCommand {
         // Tarballs with an upstreamGit cross-reference, against their git tag (the xz-utils lesson).
         const { checkTarballsAgainstGit } = await import('./verify-tarball-git.js');
         const failedNames = new Set(outcomes.filter((o) => o.status === 'failed').map((o) => o.name));
-        const againstGit = await checkTarballsAgainstGit(report, { cwd: this.cwd, config: this.config, lock: upstreamLock, cache: new Cache(dir), skip: failedNames });
+        const againstGit = await checkTarballsAgainstGit(report, {
+          cwd: this.cwd,
+          config: this.config,
+          lock: upstreamLock,
+          cache: new Cache(dir),
+          skip: failedNames,
+        });
         if (againstGit.length) report.set('tarballAgainstGit', againstGit);
         if (againstGit.some((c) => !c.ok)) report.failWith(ExitCode.checkFailed);
       } finally {
@@ -149,11 +204,18 @@ export class VerifyCommand extends BaseCommand {
       }
       report.set('upstream', outcomes);
       printResult(report, result);
-      for (const o of outcomes) report.output(`${o.status === 'failed' ? 'MISMATCH' : 'upstream'} ${o.name}${o.error ? `: ${o.error.message}` : ': same content as the lock'}`);
+      for (const o of outcomes)
+        report.output(
+          `${o.status === 'failed' ? 'MISMATCH' : 'upstream'} ${o.name}${o.error ? `: ${o.error.message}` : ': same content as the lock'}`,
+        );
       const failed = outcomes.filter((o) => o.status === 'failed');
       if (failed.length)
         report.failWith(
-          failed.some((f) => f.error?.exitCode === ExitCode.checkFailed || /INTEGRITY|SIZE_MISMATCH|TREE_MISMATCH/.test(f.error?.code ?? ''))
+          failed.some(
+            (f) =>
+              f.error?.exitCode === ExitCode.checkFailed ||
+              /INTEGRITY|SIZE_MISMATCH|TREE_MISMATCH/.test(f.error?.code ?? ''),
+          )
             ? ExitCode.checkFailed
             : ExitCode.fetch,
         );
@@ -161,7 +223,8 @@ export class VerifyCommand extends BaseCommand {
     if (!this.upstream) printResult(report, result);
     if (this.provenance) await this.checkProvenance(report, target, result, lock);
     if (!result.ok) report.failWith(ExitCode.checkFailed);
-    if (report.exitCode === ExitCode.ok) report.info(`${this.target}: verified (${result.files} files${this.upstream ? ', matches upstream' : ''})`);
+    if (report.exitCode === ExitCode.ok)
+      report.info(`${this.target}: verified (${result.files} files${this.upstream ? ', matches upstream' : ''})`);
   }
 
   /** The provenance against this tarball, the lock it was checked with, and release.json's project. */
@@ -211,12 +274,21 @@ export class VerifyCommand extends BaseCommand {
     try {
       report.info(`re-fetching the project from ${url} at ${commit}`);
       const embedded = o.lock ?? (await readEmbeddedLock(target, false));
-      const [{ upstreamProject }, { Cache }] = await Promise.all([import('../verify/upstream-project.js'), import('../content-cache/cache.js')]);
-      const up = await upstreamProject(url, commit, embedded ?? { lockfileVersion: 1, name: '-', components: {} }, new Cache(dir));
+      const [{ upstreamProject }, { Cache }] = await Promise.all([
+        import('../verify/upstream-project.js'),
+        import('../content-cache/cache.js'),
+      ]);
+      const up = await upstreamProject(
+        url,
+        commit,
+        embedded ?? { lockfileVersion: 1, name: '-', components: {} },
+        new Cache(dir),
+      );
       const source = `${url} @ ${commit}`;
       let committed: Lockfile | undefined;
       const problems: string[] = [];
-      if (up.lockText === undefined) problems.push(`${source} has no xenrel.lock: the lock is not anchored by the project's commit`);
+      if (up.lockText === undefined)
+        problems.push(`${source} has no xenrel.lock: the lock is not anchored by the project's commit`);
       else {
         try {
           committed = parseLockText(up.lockText, `${source}:xenrel.lock`);
@@ -225,7 +297,12 @@ export class VerifyCommand extends BaseCommand {
         }
       }
       if (committed && !o.lock && !result.anchors)
-        result = await verifyTarball(target, { lock: committed, record: o.record, limits: o.limits, tarballSha256: o.record ? await fileSha256(target) : undefined });
+        result = await verifyTarball(target, {
+          lock: committed,
+          record: o.record,
+          limits: o.limits,
+          tarballSha256: o.record ? await fileSha256(target) : undefined,
+        });
       else if (committed && lockDigest(committed) !== lockDigest(o.lock ?? embedded!))
         problems.push(`the lock committed at ${commit} differs from the lock the tarball was checked against`);
       compareProject(result, up.entries, 'upstream', source);

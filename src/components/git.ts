@@ -14,9 +14,20 @@ export const git: KindOps<LockedGit> = {
   pinOf: (spec) => spec.ref!,
   lockedPin: (c) => c.commit,
   downloadSize: () => undefined,
-  describe: (c) => ({ kind: 'git', origin: c.git, url: c.git, version: c.ref, digest: { algorithm: 'gitCommit', hex: c.commit }, commit: c.commit, path: c.path }),
+  describe: (c) => ({
+    kind: 'git',
+    origin: c.git,
+    url: c.git,
+    version: c.ref,
+    digest: { algorithm: 'gitCommit', hex: c.commit },
+    commit: c.commit,
+    path: c.path,
+  }),
 
-  lock: (name, spec, ctx) => lockGit(name, { git: spec.git!, ref: spec.ref!, path: spec.path, license: spec.license }, ctx.cache, { progress: ctx.progress }),
+  lock: (name, spec, ctx) =>
+    lockGit(name, { git: spec.git!, ref: spec.ref!, path: spec.path, license: spec.license }, ctx.cache, {
+      progress: ctx.progress,
+    }),
 
   async drift(_name, c, ctx) {
     if (ctx.offline) return undefined;
@@ -29,8 +40,17 @@ export const git: KindOps<LockedGit> = {
   },
 
   async fetch(name, c, ctx) {
-    const r = await fetchGit(name, c, ctx.cache, { offline: ctx.offline, progress: ctx.progress, mirrors: ctx.mirrors, premirrorOnly: ctx.premirrorOnly });
-    return { status: r.cached ? 'cached' : 'fetched', source: r.source ?? c.git, line: `fetched ${c.commit.slice(0, 12)}` };
+    const r = await fetchGit(name, c, ctx.cache, {
+      offline: ctx.offline,
+      progress: ctx.progress,
+      mirrors: ctx.mirrors,
+      premirrorOnly: ctx.premirrorOnly,
+    });
+    return {
+      status: r.cached ? 'cached' : 'fetched',
+      source: r.source ?? c.git,
+      line: `fetched ${c.commit.slice(0, 12)}`,
+    };
   },
 
   async inCache(c, cache) {
@@ -45,14 +65,20 @@ export const git: KindOps<LockedGit> = {
     if (!check) return own;
     const tree = treeHash(own);
     if (tree !== c.tree)
-      throw new XenrelError('E_TREE_MISMATCH', `component ${name}: commit ${c.commit} has tree hash ${tree}, the lock says ${c.tree}`, {
-        exitCode: ExitCode.fetch,
-        hint: `run \`xenrel fetch ${name}\`; if it persists, re-lock with \`xenrel lock --update ${name}\``,
-      });
+      throw new XenrelError(
+        'E_TREE_MISMATCH',
+        `component ${name}: commit ${c.commit} has tree hash ${tree}, the lock says ${c.tree}`,
+        {
+          exitCode: ExitCode.fetch,
+          hint: `run \`xenrel fetch ${name}\`; if it persists, re-lock with \`xenrel lock --update ${name}\``,
+        },
+      );
     return own;
   },
 
   async placeFile(name) {
-    throw new XenrelError('E_LOCK', `component ${name}: a git component cannot be placed as a file`, { exitCode: ExitCode.usage });
+    throw new XenrelError('E_LOCK', `component ${name}: a git component cannot be placed as a file`, {
+      exitCode: ExitCode.usage,
+    });
   },
 };

@@ -8,12 +8,19 @@ import { sriDigest } from '../util/sri.js';
 import type { KindOps } from './kind.js';
 
 /** A tree hash (`sha256-<base64>`, xenrel's own) → its hex digest. */
-const treeDigest = (tree: string) => ({ algorithm: 'xenrelTree' as const, hex: Buffer.from(tree.slice('sha256-'.length), 'base64').toString('hex') });
+const treeDigest = (tree: string) => ({
+  algorithm: 'xenrelTree' as const,
+  hex: Buffer.from(tree.slice('sha256-'.length), 'base64').toString('hex'),
+});
 
-const changedHint = (name: string) => `restore the prebuilt input, or run \`xenrel lock --update ${name}\` if the change is intended`;
+const changedHint = (name: string) =>
+  `restore the prebuilt input, or run \`xenrel lock --update ${name}\` if the change is intended`;
 
 function needRoot(name: string, root: string | undefined): string {
-  if (root === undefined) throw new XenrelError('E_CONFIG', `component ${name}: a local source needs the config to find its path`, { exitCode: ExitCode.usage });
+  if (root === undefined)
+    throw new XenrelError('E_CONFIG', `component ${name}: a local source needs the config to find its path`, {
+      exitCode: ExitCode.usage,
+    });
   return root;
 }
 
@@ -27,7 +34,11 @@ export const local: KindOps<LockedLocal> = {
     kind: 'local',
     origin: c.local,
     // A file is pinned by its integrity, a folder by its tree hash.
-    ...(c.integrity ? { digest: sriDigest(c.integrity), integrity: c.integrity } : c.tree ? { digest: treeDigest(c.tree) } : {}),
+    ...(c.integrity
+      ? { digest: sriDigest(c.integrity), integrity: c.integrity }
+      : c.tree
+        ? { digest: treeDigest(c.tree) }
+        : {}),
     path: c.path,
   }),
 
@@ -51,16 +62,27 @@ export const local: KindOps<LockedLocal> = {
   inCache: async () => null,
 
   async placeTree(name, c, _cache, dest, configRoot, check) {
-    if (!c.tree) throw new XenrelError('E_LOCK', `component ${name}: a local file cannot be placed as a folder`, { exitCode: ExitCode.usage });
-    await cp(localSourcePath(configRoot, c.local), dest, { recursive: true, verbatimSymlinks: true, errorOnExist: true });
+    if (!c.tree)
+      throw new XenrelError('E_LOCK', `component ${name}: a local file cannot be placed as a folder`, {
+        exitCode: ExitCode.usage,
+      });
+    await cp(localSourcePath(configRoot, c.local), dest, {
+      recursive: true,
+      verbatimSymlinks: true,
+      errorOnExist: true,
+    });
     // Checked (a folder with children or patches is built on it): every name counts, `.git` too.
     const entries = await walkTree(dest, check ? { ignoreNames: [] } : {});
     const own = treeHash(entries);
     if (check && own !== c.tree)
-      throw new XenrelError('E_LOCAL_CHANGED', `component ${name}: ${c.local} no longer matches the lock (${c.tree} expected, found ${own})`, {
-        exitCode: ExitCode.checkFailed,
-        hint: changedHint(name),
-      });
+      throw new XenrelError(
+        'E_LOCAL_CHANGED',
+        `component ${name}: ${c.local} no longer matches the lock (${c.tree} expected, found ${own})`,
+        {
+          exitCode: ExitCode.checkFailed,
+          hint: changedHint(name),
+        },
+      );
     return entries;
   },
 
@@ -68,9 +90,13 @@ export const local: KindOps<LockedLocal> = {
     const src = localSourcePath(configRoot, c.local);
     await copyFile(src, destFile);
     if (!c.integrity || !(await fileMatches(destFile, c.integrity)))
-      throw new XenrelError('E_LOCAL_CHANGED', `component ${name}: ${src} no longer matches the lock (${c.integrity})`, {
-        exitCode: ExitCode.checkFailed,
-        hint: changedHint(name),
-      });
+      throw new XenrelError(
+        'E_LOCAL_CHANGED',
+        `component ${name}: ${src} no longer matches the lock (${c.integrity})`,
+        {
+          exitCode: ExitCode.checkFailed,
+          hint: changedHint(name),
+        },
+      );
   },
 };

@@ -29,10 +29,19 @@ export function archiveLimits(l: ComponentLimits | undefined): Partial<Limits> |
  * read as a safe one (an unsafe entry is an error); any other file (a prebuilt blob) that
  * does not parse simply has no tree.
  */
-async function tarballTree(name: string, url: string, integrity: string, cache: Cache, limits: ComponentLimits | undefined): Promise<string | undefined> {
+async function tarballTree(
+  name: string,
+  url: string,
+  integrity: string,
+  cache: Cache,
+  limits: ComponentLimits | undefined,
+): Promise<string | undefined> {
   const looksLikeArchive = ARCHIVE_NAME.test(new URL(url).pathname);
   try {
-    const { hash } = await hashTarball(openVerifiedContent(cache, integrity), { name: `${name} (${url})`, limits: archiveLimits(limits) });
+    const { hash } = await hashTarball(openVerifiedContent(cache, integrity), {
+      name: `${name} (${url})`,
+      limits: archiveLimits(limits),
+    });
     return hash;
   } catch (err) {
     if (!looksLikeArchive && err instanceof XenrelError && err.code.startsWith('E_TAR_')) return undefined;
@@ -48,7 +57,16 @@ export const tarball: KindOps<LockedTarball> = {
   downloadSize: (c) => c.size,
   describe(c) {
     const version = versionFromFileName(fileNameOfUrl(c.url));
-    return { kind: 'tarball', origin: c.url, url: c.url, ...(version ? { version } : {}), digest: sriDigest(c.integrity), integrity: c.integrity, size: c.size, path: c.path };
+    return {
+      kind: 'tarball',
+      origin: c.url,
+      url: c.url,
+      ...(version ? { version } : {}),
+      digest: sriDigest(c.integrity),
+      integrity: c.integrity,
+      size: c.size,
+      path: c.path,
+    };
   },
 
   async lock(name, spec, ctx) {
@@ -63,7 +81,13 @@ export const tarball: KindOps<LockedTarball> = {
       // Plain http is still refused for any non-loopback host without a pinned integrity.
       allowHttp: true,
     });
-    const entry: LockedTarball = { url, integrity: got.integrity, size: got.size, path: spec.path, ...(spec.license ? { license: spec.license } : {}) };
+    const entry: LockedTarball = {
+      url,
+      integrity: got.integrity,
+      size: got.size,
+      path: spec.path,
+      ...(spec.license ? { license: spec.license } : {}),
+    };
     const tree = await tarballTree(name, url, got.integrity, ctx.cache, spec.limits);
     if (tree) entry.tree = tree;
     return entry;
@@ -71,10 +95,22 @@ export const tarball: KindOps<LockedTarball> = {
 
   async drift(name, c, ctx) {
     if (ctx.offline) return undefined;
-    const got = await fetchTarball({ name, url: c.url, mirrors: [], cache: ctx.cache, sourcesMode: 'url-only', useCache: false, progress: ctx.progress, allowHttp: true });
+    const got = await fetchTarball({
+      name,
+      url: c.url,
+      mirrors: [],
+      cache: ctx.cache,
+      sourcesMode: 'url-only',
+      useCache: false,
+      progress: ctx.progress,
+      allowHttp: true,
+    });
     if (got.integrity === c.integrity) return undefined;
     return {
-      fields: [{ field: 'integrity', old: c.integrity, new: got.integrity }, ...(got.size !== c.size ? [{ field: 'size', old: c.size, new: got.size }] : [])],
+      fields: [
+        { field: 'integrity', old: c.integrity, new: got.integrity },
+        ...(got.size !== c.size ? [{ field: 'size', old: c.size, new: got.size }] : []),
+      ],
       reason: 'the upstream bytes changed',
     };
   },
@@ -96,7 +132,9 @@ export const tarball: KindOps<LockedTarball> = {
   inCache: (c, cache) => hasVerifiedContent(cache, c.integrity),
 
   async placeTree(name) {
-    throw new XenrelError('E_LOCK', `component ${name}: a tarball cannot be placed as a folder`, { exitCode: ExitCode.usage });
+    throw new XenrelError('E_LOCK', `component ${name}: a tarball cannot be placed as a folder`, {
+      exitCode: ExitCode.usage,
+    });
   },
 
   placeFile: (_name, c, cache, destFile) => copyContentTo(cache, c.integrity, destFile),

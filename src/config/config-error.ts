@@ -13,11 +13,15 @@ export interface ConfigIssue {
 export class ConfigError extends XenrelError {
   readonly issues: ConfigIssue[];
   constructor(issues: ConfigIssue[], hint?: string) {
-    super('E_CONFIG', issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n'), {
-      exitCode: ExitCode.usage,
-      hint,
-      details: { issues },
-    });
+    super(
+      'E_CONFIG',
+      issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n'),
+      {
+        exitCode: ExitCode.usage,
+        hint,
+        details: { issues },
+      },
+    );
     this.issues = issues;
   }
 }

@@ -19,7 +19,12 @@ export async function findConfig(cwd: string, explicit?: string): Promise<string
     searchStrategy: 'project',
     // We parse ourselves (positions for errors); cosmiconfig only finds the file. JSON is
     // parsed here only so that package.json without a "xenrel" key is passed over.
-    loaders: { '.yaml': () => ({}), '.yml': () => ({}), '.json': (_f: string, text: string) => parseOrEmpty(text), noExt: () => ({}) },
+    loaders: {
+      '.yaml': () => ({}),
+      '.yml': () => ({}),
+      '.json': (_f: string, text: string) => parseOrEmpty(text),
+      noExt: () => ({}),
+    },
     packageProp: 'xenrel',
   });
   const found = await explorer.search(cwd).catch(() => null);

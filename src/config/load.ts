@@ -38,13 +38,16 @@ function describeValue(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-const valueAt = (root: unknown, path: (string | number)[]) => path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), root);
+const valueAt = (root: unknown, path: (string | number)[]) =>
+  path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), root);
 
 function issueMessage(issue: z.core.$ZodIssue, js: unknown, path: (string | number)[]): string {
   if (issue.code === 'invalid_type') {
     const found = valueAt(js, path);
     const expected = typeWords[issue.expected] ?? issue.expected;
-    return found === undefined ? `missing, expected ${expected}` : `expected ${expected}, found ${describeValue(found)}`;
+    return found === undefined
+      ? `missing, expected ${expected}`
+      : `expected ${expected}, found ${describeValue(found)}`;
   }
   return issue.message;
 }
@@ -67,7 +70,12 @@ export function parseConfigText(text: string, file: string, base: (string | numb
     Pair(_, pair) {
       if (pair.key !== null && pair.key !== undefined && !isScalar(pair.key)) {
         const at = (pair.key as Node).range?.[0] ?? 0;
-        complexKeys.push({ file, ...toLineCol(pd, at), path: '', message: 'a key must be a plain name, not a list or a mapping' });
+        complexKeys.push({
+          file,
+          ...toLineCol(pd, at),
+          path: '',
+          message: 'a key must be a plain name, not a list or a mapping',
+        });
       }
     },
   });
@@ -84,7 +92,13 @@ export function parseConfigText(text: string, file: string, base: (string | numb
   if (reserved) {
     const { line, col } = positionOf(pd, reserved, { key: true });
     throw new ConfigError([
-      { file, line, col, path: formatKeyPath(reserved.slice(base.length)), message: `"${String(reserved[reserved.length - 1])}" is a reserved name and cannot be a key` },
+      {
+        file,
+        line,
+        col,
+        path: formatKeyPath(reserved.slice(base.length)),
+        message: `"${String(reserved[reserved.length - 1])}" is a reserved name and cannot be a key`,
+      },
     ]);
   }
   const result = configSchema.safeParse(value ?? {});
@@ -139,7 +153,11 @@ export async function loadConfig(opts: { cwd: string; config?: string }): Promis
       hint: 'check the path given with --config',
     });
   }
-  const config = parseConfigText(text, displayPath(file, opts.cwd), basename(file) === 'package.json' ? ['xenrel'] : []);
+  const config = parseConfigText(
+    text,
+    displayPath(file, opts.cwd),
+    basename(file) === 'package.json' ? ['xenrel'] : [],
+  );
   return { config, file, root: dirname(file) };
 }
 

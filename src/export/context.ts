@@ -19,7 +19,8 @@ export interface ExportContext {
   warn?: (message: string) => void;
 }
 
-export const exportError = (message: string, hint?: string) => new XenrelError('E_EXPORT', message, { exitCode: ExitCode.usage, hint });
+export const exportError = (message: string, hint?: string) =>
+  new XenrelError('E_EXPORT', message, { exitCode: ExitCode.usage, hint });
 
 /** The components to export, bytewise name order. */
 export function exportedComponents(ctx: ExportContext): [string, LockedComponent][] {
@@ -60,9 +61,20 @@ export async function exportFiles(ctx: ExportContext, outDir: string): Promise<E
       fileName = urlBasename(c.url);
       topDir = '';
     }
-    if (seen.has(fileName)) throw exportError(`components ${seen.get(fileName)} and ${name} would both be exported as ${fileName}`, 'rename one of them in the config');
+    if (seen.has(fileName))
+      throw exportError(
+        `components ${seen.get(fileName)} and ${name} would both be exported as ${fileName}`,
+        'rename one of them in the config',
+      );
     seen.set(fileName, name);
-    const f = await exportComponentFile(name, c, { cache: ctx.cache, configRoot: ctx.loaded.root, outDir, fileName, topDir, epoch: ctx.epoch });
+    const f = await exportComponentFile(name, c, {
+      cache: ctx.cache,
+      configRoot: ctx.loaded.root,
+      outDir,
+      fileName,
+      topDir,
+      epoch: ctx.epoch,
+    });
     if (f) files.push(f);
   }
   return files;

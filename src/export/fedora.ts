@@ -13,7 +13,8 @@ export const fedoraLine = (f: ExportedFile) => `SHA512 (${f.file}) = ${f.sha512}
  */
 export async function exportFedora(ctx: ExportContext, out: string): Promise<{ file: string; files: ExportedFile[] }> {
   const files = (await exportFiles(ctx, dirname(out))).sort((a, b) => compareBytewise(a.file, b.file));
-  if (files.some((f) => f.file === basename(out))) throw exportError(`--out ${out} would overwrite an exported file of the same name`, 'choose another --out name');
+  if (files.some((f) => f.file === basename(out)))
+    throw exportError(`--out ${out} would overwrite an exported file of the same name`, 'choose another --out name');
   await writeFileAtomic(out, files.map(fedoraLine).join(''));
   return { file: out, files };
 }

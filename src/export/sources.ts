@@ -63,14 +63,26 @@ async function commitTime(mirrorDir: string, commit: string): Promise<number> {
   return Number(r.stdout.toString('utf8').trim()) || 315532800;
 }
 
-async function hashes(cache: Cache, integrity: string, name: string): Promise<{ sha256: string; sha512: string; size: number }> {
+async function hashes(
+  cache: Cache,
+  integrity: string,
+  name: string,
+): Promise<{ sha256: string; sha512: string; size: number }> {
   const got = await checkCachedContent(cache, integrity);
   if (got.status !== 'ok')
-    throw new XenrelError('E_NOT_CACHED', `component ${name}: its bytes (${integrity}) are ${got.status === 'corrupt' ? 'corrupt' : 'not'} in the cache`, {
-      exitCode: ExitCode.fetch,
-      hint: `run \`xenrel fetch ${name}\` first`,
-    });
-  return { sha256: got.sha256!, sha512: Buffer.from(got.integrity!.slice('sha512-'.length), 'base64').toString('hex'), size: got.size! };
+    throw new XenrelError(
+      'E_NOT_CACHED',
+      `component ${name}: its bytes (${integrity}) are ${got.status === 'corrupt' ? 'corrupt' : 'not'} in the cache`,
+      {
+        exitCode: ExitCode.fetch,
+        hint: `run \`xenrel fetch ${name}\` first`,
+      },
+    );
+  return {
+    sha256: got.sha256!,
+    sha512: Buffer.from(got.integrity!.slice('sha512-'.length), 'base64').toString('hex'),
+    size: got.size!,
+  };
 }
 
 /** sha256/sha512 of a tarball component from the cache, without writing anything. */
@@ -100,17 +112,34 @@ export async function exportComponentFile(
     if (isLockedGit(c)) {
       const { mirrorDir } = await ensureCommit(c.git, c.commit, o.cache, { offline: true, label: name });
       mtime = await commitTime(mirrorDir, c.commit);
-      if (hasNested(c)) await buildComponentTree(name, { ...c, patches: undefined, vendoredTree: undefined }, o.cache, dir, o.configRoot);
+      if (hasNested(c))
+        await buildComponentTree(
+          name,
+          { ...c, patches: undefined, vendoredTree: undefined },
+          o.cache,
+          dir,
+          o.configRoot,
+        );
       else {
         const entries = await exportTree(mirrorDir, c.commit, dir);
         if (treeHash(entries) !== c.tree)
-          throw new XenrelError('E_TREE_MISMATCH', `component ${name}: commit ${c.commit} does not have the locked tree hash`, {
-            exitCode: ExitCode.fetch,
-            hint: `run \`xenrel fetch ${name}\``,
-          });
+          throw new XenrelError(
+            'E_TREE_MISMATCH',
+            `component ${name}: commit ${c.commit} does not have the locked tree hash`,
+            {
+              exitCode: ExitCode.fetch,
+              hint: `run \`xenrel fetch ${name}\``,
+            },
+          );
       }
-    } else await buildComponentTree(name, { ...c, patches: undefined, vendoredTree: undefined }, o.cache, dir, o.configRoot);
-    const w = await writeArchive(await entriesFromDir(dir, { ignoreNames: [] }), { out, format: 'gz', topDir: o.topDir, mtime });
+    } else
+      await buildComponentTree(name, { ...c, patches: undefined, vendoredTree: undefined }, o.cache, dir, o.configRoot);
+    const w = await writeArchive(await entriesFromDir(dir, { ignoreNames: [] }), {
+      out,
+      format: 'gz',
+      topDir: o.topDir,
+      mtime,
+    });
     const sha512 = await sha512File(out);
     const d = describeComponent(c);
     return {

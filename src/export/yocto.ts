@@ -66,9 +66,13 @@ export async function yoctoFragment(ctx: ExportContext): Promise<string> {
       const children = Object.values(c.children ?? {});
       const fetcher = children.some((ch) => ch.kind === 'submodule') ? 'gitsm' : 'git';
       if (children.some((ch) => ch.kind !== 'submodule'))
-        out.push(`# ${name}: has meson wraps (subprojects); BitBake does not fetch those: add them to SRC_URI or vendor with xenrel`);
+        out.push(
+          `# ${name}: has meson wraps (subprojects); BitBake does not fetch those: add them to SRC_URI or vendor with xenrel`,
+        );
       out.push(`# ${name} ${c.ref}`);
-      out.push(`SRC_URI += "${yoctoGitUrl(c.git, fetcher)};nobranch=1;name=${n};destsuffix=\${XENREL_DESTDIR}/${c.path}"`);
+      out.push(
+        `SRC_URI += "${yoctoGitUrl(c.git, fetcher)};nobranch=1;name=${n};destsuffix=\${XENREL_DESTDIR}/${c.path}"`,
+      );
       out.push(`SRCREV_${n} = "${c.commit}"`);
       names.push(n);
     } else if (isLockedTarball(c)) {
@@ -93,7 +97,10 @@ export async function yoctoFragment(ctx: ExportContext): Promise<string> {
       'python xenrel_place_downloads() {',
       '    import os',
       "    root = d.getVar('UNPACKDIR') or d.getVar('WORKDIR')",
-      ...renames.map(([from, to]) => `    os.replace(os.path.join(root, d.expand("${from}")), os.path.join(root, d.expand("${to}")))`),
+      ...renames.map(
+        ([from, to]) =>
+          `    os.replace(os.path.join(root, d.expand("${from}")), os.path.join(root, d.expand("${to}")))`,
+      ),
       '}',
       'do_unpack[postfuncs] += "xenrel_place_downloads"',
       '',

@@ -67,7 +67,9 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
           const status = own.status === 'cached' && nested.fetched > 0 ? 'fetched' : own.status;
           // A fresh download is checked against the signer the lock recorded.
           if ('signer' in locked && locked.signer && own.status === 'fetched' && opts.loaded)
-            await checkSigner(name, opts.loaded.config.components[name], locked, opts.cache, opts.loaded.root, { expected: locked.signer });
+            await checkSigner(name, opts.loaded.config.components[name], locked, opts.cache, opts.loaded.root, {
+              expected: locked.signer,
+            });
           const n = Object.keys(children ?? {}).length;
           opts.progress?.done?.(name, `${status === 'cached' ? 'in cache' : own.line}${n ? ` (+${n} nested)` : ''}`);
           return { name, kind, status, ...(own.source !== undefined ? { source: own.source } : {}) };
@@ -103,7 +105,9 @@ export async function fetchAll(opts: FetchOptions): Promise<FetchOutcome[]> {
     const codes = [...new Set(failed.map((f) => f.error!.code))];
     throw new XenrelError(codes.length === 1 ? codes[0]! : 'E_FETCH', message, {
       exitCode,
-      hint: offlineMissing.length ? 'run `xenrel fetch` once with network access (or point mirrors: at a reachable mirror)' : failed[0]!.error!.hint,
+      hint: offlineMissing.length
+        ? 'run `xenrel fetch` once with network access (or point mirrors: at a reachable mirror)'
+        : failed[0]!.error!.hint,
       details: { outcomes },
     });
   }

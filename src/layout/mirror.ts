@@ -52,7 +52,16 @@ export function tarballFileName(url: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (!name || name === '.' || name === '..' || /[/\\\0]/.test(name) || name === MIRROR_INDEX || name === 'by-hash' || name === 'git') return undefined;
+  if (
+    !name ||
+    name === '.' ||
+    name === '..' ||
+    /[/\\\0]/.test(name) ||
+    name === MIRROR_INDEX ||
+    name === 'by-hash' ||
+    name === 'git'
+  )
+    return undefined;
   return name;
 }
 

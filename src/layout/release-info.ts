@@ -25,7 +25,10 @@ export const releaseInfoSchema = z.strictObject({
   tree: treeHashString,
   /** The project's own files (see src/verify/owned.ts), and the commit they came from. */
   project: z.optional(z.strictObject({ tree: treeHashString, commit: z.optional(commitId) })),
-  components: z.record(z.string().check(z.minLength(1)), z.strictObject({ path: treePath, tree: z.optional(treeHashString), integrity: z.optional(integrityString) })),
+  components: z.record(
+    z.string().check(z.minLength(1)),
+    z.strictObject({ path: treePath, tree: z.optional(treeHashString), integrity: z.optional(integrityString) }),
+  ),
 });
 
 export type ReleaseInfo = z.infer<typeof releaseInfoSchema>;

@@ -26,7 +26,10 @@ export const releaseRecordSchema = z
     name: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'expected a tarball name')),
     xenrel: z.string().check(z.minLength(1)),
     /** One entry per tarball cut from the same content (gz, xz, zst), by file name. */
-    tarballs: z.record(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'expected a file name')), z.strictObject({ sha256: hex64, size: sizeNumber })),
+    tarballs: z.record(
+      z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'expected a file name')),
+      z.strictObject({ sha256: hex64, size: sizeNumber }),
+    ),
     /** sha256 of the lock's bytes (`xenrel.lock` as written: sorted keys, final newline). */
     lock: z.strictObject({ sha256: hex64 }),
     sbom: z.strictObject({ sha256: hex64 }),
@@ -44,7 +47,11 @@ export const releaseRecordSchema = z
   .check(
     z.superRefine((r, ctx) => {
       if (treeHash(r.project.files.map(lineEntry)) !== r.project.tree)
-        ctx.addIssue({ code: 'custom', path: ['project', 'files'], message: 'the file lines do not hash to project.tree' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['project', 'files'],
+          message: 'the file lines do not hash to project.tree',
+        });
     }),
   );
 
@@ -61,15 +68,22 @@ export function renderRecord(r: ReleaseRecord): string {
   return `${JSON.stringify(r, null, 2)}\n`;
 }
 
-const recordError = (message: string, hint?: string) => new XenrelError('E_RECORD', message, { exitCode: ExitCode.usage, hint });
+const recordError = (message: string, hint?: string) =>
+  new XenrelError('E_RECORD', message, { exitCode: ExitCode.usage, hint });
 
 /** Reads a release record given by the user; a schema failure names the key path. */
 export async function readRecord(file: string, display = file): Promise<ReleaseRecord> {
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw recordError(`${display}: cannot read the release record (${err.code ?? err.message})`, 'pass the <name>.release.json published beside the tarball');
+    throw recordError(
+      `${display}: cannot read the release record (${err.code ?? err.message})`,
+      'pass the <name>.release.json published beside the tarball',
+    );
   });
   const r = schemaProblem(releaseRecordSchema, text, display);
   if ('problem' in r)
-    throw new XenrelError('E_RECORD_INVALID', `${r.problem}`, { exitCode: ExitCode.checkFailed, hint: 'obtain the release record again from where the release is published' });
+    throw new XenrelError('E_RECORD_INVALID', `${r.problem}`, {
+      exitCode: ExitCode.checkFailed,
+      hint: 'obtain the release record again from where the release is published',
+    });
   return r.value;
 }

@@ -34,7 +34,17 @@ export const WITHOUT_FILE = `${XENREL_DIR}/WITHOUT`;
 export const SHIM_TOOLS = ['git', 'fetch'] as const;
 
 /** What vendor writes under .xenrel/ (clean removes exactly these, then .xenrel if empty). */
-export const OWNED_ENTRIES = ['sources', 'bin', 'manifests', 'state', 'shim.tsv', 'xenrel.lock', 'WITHOUT', 'Makefile', 'build'];
+export const OWNED_ENTRIES = [
+  'sources',
+  'bin',
+  'manifests',
+  'state',
+  'shim.tsv',
+  'xenrel.lock',
+  'WITHOUT',
+  'Makefile',
+  'build',
+];
 
 export type StoreKind = 'tree' | 'file';
 

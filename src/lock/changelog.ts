@@ -29,38 +29,63 @@ export interface LockDiff {
 
 const SEP = '\x1f';
 
-async function shortLog(cache: Cache, name: string, urls: string[], from: string, to: string, limit: number): Promise<ShortLog> {
+async function shortLog(
+  cache: Cache,
+  name: string,
+  urls: string[],
+  from: string,
+  to: string,
+  limit: number,
+): Promise<ShortLog> {
   const base = { name, url: urls[urls.length - 1]!, from, to, commits: [], truncated: false, downgrade: false };
   for (const url of [...new Set(urls)].reverse()) {
     const dir = cache.gitMirrorDir(url);
     if (!(await hasCommit(dir, from).catch(() => false)) || !(await hasCommit(dir, to).catch(() => false))) continue;
-    const r = await runGit(['log', '--no-decorate', `--format=%H${SEP}%s`, `--max-count=${limit + 1}`, `${from}..${to}`], { gitDir: dir });
+    const r = await runGit(
+      ['log', '--no-decorate', `--format=%H${SEP}%s`, `--max-count=${limit + 1}`, `${from}..${to}`],
+      { gitDir: dir },
+    );
     if (r.code !== 0) return { ...base, unavailable: `git log failed: ${r.stderr.trim()}` };
     const commits = r.stdout
       .toString('utf8')
       .split('\n')
       .filter(Boolean)
       .map((l) => ({ commit: l.split(SEP)[0]!, subject: l.slice(l.indexOf(SEP) + 1) }));
-    const downgrade = commits.length === 0 && (await runGit(['merge-base', '--is-ancestor', to, from], { gitDir: dir })).code === 0 && from !== to;
+    const downgrade =
+      commits.length === 0 &&
+      (await runGit(['merge-base', '--is-ancestor', to, from], { gitDir: dir })).code === 0 &&
+      from !== to;
     return { ...base, url, commits: commits.slice(0, limit), truncated: commits.length > limit, downgrade };
   }
-  return { ...base, unavailable: 'the cache does not hold both commits (run `xenrel fetch` with each lock to get them)' };
+  return {
+    ...base,
+    unavailable: 'the cache does not hold both commits (run `xenrel fetch` with each lock to get them)',
+  };
 }
 
 /** Git pins that moved, with their children that moved: `[name, urls, from, to]`. */
-function movedPins(name: string, a: LockedComponent | undefined, b: LockedComponent | undefined): [string, string[], string, string][] {
+function movedPins(
+  name: string,
+  a: LockedComponent | undefined,
+  b: LockedComponent | undefined,
+): [string, string[], string, string][] {
   if (!a || !b || !isLockedGit(a) || !isLockedGit(b)) return [];
   const out: [string, string[], string, string][] = [];
   if (a.commit !== b.commit) out.push([name, [a.git, b.git], a.commit, b.commit]);
   for (const [p, cb] of Object.entries(b.children ?? {})) {
     const ca = a.children?.[p];
-    if (ca && 'commit' in ca && 'commit' in cb && ca.commit !== cb.commit) out.push([`${name}/${p}`, [ca.git, cb.git], ca.commit, cb.commit]);
+    if (ca && 'commit' in ca && 'commit' in cb && ca.commit !== cb.commit)
+      out.push([`${name}/${p}`, [ca.git, cb.git], ca.commit, cb.commit]);
   }
   return out;
 }
 
 /** What changed between two locks, and the upstream short log of each moved git pin. */
-export async function diffReleases(before: Lockfile, after: Lockfile, opts: { cache?: Cache; limit?: number } = {}): Promise<LockDiff> {
+export async function diffReleases(
+  before: Lockfile,
+  after: Lockfile,
+  opts: { cache?: Cache; limit?: number } = {},
+): Promise<LockDiff> {
   const changes = diffLocks(before, after);
   const logs: ShortLog[] = [];
   if (opts.cache)
@@ -78,7 +103,9 @@ export function formatShortLogs(logs: ShortLog[]): string {
     if (l.unavailable) out.push(`${l.name} ${range}: no log (${l.unavailable})`);
     else if (l.downgrade) out.push(`${l.name} ${range}: the new commit is an ancestor of the old one (a downgrade)`);
     else {
-      out.push(`${l.name} ${range} (${l.commits.length}${l.truncated ? '+' : ''} commit${l.commits.length === 1 ? '' : 's'}):`);
+      out.push(
+        `${l.name} ${range} (${l.commits.length}${l.truncated ? '+' : ''} commit${l.commits.length === 1 ? '' : 's'}):`,
+      );
       for (const c of l.commits) out.push(`  ${c.commit.slice(0, 12)} ${c.subject}`);
       if (l.truncated) out.push('  …');
     }

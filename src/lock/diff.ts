@@ -24,11 +24,27 @@ export interface ComponentChange {
  */
 export const METADATA_FIELDS: readonly string[] = ['license'];
 
-const FIELDS = ['git', 'url', 'local', 'ref', 'commit', 'integrity', 'size', 'tree', 'path', 'license', 'patches', 'vendoredTree', 'signer'] as const;
+const FIELDS = [
+  'git',
+  'url',
+  'local',
+  'ref',
+  'commit',
+  'integrity',
+  'size',
+  'tree',
+  'path',
+  'license',
+  'patches',
+  'vendoredTree',
+  'signer',
+] as const;
 
 const stable = (v: unknown): string =>
   JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => compareBytewise(x, y))) : val,
+    val && typeof val === 'object' && !Array.isArray(val)
+      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => compareBytewise(x, y)))
+      : val,
   );
 
 /** Nested sources, one field per child that changed: `children[subprojects/dtc]`. */
@@ -41,15 +57,36 @@ function childFields(a: LockedComponent | undefined, b: LockedComponent | undefi
     .map((p) => ({ field: `children[${p}]`, old: ca[p], new: cb[p] }));
 }
 
-export function diffComponent(name: string, a: LockedComponent | undefined, b: LockedComponent | undefined): ComponentChange | undefined {
+export function diffComponent(
+  name: string,
+  a: LockedComponent | undefined,
+  b: LockedComponent | undefined,
+): ComponentChange | undefined {
   if (!a && !b) return undefined;
   if (!a)
-    return { name, kind: 'added', fields: [...FIELDS.filter((f) => f in b!).map((f) => ({ field: f, new: (b as unknown as Record<string, unknown>)[f] })), ...childFields(a, b)] };
+    return {
+      name,
+      kind: 'added',
+      fields: [
+        ...FIELDS.filter((f) => f in b!).map((f) => ({ field: f, new: (b as unknown as Record<string, unknown>)[f] })),
+        ...childFields(a, b),
+      ],
+    };
   if (!b)
-    return { name, kind: 'removed', fields: [...FIELDS.filter((f) => f in a).map((f) => ({ field: f, old: (a as unknown as Record<string, unknown>)[f] })), ...childFields(a, b)] };
+    return {
+      name,
+      kind: 'removed',
+      fields: [
+        ...FIELDS.filter((f) => f in a).map((f) => ({ field: f, old: (a as unknown as Record<string, unknown>)[f] })),
+        ...childFields(a, b),
+      ],
+    };
   const ra = a as unknown as Record<string, unknown>;
   const rb = b as unknown as Record<string, unknown>;
-  const fields = [...FIELDS.filter((f) => stable(ra[f]) !== stable(rb[f])).map((f) => ({ field: f, old: ra[f], new: rb[f] })), ...childFields(a, b)];
+  const fields = [
+    ...FIELDS.filter((f) => stable(ra[f]) !== stable(rb[f])).map((f) => ({ field: f, old: ra[f], new: rb[f] })),
+    ...childFields(a, b),
+  ];
   if (!fields.length) return undefined;
   return { name, kind: fields.every((f) => METADATA_FIELDS.includes(f.field)) ? 'metadata' : 'changed', fields };
 }
@@ -111,8 +148,10 @@ export function pinChanges(spec: ComponentSpec, locked: LockedComponent): FieldC
   // The patch list (names and order); their bytes are compared by patchesMatch (reads files).
   const want = spec.patches ?? [];
   const got = (('patches' in locked && locked.patches) || []).map((p) => p.file);
-  if (want.length !== got.length || want.some((f, i) => f !== got[i])) out.push({ field: 'patches', old: got.join(', ') || undefined, new: want.join(', ') || undefined });
-  if (spec.signingKey !== undefined && !('signer' in locked && locked.signer)) out.push({ field: 'signer', old: undefined, new: `a signature by ${spec.signingKey}` });
+  if (want.length !== got.length || want.some((f, i) => f !== got[i]))
+    out.push({ field: 'patches', old: got.join(', ') || undefined, new: want.join(', ') || undefined });
+  if (spec.signingKey !== undefined && !('signer' in locked && locked.signer))
+    out.push({ field: 'signer', old: undefined, new: `a signature by ${spec.signingKey}` });
   return out;
 }
 

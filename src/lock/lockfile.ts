@@ -35,11 +35,24 @@ export function sortKeys(v: unknown): unknown {
 export function jsonSyntaxIssue(text: string, file: string, err: Error): ConfigIssue {
   // V8: "... in JSON at position N (line L column C)" or just "at position N".
   const m = /line (\d+) column (\d+)/.exec(err.message);
-  if (m) return { file, line: Number(m[1]), col: Number(m[2]), path: '', message: `invalid JSON: ${err.message.replace(/ in JSON at position.*$/, '')}` };
+  if (m)
+    return {
+      file,
+      line: Number(m[1]),
+      col: Number(m[2]),
+      path: '',
+      message: `invalid JSON: ${err.message.replace(/ in JSON at position.*$/, '')}`,
+    };
   const pos = /position (\d+)/.exec(err.message);
   const offset = pos ? Number(pos[1]) : text.length;
   const before = text.slice(0, offset).split('\n');
-  return { file, line: before.length, col: before[before.length - 1]!.length + 1, path: '', message: `invalid JSON: ${err.message}` };
+  return {
+    file,
+    line: before.length,
+    col: before[before.length - 1]!.length + 1,
+    path: '',
+    message: `invalid JSON: ${err.message}`,
+  };
 }
 
 export function parseLockText(text: string, file: string): Lockfile {
@@ -47,13 +60,24 @@ export function parseLockText(text: string, file: string): Lockfile {
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError([jsonSyntaxIssue(text, file, err as Error)], 'restore the lockfile from version control, or delete it and run `xenrel lock`');
+    throw new ConfigError(
+      [jsonSyntaxIssue(text, file, err as Error)],
+      'restore the lockfile from version control, or delete it and run `xenrel lock`',
+    );
   }
   const reserved = reservedKeyPath(data);
   if (reserved) {
     const { line, col } = jsonPositionOf(text, reserved, { key: true });
     throw new ConfigError(
-      [{ file, line, col, path: formatKeyPath(reserved), message: `"${String(reserved[reserved.length - 1])}" is a reserved name and cannot be a key` }],
+      [
+        {
+          file,
+          line,
+          col,
+          path: formatKeyPath(reserved),
+          message: `"${String(reserved[reserved.length - 1])}" is a reserved name and cannot be a key`,
+        },
+      ],
       'restore the lockfile from version control, or delete it and run `xenrel lock`',
     );
   }
@@ -62,7 +86,10 @@ export function parseLockText(text: string, file: string): Lockfile {
   const issues: ConfigIssue[] = result.error.issues.map((issue) => {
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
     const { line, col } = jsonPositionOf(text, path, { key: issue.code === 'unrecognized_keys' });
-    const message = issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+        : issue.message;
     return { file, line, col, path: formatKeyPath(path), message };
   });
   throw new ConfigError(issues, 'restore the lockfile from version control, or delete it and run `xenrel lock`');
@@ -81,7 +108,11 @@ export async function readLock(file: string, display = file): Promise<Lockfile |
 
 export async function requireLock(file: string, display = file): Promise<Lockfile> {
   const lock = await readLock(file, display);
-  if (!lock) throw new XenrelError('E_NO_LOCK', `no lockfile at ${display}`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` first' });
+  if (!lock)
+    throw new XenrelError('E_NO_LOCK', `no lockfile at ${display}`, {
+      exitCode: ExitCode.usage,
+      hint: 'run `xenrel lock` first',
+    });
   return lock;
 }
 

@@ -6,7 +6,15 @@ import type { ProgressSink } from '../types.js';
 import { isLockedLocal, isLockedTarball } from '../model/kind.js';
 import { opsFor, specOps } from '../components/dispatch.js';
 import { compareBytewise } from '../tree/hash.js';
-import { diffComponent, diffLocks, metadataChanges, pinChanges, pinMatchesLocked, withMetadata, type ComponentChange } from './diff.js';
+import {
+  diffComponent,
+  diffLocks,
+  metadataChanges,
+  pinChanges,
+  pinMatchesLocked,
+  withMetadata,
+  type ComponentChange,
+} from './diff.js';
 import { checkSigner } from './signatures.js';
 import { assertKnownComponents } from '../components/names.js';
 import { forEachComponent } from '../util/settle.js';
@@ -41,19 +49,37 @@ export function mirrorsFor(loaded: LoadedConfig | undefined, name: string): stri
 }
 
 /** Warnings are collected and returned with the result (the CLI prints them once). */
-const collectWarnings = (progress: ProgressSink | undefined, into: string[]): ProgressSink => withProgress(progress, { warn: (m) => void into.push(m) });
+const collectWarnings = (progress: ProgressSink | undefined, into: string[]): ProgressSink =>
+  withProgress(progress, { warn: (m) => void into.push(m) });
 
-async function resolveOwn(name: string, spec: ComponentSpec, opts: LockOptions, warnings: string[]): Promise<LockedComponent> {
+async function resolveOwn(
+  name: string,
+  spec: ComponentSpec,
+  opts: LockOptions,
+  warnings: string[],
+): Promise<LockedComponent> {
   const { cache, loaded } = opts;
-  const own = await specOps(spec).lock(name, spec, { cache, configRoot: loaded.root, mirrors: mirrorsFor(loaded, name), progress: collectWarnings(opts.progress, warnings) });
+  const own = await specOps(spec).lock(name, spec, {
+    cache,
+    configRoot: loaded.root,
+    mirrors: mirrorsFor(loaded, name),
+    progress: collectWarnings(opts.progress, warnings),
+  });
   if (isLockedLocal(own)) return own;
   const previous = opts.existing?.components[name];
-  const signer = await checkSigner(name, spec, own, cache, loaded.root, { expected: previous && 'signer' in previous ? previous.signer : undefined });
+  const signer = await checkSigner(name, spec, own, cache, loaded.root, {
+    expected: previous && 'signer' in previous ? previous.signer : undefined,
+  });
   return signer ? { ...own, signer } : own;
 }
 
 /** The entry with its nested sources and patches (src/nested/). */
-async function resolveOne(name: string, spec: ComponentSpec, opts: LockOptions, warnings: string[]): Promise<LockedComponent> {
+async function resolveOne(
+  name: string,
+  spec: ComponentSpec,
+  opts: LockOptions,
+  warnings: string[],
+): Promise<LockedComponent> {
   const own = await resolveOwn(name, spec, opts, warnings);
   if (isLockedTarball(own)) {
     if (spec.patches?.length) await lockNested(name, spec, own, nestedContext(name, opts, warnings)); // throws: a tarball takes no patches
@@ -63,7 +89,12 @@ async function resolveOne(name: string, spec: ComponentSpec, opts: LockOptions, 
 }
 
 function nestedContext(name: string, opts: LockOptions, warnings: string[]) {
-  return { cache: opts.cache, configRoot: opts.loaded.root, mirrors: mirrorsFor(opts.loaded, name), progress: collectWarnings(opts.progress, warnings) };
+  return {
+    cache: opts.cache,
+    configRoot: opts.loaded.root,
+    mirrors: mirrorsFor(opts.loaded, name),
+    progress: collectWarnings(opts.progress, warnings),
+  };
 }
 
 /**
@@ -79,7 +110,13 @@ export async function lockProject(opts: LockOptions): Promise<LockResult> {
   const entries = await forEachComponent(names, opts.jobs ?? 4, async (name): Promise<[string, LockedComponent]> => {
     const spec = config.components[name]!;
     const old = opts.existing?.components[name];
-    if (!opts.update?.includes(name) && old && pinMatchesLocked(spec, old) && (await patchesUnchanged(old, opts.loaded.root))) return [name, withMetadata(spec, old)];
+    if (
+      !opts.update?.includes(name) &&
+      old &&
+      pinMatchesLocked(spec, old) &&
+      (await patchesUnchanged(old, opts.loaded.root))
+    )
+      return [name, withMetadata(spec, old)];
     return [name, await resolveOne(name, spec, opts, warnings)];
   });
   const lock: Lockfile = { lockfileVersion: 1, name: config.name, components: Object.fromEntries(entries) };
@@ -107,7 +144,9 @@ export async function checkLock(opts: LockOptions & { existing: Lockfile | undef
 
 async function checkPins(opts: LockOptions & { existing: Lockfile | undefined }): Promise<ComponentChange[]> {
   const { config } = opts.loaded;
-  const names = [...new Set([...Object.keys(config.components), ...Object.keys(opts.existing?.components ?? {})])].sort(compareBytewise);
+  const names = [...new Set([...Object.keys(config.components), ...Object.keys(opts.existing?.components ?? {})])].sort(
+    compareBytewise,
+  );
   const results = await forEachComponent(names, opts.jobs ?? 4, async (name): Promise<ComponentChange | undefined> => {
     const spec = config.components[name];
     const old = opts.existing?.components[name];
@@ -117,7 +156,11 @@ async function checkPins(opts: LockOptions & { existing: Lockfile | undefined })
       const fresh = await resolveOne(name, spec, opts, []);
       // The pin moved: its metadata fields are reported with the rest of the entry's diff.
       const change = diffComponent(name, old, fresh);
-      return { ...(change ?? { name, fields: [] }), kind: old ? 'changed' : 'added', reason: old ? 'the config changed' : 'not in the lock yet' };
+      return {
+        ...(change ?? { name, fields: [] }),
+        kind: old ? 'changed' : 'added',
+        reason: old ? 'the config changed' : 'not in the lock yet',
+      };
     }
     return (await ownDrift(name, old, opts)) ?? nestedDrift(name, old, opts);
   });
@@ -128,21 +171,37 @@ async function checkPins(opts: LockOptions & { existing: Lockfile | undefined })
  * Offline drift: the config against the lock, local components and patch files re-hashed.
  * A pinned commit or integrity cannot change, so the children it names cannot either.
  */
-async function offlineDrift(name: string, spec: ComponentSpec, old: LockedComponent | undefined, opts: LockOptions): Promise<ComponentChange | undefined> {
+async function offlineDrift(
+  name: string,
+  spec: ComponentSpec,
+  old: LockedComponent | undefined,
+  opts: LockOptions,
+): Promise<ComponentChange | undefined> {
   if (!old) return { name, kind: 'added', fields: [], reason: 'not in the lock yet' };
-  if (!pinMatchesLocked(spec, old)) return { name, kind: 'changed', fields: pinChanges(spec, old), reason: 'the config changed' };
+  if (!pinMatchesLocked(spec, old))
+    return { name, kind: 'changed', fields: pinChanges(spec, old), reason: 'the config changed' };
   return (await ownDrift(name, old, { ...opts, offline: true })) ?? nestedDrift(name, old, { ...opts, offline: true });
 }
 
 /** Upstream moved under a pin that still matches the config, or a local input changed. */
 async function ownDrift(name: string, old: LockedComponent, opts: LockOptions): Promise<ComponentChange | undefined> {
-  const ctx = { cache: opts.cache, configRoot: opts.loaded.root, mirrors: [], progress: opts.progress, offline: opts.offline };
+  const ctx = {
+    cache: opts.cache,
+    configRoot: opts.loaded.root,
+    mirrors: [],
+    progress: opts.progress,
+    offline: opts.offline,
+  };
   const drift = await opsFor(old).drift(name, old, ctx);
   return drift && { name, kind: 'changed', ...drift };
 }
 
 /** Drift inside an entry whose own pin holds: its children and its patch files. */
-async function nestedDrift(name: string, old: LockedComponent, opts: LockOptions): Promise<ComponentChange | undefined> {
+async function nestedDrift(
+  name: string,
+  old: LockedComponent,
+  opts: LockOptions,
+): Promise<ComponentChange | undefined> {
   const { fields, reasons } = await checkNested(name, old, { ...nestedContext(name, opts, []), offline: opts.offline });
   if (!fields.length) return undefined;
   return { name, kind: 'changed', fields, reason: reasons.join('; ') };

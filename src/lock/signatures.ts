@@ -20,21 +20,35 @@ async function readAll(s: Readable): Promise<Buffer> {
 }
 
 /** The signed tag `locked.ref` of `locked.git`, checked with the component's key: its signer. */
-export async function gitSigner(name: string, spec: ComponentSpec, locked: LockedGit, cache: Cache, configRoot: string, opts: { offline?: boolean } = {}): Promise<string> {
+export async function gitSigner(
+  name: string,
+  spec: ComponentSpec,
+  locked: LockedGit,
+  cache: Cache,
+  configRoot: string,
+  opts: { offline?: boolean } = {},
+): Promise<string> {
   const key = signingKeyPath(configRoot, spec.signingKey!);
   const mirror = cache.gitMirrorDir(locked.git);
   const resolved = await resolveRef(locked.git, locked.ref, cache, { label: name, offline: opts.offline });
   if (!resolved.tagObject)
-    throw new XenrelError('E_SIGNATURE', `component ${name}: "${locked.ref}" is not an annotated tag, so it carries no signature`, {
-      exitCode: ExitCode.checkFailed,
-      hint: 'signingKey needs "ref:" to be a signed tag (`git tag -s`)',
-    });
+    throw new XenrelError(
+      'E_SIGNATURE',
+      `component ${name}: "${locked.ref}" is not an annotated tag, so it carries no signature`,
+      {
+        exitCode: ExitCode.checkFailed,
+        hint: 'signingKey needs "ref:" to be a signed tag (`git tag -s`)',
+      },
+    );
   if ((await runGit(['cat-file', '-e', resolved.tagObject], { gitDir: mirror })).code !== 0 && !opts.offline)
-    await runGitRemote(['fetch', '--quiet', '--no-write-fetch-head', 'origin', `+refs/tags/${locked.ref}:refs/tags/${locked.ref}`], {
-      gitDir: mirror,
-      url: locked.git,
-      label: name,
-    });
+    await runGitRemote(
+      ['fetch', '--quiet', '--no-write-fetch-head', 'origin', `+refs/tags/${locked.ref}:refs/tags/${locked.ref}`],
+      {
+        gitDir: mirror,
+        url: locked.git,
+        label: name,
+      },
+    );
   return verifyTag(name, key, mirror, resolved.tagObject, locked.commit, locked.ref);
 }
 
@@ -69,10 +83,14 @@ export async function tarballSigner(
     }
   }
   if (!sig)
-    throw new XenrelError('E_SIGNATURE', `component ${name}: no signature found for ${locked.url} (signingKey is set)\n  ${tried.join('\n  ')}`, {
-      exitCode: ExitCode.checkFailed,
-      hint: 'upstream must publish a detached signature next to the file (<url>.asc or <url>.sig); or drop signingKey',
-    });
+    throw new XenrelError(
+      'E_SIGNATURE',
+      `component ${name}: no signature found for ${locked.url} (signingKey is set)\n  ${tried.join('\n  ')}`,
+      {
+        exitCode: ExitCode.checkFailed,
+        hint: 'upstream must publish a detached signature next to the file (<url>.asc or <url>.sig); or drop signingKey',
+      },
+    );
   return verifyDetached(name, key, openVerifiedContent(cache, locked.integrity), sig, `signature of ${locked.url}`);
 }
 
@@ -86,7 +104,9 @@ export async function checkSigner(
   opts: { offline?: boolean; expected?: string } = {},
 ): Promise<string | undefined> {
   if (!spec?.signingKey) return undefined;
-  const signer = isLockedGit(locked) ? await gitSigner(name, spec, locked, cache, configRoot, opts) : await tarballSigner(name, spec, locked, cache, configRoot, opts);
+  const signer = isLockedGit(locked)
+    ? await gitSigner(name, spec, locked, cache, configRoot, opts)
+    : await tarballSigner(name, spec, locked, cache, configRoot, opts);
   assertSameSigner(name, opts.expected, signer);
   return signer;
 }

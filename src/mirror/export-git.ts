@@ -42,7 +42,11 @@ export async function exportGit(cache: Cache, dir: string, repo: string, want: G
   for (const [ref, oid] of want.refs) {
     if (oid) refs.set(ref, oid);
     else {
-      const full = ref.startsWith('refs/') ? ref : srcRefs.has(`refs/tags/${ref}`) ? `refs/tags/${ref}` : `refs/heads/${ref}`;
+      const full = ref.startsWith('refs/')
+        ? ref
+        : srcRefs.has(`refs/tags/${ref}`)
+          ? `refs/tags/${ref}`
+          : `refs/heads/${ref}`;
       if (srcRefs.has(full)) refs.set(full, srcRefs.get(full)!);
     }
   }
@@ -65,8 +69,16 @@ export async function exportGit(cache: Cache, dir: string, repo: string, want: G
       const specs = todo.map(([ref]) => `+${ref}:${ref}`);
       const byOid = todo.filter(([ref]) => !srcRefs.has(ref)).map(([ref, oid]) => `+${oid}:${ref}`);
       const named = specs.filter((_, i) => srcRefs.has(todo[i]![0]));
-      if (named.length) await git(['-c', 'fetch.unpackLimit=1', 'fetch', '--quiet', '--no-tags', src, ...named], { gitDir: work, what: `publishing ${want.url}` });
-      if (byOid.length) await git(['-c', 'fetch.unpackLimit=1', 'fetch', '--quiet', '--no-tags', src, ...byOid], { gitDir: work, what: `publishing ${want.url}` });
+      if (named.length)
+        await git(['-c', 'fetch.unpackLimit=1', 'fetch', '--quiet', '--no-tags', src, ...named], {
+          gitDir: work,
+          what: `publishing ${want.url}`,
+        });
+      if (byOid.length)
+        await git(['-c', 'fetch.unpackLimit=1', 'fetch', '--quiet', '--no-tags', src, ...byOid], {
+          gitDir: work,
+          what: `publishing ${want.url}`,
+        });
     }
     if (want.head && !exists) await git(['update-ref', '--no-deref', 'HEAD', want.head], { gitDir: work });
     await git(['update-server-info'], { gitDir: work });

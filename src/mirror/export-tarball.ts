@@ -26,7 +26,14 @@ async function fileMatches(file: string, integrity: string, size: number): Promi
   return (await sha512Hex(file)) === hexOf(integrity);
 }
 
-export async function exportTarball(cache: Cache, dir: string, t: TarballWant, index: MirrorIndex, changed: string[], warn: (m: string) => void): Promise<MirrorIndexTarball> {
+export async function exportTarball(
+  cache: Cache,
+  dir: string,
+  t: TarballWant,
+  index: MirrorIndex,
+  changed: string[],
+  warn: (m: string) => void,
+): Promise<MirrorIndexTarball> {
   const byHash = byHashPath(t.integrity);
   const hashFile = join(dir, byHash);
   if (!(await fileMatches(hashFile, t.integrity, t.size))) {
@@ -48,7 +55,10 @@ export async function exportTarball(cache: Cache, dir: string, t: TarballWant, i
   const named = join(dir, name);
   if (!(await fileMatches(named, t.integrity, t.size))) {
     const previous = (index.tarballs[t.url] ?? []).find((e) => e.file === name);
-    if (previous) warn(`${t.who}: ${name} changed upstream (was ${previous.integrity.slice(0, 20)}…); the old bytes stay at ${previous.byHash}`);
+    if (previous)
+      warn(
+        `${t.who}: ${name} changed upstream (was ${previous.integrity.slice(0, 20)}…); the old bytes stay at ${previous.byHash}`,
+      );
     for (const e of index.tarballs[t.url] ?? []) if (e.file === name) delete e.file;
     await publishByLink(hashFile, named);
     changed.push(name);

@@ -45,9 +45,14 @@ function sortObject<T>(o: Record<string, T>): Record<string, T> {
 /** Export the cache into `dir` as a static mirror. */
 export async function exportMirror(opts: MirrorOptions): Promise<MirrorResult> {
   const dir = resolve(opts.dir);
-  if (!opts.lock && !opts.all) throw new XenrelError('E_USAGE', 'nothing to export: give a lock or --all', { exitCode: ExitCode.usage });
+  if (!opts.lock && !opts.all)
+    throw new XenrelError('E_USAGE', 'nothing to export: give a lock or --all', { exitCode: ExitCode.usage });
   const st = await stat(dir).catch(() => undefined);
-  if (st && !st.isDirectory()) throw new XenrelError('E_USAGE', `${dir} exists and is not a folder`, { exitCode: ExitCode.usage, hint: 'give a folder for the mirror' });
+  if (st && !st.isDirectory())
+    throw new XenrelError('E_USAGE', `${dir} exists and is not a folder`, {
+      exitCode: ExitCode.usage,
+      hint: 'give a folder for the mirror',
+    });
   await mkdir(dir, { recursive: true }).catch((err) => {
     throw wrapFsError(err, `creating ${dir}`);
   });
@@ -67,17 +72,25 @@ export async function exportMirror(opts: MirrorOptions): Promise<MirrorResult> {
 
   // Everything must be in the cache first: name every missing piece at once.
   const missing: string[] = [];
-  for (const t of tarballs) if (!(await hasVerifiedContent(opts.cache, t.integrity))) missing.push(`${t.who}: ${t.url} (${t.integrity.slice(0, 20)}…)`);
+  for (const t of tarballs)
+    if (!(await hasVerifiedContent(opts.cache, t.integrity)))
+      missing.push(`${t.who}: ${t.url} (${t.integrity.slice(0, 20)}…)`);
   for (const g of gits.values()) {
     const mdir = opts.cache.gitMirrorDir(g.url);
-    for (const c of g.commits) if ((await runGit(['cat-file', '-e', `${c}^{commit}`], { gitDir: mdir })).code !== 0) missing.push(`${g.who}: commit ${c} of ${g.url}`);
+    for (const c of g.commits)
+      if ((await runGit(['cat-file', '-e', `${c}^{commit}`], { gitDir: mdir })).code !== 0)
+        missing.push(`${g.who}: commit ${c} of ${g.url}`);
   }
   if (missing.length)
-    throw new XenrelError('E_NOT_CACHED', `the cache does not hold everything the mirror should publish:\n${missing.map((m) => `  ${m}`).join('\n')}`, {
-      exitCode: ExitCode.fetch,
-      hint: 'run `xenrel fetch` first (the mirror is exported from the cache, never from upstream)',
-      details: { missing },
-    });
+    throw new XenrelError(
+      'E_NOT_CACHED',
+      `the cache does not hold everything the mirror should publish:\n${missing.map((m) => `  ${m}`).join('\n')}`,
+      {
+        exitCode: ExitCode.fetch,
+        hint: 'run `xenrel fetch` first (the mirror is exported from the cache, never from upstream)',
+        details: { missing },
+      },
+    );
 
   // Tarballs: by hash, then under their file name.
   const seen = new Set<string>();
@@ -88,7 +101,8 @@ export async function exportMirror(opts: MirrorOptions): Promise<MirrorResult> {
     const entry = await exportTarball(opts.cache, dir, t, index, changed, warn);
     const list = (index.tarballs[t.url] ?? []).filter((e) => e.byHash !== entry.byHash);
     index.tarballs[t.url] = [...list, entry].sort((a, b) => compareBytewise(a.byHash, b.byHash));
-    for (const c of Object.values(index.components)) if (c.kind === 'tarball' && c.url === t.url && c.integrity === t.integrity) c.path = entry.file ?? entry.byHash;
+    for (const c of Object.values(index.components))
+      if (c.kind === 'tarball' && c.url === t.url && c.integrity === t.integrity) c.path = entry.file ?? entry.byHash;
     opts.progress?.done?.(t.who, entry.file ?? entry.byHash);
   }
 
@@ -119,7 +133,12 @@ export async function exportMirror(opts: MirrorOptions): Promise<MirrorResult> {
       index.components[name]!.children = sortObject(out);
     }
 
-  const final: MirrorIndex = { mirrorVersion: 1, components: sortObject(index.components), tarballs: sortObject(index.tarballs), git: sortObject(index.git) };
+  const final: MirrorIndex = {
+    mirrorVersion: 1,
+    components: sortObject(index.components),
+    tarballs: sortObject(index.tarballs),
+    git: sortObject(index.git),
+  };
   const text = `${JSON.stringify(final, null, 2)}\n`;
   if ((await readFile(join(dir, MIRROR_INDEX), 'utf8').catch(() => '')) !== text) {
     await writeFileAtomic(join(dir, MIRROR_INDEX), text);

@@ -46,12 +46,17 @@ export async function readIndex(dir: string): Promise<MirrorIndex> {
   if (text === undefined) return { mirrorVersion: 1, components: {}, tarballs: {}, git: {} };
   try {
     const j = JSON.parse(text) as MirrorIndex;
-    if (j.mirrorVersion !== 1 || typeof j.tarballs !== 'object' || typeof j.git !== 'object') throw new Error('unknown shape');
+    if (j.mirrorVersion !== 1 || typeof j.tarballs !== 'object' || typeof j.git !== 'object')
+      throw new Error('unknown shape');
     return { mirrorVersion: 1, components: j.components ?? {}, tarballs: j.tarballs, git: j.git };
   } catch (err) {
-    throw new XenrelError('E_MIRROR_INDEX', `${join(dir, MIRROR_INDEX)} is not a xenrel mirror index: ${(err as Error).message}`, {
-      exitCode: ExitCode.usage,
-      hint: 'point `xenrel mirror` at an empty folder or at one it wrote before',
-    });
+    throw new XenrelError(
+      'E_MIRROR_INDEX',
+      `${join(dir, MIRROR_INDEX)} is not a xenrel mirror index: ${(err as Error).message}`,
+      {
+        exitCode: ExitCode.usage,
+        hint: 'point `xenrel mirror` at an empty folder or at one it wrote before',
+      },
+    );
   }
 }

@@ -33,7 +33,12 @@ export interface GitWant {
 const PIN = 'refs/xenrel/pins/';
 
 /** What the lock needs: its tarballs and git commits, nested sources included. */
-export function wantsFromLock(lock: Lockfile, tarballs: TarballWant[], gits: Map<string, GitWant>, components: Record<string, MirrorIndexComponent>): void {
+export function wantsFromLock(
+  lock: Lockfile,
+  tarballs: TarballWant[],
+  gits: Map<string, GitWant>,
+  components: Record<string, MirrorIndexComponent>,
+): void {
   const addGit = (url: string, commit: string, who: string, ref?: string) => {
     const g: GitWant = gits.get(url) ?? { url, refs: new Map(), commits: new Set(), who };
     g.refs.set(PIN + commit, commit);
@@ -49,7 +54,12 @@ export function wantsFromLock(lock: Lockfile, tarballs: TarballWant[], gits: Map
     // What a mirror holds is each kind's own: a repository with the pinned commit, or the bytes.
     if (isLockedGit(c)) addGit(c.git, c.commit, name, c.ref && !isFullCommit(c.ref) ? c.ref : undefined);
     else if (isLockedTarball(c)) tarballs.push({ url: c.url, integrity: c.integrity, size: c.size, who: name });
-    components[name] = { kind: d.kind, url: d.url, path: '', ...(d.commit ? { commit: d.commit } : { integrity: d.integrity }) };
+    components[name] = {
+      kind: d.kind,
+      url: d.url,
+      path: '',
+      ...(d.commit ? { commit: d.commit } : { integrity: d.integrity }),
+    };
     const children = 'children' in c ? c.children : undefined;
     for (const [path, ch] of Object.entries(children ?? {})) {
       if (ch.kind !== 'wrap-file') addGit(ch.git, ch.commit, `${name}/${path}`);
@@ -60,11 +70,18 @@ export function wantsFromLock(lock: Lockfile, tarballs: TarballWant[], gits: Map
 
 /** Everything in the cache: tarballs from the content index, every git mirror with all its refs. */
 export async function wantsFromCache(cache: Cache, tarballs: TarballWant[], gits: Map<string, GitWant>): Promise<void> {
-  const entries = await (await cacacheLib()).ls(cache.contentDir).catch(() => ({}) as Record<string, cacache.CacheObject>);
+  const entries = await (await cacacheLib())
+    .ls(cache.contentDir)
+    .catch(() => ({}) as Record<string, cacache.CacheObject>);
   for (const e of Object.values(entries)) {
     if (!e.key.startsWith('tarball:')) continue;
     if (!(await hasVerifiedContent(cache, e.integrity))) continue;
-    tarballs.push({ url: e.key.slice('tarball:'.length), integrity: e.integrity, size: e.size ?? 0, who: e.key.slice('tarball:'.length) });
+    tarballs.push({
+      url: e.key.slice('tarball:'.length),
+      integrity: e.integrity,
+      size: e.size ?? 0,
+      who: e.key.slice('tarball:'.length),
+    });
   }
   const gitRoot = join(cache.root, 'git');
   for (const name of (await readdir(gitRoot).catch(() => [] as string[])).sort(compareBytewise)) {
@@ -74,7 +91,11 @@ export async function wantsFromCache(cache: Cache, tarballs: TarballWant[], gits
     if (!url || cache.gitMirrorDir(url) !== dir) continue;
     const refs = new Map<string, string>();
     const commits = new Set<string>();
-    for (const line of (await git(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads', 'refs/tags', 'refs/xenrel/pins'], { gitDir: dir })).split('\n')) {
+    for (const line of (
+      await git(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads', 'refs/tags', 'refs/xenrel/pins'], {
+        gitDir: dir,
+      })
+    ).split('\n')) {
       const [oid, ref] = line.split(' ');
       if (!oid || !ref) continue;
       refs.set(ref, oid);

@@ -15,7 +15,10 @@ export const treePath = z.string().check(
   z.refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'must not contain control characters (NUL, newline, tab, …)'),
   z.refine((p) => !p.startsWith('/') && !/^[A-Za-z]:/.test(p), 'must be relative to the tree root, not absolute'),
   z.refine((p) => !p.includes('\\'), 'must use "/" as separator'),
-  z.refine((p) => !p.split('/').some((s) => s === '..' || s === '.' || s === ''), 'must not contain "..", "." or empty segments'),
+  z.refine(
+    (p) => !p.split('/').some((s) => s === '..' || s === '.' || s === ''),
+    'must not contain "..", "." or empty segments',
+  ),
 );
 
 /** A source URL, checked as git and undici will read it (./url.ts). */
@@ -27,13 +30,19 @@ export const urlString = z.string().check(
 );
 
 /** No NUL or other control characters: they end a C string early or forge lines. */
-export const plainString = z.string().check(z.refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters (NUL, newline, tab, …)'));
+export const plainString = z
+  .string()
+  .check(
+    z.refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters (NUL, newline, tab, …)'),
+  );
 
 /** A plain string that is not empty. */
 export const nonEmptyPlainString = plainString.check(z.minLength(1));
 
 /** A tree hash as the README defines it. */
-export const treeHashString = z.string().check(z.regex(/^sha256-[A-Za-z0-9+/]{43}=$/, 'expected a tree hash "sha256-<base64>"'));
+export const treeHashString = z
+  .string()
+  .check(z.regex(/^sha256-[A-Za-z0-9+/]{43}=$/, 'expected a tree hash "sha256-<base64>"'));
 
 export const integrityString = z.string().check(
   // The digest's exact length per algorithm: a longer or shorter one would pass a loose
@@ -86,7 +95,8 @@ export const upstreamGitSchema = z
   })
   .check(
     z.superRefine((g, ctx) => {
-      if ((g.tag === undefined) === (g.commit === undefined)) ctx.addIssue({ code: 'custom', message: 'needs exactly one of "tag" or "commit"', path: [] });
+      if ((g.tag === undefined) === (g.commit === undefined))
+        ctx.addIssue({ code: 'custom', message: 'needs exactly one of "tag" or "commit"', path: [] });
     }),
   );
 
@@ -112,7 +122,9 @@ export const componentSchema = z
     /** Patch files (relative to the config) applied in order at vendor time. */
     patches: z.optional(z.array(nonEmptyPlainString)),
     /** Group names (`firmware`, `stubdom`, `qemu`) for `--without`. */
-    groups: z.optional(z.array(z.string().check(z.regex(componentName, 'expected a group name (lower case, digits, ".", "_", "-")')))),
+    groups: z.optional(
+      z.array(z.string().check(z.regex(componentName, 'expected a group name (lower case, digits, ".", "_", "-")'))),
+    ),
     description: z.optional(z.string()),
     /** How Xen's configure switches it on or off (`plan`, `--without`); see config/xen.yaml. */
     configure: z.optional(configureSchema),
@@ -126,14 +138,34 @@ export const componentSchema = z
   .check(
     z.superRefine((c, ctx) => {
       const kinds = (['git', 'url', 'local'] as const).filter((k) => c[k] !== undefined);
-      if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: 'needs a source: one of "git" (with "ref"), "url" or "local"', path: [] });
-      if (kinds.length > 1) ctx.addIssue({ code: 'custom', message: `has more than one source (${kinds.join(', ')}); keep exactly one`, path: [kinds[1]!] });
-      if (c.git !== undefined && c.ref === undefined) ctx.addIssue({ code: 'custom', message: 'a git source needs "ref" (a tag, branch or commit)', path: ['git'] });
-      if (c.ref !== undefined && c.git === undefined) ctx.addIssue({ code: 'custom', message: '"ref" only applies to a git source', path: ['ref'] });
+      if (kinds.length === 0)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'needs a source: one of "git" (with "ref"), "url" or "local"',
+          path: [],
+        });
+      if (kinds.length > 1)
+        ctx.addIssue({
+          code: 'custom',
+          message: `has more than one source (${kinds.join(', ')}); keep exactly one`,
+          path: [kinds[1]!],
+        });
+      if (c.git !== undefined && c.ref === undefined)
+        ctx.addIssue({ code: 'custom', message: 'a git source needs "ref" (a tag, branch or commit)', path: ['git'] });
+      if (c.ref !== undefined && c.git === undefined)
+        ctx.addIssue({ code: 'custom', message: '"ref" only applies to a git source', path: ['ref'] });
       if (c.upstreamGit !== undefined && c.url === undefined)
-        ctx.addIssue({ code: 'custom', message: '"upstreamGit" applies to a url (tarball) source: a git source is its own git', path: ['upstreamGit'] });
+        ctx.addIssue({
+          code: 'custom',
+          message: '"upstreamGit" applies to a url (tarball) source: a git source is its own git',
+          path: ['upstreamGit'],
+        });
       if (c.integrity !== undefined && c.git !== undefined)
-        ctx.addIssue({ code: 'custom', message: '"integrity" applies to url and local sources; a git source is pinned by its commit', path: ['integrity'] });
+        ctx.addIssue({
+          code: 'custom',
+          message: '"integrity" applies to url and local sources; a git source is pinned by its commit',
+          path: ['integrity'],
+        });
     }),
   );
 
@@ -152,7 +184,10 @@ export const configSchema = z
     ),
     /** Global mirrors (tarballs): `<mirror>/<basename of url>`. */
     mirrors: z._default(z.array(urlString), () => []),
-    components: z.record(z.string().check(z.regex(componentName, 'expected a component name (lower case, digits, ".", "_", "-")')), componentSchema),
+    components: z.record(
+      z.string().check(z.regex(componentName, 'expected a component name (lower case, digits, ".", "_", "-")')),
+      componentSchema,
+    ),
   })
   .check(
     z.superRefine((m, ctx) => {
@@ -163,7 +198,11 @@ export const configSchema = z
           const [a, ca] = entries[i]!;
           const [b, cb] = entries[j]!;
           if (ca.path === cb.path || ca.path.startsWith(`${cb.path}/`) || cb.path.startsWith(`${ca.path}/`))
-            ctx.addIssue({ code: 'custom', message: `path "${cb.path}" overlaps the path of component "${a}"`, path: ['components', b, 'path'] });
+            ctx.addIssue({
+              code: 'custom',
+              message: `path "${cb.path}" overlaps the path of component "${a}"`,
+              path: ['components', b, 'path'],
+            });
         }
     }),
   );
@@ -173,9 +212,11 @@ export function knownKeysAt(path: (string | number)[]): string[] {
   if (path.length === 0) return Object.keys(configSchema.shape);
   if (path.length === 1 && path[0] === 'release') return Object.keys(configSchema.shape.release.def.innerType.shape);
   if (path[0] === 'components' && path.length === 2) return Object.keys(componentSchema.shape);
-  if (path[0] === 'components' && path.length === 3 && path[2] === 'configure') return Object.keys(configureSchema.shape);
+  if (path[0] === 'components' && path.length === 3 && path[2] === 'configure')
+    return Object.keys(configureSchema.shape);
   if (path[0] === 'components' && path.length === 3 && path[2] === 'limits') return Object.keys(limitsSchema.shape);
-  if (path[0] === 'components' && path.length === 3 && path[2] === 'upstreamGit') return Object.keys(upstreamGitSchema.shape);
+  if (path[0] === 'components' && path.length === 3 && path[2] === 'upstreamGit')
+    return Object.keys(upstreamGitSchema.shape);
   return [];
 }
 

@@ -20,7 +20,8 @@ export const isLockedTarball = (c: LockedComponent): c is LockedTarball => kindO
 export const isLockedLocal = (c: LockedComponent): c is LockedLocal => kindOf(c) === 'local';
 
 /** The tree hash of what vendor places for `c`: `vendoredTree` when children or patches change it, else `tree`. */
-export const vendoredTreeOf = (c: LockedComponent): string | undefined => ('vendoredTree' in c ? c.vendoredTree : undefined) ?? c.tree;
+export const vendoredTreeOf = (c: LockedComponent): string | undefined =>
+  ('vendoredTree' in c ? c.vendoredTree : undefined) ?? c.tree;
 
 /** The integrity of the bytes, for the kinds pinned by one (a tarball, a local file). */
 export const lockedIntegrity = (c: LockedComponent): string | undefined => ('integrity' in c ? c.integrity : undefined);

@@ -13,7 +13,11 @@ const common = {
   license: z.optional(z.string()),
 };
 /** Primary-key fingerprint of the OpenPGP signer (components with `signingKey:`). */
-const signer = z.optional(z.string().check(z.regex(/^[0-9A-F]{40}([0-9A-F]{24})?$/, 'expected an OpenPGP fingerprint (40 or 64 upper-case hex)')));
+const signer = z.optional(
+  z
+    .string()
+    .check(z.regex(/^[0-9A-F]{40}([0-9A-F]{24})?$/, 'expected an OpenPGP fingerprint (40 or 64 upper-case hex)')),
+);
 
 /*
  * Nested sources and patches (see src/nested/): a component may carry
@@ -25,7 +29,9 @@ const signer = z.optional(z.string().check(z.regex(/^[0-9A-F]{40}([0-9A-F]{24})?
  *       patches); present only when there are children or patches. `tree` stays the
  *       upstream content alone.
  */
-const childPath = treePath.check(z.refine((p) => !p.split('/').some((s) => s.toLowerCase() === '.git'), 'must not contain a ".git" segment'));
+const childPath = treePath.check(
+  z.refine((p) => !p.split('/').some((s) => s.toLowerCase() === '.git'), 'must not contain a ".git" segment'),
+);
 const wrapExtras = {
   /** wrap: the `.wrap` file, relative to the component root. */
   wrap: z.optional(treePath),
@@ -121,7 +127,8 @@ export const lockSchema = z.strictObject({
   components: z.record(
     nonEmptyPlainString,
     z.union([gitEntry, tarballEntry, localEntry], {
-      message: 'expected a git entry (git, ref, commit, tree, path), a tarball entry (url, integrity, size, path) or a local entry',
+      message:
+        'expected a git entry (git, ref, commit, tree, path), a tarball entry (url, integrity, size, path) or a local entry',
     }),
   ),
 });

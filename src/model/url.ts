@@ -14,13 +14,17 @@ export function urlProblem(u: string): string | undefined {
   if (!m) return 'expected a URL (https://, http://, file://, git://, ssh://, or user@host:path)';
   const scheme = m[1]!.toLowerCase();
   const hostPort = m[2]!.replace(/^.*@/, '');
-  if (/\[[^\]]*%/.test(hostPort)) return 'has an IPv6 zone id ("%…" inside [ ]), which git and HTTP clients do not agree on';
-  if (hostPort.startsWith('[') && !/^\[[0-9A-Fa-f:.]+\](:\d*)?$/.test(hostPort)) return 'has an invalid IPv6 address (expected [address] and an optional :port)';
+  if (/\[[^\]]*%/.test(hostPort))
+    return 'has an IPv6 zone id ("%…" inside [ ]), which git and HTTP clients do not agree on';
+  if (hostPort.startsWith('[') && !/^\[[0-9A-Fa-f:.]+\](:\d*)?$/.test(hostPort))
+    return 'has an invalid IPv6 address (expected [address] and an optional :port)';
   const port = /:(\d*)$/.exec(hostPort.startsWith('[') ? hostPort.slice(hostPort.indexOf(']')) : hostPort)?.[1];
   const host = port === undefined ? hostPort : hostPort.slice(0, hostPort.length - port.length - 1);
   if (scheme !== 'file' && host === '') return 'has no host';
-  if (port !== undefined && port !== '' && (Number(port) < 1 || Number(port) > 65535)) return `has port ${port}, outside 1-65535`;
-  if (!hostPort.startsWith('[') && /:[^:]*:/.test(hostPort)) return 'has more than one ":" in its host (an IPv6 address goes in [ ])';
+  if (port !== undefined && port !== '' && (Number(port) < 1 || Number(port) > 65535))
+    return `has port ${port}, outside 1-65535`;
+  if (!hostPort.startsWith('[') && /:[^:]*:/.test(hostPort))
+    return 'has more than one ":" in its host (an IPv6 address goes in [ ])';
   try {
     new URL(u);
   } catch {

@@ -30,7 +30,8 @@ import { wrapFileEntries } from './children.js';
  * The lock's `vendoredTree` is the tree hash of this folder; `lock` builds it the same way.
  */
 
-export const hasNested = (c: LockedComponent): boolean => Boolean(('children' in c && c.children && Object.keys(c.children).length) || ('patches' in c && c.patches?.length));
+export const hasNested = (c: LockedComponent): boolean =>
+  Boolean(('children' in c && c.children && Object.keys(c.children).length) || ('patches' in c && c.patches?.length));
 
 /** No folder on the way from `root` to `rel` may be a symlink (a child must not be written through one). */
 async function assertNoSymlinkOnPath(name: string, root: string, rel: string): Promise<void> {
@@ -56,7 +57,11 @@ async function placeChild(name: string, path: string, c: LockedChild, cache: Cac
   // A gitlink exports as nothing; anything already there is content the child would hide.
   const existing = await readdir(abs).catch(() => undefined);
   if (existing?.length)
-    throw new XenrelError('E_CHILD_PATH', `component ${name}: ${path} is not empty in the component, but a nested source goes there`, { exitCode: ExitCode.usage });
+    throw new XenrelError(
+      'E_CHILD_PATH',
+      `component ${name}: ${path} is not empty in the component, but a nested source goes there`,
+      { exitCode: ExitCode.usage },
+    );
   if (c.kind === 'wrap-file') {
     const tmp = `${abs}.xenrel-extract`;
     await mkdir(dirname(abs), { recursive: true });
@@ -74,10 +79,14 @@ async function placeChild(name: string, path: string, c: LockedChild, cache: Cac
   // Check the child's own content before anything is laid over it.
   const got = treeHash(await walkTree(abs, { ignoreNames: [] }));
   if (got !== c.tree)
-    throw new XenrelError('E_TREE_MISMATCH', `component ${name}: nested source ${path} has tree hash ${got}, the lock says ${c.tree}`, {
-      exitCode: ExitCode.fetch,
-      hint: `run \`xenrel fetch ${name}\` to repair the cache; if it persists, re-lock with \`xenrel lock --update ${name}\``,
-    });
+    throw new XenrelError(
+      'E_TREE_MISMATCH',
+      `component ${name}: nested source ${path} has tree hash ${got}, the lock says ${c.tree}`,
+      {
+        exitCode: ExitCode.fetch,
+        hint: `run \`xenrel fetch ${name}\` to repair the cache; if it persists, re-lock with \`xenrel lock --update ${name}\``,
+      },
+    );
 }
 
 async function applyWrapExtras(name: string, path: string, c: LockedChild, dest: string): Promise<void> {
@@ -86,16 +95,24 @@ async function applyWrapExtras(name: string, path: string, c: LockedChild, dest:
     await assertNoSymlinkOnPath(name, dest, c.overlay);
     const src = join(dest, c.overlay);
     if (!(await lstat(src).catch(() => undefined))?.isDirectory())
-      throw new XenrelError('E_WRAP', `component ${name}: ${c.wrap} names patch_directory ${c.overlay}, which is not a folder in the component`, {
-        exitCode: ExitCode.usage,
-        hint: 'meson would fail the same way; fix the wrap or the packagefiles folder',
-      });
+      throw new XenrelError(
+        'E_WRAP',
+        `component ${name}: ${c.wrap} names patch_directory ${c.overlay}, which is not a folder in the component`,
+        {
+          exitCode: ExitCode.usage,
+          hint: 'meson would fail the same way; fix the wrap or the packagefiles folder',
+        },
+      );
     await cp(src, abs, { recursive: true, force: true, verbatimSymlinks: true });
   }
   for (const d of c.diffFiles ?? []) {
     const r = await runPatch(abs, join(dest, d));
     if (r.code !== 0)
-      throw new XenrelError('E_PATCH_FAILED', `component ${name}: ${d} (diff_files of ${c.wrap}) does not apply to ${path}:\n${r.output.trim()}`, { exitCode: ExitCode.usage });
+      throw new XenrelError(
+        'E_PATCH_FAILED',
+        `component ${name}: ${d} (diff_files of ${c.wrap}) does not apply to ${path}:\n${r.output.trim()}`,
+        { exitCode: ExitCode.usage },
+      );
   }
 }
 
@@ -103,7 +120,13 @@ async function applyWrapExtras(name: string, path: string, c: LockedChild, dest:
  * Steps 2 and 3 on a staging folder that already holds the component's own content (the
  * vendor store's hook): children, their overlays, then the patches. Returns the entries.
  */
-export async function finishComponentTree(name: string, c: LockedComponent, cache: Cache, dest: string, configRoot: string): Promise<TreeEntry[]> {
+export async function finishComponentTree(
+  name: string,
+  c: LockedComponent,
+  cache: Cache,
+  dest: string,
+  configRoot: string,
+): Promise<TreeEntry[]> {
   try {
     if (isLockedGit(c)) {
       const children = Object.entries(c.children ?? {}).sort(([a], [b]) => compareBytewise(a, b));
@@ -120,10 +143,20 @@ export async function finishComponentTree(name: string, c: LockedComponent, cach
 }
 
 /** Build the vendored folder of `c` in `dest` (new or empty); returns its entries (sorted). */
-export async function buildComponentTree(name: string, c: LockedComponent, cache: Cache, dest: string, configRoot: string): Promise<TreeEntry[]> {
+export async function buildComponentTree(
+  name: string,
+  c: LockedComponent,
+  cache: Cache,
+  dest: string,
+  configRoot: string,
+): Promise<TreeEntry[]> {
   try {
     if (storeKind(c) !== 'tree')
-      throw new XenrelError('E_LOCK', `component ${name}: only git components and local directories can have nested sources or patches`, { exitCode: ExitCode.usage });
+      throw new XenrelError(
+        'E_LOCK',
+        `component ${name}: only git components and local directories can have nested sources or patches`,
+        { exitCode: ExitCode.usage },
+      );
     await opsFor(c).placeTree(name, c, cache, dest, configRoot, true);
   } catch (err) {
     throw wrapFsError(err, `building ${name}`);
@@ -132,7 +165,12 @@ export async function buildComponentTree(name: string, c: LockedComponent, cache
 }
 
 /** `vendoredTree` for the lock: build the folder in a temporary place, hash it, remove it. */
-export async function computeVendoredTree(name: string, c: LockedComponent, cache: Cache, configRoot: string): Promise<string> {
+export async function computeVendoredTree(
+  name: string,
+  c: LockedComponent,
+  cache: Cache,
+  configRoot: string,
+): Promise<string> {
   const tmp = await mkdtemp(join(tmpdir(), 'xenrel-build-'));
   try {
     return treeHash(await buildComponentTree(name, c, cache, join(tmp, 'tree'), configRoot));

@@ -83,9 +83,20 @@ async function treeHas(mirrorDir: string, commit: string, dir: string): Promise<
 }
 
 /** Options for the git source: commits come from the mirrors first (checked by id and tree). */
-const gitOpts = (opts: ChildOptions, label: string) => ({ offline: opts.offline, progress: opts.progress, label, mirrors: opts.mirrors });
+const gitOpts = (opts: ChildOptions, label: string) => ({
+  offline: opts.offline,
+  progress: opts.progress,
+  label,
+  mirrors: opts.mirrors,
+});
 
-async function gitChildTree(url: string, commit: string, cache: Cache, opts: ChildOptions, label: string): Promise<{ mirrorDir: string; tree: string }> {
+async function gitChildTree(
+  url: string,
+  commit: string,
+  cache: Cache,
+  opts: ChildOptions,
+  label: string,
+): Promise<{ mirrorDir: string; tree: string }> {
   const { mirrorDir } = await ensureCommit(url, commit, cache, gitOpts(opts, label));
   return { mirrorDir, tree: await commitTreeHash(mirrorDir, commit, { label }) };
 }
@@ -120,7 +131,9 @@ async function walkGit(
     const declared = new Set(subs.map((s) => s.path));
     for (const g of await listGitlinks(node.mirrorDir, node.commit))
       if (!declared.has(g.path))
-        opts.progress?.warn?.(`${name}: ${join2(node.prefix, g.path)} is a gitlink (${g.commit}) with no .gitmodules entry; git cannot fetch it either, so it stays empty`);
+        opts.progress?.warn?.(
+          `${name}: ${join2(node.prefix, g.path)} is a gitlink (${g.commit}) with no .gitmodules entry; git cannot fetch it either, so it stays empty`,
+        );
     for (const s of subs) {
       if (!s.commit) continue; // declared but not in the tree: git skips it too
       const path = join2(node.prefix, s.path);
@@ -134,7 +147,12 @@ async function walkGit(
         tree = known.tree;
       } else ({ mirrorDir, tree } = await gitChildTree(s.url, s.commit, cache, opts, label));
       out[path] = { kind: 'submodule', git: s.url, commit: s.commit, tree };
-      await walkGit(cache, opts, { url: s.url, commit: s.commit, mirrorDir, prefix: path, submodules: true, wraps: false }, out);
+      await walkGit(
+        cache,
+        opts,
+        { url: s.url, commit: s.commit, mirrorDir, prefix: path, submodules: true, wraps: false },
+        out,
+      );
     }
   }
   if (!node.wraps) return;
@@ -143,7 +161,9 @@ async function walkGit(
     const wrap = parseWrap(`${name}: ${wrapPath}`, await blobText(node.mirrorDir, node.commit, wf));
     if (wrap.type === 'redirect') continue;
     if (wrap.type !== 'git' && wrap.type !== 'file') {
-      opts.progress?.warn?.(`${name}: ${wrapPath} is a wrap-${wrap.type}; xenrel does not vendor those, so a build that needs it will fail offline`);
+      opts.progress?.warn?.(
+        `${name}: ${wrapPath} is a wrap-${wrap.type}; xenrel does not vendor those, so a build that needs it will fail offline`,
+      );
       continue;
     }
     const rel = `subprojects/${wrap.directory}`;
@@ -152,8 +172,12 @@ async function walkGit(
     checkChildPath(name, path, `wrap ${wrapPath}`);
     const extras = {
       wrap: wrapPath,
-      ...(wrap.patchDirectory ? { overlay: join2(node.prefix, `subprojects/packagefiles/${wrap.patchDirectory}`) } : {}),
-      ...(wrap.diffFiles.length ? { diffFiles: wrap.diffFiles.map((d) => join2(node.prefix, `subprojects/packagefiles/${d}`)) } : {}),
+      ...(wrap.patchDirectory
+        ? { overlay: join2(node.prefix, `subprojects/packagefiles/${wrap.patchDirectory}`) }
+        : {}),
+      ...(wrap.diffFiles.length
+        ? { diffFiles: wrap.diffFiles.map((d) => join2(node.prefix, `subprojects/packagefiles/${d}`)) }
+        : {}),
     };
     if (wrap.type === 'git') out[path] = await wrapGitChild(cache, opts, wrap, path, extras, out);
     else out[path] = await wrapFileChild(cache, opts, wrap, path, extras);
@@ -172,7 +196,14 @@ async function wrapGitChild(
   const known = opts.known?.[path];
   const pinnedByCommit = isFullCommit(wrap.revision);
   let commit: string;
-  if (!pinnedByCommit && !opts.recheckRefs && known?.kind === 'wrap-git' && known.git === wrap.url && known.ref === wrap.revision) commit = known.commit;
+  if (
+    !pinnedByCommit &&
+    !opts.recheckRefs &&
+    known?.kind === 'wrap-git' &&
+    known.git === wrap.url &&
+    known.ref === wrap.revision
+  )
+    commit = known.commit;
   else {
     const r = await resolveWrapRef(wrap.url, wrap.revision, cache, opts, label);
     for (const w of r.warnings) opts.progress?.warn?.(`${label}: ${w}`);
@@ -184,19 +215,37 @@ async function wrapGitChild(
     ({ mirrorDir } = await ensureCommit(wrap.url, commit, cache, gitOpts(opts, label)));
     tree = known.tree;
   } else ({ mirrorDir, tree } = await gitChildTree(wrap.url, commit, cache, opts, label));
-  const child: LockedChildGit = { kind: 'wrap-git', git: wrap.url, ...(pinnedByCommit ? {} : { ref: wrap.revision }), commit, tree, ...extras };
-  if (wrap.cloneRecursive) await walkGit(cache, opts, { url: wrap.url, commit, mirrorDir, prefix: path, submodules: true, wraps: false }, out);
+  const child: LockedChildGit = {
+    kind: 'wrap-git',
+    git: wrap.url,
+    ...(pinnedByCommit ? {} : { ref: wrap.revision }),
+    commit,
+    tree,
+    ...extras,
+  };
+  if (wrap.cloneRecursive)
+    await walkGit(cache, opts, { url: wrap.url, commit, mirrorDir, prefix: path, submodules: true, wraps: false }, out);
   return child;
 }
 
 /** The archive's content as meson leaves it in `subprojects/<directory>`: its one top folder, stripped. */
-export function wrapFileEntries<T extends { path: string }>(label: string, entries: T[], topDirs: string[], directory: string, leadDirectoryMissing: boolean): T[] {
+export function wrapFileEntries<T extends { path: string }>(
+  label: string,
+  entries: T[],
+  topDirs: string[],
+  directory: string,
+  leadDirectoryMissing: boolean,
+): T[] {
   if (leadDirectoryMissing) return entries;
   if (topDirs.length !== 1 || topDirs[0] !== directory || entries.some((e) => !e.path.startsWith(`${directory}/`)))
-    throw new XenrelError('E_WRAP_LAYOUT', `${label}: the archive's top level is ${topDirs.join(', ') || '(empty)'}, the wrap says directory = ${directory}`, {
-      exitCode: ExitCode.usage,
-      hint: 'meson would extract it next to the expected folder and fail too; fix "directory" (or set lead_directory_missing) in the wrap',
-    });
+    throw new XenrelError(
+      'E_WRAP_LAYOUT',
+      `${label}: the archive's top level is ${topDirs.join(', ') || '(empty)'}, the wrap says directory = ${directory}`,
+      {
+        exitCode: ExitCode.usage,
+        hint: 'meson would extract it next to the expected folder and fail too; fix "directory" (or set lead_directory_missing) in the wrap',
+      },
+    );
   return entries.map((e) => ({ ...e, path: e.path.slice(directory.length + 1) }));
 }
 
@@ -209,15 +258,23 @@ async function wrapFileChild(
 ): Promise<LockedChildFile> {
   const label = `${opts.name}/${path}`;
   if (wrap.patchUrl)
-    throw new XenrelError('E_WRAP_UNSUPPORTED', `${label}: ${extras.wrap} uses patch_url (${wrap.patchUrl}), which xenrel does not vendor yet`, {
-      exitCode: ExitCode.usage,
-      hint: 'use patch_directory in the wrap instead (a patch in patches: can change it), or leave the component out',
-    });
+    throw new XenrelError(
+      'E_WRAP_UNSUPPORTED',
+      `${label}: ${extras.wrap} uses patch_url (${wrap.patchUrl}), which xenrel does not vendor yet`,
+      {
+        exitCode: ExitCode.usage,
+        hint: 'use patch_directory in the wrap instead (a patch in patches: can change it), or leave the component out',
+      },
+    );
   if (!/\.(tar|tgz|tbz2?|txz|tar\.(gz|bz2|xz|zst))$/i.test(wrap.sourceFilename))
-    throw new XenrelError('E_WRAP_UNSUPPORTED', `${label}: ${extras.wrap} names ${wrap.sourceFilename}; xenrel reads tar archives (gz, bz2, xz, zst) only`, {
-      exitCode: ExitCode.usage,
-      hint: 'point the wrap at a tar release of the same source',
-    });
+    throw new XenrelError(
+      'E_WRAP_UNSUPPORTED',
+      `${label}: ${extras.wrap} names ${wrap.sourceFilename}; xenrel reads tar archives (gz, bz2, xz, zst) only`,
+      {
+        exitCode: ExitCode.usage,
+        hint: 'point the wrap at a tar release of the same source',
+      },
+    );
   const known = opts.known?.[path];
   const got = await fetchTarball({
     name: label,
@@ -230,7 +287,8 @@ async function wrapFileChild(
     allowHttp: true,
   });
   let tree: string;
-  if (known?.kind === 'wrap-file' && known.sha256 === wrap.sourceHash && known.url === wrap.sourceUrl) tree = known.tree;
+  if (known?.kind === 'wrap-file' && known.sha256 === wrap.sourceHash && known.url === wrap.sourceUrl)
+    tree = known.tree;
   else {
     const h = await hashTarball(openVerifiedContent(cache, got.integrity), { name: `${label} (${wrap.sourceUrl})` });
     tree = treeHash(wrapFileEntries(label, h.entries, h.topDirs, wrap.directory, wrap.leadDirectoryMissing));
@@ -249,10 +307,19 @@ async function wrapFileChild(
 }
 
 /** Every nested source of the git component at `commit`, keyed by path. Empty when none. */
-export async function resolveChildren(parent: { git: string; commit: string }, cache: Cache, opts: ChildOptions): Promise<Record<string, LockedChild>> {
+export async function resolveChildren(
+  parent: { git: string; commit: string },
+  cache: Cache,
+  opts: ChildOptions,
+): Promise<Record<string, LockedChild>> {
   const { mirrorDir } = await ensureCommit(parent.git, parent.commit, cache, gitOpts(opts, opts.name));
   const out: Record<string, LockedChild> = {};
-  await walkGit(cache, opts, { url: parent.git, commit: parent.commit, mirrorDir, prefix: '', submodules: true, wraps: true }, out);
+  await walkGit(
+    cache,
+    opts,
+    { url: parent.git, commit: parent.commit, mirrorDir, prefix: '', submodules: true, wraps: true },
+    out,
+  );
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => compareBytewise(a, b)));
 }
 
@@ -284,13 +351,18 @@ export async function fetchChildren(
       });
       if (!r.cached) fetched++;
     } else {
-      const r = await fetchGit(label, { git: c.git, ref: c.ref ?? c.commit, commit: c.commit, tree: c.tree, path }, cache, {
-        offline: opts.offline,
-        progress: opts.progress,
+      const r = await fetchGit(
         label,
-        mirrors: opts.mirrors,
-        premirrorOnly: opts.premirrorOnly,
-      });
+        { git: c.git, ref: c.ref ?? c.commit, commit: c.commit, tree: c.tree, path },
+        cache,
+        {
+          offline: opts.offline,
+          progress: opts.progress,
+          label,
+          mirrors: opts.mirrors,
+          premirrorOnly: opts.premirrorOnly,
+        },
+      );
       if (!r.cached) fetched++;
     }
   }

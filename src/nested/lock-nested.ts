@@ -23,23 +23,39 @@ export interface NestedContext {
  * Adds `children`, `patches` and `vendoredTree` to a freshly resolved entry. `previous`
  * (the old lock's entry) lets unchanged children keep their tree hashes without rehashing.
  */
-export async function lockNested<T extends LockedComponent>(name: string, spec: ComponentSpec, entry: T, ctx: NestedContext, previous?: LockedComponent): Promise<T> {
+export async function lockNested<T extends LockedComponent>(
+  name: string,
+  spec: ComponentSpec,
+  entry: T,
+  ctx: NestedContext,
+  previous?: LockedComponent,
+): Promise<T> {
   const out = { ...entry } as T & { children?: Record<string, LockedChild>; patches?: unknown; vendoredTree?: string };
   delete out.children;
   delete out.patches;
   delete out.vendoredTree;
   if (isLockedGit(entry)) {
     const known = previous && isLockedGit(previous) ? previous.children : undefined;
-    const children = await resolveChildren(entry, ctx.cache, { name, mirrors: ctx.mirrors, progress: ctx.progress, offline: ctx.offline, known });
+    const children = await resolveChildren(entry, ctx.cache, {
+      name,
+      mirrors: ctx.mirrors,
+      progress: ctx.progress,
+      offline: ctx.offline,
+      known,
+    });
     if (Object.keys(children).length) out.children = children;
   }
   const patches = await lockPatches(name, spec, ctx.configRoot);
   if (patches) {
     if (isLockedLocal(entry) && !entry.tree)
-      throw new XenrelError('E_CONFIG', `component ${name}: patches apply to a local directory, not to a prebuilt file (${entry.local})`, {
-        exitCode: ExitCode.usage,
-        hint: 'remove "patches:" or point "local:" at a directory',
-      });
+      throw new XenrelError(
+        'E_CONFIG',
+        `component ${name}: patches apply to a local directory, not to a prebuilt file (${entry.local})`,
+        {
+          exitCode: ExitCode.usage,
+          hint: 'remove "patches:" or point "local:" at a directory',
+        },
+      );
     out.patches = patches;
   }
   if (hasNested(out)) out.vendoredTree = await computeVendoredTree(name, out, ctx.cache, ctx.configRoot);
@@ -53,7 +69,9 @@ export async function patchesUnchanged(old: LockedComponent, configRoot: string)
 
 const stable = (v: unknown): string =>
   JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => compareBytewise(x, y))) : val,
+    val && typeof val === 'object' && !Array.isArray(val)
+      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => compareBytewise(x, y)))
+      : val,
   );
 const same = (a: unknown, b: unknown) => stable(a) === stable(b);
 
@@ -62,13 +80,23 @@ const same = (a: unknown, b: unknown) => stable(a) === stable(b);
  * found again at the locked commit (wrap-git tags and branches resolved upstream again),
  * and the patch files' bytes. Returns the drift as field changes with a reason.
  */
-export async function checkNested(name: string, old: LockedComponent, ctx: NestedContext): Promise<{ fields: FieldChange[]; reasons: string[] }> {
+export async function checkNested(
+  name: string,
+  old: LockedComponent,
+  ctx: NestedContext,
+): Promise<{ fields: FieldChange[]; reasons: string[] }> {
   const fields: FieldChange[] = [];
   const reasons: string[] = [];
   // Offline: the children come from the pinned commit, which cannot change; only a moved
   // ref of a child could, and seeing that takes the network.
   if (isLockedGit(old) && !ctx.offline) {
-    const now = await resolveChildren(old, ctx.cache, { name, mirrors: ctx.mirrors, progress: ctx.progress, known: old.children, recheckRefs: true });
+    const now = await resolveChildren(old, ctx.cache, {
+      name,
+      mirrors: ctx.mirrors,
+      progress: ctx.progress,
+      known: old.children,
+      recheckRefs: true,
+    });
     const before = old.children ?? {};
     for (const p of [...new Set([...Object.keys(before), ...Object.keys(now)])].sort(compareBytewise)) {
       if (same(before[p], now[p])) continue;

@@ -27,13 +27,21 @@ function patchMissing(name: string, file: string, abs: string): XenrelError {
 }
 
 /** The lock's `patches` for a component (undefined when it has none). */
-export async function lockPatches(name: string, spec: ComponentSpec, configRoot: string): Promise<LockedPatch[] | undefined> {
+export async function lockPatches(
+  name: string,
+  spec: ComponentSpec,
+  configRoot: string,
+): Promise<LockedPatch[] | undefined> {
   if (!spec.patches?.length) return undefined;
   if (spec.url !== undefined)
-    throw new XenrelError('E_CONFIG', `component ${name}: patches apply to folder components (git, or a local directory); ${spec.url} is placed as the file make downloads`, {
-      exitCode: ExitCode.usage,
-      hint: 'patch the tarball where the build unpacks it (Xen applies its own stubdom patches there), or remove "patches:"',
-    });
+    throw new XenrelError(
+      'E_CONFIG',
+      `component ${name}: patches apply to folder components (git, or a local directory); ${spec.url} is placed as the file make downloads`,
+      {
+        exitCode: ExitCode.usage,
+        hint: 'patch the tarball where the build unpacks it (Xen applies its own stubdom patches there), or remove "patches:"',
+      },
+    );
   const out: LockedPatch[] = [];
   for (const file of spec.patches) {
     const abs = localSourcePath(configRoot, file);
@@ -44,7 +52,10 @@ export async function lockPatches(name: string, spec: ComponentSpec, configRoot:
 }
 
 /** Do the patch files still have the locked bytes? Names the first that does not. */
-export async function patchesDrift(locked: LockedPatch[] | undefined, configRoot: string): Promise<{ file: string; old: string; new: string | undefined }[]> {
+export async function patchesDrift(
+  locked: LockedPatch[] | undefined,
+  configRoot: string,
+): Promise<{ file: string; old: string; new: string | undefined }[]> {
   const out: { file: string; old: string; new: string | undefined }[] = [];
   for (const p of locked ?? []) {
     const abs = localSourcePath(configRoot, p.file);
@@ -70,10 +81,14 @@ function patchEnv(): NodeJS.ProcessEnv {
 /** `patch -p1 --forward --batch` in `dir`, input from `patchFile`; no backups, rejects discarded. */
 export function runPatch(dir: string, patchFile: string): Promise<PatchRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn('patch', ['-p1', '--forward', '--batch', '--no-backup-if-mismatch', '--reject-file=-', '-d', dir, '-i', patchFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: patchEnv(),
-    });
+    const child = spawn(
+      'patch',
+      ['-p1', '--forward', '--batch', '--no-backup-if-mismatch', '--reject-file=-', '-d', dir, '-i', patchFile],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: patchEnv(),
+      },
+    );
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -95,16 +110,25 @@ export function runPatch(dir: string, patchFile: string): Promise<PatchRun> {
  * Apply the locked patches, in order, to the staged tree `dir`. Each file must still have
  * its locked bytes (else the result would not be what the lock describes).
  */
-export async function applyPatches(name: string, dir: string, patches: LockedPatch[], configRoot: string): Promise<void> {
+export async function applyPatches(
+  name: string,
+  dir: string,
+  patches: LockedPatch[],
+  configRoot: string,
+): Promise<void> {
   for (const [i, p] of patches.entries()) {
     const abs = localSourcePath(configRoot, p.file);
     if (!(await stat(abs).catch(() => undefined))?.isFile()) throw patchMissing(name, p.file, abs);
     const now = await fileIntegrity(abs);
     if (now !== p.integrity)
-      throw new XenrelError('E_PATCH_CHANGED', `component ${name}: patch ${p.file} changed since it was locked (${p.integrity} locked, ${now} now)`, {
-        exitCode: ExitCode.checkFailed,
-        hint: `run \`xenrel lock --update ${name}\` to lock the new patch, or restore the file`,
-      });
+      throw new XenrelError(
+        'E_PATCH_CHANGED',
+        `component ${name}: patch ${p.file} changed since it was locked (${p.integrity} locked, ${now} now)`,
+        {
+          exitCode: ExitCode.checkFailed,
+          hint: `run \`xenrel lock --update ${name}\` to lock the new patch, or restore the file`,
+        },
+      );
     const r = await runPatch(dir, abs);
     if (r.code !== 0)
       throw new XenrelError(

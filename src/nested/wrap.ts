@@ -83,7 +83,8 @@ export function parseIni(text: string): Map<string, Map<string, string>> {
   return sections;
 }
 
-const oneSegment = (s: string) => s !== '' && s !== '.' && s !== '..' && !s.includes('/') && !s.includes('\\') && s.toLowerCase() !== '.git';
+const oneSegment = (s: string) =>
+  s !== '' && s !== '.' && s !== '..' && !s.includes('/') && !s.includes('\\') && s.toLowerCase() !== '.git';
 
 /** Parse one wrap file. `file` is its path (for messages); its name gives the wrap's name. */
 export function parseWrap(file: string, text: string): Wrap {
@@ -94,23 +95,36 @@ export function parseWrap(file: string, text: string): Wrap {
   const sections = parseIni(text);
   const kinds = [...sections.keys()].filter((k) => k.startsWith('wrap-'));
   if (kinds.length !== 1)
-    throw wrapError(file, `expected exactly one [wrap-*] section, found ${kinds.length ? kinds.join(', ') : 'none'}`, 'fix the wrap file upstream, or patch it (patches:)');
+    throw wrapError(
+      file,
+      `expected exactly one [wrap-*] section, found ${kinds.length ? kinds.join(', ') : 'none'}`,
+      'fix the wrap file upstream, or patch it (patches:)',
+    );
   const kind = kinds[0]!;
   const v = sections.get(kind)!;
   if (kind === 'wrap-redirect') return { type: 'redirect', name };
   if (kind === 'wrap-hg' || kind === 'wrap-svn') return { type: kind.slice(5) as 'hg' | 'svn', name };
   const directory = v.get('directory') ?? name;
-  if (!oneSegment(directory)) throw wrapError(file, `directory ${JSON.stringify(directory)} must be one folder name`, 'fix the wrap file');
+  if (!oneSegment(directory))
+    throw wrapError(file, `directory ${JSON.stringify(directory)} must be one folder name`, 'fix the wrap file');
   const patchDirectory = v.get('patch_directory');
   if (patchDirectory !== undefined && (patchDirectory === '' || patchDirectory.split('/').some((s) => !oneSegment(s))))
-    throw wrapError(file, `patch_directory ${JSON.stringify(patchDirectory)} must be a relative path inside subprojects/packagefiles`, 'fix the wrap file');
+    throw wrapError(
+      file,
+      `patch_directory ${JSON.stringify(patchDirectory)} must be a relative path inside subprojects/packagefiles`,
+      'fix the wrap file',
+    );
   const diffFiles = (v.get('diff_files') ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   for (const d of diffFiles)
     if (d.split('/').some((s) => !oneSegment(s)))
-      throw wrapError(file, `diff_files entry ${JSON.stringify(d)} must be a relative path inside subprojects/packagefiles`, 'fix the wrap file');
+      throw wrapError(
+        file,
+        `diff_files entry ${JSON.stringify(d)} must be a relative path inside subprojects/packagefiles`,
+        'fix the wrap file',
+      );
   if (kind === 'wrap-git') {
     const url = v.get('url');
     const revision = v.get('revision');
@@ -136,8 +150,14 @@ export function parseWrap(file: string, text: string): Wrap {
     const sourceUrl = v.get('source_url');
     const sourceFilename = v.get('source_filename');
     const sourceHash = v.get('source_hash')?.toLowerCase();
-    if (!sourceUrl || !sourceFilename || !sourceHash) throw wrapError(file, '[wrap-file] needs source_url, source_filename and source_hash', 'fix the wrap file');
-    if (!/^[0-9a-f]{64}$/.test(sourceHash)) throw wrapError(file, `source_hash ${JSON.stringify(sourceHash)} is not a sha256 (64 hex digits)`, 'fix the wrap file');
+    if (!sourceUrl || !sourceFilename || !sourceHash)
+      throw wrapError(file, '[wrap-file] needs source_url, source_filename and source_hash', 'fix the wrap file');
+    if (!/^[0-9a-f]{64}$/.test(sourceHash))
+      throw wrapError(
+        file,
+        `source_hash ${JSON.stringify(sourceHash)} is not a sha256 (64 hex digits)`,
+        'fix the wrap file',
+      );
     const patchUrl = v.get('patch_url');
     return {
       type: 'file',
@@ -152,7 +172,11 @@ export function parseWrap(file: string, text: string): Wrap {
       ...(patchUrl ? { patchUrl } : {}),
     };
   }
-  throw wrapError(file, `unknown section [${kind}]`, 'meson knows wrap-file, wrap-git, wrap-hg, wrap-svn and wrap-redirect');
+  throw wrapError(
+    file,
+    `unknown section [${kind}]`,
+    'meson knows wrap-file, wrap-git, wrap-hg, wrap-svn and wrap-redirect',
+  );
 }
 
 /** `sha256-<base64>` for a hex sha256. */

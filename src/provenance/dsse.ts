@@ -25,8 +25,16 @@ export function pae(payloadType: string, body: Buffer): Buffer {
 }
 
 /** The envelope for `body`, signed by `sign` (which gets the PAE bytes). */
-export async function envelope(body: Buffer, sign: (data: Buffer) => Promise<DsseSignature>, payloadType = INTOTO_PAYLOAD_TYPE): Promise<DsseEnvelope> {
+export async function envelope(
+  body: Buffer,
+  sign: (data: Buffer) => Promise<DsseSignature>,
+  payloadType = INTOTO_PAYLOAD_TYPE,
+): Promise<DsseEnvelope> {
   const signature = await sign(pae(payloadType, body));
   // Field order as the DSSE specification shows it; the line is written with exactly these keys.
-  return { payloadType, payload: body.toString('base64'), signatures: [{ keyid: signature.keyid, sig: signature.sig }] };
+  return {
+    payloadType,
+    payload: body.toString('base64'),
+    signatures: [{ keyid: signature.keyid, sig: signature.sig }],
+  };
 }

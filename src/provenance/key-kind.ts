@@ -6,7 +6,10 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 
-export type KeyRef = { kind: 'ssh'; file: string; publicKey?: string } | { kind: 'gpg-file'; file: string } | { kind: 'gpg-id'; id: string };
+export type KeyRef =
+  | { kind: 'ssh'; file: string; publicKey?: string }
+  | { kind: 'gpg-file'; file: string }
+  | { kind: 'gpg-id'; id: string };
 
 const SSH_PRIVATE = '-----BEGIN OPENSSH PRIVATE KEY-----';
 const SSH_PUBLIC = /^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+/;

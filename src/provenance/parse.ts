@@ -18,17 +18,26 @@ const nonEmpty = z.string().check(z.minLength(1));
 const envelopeSchema = z.object({
   payloadType: z.literal(INTOTO_PAYLOAD_TYPE, { message: `expected "${INTOTO_PAYLOAD_TYPE}"` }),
   payload: base64,
-  signatures: z.array(z.object({ keyid: z.optional(z.string()), sig: base64.check(z.minLength(1)) })).check(z.minLength(1, 'expected at least one signature')),
+  signatures: z
+    .array(z.object({ keyid: z.optional(z.string()), sig: base64.check(z.minLength(1)) }))
+    .check(z.minLength(1, 'expected at least one signature')),
 });
 
 const digestSet = z.record(nonEmpty, nonEmpty);
 const descriptor = z
-  .object({ name: z.optional(z.string()), uri: z.optional(z.string()), digest: z.optional(digestSet), annotations: z.optional(z.record(z.string(), z.unknown())) })
+  .object({
+    name: z.optional(z.string()),
+    uri: z.optional(z.string()),
+    digest: z.optional(digestSet),
+    annotations: z.optional(z.record(z.string(), z.unknown())),
+  })
   .check(z.refine((d) => d.uri !== undefined || d.digest !== undefined, 'a resource needs a uri or a digest'));
 // Unknown fields are allowed, as in-toto's parsing rules ask; the ones verify reads are typed.
 const statementSchema = z.object({
   _type: z.literal(STATEMENT_TYPE, { message: `expected "${STATEMENT_TYPE}"` }),
-  subject: z.array(descriptor.check(z.refine((d) => d.digest !== undefined, 'a subject needs a digest'))).check(z.minLength(1)),
+  subject: z
+    .array(descriptor.check(z.refine((d) => d.digest !== undefined, 'a subject needs a digest')))
+    .check(z.minLength(1)),
   predicateType: z.literal(SLSA_PROVENANCE_V1, { message: `expected "${SLSA_PROVENANCE_V1}"` }),
   predicate: z.object({
     buildDefinition: z.object({
@@ -88,5 +97,8 @@ export function parseProvenance(text: string, file: string): ParsedProvenance {
     const statement = parseJson(statementSchema, payload.toString('utf8'), inPayload) as unknown as ProvenanceStatement;
     return { statement, envelope, payload };
   }
-  return { statement: parseJson(statementSchema, l, inLine) as unknown as ProvenanceStatement, payload: Buffer.from(l, 'utf8') };
+  return {
+    statement: parseJson(statementSchema, l, inLine) as unknown as ProvenanceStatement,
+    payload: Buffer.from(l, 'utf8'),
+  };
 }

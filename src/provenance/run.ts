@@ -8,9 +8,16 @@ export interface ToolRun {
 }
 
 /** Run gpg or ssh-keygen with `input` on stdin; a missing program is a usage error naming it. */
-export function runTool(program: string, args: string[], opts: { input?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<ToolRun> {
+export function runTool(
+  program: string,
+  args: string[],
+  opts: { input?: Buffer; env?: NodeJS.ProcessEnv } = {},
+): Promise<ToolRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { env: { ...process.env, LC_ALL: 'C', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(program, args, {
+      env: { ...process.env, LC_ALL: 'C', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));

@@ -17,13 +17,19 @@ export const PROVENANCE_SUBJECT: SignatureSubject = { label: 'provenance', keyOp
 
 /** A binary detached signature by `key` (fingerprint or user id); keyid is the signing key's fingerprint. */
 export async function gpgSign(key: string, data: Buffer): Promise<DsseSignature> {
-  const r = await runTool('gpg', [...BASE, '--status-fd', '2', '--local-user', key, '--detach-sign', '--output', '-'], { input: data });
+  const r = await runTool('gpg', [...BASE, '--status-fd', '2', '--local-user', key, '--detach-sign', '--output', '-'], {
+    input: data,
+  });
   const created = /^\[GNUPG:\] SIG_CREATED .* ([0-9A-F]{40,64})$/m.exec(r.stderr);
   if (r.code !== 0 || !created || !r.stdout.length)
-    throw new XenrelError('E_SIGN', `--sign ${key}: gpg could not sign the provenance: ${lastLines(r.stderr, r.code)}`, {
-      exitCode: ExitCode.usage,
-      hint: 'name a secret key of your keyring (`gpg --list-secret-keys`), or an SSH private key file',
-    });
+    throw new XenrelError(
+      'E_SIGN',
+      `--sign ${key}: gpg could not sign the provenance: ${lastLines(r.stderr, r.code)}`,
+      {
+        exitCode: ExitCode.usage,
+        hint: 'name a secret key of your keyring (`gpg --list-secret-keys`), or an SSH private key file',
+      },
+    );
   return { keyid: created[1]!, sig: r.stdout.toString('base64') };
 }
 

@@ -19,10 +19,14 @@ export async function sshSign(keyFile: string, data: Buffer): Promise<DsseSignat
   const r = await runTool('ssh-keygen', ['-q', '-Y', 'sign', '-f', keyFile, '-n', SSH_NAMESPACE], { input: data });
   const armored = r.stdout.toString('utf8');
   if (r.code !== 0 || !armored.startsWith('-----BEGIN SSH SIGNATURE-----'))
-    throw new XenrelError('E_SIGN', `--sign ${keyFile}: ssh-keygen could not sign the provenance: ${lastLines(r.stderr, r.code)}`, {
-      exitCode: ExitCode.usage,
-      hint: 'pass an OpenSSH private key file (mode 0600), or its .pub with the key in ssh-agent',
-    });
+    throw new XenrelError(
+      'E_SIGN',
+      `--sign ${keyFile}: ssh-keygen could not sign the provenance: ${lastLines(r.stderr, r.code)}`,
+      {
+        exitCode: ExitCode.usage,
+        hint: 'pass an OpenSSH private key file (mode 0600), or its .pub with the key in ssh-agent',
+      },
+    );
   const fp = await runTool('ssh-keygen', ['-l', '-E', 'sha256', '-f', keyFile]);
   const keyid = /(SHA256:[A-Za-z0-9+/=]+)/.exec(fp.stdout.toString('utf8'))?.[1] ?? '';
   return { keyid, sig: Buffer.from(armored, 'utf8').toString('base64') };
@@ -41,12 +45,31 @@ export async function sshVerify(publicKey: string, data: Buffer, armored: Buffer
   try {
     await writeFile(join(dir, 'allowed_signers'), `${PRINCIPAL} namespaces="${SSH_NAMESPACE}" ${type} ${blob}\n`);
     await writeFile(join(dir, 'sig'), armored);
-    const r = await runTool('ssh-keygen', ['-Y', 'verify', '-f', join(dir, 'allowed_signers'), '-I', PRINCIPAL, '-n', SSH_NAMESPACE, '-s', join(dir, 'sig')], {
-      input: data,
-    });
+    const r = await runTool(
+      'ssh-keygen',
+      [
+        '-Y',
+        'verify',
+        '-f',
+        join(dir, 'allowed_signers'),
+        '-I',
+        PRINCIPAL,
+        '-n',
+        SSH_NAMESPACE,
+        '-s',
+        join(dir, 'sig'),
+      ],
+      {
+        input: data,
+      },
+    );
     const out = `${r.stdout.toString('utf8')}\n${r.stderr}`;
     if (r.code !== 0 || !/^Good "/m.test(out))
-      throw sigError(/Could not verify signature|incorrect signature/i.test(out) ? 'made by a key other than --key, or over other bytes' : lastLines(out, r.code));
+      throw sigError(
+        /Could not verify signature|incorrect signature/i.test(out)
+          ? 'made by a key other than --key, or over other bytes'
+          : lastLines(out, r.code),
+      );
     return /(SHA256:[A-Za-z0-9+/=]+)/.exec(out)?.[1] ?? type!;
   } finally {
     await rm(dir, { recursive: true, force: true });

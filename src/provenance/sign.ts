@@ -18,7 +18,10 @@ export async function signingKeyRef(key: string): Promise<Exclude<KeyRef, { kind
       exitCode: ExitCode.usage,
       hint: 'name an OpenPGP secret key by fingerprint or user id, or pass an OpenSSH private key file',
     });
-  if (ref.kind === 'gpg-id' && (await runTool('gpg', ['--batch', '--no-tty', '--list-secret-keys', '--', ref.id])).code !== 0)
+  if (
+    ref.kind === 'gpg-id' &&
+    (await runTool('gpg', ['--batch', '--no-tty', '--list-secret-keys', '--', ref.id])).code !== 0
+  )
     throw new XenrelError('E_SIGN', `--sign ${key}: no such secret key in the OpenPGP keyring`, {
       exitCode: ExitCode.usage,
       hint: 'list yours with `gpg --list-secret-keys` (GNUPGHOME selects the keyring), or pass an OpenSSH private key file',

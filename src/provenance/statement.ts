@@ -77,10 +77,16 @@ export function sriToDigest(sri: string): DigestSet {
 }
 
 /** `sha256-<base64>` tree hash → hex, for a digest where there is no commit and no file digest. */
-const treeDigest = (tree: string): DigestSet => ({ xenrelTree: Buffer.from(tree.slice('sha256-'.length), 'base64').toString('hex') });
+const treeDigest = (tree: string): DigestSet => ({
+  xenrelTree: Buffer.from(tree.slice('sha256-'.length), 'base64').toString('hex'),
+});
 
 /** The project, then every placed component and its nested sources: what the lock pins, nothing else. */
-export function resolvedDependencies(lock: Lockfile, project: ProvenanceInput['project'], without: string[]): ResourceDescriptor[] {
+export function resolvedDependencies(
+  lock: Lockfile,
+  project: ProvenanceInput['project'],
+  without: string[],
+): ResourceDescriptor[] {
   const deps: ResourceDescriptor[] = [
     {
       name: lock.name,
@@ -99,14 +105,22 @@ export function resolvedDependencies(lock: Lockfile, project: ProvenanceInput['p
     const pin = d.kind === 'git' ? { ref: d.version } : d.kind === 'local' ? { local: d.origin } : {};
     // Cited by what identifies its content; where that is only a tree hash (a local folder),
     // by the tree vendor places, as `annotations.tree` names it.
-    const digest = d.digest && d.digest.algorithm !== 'xenrelTree' ? { [d.digest.algorithm]: d.digest.hex } : treeDigest(tree ?? '');
+    const digest =
+      d.digest && d.digest.algorithm !== 'xenrelTree' ? { [d.digest.algorithm]: d.digest.hex } : treeDigest(tree ?? '');
     deps.push({ name, ...(d.url ? { uri: d.url } : {}), digest, annotations: { ...annotations, ...pin } });
     // Nested sources are git components' own (submodules, meson wraps).
     if (isLockedGit(c))
       for (const [p, child] of Object.entries(c.children ?? {}).sort(byName)) {
         const nested = { xenrelRole: 'nested', tree: child.tree };
-        if (child.kind === 'wrap-file') deps.push({ name: `${name}/${p}`, uri: child.url, digest: sriToDigest(child.integrity), annotations: nested });
-        else deps.push({ name: `${name}/${p}`, uri: child.git, digest: { gitCommit: child.commit }, annotations: nested });
+        if (child.kind === 'wrap-file')
+          deps.push({
+            name: `${name}/${p}`,
+            uri: child.url,
+            digest: sriToDigest(child.integrity),
+            annotations: nested,
+          });
+        else
+          deps.push({ name: `${name}/${p}`, uri: child.git, digest: { gitCommit: child.commit }, annotations: nested });
       }
   }
   return deps;

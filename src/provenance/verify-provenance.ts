@@ -57,30 +57,42 @@ async function checkSignature(parsed: ParsedProvenance, key: string): Promise<st
     );
   if (ref.kind === 'ssh') {
     if (!ref.publicKey)
-      throw new XenrelError('E_USAGE', `--key ${key}: an SSH private key without its .pub beside it`, { exitCode: ExitCode.usage, hint: 'pass the OpenSSH public key file' });
+      throw new XenrelError('E_USAGE', `--key ${key}: an SSH private key without its .pub beside it`, {
+        exitCode: ExitCode.usage,
+        hint: 'pass the OpenSSH public key file',
+      });
     return sshVerify(ref.publicKey, data, sig);
   }
   return gpgVerify(ref.kind === 'gpg-file' ? { file: ref.file } : { id: ref.id }, data, sig);
 }
 
-const roleOf = (d: ResourceDescriptor) => (typeof d.annotations?.xenrelRole === 'string' ? d.annotations.xenrelRole : 'component');
+const roleOf = (d: ResourceDescriptor) =>
+  typeof d.annotations?.xenrelRole === 'string' ? d.annotations.xenrelRole : 'component';
 const show = (v: unknown) => (v === undefined ? 'nothing' : typeof v === 'string' ? v : canonicalJson(v));
 
 /** Field-by-field differences of one dependency from what the lock pins. */
 function dependencyDiffs(name: string, got: ResourceDescriptor, want: ResourceDescriptor): string[] {
   const out: string[] = [];
-  const say = (field: string, g: unknown, w: unknown) => out.push(`provenance: dependency ${name}: ${field} ${show(g)} ≠ lock ${show(w)}`);
+  const say = (field: string, g: unknown, w: unknown) =>
+    out.push(`provenance: dependency ${name}: ${field} ${show(g)} ≠ lock ${show(w)}`);
   if (got.uri !== want.uri) say('uri', got.uri, want.uri);
   for (const alg of new Set([...Object.keys(want.digest ?? {}), ...Object.keys(got.digest ?? {})]))
     if (got.digest?.[alg] !== want.digest?.[alg]) say(alg, got.digest?.[alg], want.digest?.[alg]);
   for (const k of new Set([...Object.keys(want.annotations ?? {}), ...Object.keys(got.annotations ?? {})]))
-    if (canonicalJson(got.annotations?.[k]) !== canonicalJson(want.annotations?.[k])) say(k, got.annotations?.[k], want.annotations?.[k]);
+    if (canonicalJson(got.annotations?.[k]) !== canonicalJson(want.annotations?.[k]))
+      say(k, got.annotations?.[k], want.annotations?.[k]);
   return out;
 }
 
-function compareDependencies(got: ResourceDescriptor[], lock: Lockfile, without: string[], project: VerifyProvenanceOptions['project']): string[] {
+function compareDependencies(
+  got: ResourceDescriptor[],
+  lock: Lockfile,
+  without: string[],
+  project: VerifyProvenanceOptions['project'],
+): string[] {
   const problems: string[] = [];
-  for (const w of without) if (!(w in lock.components)) problems.push(`provenance: left out "${w}", which the lock does not have`);
+  for (const w of without)
+    if (!(w in lock.components)) problems.push(`provenance: left out "${w}", which the lock does not have`);
   const key = (d: ResourceDescriptor) => `${roleOf(d)}\0${d.name ?? d.uri ?? ''}`;
   const expected = resolvedDependencies(lock, { tree: '' }, without).filter((d) => roleOf(d) !== 'project');
   const seen = new Map<string, ResourceDescriptor>();
@@ -95,12 +107,14 @@ function compareDependencies(got: ResourceDescriptor[], lock: Lockfile, without:
     if (!g) problems.push(`provenance: dependency ${want.name}: missing (the lock pins it)`);
     else problems.push(...dependencyDiffs(want.name!, g, want));
   }
-  for (const extra of seen.values()) problems.push(`provenance: dependency ${extra.name ?? extra.uri}: not in the lock`);
+  for (const extra of seen.values())
+    problems.push(`provenance: dependency ${extra.name ?? extra.uri}: not in the lock`);
 
   const projects = got.filter((d) => roleOf(d) === 'project');
   if (projects.length !== 1) problems.push(`provenance: expected one project dependency, found ${projects.length}`);
   const p = projects[0];
-  if (p && p.digest?.gitCommit !== project?.commit) problems.push(`provenance: project commit ${show(p.digest?.gitCommit)} ≠ release.json ${show(project?.commit)}`);
+  if (p && p.digest?.gitCommit !== project?.commit)
+    problems.push(`provenance: project commit ${show(p.digest?.gitCommit)} ≠ release.json ${show(project?.commit)}`);
   if (p && project?.tree !== undefined && p.annotations?.tree !== project.tree)
     problems.push(`provenance: project tree ${show(p.annotations?.tree)} ≠ the tarball's ${project.tree}`);
   return problems;
@@ -109,7 +123,9 @@ function compareDependencies(got: ResourceDescriptor[], lock: Lockfile, without:
 export async function verifyProvenance(o: VerifyProvenanceOptions): Promise<ProvenanceCheck> {
   const display = o.display ?? o.file;
   const text = await readFile(o.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new XenrelError('E_USAGE', `${display}: cannot read the provenance (${err.code ?? err.message})`, { exitCode: ExitCode.usage });
+    throw new XenrelError('E_USAGE', `${display}: cannot read the provenance (${err.code ?? err.message})`, {
+      exitCode: ExitCode.usage,
+    });
   });
   const parsed = parseProvenance(text, display);
   const problems: string[] = [];
@@ -121,7 +137,8 @@ export async function verifyProvenance(o: VerifyProvenanceOptions): Promise<Prov
     });
   if (!parsed.envelope && o.key) problems.push(`provenance: ${display} is not signed, and --key asks for a signature`);
   if (parsed.envelope && o.key) {
-    if (parsed.envelope.signatures.length !== 1) problems.push(`provenance: expected one signature, found ${parsed.envelope.signatures.length}`);
+    if (parsed.envelope.signatures.length !== 1)
+      problems.push(`provenance: expected one signature, found ${parsed.envelope.signatures.length}`);
     try {
       signer = await checkSignature(parsed, o.key);
     } catch (err) {
@@ -133,7 +150,16 @@ export async function verifyProvenance(o: VerifyProvenanceOptions): Promise<Prov
   const bd = s.predicate.buildDefinition;
   if (bd.buildType !== XENREL_BUILD_TYPE) problems.push(`provenance: buildType ${bd.buildType} ≠ ${XENREL_BUILD_TYPE}`);
   const digests = s.subject.map((x) => x.digest?.sha256);
-  if (!digests.includes(o.tarballSha256)) problems.push(`provenance: subject sha256 ${digests.map(show).join(', ')} ≠ the tarball's ${o.tarballSha256}`);
-  problems.push(...compareDependencies(bd.resolvedDependencies ?? [], o.lock, bd.externalParameters.without, o.project));
-  return { ok: problems.length === 0, problems, signed: Boolean(parsed.envelope), ...(signer ? { signer } : {}), parsed };
+  if (!digests.includes(o.tarballSha256))
+    problems.push(`provenance: subject sha256 ${digests.map(show).join(', ')} ≠ the tarball's ${o.tarballSha256}`);
+  problems.push(
+    ...compareDependencies(bd.resolvedDependencies ?? [], o.lock, bd.externalParameters.without, o.project),
+  );
+  return {
+    ok: problems.length === 0,
+    problems,
+    signed: Boolean(parsed.envelope),
+    ...(signer ? { signer } : {}),
+    parsed,
+  };
 }

@@ -3,7 +3,13 @@ import { basename } from 'node:path';
 import type { Lockfile } from '../model/lock.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { signProvenance } from './sign.js';
-import { buildProvenance, PROVENANCE_SUFFIX, renderProvenanceLine, type ExternalParameters, type ProvenanceInput } from './statement.js';
+import {
+  buildProvenance,
+  PROVENANCE_SUFFIX,
+  renderProvenanceLine,
+  type ExternalParameters,
+  type ProvenanceInput,
+} from './statement.js';
 
 export interface WriteProvenanceOptions {
   tarball: string;
@@ -23,9 +29,16 @@ export async function writeProvenance(o: WriteProvenanceOptions): Promise<string
   // goes first, so a failed signature cannot leave it beside the new tarball.
   await unlink(file).catch(() => {});
   if (!o.write) return undefined;
-  const statement = buildProvenance({ tarball: { name: basename(o.tarball), sha256: o.sha256 }, lock: o.lock, parameters: o.parameters, project: o.project });
+  const statement = buildProvenance({
+    tarball: { name: basename(o.tarball), sha256: o.sha256 },
+    lock: o.lock,
+    parameters: o.parameters,
+    project: o.project,
+  });
   // An envelope keeps the DSSE field order; a bare statement is canonical (sorted) JSON.
-  const line = o.sign ? `${JSON.stringify(await signProvenance(statement, o.sign))}\n` : renderProvenanceLine(statement);
+  const line = o.sign
+    ? `${JSON.stringify(await signProvenance(statement, o.sign))}\n`
+    : renderProvenanceLine(statement);
   await writeFileAtomic(file, line);
   return file;
 }

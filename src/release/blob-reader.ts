@@ -26,7 +26,11 @@ export class BlobReader {
     private readonly where: string,
     private readonly oids: readonly string[],
   ) {
-    this.child = spawn('git', gitArgs([...boundedMemoryArgs(), 'cat-file', '--batch', '--buffer']), { cwd: where, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn('git', gitArgs([...boundedMemoryArgs(), 'cat-file', '--batch', '--buffer']), {
+      cwd: where,
+      env: gitEnv(),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString('utf8')).slice(-8192)));
     this.exited = new Promise((resolve) => {
       this.child.on('error', () => resolve(-1));
@@ -42,17 +46,25 @@ export class BlobReader {
   }
 
   private failure(what: string): XenrelError {
-    return new XenrelError('E_GIT', `git cat-file in ${this.where}: ${what}${this.stderr.trim() ? `: ${lastLines(this.stderr, 4)}` : ''}`, {
-      exitCode: ExitCode.fetch,
-      hint: 'the repository may be damaged: run `git fsck` in it',
-    });
+    return new XenrelError(
+      'E_GIT',
+      `git cat-file in ${this.where}: ${what}${this.stderr.trim() ? `: ${lastLines(this.stderr, 4)}` : ''}`,
+      {
+        exitCode: ExitCode.fetch,
+        hint: 'the repository may be damaged: run `git fsck` in it',
+      },
+    );
   }
 
   private async pull(): Promise<void> {
     const r = await this.chunks.next();
     if (r.done) {
       const code = await this.exited;
-      throw this.failure(code === -1 ? 'git could not be started' : `git stopped after ${this.served} of ${this.oids.length} objects (exit ${code})`);
+      throw this.failure(
+        code === -1
+          ? 'git could not be started'
+          : `git stopped after ${this.served} of ${this.oids.length} objects (exit ${code})`,
+      );
     }
     this.buf = this.buf.length ? Buffer.concat([this.buf, r.value]) : r.value;
   }
@@ -70,10 +82,14 @@ export class BlobReader {
       this.buf = this.buf.subarray(nl + 1);
       const m = /^([0-9a-f]+) (\S+) (\d+)$/.exec(line);
       if (line === `${oid} missing`)
-        throw new XenrelError('E_GIT_MISSING_OBJECT', `${this.where}: git object ${oid} is missing from the repository`, {
-          exitCode: ExitCode.checkFailed,
-          hint: 'the repository is damaged: run `git fsck`, and restore the object (e.g. `git fetch` from a good clone)',
-        });
+        throw new XenrelError(
+          'E_GIT_MISSING_OBJECT',
+          `${this.where}: git object ${oid} is missing from the repository`,
+          {
+            exitCode: ExitCode.checkFailed,
+            hint: 'the repository is damaged: run `git fsck`, and restore the object (e.g. `git fetch` from a good clone)',
+          },
+        );
       if (!m || m[1] !== oid || m[2] !== 'blob') throw this.failure(`unexpected answer "${line}" for blob ${oid}`);
       let remaining = Number(m[3]);
       while (remaining > 0) {

@@ -7,7 +7,16 @@ import { XenrelError, ExitCode } from '../errors.js';
 import type { EntrySource } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
 import { archiveOrder } from '../archive/writer.js';
-import { boundedMemoryArgs, gitArgs, gitEnv, gitFailure, lastLines, parseLsTree, runGit, type LsTreeRecord } from '../sources/git/run.js';
+import {
+  boundedMemoryArgs,
+  gitArgs,
+  gitEnv,
+  gitFailure,
+  lastLines,
+  parseLsTree,
+  runGit,
+  type LsTreeRecord,
+} from '../sources/git/run.js';
 import { fileEntry, symlinkEntry, type TreeEntry } from '../tree/hash.js';
 import { BlobReader } from './blob-reader.js';
 import type { BlobHashCache } from './blob-hash-cache.js';
@@ -110,11 +119,15 @@ async function archivedContent(root: string, commit: string, paths: string[]): P
   const out = new Map<string, Buffer>();
   for (let i = 0; i < paths.length; i += 500) {
     const batch = paths.slice(i, i + 500);
-    const child = spawn('git', gitArgs([...boundedMemoryArgs(), 'archive', '--format=tar', commit, '--', ...batch.map((p) => `:(literal)${p}`)]), {
-      cwd: root,
-      env: gitEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'git',
+      gitArgs([...boundedMemoryArgs(), 'archive', '--format=tar', commit, '--', ...batch.map((p) => `:(literal)${p}`)]),
+      {
+        cwd: root,
+        env: gitEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-8192)));
     const exited = new Promise<number>((resolve) => {
@@ -139,8 +152,17 @@ async function archivedContent(root: string, commit: string, paths: string[]): P
       throw err;
     }
     const code = await exited;
-    if (code !== 0) throw new XenrelError('E_GIT', `git archive ${commit} failed in ${root}: ${lastLines(stderr, 4) || `exit ${code}`}`, { exitCode: ExitCode.usage });
-    for (const p of batch) if (!out.has(p)) throw new XenrelError('E_GIT', `git archive ${commit} in ${root} did not give ${p}`, { exitCode: ExitCode.usage });
+    if (code !== 0)
+      throw new XenrelError(
+        'E_GIT',
+        `git archive ${commit} failed in ${root}: ${lastLines(stderr, 4) || `exit ${code}`}`,
+        { exitCode: ExitCode.usage },
+      );
+    for (const p of batch)
+      if (!out.has(p))
+        throw new XenrelError('E_GIT', `git archive ${commit} in ${root} did not give ${p}`, {
+          exitCode: ExitCode.usage,
+        });
   }
   return out;
 }
@@ -154,7 +176,8 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
   const listed = await listTree(root, commit);
 
   const dirs = new Set<string>();
-  for (const l of listed) for (let i = l.path.indexOf('/'); i >= 0; i = l.path.indexOf('/', i + 1)) dirs.add(l.path.slice(0, i));
+  for (const l of listed)
+    for (let i = l.path.indexOf('/'); i >= 0; i = l.path.indexOf('/', i + 1)) dirs.add(l.path.slice(0, i));
   const attrs = await attributesOf(root, commit, [...listed.map((l) => l.path), ...dirs]);
   const ignored = (p: string): boolean => {
     if (attrs.get(p)?.get('export-ignore') === 'set') return true;
@@ -163,8 +186,10 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
   };
   const kept = listed.filter((l) => !ignored(l.path) && !l.path.split('/').includes('.git'));
   for (const l of kept) {
-    if (l.type === 'blob' && !isFileMode(l.mode) && l.mode !== '120000') throw badTree(root, `unsupported mode ${l.mode} for ${l.path} in ${commit}`);
-    if (l.type !== 'blob' && l.type !== 'commit') throw badTree(root, `unexpected ${l.type} entry ${l.path} in ${commit}`);
+    if (l.type === 'blob' && !isFileMode(l.mode) && l.mode !== '120000')
+      throw badTree(root, `unsupported mode ${l.mode} for ${l.path} in ${commit}`);
+    if (l.type !== 'blob' && l.type !== 'commit')
+      throw badTree(root, `unexpected ${l.type} entry ${l.path} in ${commit}`);
   }
   const files = kept.filter((l) => l.type === 'blob' && isFileMode(l.mode));
   const routedPaths = files.filter((l) => converted(attrs.get(l.path))).map((l) => l.path);
@@ -189,7 +214,10 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
     const oids = [...want];
     const shares = Math.max(1, Math.min(availableParallelism(), Math.ceil(oids.length / 256)));
     const per = Math.ceil(oids.length / shares);
-    const passes = Array.from({ length: shares }, (_, i) => oids.slice(i * per, (i + 1) * per)).map((list) => ({ list, reader: new BlobReader(root, list) }));
+    const passes = Array.from({ length: shares }, (_, i) => oids.slice(i * per, (i + 1) * per)).map((list) => ({
+      list,
+      reader: new BlobReader(root, list),
+    }));
     const hashShare = async ({ list, reader }: { list: string[]; reader: BlobReader }) => {
       for (const oid of list) {
         const h = createHash('sha256');
@@ -250,7 +278,13 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
       } else {
         const h = hashes.get(l.oid)!;
         const oid = l.oid;
-        sources.push({ kind: 'file', path: l.path, executable, size: h.size, content: { type: 'reader', open: () => open(oid) } });
+        sources.push({
+          kind: 'file',
+          path: l.path,
+          executable,
+          size: h.size,
+          content: { type: 'reader', open: () => open(oid) },
+        });
         entries.push(fileEntry(l.path, executable, h.sha256));
         streamed.push({ path: l.path, oid });
       }

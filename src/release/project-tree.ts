@@ -27,7 +27,8 @@ export interface ProjectSource {
 export async function detectProject(root: string): Promise<ProjectSource> {
   const real = await realpath(root);
   const top = await runGit(['rev-parse', '--show-toplevel'], { cwd: real });
-  if (top.code !== 0 || (await realpath(top.stdout.toString('utf8').trim()).catch(() => '')) !== real) return { kind: 'dir', root: real };
+  if (top.code !== 0 || (await realpath(top.stdout.toString('utf8').trim()).catch(() => '')) !== real)
+    return { kind: 'dir', root: real };
   const head = await runGit(['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { cwd: real });
   if (head.code !== 0)
     throw new XenrelError('E_NO_COMMIT', `${real} is a git work tree without any commit`, {
@@ -36,7 +37,8 @@ export async function detectProject(root: string): Promise<ProjectSource> {
     });
   const commit = (await git(['rev-parse', 'HEAD^{commit}'], { cwd: real })).trim();
   const time = Number((await git(['log', '-1', '--format=%ct', 'HEAD'], { cwd: real })).trim());
-  const describe = (await runGit(['describe', '--tags', '--always'], { cwd: real })).stdout.toString('utf8').trim() || undefined;
+  const describe =
+    (await runGit(['describe', '--tags', '--always'], { cwd: real })).stdout.toString('utf8').trim() || undefined;
   return { kind: 'git', root: real, commit, commitTime: time, describe };
 }
 
@@ -54,10 +56,18 @@ export async function dirtyFiles(root: string): Promise<string[]> {
  * (export-ignore and export-subst apply, as in Xen's mktarball); with `allowDirty`, a
  * `git stash create` snapshot of the tracked files (the work tree and refs are not touched).
  */
-export async function stageGitProject(src: ProjectSource, dest: string, opts: { allowDirty?: boolean } = {}): Promise<void> {
+export async function stageGitProject(
+  src: ProjectSource,
+  dest: string,
+  opts: { allowDirty?: boolean } = {},
+): Promise<void> {
   let rev = 'HEAD';
   if (opts.allowDirty) rev = (await git(['stash', 'create'], { cwd: src.root })).trim() || 'HEAD';
-  const child = spawn('git', gitArgs(['archive', '--format=tar', rev]), { cwd: src.root, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('git', gitArgs(['archive', '--format=tar', rev]), {
+    cwd: src.root,
+    env: gitEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // Attach a consumer now: Node drains a child's unread stdout when the child exits, so a
   // small archive would be lost before safeExtract starts reading.
   const stdout = child.stdout.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
@@ -73,7 +83,8 @@ export async function stageGitProject(src: ProjectSource, dest: string, opts: { 
     extractError = err;
   }
   const code = await exited;
-  if (code !== 0) throw new XenrelError('E_GIT', `git archive failed in ${src.root}: ${stderr.trim()}`, { exitCode: ExitCode.usage });
+  if (code !== 0)
+    throw new XenrelError('E_GIT', `git archive failed in ${src.root}: ${stderr.trim()}`, { exitCode: ExitCode.usage });
   if (extractError) throw extractError;
 }
 
@@ -92,9 +103,18 @@ interface ExcludeOptions {
   exclude?: string[];
 }
 
-function excludedPaths(project: ProjectSource, opts: ExcludeOptions): { excluded: string[]; skip: (rel: string) => boolean } {
+function excludedPaths(
+  project: ProjectSource,
+  opts: ExcludeOptions,
+): { excluded: string[]; skip: (rel: string) => boolean } {
   const inside = (p: string) => (p.startsWith(`${project.root}/`) ? [relative(project.root, p)] : []);
-  const excluded = ['.xenrel', ...(opts.exclude ?? []), ...Object.values(opts.lock.components).map((c) => c.path), ...inside(opts.outDir), ...inside(opts.cacheRoot)];
+  const excluded = [
+    '.xenrel',
+    ...(opts.exclude ?? []),
+    ...Object.values(opts.lock.components).map((c) => c.path),
+    ...inside(opts.outDir),
+    ...inside(opts.cacheRoot),
+  ];
   return { excluded, skip: (rel: string) => excluded.some((e) => rel === e || rel.startsWith(`${e}/`)) };
 }
 
@@ -115,7 +135,10 @@ export interface ProjectSources {
  * with `allowDirty`, a `git stash create` snapshot of the tracked files) read from git
  * objects as `git archive` gives it; a folder read in place. Left out as in projectContent.
  */
-export async function projectSources(project: ProjectSource, opts: ExcludeOptions & { allowDirty?: boolean; hashCache?: BlobHashCache }): Promise<ProjectSources> {
+export async function projectSources(
+  project: ProjectSource,
+  opts: ExcludeOptions & { allowDirty?: boolean; hashCache?: BlobHashCache },
+): Promise<ProjectSources> {
   const { excluded, skip } = excludedPaths(project, opts);
   if (project.kind === 'git') {
     let rev = 'HEAD';
@@ -152,7 +175,11 @@ export async function projectSources(project: ProjectSource, opts: ExcludeOption
  * would put something in twice (a component at its path, the output folder, a cache inside
  * the project).
  */
-export async function projectContent(project: ProjectSource, staging: string, opts: ExcludeOptions & { allowDirty?: boolean }): Promise<ProjectContent> {
+export async function projectContent(
+  project: ProjectSource,
+  staging: string,
+  opts: ExcludeOptions & { allowDirty?: boolean },
+): Promise<ProjectContent> {
   const { excluded, skip } = excludedPaths(project, opts);
   if (project.kind === 'dir') return { root: project.root, excluded, skip };
   const root = join(staging, 'project');

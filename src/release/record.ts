@@ -51,7 +51,9 @@ export async function writeRecord(o: RecordInput): Promise<{ file: string; sha25
     const same = (r: ReleaseRecord) => JSON.stringify({ ...r, tarballs: undefined });
     if (same(prev.value) === same(record)) record.tarballs = { ...prev.value.tarballs, ...record.tarballs };
   }
-  record.tarballs = Object.fromEntries(Object.entries(record.tarballs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  record.tarballs = Object.fromEntries(
+    Object.entries(record.tarballs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
   const text = renderRecord(record);
   await writeFileAtomic(file, text);
   return { file, sha256: createHash('sha256').update(text).digest('hex') };
@@ -65,7 +67,13 @@ export async function verifyRecordSignature(file: string, keyFile: string, sigFi
       hint: 'the release manager signs it with `gpg --armor --detach-sign NAME.release.json`',
     });
   });
-  return verifyDetached({ label: 'the release record', keyOption: '--record-key' }, keyFile, createReadStream(file), sig, file);
+  return verifyDetached(
+    { label: 'the release record', keyOption: '--record-key' },
+    keyFile,
+    createReadStream(file),
+    sig,
+    file,
+  );
 }
 
 /** sha256 (hex) of a file, streamed. */

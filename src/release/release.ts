@@ -80,7 +80,10 @@ export interface ReleaseResult {
 
 function parseEpoch(v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
-  if (!/^\d+$/.test(v)) throw new XenrelError('E_USAGE', `SOURCE_DATE_EPOCH must be a whole number of seconds, not "${v}"`, { exitCode: ExitCode.usage });
+  if (!/^\d+$/.test(v))
+    throw new XenrelError('E_USAGE', `SOURCE_DATE_EPOCH must be a whole number of seconds, not "${v}"`, {
+      exitCode: ExitCode.usage,
+    });
   return Number(v);
 }
 
@@ -137,29 +140,45 @@ async function updateSums(outDir: string, file: string, sha256: string): Promise
 export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   const { loaded, lock } = opts;
   if (opts.sign !== undefined) {
-    if (opts.provenance === false) throw new XenrelError('E_USAGE', 'signing needs the provenance: drop --no-provenance, or --sign', { exitCode: ExitCode.usage });
+    if (opts.provenance === false)
+      throw new XenrelError('E_USAGE', 'signing needs the provenance: drop --no-provenance, or --sign', {
+        exitCode: ExitCode.usage,
+      });
     await signingKeyRef(opts.sign);
   }
   const project = await detectProject(loaded.root);
   if (project.kind === 'git' && !opts.allowDirty) {
     const dirty = await dirtyFiles(project.root);
     if (dirty.length)
-      throw new XenrelError('E_DIRTY', `the work tree has uncommitted changes: ${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? `, and ${dirty.length - 5} more` : ''}`, {
-        exitCode: ExitCode.usage,
-        hint: 'commit or stash them (a release is cut from HEAD), or pass --allow-dirty to include them',
-      });
+      throw new XenrelError(
+        'E_DIRTY',
+        `the work tree has uncommitted changes: ${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? `, and ${dirty.length - 5} more` : ''}`,
+        {
+          exitCode: ExitCode.usage,
+          hint: 'commit or stash them (a release is cut from HEAD), or pass --allow-dirty to include them',
+        },
+      );
   }
   const version = loaded.config.release?.version ?? project.describe;
   if (!opts.prefix && !version)
-    throw new XenrelError('E_NO_VERSION', 'no release version: the config has no release.version and the project is not a git repository', {
-      exitCode: ExitCode.usage,
-      hint: 'add `release: {version: X.Y.Z}` to the config, or pass --prefix NAME',
-    });
+    throw new XenrelError(
+      'E_NO_VERSION',
+      'no release version: the config has no release.version and the project is not a git repository',
+      {
+        exitCode: ExitCode.usage,
+        hint: 'add `release: {version: X.Y.Z}` to the config, or pass --prefix NAME',
+      },
+    );
   const name = opts.prefix ?? loaded.config.release?.prefix ?? `${loaded.config.name}-${version}`;
   if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name))
-    throw new XenrelError('E_USAGE', `"${name}" cannot be a tarball name (letters, digits, ".", "_", "+", "-")`, { exitCode: ExitCode.usage });
+    throw new XenrelError('E_USAGE', `"${name}" cannot be a tarball name (letters, digits, ".", "_", "+", "-")`, {
+      exitCode: ExitCode.usage,
+    });
   const format = opts.format ?? 'gz';
-  const mtime = Math.max(MIN_MTIME, opts.sourceDateEpoch ?? parseEpoch(process.env.SOURCE_DATE_EPOCH) ?? project.commitTime ?? MIN_MTIME);
+  const mtime = Math.max(
+    MIN_MTIME,
+    opts.sourceDateEpoch ?? parseEpoch(process.env.SOURCE_DATE_EPOCH) ?? project.commitTime ?? MIN_MTIME,
+  );
   const outDir = resolve(opts.outDir ?? join(loaded.root, 'dist'));
   const out = join(outDir, `${name}${EXTENSIONS[format]}`);
   const without = opts.without ?? [];
@@ -205,7 +224,10 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     const entries: TreeEntry[] = [...content.entries, ...(await walkTree(extra, { ignoreNames: [] }))];
     const configText = await readFile(join(extra, CONFIG_FILE), 'utf8').catch(() => undefined);
     const projectFiles = projectEntries(entries, configText);
-    const committed = project.kind === 'git' && !(opts.allowDirty && (await dirtyFiles(project.root)).length) ? project.commit : undefined;
+    const committed =
+      project.kind === 'git' && !(opts.allowDirty && (await dirtyFiles(project.root)).length)
+        ? project.commit
+        : undefined;
     const info = buildReleaseInfo({
       name,
       compression: format,
@@ -239,7 +261,13 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     hashCache?.clear();
 
     // Like `meson dist`: read back what was written before calling it a release.
-    const verify = await verifyTarball(out, { expectedTopDir: name, lock, without, progress: opts.progress, progressLabel: `reading back ${basename(out)}` });
+    const verify = await verifyTarball(out, {
+      expectedTopDir: name,
+      lock,
+      without,
+      progress: opts.progress,
+      progressLabel: `reading back ${basename(out)}`,
+    });
     if (!verify.ok) {
       await unlink(out).catch(() => {});
       // The blob-hash cache fed release.json's tree hash: never trust it again after this.

@@ -89,7 +89,8 @@ export class Report implements ProgressSink {
     if (this.opts.json || (this.opts.quiet && !opts.primary)) return;
     const all = header ? [header, ...rows] : rows;
     const widths = all.reduce<number[]>((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), []);
-    for (const r of all) this.write(this.opts.stdout, `${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
+    for (const r of all)
+      this.write(this.opts.stdout, `${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
   }
 
   // ProgressSink. On a terminal: one bar per item (bytes, total or percentage, speed),
@@ -105,12 +106,24 @@ export class Report implements ProgressSink {
 
   start(name: string, total?: number): void {
     if (!this.showsProgress) return;
-    const item: ProgressItem = { name, bytes: 0, total: total || undefined, started: Date.now(), lastPlain: Date.now() };
+    const item: ProgressItem = {
+      name,
+      bytes: 0,
+      total: total || undefined,
+      started: Date.now(),
+      lastPlain: Date.now(),
+    };
     this.items.set(name, item);
     const bars = this.opts.tty ? this.opts.bars : undefined;
     if (bars) {
       this.bars ??= new bars.MultiBar(
-        { format: ' {name} [{bar}] {pct} {value_h}/{total_h} {speed}', hideCursor: true, clearOnComplete: true, stream: this.opts.stderr as NodeJS.WriteStream, fps: 8 },
+        {
+          format: ' {name} [{bar}] {pct} {value_h}/{total_h} {speed}',
+          hideCursor: true,
+          clearOnComplete: true,
+          stream: this.opts.stderr as NodeJS.WriteStream,
+          fps: 8,
+        },
         bars.Presets.shades_grey,
       );
       this.barOf.set(name, this.bars.create(100, 0, this.payload(item)));
@@ -251,9 +264,11 @@ export function plainProgressLine(item: ProgressItem): string {
   if (item.phase) return `  ${item.name}: ${item.phase}, ${seconds} s`;
   const pct = progressPercent(item);
   if (!item.bytes && pct === undefined) return `  ${item.name}: starting, ${seconds} s`;
-  const parts = [`${human(item.bytes)}${item.total ? ` of ${human(item.total)}` : ''}${pct !== undefined ? ` (${Math.floor(pct)}%)` : ''}`, speedOf(item), `${seconds} s`].filter(
-    Boolean,
-  );
+  const parts = [
+    `${human(item.bytes)}${item.total ? ` of ${human(item.total)}` : ''}${pct !== undefined ? ` (${Math.floor(pct)}%)` : ''}`,
+    speedOf(item),
+    `${seconds} s`,
+  ].filter(Boolean);
   return `  ${item.name}: ${parts.join(', ')}`;
 }
 

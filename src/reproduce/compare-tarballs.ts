@@ -67,7 +67,11 @@ function compressedRegion(file: Buffer, offset: number): string {
  * where their tar streams part, else (same tar, other compressed bytes) the first differing
  * compressed byte. Both are decompressed by the archive module's decompressor.
  */
-export async function compareTarballs(a: string, b: string, opts: { labels?: [string, string]; maxDifferences?: number } = {}): Promise<TarballComparison> {
+export async function compareTarballs(
+  a: string,
+  b: string,
+  opts: { labels?: [string, string]; maxDifferences?: number } = {},
+): Promise<TarballComparison> {
   const sha256: [string, string] = [await fileSha256(a), await fileSha256(b)];
   if (sha256[0] === sha256[1]) return { identical: true, sha256, tar: [], more: false };
   const limits = resolveLimits();
@@ -89,13 +93,22 @@ export async function compareTarballs(a: string, b: string, opts: { labels?: [st
   } finally {
     await fh.close();
   }
-  return { identical: false, sha256, tar: [], more: false, compressed: { offset, region: compressedRegion(head, offset) } };
+  return {
+    identical: false,
+    sha256,
+    tar: [],
+    more: false,
+    compressed: { offset, region: compressedRegion(head, offset) },
+  };
 }
 
 /** Lines that say where two tarballs differ, the first difference first. */
 export function describeComparison(c: TarballComparison, labels: [string, string]): string[] {
   if (c.identical) return [];
-  if (c.compressed) return [`the tar streams are identical; the compressed files differ first at byte ${c.compressed.offset}, in ${c.compressed.region}`];
+  if (c.compressed)
+    return [
+      `the tar streams are identical; the compressed files differ first at byte ${c.compressed.offset}, in ${c.compressed.region}`,
+    ];
   const lines = c.tar.map((d) => describeTarDifference(d, labels));
   if (c.more) lines.push('… and more');
   return lines;

@@ -90,11 +90,19 @@ interface Run {
   stderr: string;
 }
 
-function runChild(argv: string[], o: { cwd: string; env: NodeJS.ProcessEnv; umask: number; user?: { uid: number; gid: number } }): Promise<Run> {
+function runChild(
+  argv: string[],
+  o: { cwd: string; env: NodeJS.ProcessEnv; umask: number; user?: { uid: number; gid: number } },
+): Promise<Run> {
   // spawn sets no umask: a shell sets it, then becomes the command.
   const script = `umask ${o.umask.toString(8).padStart(4, '0')} && exec "$@"`;
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', script, 'sh', ...argv], { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], ...(o.user ?? {}) });
+    const child = spawn('sh', ['-c', script, 'sh', ...argv], {
+      cwd: o.cwd,
+      env: o.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(o.user ?? {}),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -113,20 +121,30 @@ export async function reproduceRelease(opts: ReproduceOptions): Promise<Reproduc
   const { info: rel } = inputs;
   const format = rel.compression as Compression;
   if (!(format in EXTENSIONS) || format === 'none')
-    throw new XenrelError('E_REPRODUCE_INPUT', `${opts.tarball}: release.json names compression "${rel.compression}", which release does not write`, {
-      exitCode: ExitCode.usage,
-    });
+    throw new XenrelError(
+      'E_REPRODUCE_INPUT',
+      `${opts.tarball}: release.json names compression "${rel.compression}", which release does not write`,
+      {
+        exitCode: ExitCode.usage,
+      },
+    );
 
   let commit = rel.project?.commit;
   const commitFrom = commit ? 'release.json' : 'HEAD';
   if (!commit) {
     const head = await runGit(['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { cwd: opts.projectRoot });
     if (head.code !== 0)
-      throw new XenrelError('E_REPRODUCE_INPUT', `${opts.tarball} names no commit and ${opts.projectRoot} is not a git work tree: there is nothing to cut it again from`, {
-        exitCode: ExitCode.usage,
-      });
+      throw new XenrelError(
+        'E_REPRODUCE_INPUT',
+        `${opts.tarball} names no commit and ${opts.projectRoot} is not a git work tree: there is nothing to cut it again from`,
+        {
+          exitCode: ExitCode.usage,
+        },
+      );
     commit = head.stdout.toString('utf8').trim();
-    info(`${basename(opts.tarball)} names no commit (it was cut from a folder or with uncommitted changes): reproducing from HEAD (${commit.slice(0, 12)})`);
+    info(
+      `${basename(opts.tarball)} names no commit (it was cut from a folder or with uncommitted changes): reproducing from HEAD (${commit.slice(0, 12)})`,
+    );
   }
 
   const work = await mkdtemp(join(tmpdir(), 'xenrel-reproduce-'));
@@ -134,12 +152,18 @@ export async function reproduceRelease(opts: ReproduceOptions): Promise<Reproduc
     // A clone, not a work tree of the user's repository: a fresh path, fresh files, and
     // (--no-hardlinks) no object shared with the user's repository, which may be chowned below.
     const checkout = join(work, `checkout-${randomInt(1e9)}`);
-    await git(['clone', '-q', '--no-checkout', '--no-hardlinks', opts.projectRoot, checkout], { what: `cloning ${opts.projectRoot}` });
+    await git(['clone', '-q', '--no-checkout', '--no-hardlinks', opts.projectRoot, checkout], {
+      what: `cloning ${opts.projectRoot}`,
+    });
     if ((await runGit(['cat-file', '-e', `${commit}^{commit}`], { cwd: checkout })).code !== 0)
-      throw new XenrelError('E_REPRODUCE_INPUT', `commit ${commit} (from ${commitFrom}) is not reachable from any branch or tag of ${opts.projectRoot}`, {
-        exitCode: ExitCode.usage,
-        hint: 'fetch the commit the release was cut from (a tag, or the release branch) into the project',
-      });
+      throw new XenrelError(
+        'E_REPRODUCE_INPUT',
+        `commit ${commit} (from ${commitFrom}) is not reachable from any branch or tag of ${opts.projectRoot}`,
+        {
+          exitCode: ExitCode.usage,
+          hint: 'fetch the commit the release was cut from (a tag, or the release branch) into the project',
+        },
+      );
     await git(['checkout', '-q', '--detach', commit], { cwd: checkout });
     const commitTime = Number((await git(['log', '-1', '--format=%ct', commit], { cwd: checkout })).trim());
 
@@ -149,7 +173,8 @@ export async function reproduceRelease(opts: ReproduceOptions): Promise<Reproduc
     const lockText = serializeLock(inputs.lock);
     const committed = await readFile(lockFile, 'utf8').catch(() => undefined);
     if (committed !== undefined && committed !== lockText) {
-      const tracked = (await runGit(['ls-files', '--error-unmatch', relative(checkout, lockFile)], { cwd: checkout })).code === 0;
+      const tracked =
+        (await runGit(['ls-files', '--error-unmatch', relative(checkout, lockFile)], { cwd: checkout })).code === 0;
       if (tracked)
         throw new XenrelError(
           'E_REPRODUCE_LOCK',
@@ -193,12 +218,18 @@ export async function reproduceRelease(opts: ReproduceOptions): Promise<Reproduc
     if (typeof other === 'string') notVaried.push(`the user was not varied: ${other}`);
     else {
       // The other user must be able to run this xenrel at all (it may sit in a private folder).
-      const probe = await runChild([...opts.command, '--version'], { cwd: tmpdir(), env: { ...env, HOME: home }, umask, user: other }).catch(() => ({ code: 1 }) as Run);
+      const probe = await runChild([...opts.command, '--version'], {
+        cwd: tmpdir(),
+        env: { ...env, HOME: home },
+        umask,
+        user: other,
+      }).catch(() => ({ code: 1 }) as Run);
       if (probe.code !== 0) notVaried.push(`the user was not varied: ${NOBODY} cannot run ${opts.command.at(-1)}`);
       else {
         // A private copy of the cache, owned by that user: the user's own is neither exposed nor changed.
         cache = join(work, 'cache');
-        if (await stat(opts.cacheDir).catch(() => undefined)) await cp(opts.cacheDir, cache, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+        if (await stat(opts.cacheDir).catch(() => undefined))
+          await cp(opts.cacheDir, cache, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
         else await mkdir(cache);
         await chownTree(work, other.uid, other.gid);
         user = other;
@@ -221,9 +252,13 @@ export async function reproduceRelease(opts: ReproduceOptions): Promise<Reproduc
     info(`cutting ${rel.name} again from ${commit.slice(0, 12)} in ${checkout}`);
     const r = await runChild([...opts.command, ...args], { cwd: checkout, env, umask, user });
     if (r.code !== 0)
-      throw new XenrelError('E_REPRODUCE_RELEASE', `the release could not be cut again (exit ${r.code}):\n${(r.stderr || r.stdout).trim()}`, {
-        exitCode: ([1, 2, 3].includes(r.code) ? r.code : ExitCode.usage) as ExitCodeValue,
-      });
+      throw new XenrelError(
+        'E_REPRODUCE_RELEASE',
+        `the release could not be cut again (exit ${r.code}):\n${(r.stderr || r.stdout).trim()}`,
+        {
+          exitCode: ([1, 2, 3].includes(r.code) ? r.code : ExitCode.usage) as ExitCodeValue,
+        },
+      );
 
     const again = join(out, `${rel.name}${EXTENSIONS[format]}`);
     const labels: [string, string] = [basename(opts.tarball), 'the reproduction'];

@@ -11,7 +11,21 @@ import { nameFromBytes, showName } from '../tree/name-bytes.js';
  */
 
 /** Header fields in the order they are compared (and reported). */
-export const TAR_FIELDS = ['typeflag', 'mode', 'uid', 'gid', 'uname', 'gname', 'mtime', 'size', 'linkname', 'pax records', 'devmajor', 'devminor', 'format'] as const;
+export const TAR_FIELDS = [
+  'typeflag',
+  'mode',
+  'uid',
+  'gid',
+  'uname',
+  'gname',
+  'mtime',
+  'size',
+  'linkname',
+  'pax records',
+  'devmajor',
+  'devminor',
+  'format',
+] as const;
 export type TarField = (typeof TAR_FIELDS)[number];
 
 export interface TarDifference {
@@ -62,7 +76,9 @@ class EntryStream {
     input: AsyncIterable<Uint8Array>,
     private readonly label: string,
   ) {
-    this.src = new ByteSource(input, () => this.error('E_TAR_TRUNCATED', 'the tar stream ends in the middle of an entry'));
+    this.src = new ByteSource(input, () =>
+      this.error('E_TAR_TRUNCATED', 'the tar stream ends in the middle of an entry'),
+    );
   }
 
   error(code: string, message: string): XenrelError {
@@ -81,12 +97,15 @@ class EntryStream {
       const block = await this.src.read(BLOCK);
       if (block === null || isZeroBlock(block)) return null;
       if (block.length < BLOCK) throw this.error('E_TAR_TRUNCATED', 'the tar stream ends inside a header');
-      if (!checksumOk(block)) throw this.error('E_TAR_CHECKSUM', `header checksum mismatch at offset ${this.src.offset - BLOCK}`);
+      if (!checksumOk(block))
+        throw this.error('E_TAR_CHECKSUM', `header checksum mismatch at offset ${this.src.offset - BLOCK}`);
       const h = parseHeader(block);
-      if (h.size === null) throw this.error('E_TAR_BAD_HEADER', `invalid size field at offset ${this.src.offset - BLOCK}`);
+      if (h.size === null)
+        throw this.error('E_TAR_BAD_HEADER', `invalid size field at offset ${this.src.offset - BLOCK}`);
       const t = h.typeflag;
       if (t === TYPE.paxLocal || t === TYPE.paxGlobal || t === TYPE.gnuLongName || t === TYPE.gnuLongLink) {
-        if (h.size > BigInt(MAX_META)) throw this.error('E_TAR_META_TOO_LARGE', `a ${h.size}-byte meta header at offset ${this.src.offset - BLOCK}`);
+        if (h.size > BigInt(MAX_META))
+          throw this.error('E_TAR_META_TOO_LARGE', `a ${h.size}-byte meta header at offset ${this.src.offset - BLOCK}`);
         const n = Number(h.size);
         const data = await this.src.readExactly(n);
         await this.src.readExactly(padding(n));
@@ -94,7 +113,11 @@ class EntryStream {
         else if (t === TYPE.gnuLongLink) longLink = cstr(data, 0, data.length);
         else {
           const recs = parsePax(data);
-          if (!recs) throw this.error('E_TAR_BAD_HEADER', `malformed pax records at offset ${this.src.offset - n - padding(n) - BLOCK}`);
+          if (!recs)
+            throw this.error(
+              'E_TAR_BAD_HEADER',
+              `malformed pax records at offset ${this.src.offset - n - padding(n) - BLOCK}`,
+            );
           for (const [k, v] of recs) {
             pax.push(`${t === TYPE.paxGlobal ? 'global ' : ''}${k}=${nameFromBytes(v)}`);
             if (t !== TYPE.paxLocal) continue;
@@ -177,7 +200,11 @@ export interface TarDiffOptions {
  * Compares two uncompressed tar streams. Entries are matched by position; when the names
  * at one position differ the streams are out of step and the walk ends there.
  */
-export async function diffTarStreams(a: AsyncIterable<Uint8Array>, b: AsyncIterable<Uint8Array>, opts: TarDiffOptions = {}): Promise<TarDiffResult> {
+export async function diffTarStreams(
+  a: AsyncIterable<Uint8Array>,
+  b: AsyncIterable<Uint8Array>,
+  opts: TarDiffOptions = {},
+): Promise<TarDiffResult> {
   const [la, lb] = opts.labels ?? ['the first tar stream', 'the second tar stream'];
   const max = opts.maxDifferences ?? 20;
   const sa = new EntryStream(a, la);
@@ -193,22 +220,41 @@ export async function diffTarStreams(a: AsyncIterable<Uint8Array>, b: AsyncItera
     if (!ea || !eb) {
       if (ea || eb) {
         const e = (ea ?? eb)!;
-        differences.push({ index: e.index, entry: e.name, field: 'entry', a: ea ? 'present' : 'absent', b: eb ? 'present' : 'absent' });
+        differences.push({
+          index: e.index,
+          entry: e.name,
+          field: 'entry',
+          a: ea ? 'present' : 'absent',
+          b: eb ? 'present' : 'absent',
+        });
         return { differences, more: false, entries };
       }
       const [ra, rb] = [await sa.src.rest(), await sb.src.rest()];
       if (ra.bytes !== rb.bytes || ra.nonZero !== rb.nonZero)
-        differences.push({ index: entries + 1, entry: '(end of archive)', field: 'end of archive', a: `${ra.bytes + BLOCK} bytes`, b: `${rb.bytes + BLOCK} bytes` });
+        differences.push({
+          index: entries + 1,
+          entry: '(end of archive)',
+          field: 'end of archive',
+          a: `${ra.bytes + BLOCK} bytes`,
+          b: `${rb.bytes + BLOCK} bytes`,
+        });
       return { differences, more: false, entries };
     }
     entries++;
     if (ea.name !== eb.name) {
-      differences.push({ index: ea.index, entry: ea.name, field: 'name', a: JSON.stringify(ea.name), b: JSON.stringify(eb.name) });
+      differences.push({
+        index: ea.index,
+        entry: ea.name,
+        field: 'name',
+        a: JSON.stringify(ea.name),
+        b: JSON.stringify(eb.name),
+      });
       return { differences, more: false, entries };
     }
     const field = TAR_FIELDS.find((f) => ea.fields[f] !== eb.fields[f]);
     if (field) {
-      if (add({ index: ea.index, entry: ea.name, field, a: ea.fields[field], b: eb.fields[field] })) return { differences, more: true, entries };
+      if (add({ index: ea.index, entry: ea.name, field, a: ea.fields[field], b: eb.fields[field] }))
+        return { differences, more: true, entries };
       await sa.skip(ea.dataSize, ea.dataSize);
       await sb.skip(eb.dataSize, eb.dataSize);
       continue;
@@ -218,7 +264,8 @@ export async function diffTarStreams(a: AsyncIterable<Uint8Array>, b: AsyncItera
       let i = 0;
       while (i < BLOCK && (ea.header[i] === eb.header[i] || (i >= 148 && i < 156))) i++;
       if (i === BLOCK) for (i = 148; ea.header[i] === eb.header[i]; ) i++;
-      if (add({ index: ea.index, entry: ea.name, field: 'header bytes', offset: i })) return { differences, more: true, entries };
+      if (add({ index: ea.index, entry: ea.name, field: 'header bytes', offset: i }))
+        return { differences, more: true, entries };
       await sa.skip(ea.dataSize, ea.dataSize);
       await sb.skip(eb.dataSize, eb.dataSize);
       continue;
@@ -226,7 +273,8 @@ export async function diffTarStreams(a: AsyncIterable<Uint8Array>, b: AsyncItera
     const at = await contentOffset(sa.src, sb.src, ea.dataSize);
     await sa.skip(0, ea.dataSize);
     await sb.skip(0, eb.dataSize);
-    if (at !== undefined && add({ index: ea.index, entry: ea.name, field: 'content', offset: at })) return { differences, more: true, entries };
+    if (at !== undefined && add({ index: ea.index, entry: ea.name, field: 'content', offset: at }))
+      return { differences, more: true, entries };
   }
 }
 
@@ -251,9 +299,13 @@ export function describeTarDifference(d: TarDifference, labels: [string, string]
 }
 
 /** The first entry's name and mtime (the mtime every entry of a xenrel release shares). */
-export async function firstTarEntry(input: AsyncIterable<Uint8Array>, label: string): Promise<{ name: string; mtime: number }> {
+export async function firstTarEntry(
+  input: AsyncIterable<Uint8Array>,
+  label: string,
+): Promise<{ name: string; mtime: number }> {
   const s = new EntryStream(input, label);
   const e = await s.next();
-  if (!e || !/^-?[0-9]+$/.test(e.fields.mtime)) throw s.error('E_TAR_BAD_HEADER', 'no entry with a valid mtime at the start of the archive');
+  if (!e || !/^-?[0-9]+$/.test(e.fields.mtime))
+    throw s.error('E_TAR_BAD_HEADER', 'no entry with a valid mtime at the start of the archive');
   return { name: e.name, mtime: Number(e.fields.mtime) };
 }

@@ -20,9 +20,13 @@ export interface TarballInputs {
 }
 
 const missing = (tarball: string, what: string) =>
-  new XenrelError('E_REPRODUCE_INPUT', `${tarball} has no ${what}: it is not a release xenrel cut, so there is nothing to reproduce it from`, {
-    exitCode: ExitCode.usage,
-  });
+  new XenrelError(
+    'E_REPRODUCE_INPUT',
+    `${tarball} has no ${what}: it is not a release xenrel cut, so there is nothing to reproduce it from`,
+    {
+      exitCode: ExitCode.usage,
+    },
+  );
 
 /** Reads release.json and the lock out of a release tarball (through the safe reader, which refuses a hostile archive). */
 export async function readTarballInputs(tarball: string): Promise<TarballInputs> {
@@ -32,7 +36,10 @@ export async function readTarballInputs(tarball: string): Promise<TarballInputs>
       const rel = e.path.split('/').slice(1).join('/');
       if (e.type !== 'file' || (rel !== RELEASE_INFO && rel !== LOCK_COPY)) return;
       const chunks: Buffer[] = [];
-      return { write: (c) => void chunks.push(Buffer.from(c)), end: () => void texts.set(rel, Buffer.concat(chunks).toString('utf8')) };
+      return {
+        write: (c) => void chunks.push(Buffer.from(c)),
+        end: () => void texts.set(rel, Buffer.concat(chunks).toString('utf8')),
+      };
     },
   });
   const infoText = texts.get(RELEASE_INFO);
@@ -40,7 +47,10 @@ export async function readTarballInputs(tarball: string): Promise<TarballInputs>
   if (infoText === undefined) throw missing(tarball, RELEASE_INFO);
   if (lockText === undefined) throw missing(tarball, LOCK_COPY);
   const parsed = parseReleaseInfo(infoText, `${tarball}:${RELEASE_INFO}`);
-  if (!parsed.info) throw new XenrelError('E_REPRODUCE_INPUT', parsed.problem ?? `${tarball}:${RELEASE_INFO} is not valid`, { exitCode: ExitCode.usage });
+  if (!parsed.info)
+    throw new XenrelError('E_REPRODUCE_INPUT', parsed.problem ?? `${tarball}:${RELEASE_INFO} is not valid`, {
+      exitCode: ExitCode.usage,
+    });
   const lock = parseLockText(lockText, `${tarball}:${LOCK_COPY}`);
   const stream = createReadStream(tarball, { highWaterMark: 1 << 20 });
   let first: { mtime: number };

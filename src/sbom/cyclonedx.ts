@@ -15,8 +15,13 @@ import { cpeOf, isFirmware, purlOf, supplierOf } from './identity.js';
 type Json = Record<string, unknown>;
 
 function component(item: SbomItem, nested: Json[]): Json {
-  const hashes = [...(item.sha256 ? [{ alg: 'SHA-256', content: item.sha256 }] : []), ...(item.sha512 ? [{ alg: 'SHA-512', content: item.sha512 }] : [])];
-  const licenses = item.license ? [isSpdxExpression(item.license) ? { expression: item.license } : { license: { name: item.license } }] : [];
+  const hashes = [
+    ...(item.sha256 ? [{ alg: 'SHA-256', content: item.sha256 }] : []),
+    ...(item.sha512 ? [{ alg: 'SHA-512', content: item.sha512 }] : []),
+  ];
+  const licenses = item.license
+    ? [isSpdxExpression(item.license) ? { expression: item.license } : { license: { name: item.license } }]
+    : [];
   const refs = item.url ? [{ type: item.commit ? 'vcs' : 'distribution', url: item.url }] : [];
   const props: [string, string][] = [
     ['xenrel:kind', item.kind],
@@ -33,7 +38,10 @@ function component(item: SbomItem, nested: Json[]): Json {
     ...(item.patches ?? []).map((p) => [`xenrel:patch`, `${p.file} ${p.integrity}`] as [string, string]),
   ];
   const pedigree: Json = {};
-  if (item.commit) pedigree.commits = [{ uid: item.commit, ...(item.url && /^[a-z][a-z0-9+.-]*:/i.test(item.url) ? { url: item.url } : {}) }];
+  if (item.commit)
+    pedigree.commits = [
+      { uid: item.commit, ...(item.url && /^[a-z][a-z0-9+.-]*:/i.test(item.url) ? { url: item.url } : {}) },
+    ];
   if (item.patches?.length) pedigree.patches = item.patches.map((p) => ({ type: 'unofficial', diff: { url: p.file } }));
   const supplier = supplierOf(item);
   const cpe = cpeOf(item);
@@ -78,7 +86,12 @@ export function toCycloneDx(inv: SbomInventory): Json {
     metadata: {
       timestamp: isoSeconds(inv.created),
       tools: { components: [{ type: 'application', name: 'xenrel', version: XENREL_VERSION }] },
-      component: { type: 'application', 'bom-ref': rootRef, name: inv.name, ...(inv.version ? { version: inv.version } : {}) },
+      component: {
+        type: 'application',
+        'bom-ref': rootRef,
+        name: inv.name,
+        ...(inv.version ? { version: inv.version } : {}),
+      },
       properties: [{ name: 'xenrel:lockSha256', value: inv.lockSha256 }],
     },
     components: top,

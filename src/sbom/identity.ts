@@ -52,14 +52,20 @@ function urlParts(url: string | undefined): { host?: string; owner?: string; ste
       .replace(/\.git$/, '')
       .replace(/\.(tar\.\w+|tgz|tbz2?|txz|zip)$/, '')
       .replace(/[-_]v?\d.*$/, '');
-    return { host: u.hostname, owner: /^(github\.com|gitlab\.com)$/.test(u.hostname) ? segs[0] : undefined, stem: stem.toLowerCase() };
+    return {
+      host: u.hostname,
+      owner: /^(github\.com|gitlab\.com)$/.test(u.hostname) ? segs[0] : undefined,
+      stem: stem.toLowerCase(),
+    };
   } catch {
     return {};
   }
 }
 
 export function productOf(item: SbomItem): Product | undefined {
-  const names = [item.name.split('/').pop()!.toLowerCase(), urlParts(item.url).stem].filter((n): n is string => Boolean(n));
+  const names = [item.name.split('/').pop()!.toLowerCase(), urlParts(item.url).stem].filter((n): n is string =>
+    Boolean(n),
+  );
   return PRODUCTS.find((p) => names.some((n) => p.test.test(n)));
 }
 
@@ -87,7 +93,8 @@ export function cpeOf(item: SbomItem): string | undefined {
 /** `pkg:generic/NAME@VERSION?download_url=…&checksum=sha256:…` or `…?vcs_url=git+URL@COMMIT`. */
 export function purlOf(item: SbomItem): string {
   const qualifiers: Record<string, string> = {};
-  if (item.url && item.commit) qualifiers.vcs_url = `${item.url.startsWith('git+') ? '' : 'git+'}${item.url}@${item.commit}`;
+  if (item.url && item.commit)
+    qualifiers.vcs_url = `${item.url.startsWith('git+') ? '' : 'git+'}${item.url}@${item.commit}`;
   else if (item.url) qualifiers.download_url = item.url;
   const sums = [...(item.sha256 ? [`sha256:${item.sha256}`] : []), ...(item.sha512 ? [`sha512:${item.sha512}`] : [])];
   if (sums.length) qualifiers.checksum = sums.join(',');

@@ -34,7 +34,8 @@ export interface LicenseFile {
 }
 
 const LICENSE_TEXT_MAX = 256 * 1024;
-const licenseText = (data: Buffer): string | undefined => (data.length <= LICENSE_TEXT_MAX ? data.toString('utf8') : undefined);
+const licenseText = (data: Buffer): string | undefined =>
+  data.length <= LICENSE_TEXT_MAX ? data.toString('utf8') : undefined;
 
 export interface SbomItem {
   /** Unique in the inventory: the component name, or `<component>/<child path>`. */
@@ -98,7 +99,10 @@ export function pickLicenseName(names: string[]): string | undefined {
 }
 
 function hashBytes(data: Buffer): { sha256: string; sha1: string } {
-  return { sha256: createHash('sha256').update(data).digest('hex'), sha1: createHash('sha1').update(data).digest('hex') };
+  return {
+    sha256: createHash('sha256').update(data).digest('hex'),
+    sha1: createHash('sha1').update(data).digest('hex'),
+  };
 }
 
 /** The top-level license file of `commit` in a mirror, from the blob (no checkout). */
@@ -142,7 +146,11 @@ async function tarLicenseFile(cache: Cache, integrity: string): Promise<LicenseF
             if ((size += c.length) <= LICENSE_TEXT_MAX) chunks.push(Buffer.from(c));
           },
           end: () =>
-            void found.set(e.path, { sha256: h256.digest('hex'), sha1: h1.digest('hex'), text: size <= LICENSE_TEXT_MAX ? Buffer.concat(chunks).toString('utf8') : undefined }),
+            void found.set(e.path, {
+              sha256: h256.digest('hex'),
+              sha1: h1.digest('hex'),
+              text: size <= LICENSE_TEXT_MAX ? Buffer.concat(chunks).toString('utf8') : undefined,
+            }),
         };
       },
     });
@@ -151,7 +159,9 @@ async function tarLicenseFile(cache: Cache, integrity: string): Promise<LicenseF
   }
   // With one top folder the license sits in it; without, at the archive's root.
   const oneTop = tops.size === 1 ? [...tops][0]! : undefined;
-  const names = [...found.keys()].filter((p) => (oneTop && p.includes('/') ? p.startsWith(`${oneTop}/`) : !p.includes('/')));
+  const names = [...found.keys()].filter((p) =>
+    oneTop && p.includes('/') ? p.startsWith(`${oneTop}/`) : !p.includes('/'),
+  );
   const rel = new Map(names.map((p) => [p.includes('/') ? p.slice(p.indexOf('/') + 1) : p, p]));
   const name = pickLicenseName([...rel.keys()]);
   return name ? { path: name, ...found.get(rel.get(name)!)! } : undefined;
@@ -175,7 +185,13 @@ async function cachedSha256(cache: Cache | undefined, integrity: string): Promis
 }
 
 async function childItem(parent: SbomItem, path: string, c: LockedChild, cache: Cache | undefined): Promise<SbomItem> {
-  const base = { id: `${parent.id}/${path}`, name: `${parent.name}/${path}`, parent: parent.id, path: `${parent.path}/${path}`, tree: c.tree };
+  const base = {
+    id: `${parent.id}/${path}`,
+    name: `${parent.name}/${path}`,
+    parent: parent.id,
+    path: `${parent.path}/${path}`,
+    tree: c.tree,
+  };
   if (c.kind === 'wrap-file') {
     const item: SbomItem = {
       ...base,
@@ -208,7 +224,14 @@ async function componentItem(name: string, c: LockedComponent, o: InventoryOptio
   if ('patches' in c && c.patches?.length) item.patches = c.patches;
   const d = describeComponent(c);
   // Fields a kind lacks are undefined here and dropped below.
-  Object.assign(item, { kind: d.kind, url: d.url, commit: d.commit, size: d.size, sha512: d.digest?.algorithm === 'sha512' ? d.digest.hex : undefined, version: d.version });
+  Object.assign(item, {
+    kind: d.kind,
+    url: d.url,
+    commit: d.commit,
+    size: d.size,
+    sha512: d.digest?.algorithm === 'sha512' ? d.digest.hex : undefined,
+    version: d.version,
+  });
   // Where the license text and the bytes' sha256 are found is each kind's own: the git
   // mirror, the cached download, the file or folder beside the config.
   if (isLockedGit(c)) {

@@ -21,7 +21,10 @@ const MIN_EPOCH = 315532800;
 export function sbomEpoch(fallback?: number, env: NodeJS.ProcessEnv = process.env): number {
   const v = env.SOURCE_DATE_EPOCH;
   if (v !== undefined && v !== '') {
-    if (!/^\d+$/.test(v)) throw new XenrelError('E_USAGE', `SOURCE_DATE_EPOCH must be a whole number of seconds, not "${v}"`, { exitCode: ExitCode.usage });
+    if (!/^\d+$/.test(v))
+      throw new XenrelError('E_USAGE', `SOURCE_DATE_EPOCH must be a whole number of seconds, not "${v}"`, {
+        exitCode: ExitCode.usage,
+      });
     return Math.max(MIN_EPOCH, Number(v));
   }
   return Math.max(MIN_EPOCH, fallback ?? MIN_EPOCH);

@@ -27,10 +27,20 @@ export function completionSpecs(classes: CommandClass[]): CompletionSpec[] {
     const options = d.options.map((o) => {
       const [names, ...holes] = o.definition.split(' ');
       const list = names!.split(',');
-      return { names: list, description: o.description ?? '', value: holes.length ? valueNameFor(name, list) : undefined };
+      return {
+        names: list,
+        description: o.description ?? '',
+        value: holes.length ? valueNameFor(name, list) : undefined,
+      };
     });
     const words = POSITIONAL_WORDS[name]?.();
-    return { name, summary: commandTable.find((c) => c.name === name)?.summary ?? '', options, positionals: / <|\[|\.\.\./.test(d.usage.slice(d.path.length)), words };
+    return {
+      name,
+      summary: commandTable.find((c) => c.name === name)?.summary ?? '',
+      options,
+      positionals: / <|\[|\.\.\./.test(d.usage.slice(d.path.length)),
+      words,
+    };
   });
 }
 
@@ -118,11 +128,28 @@ export function zshCompletion(specs: CompletionSpec[]): string {
     '  case $cmd in',
   ];
   for (const s of specs) {
-    const args = s.options.flatMap((o) => o.names.map((n) => `'${n}[${zdesc(o.description)}]${o.value ? zshValue(o.value) : ''}'`));
+    const args = s.options.flatMap((o) =>
+      o.names.map((n) => `'${n}[${zdesc(o.description)}]${o.value ? zshValue(o.value) : ''}'`),
+    );
     if (s.words) args.push(`'*:word:(${s.words.join(' ')})'`);
     else if (s.positionals) args.push("'*:file:_files'");
-    lines.push(`    ${s.name})`, `      _arguments -s \\`, ...args.map((a, i) => `        ${a}${i < args.length - 1 ? ' \\' : ''}`), '      ;;');
+    lines.push(
+      `    ${s.name})`,
+      `      _arguments -s \\`,
+      ...args.map((a, i) => `        ${a}${i < args.length - 1 ? ' \\' : ''}`),
+      '      ;;',
+    );
   }
-  lines.push('  esac', '}', '', 'if [[ $zsh_eval_context[-1] == loadautofunc ]]; then', '  _xenrel "$@"', 'else', '  compdef _xenrel xenrel', 'fi', '');
+  lines.push(
+    '  esac',
+    '}',
+    '',
+    'if [[ $zsh_eval_context[-1] == loadautofunc ]]; then',
+    '  _xenrel "$@"',
+    'else',
+    '  compdef _xenrel xenrel',
+    'fi',
+    '',
+  );
   return lines.join('\n');
 }

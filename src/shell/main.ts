@@ -47,7 +47,9 @@ export async function main(argv: string[], io: MainStreams): Promise<number> {
   let cls;
   try {
     if (name.startsWith('-'))
-      throw new XenrelError('E_USAGE', `unknown option "${name}" before the command`, { hint: 'options go after the command name: `xenrel COMMAND --help` lists them' });
+      throw new XenrelError('E_USAGE', `unknown option "${name}" before the command`, {
+        hint: 'options go after the command name: `xenrel COMMAND --help` lists them',
+      });
     cls = await loadCommand(name);
   } catch (err) {
     if (!(err instanceof XenrelError)) throw err;

@@ -30,8 +30,14 @@ const BY_OPTION: Record<string, ValueName> = {
 
 /** Options whose meaning (and so whose values) depend on the command. */
 const BY_COMMAND: Record<string, Record<string, ValueName>> = {
-  release: { '--format': { name: 'gz|xz|zst', complete: ['gz', 'xz', 'zst'] }, '--out': { name: 'DIR', complete: 'dir' } },
-  sbom: { '--format': { name: 'spdx|cyclonedx', complete: ['spdx', 'cyclonedx'] }, '--out': { name: 'FILE', complete: 'file' } },
+  release: {
+    '--format': { name: 'gz|xz|zst', complete: ['gz', 'xz', 'zst'] },
+    '--out': { name: 'DIR', complete: 'dir' },
+  },
+  sbom: {
+    '--format': { name: 'spdx|cyclonedx', complete: ['spdx', 'cyclonedx'] },
+    '--out': { name: 'FILE', complete: 'file' },
+  },
   export: { '--format': { name: 'FORMAT', complete: ['debian', 'fedora', 'yocto', 'buildroot'] } },
   init: { '--out': { name: 'FILE', complete: 'file' } },
   verify: { '--provenance': { name: 'FILE', complete: 'file' } },
@@ -40,7 +46,10 @@ const BY_COMMAND: Record<string, Record<string, ValueName>> = {
 /** `names` as clipanion lists them (`--jobs,-j`); the long name decides. */
 export function valueNameFor(command: string | undefined, names: string[]): ValueName {
   const long = names.find((n) => n.startsWith('--')) ?? names[0]!;
-  return (command ? BY_COMMAND[command]?.[long] : undefined) ?? BY_OPTION[long] ?? { name: long.replace(/^-+/, '').toUpperCase() };
+  return (
+    (command ? BY_COMMAND[command]?.[long] : undefined) ??
+    BY_OPTION[long] ?? { name: long.replace(/^-+/, '').toUpperCase() }
+  );
 }
 
 /** Replace clipanion's `#0` placeholders in a usage or help text with value names. */
@@ -68,6 +77,7 @@ export function realignOptions(text: string): string {
   while (end < lines.length && row.test(lines[end]!)) end++;
   const rows = lines.slice(start + 2, end).map((l) => row.exec(l)!);
   const width = Math.max(...rows.map((m) => m[2]!.length));
-  for (const [i, m] of rows.entries()) lines[start + 2 + i] = `  ${m[1] ?? ''}${m[2]!.padEnd(width)}${m[3] ?? ''}    ${m[4]}`;
+  for (const [i, m] of rows.entries())
+    lines[start + 2 + i] = `  ${m[1] ?? ''}${m[2]!.padEnd(width)}${m[3] ?? ''}    ${m[4]}`;
   return lines.join('\n');
 }

@@ -30,10 +30,14 @@ export function parseExpectedIntegrity(integrity: string, what: string): ssri.In
   const parsed = typeof integrity === 'string' ? ssri.parse(integrity, { strict: true }) : null;
   const algos = parsed ? Object.keys(parsed).filter((a) => (ACCEPTED_ALGORITHMS as readonly string[]).includes(a)) : [];
   if (!parsed || algos.length === 0)
-    throw new XenrelError('E_BAD_INTEGRITY', `${what}: integrity "${integrity}" is not a sha256/sha384/sha512 SRI string`, {
-      exitCode: ExitCode.usage,
-      hint: 'fix the integrity in the lockfile or config (e.g. `sha512-<base64>`), or re-run `xenrel lock`',
-    });
+    throw new XenrelError(
+      'E_BAD_INTEGRITY',
+      `${what}: integrity "${integrity}" is not a sha256/sha384/sha512 SRI string`,
+      {
+        exitCode: ExitCode.usage,
+        hint: 'fix the integrity in the lockfile or config (e.g. `sha512-<base64>`), or re-run `xenrel lock`',
+      },
+    );
   // Keep only the accepted algorithms: a weak digest beside a strong one is ignored.
   return ssri.parse(algos.map((a) => parsed[a]!.map((h) => h.toString()).join(' ')).join(' '), { strict: true });
 }
@@ -101,7 +105,12 @@ export async function checkCachedContent(cache: Cache, integrity: string | ssri.
     await removeContent(cache, stored);
     return { status: 'corrupt' };
   }
-  return { status: 'ok', integrity: `sha512-${digests.sha512}`, sha256: Buffer.from(digests.sha256!, 'base64').toString('hex'), size };
+  return {
+    status: 'ok',
+    integrity: `sha512-${digests.sha512}`,
+    sha256: Buffer.from(digests.sha256!, 'base64').toString('hex'),
+    size,
+  };
 }
 
 async function removeContent(cache: Cache, stored: string): Promise<void> {
@@ -176,8 +185,20 @@ export async function publishFile(
 ): Promise<void> {
   const cacache = await cacacheLib();
   try {
-    await pipeline(createReadStream(file), cacache.put.stream(cache.contentDir, o.key, { integrity: o.sri512, size: o.size, metadata: o.metadata, algorithms: ['sha512'] }));
-    if (o.expected && !o.expected.sha512?.length) await cacache.index.insert(cache.contentDir, aliasKey(o.expected), o.sri512, { size: o.size, metadata: o.metadata });
+    await pipeline(
+      createReadStream(file),
+      cacache.put.stream(cache.contentDir, o.key, {
+        integrity: o.sri512,
+        size: o.size,
+        metadata: o.metadata,
+        algorithms: ['sha512'],
+      }),
+    );
+    if (o.expected && !o.expected.sha512?.length)
+      await cacache.index.insert(cache.contentDir, aliasKey(o.expected), o.sri512, {
+        size: o.size,
+        metadata: o.metadata,
+      });
     // cacache renames without fsync; make the content durable before anyone relies on it.
     const cf = contentFile(cache, o.sri512);
     const fh = await open(cf, 'r').catch(() => undefined);

@@ -38,7 +38,8 @@ export class SourceFailure extends Error {
 
 export const MAX_REDIRECTS = 10;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const TLS_CODES = /^(CERT_|ERR_TLS_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(VERIFY|GET)_|ERR_SSL_)/;
+const TLS_CODES =
+  /^(CERT_|ERR_TLS_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(VERIFY|GET)_|ERR_SSL_)/;
 
 /** What the sidecar `<partial>.json` records so a later attempt (or run) can resume safely. */
 export interface PartialMeta {
@@ -99,7 +100,13 @@ async function readMeta(partial: string): Promise<PartialMeta | undefined> {
 async function resumableOffset(partial: string, url: string): Promise<{ offset: number; meta?: PartialMeta }> {
   const meta = await readMeta(partial);
   const size = (await stat(partial).catch(() => undefined))?.size ?? 0;
-  if (!meta || meta.url !== url || !(meta.etag || meta.lastModified) || size === 0 || (meta.total !== undefined && size > meta.total)) {
+  if (
+    !meta ||
+    meta.url !== url ||
+    !(meta.etag || meta.lastModified) ||
+    size === 0 ||
+    (meta.total !== undefined && size > meta.total)
+  ) {
     await discardPartial(partial);
     return { offset: 0 };
   }
@@ -123,14 +130,25 @@ function classifyNetworkError(err: unknown, url: string, received: number, ctx: 
   }
   const code = String(e?.code ?? '');
   const msg = e?.message ?? String(err);
-  if (TLS_CODES.test(code)) return new SourceFailure('source', 'E_TLS', `TLS verification failed for ${url}: ${code} ${msg}`, { cause: err });
+  if (TLS_CODES.test(code))
+    return new SourceFailure('source', 'E_TLS', `TLS verification failed for ${url}: ${code} ${msg}`, { cause: err });
   if (code === 'UND_ERR_BODY_TIMEOUT')
-    return new SourceFailure('transient', 'E_IDLE_TIMEOUT', `${url}: no data for ${ctx.idleTimeoutMs} ms after ${received} bytes`, { cause: err });
+    return new SourceFailure(
+      'transient',
+      'E_IDLE_TIMEOUT',
+      `${url}: no data for ${ctx.idleTimeoutMs} ms after ${received} bytes`,
+      { cause: err },
+    );
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT')
     return new SourceFailure('transient', 'E_TIMEOUT', `${url}: ${msg}`, { cause: err });
   if (code === 'ENOTFOUND') return new SourceFailure('source', 'E_DNS', `${url}: host not found`, { cause: err });
   if (received > 0 || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH')
-    return new SourceFailure('transient', 'E_TRUNCATED', `${url}: connection closed after ${received} bytes (${code || msg})`, { cause: err });
+    return new SourceFailure(
+      'transient',
+      'E_TRUNCATED',
+      `${url}: connection closed after ${received} bytes (${code || msg})`,
+      { cause: err },
+    );
   if (/^(ECONN|EPIPE|EAI_AGAIN|ENETUNREACH|ENETDOWN|EHOST|UND_ERR_CLOSED|UND_ERR_DESTROYED|HPE_)/.test(code))
     return new SourceFailure('transient', 'E_CONNECTION', `${url}: ${code} ${msg}`, { cause: err });
   return new SourceFailure('transient', 'E_CONNECTION', `${url}: ${code ? `${code} ` : ''}${msg}`, { cause: err });
@@ -145,20 +163,30 @@ function parseContentRange(v: string | undefined): { start: number; end: number;
 
 async function seedHashes(partial: string, hashes: Hash[], bytes: number): Promise<void> {
   if (bytes === 0) return;
-  for await (const chunk of createReadStream(partial, { start: 0, end: bytes - 1 })) for (const h of hashes) h.update(chunk as Buffer);
+  for await (const chunk of createReadStream(partial, { start: 0, end: bytes - 1 }))
+    for (const h of hashes) h.update(chunk as Buffer);
 }
 
 /**
  * Follow redirects by hand from `sourceUrl`: at most MAX_REDIRECTS hops, no URL twice,
  * never from https to anything else, and credentials only to the source's own origin.
  */
-async function requestFollowing(ctx: DownloadContext, sourceUrl: string, extraHeaders: Record<string, string>): Promise<{ res: RawResponse; url: URL }> {
+async function requestFollowing(
+  ctx: DownloadContext,
+  sourceUrl: string,
+  extraHeaders: Record<string, string>,
+): Promise<{ res: RawResponse; url: URL }> {
   let url = new URL(sourceUrl);
   const seen = new Set([url.href]);
   for (let hop = 0; ; hop++) {
     if (url.protocol === 'http:' && !ctx.httpAllowed(url))
-      throw new SourceFailure('source', 'E_INSECURE_URL', `${url.href}: plain http is accepted only when the lock pins the integrity`);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new SourceFailure('source', 'E_INSECURE_URL', `${url.href}: only https (and pinned http) URLs are fetched`);
+      throw new SourceFailure(
+        'source',
+        'E_INSECURE_URL',
+        `${url.href}: plain http is accepted only when the lock pins the integrity`,
+      );
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new SourceFailure('source', 'E_INSECURE_URL', `${url.href}: only https (and pinned http) URLs are fetched`);
     const headers: Record<string, string> = {
       'user-agent': `xenrel/${XENREL_VERSION}`,
       'accept-encoding': 'identity',
@@ -175,12 +203,27 @@ async function requestFollowing(ctx: DownloadContext, sourceUrl: string, extraHe
     if (!REDIRECT_STATUSES.has(res.statusCode)) return { res, url };
     await res.discard();
     const loc = header(res.headers, 'location');
-    if (!loc) throw new SourceFailure('source', 'E_HTTP_STATUS', `${url.href}: HTTP ${res.statusCode} without a Location header`);
+    if (!loc)
+      throw new SourceFailure(
+        'source',
+        'E_HTTP_STATUS',
+        `${url.href}: HTTP ${res.statusCode} without a Location header`,
+      );
     const next = new URL(loc, url);
     if (url.protocol === 'https:' && next.protocol !== 'https:')
-      throw new SourceFailure('source', 'E_INSECURE_REDIRECT', `${sourceUrl}: refused redirect from ${url.href} to ${next.href} (https to ${next.protocol.replace(':', '')})`);
-    if (seen.has(next.href)) throw new SourceFailure('source', 'E_REDIRECT_LOOP', `${sourceUrl}: redirect loop (${url.href} → ${next.href} was already visited)`);
-    if (hop + 1 > MAX_REDIRECTS) throw new SourceFailure('source', 'E_TOO_MANY_REDIRECTS', `${sourceUrl}: more than ${MAX_REDIRECTS} redirects`);
+      throw new SourceFailure(
+        'source',
+        'E_INSECURE_REDIRECT',
+        `${sourceUrl}: refused redirect from ${url.href} to ${next.href} (https to ${next.protocol.replace(':', '')})`,
+      );
+    if (seen.has(next.href))
+      throw new SourceFailure(
+        'source',
+        'E_REDIRECT_LOOP',
+        `${sourceUrl}: redirect loop (${url.href} → ${next.href} was already visited)`,
+      );
+    if (hop + 1 > MAX_REDIRECTS)
+      throw new SourceFailure('source', 'E_TOO_MANY_REDIRECTS', `${sourceUrl}: more than ${MAX_REDIRECTS} redirects`);
     seen.add(next.href);
     url = next;
   }
@@ -216,11 +259,24 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
     throw f;
   };
 
-  if (TRANSIENT_STATUSES.has(status)) await fail(new SourceFailure('transient', 'E_HTTP_STATUS', `${where}: HTTP ${status}`, { retryAfterMs: parseRetryAfter(h['retry-after']) }));
+  if (TRANSIENT_STATUSES.has(status))
+    await fail(
+      new SourceFailure('transient', 'E_HTTP_STATUS', `${where}: HTTP ${status}`, {
+        retryAfterMs: parseRetryAfter(h['retry-after']),
+      }),
+    );
   if (status === 416)
     // Our partial does not fit the object any more: start over.
-    await fail(new SourceFailure('transient', 'E_RANGE', `${where}: HTTP 416 for ${extra.range}; discarding the partial download`), true);
-  if (status !== 200 && status !== 206) await fail(new SourceFailure('source', 'E_HTTP_STATUS', `${where}: HTTP ${status}`));
+    await fail(
+      new SourceFailure(
+        'transient',
+        'E_RANGE',
+        `${where}: HTTP 416 for ${extra.range}; discarding the partial download`,
+      ),
+      true,
+    );
+  if (status !== 200 && status !== 206)
+    await fail(new SourceFailure('source', 'E_HTTP_STATUS', `${where}: HTTP ${status}`));
 
   const etag = header(h, 'etag');
   const lastModified = header(h, 'last-modified');
@@ -236,7 +292,8 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
         ? `an unreadable Content-Range "${header(h, 'content-range') ?? ''}"`
         : cr.start !== offset
           ? `Content-Range starting at ${cr.start}, not ${offset}`
-          : (cr.total !== undefined && meta?.total !== undefined && cr.total !== meta.total) || (cr.total !== undefined && cr.end !== cr.total - 1)
+          : (cr.total !== undefined && meta?.total !== undefined && cr.total !== meta.total) ||
+              (cr.total !== undefined && cr.end !== cr.total - 1)
             ? `Content-Range "${header(h, 'content-range')}" that does not fit the object (${meta?.total ?? '?'} bytes)`
             : declared !== undefined && declared !== cr.end - cr.start + 1
               ? `Content-Length ${declared} that disagrees with Content-Range "${header(h, 'content-range')}"`
@@ -244,7 +301,15 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
                 ? `a different ETag (${etag}, partial is ${meta.etag})`
                 : undefined;
     // Never splice: a range we did not ask for means the partial cannot be trusted.
-    if (problem) await fail(new SourceFailure('transient', 'E_BAD_CONTENT_RANGE', `${where}: protocol error, ${problem}; discarding the partial download`), true);
+    if (problem)
+      await fail(
+        new SourceFailure(
+          'transient',
+          'E_BAD_CONTENT_RANGE',
+          `${where}: protocol error, ${problem}; discarding the partial download`,
+        ),
+        true,
+      );
     total = cr!.total ?? meta?.total;
   } else {
     // 200: the server sent the whole object (a Range it ignored, or an If-Range that failed).
@@ -258,7 +323,12 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
 
   if (total !== undefined && ctx.expectedSize !== undefined && total !== ctx.expectedSize)
     await fail(
-      new SourceFailure('integrity', 'E_SIZE_MISMATCH', `${where}: the server announces ${total} bytes, the lock says ${ctx.expectedSize}`, { actual: `${total} bytes` }),
+      new SourceFailure(
+        'integrity',
+        'E_SIZE_MISMATCH',
+        `${where}: the server announces ${total} bytes, the lock says ${ctx.expectedSize}`,
+        { actual: `${total} bytes` },
+      ),
       true,
     );
 
@@ -268,11 +338,18 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
   try {
     if (offset === 0) {
       await discardPartial(partial);
-      if (validator) await writeFileAtomic(sidecarPath(partial), JSON.stringify({ url: sourceUrl, ...validator, total } satisfies PartialMeta));
+      if (validator)
+        await writeFileAtomic(
+          sidecarPath(partial),
+          JSON.stringify({ url: sourceUrl, ...validator, total } satisfies PartialMeta),
+        );
     }
   } catch (err) {
     await res.discard();
-    throw new SourceFailure('fatal', 'E_FS', String(err), { error: wrapFsError(err, `writing ${sidecarPath(partial)}`) as XenrelError, cause: err });
+    throw new SourceFailure('fatal', 'E_FS', String(err), {
+      error: wrapFsError(err, `writing ${sidecarPath(partial)}`) as XenrelError,
+      cause: err,
+    });
   }
 
   const hashes = ctx.algorithms.map((a) => createHash(a));
@@ -287,30 +364,56 @@ export async function downloadOnce(ctx: DownloadContext, sourceUrl: string, part
   } catch (err) {
     await res.discard();
     await discardPartial(partial);
-    throw new SourceFailure('fatal', 'E_FS', String(err), { error: wrapFsError(err, `writing ${partial}`) as XenrelError, cause: err });
+    throw new SourceFailure('fatal', 'E_FS', String(err), {
+      error: wrapFsError(err, `writing ${partial}`) as XenrelError,
+      cause: err,
+    });
   }
 
   const limit = ctx.expectedSize;
   // Synchronous writes: see http-get.ts (the parser must never be paused).
   const sink = (chunk: Buffer) => {
     received += chunk.length;
-    if (declared !== undefined && received > declared) throw new SourceFailure('source', 'E_TOO_LONG', `${where}: more bytes than the ${declared} announced in Content-Length`);
+    if (declared !== undefined && received > declared)
+      throw new SourceFailure(
+        'source',
+        'E_TOO_LONG',
+        `${where}: more bytes than the ${declared} announced in Content-Length`,
+      );
     if (limit !== undefined && offset + received > limit)
-      throw new SourceFailure('integrity', 'E_SIZE_MISMATCH', `${where}: body exceeds the locked size of ${limit} bytes`, { actual: `more than ${limit} bytes` });
+      throw new SourceFailure(
+        'integrity',
+        'E_SIZE_MISMATCH',
+        `${where}: body exceeds the locked size of ${limit} bytes`,
+        { actual: `more than ${limit} bytes` },
+      );
     try {
       for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
     } catch (err) {
-      throw new SourceFailure('fatal', 'E_FS', String(err), { error: wrapFsError(err, `writing ${partial}`) as XenrelError, cause: err });
+      throw new SourceFailure('fatal', 'E_FS', String(err), {
+        error: wrapFsError(err, `writing ${partial}`) as XenrelError,
+        cause: err,
+      });
     }
     for (const hh of hashes) hh.update(chunk);
     ctx.progress?.advance?.(ctx.name, chunk.length);
   };
   try {
     await res.pipeTo(sink);
-    if (declared !== undefined && received < declared) throw new SourceFailure('transient', 'E_TRUNCATED', `${where}: connection closed after ${received} of ${declared} bytes`);
-    if (total !== undefined && offset + received < total) throw new SourceFailure('transient', 'E_TRUNCATED', `${where}: got ${offset + received} of ${total} bytes`);
+    if (declared !== undefined && received < declared)
+      throw new SourceFailure(
+        'transient',
+        'E_TRUNCATED',
+        `${where}: connection closed after ${received} of ${declared} bytes`,
+      );
+    if (total !== undefined && offset + received < total)
+      throw new SourceFailure('transient', 'E_TRUNCATED', `${where}: got ${offset + received} of ${total} bytes`);
     if (limit !== undefined && offset + received < limit && declared === undefined)
-      throw new SourceFailure('transient', 'E_TRUNCATED', `${where}: body ended after ${offset + received} of the locked ${limit} bytes`);
+      throw new SourceFailure(
+        'transient',
+        'E_TRUNCATED',
+        `${where}: body ended after ${offset + received} of the locked ${limit} bytes`,
+      );
   } catch (err) {
     closeSync(fd);
     const f = classifyNetworkError(err, where, received, ctx);

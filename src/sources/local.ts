@@ -28,10 +28,14 @@ export async function lockLocal(name: string, spec: ComponentSpec, root: string)
   const abs = localSourcePath(root, spec.local!);
   const found = await describeLocal(name, abs);
   if (spec.integrity && found.integrity && !ssri.parse(spec.integrity, { strict: true }).match(found.integrity))
-    throw new XenrelError('E_INTEGRITY', `component ${name}: ${abs} has integrity ${found.integrity}, the config pins ${spec.integrity}`, {
-      exitCode: ExitCode.checkFailed,
-      hint: 'put the expected prebuilt file in place, or update "integrity" in the config',
-    });
+    throw new XenrelError(
+      'E_INTEGRITY',
+      `component ${name}: ${abs} has integrity ${found.integrity}, the config pins ${spec.integrity}`,
+      {
+        exitCode: ExitCode.checkFailed,
+        hint: 'put the expected prebuilt file in place, or update "integrity" in the config',
+      },
+    );
   return { local: spec.local!, ...found, path: spec.path, ...(spec.license ? { license: spec.license } : {}) };
 }
 
@@ -39,7 +43,9 @@ export async function lockLocal(name: string, spec: ComponentSpec, root: string)
 export async function verifyLocal(name: string, locked: LockedLocal, root: string): Promise<void> {
   const abs = localSourcePath(root, locked.local);
   const found = await describeLocal(name, abs);
-  const ok = locked.tree ? found.tree === locked.tree : Boolean(locked.integrity && found.integrity && ssri.parse(locked.integrity).match(found.integrity));
+  const ok = locked.tree
+    ? found.tree === locked.tree
+    : Boolean(locked.integrity && found.integrity && ssri.parse(locked.integrity).match(found.integrity));
   if (!ok)
     throw new XenrelError(
       'E_LOCAL_CHANGED',

@@ -34,7 +34,10 @@ function gpg(args: string[], home: string, input?: Readable): Promise<Run> {
     child.on('error', (err) =>
       reject(
         (err as NodeJS.ErrnoException).code === 'ENOENT'
-          ? new XenrelError('E_NO_GPG', 'gpg is not installed, and a component names a signingKey', { exitCode: ExitCode.usage, hint: 'install GnuPG (gpg)' })
+          ? new XenrelError('E_NO_GPG', 'gpg is not installed, and a component names a signingKey', {
+              exitCode: ExitCode.usage,
+              hint: 'install GnuPG (gpg)',
+            })
           : err,
       ),
     );
@@ -59,7 +62,8 @@ export interface SignatureSubject {
 }
 
 const componentSubject = (name: string): SignatureSubject => ({ label: `component ${name}`, keyOption: 'signingKey' });
-const subjectOf = (name: string | SignatureSubject): SignatureSubject => (typeof name === 'string' ? componentSubject(name) : name);
+const subjectOf = (name: string | SignatureSubject): SignatureSubject =>
+  typeof name === 'string' ? componentSubject(name) : name;
 
 function sigError(name: string | SignatureSubject, what: string, detail: string, hint: string): XenrelError {
   const s = subjectOf(name);
@@ -71,14 +75,21 @@ function sigError(name: string | SignatureSubject, what: string, detail: string,
 }
 
 /** A throwaway keyring holding only the key in `keyFile`; removed after `fn`. */
-async function withKeyring<T>(name: string | SignatureSubject, keyFile: string, fn: (home: string, fingerprints: string[]) => Promise<T>): Promise<T> {
+async function withKeyring<T>(
+  name: string | SignatureSubject,
+  keyFile: string,
+  fn: (home: string, fingerprints: string[]) => Promise<T>,
+): Promise<T> {
   const { label, keyOption } = subjectOf(name);
   const home = await mkdtemp(join(tmpdir(), 'xenrel-gpg-'));
   try {
     const key = await readFile(keyFile).catch((err: NodeJS.ErrnoException) => {
       throw new XenrelError('E_CONFIG', `${label}: cannot read ${keyOption} ${keyFile}: ${err.message}`, {
         exitCode: ExitCode.usage,
-        hint: keyOption === 'signingKey' ? 'signingKey is an OpenPGP public key file, relative to the config file' : `${keyOption} is an OpenPGP public key file`,
+        hint:
+          keyOption === 'signingKey'
+            ? 'signingKey is an OpenPGP public key file, relative to the config file'
+            : `${keyOption} is an OpenPGP public key file`,
       });
     });
     await writeFile(join(home, 'key'), key);
@@ -127,7 +138,13 @@ export function signingKeyPath(configRoot: string, key: string): string {
 }
 
 /** Verify `sig` over `data` with only `keyFile`'s key; returns the signer's primary fingerprint. */
-export async function verifyDetached(name: string | SignatureSubject, keyFile: string, data: Readable, sig: Buffer, what: string): Promise<string> {
+export async function verifyDetached(
+  name: string | SignatureSubject,
+  keyFile: string,
+  data: Readable,
+  sig: Buffer,
+  what: string,
+): Promise<string> {
   const { keyOption } = subjectOf(name);
   return withKeyring(name, keyFile, async (home) => {
     await writeFile(join(home, 'sig'), sig);
@@ -148,17 +165,43 @@ export async function verifyDetached(name: string | SignatureSubject, keyFile: s
  * Verify the annotated tag object `tagObject` in `mirrorDir`: it must carry an OpenPGP
  * signature by `keyFile`'s key and point at `commit`. Returns the signer's fingerprint.
  */
-export async function verifyTag(name: string, keyFile: string, mirrorDir: string, tagObject: string, commit: string, ref: string): Promise<string> {
+export async function verifyTag(
+  name: string,
+  keyFile: string,
+  mirrorDir: string,
+  tagObject: string,
+  commit: string,
+  ref: string,
+): Promise<string> {
   const what = `tag "${ref}"`;
   const r = await runGit(['cat-file', 'tag', tagObject], { gitDir: mirrorDir });
-  if (r.code !== 0) throw sigError(name, what, 'is not an annotated tag, so it cannot be signed', 'signingKey needs "ref:" to be a signed annotated tag (`git tag -s`)');
+  if (r.code !== 0)
+    throw sigError(
+      name,
+      what,
+      'is not an annotated tag, so it cannot be signed',
+      'signingKey needs "ref:" to be a signed annotated tag (`git tag -s`)',
+    );
   const text = r.stdout.toString('utf8');
   const at = text.indexOf('-----BEGIN PGP SIGNATURE-----');
-  if (at < 0) throw sigError(name, what, 'is not signed', 'ask upstream for a signed tag (`git tag -s`), or drop signingKey');
+  if (at < 0)
+    throw sigError(name, what, 'is not signed', 'ask upstream for a signed tag (`git tag -s`), or drop signingKey');
   const object = /^object ([0-9a-f]{40,64})$/m.exec(text)?.[1];
-  if (object !== commit) throw sigError(name, what, `the signed tag names ${object}, the lock pins ${commit}`, 'the tag was moved; review and re-lock');
+  if (object !== commit)
+    throw sigError(
+      name,
+      what,
+      `the signed tag names ${object}, the lock pins ${commit}`,
+      'the tag was moved; review and re-lock',
+    );
   const { Readable } = await import('node:stream');
-  return verifyDetached(name, keyFile, Readable.from([Buffer.from(text.slice(0, at))]), Buffer.from(text.slice(at)), what);
+  return verifyDetached(
+    name,
+    keyFile,
+    Readable.from([Buffer.from(text.slice(0, at))]),
+    Buffer.from(text.slice(at)),
+    what,
+  );
 }
 
 /** Same signer as the lock recorded, else E_SIGNER_CHANGED. */

@@ -32,7 +32,13 @@ import { algorithmsFor, checkCachedContent, integrityOf, parseExpectedIntegrity,
 import { backoffDelay, resolveRetry, type RetryOptions } from './http-retry.js';
 import { assertTlsVerification } from './transport-policy.js';
 
-export { openVerifiedContent, hasVerifiedContent, copyContentTo, checkCachedContent, parseExpectedIntegrity } from './http-content.js';
+export {
+  openVerifiedContent,
+  hasVerifiedContent,
+  copyContentTo,
+  checkCachedContent,
+  parseExpectedIntegrity,
+} from './http-content.js';
 export type { RetryOptions } from './http-retry.js';
 
 export interface TimeoutOptions {
@@ -110,16 +116,21 @@ export function mirrorCandidate(mirror: string, url: string): string {
 
 export function sourceCandidates(o: Pick<FetchTarballOptions, 'url' | 'mirrors' | 'sourcesMode'>): string[] {
   const fromMirrors = o.mirrors.map((m) => mirrorCandidate(m, o.url));
-  const list = o.sourcesMode === 'url-only' ? [o.url] : o.sourcesMode === 'mirrors-only' ? fromMirrors : [...fromMirrors, o.url];
+  const list =
+    o.sourcesMode === 'url-only' ? [o.url] : o.sourcesMode === 'mirrors-only' ? fromMirrors : [...fromMirrors, o.url];
   return [...new Set(list)];
 }
 
 /** Split URL userinfo off into an Authorization header (sent to that origin only). */
-function credentialsFor(url: string, headers: Record<string, string> = {}): { url: string; creds?: DownloadContext['credentials']; plain: Record<string, string> } {
+function credentialsFor(
+  url: string,
+  headers: Record<string, string> = {},
+): { url: string; creds?: DownloadContext['credentials']; plain: Record<string, string> } {
   const u = new URL(url);
   const creds: Record<string, string> = {};
   const plain: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) (/^(authorization|cookie|proxy-authorization)$/i.test(k) ? creds : plain)[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(headers))
+    (/^(authorization|cookie|proxy-authorization)$/i.test(k) ? creds : plain)[k.toLowerCase()] = v;
   if (u.username || u.password) {
     creds.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
     u.username = '';
@@ -151,7 +162,9 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
     if (!expected || !useCache) return undefined;
     const c = await checkCachedContent(cache, expected);
     if (c.status === 'corrupt')
-      progress?.warn?.(`${name}: the cached copy of ${opts.url} was corrupt (bytes no longer match ${opts.expected!.integrity}); removed it, fetching again`);
+      progress?.warn?.(
+        `${name}: the cached copy of ${opts.url} was corrupt (bytes no longer match ${opts.expected!.integrity}); removed it, fetching again`,
+      );
     if (c.status !== 'ok') return undefined;
     if (opts.expected!.size !== undefined && c.size !== opts.expected!.size) return undefined;
     return { integrity: c.integrity!, sha256: c.sha256!, size: c.size!, source: 'cache', cached: true };
@@ -163,16 +176,25 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
     return hit;
   }
   if (opts.offline)
-    throw new XenrelError('E_OFFLINE_MISSING', `component ${name}: ${redact(opts.url)} is not in the cache and --offline forbids downloading it`, {
-      exitCode: ExitCode.fetch,
-      hint: expected ? 'run `xenrel fetch` with network access first' : 'lock it first (`xenrel lock`) with network access',
-      details: { component: name, url: redact(opts.url) },
-    });
+    throw new XenrelError(
+      'E_OFFLINE_MISSING',
+      `component ${name}: ${redact(opts.url)} is not in the cache and --offline forbids downloading it`,
+      {
+        exitCode: ExitCode.fetch,
+        hint: expected
+          ? 'run `xenrel fetch` with network access first'
+          : 'lock it first (`xenrel lock`) with network access',
+        details: { component: name, url: redact(opts.url) },
+      },
+    );
 
   // Never silently: a disabled TLS check from the environment stops the download.
   assertTlsVerification(`component ${name}`);
   const retry = resolveRetry(opts.retry);
-  const timeouts = { ...DEFAULT_TIMEOUTS, ...Object.fromEntries(Object.entries(opts.timeouts ?? {}).filter(([, v]) => v !== undefined)) };
+  const timeouts = {
+    ...DEFAULT_TIMEOUTS,
+    ...Object.fromEntries(Object.entries(opts.timeouts ?? {}).filter(([, v]) => v !== undefined)),
+  };
   const extraCa = opts.extraCa === undefined ? [] : Array.isArray(opts.extraCa) ? opts.extraCa : [opts.extraCa];
   // A private agent: no global dispatcher changes, and destroying it closes every socket
   // (a stalled server cannot keep the process alive). undici loads only when a download
@@ -201,9 +223,18 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
         );
       } catch (err) {
         if (!(err instanceof SourceFailure)) throw err;
-        if (err.kind === 'fatal') throw err.extra.error ?? new XenrelError(err.code, err.message, { exitCode: ExitCode.fetch, cause: err });
-        failures.push({ url: redact(candidate), code: err.code, message: err.message, ...(err.extra.actual ? { actual: err.extra.actual } : {}) });
-        if (err.kind === 'integrity') progress?.warn?.(`${name}: ${redact(candidate)} served the wrong bytes (${err.extra.actual ?? err.code}); trying the next source`);
+        if (err.kind === 'fatal')
+          throw err.extra.error ?? new XenrelError(err.code, err.message, { exitCode: ExitCode.fetch, cause: err });
+        failures.push({
+          url: redact(candidate),
+          code: err.code,
+          message: err.message,
+          ...(err.extra.actual ? { actual: err.extra.actual } : {}),
+        });
+        if (err.kind === 'integrity')
+          progress?.warn?.(
+            `${name}: ${redact(candidate)} served the wrong bytes (${err.extra.actual ?? err.code}); trying the next source`,
+          );
         else progress?.info?.(`${name}: ${err.message}`);
       }
     }
@@ -213,10 +244,20 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
   progress?.done?.(name, 'failed');
   throw combinedError(name, opts, failures);
 
-  async function fetchFromSource(url: string, creds: DownloadContext['credentials'], plain: Record<string, string>): Promise<FetchTarballResult> {
+  async function fetchFromSource(
+    url: string,
+    creds: DownloadContext['credentials'],
+    plain: Record<string, string>,
+  ): Promise<FetchTarballResult> {
     const partial = cache.partialPath(url);
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new SourceFailure('source', 'E_TIMEOUT', `${url}: gave up after ${timeouts.perUrlMs} ms in total`)), timeouts.perUrlMs);
+    const timer = setTimeout(
+      () =>
+        deadline.abort(
+          new SourceFailure('source', 'E_TIMEOUT', `${url}: gave up after ${timeouts.perUrlMs} ms in total`),
+        ),
+      timeouts.perUrlMs,
+    );
     const onCancel = () => deadline.abort(new SourceFailure('fatal', 'E_ABORTED', `fetching ${name} was cancelled`));
     opts.signal?.addEventListener('abort', onCancel, { once: true });
     const started = Date.now();
@@ -251,7 +292,12 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
           }
           if (opts.expected?.size !== undefined && dl.size !== opts.expected.size) {
             await discardPartial(partial);
-            throw new SourceFailure('integrity', 'E_SIZE_MISMATCH', `${dl.finalUrl}: got ${dl.size} bytes, the lock says ${opts.expected.size}`, { actual: `${dl.size} bytes` });
+            throw new SourceFailure(
+              'integrity',
+              'E_SIZE_MISMATCH',
+              `${dl.finalUrl}: got ${dl.size} bytes, the lock says ${opts.expected.size}`,
+              { actual: `${dl.size} bytes` },
+            );
           }
           try {
             await publishFile(cache, partial, {
@@ -263,7 +309,10 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
             });
           } catch (err) {
             await discardPartial(partial);
-            throw new SourceFailure('fatal', (err as XenrelError).code ?? 'E_FS', String(err), { error: err instanceof XenrelError ? err : undefined, cause: err });
+            throw new SourceFailure('fatal', (err as XenrelError).code ?? 'E_FS', String(err), {
+              error: err instanceof XenrelError ? err : undefined,
+              cause: err,
+            });
           }
           await discardPartial(partial);
           progress?.done?.(name, 'fetched');
@@ -281,7 +330,8 @@ export async function fetchTarball(opts: FetchTarballOptions): Promise<FetchTarb
           if (Date.now() - started + delay > timeouts.perUrlMs) throw err;
           progress?.info?.(`${name}: ${err.message}; retrying in ${delay} ms (${attempt + 1}/${retry.retries})`);
           await retry.sleep(delay);
-          if (deadline.signal.aborted) throw deadline.signal.reason instanceof SourceFailure ? deadline.signal.reason : err;
+          if (deadline.signal.aborted)
+            throw deadline.signal.reason instanceof SourceFailure ? deadline.signal.reason : err;
         }
       }
     } finally {
@@ -306,7 +356,11 @@ function combinedError(name: string, opts: FetchTarballOptions, failures: Source
     return new XenrelError(
       'E_PREMIRROR_MISSING',
       `component ${name}: ${redact(opts.url)} is in no mirror, and --premirror-only forbids downloading it from there${failures.length ? `\n${lines}` : ' (no mirrors: configured)'}`,
-      { exitCode: ExitCode.fetch, hint: 'add it to the mirror (`xenrel mirror DIR` on a machine that has it), or fetch without --premirror-only', details },
+      {
+        exitCode: ExitCode.fetch,
+        hint: 'add it to the mirror (`xenrel mirror DIR` on a machine that has it), or fetch without --premirror-only',
+        details,
+      },
     );
   if (mismatch)
     return new XenrelError(
@@ -328,5 +382,9 @@ function combinedError(name: string, opts: FetchTarballOptions, failures: Source
       : code === 'E_TLS'
         ? 'the server certificate could not be verified; xenrel does not turn verification off'
         : 'check the URL and mirrors in the config, or your network, and run the command again';
-  return new XenrelError(code, `component ${name}: could not download ${redact(opts.url)}\n${lines}`, { exitCode: ExitCode.fetch, hint, details });
+  return new XenrelError(code, `component ${name}: could not download ${redact(opts.url)}\n${lines}`, {
+    exitCode: ExitCode.fetch,
+    hint,
+    details,
+  });
 }

@@ -56,9 +56,13 @@ export function tlsVerificationDisabledBy(env: NodeJS.ProcessEnv = process.env):
 export function assertTlsVerification(what: string, env: NodeJS.ProcessEnv = process.env): void {
   const by = tlsVerificationDisabledBy(env);
   if (!by) return;
-  throw new XenrelError('E_TLS_DISABLED', `${what}: refusing to use the network while ${by} turns TLS certificate verification off`, {
-    exitCode: ExitCode.usage,
-    hint: `unset ${by.split('=')[0]}; to trust a private CA, add it to the system store (or NODE_EXTRA_CA_CERTS), which keeps verification on`,
-    details: { variable: by },
-  });
+  throw new XenrelError(
+    'E_TLS_DISABLED',
+    `${what}: refusing to use the network while ${by} turns TLS certificate verification off`,
+    {
+      exitCode: ExitCode.usage,
+      hint: `unset ${by.split('=')[0]}; to trust a private CA, add it to the system store (or NODE_EXTRA_CA_CERTS), which keeps verification on`,
+      details: { variable: by },
+    },
+  );
 }

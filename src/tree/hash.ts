@@ -42,7 +42,8 @@ const plainOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export function sortEntries<T extends { path: string }>(entries: T[]): T[] {
   if (!entries.some((e) => NOT_PLAIN.test(e.path))) {
     // Archives and git trees mostly come sorted already: check before sorting
-    for (let i = 1; i < entries.length; i++) if (entries[i - 1]!.path > entries[i]!.path) return entries.sort((x, y) => plainOrder(x.path, y.path));
+    for (let i = 1; i < entries.length; i++)
+      if (entries[i - 1]!.path > entries[i]!.path) return entries.sort((x, y) => plainOrder(x.path, y.path));
     return entries;
   }
   const keyed = entries.map((e) => ({ e, k: nameToBytes(e.path) }));

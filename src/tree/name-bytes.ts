@@ -80,7 +80,8 @@ export function nameToBytes(s: string): Buffer {
       parts.push(Buffer.of(u - 0xdc00));
       continue;
     }
-    if (u >= 0xd800 && u <= 0xdfff) throw new Error(`name ${JSON.stringify(s)} holds a lone surrogate that stands for no byte`);
+    if (u >= 0xd800 && u <= 0xdfff)
+      throw new Error(`name ${JSON.stringify(s)} holds a lone surrogate that stands for no byte`);
     run += s[i]!;
   }
   if (run) parts.push(Buffer.from(run, 'utf8'));

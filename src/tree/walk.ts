@@ -1,4 +1,14 @@
-import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
@@ -34,7 +44,10 @@ const readBuf = Buffer.allocUnsafe(SMALL);
  * 0.3 s sync, 0.45 s for `find | xargs sha256sum`). Returns undefined for a large file,
  * which is streamed instead.
  */
-function smallFileEntry(path: string, abs: string): TreeEntry | { large: true; path: string; abs: string; mode: TreeMode } {
+function smallFileEntry(
+  path: string,
+  abs: string,
+): TreeEntry | { large: true; path: string; abs: string; mode: TreeMode } {
   const fd = openSync(fsPath(abs), constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const st = fstatSync(fd);
@@ -87,11 +100,18 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
   };
   await visit('');
   const limit = pLimit(options.concurrency ?? 4);
-  out.push(...(await Promise.all(large.map((f) => limit(async () => ({ path: f.path, mode: f.mode, sha256: await sha256File(f.abs) }))))));
+  out.push(
+    ...(await Promise.all(
+      large.map((f) => limit(async () => ({ path: f.path, mode: f.mode, sha256: await sha256File(f.abs) }))),
+    )),
+  );
   return sortEntries(out);
 }
 
-export async function hashDir(root: string, options: WalkOptions = {}): Promise<{ hash: string; entries: TreeEntry[] }> {
+export async function hashDir(
+  root: string,
+  options: WalkOptions = {},
+): Promise<{ hash: string; entries: TreeEntry[] }> {
   const entries = await walkTree(root, options);
   return { hash: treeHash(entries), entries };
 }

@@ -58,19 +58,36 @@ async function nearestTag(cache: Cache, url: string, commit: string): Promise<st
   return r.code === 0 ? r.stdout.toString().trim() || undefined : undefined;
 }
 
-export async function checkGitUpstream(name: string, spec: Pick<ComponentSpec, 'git' | 'ref'>, lockedCommit: string | undefined, cache: Cache): Promise<UpstreamStatus> {
+export async function checkGitUpstream(
+  name: string,
+  spec: Pick<ComponentSpec, 'git' | 'ref'>,
+  lockedCommit: string | undefined,
+  cache: Cache,
+): Promise<UpstreamStatus> {
   const url = spec.git!;
   const ref = spec.ref!;
   const refs = await lsRemote(url, { label: name });
   const tags = [...refs.keys()].filter((k) => k.startsWith('refs/tags/')).map((k) => k.slice(10));
   const branches = [...refs.keys()].filter((k) => k.startsWith('refs/heads/')).map((k) => k.slice(11));
-  const base: UpstreamStatus = { name, kind: 'git', pin: ref, newer: [], ...(lockedCommit ? { locked: lockedCommit } : {}) };
+  const base: UpstreamStatus = {
+    name,
+    kind: 'git',
+    pin: ref,
+    newer: [],
+    ...(lockedCommit ? { locked: lockedCommit } : {}),
+  };
   const short = ref.replace(/^refs\/(tags|heads)\//, '');
   const tag = ref.startsWith('refs/heads/') ? undefined : refs.get(`refs/tags/${short}`);
   const branch = ref.startsWith('refs/tags/') ? undefined : refs.get(`refs/heads/${short}`);
   if (tag) {
     const current = tag.peeled ?? tag.oid;
-    return { ...base, refKind: 'tag', current, moved: lockedCommit !== undefined && current !== lockedCommit, newer: newerTags(short, tags) };
+    return {
+      ...base,
+      refKind: 'tag',
+      current,
+      moved: lockedCommit !== undefined && current !== lockedCommit,
+      newer: newerTags(short, tags),
+    };
   }
   if (branch) {
     const newerBranches = newerTags(short, branches);
@@ -147,9 +164,13 @@ export function describeUpstream(s: UpstreamStatus): string {
   const parts: string[] = [];
   if (s.kind === 'git') {
     if (s.moved) parts.push(`${s.refKind} moved to ${s.current!.slice(0, 12)} (locked ${s.locked!.slice(0, 12)})`);
-    if (s.newer.length) parts.push(`newer: ${s.newer.slice(0, 5).join(', ')}${s.newer.length > 5 ? `, … (${s.newer.length})` : ''}${s.baseTag ? ` (after ${s.baseTag})` : ''}`);
+    if (s.newer.length)
+      parts.push(
+        `newer: ${s.newer.slice(0, 5).join(', ')}${s.newer.length > 5 ? `, … (${s.newer.length})` : ''}${s.baseTag ? ` (after ${s.baseTag})` : ''}`,
+      );
     if (s.newerBranches?.length) parts.push(`newer branches: ${s.newerBranches.slice(0, 3).join(', ')}`);
-    if (!parts.length) parts.push(s.refKind === 'commit' && !s.baseTag ? 'commit pin (no tag series known)' : 'up to date');
+    if (!parts.length)
+      parts.push(s.refKind === 'commit' && !s.baseTag ? 'commit pin (no tag series known)' : 'up to date');
   } else if (s.kind === 'tarball') {
     parts.push(s.changed === undefined ? 'not locked yet' : s.changed ? 'upstream bytes CHANGED' : 'bytes unchanged');
   } else parts.push('local');

@@ -50,7 +50,12 @@ function compareNums(a: number[], b: number[]): number {
 
 /** Order of two versions of one series; equal numbers fall back to the longer form (1.17.0 after 1.17). */
 export function compareTagVersions(a: TagVersion, b: TagVersion): number {
-  return compareNums(a.core, b.core) || compareNums(a.suffixNums, b.suffixNums) || Math.sign(a.core.length - b.core.length) || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0);
+  return (
+    compareNums(a.core, b.core) ||
+    compareNums(a.suffixNums, b.suffixNums) ||
+    Math.sign(a.core.length - b.core.length) ||
+    (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0)
+  );
 }
 
 /** Tags of `pin`'s series that are newer than it, newest first. */

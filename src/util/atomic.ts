@@ -22,7 +22,11 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** temp (O_EXCL) → write → fsync → rename → fsync dir. `data` may be a stream of chunks. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array | AsyncIterable<Uint8Array>, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(
+  target: string,
+  data: string | Uint8Array | AsyncIterable<Uint8Array>,
+  mode = 0o644,
+): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const tmp = tempName(target);
   let fh;

@@ -11,7 +11,11 @@ const WHITESPACE = new Set([' ', '\t', '\n', '\r']);
  * `key` — or of its closest existing ancestor. A repeated key resolves to its last
  * occurrence, the one JSON.parse keeps.
  */
-export function jsonPositionOf(text: string, path: (string | number)[], opts: { key?: boolean } = {}): { line: number; col: number } {
+export function jsonPositionOf(
+  text: string,
+  path: (string | number)[],
+  opts: { key?: boolean } = {},
+): { line: number; col: number } {
   let i = 0;
   const ws = () => {
     while (i < text.length && WHITESPACE.has(text[i]!)) i++;

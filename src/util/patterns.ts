@@ -31,7 +31,11 @@ export function isLoopbackHost(hostname: string): boolean {
  */
 export const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
-export function reservedKeyPath(value: unknown, path: (string | number)[] = [], depth = 0): (string | number)[] | undefined {
+export function reservedKeyPath(
+  value: unknown,
+  path: (string | number)[] = [],
+  depth = 0,
+): (string | number)[] | undefined {
   if (!value || typeof value !== 'object' || depth > 64) return undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {

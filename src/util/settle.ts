@@ -6,10 +6,16 @@ import { XenrelError, toReported, type ExitCodeValue } from '../errors.js';
  * problem. One failure is rethrown as it is; several become one error listing each, with
  * the worst exit code.
  */
-export async function forEachComponent<T>(names: string[], jobs: number, fn: (name: string) => Promise<T>): Promise<T[]> {
+export async function forEachComponent<T>(
+  names: string[],
+  jobs: number,
+  fn: (name: string) => Promise<T>,
+): Promise<T[]> {
   const limit = pLimit(Math.max(1, jobs));
   const settled = await Promise.allSettled(names.map((n) => limit(() => fn(n))));
-  const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ name: names[i]!, err: r.reason as unknown }] : []));
+  const failed = settled.flatMap((r, i) =>
+    r.status === 'rejected' ? [{ name: names[i]!, err: r.reason as unknown }] : [],
+  );
   if (failed.length === 1) throw failed[0]!.err;
   if (failed.length > 1) {
     const reported = failed.map((f) => ({ name: f.name, ...toReported(f.err) }));

@@ -9,5 +9,8 @@ export function sriHex(integrity: string, algo: 'sha512' | 'sha384' | 'sha256'):
 /** A single-hash SRI string (what the lock pins) → its algorithm and hex digest. */
 export function sriDigest(integrity: string): { algorithm: 'sha512' | 'sha384' | 'sha256'; hex: string } {
   const dash = integrity.indexOf('-');
-  return { algorithm: integrity.slice(0, dash) as 'sha512' | 'sha384' | 'sha256', hex: Buffer.from(integrity.slice(dash + 1), 'base64').toString('hex') };
+  return {
+    algorithm: integrity.slice(0, dash) as 'sha512' | 'sha384' | 'sha256',
+    hex: Buffer.from(integrity.slice(dash + 1), 'base64').toString('hex'),
+  };
 }

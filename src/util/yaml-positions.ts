@@ -14,13 +14,19 @@ export function parseWithPositions(text: string): PositionedDoc {
 }
 
 /** `line:col` (1-based) of the node at `path`, or of its closest existing ancestor. */
-export function positionOf(pd: PositionedDoc, path: (string | number)[], opts: { key?: boolean } = {}): { line: number; col: number } {
+export function positionOf(
+  pd: PositionedDoc,
+  path: (string | number)[],
+  opts: { key?: boolean } = {},
+): { line: number; col: number } {
   for (let n = path.length; n >= 0; n--) {
     const sub = path.slice(0, n);
     const parent = sub.length ? (pd.doc.getIn(sub.slice(0, -1), true) as Node | undefined) : undefined;
     // Point at the key itself when asked (unknown keys), else at the value.
     if (opts.key && n === path.length && sub.length && isMap(parent)) {
-      const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(sub[sub.length - 1]));
+      const pair = parent.items.find(
+        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(sub[sub.length - 1]),
+      );
       const keyNode = pair?.key as Node | undefined;
       if (keyNode?.range) return toLineCol(pd, keyNode.range[0]);
     }

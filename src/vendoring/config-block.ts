@@ -113,7 +113,8 @@ export async function hasCurrentBlock(treeRoot: string, opts: ConfigBlockOptions
   return old !== undefined && blockIsCurrent(old, opts);
 }
 
-const isQemuXen = (name: string, c: LockedComponent) => name === 'qemu-xen' || /^tools\/qemu-xen(-dir-remote)?$/.test(c.path);
+const isQemuXen = (name: string, c: LockedComponent) =>
+  name === 'qemu-xen' || /^tools\/qemu-xen(-dir-remote)?$/.test(c.path);
 
 export function configBlockOptions(lock: Lockfile, without: string[]): ConfigBlockOptions {
   return {

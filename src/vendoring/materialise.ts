@@ -31,7 +31,12 @@ function inUse(name: string, path: string, why: string): XenrelError {
   });
 }
 
-async function verifiedStoreEntries(treeRoot: string, name: string, c: LockedComponent, known?: TreeEntry[]): Promise<TreeEntry[]> {
+async function verifiedStoreEntries(
+  treeRoot: string,
+  name: string,
+  c: LockedComponent,
+  known?: TreeEntry[],
+): Promise<TreeEntry[]> {
   if (known) return known;
   const entries = await walkTree(storeAbs(treeRoot, name, c), { ignoreNames: [] });
   if (treeHash(entries) !== vendoredTreeOf(c))
@@ -42,7 +47,12 @@ async function verifiedStoreEntries(treeRoot: string, name: string, c: LockedCom
   return entries;
 }
 
-async function materialiseOne(treeRoot: string, name: string, c: LockedComponent, known?: TreeEntry[]): Promise<MaterialiseResult> {
+async function materialiseOne(
+  treeRoot: string,
+  name: string,
+  c: LockedComponent,
+  known?: TreeEntry[],
+): Promise<MaterialiseResult> {
   const target = join(treeRoot, c.path);
   await recoverSiblings(dirname(target), new Set([basename(target)]));
   const st = await lstat(target).catch(() => undefined);
@@ -106,14 +116,23 @@ async function materialiseOne(treeRoot: string, name: string, c: LockedComponent
     throw wrapFsError(err, `placing ${name} at ${c.path}`);
   }
   const file = basename(c.path);
-  return st ? { name, path: c.path, action: 'restored', diff: { missing: [], extra: [], modified: [file] } } : { name, path: c.path, action: 'placed' };
+  return st
+    ? { name, path: c.path, action: 'restored', diff: { missing: [], extra: [], modified: [file] } }
+    : { name, path: c.path, action: 'placed' };
 }
 
 /**
  * `staged` as the locked tree: `fresh` paths copied from the store `src`, every other locked
  * file and every file the lock does not name (build outputs) linked from `old`.
  */
-async function restoreInto(staged: string, src: string, old: string, want: TreeEntry[], fresh: Set<string>, current: TreeEntry[]): Promise<void> {
+async function restoreInto(
+  staged: string,
+  src: string,
+  old: string,
+  want: TreeEntry[],
+  fresh: Set<string>,
+  current: TreeEntry[],
+): Promise<void> {
   const locked = new Set(want.map((e) => e.path));
   const place = async (rel: string, from: string, linkIt: boolean) => {
     const to = join(staged, rel);
@@ -132,14 +151,16 @@ async function restoreInto(staged: string, src: string, old: string, want: TreeE
     await copyFile(from, to);
   };
   await mkdir(staged);
-  for (const e of want) await place(e.path, fresh.has(e.path) ? join(src, e.path) : join(old, e.path), !fresh.has(e.path));
+  for (const e of want)
+    await place(e.path, fresh.has(e.path) ? join(src, e.path) : join(old, e.path), !fresh.has(e.path));
   // A build output where the lock now has a file (or a folder) of that name goes, as a restore would remove it
   const underLocked = (rel: string) => {
     for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) if (locked.has(rel.slice(0, i))) return true;
     return false;
   };
   for (const e of current) {
-    if (locked.has(e.path) || underLocked(e.path) || (await lstat(join(staged, e.path)).catch(() => undefined))) continue;
+    if (locked.has(e.path) || underLocked(e.path) || (await lstat(join(staged, e.path)).catch(() => undefined)))
+      continue;
     await place(e.path, join(old, e.path), true);
   }
 }
@@ -149,7 +170,11 @@ async function restoreInto(staged: string, src: string, old: string, want: TreeE
  * skips its fetch). A copy, not a link: the build writes into some of these folders
  * (SeaBIOS's .config, OVMF's Makefile) and the store must stay pristine.
  */
-export async function materialise(treeRoot: string, lock: Lockfile, opts: MaterialiseOptions = {}): Promise<MaterialiseResult[]> {
+export async function materialise(
+  treeRoot: string,
+  lock: Lockfile,
+  opts: MaterialiseOptions = {},
+): Promise<MaterialiseResult[]> {
   const without = opts.without ?? [];
   const out: MaterialiseResult[] = [];
   for (const name of Object.keys(lock.components).sort()) {

@@ -34,7 +34,9 @@ export function renderPvgrub2Makefile(lock: Lockfile, without: string[]): string
   const unpack = isFile
     ? [
         ...(sha512
-          ? [`\t@echo '${sha512}  $(GRUB2_SOURCE)' | sha512sum -c --quiet - || { echo 'pvgrub2: $(GRUB2_SOURCE) does not match xenrel.lock; run xenrel vendor' >&2; exit 1; }`]
+          ? [
+              `\t@echo '${sha512}  $(GRUB2_SOURCE)' | sha512sum -c --quiet - || { echo 'pvgrub2: $(GRUB2_SOURCE) does not match xenrel.lock; run xenrel vendor' >&2; exit 1; }`,
+            ]
           : []),
         '\trm -rf $(PVGRUB2_BUILD)/src $(PVGRUB2_BUILD)/src.tmp && mkdir -p $(PVGRUB2_BUILD)/src.tmp',
         '\ttar -xf $(GRUB2_SOURCE) -C $(PVGRUB2_BUILD)/src.tmp --strip-components=1 --no-same-owner',

@@ -11,7 +11,12 @@ import { FULL_COMMIT_SHA1 } from '../util/patterns.js';
  *   name kind url ref commit digest path store status      (tab-separated, "-" for none)
  */
 const noTabs = z.string().check(z.minLength(1, 'empty'), z.regex(/^[^\t\r\n]*$/, 'holds a tab or newline'));
-const relPath = noTabs.check(z.refine((p) => !p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '.'), 'must be relative, without . or .. segments'));
+const relPath = noTabs.check(
+  z.refine(
+    (p) => !p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '.'),
+    'must be relative, without . or .. segments',
+  ),
+);
 
 export const shimIndexLine = z
   .tuple([
@@ -20,15 +25,24 @@ export const shimIndexLine = z
     noTabs,
     noTabs,
     z.string().check(z.refine((c) => c === '-' || FULL_COMMIT_SHA1.test(c), 'expected a 40-hex commit or -')),
-    z.string().check(z.regex(/^(-|tree:[0-9a-f]{64}|sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/, 'expected tree:<64 hex>, sha256:<64 hex>, sha512:<128 hex> or -')),
+    z
+      .string()
+      .check(
+        z.regex(
+          /^(-|tree:[0-9a-f]{64}|sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/,
+          'expected tree:<64 hex>, sha256:<64 hex>, sha512:<128 hex> or -',
+        ),
+      ),
     relPath,
     relPath,
     z.enum(['vendored', 'without'], { message: 'expected vendored or without' }),
   ])
   .check(
     z.superRefine(([name, , , , , digest, , store, status], ctx) => {
-      if (store !== `sources/${name}` && !store.startsWith(`sources/${name}/`)) ctx.addIssue({ code: 'custom', path: [7], message: `must be under sources/${name}` });
-      if (digest === '-' && status === 'vendored') ctx.addIssue({ code: 'custom', path: [5], message: 'a vendored component needs a digest' });
+      if (store !== `sources/${name}` && !store.startsWith(`sources/${name}/`))
+        ctx.addIssue({ code: 'custom', path: [7], message: `must be under sources/${name}` });
+      if (digest === '-' && status === 'vendored')
+        ctx.addIssue({ code: 'custom', path: [5], message: 'a vendored component needs a digest' });
     }),
   );
 

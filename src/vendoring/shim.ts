@@ -10,7 +10,18 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { describeComponent } from '../components/dispatch.js';
 import { lockedIntegrity, vendoredTreeOf } from '../model/kind.js';
 import type { LockedComponent, Lockfile } from '../model/lock.js';
-import { BIN_DIR, LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, SHIM_TOOLS, WITHOUT_FILE, XENREL_DIR, storeAbs, storeKind, storeRel } from '../layout/xenrel-dir.js';
+import {
+  BIN_DIR,
+  LOCK_COPY,
+  MANIFESTS_DIR,
+  SHIM_INDEX,
+  SHIM_TOOLS,
+  WITHOUT_FILE,
+  XENREL_DIR,
+  storeAbs,
+  storeKind,
+  storeRel,
+} from '../layout/xenrel-dir.js';
 import { withoutAdvice, withoutRule } from './without.js';
 
 /** The shim's shell sources, shipped in the package. */
@@ -48,7 +59,11 @@ const hexOfTree = (tree: string) => Buffer.from(tree.slice('sha256-'.length), 'b
 async function digestFor(treeRoot: string, name: string, c: LockedComponent): Promise<string> {
   if (storeKind(c) === 'tree') {
     const tree = vendoredTreeOf(c);
-    if (!tree) throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
+    if (!tree)
+      throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, {
+        exitCode: ExitCode.usage,
+        hint: 'run `xenrel lock` again',
+      });
     return `tree:${hexOfTree(tree)}`;
   }
   const integrity = lockedIntegrity(c);
@@ -66,14 +81,20 @@ async function digestFor(treeRoot: string, name: string, c: LockedComponent): Pr
 function field(name: string, what: string, v: string | undefined): string {
   const s = v ?? '-';
   if (s === '' || /[\t\n\r]/.test(s))
-    throw new XenrelError('E_SHIM_FIELD', `component ${name}: its ${what} ${JSON.stringify(s)} cannot be written to the shim index (empty, or contains a tab or newline)`, {
-      exitCode: ExitCode.usage,
-      hint: 'fix the component in xenrel.config.yaml',
-    });
+    throw new XenrelError(
+      'E_SHIM_FIELD',
+      `component ${name}: its ${what} ${JSON.stringify(s)} cannot be written to the shim index (empty, or contains a tab or newline)`,
+      {
+        exitCode: ExitCode.usage,
+        hint: 'fix the component in xenrel.config.yaml',
+      },
+    );
   return s;
 }
 
-export const SHIM_INDEX_HEADER = '# xenrel shim index: written by `xenrel vendor`; do not edit. Tab-separated:\n' + '# name\tkind\turl\tref\tcommit\tdigest\tpath\tstore\tstatus\n';
+export const SHIM_INDEX_HEADER =
+  '# xenrel shim index: written by `xenrel vendor`; do not edit. Tab-separated:\n' +
+  '# name\tkind\turl\tref\tcommit\tdigest\tpath\tstore\tstatus\n';
 
 export async function renderIndex(treeRoot: string, lock: Lockfile, without: string[]): Promise<string> {
   let out = SHIM_INDEX_HEADER;
@@ -134,7 +155,8 @@ export async function renderShimFiles(
     const c = lock.components[name]!;
     if (without.includes(name) || storeKind(c) !== 'tree') continue;
     const entries = await entriesOf(name, c);
-    if (entries) files.push({ rel: `${MANIFESTS_DIR}/${name}.tree`, text: entries.map(manifestLine).join(''), mode: 0o644 });
+    if (entries)
+      files.push({ rel: `${MANIFESTS_DIR}/${name}.tree`, text: entries.map(manifestLine).join(''), mode: 0o644 });
   }
   const withoutText = renderWithout(lock, without);
   if (withoutText) files.push({ rel: WITHOUT_FILE, text: withoutText, mode: 0o644 });
@@ -165,10 +187,14 @@ export async function installShim(treeRoot: string, lock: Lockfile, opts: ShimOp
   const files = await renderShimFiles(treeRoot, lock, without, async (name, c) => {
     const entries = opts.entries?.[name] ?? (await walkTree(storeAbs(treeRoot, name, c)));
     if (treeHash(entries) !== vendoredTreeOf(c))
-      throw new XenrelError('E_STORE_MISMATCH', `component ${name}: ${storeRel(name, c)} does not match the lock's tree hash`, {
-        exitCode: ExitCode.checkFailed,
-        hint: 'run `xenrel vendor` to restore it',
-      });
+      throw new XenrelError(
+        'E_STORE_MISMATCH',
+        `component ${name}: ${storeRel(name, c)} does not match the lock's tree hash`,
+        {
+          exitCode: ExitCode.checkFailed,
+          hint: 'run `xenrel vendor` to restore it',
+        },
+      );
     return entries;
   });
   await mkdir(join(treeRoot, MANIFESTS_DIR), { recursive: true });

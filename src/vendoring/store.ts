@@ -40,13 +40,21 @@ export interface PlaceResult {
 
 function requireIntegrity(name: string, c: LockedComponent): string {
   const integrity = lockedIntegrity(c);
-  if (!integrity) throw new XenrelError('E_LOCK', `component ${name}: the lock has no integrity for ${c.path}`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
+  if (!integrity)
+    throw new XenrelError('E_LOCK', `component ${name}: the lock has no integrity for ${c.path}`, {
+      exitCode: ExitCode.usage,
+      hint: 'run `xenrel lock` again',
+    });
   return integrity;
 }
 
 function requireTree(name: string, c: LockedComponent): string {
   const tree = vendoredTreeOf(c);
-  if (!tree) throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, { exitCode: ExitCode.usage, hint: 'run `xenrel lock` again' });
+  if (!tree)
+    throw new XenrelError('E_LOCK', `component ${name}: the lock has no tree hash`, {
+      exitCode: ExitCode.usage,
+      hint: 'run `xenrel lock` again',
+    });
   return tree;
 }
 
@@ -57,7 +65,14 @@ async function currentTree(dir: string): Promise<TreeEntry[] | undefined> {
   return walkTree(dir, { ignoreNames: [] });
 }
 
-async function placeOne(name: string, c: LockedComponent, cache: Cache, treeRoot: string, configRoot: string, opts: PlaceOptions): Promise<PlaceResult> {
+async function placeOne(
+  name: string,
+  c: LockedComponent,
+  cache: Cache,
+  treeRoot: string,
+  configRoot: string,
+  opts: PlaceOptions,
+): Promise<PlaceResult> {
   const dir = storeDirAbs(treeRoot, name);
   if (storeKind(c) === 'tree') {
     const want = requireTree(name, c);
@@ -74,12 +89,18 @@ async function placeOne(name: string, c: LockedComponent, cache: Cache, treeRoot
       else if (hasNested(c)) entries = await finishComponentTree(name, c, cache, staged, configRoot);
       const got = treeHash(entries);
       if (got !== want)
-        throw new XenrelError('E_TREE_MISMATCH', `component ${name}: the content in the cache has tree hash ${got}, the lock says ${want}`, {
-          exitCode: ExitCode.fetch,
-          hint: `run \`xenrel fetch ${name}\` to repair the cache; if it persists, re-lock with \`xenrel lock --update ${name}\` after checking why`,
-        });
+        throw new XenrelError(
+          'E_TREE_MISMATCH',
+          `component ${name}: the content in the cache has tree hash ${got}, the lock says ${want}`,
+          {
+            exitCode: ExitCode.fetch,
+            hint: `run \`xenrel fetch ${name}\` to repair the cache; if it persists, re-lock with \`xenrel lock --update ${name}\` after checking why`,
+          },
+        );
       await swapInto(staged, dir);
-      return current ? { name, action: 'restored', diff: diffEntries(entries, current), entries } : { name, action: 'placed', entries };
+      return current
+        ? { name, action: 'restored', diff: diffEntries(entries, current), entries }
+        : { name, action: 'placed', entries };
     } catch (err) {
       await rm(staged, { recursive: true, force: true });
       throw wrapFsError(err, `placing ${name} in ${SOURCES_DIR}`);
@@ -89,7 +110,8 @@ async function placeOne(name: string, c: LockedComponent, cache: Cache, treeRoot
   const integrity = requireIntegrity(name, c);
   const file = basename(c.path);
   const listing = await readdir(dir).catch(() => undefined);
-  if (listing && listing.length === 1 && listing[0] === file && (await fileMatches(join(dir, file), integrity))) return { name, action: 'unchanged' };
+  if (listing && listing.length === 1 && listing[0] === file && (await fileMatches(join(dir, file), integrity)))
+    return { name, action: 'unchanged' };
   const staged = stagingPath(dir);
   try {
     await mkdir(staged, { recursive: true });
@@ -114,7 +136,12 @@ async function placeOne(name: string, c: LockedComponent, cache: Cache, treeRoot
  * what the cache lacks is an error telling to run `xenrel fetch`. Components the lock no
  * longer names, and those left out, are removed from the store.
  */
-export async function placeStore(lock: Lockfile, cache: Cache, treeRoot: string, opts: PlaceOptions = {}): Promise<PlaceResult[]> {
+export async function placeStore(
+  lock: Lockfile,
+  cache: Cache,
+  treeRoot: string,
+  opts: PlaceOptions = {},
+): Promise<PlaceResult[]> {
   const without = opts.without ?? [];
   const configRoot = opts.configRoot ?? treeRoot;
   const sources = join(treeRoot, SOURCES_DIR);

@@ -60,7 +60,12 @@ export interface VendorResult {
  * `xenrel vendor`: store, shim, `.config` block, materialised paths. Idempotent; restores
  * local edits (and says which files); each replacement is staged and renamed.
  */
-export async function vendor(lock: Lockfile, cache: Cache, treeRoot: string, opts: VendorOptions = {}): Promise<VendorResult> {
+export async function vendor(
+  lock: Lockfile,
+  cache: Cache,
+  treeRoot: string,
+  opts: VendorOptions = {},
+): Promise<VendorResult> {
   const without = opts.without ?? [];
   assertKnownComponents(without, Object.keys(lock.components));
   const names = Object.keys(lock.components)
@@ -175,7 +180,11 @@ async function checkTree(
  * `xenrel vendor --check`: compares the store, the materialised paths and the shim with
  * the lock; changes nothing. `ok` false means exit 1.
  */
-export async function vendorCheck(lock: Lockfile, treeRoot: string, opts: { without?: string[] } = {}): Promise<VendorCheckResult> {
+export async function vendorCheck(
+  lock: Lockfile,
+  treeRoot: string,
+  opts: { without?: string[] } = {},
+): Promise<VendorCheckResult> {
   const without = opts.without ?? (await readWithout(treeRoot));
   const findings: CheckFinding[] = [];
   const notMaterialised: string[] = [];
@@ -184,7 +193,13 @@ export async function vendorCheck(lock: Lockfile, treeRoot: string, opts: { with
     const c = lock.components[name]!;
     const storeDir = storeDirAbs(treeRoot, name);
     if (without.includes(name)) {
-      if (await exists(storeDir)) findings.push({ name, where: `${SOURCES_DIR}/${name}`, problem: 'extra', detail: 'left out (--without), but present in the store' });
+      if (await exists(storeDir))
+        findings.push({
+          name,
+          where: `${SOURCES_DIR}/${name}`,
+          problem: 'extra',
+          detail: 'left out (--without), but present in the store',
+        });
       continue;
     }
     const target = join(treeRoot, c.path);
@@ -216,16 +231,28 @@ export async function vendorCheck(lock: Lockfile, treeRoot: string, opts: { with
     else {
       const extra = listing.filter((f) => f !== file);
       const modified = (await fileMatches(join(storeDir, file), integrity)) ? [] : [file];
-      if (extra.length || modified.length) findings.push({ name, where: `${SOURCES_DIR}/${name}`, problem: 'differs', diff: { missing: [], extra, modified } });
+      if (extra.length || modified.length)
+        findings.push({
+          name,
+          where: `${SOURCES_DIR}/${name}`,
+          problem: 'differs',
+          diff: { missing: [], extra, modified },
+        });
     }
     const st = await stat(target).catch(() => undefined);
     if (!st) notMaterialised.push(c.path);
     else if (!st.isFile() || !(await fileMatches(target, integrity)))
-      findings.push({ name, where: c.path, problem: 'differs', diff: { missing: [], extra: [], modified: [basename(c.path)] } });
+      findings.push({
+        name,
+        where: c.path,
+        problem: 'differs',
+        diff: { missing: [], extra: [], modified: [basename(c.path)] },
+      });
   }
   // Folders in the store the lock does not name.
   for (const entry of (await readdir(join(treeRoot, SOURCES_DIR)).catch(() => [] as string[])).sort()) {
-    if (!(entry in lock.components)) findings.push({ name: entry, where: `${SOURCES_DIR}/${entry}`, problem: 'extra', detail: 'not in the lock' });
+    if (!(entry in lock.components))
+      findings.push({ name: entry, where: `${SOURCES_DIR}/${entry}`, problem: 'extra', detail: 'not in the lock' });
   }
   findings.push(...(await checkShim(lock, treeRoot, without)));
   return { ok: findings.length === 0, findings, notMaterialised, untracked, without };
@@ -236,13 +263,19 @@ async function checkShim(lock: Lockfile, treeRoot: string, without: string[]): P
   const same = async (rel: string, want: () => Promise<string>) => {
     const have = await readFile(join(treeRoot, rel), 'utf8').catch(() => undefined);
     if (have === undefined) out.push({ name: '(shim)', where: rel, problem: 'missing' });
-    else if (have !== (await want().catch(() => undefined))) out.push({ name: '(shim)', where: rel, problem: 'differs' });
+    else if (have !== (await want().catch(() => undefined)))
+      out.push({ name: '(shim)', where: rel, problem: 'differs' });
   };
   for (const tool of SHIM_TOOLS) await same(`${BIN_DIR}/${tool}`, () => renderShim(tool));
   await same(SHIM_INDEX, () => renderIndex(treeRoot, lock, without));
   await same(LOCK_COPY, async () => serializeLock(lock));
   if (!(await hasCurrentBlock(treeRoot, configBlockOptions(lock, without))))
-    out.push({ name: '(shim)', where: '.config', problem: 'missing', detail: 'the xenrel block (GIT and FETCHER overrides) is missing or out of date' });
+    out.push({
+      name: '(shim)',
+      where: '.config',
+      problem: 'missing',
+      detail: 'the xenrel block (GIT and FETCHER overrides) is missing or out of date',
+    });
   return out;
 }
 
@@ -275,7 +308,8 @@ export async function clean(treeRoot: string, opts: { lock?: Lockfile } = {}): P
     }
   }
   const config = await removeConfigBlock(treeRoot);
-  for (const entry of OWNED_ENTRIES) if (await removeAtomically(join(treeRoot, XENREL_DIR, entry))) removed.push(`${XENREL_DIR}/${entry}`);
+  for (const entry of OWNED_ENTRIES)
+    if (await removeAtomically(join(treeRoot, XENREL_DIR, entry))) removed.push(`${XENREL_DIR}/${entry}`);
   await recoverSiblings(join(treeRoot, XENREL_DIR), new Set(OWNED_ENTRIES));
   if (await exists(join(treeRoot, XENREL_DIR))) await rmdir(join(treeRoot, XENREL_DIR)).catch(() => {});
   return { removed, config };

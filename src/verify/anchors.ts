@@ -21,7 +21,9 @@ export function anchorLock(opts: VerifyOptions, embedded: Embedded, problems: st
   const without = opts.record?.without ?? opts.without ?? [];
   if (opts.lock) {
     if (opts.record && lockDigest(opts.lock) !== opts.record.lock.sha256)
-      problems.push(`the lock given is not the one the release record names (sha256 ${lockDigest(opts.lock)}, record ${opts.record.lock.sha256})`);
+      problems.push(
+        `the lock given is not the one the release record names (sha256 ${lockDigest(opts.lock)}, record ${opts.record.lock.sha256})`,
+      );
     return { lock: opts.lock, source: 'given', without };
   }
   if (!opts.record) return undefined;
@@ -37,7 +39,9 @@ export function anchorLock(opts: VerifyOptions, embedded: Embedded, problems: st
     return undefined;
   }
   if (lockDigest(lock) !== opts.record.lock.sha256) {
-    problems.push(`${LOCK_COPY}: not the lock the release record names (sha256 ${lockDigest(lock)}, record ${opts.record.lock.sha256})`);
+    problems.push(
+      `${LOCK_COPY}: not the lock the release record names (sha256 ${lockDigest(lock)}, record ${opts.record.lock.sha256})`,
+    );
     return undefined;
   }
   return { lock, source: 'record', without };
@@ -90,13 +94,21 @@ export async function accountForEveryByte(result: VerifyResult, a: Accounting): 
 /** The project's files, the top directory and the tarball's own sha256 against the release record. */
 export function checkRecord(result: VerifyResult, record: ReleaseRecord, tarballSha256: string | undefined): void {
   compareProject(result, recordProjectEntries(record), 'record', 'the release record');
-  if (result.topDir !== record.name) result.problems.push(`the top directory is ${result.topDir}, the release record names ${record.name}`);
+  if (result.topDir !== record.name)
+    result.problems.push(`the top directory is ${result.topDir}, the release record names ${record.name}`);
   if (tarballSha256 !== undefined && !Object.values(record.tarballs).some((t) => t.sha256 === tarballSha256))
-    result.problems.push(`the tarball's sha256 ${tarballSha256} is none of those the release record lists (${Object.keys(record.tarballs).join(', ')})`);
+    result.problems.push(
+      `the tarball's sha256 ${tarballSha256} is none of those the release record lists (${Object.keys(record.tarballs).join(', ')})`,
+    );
 }
 
 /** Compares the project's files with an expected list, naming each difference. */
-export function compareProject(result: VerifyResult, expected: TreeEntry[], anchor: Exclude<ProjectAnchor, 'none'>, source: string): void {
+export function compareProject(
+  result: VerifyResult,
+  expected: TreeEntry[],
+  anchor: Exclude<ProjectAnchor, 'none'>,
+  source: string,
+): void {
   const actual = projectEntriesOf.get(result) ?? [];
   const d = diffEntries(expected, actual);
   const p = (result.project ??= { tree: treeHash(actual), files: actual.length, ok: null, against: [] });
@@ -112,7 +124,9 @@ export function compareProject(result: VerifyResult, expected: TreeEntry[], anch
 export function settle(r: VerifyResult): void {
   r.ok =
     r.ok &&
-    (r.generated ?? []).every((g) => g.status === 'ok' || (g.status === 'unverified' && !g.note?.startsWith('cut by'))) &&
+    (r.generated ?? []).every(
+      (g) => g.status === 'ok' || (g.status === 'unverified' && !g.note?.startsWith('cut by')),
+    ) &&
     r.project?.ok !== false &&
     r.problems.length === 0;
 }

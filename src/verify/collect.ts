@@ -55,7 +55,12 @@ function metaKind(rel: string): keyof Omit<Embedded, 'manifests'> | 'manifest' |
   if (rel === LOCK_COPY) return 'lock';
   if (rel === WITHOUT_FILE) return 'without';
   if (rel === SHIM_INDEX) return 'shimIndex';
-  if (rel.startsWith(`${MANIFESTS_DIR}/`) && rel.endsWith('.tree') && !rel.slice(MANIFESTS_DIR.length + 1).includes('/')) return 'manifest';
+  if (
+    rel.startsWith(`${MANIFESTS_DIR}/`) &&
+    rel.endsWith('.tree') &&
+    !rel.slice(MANIFESTS_DIR.length + 1).includes('/')
+  )
+    return 'manifest';
   return undefined;
 }
 
@@ -137,8 +142,10 @@ export async function collectTarball(file: string, opts: VerifyOptions) {
       } else entries.push(fileEntry(rel, e.executable, e.sha256!));
     },
   });
-  if (strayTop || tops.size > 1) problems.push(`the archive has more than one top directory: ${[...tops].sort().join(', ')}`);
-  if (opts.expectedTopDir && !tops.has(opts.expectedTopDir)) problems.push(`the archive has no top directory ${opts.expectedTopDir}`);
+  if (strayTop || tops.size > 1)
+    problems.push(`the archive has more than one top directory: ${[...tops].sort().join(', ')}`);
+  if (opts.expectedTopDir && !tops.has(opts.expectedTopDir))
+    problems.push(`the archive has no top directory ${opts.expectedTopDir}`);
   opts.progress?.done?.(label, '');
   return { entries, fileDigests, embedded, problems, top, absoluteLinks, read };
 }
@@ -173,12 +180,17 @@ export async function collectDir(dir: string, limits: Limits) {
   embedded.lock = await readSmall(LOCK_COPY);
   embedded.without = await readSmall(WITHOUT_FILE);
   embedded.shimIndex = await readSmall(SHIM_INDEX);
-  for (const e of entries) if (metaKind(e.path) === 'manifest') embedded.manifests.set(e.path.slice(MANIFESTS_DIR.length + 1, -'.tree'.length), (await readSmall(e.path)) ?? '');
+  for (const e of entries)
+    if (metaKind(e.path) === 'manifest')
+      embedded.manifests.set(e.path.slice(MANIFESTS_DIR.length + 1, -'.tree'.length), (await readSmall(e.path)) ?? '');
   return { entries, embedded, unsafe, links, buildProducts };
 }
 
 /** Digests of the files the expectations name by integrity (paths relative to `dir`). */
-export async function integrityDigests(dir: string, expect: VerifyExpectations | undefined): Promise<Map<string, string>> {
+export async function integrityDigests(
+  dir: string,
+  expect: VerifyExpectations | undefined,
+): Promise<Map<string, string>> {
   const fileDigests = new Map<string, string>();
   for (const c of Object.values(expect?.components ?? {})) {
     const algo = c.integrity ? integrityAlgorithm(c.integrity) : undefined;

@@ -41,7 +41,9 @@ export function compare(got: Collected, ctx: CompareContext): VerifyResult {
       continue;
     }
     const dir = `${c.prefix.replace(/\/+$/, '')}/`;
-    const mine = got.entries.filter((e) => e.path.startsWith(dir)).map((e) => ({ ...e, path: e.path.slice(dir.length) }));
+    const mine = got.entries
+      .filter((e) => e.path.startsWith(dir))
+      .map((e) => ({ ...e, path: e.path.slice(dir.length) }));
     if (mine.length === 0) {
       r.status = c.without ? 'without' : 'missing';
       if (r.status === 'missing') r.note = `nothing under ${dir}`;
@@ -64,7 +66,10 @@ export function compare(got: Collected, ctx: CompareContext): VerifyResult {
       r.missing = withPrefix(d.missing);
       r.extra = withPrefix(d.extra);
       r.modified = withPrefix(d.modified);
-    } else r.note = lines ? 'the per-file manifest does not match the expected tree hash either; no per-file detail' : 'no per-file manifest to compare with';
+    } else
+      r.note = lines
+        ? 'the per-file manifest does not match the expected tree hash either; no per-file detail'
+        : 'no per-file manifest to compare with';
   }
   const expectedTree = source === 'release.json' || source === 'given' ? expect?.tree : undefined;
   const treeOk = expectedTree ? expectedTree === actualTree : null;
@@ -74,7 +79,13 @@ export function compare(got: Collected, ctx: CompareContext): VerifyResult {
     ctx.unsafe.length === 0 &&
     treeOk !== false &&
     components.every((c) => c.status === 'ok' || c.status === 'without' || c.status === 'unverified') &&
-    !problems.some((p) => p.includes('top directory') || p.startsWith(RELEASE_INFO) || p.startsWith(LOCK_COPY) || p.startsWith(SHIM_INDEX));
+    !problems.some(
+      (p) =>
+        p.includes('top directory') ||
+        p.startsWith(RELEASE_INFO) ||
+        p.startsWith(LOCK_COPY) ||
+        p.startsWith(SHIM_INDEX),
+    );
   return {
     ok,
     target: ctx.target,
@@ -100,9 +111,18 @@ function integrityMatches(actual: string, expected: string): boolean {
  * but the build follows links (in a tarball once extracted, in a folder already). Inside a locked component (a pinned git commit may hold inert
  * ones, as edk2 does) the lock vouches for it; anywhere else it is named.
  */
-export function absoluteOutsideComponents(links: { path: string; rel: string; target: string }[], expect: VerifyExpectations | undefined): Finding[] {
+export function absoluteOutsideComponents(
+  links: { path: string; rel: string; target: string }[],
+  expect: VerifyExpectations | undefined,
+): Finding[] {
   const dirs = Object.values(expect?.components ?? {}).map((c) => `${c.prefix}/`);
   return links
     .filter((l) => !dirs.some((d) => l.rel.startsWith(d)))
-    .map((l) => finding('E_TAR_LINK_ESCAPE', l.path, `${RULES.E_TAR_LINK_ESCAPE} (absolute target ${l.target}, outside any locked component)`));
+    .map((l) =>
+      finding(
+        'E_TAR_LINK_ESCAPE',
+        l.path,
+        `${RULES.E_TAR_LINK_ESCAPE} (absolute target ${l.target}, outside any locked component)`,
+      ),
+    );
 }

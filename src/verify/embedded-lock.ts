@@ -17,7 +17,10 @@ export async function readEmbeddedLock(target: string, isDir: boolean): Promise<
     onEntry: (e) => {
       if (e.type !== 'file' || e.path.split('/').slice(1).join('/') !== LOCK_COPY) return;
       const chunks: Buffer[] = [];
-      return { write: (c) => void chunks.push(Buffer.from(c)), end: () => void (text = Buffer.concat(chunks).toString('utf8')) };
+      return {
+        write: (c) => void chunks.push(Buffer.from(c)),
+        end: () => void (text = Buffer.concat(chunks).toString('utf8')),
+      };
     },
   });
   return text === undefined ? undefined : parseLockText(text, `${target}:${LOCK_COPY}`);

@@ -11,13 +11,17 @@ export function expectationsFromLock(lock: Lockfile, without: string[] = []): Ve
   const components: Record<string, ComponentExpectation> = {};
   for (const [name, c] of Object.entries(lock.components)) {
     const prefix = storeRel(name, c);
-    components[name] = storeKind(c) === 'tree' ? { prefix, tree: vendoredTreeOf(c) } : { prefix, integrity: lockedIntegrity(c) };
+    components[name] =
+      storeKind(c) === 'tree' ? { prefix, tree: vendoredTreeOf(c) } : { prefix, integrity: lockedIntegrity(c) };
     if (without.includes(name)) components[name]!.without = true;
   }
   return { components };
 }
 
-export function embeddedExpectations(embedded: Embedded, problems: string[]): { expect?: VerifyExpectations; source: VerifyResult['expectations'] } {
+export function embeddedExpectations(
+  embedded: Embedded,
+  problems: string[],
+): { expect?: VerifyExpectations; source: VerifyResult['expectations'] } {
   const without = (embedded.without ?? '')
     .split('\n')
     .filter(Boolean)
@@ -27,7 +31,12 @@ export function embeddedExpectations(embedded: Embedded, problems: string[]): { 
     if (info) {
       const components: Record<string, ComponentExpectation> = {};
       for (const [name, c] of Object.entries(info.components))
-        components[name] = { prefix: c.path, tree: c.tree, integrity: c.integrity, without: without.includes(name) || undefined };
+        components[name] = {
+          prefix: c.path,
+          tree: c.tree,
+          integrity: c.integrity,
+          without: without.includes(name) || undefined,
+        };
       return { expect: { components, tree: info.tree }, source: 'release.json' };
     }
     problems.push(`${problem}; not used`);

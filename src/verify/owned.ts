@@ -25,7 +25,8 @@ export const CONFIG_FILE = '.config';
 /** The SPDX SBOM inside a release. */
 export const RELEASE_SBOM = `${XENREL_DIR}/sbom.spdx.json`;
 
-export const isXenrelPath = (rel: string): boolean => rel === LOCKFILE_NAME || rel === XENREL_DIR || rel.startsWith(`${XENREL_DIR}/`);
+export const isXenrelPath = (rel: string): boolean =>
+  rel === LOCKFILE_NAME || rel === XENREL_DIR || rel.startsWith(`${XENREL_DIR}/`);
 
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 
@@ -92,14 +93,19 @@ export async function checkGenerated(input: GeneratedInput): Promise<GeneratedRe
   const { lock, without } = input;
   const expected: Expected[] = [];
   const unverifiable = new Map<string, string>();
-  const shimFiles = await renderShimFiles('/nonexistent', lock, without, async (name) => input.verifiedComponents.get(name)).catch((err: Error) => {
+  const shimFiles = await renderShimFiles('/nonexistent', lock, without, async (name) =>
+    input.verifiedComponents.get(name),
+  ).catch((err: Error) => {
     unverifiable.set(`${XENREL_DIR}/shim.tsv`, `cannot be regenerated: ${err.message}`);
     return [];
   });
   for (const f of shimFiles) expected.push(f);
   for (const [name, c] of Object.entries(lock.components))
     if (!without.includes(name) && storeKind(c) === 'tree' && !input.verifiedComponents.has(name))
-      unverifiable.set(`${XENREL_DIR}/manifests/${name}.tree`, `component ${name} does not match the lock, so its manifest cannot be regenerated`);
+      unverifiable.set(
+        `${XENREL_DIR}/manifests/${name}.tree`,
+        `component ${name} does not match the lock, so its manifest cannot be regenerated`,
+      );
   const makefile = renderPvgrub2Makefile(lock, without);
   if (makefile !== undefined) expected.push({ rel: PVGRUB2_MAKEFILE, text: makefile, mode: 0o644 });
   expected.push({ rel: LOCKFILE_NAME, text: serializeLock(lock), mode: 0o644 });
@@ -123,12 +129,17 @@ export async function checkGenerated(input: GeneratedInput): Promise<GeneratedRe
     rel: RELEASE_SBOM,
     sha256: input.sbomSha256,
     mode: 0o644,
-    note: input.sbomSha256 ? undefined : 'not regenerated from the lock (it also holds facts from the cache); the release record anchors it',
+    note: input.sbomSha256
+      ? undefined
+      : 'not regenerated from the lock (it also holds facts from the cache); the release record anchors it',
   });
 
   const out: GeneratedReport[] = [];
   const claimed = new Set<string>();
-  const versionNote = input.cutBy && input.cutBy !== XENREL_VERSION ? `cut by xenrel ${input.cutBy}; this is ${XENREL_VERSION}: verify with the same xenrel` : undefined;
+  const versionNote =
+    input.cutBy && input.cutBy !== XENREL_VERSION
+      ? `cut by xenrel ${input.cutBy}; this is ${XENREL_VERSION}: verify with the same xenrel`
+      : undefined;
   for (const e of expected) {
     claimed.add(e.rel);
     const got = input.entries.get(e.rel);
@@ -138,9 +149,14 @@ export async function checkGenerated(input: GeneratedInput): Promise<GeneratedRe
     }
     const want = e.text !== undefined ? sha256(e.text) : e.sha256;
     if (want === undefined) out.push({ path: e.rel, status: 'unverified', note: e.note });
-    else if (versionNote && e.rel !== LOCKFILE_NAME && e.rel !== CONFIG_FILE) out.push({ path: e.rel, status: 'unverified', note: versionNote });
+    else if (versionNote && e.rel !== LOCKFILE_NAME && e.rel !== CONFIG_FILE)
+      out.push({ path: e.rel, status: 'unverified', note: versionNote });
     else if (got.sha256 !== want || got.mode !== (e.mode & 0o100 ? '100755' : '100644'))
-      out.push({ path: e.rel, status: 'modified', note: got.sha256 === want ? `mode ${got.mode}, expected ${e.mode & 0o100 ? '100755' : '100644'}` : undefined });
+      out.push({
+        path: e.rel,
+        status: 'modified',
+        note: got.sha256 === want ? `mode ${got.mode}, expected ${e.mode & 0o100 ? '100755' : '100644'}` : undefined,
+      });
     else out.push({ path: e.rel, status: 'ok' });
   }
   for (const [rel, note] of unverifiable) {
@@ -154,7 +170,11 @@ export async function checkGenerated(input: GeneratedInput): Promise<GeneratedRe
   for (const rel of input.entries.keys()) {
     if (!isXenrelPath(rel) || claimed.has(rel)) continue;
     if (stores.some((s) => ('dir' in s ? rel.startsWith(s.dir!) : rel === s.file))) continue;
-    out.push({ path: rel, status: 'extra', note: rel.startsWith(`${SOURCES_DIR}/`) ? 'not part of any locked component' : undefined });
+    out.push({
+      path: rel,
+      status: 'extra',
+      note: rel.startsWith(`${SOURCES_DIR}/`) ? 'not part of any locked component' : undefined,
+    });
   }
   return sortEntries(out);
 }

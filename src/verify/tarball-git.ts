@@ -42,7 +42,11 @@ export interface TarballGitComparison {
 type Item = { kind: 'file'; mode: '100644' | '100755'; sha256: string } | { kind: 'symlink'; target: string };
 
 const itemOf = (e: TarEntry): Item | undefined =>
-  e.type === 'symlink' ? { kind: 'symlink', target: e.linkpath! } : e.type === 'dir' ? undefined : { kind: 'file', mode: e.executable ? '100755' : '100644', sha256: e.sha256! };
+  e.type === 'symlink'
+    ? { kind: 'symlink', target: e.linkpath! }
+    : e.type === 'dir'
+      ? undefined
+      : { kind: 'file', mode: e.executable ? '100755' : '100644', sha256: e.sha256! };
 
 /** `*` matches within one name, a trailing `/` a whole folder, anything else the exact path. */
 export function generatedMatcher(patterns: readonly string[]): (path: string) => boolean {
@@ -60,7 +64,10 @@ export function generatedMatcher(patterns: readonly string[]): (path: string) =>
 }
 
 async function gitArchiveItems(mirrorDir: string, commit: string, label: string): Promise<Map<string, Item>> {
-  const child = spawn('git', gitArgs(['archive', '--format=tar', commit], mirrorDir), { env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('git', gitArgs(['archive', '--format=tar', commit], mirrorDir), {
+    env: gitEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // A consumer at once: Node drains an unread stdout when the child exits.
   const stdout = child.stdout.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
   let stderr = '';
@@ -75,11 +82,17 @@ async function gitArchiveItems(mirrorDir: string, commit: string, label: string)
       if (item) items.set(e.path, item);
     },
   });
-  if ((await exited) !== 0) throw new XenrelError('E_GIT', `${label} failed: ${stderr.trim()}`, { exitCode: ExitCode.fetch });
+  if ((await exited) !== 0)
+    throw new XenrelError('E_GIT', `${label} failed: ${stderr.trim()}`, { exitCode: ExitCode.fetch });
   return items;
 }
 
-async function tarballItems(cache: Cache, integrity: string, label: string, limits?: Partial<Limits>): Promise<{ items: Map<string, Item>; topDir?: string }> {
+async function tarballItems(
+  cache: Cache,
+  integrity: string,
+  label: string,
+  limits?: Partial<Limits>,
+): Promise<{ items: Map<string, Item>; topDir?: string }> {
   const all: [string, Item][] = [];
   const tops = new Set<string>();
   let flat = false;
@@ -102,9 +115,12 @@ async function tarballItems(cache: Cache, integrity: string, label: string, limi
 function difference(t: Item, g: Item): string | undefined {
   if (t.kind !== g.kind) return `a ${t.kind} in the tarball, a ${g.kind} in git`;
   if (t.kind === 'symlink')
-    return t.target === (g as typeof t).target ? undefined : `link target ${JSON.stringify(t.target)} in the tarball, ${JSON.stringify((g as typeof t).target)} in git`;
+    return t.target === (g as typeof t).target
+      ? undefined
+      : `link target ${JSON.stringify(t.target)} in the tarball, ${JSON.stringify((g as typeof t).target)} in git`;
   const gf = g as typeof t;
-  if (t.sha256 !== gf.sha256) return t.mode === gf.mode ? 'content' : `content, and mode ${t.mode} in the tarball, ${gf.mode} in git`;
+  if (t.sha256 !== gf.sha256)
+    return t.mode === gf.mode ? 'content' : `content, and mode ${t.mode} in the tarball, ${gf.mode} in git`;
   return t.mode === gf.mode ? undefined : `mode ${t.mode} in the tarball, ${gf.mode} in git`;
 }
 

@@ -22,9 +22,17 @@ export interface UpstreamProject {
  * one) and read as `git archive` gives them, the way `release` takes a git project:
  * export-ignore and export-subst applied; xenrel's paths and the components' paths left out.
  */
-export async function upstreamProject(url: string, commit: string, lock: Lockfile, cache: Cache): Promise<UpstreamProject> {
+export async function upstreamProject(
+  url: string,
+  commit: string,
+  lock: Lockfile,
+  cache: Cache,
+): Promise<UpstreamProject> {
   const { mirrorDir } = await ensureCommit(url, commit, cache, { label: 'the project' });
-  const child = spawn('git', gitArgs(['archive', '--format=tar', commit], mirrorDir), { env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('git', gitArgs(['archive', '--format=tar', commit], mirrorDir), {
+    env: gitEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const stdout = child.stdout.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -38,13 +46,21 @@ export async function upstreamProject(url: string, commit: string, lock: Lockfil
     onEntry: (e) => {
       if (e.path !== LOCKFILE_NAME || e.type !== 'file') return;
       const chunks: Buffer[] = [];
-      return { write: (c) => void chunks.push(Buffer.from(c)), end: () => void (lockText = Buffer.concat(chunks).toString('utf8')) };
+      return {
+        write: (c) => void chunks.push(Buffer.from(c)),
+        end: () => void (lockText = Buffer.concat(chunks).toString('utf8')),
+      };
     },
     onEntryDone: (e) => {
       if (e.type === 'dir' || skipped(e.path)) return;
-      entries.push(e.type === 'symlink' ? symlinkEntry(e.path, e.linkpath!) : fileEntry(e.path, e.executable, e.sha256!));
+      entries.push(
+        e.type === 'symlink' ? symlinkEntry(e.path, e.linkpath!) : fileEntry(e.path, e.executable, e.sha256!),
+      );
     },
   });
-  if ((await exited) !== 0) throw new XenrelError('E_GIT', `git archive of ${commit} from ${url} failed: ${stderr.trim()}`, { exitCode: ExitCode.fetch });
+  if ((await exited) !== 0)
+    throw new XenrelError('E_GIT', `git archive of ${commit} from ${url} failed: ${stderr.trim()}`, {
+      exitCode: ExitCode.fetch,
+    });
   return { entries: entries.sort((a, b) => compareBytewise(a.path, b.path)), lockText };
 }

@@ -22,18 +22,40 @@ export async function verifyTarball(file: string, opts: VerifyOptions = {}): Pro
   shimIndexProblem(embedded, problems);
   const anchored = opts.lock || opts.record ? anchorLock(opts, embedded, problems) : undefined;
   const given = opts.expect ?? (anchored ? expectationsFromLock(anchored.lock, anchored.without) : undefined);
-  const { expect, source } = given ? { expect: given, source: 'given' as const } : embeddedExpectations(embedded, problems);
+  const { expect, source } = given
+    ? { expect: given, source: 'given' as const }
+    : embeddedExpectations(embedded, problems);
   unsafe.push(...absoluteOutsideComponents(absoluteLinks, expect));
-  const result = compare({ entries, fileDigests, embedded }, { target: file, kind: 'tarball', topDir: top, unsafe, problems, expect, source, complete: read.complete });
+  const result = compare(
+    { entries, fileDigests, embedded },
+    { target: file, kind: 'tarball', topDir: top, unsafe, problems, expect, source, complete: read.complete },
+  );
   if (opts.expect === undefined && anchored) result.expectations = 'lock';
   const project = projectEntries(
     entries.filter((e) => e.path !== RELEASE_INFO),
     embedded.config,
   );
   projectEntriesOf.set(result, project);
-  const claimed = embedded.releaseInfo !== undefined ? parseReleaseInfo(embedded.releaseInfo, RELEASE_INFO).info?.project?.commit : undefined;
-  result.project = { tree: treeHash(project), files: project.length, commit: opts.record ? opts.record.project.commit : claimed, ok: null, against: [] };
-  if (anchored) await accountForEveryByte(result, { ...anchored, entries, embedded, project, compression: read.compression, sbomSha256: opts.record?.sbom.sha256 });
+  const claimed =
+    embedded.releaseInfo !== undefined
+      ? parseReleaseInfo(embedded.releaseInfo, RELEASE_INFO).info?.project?.commit
+      : undefined;
+  result.project = {
+    tree: treeHash(project),
+    files: project.length,
+    commit: opts.record ? opts.record.project.commit : claimed,
+    ok: null,
+    against: [],
+  };
+  if (anchored)
+    await accountForEveryByte(result, {
+      ...anchored,
+      entries,
+      embedded,
+      project,
+      compression: read.compression,
+      sbomSha256: opts.record?.sbom.sha256,
+    });
   if (opts.record) checkRecord(result, opts.record, opts.tarballSha256);
   if (opts.lock || opts.record) settle(result);
   return result;
@@ -43,7 +65,9 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
   const limits = resolveLimits(opts.limits);
   const { entries, embedded, unsafe, links, buildProducts } = await collectDir(dir, limits);
   const problems: string[] = [];
-  const { expect, source } = opts.expect ? { expect: opts.expect, source: 'given' as const } : embeddedExpectations(embedded, problems);
+  const { expect, source } = opts.expect
+    ? { expect: opts.expect, source: 'given' as const }
+    : embeddedExpectations(embedded, problems);
   unsafe.push(...checkSymlinks(links, { limits, absolute: 'inert', topDirRule: false }));
   unsafe.push(
     ...absoluteOutsideComponents(
@@ -53,6 +77,9 @@ export async function verifyDir(dir: string, opts: Omit<VerifyOptions, 'expected
   );
   const fileDigests = await integrityDigests(dir, expect);
   shimIndexProblem(embedded, problems);
-  const r = compare({ entries: sortEntries(entries), fileDigests, embedded }, { target: dir, kind: 'dir', unsafe, problems, expect, source, complete: true });
+  const r = compare(
+    { entries: sortEntries(entries), fileDigests, embedded },
+    { target: dir, kind: 'dir', unsafe, problems, expect, source, complete: true },
+  );
   return buildProducts.length ? { ...r, buildProducts } : r;
 }

@@ -23,8 +23,12 @@ export function checkPins(derived: DerivedConfig, config: Config, configName = '
   for (const d of derived.components) {
     if (!d.sources.length) continue;
     const have = config.components[d.name];
-    const vars = (fields: string[]) => d.sources.filter((s) => fields.includes(s.field)).map((s) => ({ name: s.variable, where: s.where, value: s.value }));
-    const describe = (vs: { name: string; where: string; value: string }[]) => vs.map((v) => `${v.name} (${v.where}) = ${v.value}`).join(', ');
+    const vars = (fields: string[]) =>
+      d.sources
+        .filter((s) => fields.includes(s.field))
+        .map((s) => ({ name: s.variable, where: s.where, value: s.value }));
+    const describe = (vs: { name: string; where: string; value: string }[]) =>
+      vs.map((v) => `${v.name} (${v.where}) = ${v.value}`).join(', ');
     if (!have) {
       drift.push({
         component: d.name,

@@ -48,7 +48,10 @@ const OPTIONS: OptionRule[] = [
   { re: /^--(enable|disable)-ipxe$/, apply: (c, m, v) => set(c, 'ipxe', enableFlag(m, v), m[0]!) },
   // "--with-system-ipxe … takes precedence over --{en,dis}able-ipxe": applied last, see parse.
   { re: /^--with-system-ipxe$/, apply: (c, m) => set(c, 'ipxe', false, `${m[0]!}!`) },
-  { re: /^--(enable|disable)-qemu-traditional$/, apply: (c, m, v) => set(c, 'qemuTraditional', enableFlag(m, v), m[0]!) },
+  {
+    re: /^--(enable|disable)-qemu-traditional$/,
+    apply: (c, m, v) => set(c, 'qemuTraditional', enableFlag(m, v), m[0]!),
+  },
   {
     re: /^--(enable|disable)-extfiles$/,
     apply: (c, m, v) => {
@@ -87,7 +90,12 @@ const OPTIONS: OptionRule[] = [
   },
 ];
 
-function set(c: BuildChoices, key: 'tools' | 'stubdom' | 'qemuXen' | 'qemuTraditional' | 'seabios' | 'ovmf' | 'ipxe', v: boolean, by: string) {
+function set(
+  c: BuildChoices,
+  key: 'tools' | 'stubdom' | 'qemuXen' | 'qemuTraditional' | 'seabios' | 'ovmf' | 'ipxe',
+  v: boolean,
+  by: string,
+) {
   if (c.setBy[key]?.endsWith('!') && !by.endsWith('!')) return; // --with-system-ipxe wins
   c[key] = v;
   c.setBy[key] = by;
@@ -103,7 +111,9 @@ function setHost(c: BuildChoices, host: string) {
 
 /** `uname -m`-style name of this machine, as configure's default host. */
 export function defaultHost(): string {
-  const cpu = ({ x64: 'x86_64', ia32: 'i686', arm64: 'aarch64', arm: 'arm' } as Record<string, string>)[process.arch] ?? process.arch;
+  const cpu =
+    ({ x64: 'x86_64', ia32: 'i686', arm64: 'aarch64', arm: 'arm' } as Record<string, string>)[process.arch] ??
+    process.arch;
   return `${cpu}-pc-${process.platform === 'freebsd' ? 'freebsd' : 'linux-gnu'}`;
 }
 
@@ -129,7 +139,10 @@ export interface ParsedConfigure {
   warnings: string[];
 }
 
-export function parseConfigure(args: string[], env: { host?: string; cmake: boolean; stubdomLibs?: string[] }): ParsedConfigure {
+export function parseConfigure(
+  args: string[],
+  env: { host?: string; cmake: boolean; stubdomLibs?: string[] },
+): ParsedConfigure {
   const libs = env.stubdomLibs ?? STUBDOM_LIB_PREFIXES;
   const c: BuildChoices = {
     host: '',
@@ -153,7 +166,10 @@ export function parseConfigure(args: string[], env: { host?: string; cmake: bool
   const ignored: string[] = [];
   const warnings: string[] = [];
   // --with-system-ipxe takes precedence whatever its position: apply it last.
-  const ordered = [...args.filter((a) => !a.startsWith('--with-system-ipxe')), ...args.filter((a) => a.startsWith('--with-system-ipxe'))];
+  const ordered = [
+    ...args.filter((a) => !a.startsWith('--with-system-ipxe')),
+    ...args.filter((a) => a.startsWith('--with-system-ipxe')),
+  ];
   for (const arg of ordered) {
     const eq = arg.indexOf('=');
     const name = eq >= 0 ? arg.slice(0, eq) : arg;
@@ -163,14 +179,18 @@ export function parseConfigure(args: string[], env: { host?: string; cmake: bool
         exitCode: ExitCode.usage,
         hint: 'pass the arguments as you would to ./configure, e.g. --configure "--enable-ovmf --disable-stubdom"',
       });
-    const rule = OPTIONS.map((r) => ({ r, m: r.re.exec(name) })).find((x) => x.m && (!x.r.known || x.r.known(name, libs)));
+    const rule = OPTIONS.map((r) => ({ r, m: r.re.exec(name) })).find(
+      (x) => x.m && (!x.r.known || x.r.known(name, libs)),
+    );
     if (rule) rule.r.apply(c, rule.m!, value);
     else ignored.push(arg);
     if (name === '--with-system-seabios' && value !== undefined && value !== 'no' && !value.startsWith('/'))
       warnings.push(`configure will fail: --with-system-seabios needs an absolute path, got "${value}"`);
   }
-  if (c.stubdoms.vtpm === true && !c.cmake) warnings.push('configure will fail: --enable-vtpm-stubdom needs cmake, which was not found');
-  if (c.stubdoms.ioemu === true && c.qemuTraditional !== true) warnings.push('configure will fail: the ioemu stub domain requires --enable-qemu-traditional (Xen 4.19 and older)');
+  if (c.stubdoms.vtpm === true && !c.cmake)
+    warnings.push('configure will fail: --enable-vtpm-stubdom needs cmake, which was not found');
+  if (c.stubdoms.ioemu === true && c.qemuTraditional !== true)
+    warnings.push('configure will fail: the ioemu stub domain requires --enable-qemu-traditional (Xen 4.19 and older)');
   return { choices: c, ignored, warnings };
 }
 
@@ -208,11 +228,19 @@ export function resolveStubdoms(c: BuildChoices): Record<string, { on: boolean; 
     on: vtpm,
     by: by(
       'vtpm',
-      c.cmake ? `on because cmake was found${c.setBy.cmake ? ` (${c.setBy.cmake})` : ''}` : `off because cmake was not found${c.setBy.cmake ? ` (${c.setBy.cmake})` : ''}`,
+      c.cmake
+        ? `on because cmake was found${c.setBy.cmake ? ` (${c.setBy.cmake})` : ''}`
+        : `off because cmake was not found${c.setBy.cmake ? ` (${c.setBy.cmake})` : ''}`,
     ),
   };
-  r.vtpmmgr = { on: s.vtpmmgr ?? vtpm, by: by('vtpmmgr', s.vtpm !== undefined ? `follows ${c.setBy['stubdom:vtpm']}` : r.vtpm.by) };
-  r.ioemu = { on: s.ioemu ?? c.qemuTraditional === true, by: by('ioemu', c.qemuTraditional ? `follows ${c.setBy.qemuTraditional}` : 'off unless --enable-qemu-traditional') };
+  r.vtpmmgr = {
+    on: s.vtpmmgr ?? vtpm,
+    by: by('vtpmmgr', s.vtpm !== undefined ? `follows ${c.setBy['stubdom:vtpm']}` : r.vtpm.by),
+  };
+  r.ioemu = {
+    on: s.ioemu ?? c.qemuTraditional === true,
+    by: by('ioemu', c.qemuTraditional ? `follows ${c.setBy.qemuTraditional}` : 'off unless --enable-qemu-traditional'),
+  };
   return r;
 }
 
@@ -240,7 +268,10 @@ export const STUBDOM_LABEL: Record<string, string> = {
 function stubdomOn(c: BuildChoices): Need {
   if (c.stubdom === false) return no(c.setBy.stubdom!, 'stub domains are not built');
   if (c.stubdom === undefined && (!c.x86 || c.freebsd))
-    return no(`--host=${c.host}`, 'stub domains are built by default only on x86 hosts (not FreeBSD); --enable-stubdom forces them');
+    return no(
+      `--host=${c.host}`,
+      'stub domains are built by default only on x86 hosts (not FreeBSD); --enable-stubdom forces them',
+    );
   return yes(c.setBy.stubdom ?? 'stubdom on by default on x86');
 }
 
@@ -255,7 +286,10 @@ function stubdomLib(lib: string) {
       .filter(([, libs]) => libs.includes(lib))
       .map(([d]) => d);
     const offBy = would.map((d) => doms[d]!.by).filter((b, i, a) => a.indexOf(b) === i);
-    return no(offBy.join('; '), `needed only by ${would.map((d) => STUBDOM_LABEL[d]).join(', ')}, none of which is built`);
+    return no(
+      offBy.join('; '),
+      `needed only by ${would.map((d) => STUBDOM_LABEL[d]).join(', ')}, none of which is built`,
+    );
   };
 }
 
@@ -266,7 +300,10 @@ export const NEEDS: Record<string, (c: BuildChoices) => Need> = {
     if (t) return t;
     const v = c.qemuXen ?? (c.x86 || c.arm);
     if (v) return yes(c.setBy.qemuXen ?? 'on by default');
-    return no(c.setBy.qemuXen ?? `--host=${c.host}`, c.setBy.qemuXen ? 'a system QEMU is used' : 'qemu-xen is built by default only on x86 and Arm');
+    return no(
+      c.setBy.qemuXen ?? `--host=${c.host}`,
+      c.setBy.qemuXen ? 'a system QEMU is used' : 'qemu-xen is built by default only on x86 and Arm',
+    );
   },
   'qemu-xen-traditional': (c) => {
     const t = toolsOn(c);
@@ -274,7 +311,10 @@ export const NEEDS: Record<string, (c: BuildChoices) => Need> = {
     if (c.qemuTraditional && !t) return yes(c.setBy.qemuTraditional!);
     if (doms.ioemu!.on && stubdomOn(c).needed) return yes(`ioemu stub domain (${doms.ioemu!.by})`);
     if (t && c.qemuTraditional) return t;
-    return no(c.setBy.qemuTraditional ?? '(default; --enable-qemu-traditional turns it on)', c.setBy.qemuTraditional ? 'switched off' : 'off by default');
+    return no(
+      c.setBy.qemuTraditional ?? '(default; --enable-qemu-traditional turns it on)',
+      c.setBy.qemuTraditional ? 'switched off' : 'off by default',
+    );
   },
   seabios: (c) => x86Firmware(c, 'seabios', true, '--enable-seabios'),
   ovmf: (c) => x86Firmware(c, 'ovmf', false, '--enable-ovmf'),

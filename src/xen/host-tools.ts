@@ -56,7 +56,8 @@ function rombiosBy(c: BuildChoices, f: ConfigureFlags, tree: TreeFacts): string 
   if (!toolsBuilt(c)) return undefined;
   if (f.enable.rombios !== undefined) return f.enable.rombios ? '--enable-rombios' : undefined;
   if (f.enable.ipxe === true) return '--enable-ipxe turns ROMBIOS on';
-  if (tree.qemuTraditional && f.enable['qemu-traditional'] === true) return '--enable-qemu-traditional turns ROMBIOS on';
+  if (tree.qemuTraditional && f.enable['qemu-traditional'] === true)
+    return '--enable-qemu-traditional turns ROMBIOS on';
   return undefined;
 }
 
@@ -73,8 +74,20 @@ const CHECKS: ToolCheck[] = [
       debian: p === 'bcc' ? 'bcc' : 'bin86',
     }),
   ),
-  { variable: 'PERL', programs: ['perl'], when: always, error: 'Unable to find perl, please install perl', where: 'tools/configure.ac' },
-  { variable: 'AWK', programs: ['awk'], when: always, error: 'Unable to find awk, please install awk', where: 'tools/configure.ac' },
+  {
+    variable: 'PERL',
+    programs: ['perl'],
+    when: always,
+    error: 'Unable to find perl, please install perl',
+    where: 'tools/configure.ac',
+  },
+  {
+    variable: 'AWK',
+    programs: ['awk'],
+    when: always,
+    error: 'Unable to find awk, please install awk',
+    where: 'tools/configure.ac',
+  },
   {
     variable: 'BASH',
     programs: ['bash'],
@@ -104,7 +117,9 @@ const CHECKS: ToolCheck[] = [
     when: (c, f) => {
       if (!toolsBuilt(c)) return undefined;
       if (f.enable.pvshim !== undefined) return f.enable.pvshim ? '--enable-pvshim' : undefined;
-      return /^x86_64/.test(c.host) ? 'the PV shim (on by default for x86_64; --disable-pvshim turns it off)' : undefined;
+      return /^x86_64/.test(c.host)
+        ? 'the PV shim (on by default for x86_64; --disable-pvshim turns it off)'
+        : undefined;
     },
     error: 'Unable to find bison, please install bison',
     where: 'tools/configure.ac',
@@ -112,7 +127,8 @@ const CHECKS: ToolCheck[] = [
   {
     variable: 'PKG_CONFIG',
     programs: ['pkg-config', 'pkgconf'],
-    when: (c) => (toolsBuilt(c) && (c.qemuXen ?? (c.x86 || c.arm)) ? 'qemu-xen (PKG_CHECK_MODULES for glib and pixman)' : undefined),
+    when: (c) =>
+      toolsBuilt(c) && (c.qemuXen ?? (c.x86 || c.arm)) ? 'qemu-xen (PKG_CHECK_MODULES for glib and pixman)' : undefined,
     error: 'The pkg-config script could not be found or is too old',
     where: 'tools/configure.ac',
     debian: 'pkgconf',

@@ -19,7 +19,21 @@ export async function readXenTree(root: string, opts: ReadPinsOptions = {}): Pro
 }
 
 /** Field order people expect to read: source, where it goes, what it is. */
-const FIELD_ORDER: (keyof ComponentSpec)[] = ['git', 'ref', 'url', 'local', 'integrity', 'path', 'license', 'vars', 'groups', 'description', 'configure', 'mirrors', 'patches'];
+const FIELD_ORDER: (keyof ComponentSpec)[] = [
+  'git',
+  'ref',
+  'url',
+  'local',
+  'integrity',
+  'path',
+  'license',
+  'vars',
+  'groups',
+  'description',
+  'configure',
+  'mirrors',
+  'patches',
+];
 
 function ordered(spec: ComponentSpec): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -31,7 +31,11 @@ export const LEGACY_COMPONENTS: Record<string, ComponentSpec> = {
     vars: ['QEMU_TRADITIONAL_URL', 'QEMU_TRADITIONAL_REVISION', 'QEMU_TRADITIONAL_LOC'],
     groups: ['qemu'],
     description: "Xen's fork of QEMU 0.10 (the old device model, and the ioemu stub domain); Xen 4.20 and older",
-    configure: { enable: '--enable-qemu-traditional', default: false, when: 'tools or stubdom configured with --enable-qemu-traditional' },
+    configure: {
+      enable: '--enable-qemu-traditional',
+      default: false,
+      when: 'tools or stubdom configured with --enable-qemu-traditional',
+    },
   },
 };
 

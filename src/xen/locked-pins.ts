@@ -41,7 +41,8 @@ export function lockedPins(lock: Lockfile, without: string[] = []): LockedPins {
     const add = (variable: string, value: string) => assignments.push({ component: name, variable, value });
     const before = assignments.length;
     if (!spec?.vars?.length) {
-      if (!isLockedLocal(c)) unpinned.push({ component: name, reason: 'xenrel knows no make variable of Xen that names it' });
+      if (!isLockedLocal(c))
+        unpinned.push({ component: name, reason: 'xenrel knows no make variable of Xen that names it' });
       continue;
     }
     if (isLockedGit(c) && spec.git) {
@@ -57,15 +58,24 @@ export function lockedPins(lock: Lockfile, without: string[] = []): LockedPins {
       // stubdom/Makefile fetches `$(<LIB>_URL)/<file>`: only a URL ending in that file name fits.
       const file = basename(c.path);
       if (c.url.endsWith(`/${file}`)) add(`${stubdomLibOf(spec)}_URL`, c.url.slice(0, -file.length - 1));
-      else unpinned.push({ component: name, reason: `stubdom/Makefile fetches $(${stubdomLibOf(spec)}_URL)/${file}, and the locked URL ${c.url} does not end in ${file}` });
+      else
+        unpinned.push({
+          component: name,
+          reason: `stubdom/Makefile fetches $(${stubdomLibOf(spec)}_URL)/${file}, and the locked URL ${c.url} does not end in ${file}`,
+        });
       continue;
     }
-    if (assignments.length === before && !isLockedLocal(c)) unpinned.push({ component: name, reason: 'xenrel knows no make variable of Xen that names it' });
+    if (assignments.length === before && !isLockedLocal(c))
+      unpinned.push({ component: name, reason: 'xenrel knows no make variable of Xen that names it' });
   }
   // A value make cannot hold on one line is better left out (and reported) than mangled.
   const ok = assignments.filter((a) => !/[\s]/.test(a.value));
   for (const a of assignments)
-    if (!ok.includes(a)) unpinned.push({ component: a.component, reason: `${a.variable} would be ${JSON.stringify(a.value)}, which make cannot hold (white space)` });
+    if (!ok.includes(a))
+      unpinned.push({
+        component: a.component,
+        reason: `${a.variable} would be ${JSON.stringify(a.value)}, which make cannot hold (white space)`,
+      });
   return { assignments: ok, unpinned };
 }
 

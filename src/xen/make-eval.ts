@@ -32,7 +32,15 @@ export interface MakeEvalOptions {
 const MARK = 'xenrel-var';
 
 /** Environment variables that would change what make reads or how, from an outer make or the user's shell. */
-const MAKE_ENV_NOISE = ['MAKEFLAGS', 'MFLAGS', 'GNUMAKEFLAGS', 'MAKELEVEL', 'MAKEFILES', 'MAKE_TERMOUT', 'MAKE_TERMERR'];
+const MAKE_ENV_NOISE = [
+  'MAKEFLAGS',
+  'MFLAGS',
+  'GNUMAKEFLAGS',
+  'MAKELEVEL',
+  'MAKEFILES',
+  'MAKE_TERMOUT',
+  'MAKE_TERMERR',
+];
 
 export const OVERRIDE_RE = /^[A-Za-z_][A-Za-z0-9_.-]*=/;
 
@@ -42,7 +50,11 @@ export const OVERRIDE_RE = /^[A-Za-z_][A-Za-z0-9_.-]*=/;
  * the included makefiles runs: the only goal has a recipe that expands to nothing, built-in
  * rules are off, and `make -p` gives each variable's file and line.
  */
-export async function evalMakeVars(body: string, names: string[], opts: MakeEvalOptions): Promise<Map<string, MakeVar>> {
+export async function evalMakeVars(
+  body: string,
+  names: string[],
+  opts: MakeEvalOptions,
+): Promise<Map<string, MakeVar>> {
   for (const o of opts.overrides ?? [])
     if (!OVERRIDE_RE.test(o))
       throw new XenrelError('E_USAGE', `make override "${o}" is not of the form VAR=value`, {
@@ -65,7 +77,17 @@ export async function evalMakeVars(body: string, names: string[], opts: MakeEval
     await writeFile(mk, `${body}\n${printer}`);
     const env = { ...(opts.env ?? process.env) };
     for (const k of MAKE_ENV_NOISE) delete env[k];
-    const args = ['-s', '-p', '--no-builtin-rules', '--no-builtin-variables', '--no-print-directory', '-f', mk, ...(opts.overrides ?? []), 'xenrel-print-vars'];
+    const args = [
+      '-s',
+      '-p',
+      '--no-builtin-rules',
+      '--no-builtin-variables',
+      '--no-print-directory',
+      '-f',
+      mk,
+      ...(opts.overrides ?? []),
+      'xenrel-print-vars',
+    ];
     const { code, stdout, stderr, spawnError } = await run(opts.make ?? 'make', args, opts.cwd, env);
     if (spawnError)
       throw new XenrelError('E_NO_MAKE', `cannot run ${opts.make ?? 'make'}: ${spawnError.message}`, {
@@ -73,10 +95,14 @@ export async function evalMakeVars(body: string, names: string[], opts: MakeEval
         hint: "install GNU make (xenrel asks make for the values of the Xen tree's variables)",
       });
     if (code !== 0)
-      throw new XenrelError('E_MAKE_VARS', `make could not read the Xen tree's makefiles in ${opts.cwd}:\n${stderr.trim() || stdout.trim().split('\n').slice(-5).join('\n')}`, {
-        exitCode: ExitCode.usage,
-        hint: 'fix the makefile named above (often .config), or check that this is a Xen source tree',
-      });
+      throw new XenrelError(
+        'E_MAKE_VARS',
+        `make could not read the Xen tree's makefiles in ${opts.cwd}:\n${stderr.trim() || stdout.trim().split('\n').slice(-5).join('\n')}`,
+        {
+          exitCode: ExitCode.usage,
+          hint: 'fix the makefile named above (often .config), or check that this is a Xen source tree',
+        },
+      );
     return parseOutput(stdout, mk);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -37,7 +37,12 @@ function asUrl(value: string): string {
   return value.startsWith('/') ? `file://${value}` : value;
 }
 
-function gitComponent(name: string, known: ComponentSpec, pins: XenPins, notes: string[]): DerivedComponent | undefined {
+function gitComponent(
+  name: string,
+  known: ComponentSpec,
+  pins: XenPins,
+  notes: string[],
+): DerivedComponent | undefined {
   const urlVar = varWithSuffix(known, '_URL');
   const revVar = varWithSuffix(known, '_REVISION');
   const url = urlVar ? pins.vars[urlVar] : undefined;
@@ -48,14 +53,19 @@ function gitComponent(name: string, known: ComponentSpec, pins: XenPins, notes: 
   if (rev) sources.push({ field: 'ref', variable: revVar, value: rev.value, where: whereOf(rev) });
   if (!ref) {
     // git-checkout.sh skips the checkout when the revision is empty: the remote's default branch.
-    notes.push(`${name}: ${revVar} is empty, so Xen builds the default branch of ${url.value}; pinned as HEAD (it floats)`);
+    notes.push(
+      `${name}: ${revVar} is empty, so Xen builds the default branch of ${url.value}; pinned as HEAD (it floats)`,
+    );
     ref = 'HEAD';
   } else if (!isFullCommit(ref) && !/\d/.test(ref)) {
-    notes.push(`${name}: ${revVar} is "${ref}", which looks like a branch; lock resolves it to a commit, but it floats`);
+    notes.push(
+      `${name}: ${revVar} is "${ref}", which looks like a branch; lock resolves it to a commit, but it floats`,
+    );
   }
   const locVar = varWithSuffix(known, '_LOC');
   const loc = locVar ? pins.vars[locVar] : undefined;
-  if (loc?.value && loc.value !== url.value) notes.push(`${name}: ${locVar} is ${loc.value}, so the build uses that instead of cloning ${url.value}`);
+  if (loc?.value && loc.value !== url.value)
+    notes.push(`${name}: ${locVar} is ${loc.value}, so the build uses that instead of cloning ${url.value}`);
   return { name, spec: { ...known, git: asUrl(url.value), ref }, sources };
 }
 
@@ -68,9 +78,18 @@ function ipxeComponent(name: string, known: ComponentSpec, pins: XenPins): Deriv
   return { name, spec: { ...known, url: asUrl(v.value) }, sources };
 }
 
-function stubdomComponent(name: string, known: ComponentSpec | undefined, lib: StubdomLib, pins: XenPins): DerivedComponent {
+function stubdomComponent(
+  name: string,
+  known: ComponentSpec | undefined,
+  lib: StubdomLib,
+  pins: XenPins,
+): DerivedComponent {
   const spec: ComponentSpec = {
-    ...(known ?? { groups: ['stubdom'], description: `${lib.description} for stub domains`, vars: [`${lib.lib}_URL`, `${lib.lib}_VERSION`] }),
+    ...(known ?? {
+      groups: ['stubdom'],
+      description: `${lib.description} for stub domains`,
+      vars: [`${lib.lib}_URL`, `${lib.lib}_VERSION`],
+    }),
     url: asUrl(lib.fileUrl!),
     path: `stubdom/${lib.file}`,
   };
@@ -106,7 +125,10 @@ export function pinsToConfig(pins: XenPins): DerivedConfig {
       if (lib?.file && lib.fileUrl) {
         out.push(stubdomComponent(name, spec, lib, pins));
         usedLibs.add(libName);
-      } else if (lib) notes.push(`${name}: stubdom/configure.ac declares ${libName} but no $(FETCHER) rule in stubdom/Makefile fetches it; left out`);
+      } else if (lib)
+        notes.push(
+          `${name}: stubdom/configure.ac declares ${libName} but no $(FETCHER) rule in stubdom/Makefile fetches it; left out`,
+        );
     } else if (!spec.vars?.length) {
       out.push({ name, spec, sources: [] });
     }
@@ -118,13 +140,17 @@ export function pinsToConfig(pins: XenPins): DerivedConfig {
       .toLowerCase()
       .replace(/[^a-z0-9._-]/g, '-');
     out.push(stubdomComponent(name, undefined, lib, pins));
-    notes.push(`${name}: stubdom library ${lib.lib} is not one xenrel knows; added from ${lib.rule?.file}:${lib.rule?.line} without a license — fill it in`);
+    notes.push(
+      `${name}: stubdom library ${lib.lib} is not one xenrel knows; added from ${lib.rule?.file}:${lib.rule?.line} without a license — fill it in`,
+    );
   }
   // Pins a fork added in Config.mk that xenrel has no component for.
   const knownVars = new Set(Object.values(known).flatMap((s) => s.vars ?? []));
   for (const v of Object.values(pins.vars))
     if (/_UPSTREAM_(URL|REVISION)$/.test(v.name) && !knownVars.has(v.name))
-      notes.push(`${v.name} (${whereOf(v)}) = ${v.value} is not a variable of any component xenrel knows; add a component for it by hand`);
+      notes.push(
+        `${v.name} (${whereOf(v)}) = ${v.value} is not a variable of any component xenrel knows; add a component for it by hand`,
+      );
 
   const config: Config = { version: 1, name: 'xen', mirrors: [], components: {} };
   for (const d of out) config.components[d.name] = d.spec;

@@ -107,7 +107,10 @@ async function upstreamStubdomUrls(root: string): Promise<Record<string, string>
 function needOf(name: string, spec: ComponentSpec, choices: BuildChoices) {
   const rule = NEEDS[name];
   if (rule) return rule(choices);
-  return { needed: true as const, because: `not switched by Xen's configure${spec.configure?.when ? ` (${spec.configure.when})` : ''}` };
+  return {
+    needed: true as const,
+    because: `not switched by Xen's configure${spec.configure?.when ? ` (${spec.configure.when})` : ''}`,
+  };
 }
 
 export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
@@ -118,7 +121,11 @@ export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
   const stubdomAc = await readFile(join(opts.root, 'stubdom/configure.ac'), 'utf8').catch(() => undefined);
   const toolsAc = await readFile(join(opts.root, 'tools/configure.ac'), 'utf8').catch(() => undefined);
   const declared = stubdomAc === undefined ? [] : parseStubdomConfigureAc(stubdomAc).map((d) => d.lib);
-  const { choices, ignored, warnings } = parseConfigure(configure, { host: opts.host, cmake, stubdomLibs: declared.length ? declared : STUBDOM_LIB_PREFIXES });
+  const { choices, ignored, warnings } = parseConfigure(configure, {
+    host: opts.host,
+    cmake,
+    stubdomLibs: declared.length ? declared : STUBDOM_LIB_PREFIXES,
+  });
   // Xen 4.21 dropped qemu-traditional; without the tree's configure.ac, assume it may be there.
   const tree = { qemuTraditional: toolsAc === undefined || toolsAc.includes('qemu-traditional') };
   warnings.push(...(await hostToolWarnings(choices, configureFlags(configure), tree, hasProgram, env)));
@@ -126,9 +133,15 @@ export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
 
   const components: PlannedFetch[] = [];
   const excluded: ExcludedFetch[] = [];
-  for (const [name, spec] of Object.entries(('config' in opts ? opts.config : opts.manifest).components).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [name, spec] of Object.entries(('config' in opts ? opts.config : opts.manifest).components).sort(
+    ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0),
+  )) {
     if (spec.local !== undefined) {
-      excluded.push({ name, option: `local: ${spec.local}`, reason: 'a prebuilt input from the config; nothing is downloaded' });
+      excluded.push({
+        name,
+        option: `local: ${spec.local}`,
+        reason: 'a prebuilt input from the config; nothing is downloaded',
+      });
       continue;
     }
     const need = needOf(name, spec, choices);
@@ -182,7 +195,13 @@ export async function planBuild(opts: PlanOptions): Promise<BuildPlan> {
         locked: Boolean(locked),
         path: spec.path,
         groups,
-        because: need.because + (given !== undefined ? ` — URL from ${choices.setBy[`url:${lib}`]}` : upstream[name] ? ` — URL from --disable-extfiles` : ''),
+        because:
+          need.because +
+          (given !== undefined
+            ? ` — URL from ${choices.setBy[`url:${lib}`]}`
+            : upstream[name]
+              ? ` — URL from --disable-extfiles`
+              : ''),
       });
     }
   }

@@ -64,7 +64,8 @@ const exists = (p: string) =>
     () => false,
   );
 
-const AX_STUBDOM_LIB_RE = /^\s*AX_STUBDOM_LIB(_NOEXT)?\(\s*\[(\w+)\]\s*,\s*\[([^\]]*)\]\s*,\s*\[([^\]]*)\](?:\s*,\s*\[([^\]]*)\])?\s*\)/;
+const AX_STUBDOM_LIB_RE =
+  /^\s*AX_STUBDOM_LIB(_NOEXT)?\(\s*\[(\w+)\]\s*,\s*\[([^\]]*)\]\s*,\s*\[([^\]]*)\](?:\s*,\s*\[([^\]]*)\])?\s*\)/;
 
 interface DeclaredLib {
   lib: string;
@@ -79,7 +80,15 @@ export function parseStubdomConfigureAc(text: string): DeclaredLib[] {
   const out: DeclaredLib[] = [];
   text.split('\n').forEach((l, i) => {
     const m = AX_STUBDOM_LIB_RE.exec(l);
-    if (m) out.push({ noext: Boolean(m[1]), lib: m[2]!, description: m[3]!, version: m[4]!, upstreamUrl: m[5] || undefined, line: i + 1 });
+    if (m)
+      out.push({
+        noext: Boolean(m[1]),
+        lib: m[2]!,
+        description: m[3]!,
+        version: m[4]!,
+        upstreamUrl: m[5] || undefined,
+        line: i + 1,
+      });
   });
   return out;
 }
@@ -230,7 +239,9 @@ export async function readXenPins(rootDir: string, opts: ReadPinsOptions = {}): 
     const file = i >= 0 ? evaluated.get(`XENREL_STUBDOM_FILE_${i}`)?.value : undefined;
     const fileUrl = i >= 0 ? evaluated.get(`XENREL_STUBDOM_URL_${i}`)?.value : undefined;
     const version = vars[`${lib}_VERSION`]?.value ?? d?.version ?? '';
-    const declaredAt = vars[`${lib}_VERSION`]?.file ? { file: vars[`${lib}_VERSION`]!.file!, line: vars[`${lib}_VERSION`]!.line ?? 0 } : { file: configureAc, line: d?.line ?? 0 };
+    const declaredAt = vars[`${lib}_VERSION`]?.file
+      ? { file: vars[`${lib}_VERSION`]!.file!, line: vars[`${lib}_VERSION`]!.line ?? 0 }
+      : { file: configureAc, line: d?.line ?? 0 };
     libs.push({
       lib,
       description: d?.description ?? lib.toLowerCase(),

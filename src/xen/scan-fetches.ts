@@ -37,7 +37,10 @@ export interface ScanResult {
 const KINDS: [FetchKind, RegExp][] = [
   ['fetcher', /\$\(FETCHER\)|\$\{FETCHER\}|\$FETCHER\b/],
   ['git-checkout', /git-checkout\.sh\b/],
-  ['git', /(?:\$\(GIT\)|\$\{GIT\}|\$GIT\b|(?<![\w/.-])git)\s+(?:-\S+\s+)*(?:clone|fetch|pull|ls-remote|submodule\s+(?:update|add|sync))\b/],
+  [
+    'git',
+    /(?:\$\(GIT\)|\$\{GIT\}|\$GIT\b|(?<![\w/.-])git)\s+(?:-\S+\s+)*(?:clone|fetch|pull|ls-remote|submodule\s+(?:update|add|sync))\b/,
+  ],
   ['wget', /(?<![\w-])wget\b|\$\(WGET\)|\$\{WGET\}/],
   ['curl', /(?<![\w-])curl\b/],
   ['archive-source', /archive-source\.sh\b/],
@@ -47,9 +50,22 @@ const KINDS: [FetchKind, RegExp][] = [
 
 /** Download sites that name no variable but are known: file → component (or helper note). */
 const KNOWN_SITES: { file: RegExp; kind?: FetchKind; component?: string; via: string }[] = [
-  { file: /^scripts\/git-checkout\.sh$/, via: 'scripts/git-checkout.sh itself (each caller is listed on its own line)' },
-  { file: /^tools\/firmware\/ovmf-makefile$/, kind: 'git', component: 'ovmf', via: 'OVMF submodules (git submodule update --init --recursive)' },
-  { file: /^tools\/misc\/mktarball$/, kind: 'archive-source', component: 'qemu-xen', via: 'QEMU archive-source.sh: meson subprojects of qemu-xen' },
+  {
+    file: /^scripts\/git-checkout\.sh$/,
+    via: 'scripts/git-checkout.sh itself (each caller is listed on its own line)',
+  },
+  {
+    file: /^tools\/firmware\/ovmf-makefile$/,
+    kind: 'git',
+    component: 'ovmf',
+    via: 'OVMF submodules (git submodule update --init --recursive)',
+  },
+  {
+    file: /^tools\/misc\/mktarball$/,
+    kind: 'archive-source',
+    component: 'qemu-xen',
+    via: 'QEMU archive-source.sh: meson subprojects of qemu-xen',
+  },
 ];
 
 const SKIP_DIRS = new Set(['.git', 'automation', 'node_modules', '.xenrel']);
@@ -83,7 +99,12 @@ async function listBuildFiles(root: string): Promise<string[]> {
       }
       if (!e.isFile() || e.name === 'configure') continue;
       if (isBuildFileName(e.name)) out.push(r);
-      else if (!e.name.includes('.') && SCRIPT_DIRS.some((d) => r.startsWith(d)) && (await hasShellShebang(join(root, r)))) out.push(r);
+      else if (
+        !e.name.includes('.') &&
+        SCRIPT_DIRS.some((d) => r.startsWith(d)) &&
+        (await hasShellShebang(join(root, r)))
+      )
+        out.push(r);
     }
   }
   await walk('');
@@ -102,7 +123,10 @@ const SHELL_ASSIGNMENTS = /^(?:(?:export\s+)?[A-Za-z_]\w*=(?:"[^"]*"|'[^']*'|[^\
 const VAR_RE = /\$\((\w+)\)|\$\{(\w+)\}/g;
 const varsIn = (text: string) => [...text.matchAll(VAR_RE)].map((m) => m[1] ?? m[2]!);
 
-export async function scanFetches(root: string, opts: { components?: Record<string, ComponentSpec> } = {}): Promise<ScanResult> {
+export async function scanFetches(
+  root: string,
+  opts: { components?: Record<string, ComponentSpec> } = {},
+): Promise<ScanResult> {
   const components = opts.components ?? knownComponents();
   const byVar = new Map<string, string>();
   for (const [name, spec] of Object.entries(components)) for (const v of spec.vars ?? []) byVar.set(v, name);
@@ -139,7 +163,10 @@ export async function scanFetches(root: string, opts: { components?: Record<stri
       const mapped =
         mapVars(varsIn(t)) ??
         (recipeOf.has(l.line) ? mapVars(recipeOf.get(l.line)!.flatMap((r) => varsIn(r.text))) : undefined) ??
-        KNOWN_SITES.filter((k) => k.file.test(file) && (!k.kind || k.kind === kind)).map((k) => ({ component: k.component, via: k.via }))[0];
+        KNOWN_SITES.filter((k) => k.file.test(file) && (!k.kind || k.kind === kind)).map((k) => ({
+          component: k.component,
+          via: k.via,
+        }))[0];
       if (mapped) {
         if (mapped.component) site.component = mapped.component;
         site.via = mapped.via;

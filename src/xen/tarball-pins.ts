@@ -28,7 +28,11 @@ export interface TarballFiles {
 
 /** What make reads to evaluate the pins: Config.mk and what it includes, and the fetch makefiles. */
 const PIN_FILES = (p: string) =>
-  p === 'Config.mk' || p.startsWith('config/') || p === 'tools/firmware/etherboot/Makefile' || p === 'stubdom/Makefile' || p === 'stubdom/configure.ac';
+  p === 'Config.mk' ||
+  p.startsWith('config/') ||
+  p === 'tools/firmware/etherboot/Makefile' ||
+  p === 'stubdom/Makefile' ||
+  p === 'stubdom/configure.ac';
 
 /**
  * Warnings, one per pin the tarball's make would not ask for as locked, naming the make
@@ -36,7 +40,12 @@ const PIN_FILES = (p: string) =>
  * tarball: a folder, or files read from git; `dotConfig` the tarball's `.config`.
  * Not a Xen tree (no Config.mk): none.
  */
-export async function tarballPinWarnings(project: string | TarballFiles, dotConfig: string | undefined, lock: Lockfile, without: string[] = []): Promise<string[]> {
+export async function tarballPinWarnings(
+  project: string | TarballFiles,
+  dotConfig: string | undefined,
+  lock: Lockfile,
+  without: string[] = [],
+): Promise<string[]> {
   const isXen =
     typeof project === 'string'
       ? await access(join(project, 'Config.mk')).then(
@@ -49,7 +58,8 @@ export async function tarballPinWarnings(project: string | TarballFiles, dotConf
   const view = await mkdtemp(join(tmpdir(), 'xenrel-tarball-view-'));
   try {
     if (typeof project === 'string') {
-      for (const name of await readdir(project)) if (name !== '.config' && name !== '.xenrel') await symlink(resolve(project, name), join(view, name));
+      for (const name of await readdir(project))
+        if (name !== '.config' && name !== '.xenrel') await symlink(resolve(project, name), join(view, name));
     } else {
       for (const [rel, data] of await project.readAll(project.paths.filter(PIN_FILES))) {
         await mkdir(dirname(join(view, rel)), { recursive: true });
@@ -76,11 +86,15 @@ function comparePins(derived: DerivedComponent[], lock: Lockfile, without: strin
   const known = knownComponents();
   for (const [name, c] of Object.entries(lock.components).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (without.includes(name) || isLockedLocal(c)) continue;
-    const d = derived.find((x) => x.name === name && x.sources.length) ?? derived.find((x) => x.spec.path === c.path && x.sources.length);
+    const d =
+      derived.find((x) => x.name === name && x.sources.length) ??
+      derived.find((x) => x.spec.path === c.path && x.sources.length);
     const say = (field: 'git' | 'ref' | 'url', asked: string, locked: string) => {
       const vars = d!.sources.filter((s) => (field === 'url' ? s.field === 'url' : s.field === field));
       const named = vars.map((v) => `${v.variable} (${v.where})`).join(', ') || 'its make variables';
-      out.push(`${name}: the release tarball's make would ask for ${asked} (${named}), but the lock pins ${locked}; the shim will refuse that fetch`);
+      out.push(
+        `${name}: the release tarball's make would ask for ${asked} (${named}), but the lock pins ${locked}; the shim will refuse that fetch`,
+      );
     };
     if (!d) {
       if (!known[name] && !Object.values(known).some((k) => k.path === c.path))
@@ -96,11 +110,13 @@ function comparePins(derived: DerivedComponent[], lock: Lockfile, without: strin
       // An unconfigured tree without stubdom/configure.ac names no version: compare the base URL only.
       const noVersion = d.sources.some((s) => s.variable.endsWith('_VERSION') && s.value === '');
       const base = (u: string) => u.slice(0, u.lastIndexOf('/'));
-      if (!noVersion || base(d.spec.url) !== base(c.url)) say('url', noVersion ? `${base(d.spec.url)}/…` : d.spec.url, c.url);
+      if (!noVersion || base(d.spec.url) !== base(c.url))
+        say('url', noVersion ? `${base(d.spec.url)}/…` : d.spec.url, c.url);
     }
   }
   // Pins the block cannot carry (a URL make cannot hold, a file name the Makefile does not fetch).
   for (const u of lockedPins(lock, without).unpinned)
-    if (known[u.component]?.vars?.length && !out.some((o) => o.startsWith(`${u.component}:`))) out.push(`${u.component}: ${u.reason}`);
+    if (known[u.component]?.vars?.length && !out.some((o) => o.startsWith(`${u.component}:`)))
+      out.push(`${u.component}: ${u.reason}`);
   return out;
 }

@@ -24,11 +24,23 @@ const STUBDOM_OFF: Record<string, string> = {
 };
 
 const FIXED: Record<string, Omit<WithoutAdvice, 'component'>> = {
-  'qemu-xen': { flags: ['--with-system-qemu'], note: "use the distribution's qemu-system-i386 (or --with-system-qemu=PATH)" },
-  'qemu-xen-traditional': { flags: ['--disable-qemu-traditional'], note: 'off unless --enable-qemu-traditional (Xen 4.20 and older)' },
-  seabios: { flags: ['--with-system-seabios=PATH'], note: 'use a prebuilt bios.bin at the absolute PATH (or --disable-seabios)' },
+  'qemu-xen': {
+    flags: ['--with-system-qemu'],
+    note: "use the distribution's qemu-system-i386 (or --with-system-qemu=PATH)",
+  },
+  'qemu-xen-traditional': {
+    flags: ['--disable-qemu-traditional'],
+    note: 'off unless --enable-qemu-traditional (Xen 4.20 and older)',
+  },
+  seabios: {
+    flags: ['--with-system-seabios=PATH'],
+    note: 'use a prebuilt bios.bin at the absolute PATH (or --disable-seabios)',
+  },
   ovmf: { flags: ['--disable-ovmf'], note: 'off by default; --with-system-ovmf=PATH uses a prebuilt OVMF' },
-  ipxe: { flags: ['--disable-ipxe'], note: 'off by default (4.19: on with --enable-qemu-traditional); --with-system-ipxe=PATH uses a prebuilt ROM' },
+  ipxe: {
+    flags: ['--disable-ipxe'],
+    note: 'off by default (4.19: on with --enable-qemu-traditional); --with-system-ipxe=PATH uses a prebuilt ROM',
+  },
   'mini-os': { flags: ['--disable-stubdom'], note: 'every stub domain is built on Mini-OS' },
   grub2: { flags: [], note: "not part of Xen's build; only xenrel's pvgrub2 target needs it" },
 };
@@ -39,8 +51,12 @@ function stubdomLibAdvice(lib: string): Omit<WithoutAdvice, 'component'> | undef
     .filter(([, libs]) => libs.includes(lib))
     .map(([d]) => d);
   if (!users.length) return undefined;
-  if (users.includes('xenstore') || users.includes('xenstorepvh')) return { flags: ['--disable-stubdom'], note: 'the default xenstore stub domains need it' };
-  return { flags: users.map((d) => STUBDOM_OFF[d]!).filter(Boolean), note: `needed only by the ${users.join(', ')} stub domain(s)` };
+  if (users.includes('xenstore') || users.includes('xenstorepvh'))
+    return { flags: ['--disable-stubdom'], note: 'the default xenstore stub domains need it' };
+  return {
+    flags: users.map((d) => STUBDOM_OFF[d]!).filter(Boolean),
+    note: `needed only by the ${users.join(', ')} stub domain(s)`,
+  };
 }
 
 /** Advice for one component (by its config/xen.yaml name), or undefined when Xen's configure has no switch for it. */
@@ -72,7 +88,8 @@ export interface WithoutResult {
  */
 export function resolveWithout(names: string[], components: Record<string, ComponentSpec>): WithoutResult {
   const groups = new Map<string, string[]>();
-  for (const [n, s] of Object.entries(components)) for (const g of s.groups ?? []) groups.set(g, [...(groups.get(g) ?? []), n]);
+  for (const [n, s] of Object.entries(components))
+    for (const g of s.groups ?? []) groups.set(g, [...(groups.get(g) ?? []), n]);
   assertKnownComponents(names, [...Object.keys(components), ...groups.keys()], 'component or group');
 
   const picked = new Set<string>();
@@ -93,6 +110,7 @@ export function resolveWithout(names: string[], components: Record<string, Compo
   }
   let unique = [...new Set(flags)];
   // --disable-stubdom covers every per-stub-domain switch.
-  if (unique.includes('--disable-stubdom')) unique = unique.filter((f) => !/^--disable-(.*-stubdom|pv-grub)$/.test(f) || f === '--disable-stubdom');
+  if (unique.includes('--disable-stubdom'))
+    unique = unique.filter((f) => !/^--disable-(.*-stubdom|pv-grub)$/.test(f) || f === '--disable-stubdom');
   return { components: out, flags: unique, unswitchable };
 }

@@ -94,9 +94,18 @@ const SPECIAL = [
 
 /** One text edit: insert, delete, replace a span, duplicate a line, or swap two lines. */
 const mutation = fc.oneof(
-  fc.record({ op: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...SPECIAL), fc.string({ maxLength: 8 })) }),
+  fc.record({
+    op: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.oneof(fc.constantFrom(...SPECIAL), fc.string({ maxLength: 8 })),
+  }),
   fc.record({ op: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 12 }) }),
-  fc.record({ op: fc.constant('replace' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 6 }), text: fc.constantFrom(...SPECIAL) }),
+  fc.record({
+    op: fc.constant('replace' as const),
+    at: fc.nat(),
+    len: fc.integer({ min: 1, max: 6 }),
+    text: fc.constantFrom(...SPECIAL),
+  }),
   fc.record({ op: fc.constant('dupline' as const), at: fc.nat() }),
   fc.record({ op: fc.constant('swaplines' as const), a: fc.nat(), b: fc.nat() }),
 );
@@ -130,7 +139,21 @@ export const mutatedLock = fc.array(mutation, { minLength: 1, maxLength: 6 }).ma
 
 /** Random JSON values placed at random spots of a valid lock. */
 export const structuralLock = fc
-  .tuple(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom('lockfileVersion', 'name', 'components', 'seabios', 'newlib', 'path', 'commit', 'size', 'integrity', 'extra'))
+  .tuple(
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.constantFrom(
+      'lockfileVersion',
+      'name',
+      'components',
+      'seabios',
+      'newlib',
+      'path',
+      'commit',
+      'size',
+      'integrity',
+      'extra',
+    ),
+  )
   .map(([v, key]) => {
     const l = JSON.parse(VALID_LOCK_TEXT) as Record<string, any>;
     if (key in l) l[key] = v;

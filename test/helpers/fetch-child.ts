@@ -17,7 +17,13 @@ interface Job {
   url: string;
   expected?: { integrity: string; size?: number };
 }
-const o = JSON.parse(process.argv[2]!) as { cacheDir: string; jobs: Job[]; idleMs?: number; listFiles?: boolean; verify?: string[] };
+const o = JSON.parse(process.argv[2]!) as {
+  cacheDir: string;
+  jobs: Job[];
+  idleMs?: number;
+  listFiles?: boolean;
+  verify?: string[];
+};
 const cache = new Cache(o.cacheDir);
 const results: unknown[] = [];
 let failed = false;

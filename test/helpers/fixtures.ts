@@ -54,7 +54,10 @@ export function readFixture(name: string, opts: FixtureOptions = {}): Map<string
     const root = join(FIXTURES_DIR, name, layer);
     for (const rel of filesUnder(root).sort()) {
       const abs = join(root, rel);
-      files.set(rel, { text: substitute(readFileSync(abs, 'utf8'), vars, used, abs), exec: (statSync(abs).mode & 0o100) !== 0 });
+      files.set(rel, {
+        text: substitute(readFileSync(abs, 'utf8'), vars, used, abs),
+        exec: (statSync(abs).mode & 0o100) !== 0,
+      });
     }
   }
   const unused = Object.keys(vars).filter((k) => !used.has(k));

@@ -179,7 +179,10 @@ export class TestRepo {
   }
 
   /** Tag `commit` (default HEAD); returns the tag object id for annotated tags, else the commit. */
-  async tag(name: string, opts: { annotated?: boolean; message?: string; commit?: string; force?: boolean } = {}): Promise<string> {
+  async tag(
+    name: string,
+    opts: { annotated?: boolean; message?: string; commit?: string; force?: boolean } = {},
+  ): Promise<string> {
     const args = ['tag'];
     if (opts.force) args.push('-f');
     if (opts.annotated) args.push('-a', '-m', opts.message ?? `release ${name}`);
@@ -213,7 +216,11 @@ export class TestRepo {
    * an empty folder, which git reads as "not checked out"). `url` overrides the URL
    * written to .gitmodules (e.g. a relative `../sub`). Commit afterwards.
    */
-  async addSubmodule(path: string, sub: TestRepo, opts: { commit?: string; url?: string; name?: string } = {}): Promise<string> {
+  async addSubmodule(
+    path: string,
+    sub: TestRepo,
+    opts: { commit?: string; url?: string; name?: string } = {},
+  ): Promise<string> {
     const commit = opts.commit ?? (await sub.head());
     const name = opts.name ?? path;
     await mkdir(join(this.dir, path), { recursive: true });
@@ -257,11 +264,24 @@ export class GitDaemon {
   static async start(base: string, env: NodeJS.ProcessEnv): Promise<GitDaemon> {
     for (let attempt = 0; ; attempt++) {
       const port = await freePort();
-      const child = spawn('git', ['daemon', '--verbose', '--reuseaddr', '--export-all', `--base-path=${base}`, '--listen=127.0.0.1', `--port=${port}`, base], {
-        env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        detached: true,
-      });
+      const child = spawn(
+        'git',
+        [
+          'daemon',
+          '--verbose',
+          '--reuseaddr',
+          '--export-all',
+          `--base-path=${base}`,
+          '--listen=127.0.0.1',
+          `--port=${port}`,
+          base,
+        ],
+        {
+          env,
+          stdio: ['ignore', 'ignore', 'pipe'],
+          detached: true,
+        },
+      );
       const ready = await new Promise<boolean>((resolve) => {
         let err = '';
         const timer = setTimeout(() => resolve(false), 10_000);
@@ -321,16 +341,28 @@ export function freePort(): Promise<number> {
   });
 }
 
-function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string }): Promise<string> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string },
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     let out = '';
     let err = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (err += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} (in ${opts.cwd}) failed with ${code}: ${err.trim()}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(out)
+        : reject(new Error(`${cmd} ${args.join(' ')} (in ${opts.cwd}) failed with ${code}: ${err.trim()}`)),
+    );
   });
 }
 

@@ -20,7 +20,11 @@ export interface TestGpg {
 export function testGpg(home: string): TestGpg {
   const env = { ...process.env, GNUPGHOME: home };
   const run = (args: string[], input?: Buffer) =>
-    execFileSync('gpg', ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env, input, stdio: ['pipe', 'pipe', 'ignore'] });
+    execFileSync('gpg', ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], {
+      env,
+      input,
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
   return {
     home,
     run,
@@ -28,7 +32,8 @@ export function testGpg(home: string): TestGpg {
       run(['--quick-gen-key', uid, 'ed25519', 'sign', 'never']);
       return /^fpr:+([0-9A-F]+):/m.exec(run(['--with-colons', '--fingerprint', '--list-keys', uid]).toString())![1]!;
     },
-    detachSign: (fpr, data) => run(['--local-user', fpr, '--armor', '--detach-sign', '--output', '-'], Buffer.from(data)),
+    detachSign: (fpr, data) =>
+      run(['--local-user', fpr, '--armor', '--detach-sign', '--output', '-'], Buffer.from(data)),
     kill: () => void spawnSync('gpgconf', ['--kill', 'all'], { env }),
   };
 }

@@ -21,7 +21,10 @@ import type { Lockfile } from '../../src/model/lock.js';
 export const CLI = process.env.XENREL_TEST_CLI ?? BUILT_CLI;
 
 /** Run the CLI to the end (like runCli, but honouring XENREL_TEST_CLI). */
-export async function runXenrel(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult> {
+export async function runXenrel(
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<CliResult> {
   const { code, stdout, stderr } = await spawnCli(args, opts).done;
   return { code, stdout, stderr };
 }
@@ -34,7 +37,10 @@ export interface Running {
 }
 
 /** The built CLI in a new process group. */
-export function spawnCli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; wrap?: string[]; timeoutMs?: number }): Running {
+export function spawnCli(
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; wrap?: string[]; timeoutMs?: number },
+): Running {
   const full = [...(opts.wrap ?? []), process.execPath, CLI, ...args];
   const child = spawn(full[0]!, full.slice(1), {
     cwd: opts.cwd,
@@ -77,7 +83,11 @@ export function makeTarGz(workDir: string, top: string, files: Record<string, Bu
     execFileSync('mkdir', ['-p', join(abs, '..')]);
     execFileSync('sh', ['-c', 'cat > "$1"', 'sh', abs], { input: c });
   }
-  return execFileSync('tar', ['-C', d, '--sort=name', '--owner=0', '--group=0', '--mtime=@1700000000', '-czf', '-', top], { maxBuffer: 1 << 30 });
+  return execFileSync(
+    'tar',
+    ['-C', d, '--sort=name', '--owner=0', '--group=0', '--mtime=@1700000000', '-czf', '-', top],
+    { maxBuffer: 1 << 30 },
+  );
 }
 
 export interface HardeningWorld {
@@ -98,18 +108,28 @@ export interface HardeningWorld {
  * seabios (git, a few hundred files, tags v1 and v2 with different content), a 6 MiB
  * incompressible tarball and a small one, both on a loopback server.
  */
-export async function createWorld(workDir: string, opts: { bigBytes?: number; files?: number } = {}): Promise<HardeningWorld> {
+export async function createWorld(
+  workDir: string,
+  opts: { bigBytes?: number; files?: number } = {},
+): Promise<HardeningWorld> {
   const fx = await GitFixtures.create();
   const files: Record<string, string | Buffer> = { Makefile: 'all:\n\techo seabios\n' };
-  for (let i = 0; i < (opts.files ?? 300); i++) files[`src/d${i % 17}/f${i}.c`] = `int f${i} = ${i};\n${'/* pad */\n'.repeat(i % 50)}`;
+  for (let i = 0; i < (opts.files ?? 300); i++)
+    files[`src/d${i % 17}/f${i}.c`] = `int f${i} = ${i};\n${'/* pad */\n'.repeat(i % 50)}`;
   files['blob.bin'] = pseudoRandomBytes(512 * 1024, 7);
   const seabios = await fx.repo('seabios', { files });
   await seabios.commit('v1');
   await seabios.tag('v1', { annotated: true });
   await seabios.commit('v2', { 'src/d0/f0.c': 'int f0 = 42;\n', NEWS: 'v2\n' });
   await seabios.tag('v2', { annotated: true });
-  const big = makeTarGz(workDir, 'big-1.0', { 'data.bin': pseudoRandomBytes(opts.bigBytes ?? 6 * 1024 * 1024, 3), README: 'big\n' });
-  const big2 = makeTarGz(workDir, 'big-2.0', { 'data.bin': pseudoRandomBytes(opts.bigBytes ?? 6 * 1024 * 1024, 4), README: 'big 2\n' });
+  const big = makeTarGz(workDir, 'big-1.0', {
+    'data.bin': pseudoRandomBytes(opts.bigBytes ?? 6 * 1024 * 1024, 3),
+    README: 'big\n',
+  });
+  const big2 = makeTarGz(workDir, 'big-2.0', {
+    'data.bin': pseudoRandomBytes(opts.bigBytes ?? 6 * 1024 * 1024, 4),
+    README: 'big 2\n',
+  });
   const small = makeTarGz(workDir, 'small-1.0', { 'a.c': 'int a;\n' });
   const server = await startHttpServer({
     files: { '/dl/big-1.0.tar.gz': big, '/dl/big-2.0.tar.gz': big2, '/dl/small-1.0.tar.gz': small },
@@ -160,7 +180,10 @@ export function commitProject(dir: string, env: NodeJS.ProcessEnv): void {
     ['add', '-A'],
     ['commit', '-q', '-m', 'xen'],
   ])
-    execFileSync('git', args, { cwd: dir, env: { ...env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
+    execFileSync('git', args, {
+      cwd: dir,
+      env: { ...env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' },
+    });
 }
 
 async function* walkFiles(dir: string): AsyncGenerator<string> {
@@ -221,8 +244,11 @@ export async function auditCache(cacheDir: string): Promise<CacheAudit> {
   for (const name of await readdir(join(cacheDir, 'git')).catch(() => [] as string[])) {
     if (name.startsWith('.')) continue;
     const dir = join(cacheDir, 'git', name);
-    const r = spawnSync('git', ['--git-dir', dir, 'fsck', '--connectivity-only', '--no-progress'], { encoding: 'utf8' });
-    if (r.status !== 0) problems.push(`git mirror ${name} fails fsck: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const r = spawnSync('git', ['--git-dir', dir, 'fsck', '--connectivity-only', '--no-progress'], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0)
+      problems.push(`git mirror ${name} fails fsck: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     else mirrors.push(dir);
   }
   return { problems, content, mirrors };
@@ -264,5 +290,12 @@ export function copyTree(from: string, to: string): void {
 
 /** Can this process mount a tmpfs in a private mount namespace? (root, or user namespaces) */
 export function canMountTmpfs(): boolean {
-  return spawnSync('unshare', ['-rm', 'sh', '-c', 'd=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs "$d" && umount "$d" && rmdir "$d"']).status === 0;
+  return (
+    spawnSync('unshare', [
+      '-rm',
+      'sh',
+      '-c',
+      'd=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs "$d" && umount "$d" && rmdir "$d"',
+    ]).status === 0
+  );
 }

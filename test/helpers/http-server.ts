@@ -136,7 +136,8 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
   async function handle(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest) {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const active = activeFaults(path);
-    const find = <K extends Fault['kind']>(k: K) => active.find((f) => f.kind === k) as Extract<Fault, { kind: K }> | undefined;
+    const find = <K extends Fault['kind']>(k: K) =>
+      active.find((f) => f.kind === k) as Extract<Fault, { kind: K }> | undefined;
     const send = (status: number, headers: Record<string, string | number>, body?: string) => {
       rec.status = status;
       res.writeHead(status, headers);
@@ -174,7 +175,10 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
     let code = 200;
     const range = req.headers.range;
     const ifRange = req.headers['if-range'] as string | undefined;
-    const rangeValid = !ifRange || !!find('ignore-if-range') || (ifRange.startsWith('"') || ifRange.startsWith('W/') ? ifRange === etag : ifRange === lastModified);
+    const rangeValid =
+      !ifRange ||
+      !!find('ignore-if-range') ||
+      (ifRange.startsWith('"') || ifRange.startsWith('W/') ? ifRange === etag : ifRange === lastModified);
     if (range && rangeValid && !find('ignore-range')) {
       const m = /^bytes=(\d+)-(\d*)$/.exec(range);
       if (m) {
@@ -254,7 +258,9 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
     handle(req, res, rec).catch(() => res.socket?.destroy());
   };
 
-  const server: Server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : createHttpServer(onRequest);
+  const server: Server = opts.tls
+    ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest)
+    : createHttpServer(onRequest);
   // Bodies are written raw (so Content-Length can lie), which leaves Node's parser out of
   // step: every body response says `connection: close` and ends the socket.
   let connections = 0;
@@ -309,7 +315,10 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Tes
  * A self-signed certificate for 127.0.0.1/localhost (or `hosts`), made with the system
  * `openssl`. Returns undefined when openssl is missing.
  */
-export async function makeSelfSignedCert(dir: string, hosts: string[] = ['IP:127.0.0.1', 'DNS:localhost']): Promise<{ key: string; cert: string } | undefined> {
+export async function makeSelfSignedCert(
+  dir: string,
+  hosts: string[] = ['IP:127.0.0.1', 'DNS:localhost'],
+): Promise<{ key: string; cert: string } | undefined> {
   const { spawnSync } = await import('node:child_process');
   const keyFile = join(dir, `key-${Math.random().toString(36).slice(2)}.pem`);
   const certFile = `${keyFile}.crt`;

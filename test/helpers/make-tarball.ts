@@ -11,7 +11,17 @@ export async function makeTarball(top: string, files: Record<string, string>): P
       await mkdir(join(d, top, p, '..'), { recursive: true });
       await writeFile(join(d, top, p), c);
     }
-    return execFileSync('tar', ['-C', d, '--sort=name', '--owner=0', '--group=0', '--mtime=@1700000000', '-czf', '-', top]);
+    return execFileSync('tar', [
+      '-C',
+      d,
+      '--sort=name',
+      '--owner=0',
+      '--group=0',
+      '--mtime=@1700000000',
+      '-czf',
+      '-',
+      top,
+    ]);
   } finally {
     await rm(d, { recursive: true, force: true });
   }

@@ -26,7 +26,8 @@ export interface ChildResult {
 }
 
 const scratch = process.argv[2]!;
-const describe = (e: unknown) => (e instanceof XenrelError ? e.code : `UNEXPECTED ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+const describe = (e: unknown) =>
+  e instanceof XenrelError ? e.code : `UNEXPECTED ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
 
 const rl = createInterface({ input: process.stdin });
 for await (const line of rl) {

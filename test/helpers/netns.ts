@@ -23,10 +23,18 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; netns?: boolean; timeoutMs?: number }): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; netns?: boolean; timeoutMs?: number },
+): Promise<RunResult> {
   const argv = opts.netns ? [...netnsPrefix(), cmd, ...args] : [cmd, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -41,7 +49,11 @@ export function run(cmd: string, args: string[], opts: { cwd: string; env?: Node
 }
 
 /** `make ARGS` in `cwd`, offline when `netns`. MAKEFLAGS from the test runner are dropped. */
-export function make(cwd: string, args: string[] = [], opts: { netns?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function make(
+  cwd: string,
+  args: string[] = [],
+  opts: { netns?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C', ...opts.env };
   delete env.MAKEFLAGS;
   delete env.MAKELEVEL;

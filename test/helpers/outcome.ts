@@ -20,5 +20,6 @@ export function recordOutcome(code: string, exit?: number): void {
   const t = getCurrentTest();
   if (!t) return;
   const list = (t.meta.outcomes ??= []);
-  if (!list.some((o) => o.code === code && o.exit === exit)) list.push({ code, ...(exit === undefined ? {} : { exit }) });
+  if (!list.some((o) => o.code === code && o.exit === exit))
+    list.push({ code, ...(exit === undefined ? {} : { exit }) });
 }

@@ -62,7 +62,8 @@ export function rawEntry(h: RawHeader, data: string | Buffer = ''): Buffer {
 }
 
 export const file = (name: string, data = 'x\n', extra: Partial<RawHeader> = {}) => rawEntry({ name, ...extra }, data);
-export const dir = (name: string, extra: Partial<RawHeader> = {}) => rawEntry({ name: name.endsWith('/') ? name : `${name}/`, type: '5', mode: 0o755, ...extra });
+export const dir = (name: string, extra: Partial<RawHeader> = {}) =>
+  rawEntry({ name: name.endsWith('/') ? name : `${name}/`, type: '5', mode: 0o755, ...extra });
 export const symlink = (name: string, target: string) => rawEntry({ name, type: '2', linkname: target, mode: 0o777 });
 export const hardlink = (name: string, target: string) => rawEntry({ name, type: '1', linkname: target });
 
@@ -81,7 +82,8 @@ function paxBody(records: Record<string, string | Buffer>): Buffer {
 export const pax = (records: Record<string, string | Buffer>, global = false) =>
   rawEntry({ name: global ? 'pax_global_header' : 'PaxHeaders/x', type: global ? 'g' : 'x' }, paxBody(records));
 
-export const gnuLongName = (name: string) => rawEntry({ name: '././@LongLink', type: 'L', magic: 'gnu' }, Buffer.from(`${name}\0`));
+export const gnuLongName = (name: string) =>
+  rawEntry({ name: '././@LongLink', type: 'L', magic: 'gnu' }, Buffer.from(`${name}\0`));
 
 /** Concatenates entries and, unless `end: false`, two zero blocks padded to a 10240-byte record. */
 export function rawTar(parts: Buffer[], opts: { end?: boolean } = {}): Buffer {

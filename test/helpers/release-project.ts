@@ -42,7 +42,9 @@ export const GIT_DATES = { GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_D
 
 export async function startReleaseUpstreams(tmp: ReturnType<typeof tempDirs>): Promise<ReleaseUpstreams> {
   const fx = await GitFixtures.create();
-  const seabios = await fx.repo('seabios', { files: { Makefile: 'all:\n', 'src/bios.c': 'int bios;\n', 'tools/gen.sh': { content: '#!/bin/sh\n', exec: true } } });
+  const seabios = await fx.repo('seabios', {
+    files: { Makefile: 'all:\n', 'src/bios.c': 'int bios;\n', 'tools/gen.sh': { content: '#!/bin/sh\n', exec: true } },
+  });
   await seabios.commit('release');
   await seabios.tag('rel-1.17.0', { annotated: true });
   const d = await tmp.make();
@@ -82,7 +84,12 @@ ${opts.repository ? `  repository: ${opts.repository}\n` : ''}components:
     }
     const r = await runInProcess(['lock', '--cache', cacheDir], { cwd: dir, env: fx.env });
     expect(r.code, r.stderr).toBe(0);
-    const git = [['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'xen'], ...(opts.tag ? [['tag', opts.tag]] : [])];
+    const git = [
+      ['init', '-q'],
+      ['add', '-A'],
+      ['commit', '-q', '-m', 'xen'],
+      ...(opts.tag ? [['tag', opts.tag]] : []),
+    ];
     for (const args of git) execFileSync('git', args, { cwd: dir, env: { ...fx.env, ...GIT_DATES } });
     return dir;
   }

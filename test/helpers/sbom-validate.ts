@@ -35,7 +35,11 @@ export async function cycloneDxErrors(doc: unknown): Promise<string[]> {
     | { instancePath: string; message?: string; params: unknown }[]
     | null;
   const out = (problems ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
-  const d = doc as { metadata?: { component?: { 'bom-ref'?: string } }; components?: unknown[]; dependencies?: { ref: string; dependsOn?: string[] }[] };
+  const d = doc as {
+    metadata?: { component?: { 'bom-ref'?: string } };
+    components?: unknown[];
+    dependencies?: { ref: string; dependsOn?: string[] }[];
+  };
   const refs: string[] = [];
   if (d.metadata?.component?.['bom-ref']) refs.push(d.metadata.component['bom-ref']);
   const walk = (cs: unknown[] | undefined) => {
@@ -50,13 +54,17 @@ export async function cycloneDxErrors(doc: unknown): Promise<string[]> {
     if (seen.has(r)) out.push(`bom-ref ${r} is not unique`);
     seen.add(r);
   }
-  for (const dep of d.dependencies ?? []) for (const r of [dep.ref, ...(dep.dependsOn ?? [])]) if (!seen.has(r)) out.push(`dependency names unknown bom-ref ${r}`);
+  for (const dep of d.dependencies ?? [])
+    for (const r of [dep.ref, ...(dep.dependsOn ?? [])])
+      if (!seen.has(r)) out.push(`dependency names unknown bom-ref ${r}`);
   return out;
 }
 
 export function spdxErrors(doc: unknown): string[] {
   if (!spdx) spdx = makeAjv().compile(readJson(join(here, '..', 'fixtures', 'schemas', 'spdx-2.3.schema.json')));
-  const out = spdx(doc) ? [] : (spdx.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+  const out = spdx(doc)
+    ? []
+    : (spdx.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
   const d = doc as {
     packages?: {
       SPDXID: string;
@@ -80,13 +88,21 @@ export function spdxErrors(doc: unknown): string[] {
     if (seen.has(id)) out.push(`SPDXID ${id} is not unique`);
     seen.add(id);
   }
-  for (const r of d.relationships ?? []) for (const id of [r.spdxElementId, r.relatedSpdxElement]) if (!seen.has(id)) out.push(`relationship names unknown element ${id}`);
-  if (!(d.relationships ?? []).some((r) => r.spdxElementId === 'SPDXRef-DOCUMENT' && r.relationshipType === 'DESCRIBES')) out.push('the document DESCRIBES nothing');
+  for (const r of d.relationships ?? [])
+    for (const id of [r.spdxElementId, r.relatedSpdxElement])
+      if (!seen.has(id)) out.push(`relationship names unknown element ${id}`);
+  if (
+    !(d.relationships ?? []).some((r) => r.spdxElementId === 'SPDXRef-DOCUMENT' && r.relationshipType === 'DESCRIBES')
+  )
+    out.push('the document DESCRIBES nothing');
   const declared = new Set((d.hasExtractedLicensingInfos ?? []).map((l) => l.licenseId));
   for (const p of d.packages ?? [])
     for (const l of [p.licenseDeclared, p.licenseConcluded])
-      for (const m of (l ?? '').matchAll(/LicenseRef-[A-Za-z0-9.-]+/g)) if (!declared.has(m[0])) out.push(`${p.SPDXID}: ${m[0]} is not in hasExtractedLicensingInfos`);
-  for (const l of d.hasExtractedLicensingInfos ?? []) if (!l.extractedText?.trim()) out.push(`${l.licenseId}: extractedText is empty (the spec wants the license's text)`);
+      for (const m of (l ?? '').matchAll(/LicenseRef-[A-Za-z0-9.-]+/g))
+        if (!declared.has(m[0])) out.push(`${p.SPDXID}: ${m[0]} is not in hasExtractedLicensingInfos`);
+  for (const l of d.hasExtractedLicensingInfos ?? [])
+    if (!l.extractedText?.trim())
+      out.push(`${l.licenseId}: extractedText is empty (the spec wants the license's text)`);
   // SPDX 2.3 §7.8: a package with filesAnalyzed false has no files (no hasFiles, nothing it
   // CONTAINS is a File) and so no licenseInfoFromFiles or packageVerificationCode (§7.9, §7.14).
   const fileIds = new Set((d.files ?? []).map((f) => f.SPDXID));
@@ -105,17 +121,20 @@ export function spdxErrors(doc: unknown): string[] {
       ['supplier', p.supplier],
       ['originator', p.originator],
     ] as const)
-      if (v !== undefined && !/^(NOASSERTION|(Person|Organization): \S.*)$/.test(v)) out.push(`${p.SPDXID}: ${k} "${v}" is not NOASSERTION, Person: or Organization:`);
+      if (v !== undefined && !/^(NOASSERTION|(Person|Organization): \S.*)$/.test(v))
+        out.push(`${p.SPDXID}: ${k} "${v}" is not NOASSERTION, Person: or Organization:`);
   // Annex F: a purl locator is a package URL; a cpe23Type locator a CPE 2.3 formatted string.
   for (const p of d.packages ?? [])
     for (const r of p.externalRefs ?? []) {
       if (r.referenceType === 'purl') {
-        if (!['PACKAGE-MANAGER', 'PACKAGE_MANAGER'].includes(r.referenceCategory)) out.push(`${p.SPDXID}: purl under ${r.referenceCategory}`);
+        if (!['PACKAGE-MANAGER', 'PACKAGE_MANAGER'].includes(r.referenceCategory))
+          out.push(`${p.SPDXID}: purl under ${r.referenceCategory}`);
         if (!purlParses(r.referenceLocator)) out.push(`${p.SPDXID}: "${r.referenceLocator}" is not a package URL`);
       }
       if (r.referenceType === 'cpe23Type') {
         if (r.referenceCategory !== 'SECURITY') out.push(`${p.SPDXID}: cpe23Type under ${r.referenceCategory}`);
-        if (!cpe23Pattern().test(r.referenceLocator)) out.push(`${p.SPDXID}: "${r.referenceLocator}" is not a CPE 2.3 formatted string`);
+        if (!cpe23Pattern().test(r.referenceLocator))
+          out.push(`${p.SPDXID}: "${r.referenceLocator}" is not a CPE 2.3 formatted string`);
       }
     }
   return out;

@@ -19,7 +19,13 @@ export interface ShimRunOptions {
 }
 
 /** Runs `.xenrel/bin/TOOL` of the tree at `root` under `shell` (dash, bash, busybox sh …). */
-export function runShim(shell: string, root: string, tool: 'git' | 'fetch', args: string[], opts: ShimRunOptions = {}): Promise<ShimResult> {
+export function runShim(
+  shell: string,
+  root: string,
+  tool: 'git' | 'fetch',
+  args: string[],
+  opts: ShimRunOptions = {},
+): Promise<ShimResult> {
   const script = join(root, '.xenrel/bin', tool);
   const gated = opts.beforeStart !== undefined;
   return new Promise((resolve, reject) => {
@@ -29,7 +35,11 @@ export function runShim(shell: string, root: string, tool: 'git' | 'fetch', args
           env: { ...process.env, ...opts.env },
           stdio: ['pipe', 'pipe', 'pipe'],
         })
-      : spawn(shell, [script, ...args], { cwd: opts.cwd ?? root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      : spawn(shell, [script, ...args], {
+          cwd: opts.cwd ?? root,
+          env: { ...process.env, ...opts.env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
     const out: Buffer[] = [];
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => out.push(d));

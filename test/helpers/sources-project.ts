@@ -33,12 +33,16 @@ export class SourcesWorld {
   static async create(): Promise<SourcesWorld> {
     const w = new SourcesWorld();
     w.fx = await GitFixtures.create();
-    w.seabios = await w.fx.repo('seabios', { files: { Makefile: 'all:\n', COPYING: SEABIOS_COPYING, 'COPYING.LESSER': 'extra\n', 'src/bios.c': 'int bios;\n' } });
+    w.seabios = await w.fx.repo('seabios', {
+      files: { Makefile: 'all:\n', COPYING: SEABIOS_COPYING, 'COPYING.LESSER': 'extra\n', 'src/bios.c': 'int bios;\n' },
+    });
     await w.seabios.commit('release');
     await w.seabios.tag('rel-1.17.0', { annotated: true });
     w.dtc = await w.fx.repo('dtc', { files: { COPYING: DTC_COPYING, 'dtc.c': 'int dtc;\n' } });
     await w.dtc.commit('dtc');
-    w.qemu = await w.fx.repo('qemu-xen', { files: { LICENSE: 'GPL-2.0 and others\n', configure: { content: '#!/bin/sh\n', exec: true } } });
+    w.qemu = await w.fx.repo('qemu-xen', {
+      files: { LICENSE: 'GPL-2.0 and others\n', configure: { content: '#!/bin/sh\n', exec: true } },
+    });
     await w.qemu.commit('qemu');
     await w.qemu.addSubmodule('roms/dtc', w.dtc);
     await w.qemu.commit('add dtc');
@@ -47,7 +51,16 @@ export class SourcesWorld {
     await mkdir(join(d, 'newlib-1.16.0'));
     await writeFile(join(d, 'newlib-1.16.0', 'README'), 'newlib\n');
     await writeFile(join(d, 'newlib-1.16.0', 'COPYING.NEWLIB'), NEWLIB_COPYING);
-    w.newlibTgz = execFileSync('tar', ['-C', d, '--owner=0', '--group=0', '--mtime=@1700000000', '-czf', '-', 'newlib-1.16.0']);
+    w.newlibTgz = execFileSync('tar', [
+      '-C',
+      d,
+      '--owner=0',
+      '--group=0',
+      '--mtime=@1700000000',
+      '-czf',
+      '-',
+      'newlib-1.16.0',
+    ]);
     w.server = await startHttpServer({ files: { '/newlib-1.16.0.tar.gz': w.newlibTgz } });
     w.cacheDir = await w.tmp.make('xenrel-cache-');
     return w;

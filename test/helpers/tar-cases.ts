@@ -1,5 +1,16 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, linkSync, mkdirSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync, ftruncateSync, readFileSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  symlinkSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  ftruncateSync,
+  readFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { dir, file, gnuLongName, hardlink, pax, rawEntry, rawTar, symlink } from './raw-tar.js';
@@ -22,7 +33,8 @@ export interface TarCase {
   absoluteLink?: boolean;
 }
 
-const sh = (cmd: string, args: string[], cwd?: string) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C.UTF-8' } });
+const sh = (cmd: string, args: string[], cwd?: string) =>
+  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C.UTF-8' } });
 
 /** A tree with what real upstream tarballs hold: exec bits, links, long and deep names, empty and setgid dirs, zero padding, holes. */
 function makeTree(root: string, opts: { long: boolean; sparse: boolean; latin1: boolean }): void {
@@ -58,7 +70,8 @@ function makeTree(root: string, opts: { long: boolean; sparse: boolean; latin1: 
     ftruncateSync(fd, 300_000);
     closeSync(fd);
   }
-  if (opts.latin1) writeFileSync(Buffer.concat([Buffer.from(`${t}/caf`), Buffer.of(0xe9), Buffer.from('.txt')]), 'latin-1 name\n');
+  if (opts.latin1)
+    writeFileSync(Buffer.concat([Buffer.from(`${t}/caf`), Buffer.of(0xe9), Buffer.from('.txt')]), 'latin-1 name\n');
 }
 
 export function buildCases(work: string): TarCase[] {
@@ -72,7 +85,8 @@ export function buildCases(work: string): TarCase[] {
   makeTree(short, { long: false, sparse: false, latin1: false });
   makeTree(latin, { long: false, sparse: false, latin1: true });
   makeTree(sparse, { long: true, sparse: true, latin1: false });
-  const add = (name: string, file: string, expect: TarCase['expect'] = 'accept', code?: string, entry?: string) => cases.push({ name, file, expect, code, entry });
+  const add = (name: string, file: string, expect: TarCase['expect'] = 'accept', code?: string, entry?: string) =>
+    cases.push({ name, file, expect, code, entry });
 
   // ---- GNU tar, every format it writes
   for (const fmt of ['gnu', 'oldgnu', 'pax', 'posix']) {
@@ -92,7 +106,16 @@ export function buildCases(work: string): TarCase[] {
   sh('tar', ['--format=oldgnu', '--sparse', '-cf', out('oldgnu-sparse.tar'), '-C', sparse, 'top']);
   add('GNU tar --format=oldgnu --sparse', out('oldgnu-sparse.tar'));
   for (const v of ['0.0', '0.1', '1.0']) {
-    sh('tar', ['--format=pax', '--sparse', `--sparse-version=${v}`, '-cf', out(`pax-sparse-${v}.tar`), '-C', sparse, 'top']);
+    sh('tar', [
+      '--format=pax',
+      '--sparse',
+      `--sparse-version=${v}`,
+      '-cf',
+      out(`pax-sparse-${v}.tar`),
+      '-C',
+      sparse,
+      'top',
+    ]);
     add(`GNU tar pax sparse ${v}`, out(`pax-sparse-${v}.tar`));
   }
   sh('tar', ['--format=pax', '-cf', out('gnu-latin1.tar'), '-C', latin, 'top']);
@@ -142,7 +165,12 @@ export function buildCases(work: string): TarCase[] {
   const py = (fmt: string, src: string, name: string, what = '') => {
     const r = spawnSync(
       'python3',
-      ['-c', `import tarfile,sys\nwith tarfile.open(sys.argv[1],'w',format=tarfile.${fmt}) as t: t.add(sys.argv[2], arcname='top')`, out(name), join(src, 'top')],
+      [
+        '-c',
+        `import tarfile,sys\nwith tarfile.open(sys.argv[1],'w',format=tarfile.${fmt}) as t: t.add(sys.argv[2], arcname='top')`,
+        out(name),
+        join(src, 'top'),
+      ],
       { encoding: 'utf8' },
     );
     if (r.status !== 0) throw new Error(`python tarfile ${fmt}: ${r.stderr}`);
@@ -155,7 +183,14 @@ export function buildCases(work: string): TarCase[] {
   py('PAX_FORMAT', latin, 'py-pax-latin1.tar', ', Latin-1 name');
 
   // ---- raw header bytes
-  const raw = (name: string, parts: Buffer[], expect: TarCase['expect'], code?: string, entry?: string, opts?: { end?: boolean }) => {
+  const raw = (
+    name: string,
+    parts: Buffer[],
+    expect: TarCase['expect'],
+    code?: string,
+    entry?: string,
+    opts?: { end?: boolean },
+  ) => {
     const f = out(`raw-${cases.length}.tar`);
     writeFileSync(f, rawTar(parts, opts));
     add(name, f, expect, code, entry);
@@ -168,11 +203,27 @@ export function buildCases(work: string): TarCase[] {
   raw('dir//file and dir/./file', [top, file('top//a'), file('top/./b')], 'accept');
   raw('no end-of-archive blocks', [top, a], 'accept', undefined, undefined, { end: false });
   raw('one zero block only', [top, a, Buffer.alloc(512)], 'accept', undefined, undefined, { end: false });
-  raw('typeflag 7 (contiguous) is a regular file', [top, rawEntry({ name: 'top/c', type: '7' }, 'contiguous\n')], 'accept');
-  raw('setgid, setuid and sticky modes', [dir('top', { mode: 0o2775 }), file('top/s', 'x', { mode: 0o4755 }), dir('top/t', { mode: 0o1777 })], 'accept');
-  raw('directory header with a size and no data (Solaris)', [rawEntry({ name: 'top/', type: '5', mode: 0o755, size: 4096 }), a], 'accept');
+  raw(
+    'typeflag 7 (contiguous) is a regular file',
+    [top, rawEntry({ name: 'top/c', type: '7' }, 'contiguous\n')],
+    'accept',
+  );
+  raw(
+    'setgid, setuid and sticky modes',
+    [dir('top', { mode: 0o2775 }), file('top/s', 'x', { mode: 0o4755 }), dir('top/t', { mode: 0o1777 })],
+    'accept',
+  );
+  raw(
+    'directory header with a size and no data (Solaris)',
+    [rawEntry({ name: 'top/', type: '5', mode: 0o755, size: 4096 }), a],
+    'accept',
+  );
   raw('Latin-1 name bytes', [top, rawEntry({ name: Buffer.from('top/caf\xe9', 'latin1') }, 'latin-1\n')], 'accept');
-  raw('pax path with raw bytes (hdrcharset BINARY)', [top, pax({ hdrcharset: 'BINARY', path: Buffer.from('top/na\xefve', 'latin1') }), file('placeholder')], 'accept');
+  raw(
+    'pax path with raw bytes (hdrcharset BINARY)',
+    [top, pax({ hdrcharset: 'BINARY', path: Buffer.from('top/na\xefve', 'latin1') }), file('placeholder')],
+    'accept',
+  );
   raw(
     'GNU long name and long link',
     [
@@ -184,17 +235,46 @@ export function buildCases(work: string): TarCase[] {
     ],
     'accept',
   );
-  raw('deep pax path within PATH_MAX', [top, pax({ path: `top/${Array(900).fill('d').join('/')}` }), file('placeholder')], 'accept');
-  raw('4095-byte pax path', [top, pax({ path: `top/${Array(16).fill('p'.repeat(254)).join('/')}/${'q'.repeat(4095 - 4 - 16 * 255)}` }), file('placeholder')], 'accept');
+  raw(
+    'deep pax path within PATH_MAX',
+    [top, pax({ path: `top/${Array(900).fill('d').join('/')}` }), file('placeholder')],
+    'accept',
+  );
+  raw(
+    '4095-byte pax path',
+    [
+      top,
+      pax({ path: `top/${Array(16).fill('p'.repeat(254)).join('/')}/${'q'.repeat(4095 - 4 - 16 * 255)}` }),
+      file('placeholder'),
+    ],
+    'accept',
+  );
   raw('ustar prefix field', [top, rawEntry({ name: 'name.c', prefix: 'top/sub' }, 'p\n')], 'accept');
   raw('hard link to an earlier file', [top, a, hardlink('top/h', 'top/a')], 'accept');
   raw('hard link named with ./', [top, a, hardlink('./top/h', './top/a')], 'accept');
   raw('symlink chain inside the tree', [top, a, symlink('top/l1', 'l2'), symlink('top/l2', 'a')], 'accept');
-  raw('pax path= empty: GNU tar takes an empty name', [top, pax({ path: '' }), file('top/kept')], 'refuse', 'E_TAR_ROOT_ENTRY');
+  raw(
+    'pax path= empty: GNU tar takes an empty name',
+    [top, pax({ path: '' }), file('top/kept')],
+    'refuse',
+    'E_TAR_ROOT_ENTRY',
+  );
   raw('global pax comment (git archive)', [pax({ comment: 'f00' }, true), top, a], 'accept');
   // refused: ambiguity between readers, or what GNU tar itself does not extract as stored
-  raw('symlink header with data', [top, rawEntry({ name: 'top/l', type: '2', linkname: 'a', mode: 0o777, size: hidden.length }), hidden, a], 'refuse', 'E_TAR_AMBIGUOUS', 'top/l');
-  raw('hard link header with data', [top, a, rawEntry({ name: 'top/h', type: '1', linkname: 'top/a', size: hidden.length }), hidden], 'refuse', 'E_TAR_AMBIGUOUS', 'top/h');
+  raw(
+    'symlink header with data',
+    [top, rawEntry({ name: 'top/l', type: '2', linkname: 'a', mode: 0o777, size: hidden.length }), hidden, a],
+    'refuse',
+    'E_TAR_AMBIGUOUS',
+    'top/l',
+  );
+  raw(
+    'hard link header with data',
+    [top, a, rawEntry({ name: 'top/h', type: '1', linkname: 'top/a', size: hidden.length }), hidden],
+    'refuse',
+    'E_TAR_AMBIGUOUS',
+    'top/h',
+  );
   raw(
     'old GNU directory with trailing slash and data',
     [rawEntry({ name: 'top/', type: '\0', mode: 0o755, size: hidden.length, magic: 'gnu' }), hidden, a],
@@ -211,15 +291,43 @@ export function buildCases(work: string): TarCase[] {
   );
   raw(
     '4096-byte pax path',
-    [top, pax({ path: `top/${Array(16).fill('p'.repeat(254)).join('/')}/${'q'.repeat(4096 - 4 - 16 * 255)}` }), file('placeholder')],
+    [
+      top,
+      pax({ path: `top/${Array(16).fill('p'.repeat(254)).join('/')}/${'q'.repeat(4096 - 4 - 16 * 255)}` }),
+      file('placeholder'),
+    ],
     'refuse',
     'E_TAR_LIMIT',
   );
-  raw('5000-byte link target', [top, pax({ linkpath: 'x/'.repeat(2500) }), symlink('top/l', 'placeholder')], 'refuse', 'E_TAR_LIMIT', 'top/l');
-  raw('256 KiB link target', [top, pax({ linkpath: 'a/'.repeat(128 * 1024) }), symlink('top/l', 'placeholder')], 'refuse', 'E_TAR_LIMIT', 'top/l');
+  raw(
+    '5000-byte link target',
+    [top, pax({ linkpath: 'x/'.repeat(2500) }), symlink('top/l', 'placeholder')],
+    'refuse',
+    'E_TAR_LIMIT',
+    'top/l',
+  );
+  raw(
+    '256 KiB link target',
+    [top, pax({ linkpath: 'a/'.repeat(128 * 1024) }), symlink('top/l', 'placeholder')],
+    'refuse',
+    'E_TAR_LIMIT',
+    'top/l',
+  );
   raw('name with a newline', [top, file('top/a\n100644 x b')], 'refuse', 'E_TAR_BAD_CHAR');
-  raw('trailing garbage after the end marker', [top, a, Buffer.alloc(1024), Buffer.from('garbage')], 'refuse', 'E_TAR_TRAILING_GARBAGE', undefined, { end: false });
-  raw('entry after a single zero block', [top, a, Buffer.alloc(512), file('top/after')], 'refuse', 'E_TAR_TRAILING_GARBAGE');
+  raw(
+    'trailing garbage after the end marker',
+    [top, a, Buffer.alloc(1024), Buffer.from('garbage')],
+    'refuse',
+    'E_TAR_TRAILING_GARBAGE',
+    undefined,
+    { end: false },
+  );
+  raw(
+    'entry after a single zero block',
+    [top, a, Buffer.alloc(512), file('top/after')],
+    'refuse',
+    'E_TAR_TRAILING_GARBAGE',
+  );
   raw('unknown typeflag', [top, rawEntry({ name: 'top/q', type: 'Q' }, 'q\n')], 'refuse', 'E_TAR_SPECIAL', 'top/q');
   raw('volume label', [rawEntry({ name: 'label', type: 'V' }), top], 'refuse', 'E_TAR_SPECIAL');
   raw('pax header then end of archive', [top, pax({ path: 'top/x' })], 'refuse', 'E_TAR_TRUNCATED');
@@ -235,10 +343,25 @@ export function buildCases(work: string): TarCase[] {
   raw('symlink to /etc', [top, symlink('top/l', '/etc')], 'refuse', 'E_TAR_LINK_ESCAPE', 'top/l');
   cases.at(-1)!.absoluteLink = true;
   raw('symlink ../../..', [top, symlink('top/l', '../../..')], 'refuse', 'E_TAR_LINK_ESCAPE', 'top/l');
-  raw('dir, symlink of the same name, file through it', [dir('top/d'), symlink('top/d', '/tmp/out'), file('top/d/pwn')], 'refuse', 'E_TAR_DUPLICATE');
-  raw('write through an internal link', [top, dir('top/sub'), symlink('top/l', 'sub'), file('top/l/x')], 'refuse', 'E_TAR_THROUGH_LINK');
+  raw(
+    'dir, symlink of the same name, file through it',
+    [dir('top/d'), symlink('top/d', '/tmp/out'), file('top/d/pwn')],
+    'refuse',
+    'E_TAR_DUPLICATE',
+  );
+  raw(
+    'write through an internal link',
+    [top, dir('top/sub'), symlink('top/l', 'sub'), file('top/l/x')],
+    'refuse',
+    'E_TAR_THROUGH_LINK',
+  );
   raw('hard link to /etc/passwd', [top, hardlink('top/h', '/etc/passwd')], 'refuse', 'E_TAR_HARDLINK', 'top/h');
-  raw('symlink .. then hard link through it', [top, symlink('top/s', '..'), hardlink('top/h', 'top/s/../outside')], 'refuse', 'E_TAR_HARDLINK');
+  raw(
+    'symlink .. then hard link through it',
+    [top, symlink('top/s', '..'), hardlink('top/h', 'top/s/../outside')],
+    'refuse',
+    'E_TAR_HARDLINK',
+  );
   raw('drive-relative link target', [top, symlink('top/l', 'C:../../x')], 'refuse', 'E_TAR_DRIVE', 'top/l');
   raw('character device', [top, rawEntry({ name: 'top/dev', type: '3' })], 'refuse', 'E_TAR_SPECIAL', 'top/dev');
   raw('FIFO', [top, rawEntry({ name: 'top/fifo', type: '6' })], 'refuse', 'E_TAR_SPECIAL', 'top/fifo');
@@ -251,16 +374,39 @@ export function buildCases(work: string): TarCase[] {
     'top/huge',
     { end: false },
   );
-  raw('path depth 5000', [top, pax({ path: `top/${Array(5000).fill('a').join('/')}` }), file('placeholder')], 'refuse', 'E_TAR_LIMIT');
-  raw('10,000-byte component', [top, pax({ path: `top/${'n'.repeat(10_000)}` }), file('placeholder')], 'refuse', 'E_TAR_LIMIT');
+  raw(
+    'path depth 5000',
+    [top, pax({ path: `top/${Array(5000).fill('a').join('/')}` }), file('placeholder')],
+    'refuse',
+    'E_TAR_LIMIT',
+  );
+  raw(
+    '10,000-byte component',
+    [top, pax({ path: `top/${'n'.repeat(10_000)}` }), file('placeholder')],
+    'refuse',
+    'E_TAR_LIMIT',
+  );
   raw('global pax path', [pax({ path: '../x' }, true), top, a], 'refuse', 'E_TAR_GLOBAL_PAX');
   raw('duplicate', [top, file('top/x', 'one'), file('top/x', 'two')], 'refuse', 'E_TAR_DUPLICATE', 'top/x');
   raw('case collision', [top, file('top/README'), file('top/readme')], 'refuse', 'E_TAR_COLLISION', 'top/readme');
   raw('NFC/NFD', [top, file('top/\u00e9'), file('top/e\u0301')], 'refuse', 'E_TAR_NOT_NFC');
   raw('symlink named ./', [top, symlink('./', 'top')], 'refuse', 'E_TAR_BAD_PATH');
   raw('x/..', [top, dir('top/x/..')], 'refuse', 'E_TAR_TRAVERSAL');
-  raw('bad header checksum', [top, rawEntry({ name: 'top/a', checksumDelta: 1 }, 'x')], 'refuse', 'E_TAR_CHECKSUM', 'top');
-  raw('truncated entry', [top, rawEntry({ name: 'top/a', size: 4000 }, 'short')], 'refuse', 'E_TAR_TRUNCATED', undefined, { end: false });
+  raw(
+    'bad header checksum',
+    [top, rawEntry({ name: 'top/a', checksumDelta: 1 }, 'x')],
+    'refuse',
+    'E_TAR_CHECKSUM',
+    'top',
+  );
+  raw(
+    'truncated entry',
+    [top, rawEntry({ name: 'top/a', size: 4000 }, 'short')],
+    'refuse',
+    'E_TAR_TRUNCATED',
+    undefined,
+    { end: false },
+  );
   const tgz = gzipSync(rawTar([top, a]));
   writeFileSync(out('raw-truncated.tar.gz'), tgz.subarray(0, tgz.length - 10));
   add('truncated gzip', out('raw-truncated.tar.gz'), 'refuse', 'E_TAR_TRUNCATED');

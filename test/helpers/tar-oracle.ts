@@ -15,8 +15,12 @@ export interface Extracted {
 
 export function extractWith(tool: 'gnu' | 'bsdtar', archive: string, dest: string, timeoutMs = 60_000): Extracted {
   mkdirSync(dest, { recursive: true });
-  const [cmd, args] = tool === 'gnu' ? ['tar', ['--no-same-owner', '-xf', archive, '-C', dest]] : ['bsdtar', ['-xf', archive, '-C', dest]];
-  const runIn = (locale: string) => spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, LC_ALL: locale } });
+  const [cmd, args] =
+    tool === 'gnu'
+      ? ['tar', ['--no-same-owner', '-xf', archive, '-C', dest]]
+      : ['bsdtar', ['-xf', archive, '-C', dest]];
+  const runIn = (locale: string) =>
+    spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, LC_ALL: locale } });
   let r = runIn('C.UTF-8');
   // bsdtar converts pax (UTF-8) names to the locale: in a UTF-8 locale it refuses names that
   // are not UTF-8, in the C locale names that are not ASCII. A locale artefact, not a
@@ -109,5 +113,9 @@ export function oracleTrees(dirs: string[]): OracleTree[] {
   if (r.status !== 0) throw new Error(`oracle hashing failed: ${r.stderr}`);
   const raw = JSON.parse(r.stdout) as { hash: string; entries: string[]; tops: Record<string, string> }[];
   const name = (hex: string) => nameFromBytes(Buffer.from(hex, 'hex'));
-  return raw.map((t) => ({ hash: t.hash, entries: t.entries.map(name), tops: Object.fromEntries(Object.entries(t.tops).map(([k, v]) => [name(k), v])) }));
+  return raw.map((t) => ({
+    hash: t.hash,
+    entries: t.entries.map(name),
+    tops: Object.fromEntries(Object.entries(t.tops).map(([k, v]) => [name(k), v])),
+  }));
 }

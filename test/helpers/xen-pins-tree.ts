@@ -24,7 +24,11 @@ export interface XenPinsTreeOptions {
 
 const SEABIOS = { '4.19': 'rel-1.16.3', '4.22': 'rel-1.17.0', unstable: 'rel-1.17.0' };
 const QEMU = { '4.19': 'qemu-xen-4.19.0', '4.22': 'qemu-xen-4.22.0', unstable: 'master' };
-const MINIOS = { '4.19': 'xen-RELEASE-4.19.0', '4.22': 'xen-RELEASE-4.22.0', unstable: '0123456789abcdef0123456789abcdef01234567' };
+const MINIOS = {
+  '4.19': 'xen-RELEASE-4.19.0',
+  '4.22': 'xen-RELEASE-4.22.0',
+  unstable: '0123456789abcdef0123456789abcdef01234567',
+};
 export const OVMF_PIN = 'ba91d0292e593df8528b66f99c1b0b14fadc8e16';
 export const IPXE_PIN = '1d1cf74a5e58811822bee4b3da3cff7282fcdfca';
 
@@ -39,7 +43,11 @@ const PINS_TREE = 'xen-pins-tree';
 /** test/fixtures/xen-pins-tree: what the variants share, then the variant's own files. */
 const layersOf = (v: XenVariant) => ['common', v];
 
-export async function writeXenPinsTree(root: string, variant: XenVariant, opts: XenPinsTreeOptions = {}): Promise<string> {
+export async function writeXenPinsTree(
+  root: string,
+  variant: XenVariant,
+  opts: XenPinsTreeOptions = {},
+): Promise<string> {
   await loadFixture(PINS_TREE, root, { layers: layersOf(variant) });
   const files: Record<string, string> = {
     ...(opts.dotConfig !== undefined ? { '.config': opts.dotConfig } : {}),
@@ -51,7 +59,8 @@ export async function writeXenPinsTree(root: string, variant: XenVariant, opts: 
     await writeFile(join(root, rel), text);
   }
   // The fixture's scripts stay executable when `extra` replaces one.
-  for (const rel of ['scripts/git-checkout.sh', 'automation/scripts/build', 'tools/misc/mktarball']) await chmod(join(root, rel), 0o755).catch(() => {});
+  for (const rel of ['scripts/git-checkout.sh', 'automation/scripts/build', 'tools/misc/mktarball'])
+    await chmod(join(root, rel), 0o755).catch(() => {});
   return root;
 }
 

@@ -120,7 +120,12 @@ export class XenUpstreams {
     const daemon = await fixtures.startDaemon();
     const git: Record<string, GitUpstream> = {};
 
-    const make = async (name: string, path: string, files: Record<string, string | { content: string; exec?: boolean }>, ref: string | 'commit') => {
+    const make = async (
+      name: string,
+      path: string,
+      files: Record<string, string | { content: string; exec?: boolean }>,
+      ref: string | 'commit',
+    ) => {
       const repo = await fixtures.repo(name, { files: { ...files, VERSION: `${name} old\n` } });
       await repo.commit('an older release');
       if (ref !== 'commit') await repo.tag(`${ref}-old`, { annotated: true });
@@ -129,7 +134,15 @@ export class XenUpstreams {
       if (ref !== 'commit') await repo.tag(ref, { annotated: true });
       // Upstream moves on after the pin: a force-update must not follow it.
       await repo.commit('work after the pin', { VERSION: `${name} after the pin\n`, NEWS: 'unreleased\n' });
-      return { name, repo, url: daemon.url(repo), ref: ref === 'commit' ? commit : ref, commit, path, version } satisfies GitUpstream;
+      return {
+        name,
+        repo,
+        url: daemon.url(repo),
+        ref: ref === 'commit' ? commit : ref,
+        commit,
+        path,
+        version,
+      } satisfies GitUpstream;
     };
 
     git['qemu-xen'] = await make(
@@ -156,24 +169,51 @@ export class XenUpstreams {
       'seabios',
       FIXTURE_PATHS.seabios!,
       {
-        Makefile: 'olddefconfig:\n\ttouch olddefconfig.done\nall:\n\tmkdir -p out\n\tcat VERSION .config > out/bios.bin\n',
+        Makefile:
+          'olddefconfig:\n\ttouch olddefconfig.done\nall:\n\tmkdir -p out\n\tcat VERSION .config > out/bios.bin\n',
         'src/post.c': '/* post */\n',
         'scripts/kconfig/link': 'kconfig\n',
       },
       'rel-1.17.0',
     );
-    git.ovmf = await make('ovmf', FIXTURE_PATHS.ovmf!, { 'OvmfPkg/README': 'OVMF\n', 'OvmfPkg/build.sh': { content: '#!/bin/sh\necho build\n', exec: true } }, 'commit');
-    git['mini-os'] = await make('mini-os', FIXTURE_PATHS['mini-os']!, { 'Config.mk': '# Mini-OS config\n', 'kernel.c': '/* kernel */\n' }, 'xen-RELEASE-4.22.0');
-    const ipxeGit = await make('ipxe', FIXTURE_PATHS.ipxe!, { 'src/arch/i386/Makefile': '# iPXE i386\n', 'src/README': 'iPXE\n' }, 'commit');
+    git.ovmf = await make(
+      'ovmf',
+      FIXTURE_PATHS.ovmf!,
+      { 'OvmfPkg/README': 'OVMF\n', 'OvmfPkg/build.sh': { content: '#!/bin/sh\necho build\n', exec: true } },
+      'commit',
+    );
+    git['mini-os'] = await make(
+      'mini-os',
+      FIXTURE_PATHS['mini-os']!,
+      { 'Config.mk': '# Mini-OS config\n', 'kernel.c': '/* kernel */\n' },
+      'xen-RELEASE-4.22.0',
+    );
+    const ipxeGit = await make(
+      'ipxe',
+      FIXTURE_PATHS.ipxe!,
+      { 'src/arch/i386/Makefile': '# iPXE i386\n', 'src/README': 'iPXE\n' },
+      'commit',
+    );
 
     // iPXE's tarball is a `git archive --prefix=ipxe/` of the pinned commit, as on xenbits.
     const ipxeFile = `ipxe-git-${ipxeGit.commit}.tar.gz`;
     const ipxeTar = join(scratch, ipxeFile);
-    await sh(`git archive --format=tar --prefix=ipxe/ ${ipxeGit.commit} | gzip -n > '${ipxeTar}'`, ipxeGit.repo.dir, fixtures.env);
+    await sh(
+      `git archive --format=tar --prefix=ipxe/ ${ipxeGit.commit} | gzip -n > '${ipxeTar}'`,
+      ipxeGit.repo.dir,
+      fixtures.env,
+    );
 
     const files: Record<string, Buffer> = {};
     const tarballs: Record<string, TarballUpstream> = {};
-    tarballs.ipxe = { name: 'ipxe', file: ipxeFile, bytes: await readFile(ipxeTar), url: '', path: FIXTURE_PATHS.ipxe!, version: ipxeGit.version };
+    tarballs.ipxe = {
+      name: 'ipxe',
+      file: ipxeFile,
+      bytes: await readFile(ipxeTar),
+      url: '',
+      path: FIXTURE_PATHS.ipxe!,
+      version: ipxeGit.version,
+    };
     for (const lib of STUBDOM_LIBS) {
       const version = `${lib.name} from ${lib.file}\n`;
       const src = join(scratch, 'src', lib.dir);
@@ -186,7 +226,14 @@ export class XenUpstreams {
         `tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1700000000 -cf - '${lib.dir}' | ${lib.compress === 'gz' ? 'gzip -n' : 'bzip2'} > '${out}'`,
         join(scratch, 'src'),
       );
-      tarballs[lib.name] = { name: lib.name, file: lib.file, bytes: await readFile(out), url: '', path: FIXTURE_PATHS[lib.name]!, version };
+      tarballs[lib.name] = {
+        name: lib.name,
+        file: lib.file,
+        bytes: await readFile(out),
+        url: '',
+        path: FIXTURE_PATHS[lib.name]!,
+        version,
+      };
     }
     for (const t of Object.values(tarballs)) files[`/xen-extfiles/${t.file}`] = t.bytes;
     const http = await startHttpServer({ files });
@@ -293,7 +340,9 @@ export async function lockFixture(up: XenUpstreams, cache: Cache, opts: { only?:
 export function fixtureConfigYaml(up: XenUpstreams, opts: { only?: string[] } = {}): string {
   const want = (n: string) => !opts.only || opts.only.includes(n);
   let y = 'version: 1\nname: xen-fixture\ncomponents:\n';
-  for (const g of Object.values(up.git)) if (want(g.name)) y += `  ${g.name}:\n    git: ${g.url}\n    ref: ${g.ref}\n    path: ${g.path}\n`;
-  for (const t of Object.values(up.tarballs)) if (want(t.name)) y += `  ${t.name}:\n    url: ${t.url}\n    path: ${t.path}\n`;
+  for (const g of Object.values(up.git))
+    if (want(g.name)) y += `  ${g.name}:\n    git: ${g.url}\n    ref: ${g.ref}\n    path: ${g.path}\n`;
+  for (const t of Object.values(up.tarballs))
+    if (want(t.name)) y += `  ${t.name}:\n    url: ${t.url}\n    path: ${t.path}\n`;
   return y;
 }

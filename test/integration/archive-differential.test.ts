@@ -30,7 +30,10 @@ interface Oracle {
   bsdTree: OracleTree;
 }
 const oracle = new Map<string, Oracle>();
-type VerifyRun = { exitCode: number; json: { verify?: { unsafe: { code: string; path: string }[]; tree: { actual: string }; topDir?: string } } };
+type VerifyRun = {
+  exitCode: number;
+  json: { verify?: { unsafe: { code: string; path: string }[]; tree: { actual: string }; topDir?: string } };
+};
 const cli = new Map<string, VerifyRun>();
 /** Every BINARY_EVERY-th case also through the built binary. */
 const BINARY_EVERY = 8;
@@ -50,7 +53,8 @@ beforeAll(async () => {
     oracle.set(c.file, { gnu, bsd } as Oracle);
   });
   const trees = oracleTrees(dirs);
-  for (const [i, c] of cases.entries()) Object.assign(oracle.get(c.file)!, { gnuTree: trees[2 * i], bsdTree: trees[2 * i + 1] });
+  for (const [i, c] of cases.entries())
+    Object.assign(oracle.get(c.file)!, { gnuTree: trees[2 * i], bsdTree: trees[2 * i + 1] });
   // xenrel verify through the CLI's own entry, in this process: a spawned CLI per archive
   // cost most of this file's time.
   for (const c of cases) {
@@ -109,7 +113,8 @@ describe('differential suite: xenrel against GNU tar and bsdtar', () => {
         if (o.gnuTree.hash !== o.bsdTree.hash) fail('xenrel accepts, GNU tar and bsdtar extract different trees');
         if (lock.hash !== o.gnuTree.hash) fail(`lock-time tree hash ${lock.hash} ≠ GNU tar's ${o.gnuTree.hash}`);
         const listed = sortEntries([...lock.entries]).map((e) => e.path);
-        if (JSON.stringify(listed) !== JSON.stringify(o.gnuTree.entries)) fail(`entries ${JSON.stringify(listed)} ≠ GNU tar's ${JSON.stringify(o.gnuTree.entries)}`);
+        if (JSON.stringify(listed) !== JSON.stringify(o.gnuTree.entries))
+          fail(`entries ${JSON.stringify(listed)} ≠ GNU tar's ${JSON.stringify(o.gnuTree.entries)}`);
         if (v.exitCode !== 0) fail(`verify exits ${v.exitCode}: ${JSON.stringify(v.json.verify?.unsafe)}`);
         const top = v.json.verify?.topDir;
         if (top && o.gnuTree.tops[top] && v.json.verify!.tree.actual !== o.gnuTree.tops[top])
@@ -121,7 +126,8 @@ describe('differential suite: xenrel against GNU tar and bsdtar', () => {
         );
         if (x instanceof Error) {
           // The one refusal extraction may add: a path that fits Linux but not under the staging folder.
-          if (!(x instanceof XenrelError && x.code === 'E_TAR_LIMIT' && /too long to extract under/.test(x.message))) fail(`extraction failed: ${x.message}`);
+          if (!(x instanceof XenrelError && x.code === 'E_TAR_LIMIT' && /too long to extract under/.test(x.message)))
+            fail(`extraction failed: ${x.message}`);
         } else {
           if (x.hash !== o.gnuTree.hash) fail(`extraction's tree hash ${x.hash} ≠ GNU tar's`);
           extracted.push({ dest, want: o.gnuTree.hash, fail });
@@ -132,16 +138,23 @@ describe('differential suite: xenrel against GNU tar and bsdtar', () => {
         const f = lock.findings[0]!;
         if (c.expect === 'accept') fail(`refused (${f.code}: ${f.message}), expected to be read like GNU tar`);
         if (!/^E_TAR_[A-Z_]+$/.test(f.code)) fail(`unstable code ${f.code}`);
-        if (c.code && !lock.findings.some((x) => x.code === c.code)) fail(`refused with ${f.code} (${f.message}), expected ${c.code}`);
-        if (c.entry && !lock.findings.some((x) => x.message.includes(c.entry!))) fail(`refusal does not name ${c.entry}: ${f.message}`);
+        if (c.code && !lock.findings.some((x) => x.code === c.code))
+          fail(`refused with ${f.code} (${f.message}), expected ${c.code}`);
+        if (c.entry && !lock.findings.some((x) => x.message.includes(c.entry!)))
+          fail(`refusal does not name ${c.entry}: ${f.message}`);
         const err = await readTar(c.file).then(
           () => undefined,
           (e: unknown) => e,
         );
-        if (!(err instanceof XenrelError) || err.exitCode !== 1 || !err.code.startsWith('E_TAR_')) fail(`readTar: ${String(err)}`);
+        if (!(err instanceof XenrelError) || err.exitCode !== 1 || !err.code.startsWith('E_TAR_'))
+          fail(`readTar: ${String(err)}`);
         // verify writes nothing: it may accept an absolute symlink as inert, hashing what GNU tar extracts
-        const verifyInert = c.absoluteLink && v.exitCode === 0 && v.json.verify?.tree.actual === o.gnuTree.tops[v.json.verify?.topDir ?? ''];
-        if (!verifyInert && (v.exitCode !== 1 || !v.json.verify?.unsafe.length)) fail(`verify exits ${v.exitCode}, unsafe ${JSON.stringify(v.json.verify?.unsafe)}`);
+        const verifyInert =
+          c.absoluteLink &&
+          v.exitCode === 0 &&
+          v.json.verify?.tree.actual === o.gnuTree.tops[v.json.verify?.topDir ?? ''];
+        if (!verifyInert && (v.exitCode !== 1 || !v.json.verify?.unsafe.length))
+          fail(`verify exits ${v.exitCode}, unsafe ${JSON.stringify(v.json.verify?.unsafe)}`);
         const dest = join(work, 'x', String(i));
         const xe = await safeExtract(c.file, dest).then(
           () => undefined,
@@ -152,7 +165,8 @@ describe('differential suite: xenrel against GNU tar and bsdtar', () => {
       }
     }
     const written = oracleTrees(extracted.map((e) => e.dest));
-    for (const [i, e] of extracted.entries()) if (written[i]!.hash !== e.want) e.fail('the extracted folder differs from what GNU tar wrote');
+    for (const [i, e] of extracted.entries())
+      if (written[i]!.hash !== e.want) e.fail('the extracted folder differs from what GNU tar wrote');
     if (failures.length) console.error(failures.join('\n'));
     expect(failures).toEqual([]);
     expect(accepted).toBeGreaterThan(40);

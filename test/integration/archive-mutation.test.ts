@@ -1,6 +1,17 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { chmodSync, linkSync, mkdirSync, openSync, closeSync, ftruncateSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  ftruncateSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { gzipSync } from 'node:zlib';
@@ -48,7 +59,8 @@ function prng(seed: number) {
   return { next, int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]! };
 }
 
-const sh = (cmd: string, args: string[], cwd?: string) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C.UTF-8' } });
+const sh = (cmd: string, args: string[], cwd?: string) =>
+  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C.UTF-8' } });
 
 /** A small tree with every entry kind a header can describe: the mutants start from its archives. */
 function makeTree(root: string, long: boolean, sparse: boolean): void {
@@ -185,7 +197,8 @@ function mutate(base: Buffer, headers: number[], r: ReturnType<typeof prng>): [s
   }
   const s = r.pick(['dup', 'delete', 'overwrite', 'zero'] as const);
   const o = r.pick(headers);
-  if (s === 'dup') return [`splice dup ${h}→${o}`, Buffer.concat([b.subarray(0, o), b.subarray(h, h + 512), b.subarray(o)])];
+  if (s === 'dup')
+    return [`splice dup ${h}→${o}`, Buffer.concat([b.subarray(0, o), b.subarray(h, h + 512), b.subarray(o)])];
   if (s === 'delete') {
     const n = 1 + r.int(3);
     return [`splice delete ${n} blocks @${o}`, Buffer.concat([b.subarray(0, o), b.subarray(o + 512 * n)])];
@@ -209,14 +222,30 @@ function buildMutants(dir: string): void {
     bases.push([name, out]);
   };
   for (const fmt of ['gnu', 'oldgnu', 'ustar', 'pax'])
-    base(`GNU tar ${fmt}`, (o) => sh('tar', [`--format=${fmt}`, '-cf', o, '-C', join(trees, fmt === 'ustar' ? 'short' : 'long'), 'top']));
+    base(`GNU tar ${fmt}`, (o) =>
+      sh('tar', [`--format=${fmt}`, '-cf', o, '-C', join(trees, fmt === 'ustar' ? 'short' : 'long'), 'top']),
+    );
   base('GNU tar v7', (o) => sh('tar', ['--format=v7', '-cf', o, '-C', join(trees, 'short'), 'top']));
-  base('GNU tar gnu sparse', (o) => sh('tar', ['--format=gnu', '--sparse', '-cf', o, '-C', join(trees, 'sparse'), 'top']));
-  base('GNU tar pax sparse 1.0', (o) => sh('tar', ['--format=pax', '--sparse', '--sparse-version=1.0', '-cf', o, '-C', join(trees, 'sparse'), 'top']));
+  base('GNU tar gnu sparse', (o) =>
+    sh('tar', ['--format=gnu', '--sparse', '-cf', o, '-C', join(trees, 'sparse'), 'top']),
+  );
+  base('GNU tar pax sparse 1.0', (o) =>
+    sh('tar', ['--format=pax', '--sparse', '--sparse-version=1.0', '-cf', o, '-C', join(trees, 'sparse'), 'top']),
+  );
   base('GNU tar ./ names', (o) => sh('tar', ['--format=gnu', '-cf', o, '-C', join(trees, 'short', 'top'), '.']));
-  for (const fmt of ['pax', 'ustar']) base(`bsdtar ${fmt}`, (o) => sh('bsdtar', [`--format=${fmt}`, '-cf', o, '-C', join(trees, fmt === 'ustar' ? 'short' : 'long'), 'top']));
+  for (const fmt of ['pax', 'ustar'])
+    base(`bsdtar ${fmt}`, (o) =>
+      sh('bsdtar', [`--format=${fmt}`, '-cf', o, '-C', join(trees, fmt === 'ustar' ? 'short' : 'long'), 'top']),
+    );
   base('Python tarfile GNU', (o) =>
-    sh('python3', ['-c', `import tarfile\nwith tarfile.open(${JSON.stringify(o)}, 'w', format=tarfile.GNU_FORMAT) as t: t.add('top')`], join(trees, 'long')),
+    sh(
+      'python3',
+      [
+        '-c',
+        `import tarfile\nwith tarfile.open(${JSON.stringify(o)}, 'w', format=tarfile.GNU_FORMAT) as t: t.add('top')`,
+      ],
+      join(trees, 'long'),
+    ),
   );
 
   // Fixed in `npm test`; XENREL_MUTANTS / XENREL_MUTATION_SEED explore further by hand.
@@ -254,7 +283,10 @@ function buildMutants(dir: string): void {
 async function runXenrel(scratch: string): Promise<void> {
   let next = 0;
   while (next < mutants.length) {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/helpers/mutation-child.ts'), scratch], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/helpers/mutation-child.ts'), scratch], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     const from = next;
     child.stdin.on('error', () => {}); // a killed child: the cases it had not read go to the next one
     for (let i = from; i < mutants.length; i++) child.stdin.write(`${i}\t${mutants[i]!.file}\n`);
@@ -299,7 +331,12 @@ beforeAll(async () => {
   });
   // Mutated modes can leave what tar wrote unreadable: give the owner read (and search on
   // directories) back, never an execute bit on a file, so the oracle can hash it.
-  spawnSync('sh', ['-c', 'find "$1" -type d -exec chmod u+rwx {} + ; find "$1" -type f ! -perm -u=r -exec chmod u+r {} +', 'sh', work]);
+  spawnSync('sh', [
+    '-c',
+    'find "$1" -type d -exec chmod u+rwx {} + ; find "$1" -type f ! -perm -u=r -exec chmod u+r {} +',
+    'sh',
+    work,
+  ]);
   const trees = oracleTrees(dirs);
   for (const [i, m] of mutants.entries()) Object.assign(m, { gnuTree: trees[2 * i], bsdTree: trees[2 * i + 1] });
   mkdirSync(join(work, 'x'));
@@ -341,15 +378,20 @@ describe('mutation test: damaged headers meet the archive contract', () => {
         accepted++;
         if (m.gnu!.exit !== 0) fail(`accepted, GNU tar exits ${m.gnu!.exit}: ${m.gnu!.stderr.trim()}`);
         else if (x.hash !== m.gnuTree!.hash)
-          fail(`tree hash ${x.hash} ≠ GNU tar's ${m.gnuTree!.hash}; entries ${JSON.stringify(x.entries)} vs ${JSON.stringify(m.gnuTree!.entries)}`);
+          fail(
+            `tree hash ${x.hash} ≠ GNU tar's ${m.gnuTree!.hash}; entries ${JSON.stringify(x.entries)} vs ${JSON.stringify(m.gnuTree!.entries)}`,
+          );
         if (m.bsd!.exit !== 0) fail(`accepted, bsdtar exits ${m.bsd!.exit}: ${m.bsd!.stderr.trim()}`);
         else if (m.bsdTree!.hash !== m.gnuTree!.hash)
-          fail(`accepted, GNU tar and bsdtar extract different trees: ${JSON.stringify(m.gnuTree!.entries)} vs ${JSON.stringify(m.bsdTree!.entries)}`);
+          fail(
+            `accepted, GNU tar and bsdtar extract different trees: ${JSON.stringify(m.gnuTree!.entries)} vs ${JSON.stringify(m.bsdTree!.entries)}`,
+          );
         if (x.read !== 'ok') fail(`lock-time hash accepts, readTar refuses: ${x.read}`);
         if (x.extract !== x.hash) fail(`extraction: ${x.extract}`);
       } else if (!x.unexpected) {
         refused++;
-        if (!x.findings.length || !x.findings.every((f) => named(f.code))) fail(`refused without a named finding: ${JSON.stringify(x.findings)}`);
+        if (!x.findings.length || !x.findings.every((f) => named(f.code)))
+          fail(`refused without a named finding: ${JSON.stringify(x.findings)}`);
         if (!named(x.read)) fail(`readTar: ${x.read}`);
         if (!named(x.extract)) fail(`extraction: ${x.extract}`);
       }

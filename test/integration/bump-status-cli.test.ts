@@ -106,7 +106,9 @@ describe('status --upstream', () => {
     const p = await xenProject();
     let r = await p.run(['status', '--upstream', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    let up = Object.fromEntries((JSON.parse(r.stdout).upstream as { name: string }[]).map((u) => [u.name, u])) as Record<string, Record<string, unknown>>;
+    let up = Object.fromEntries(
+      (JSON.parse(r.stdout).upstream as { name: string }[]).map((u) => [u.name, u]),
+    ) as Record<string, Record<string, unknown>>;
     expect(up.seabios).toMatchObject({ refKind: 'tag', newer: ['rel-1.17.0'], moved: false, locked: c.s16 });
     expect(up['qemu-xen']).toMatchObject({ refKind: 'tag', newer: ['qemu-xen-4.23.0'] });
     expect(up['mini-os']).toMatchObject({ refKind: 'branch', moved: false, newer: [] });
@@ -121,7 +123,10 @@ describe('status --upstream', () => {
     try {
       r = await p.run(['status', '--upstream', '--json']);
       expect(r.code).toBe(0);
-      up = Object.fromEntries((JSON.parse(r.stdout).upstream as { name: string }[]).map((u) => [u.name, u])) as Record<string, Record<string, unknown>>;
+      up = Object.fromEntries((JSON.parse(r.stdout).upstream as { name: string }[]).map((u) => [u.name, u])) as Record<
+        string,
+        Record<string, unknown>
+      >;
       expect(up['mini-os']).toMatchObject({ moved: true, current: m2, locked: c.m1 });
       expect(up.zlib).toMatchObject({ changed: true });
       expect((up['qemu-xen']!.error as { code: string }).code).toBe('E_FETCH_FAILED');
@@ -151,8 +156,12 @@ describe('bump', () => {
     expect(r.stdout).toContain(`  ${c.s17!.slice(0, 12)} seabios 1.17\n  ${c.fix!.slice(0, 12)} fix the boot menu\n`);
     expect(r.stdout).toMatch(/Config\.mk:6: SEABIOS_UPSTREAM_REVISION \?= rel-1\.17\.0/);
     // Only the pin's bytes changed, in both files.
-    expect(await readFile(join(p.dir, 'xenrel.config.yaml'), 'utf8')).toBe(p.config.replace('ref: rel-1.16.0', 'ref: rel-1.17.0'));
-    expect(await readFile(join(p.dir, 'Config.mk'), 'utf8')).toBe(p.configMk.replace('REVISION ?= rel-1.16.0', 'REVISION ?= rel-1.17.0'));
+    expect(await readFile(join(p.dir, 'xenrel.config.yaml'), 'utf8')).toBe(
+      p.config.replace('ref: rel-1.16.0', 'ref: rel-1.17.0'),
+    );
+    expect(await readFile(join(p.dir, 'Config.mk'), 'utf8')).toBe(
+      p.configMk.replace('REVISION ?= rel-1.16.0', 'REVISION ?= rel-1.17.0'),
+    );
     const lock = JSON.parse(await readFile(join(p.dir, 'xenrel.lock'), 'utf8'));
     expect(lock.components.seabios).toMatchObject({ ref: 'rel-1.17.0', commit: c.s17 });
     // Agrees with init --check's view and with lock: nothing stale, and bumping again says so.
@@ -174,7 +183,13 @@ describe('bump', () => {
       direction: 'forward',
       log: [{ commit: c.q23, subject: '4.23' }],
     });
-    expect(j.treeEdits).toEqual([expect.objectContaining({ file: 'Config.mk', variable: 'QEMU_UPSTREAM_REVISION', after: 'QEMU_UPSTREAM_REVISION ?= qemu-xen-4.23.0' })]);
+    expect(j.treeEdits).toEqual([
+      expect.objectContaining({
+        file: 'Config.mk',
+        variable: 'QEMU_UPSTREAM_REVISION',
+        after: 'QEMU_UPSTREAM_REVISION ?= qemu-xen-4.23.0',
+      }),
+    ]);
     await fx.git(['commit', '--quiet', '-am', 'bump qemu'], p.dir);
 
     r = await p.run(['bump', 'seabios', '--to', 'rel-1.17.0-rc1']);
@@ -202,7 +217,9 @@ describe('bump', () => {
     // A tarball: the version in the URL is replaced; re-locked with the new bytes.
     r = await p.run(['bump', 'zlib', '--to', '1.3.1']);
     expect(r.code, r.stderr).toBe(0);
-    expect(await readFile(join(p.dir, 'xenrel.config.yaml'), 'utf8')).toContain(`url: ${server.url}/extfiles/zlib-1.3.1.tar.gz\n`);
+    expect(await readFile(join(p.dir, 'xenrel.config.yaml'), 'utf8')).toContain(
+      `url: ${server.url}/extfiles/zlib-1.3.1.tar.gz\n`,
+    );
     const lock = JSON.parse(await readFile(join(p.dir, 'xenrel.lock'), 'utf8'));
     expect(lock.components.zlib.url).toBe(`${server.url}/extfiles/zlib-1.3.1.tar.gz`);
   });

@@ -31,20 +31,33 @@ describe('xenrel CLI basics', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toMatch(/^sha256-[A-Za-z0-9+/]{43}=$/);
     const j = await runCli(['hash', 'd', '--json'], { cwd: dir });
-    expect(JSON.parse(j.stdout)).toMatchObject({ command: 'hash', ok: true, exitCode: 0, tree: r.stdout.trim(), files: 1 });
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      command: 'hash',
+      ok: true,
+      exitCode: 0,
+      tree: r.stdout.trim(),
+      files: 1,
+    });
   });
 
   it('a malformed config exits 2 with file:line:col and no stack trace', async () => {
     const dir = await tmp.make();
-    await writeFile(join(dir, 'xenrel.config.yaml'), 'version: 1\nname: xen\ncomponents:\n  seabios:\n    git: https://example.org/seabios.git\n    reff: v1\n    path: x\n');
+    await writeFile(
+      join(dir, 'xenrel.config.yaml'),
+      'version: 1\nname: xen\ncomponents:\n  seabios:\n    git: https://example.org/seabios.git\n    reff: v1\n    path: x\n',
+    );
     const r = await runCli(['status'], { cwd: dir });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('xenrel.config.yaml:6:5: components.seabios.reff: unknown key "reff" (did you mean "ref"?)');
+    expect(r.stderr).toContain(
+      'xenrel.config.yaml:6:5: components.seabios.reff: unknown key "reff" (did you mean "ref"?)',
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
     const j = await runCli(['status', '--json'], { cwd: dir });
     const doc = JSON.parse(j.stdout);
     expect(doc.errors[0].code).toBe('E_CONFIG');
-    expect(doc.errors[0].details.issues).toContainEqual(expect.objectContaining({ file: 'xenrel.config.yaml', line: 6, col: 5, path: 'components.seabios.reff' }));
+    expect(doc.errors[0].details.issues).toContainEqual(
+      expect.objectContaining({ file: 'xenrel.config.yaml', line: 6, col: 5, path: 'components.seabios.reff' }),
+    );
   });
 
   it('a malformed lockfile exits 2 naming its line', async () => {

@@ -39,7 +39,10 @@ describe('command names', () => {
   it("the package's bin answers --version and --help as the command table does, and runs commands", async () => {
     const dir = await tmp.make();
     const root = join(import.meta.dirname, '..', '..');
-    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string; bin: { xenrel: string } };
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+      version: string;
+      bin: { xenrel: string };
+    };
     const bin = join(root, pkg.bin.xenrel);
     for (const a of ['--version', '-v']) expect((await run(bin, [a], { cwd: dir })).stdout).toBe(`${pkg.version}\n`);
     for (const a of [[], ['--help'], ['-h']]) {
@@ -126,7 +129,12 @@ describe('shell completion, generated from the command definitions', () => {
     expect(await bashComplete(gen.stdout, ['xenrel', ''], dir)).toEqual(commandTable.map((c) => c.name).sort());
     expect(await bashComplete(gen.stdout, ['xenrel', 'fetch', '--of'], dir)).toEqual(['--offline']);
     expect(await bashComplete(gen.stdout, ['xenrel', 'lock', '--j'], dir)).toEqual(['--jobs', '--json']);
-    expect(await bashComplete(gen.stdout, ['xenrel', 'export', '--format', ''], dir)).toEqual(['buildroot', 'debian', 'fedora', 'yocto']);
+    expect(await bashComplete(gen.stdout, ['xenrel', 'export', '--format', ''], dir)).toEqual([
+      'buildroot',
+      'debian',
+      'fedora',
+      'yocto',
+    ]);
     expect(await bashComplete(gen.stdout, ['xenrel', 'completion', ''], dir)).toEqual(['bash', 'zsh']);
     await writeFile(join(dir, 'xen-4.22.0.tar.gz'), '');
     expect(await bashComplete(gen.stdout, ['xenrel', 'verify', 'xen-4'], dir)).toEqual(['xen-4.22.0.tar.gz']);
@@ -153,10 +161,17 @@ describe('shell completion, generated from the command definitions', () => {
     expect(gen.code, gen.stderr).toBe(0);
     await writeFile(join(dir, '_xenrel'), gen.stdout);
     expect((await run('zsh', ['-n', join(dir, '_xenrel')], { cwd: dir })).code).toBe(0);
-    const r = await run('zsh', ['-fc', `fpath=('${dir}' $fpath); autoload -Uz compinit; compinit -u -d '${dir}/zcompdump'; print -r -- $_comps[xenrel]`], {
-      cwd: dir,
-      env: { HOME: dir },
-    });
+    const r = await run(
+      'zsh',
+      [
+        '-fc',
+        `fpath=('${dir}' $fpath); autoload -Uz compinit; compinit -u -d '${dir}/zcompdump'; print -r -- $_comps[xenrel]`,
+      ],
+      {
+        cwd: dir,
+        env: { HOME: dir },
+      },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('_xenrel');
   });

@@ -106,9 +106,18 @@ const SPECIAL = [
 ];
 
 const mutation = fc.oneof(
-  fc.record({ op: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...SPECIAL), fc.string({ maxLength: 6 })) }),
+  fc.record({
+    op: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.oneof(fc.constantFrom(...SPECIAL), fc.string({ maxLength: 6 })),
+  }),
   fc.record({ op: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 10 }) }),
-  fc.record({ op: fc.constant('replace' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 6 }), text: fc.constantFrom(...SPECIAL) }),
+  fc.record({
+    op: fc.constant('replace' as const),
+    at: fc.nat(),
+    len: fc.integer({ min: 1, max: 6 }),
+    text: fc.constantFrom(...SPECIAL),
+  }),
   fc.record({ op: fc.constant('dupline' as const), at: fc.nat() }),
   fc.record({ op: fc.constant('dropline' as const), at: fc.nat() }),
 );
@@ -133,7 +142,10 @@ function apply(text: string, muts: Mutation[]): string {
 }
 
 /** A JSON value put in place of one field of the lock: null, wrong types, odd strings. */
-const oddValue = fc.oneof(fc.constantFrom(null, true, 0, -1, 1e308, '', ' ', '..', '/etc/passwd', 'sha512-', '\0', [], {}, [null], { a: null }), fc.jsonValue({ maxDepth: 2 }));
+const oddValue = fc.oneof(
+  fc.constantFrom(null, true, 0, -1, 1e308, '', ' ', '..', '/etc/passwd', 'sha512-', '\0', [], {}, [null], { a: null }),
+  fc.jsonValue({ maxDepth: 2 }),
+);
 
 function structural(lock: string, pathPick: number, value: unknown): string {
   const l = JSON.parse(lock) as Record<string, any>;
@@ -158,13 +170,22 @@ function cases(n: number, seed: number): Case[] {
   const arb: fc.Arbitrary<Case> = fc.oneof(
     muts.map((m) => ({ config: apply(configText, m), lock: lockText, what: 'config text' })),
     muts.map((m) => ({ config: configText, lock: apply(lockText, m), what: 'lock text' })),
-    fc.tuple(fc.nat(), oddValue).map(([p, v]) => ({ config: configText, lock: structural(lockText, p, v), what: 'lock value' })),
-    fc.tuple(muts, fc.nat(), oddValue).map(([m, p, v]) => ({ config: apply(configText, m), lock: structural(lockText, p, v), what: 'both' })),
+    fc
+      .tuple(fc.nat(), oddValue)
+      .map(([p, v]) => ({ config: configText, lock: structural(lockText, p, v), what: 'lock value' })),
+    fc
+      .tuple(muts, fc.nat(), oddValue)
+      .map(([m, p, v]) => ({ config: apply(configText, m), lock: structural(lockText, p, v), what: 'both' })),
   );
   return fc.sample(arb, { numRuns: n, seed });
 }
 
-const COMMANDS = (d: string) => [['lock', '--check'], ['status'], ['sbom', '--out', join(d, 'out.spdx.json')], ['verify', join(d, 'tree'), '--lock', join(d, 'xenrel.lock')]];
+const COMMANDS = (d: string) => [
+  ['lock', '--check'],
+  ['status'],
+  ['sbom', '--out', join(d, 'out.spdx.json')],
+  ['verify', join(d, 'tree'), '--lock', join(d, 'xenrel.lock')],
+];
 
 const POSITIONED = /xenrel\.(config\.yaml|lock):\d+:\d+/;
 
@@ -195,7 +216,9 @@ beforeAll(async () => {
   seabios = await fx.repo('seabios', { files: { Makefile: 'all:\n', 'src/bios.c': 'int bios;\n', COPYING: 'LGPL\n' } });
   await seabios.commit('first');
   await seabios.tag('rel-1.16.0', { annotated: true });
-  server = await startHttpServer({ files: { '/extfiles/zlib-1.2.3.tar.gz': await makeTarball('zlib-1.2.3', { 'zlib.h': '/* zlib */\n' }) } });
+  server = await startHttpServer({
+    files: { '/extfiles/zlib-1.2.3.tar.gz': await makeTarball('zlib-1.2.3', { 'zlib.h': '/* zlib */\n' }) },
+  });
   dir = await tmp.make('xenrel-cmdfuzz-');
   cache = join(dir, '.cache');
   await mkdir(join(dir, 'tree'), { recursive: true });
@@ -267,12 +290,15 @@ describe('mutated configs and lockfiles through lock --check, status, sbom and v
       }
     }
     // The mutations reach past the parsers: every outcome class occurs.
-    for (const code of [0, 1, 2]) expect(counts.get(code) ?? 0, `exit ${code} never seen: ${JSON.stringify([...counts])}`).toBeGreaterThan(0);
+    for (const code of [0, 1, 2])
+      expect(counts.get(code) ?? 0, `exit ${code} never seen: ${JSON.stringify([...counts])}`).toBeGreaterThan(0);
     expect(n).toBe(CASES * 4);
     await new Promise((r) => setTimeout(r, 50));
     process.off('warning', onWarning);
     expect(warnings, 'process warnings (printed to users as noise)').toEqual([]);
-    console.log(`commands-fuzz: ${CASES} cases × 4 commands in ${Date.now() - t0} ms; exit codes ${JSON.stringify(Object.fromEntries(counts))}`);
+    console.log(
+      `commands-fuzz: ${CASES} cases × 4 commands in ${Date.now() - t0} ms; exit codes ${JSON.stringify(Object.fromEntries(counts))}`,
+    );
   }, 600_000);
 
   it(`a sample of ${CLI_SAMPLE} cases through the built CLI`, async () => {

@@ -8,7 +8,14 @@ import fc from 'fast-check';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ALIAS_BOMB, mutatedConfig, mutatedLock, structuralLock, VALID_CONFIG, VALID_LOCK_TEXT } from '../helpers/config-mutations.js';
+import {
+  ALIAS_BOMB,
+  mutatedConfig,
+  mutatedLock,
+  structuralLock,
+  VALID_CONFIG,
+  VALID_LOCK_TEXT,
+} from '../helpers/config-mutations.js';
 import { runXenrel } from '../helpers/hardening.js';
 
 describe('fuzzing through the CLI', () => {

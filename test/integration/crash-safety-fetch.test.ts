@@ -11,13 +11,23 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ageLocks, makeProject, runXenrel as runCli } from '../helpers/hardening.js';
 import { runInProcess } from '../helpers/in-process.js';
-import { FRACTIONS, bytesSent, crashSuite, expectWellFormed, killAt as killIn, requestsSince as since, tarballObjects, referenceLock } from '../helpers/crash-safety.js';
+import {
+  FRACTIONS,
+  bytesSent,
+  crashSuite,
+  expectWellFormed,
+  killAt as killIn,
+  requestsSince as since,
+  tarballObjects,
+  referenceLock,
+} from '../helpers/crash-safety.js';
 import { hasCommit } from '../../src/sources/git/mirror.js';
 import { Cache } from '../../src/content-cache/cache.js';
 import { isLockedGit } from '../../src/model/kind.js';
 
 const s = crashSuite();
-const killAt = (args: string[], cwd: string, ms: number, until?: () => Promise<void>) => killIn(s, args, cwd, ms, until);
+const killAt = (args: string[], cwd: string, ms: number, until?: () => Promise<void>) =>
+  killIn(s, args, cwd, ms, until);
 const requestsSince = (mark: number) => since(s, mark);
 
 describe('SIGKILL at many points leaves everything old or complete', () => {
@@ -38,12 +48,18 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
     const total = Date.now() - t0;
 
     // Time-based points, plus points tied to the big download's progress.
-    const points: { label: string; ms: number; until?: (mark: number) => () => Promise<void> }[] = FRACTIONS.map((f) => ({
-      label: `${Math.round(total * f)} ms`,
-      ms: Math.round(total * f),
-    }));
+    const points: { label: string; ms: number; until?: (mark: number) => () => Promise<void> }[] = FRACTIONS.map(
+      (f) => ({
+        label: `${Math.round(total * f)} ms`,
+        ms: Math.round(total * f),
+      }),
+    );
     for (const frac of [0, 0.3, 0.7, 0.99])
-      points.push({ label: `big at ${frac * 100}%`, ms: 60_000, until: (mark) => () => bytesSent(s, w.bigPath, mark, Math.max(1, Math.floor(w.big.length * frac))) });
+      points.push({
+        label: `big at ${frac * 100}%`,
+        ms: 60_000,
+        until: (mark) => () => bytesSent(s, w.bigPath, mark, Math.max(1, Math.floor(w.big.length * frac))),
+      });
 
     for (const p of points) {
       const cacheDir = await tmp.make('xenrel-cache-');

@@ -13,7 +13,8 @@ import { ageLocks, makeProject, readLockIfAny, runXenrel as runCli } from '../he
 import { crashSuite, expectWellFormed, killAt as killIn } from '../helpers/crash-safety.js';
 
 const s = crashSuite();
-const killAt = (args: string[], cwd: string, ms: number, until?: () => Promise<void>) => killIn(s, args, cwd, ms, until);
+const killAt = (args: string[], cwd: string, ms: number, until?: () => Promise<void>) =>
+  killIn(s, args, cwd, ms, until);
 
 describe('SIGKILL at many points leaves everything old or complete', () => {
   it('lock: the lockfile is absent or complete; the cache stays well-formed', async () => {

@@ -9,10 +9,17 @@ import { describe, expect, it } from 'vitest';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ageLocks, commitProject, fileSha256, makeProject, runXenrel as runCli } from '../helpers/hardening.js';
-import { FRACTIONS, crashSuite, expectWellFormed, killAt as killIn, requestsSince as since } from '../helpers/crash-safety.js';
+import {
+  FRACTIONS,
+  crashSuite,
+  expectWellFormed,
+  killAt as killIn,
+  requestsSince as since,
+} from '../helpers/crash-safety.js';
 
 const s = crashSuite();
-const killAt = (args: string[], cwd: string, ms: number, until?: () => Promise<void>) => killIn(s, args, cwd, ms, until);
+const killAt = (args: string[], cwd: string, ms: number, until?: () => Promise<void>) =>
+  killIn(s, args, cwd, ms, until);
 const requestsSince = (mark: number) => since(s, mark);
 
 describe('SIGKILL at many points leaves everything old or complete', () => {

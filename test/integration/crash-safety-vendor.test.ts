@@ -9,14 +9,28 @@ import { describe, expect, it } from 'vitest';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { ageLocks, copyTree, fileSha256, makeProject, readLockIfAny, runXenrel as runCli } from '../helpers/hardening.js';
+import {
+  ageLocks,
+  copyTree,
+  fileSha256,
+  makeProject,
+  readLockIfAny,
+  runXenrel as runCli,
+} from '../helpers/hardening.js';
 import { runInProcess } from '../helpers/in-process.js';
-import { FRACTIONS, crashSuite, expectWellFormed, killAt as killIn, requestsSince as since } from '../helpers/crash-safety.js';
+import {
+  FRACTIONS,
+  crashSuite,
+  expectWellFormed,
+  killAt as killIn,
+  requestsSince as since,
+} from '../helpers/crash-safety.js';
 import { hashDir } from '../../src/tree/walk.js';
 import { isLockedGit } from '../../src/model/kind.js';
 
 const s = crashSuite();
-const killAt = (args: string[], cwd: string, ms: number, until?: () => Promise<void>) => killIn(s, args, cwd, ms, until);
+const killAt = (args: string[], cwd: string, ms: number, until?: () => Promise<void>) =>
+  killIn(s, args, cwd, ms, until);
 const requestsSince = (mark: number) => since(s, mark);
 
 describe('SIGKILL at many points leaves everything old or complete', () => {
@@ -52,7 +66,8 @@ describe('SIGKILL at many points leaves everything old or complete', () => {
         return h === a.tree ? 'old' : h === b.tree ? 'new' : `neither (${h})`;
       }
       const sha = await fileSha256(abs);
-      const want = (c: typeof a) => Buffer.from((c as { integrity: string }).integrity.replace(/^sha512-/, ''), 'base64').toString('hex');
+      const want = (c: typeof a) =>
+        Buffer.from((c as { integrity: string }).integrity.replace(/^sha512-/, ''), 'base64').toString('hex');
       const sha512 =
         sha &&
         createHash('sha512')

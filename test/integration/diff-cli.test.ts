@@ -44,7 +44,9 @@ describe('xenrel diff', () => {
     expect(lines[s + 1]).toMatch(/^ {2}[0-9a-f]{12} add a feature$/);
     expect(lines[s + 2]).toMatch(/^ {2}[0-9a-f]{12} fix boot on old CPUs$/);
     expect(r.stdout).toMatch(/qemu-xen [0-9a-f]{12}\.\.[0-9a-f]{12} \(1 commit\):\n {2}[0-9a-f]{12} update dtc/);
-    expect(r.stdout).toMatch(/qemu-xen\/roms\/dtc [0-9a-f]{12}\.\.[0-9a-f]{12} \(1 commit\):\n {2}[0-9a-f]{12} dtc: handle overlays/);
+    expect(r.stdout).toMatch(
+      /qemu-xen\/roms\/dtc [0-9a-f]{12}\.\.[0-9a-f]{12} \(1 commit\):\n {2}[0-9a-f]{12} dtc: handle overlays/,
+    );
   });
 
   it('--json gives the changes and the logs as data', async () => {
@@ -81,7 +83,10 @@ describe('xenrel diff', () => {
     const missing = await w.cli(dir, ['diff', 'old.lock', 'nope.lock']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('nope.lock');
-    await writeFile(join(dir, 'broken.lock'), '{\n  "lockfileVersion": 1,\n  "name": "xen",\n  "components": {"a": {"git": 1}}\n}\n');
+    await writeFile(
+      join(dir, 'broken.lock'),
+      '{\n  "lockfileVersion": 1,\n  "name": "xen",\n  "components": {"a": {"git": 1}}\n}\n',
+    );
     const broken = await w.cli(dir, ['diff', 'old.lock', 'broken.lock']);
     expect(broken.code).toBe(2);
     expect(broken.stderr).toContain('broken.lock:4');

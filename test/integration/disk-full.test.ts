@@ -13,7 +13,17 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDirs } from '../helpers/tmp.js';
 import { recordOutcome } from '../helpers/outcome.js';
-import { CLI, canMountTmpfs, commitProject, createWorld, fileSha256, makeProject, readLockIfAny, runXenrel, type HardeningWorld } from '../helpers/hardening.js';
+import {
+  CLI,
+  canMountTmpfs,
+  commitProject,
+  createWorld,
+  fileSha256,
+  makeProject,
+  readLockIfAny,
+  runXenrel,
+  type HardeningWorld,
+} from '../helpers/hardening.js';
 import { hashDir } from '../../src/tree/walk.js';
 import { isLockedGit } from '../../src/model/kind.js';
 import type { Lockfile } from '../../src/model/lock.js';
@@ -47,7 +57,8 @@ function inNamespace(mnt: string, size: string, script: string, extraEnv: NodeJS
 }
 
 /** Disk usage in bytes (blocks, as a tmpfs counts them). */
-const duBytes = (dir: string) => 1024 * Number(spawnSync('du', ['-sk', dir], { encoding: 'utf8' }).stdout.split('\t')[0]);
+const duBytes = (dir: string) =>
+  1024 * Number(spawnSync('du', ['-sk', dir], { encoding: 'utf8' }).stdout.split('\t')[0]);
 
 describe.skipIf(!can)('disk full', () => {
   it('vendor: exit 3, E_NOSPACE, every component still old or new; with space the rerun completes', async () => {
@@ -122,7 +133,10 @@ describe.skipIf(!can)('disk full', () => {
       );
       const rc = Number(await readFile(join(outside, 'rc'), 'utf8'));
       const stderr = await readFile(join(outside, 'stderr'), 'utf8');
-      recordOutcome(`release (${where} full): ${/no space left on device/.test(stderr) ? 'no space left on device' : stderr.split('\n')[0]}`, rc);
+      recordOutcome(
+        `release (${where} full): ${/no space left on device/.test(stderr) ? 'no space left on device' : stderr.split('\n')[0]}`,
+        rc,
+      );
       expect(rc, `${where}: ${stderr}`).toBe(3);
       expect(stderr, where).toMatch(/no space left on device/);
       expect(stderr).not.toMatch(/\n\s+at /);
@@ -139,7 +153,10 @@ describe.skipIf(!can)('disk full', () => {
 async function expectOldOrNew(tree: string, v1: Lockfile, v2: Lockfile) {
   for (const [name, c] of Object.entries(v2.components)) {
     const a = v1.components[name]!;
-    for (const abs of [join(tree, '.xenrel/sources', name, isLockedGit(c) ? '' : c.path.split('/').pop()!), join(tree, c.path)]) {
+    for (const abs of [
+      join(tree, '.xenrel/sources', name, isLockedGit(c) ? '' : c.path.split('/').pop()!),
+      join(tree, c.path),
+    ]) {
       if (isLockedGit(c) && isLockedGit(a)) {
         const h = (await hashDir(abs)).hash;
         expect([a.tree, c.tree], `${abs}`).toContain(h);

@@ -15,7 +15,8 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => w?.cleanup());
 
-const sh = (cmd: string, cwd: string) => execFileSync('sh', ['-c', cmd], { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+const sh = (cmd: string, cwd: string) =>
+  execFileSync('sh', ['-c', cmd], { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
 
 describe('xenrel export', () => {
   it('debian: multi-tarball orig layout that dpkg-source builds and unpacks, SHA256SUMS, components, watch lines', async () => {
@@ -32,19 +33,30 @@ describe('xenrel export', () => {
       'xen_4.22.0.orig-seabios.tar.gz',
       'xen_4.22.0.orig.tar.gz',
     ]);
-    for (const n of names.filter((x) => x.endsWith('.tar.gz'))) expect(n).toMatch(/^xen_4\.22\.0\.orig(-[a-z0-9][a-z0-9-]*)?\.tar\.(gz|bz2|xz)$/);
+    for (const n of names.filter((x) => x.endsWith('.tar.gz')))
+      expect(n).toMatch(/^xen_4\.22\.0\.orig(-[a-z0-9][a-z0-9-]*)?\.tar\.(gz|bz2|xz)$/);
     expect(sh('sha256sum -c SHA256SUMS', out)).toMatch(/xen_4\.22\.0\.orig-seabios\.tar\.gz: OK/);
     // The upstream tarball is carried byte for byte, as a file (stubdom's make unpacks it).
     expect(sh('tar -tzf xen_4.22.0.orig-newlib.tar.gz', out)).toBe('newlib/\nnewlib/newlib-1.16.0.tar.gz\n');
-    expect(sha256Hex(execFileSync('tar', ['-xzOf', 'xen_4.22.0.orig-newlib.tar.gz', 'newlib/newlib-1.16.0.tar.gz'], { cwd: out }))).toBe(sha256Hex(w.newlibTgz));
+    expect(
+      sha256Hex(
+        execFileSync('tar', ['-xzOf', 'xen_4.22.0.orig-newlib.tar.gz', 'newlib/newlib-1.16.0.tar.gz'], { cwd: out }),
+      ),
+    ).toBe(sha256Hex(w.newlibTgz));
     // The project's orig points each component path into its unpacked component.
-    expect(sh('tar -tvzf xen_4.22.0.orig.tar.gz', out)).toMatch(/ xen-4\.22\.0\/stubdom\/newlib-1\.16\.0\.tar\.gz -> \.\.\/newlib\/newlib-1\.16\.0\.tar\.gz\n/);
+    expect(sh('tar -tvzf xen_4.22.0.orig.tar.gz', out)).toMatch(
+      / xen-4\.22\.0\/stubdom\/newlib-1\.16\.0\.tar\.gz -> \.\.\/newlib\/newlib-1\.16\.0\.tar\.gz\n/,
+    );
     expect(await readFile(join(out, 'components'), 'utf8')).toBe(
       'newlib stubdom/newlib-1.16.0.tar.gz\nqemu-xen tools/qemu-xen-dir-remote\nseabios tools/firmware/seabios-dir-remote\n',
     );
     const watch = await readFile(join(out, 'watch.components'), 'utf8');
-    expect(watch).toContain(`# opts="component=newlib" \\\n#   ${w.server.url}/ newlib-([\\d.]+)\\.tar\\.(?:gz|bz2|xz)`);
-    expect(watch).toContain(`opts="mode=git, pgpmode=none, component=seabios" \\\n  ${w.seabios.url} refs/tags/rel-([\\d.]+)`);
+    expect(watch).toContain(
+      `# opts="component=newlib" \\\n#   ${w.server.url}/ newlib-([\\d.]+)\\.tar\\.(?:gz|bz2|xz)`,
+    );
+    expect(watch).toContain(
+      `opts="mode=git, pgpmode=none, component=seabios" \\\n  ${w.seabios.url} refs/tags/rel-([\\d.]+)`,
+    );
     // dpkg-source's own rules: unpack as it would, build a 3.0 (quilt) source package, extract it.
     const src = join(out, 'xen-4.22.0');
     await mkdir(src);
@@ -59,7 +71,10 @@ describe('xenrel export', () => {
       join(src, 'debian', 'changelog'),
       'xen (4.22.0-1) unstable; urgency=medium\n\n  * Test.\n\n -- Xenrel Test <test@xenrel.invalid>  Thu, 01 Jan 2026 00:00:00 +0000\n',
     );
-    await writeFile(join(src, 'debian', 'control'), 'Source: xen\nMaintainer: Xenrel Test <test@xenrel.invalid>\n\nPackage: xen\nArchitecture: any\nDescription: test\n test\n');
+    await writeFile(
+      join(src, 'debian', 'control'),
+      'Source: xen\nMaintainer: Xenrel Test <test@xenrel.invalid>\n\nPackage: xen\nArchitecture: any\nDescription: test\n test\n',
+    );
     sh('dpkg-source -b xen-4.22.0 2>&1', out);
     const x = await w.tmp.make('xenrel-dsc-');
     sh(`dpkg-source -x ${join(out, 'xen_4.22.0-1.dsc')} ${join(x, 'xen')} 2>&1`, x);
@@ -80,7 +95,11 @@ describe('xenrel export', () => {
     const lines = (await readFile(join(d, 'sources'), 'utf8')).trimEnd().split('\n');
     expect(lines).toHaveLength(3);
     for (const l of lines) expect(l).toMatch(/^SHA512 \([A-Za-z0-9._+-]+\) = [0-9a-f]{128}$/);
-    expect(lines.map((l) => /\((.+)\)/.exec(l)![1])).toEqual(['newlib-1.16.0.tar.gz', 'qemu-xen-v9.0.0.tar.gz', 'seabios-rel-1.17.0.tar.gz']);
+    expect(lines.map((l) => /\((.+)\)/.exec(l)![1])).toEqual([
+      'newlib-1.16.0.tar.gz',
+      'qemu-xen-v9.0.0.tar.gz',
+      'seabios-rel-1.17.0.tar.gz',
+    ]);
     expect(sh('sha512sum -c sources', d).trim().split('\n')).toEqual(lines.map((l) => `${/\((.+)\)/.exec(l)![1]}: OK`));
     expect(sh('tar -tzf seabios-rel-1.17.0.tar.gz', d)).toContain('seabios-rel-1.17.0/COPYING');
     // A tampered file fails the check.
@@ -97,11 +116,17 @@ describe('xenrel export', () => {
       expect(l).toMatch(
         /^(SRC_URI \+= "[^"\s]+"|SRCREV_[A-Za-z0-9_]+ = "[0-9a-f]{40}"|SRC_URI\[[A-Za-z0-9_]+\.sha256sum\] = "[0-9a-f]{64}"|SRCREV_FORMAT = "[A-Za-z0-9_]+"|XENREL_DESTDIR \?= "git")$/,
       );
-    expect(text).toContain(`SRC_URI += "git://${w.seabios.dir};protocol=file;nobranch=1;name=seabios;destsuffix=\${XENREL_DESTDIR}/tools/firmware/seabios-dir-remote"`);
+    expect(text).toContain(
+      `SRC_URI += "git://${w.seabios.dir};protocol=file;nobranch=1;name=seabios;destsuffix=\${XENREL_DESTDIR}/tools/firmware/seabios-dir-remote"`,
+    );
     expect(text).toContain(`SRCREV_seabios = "${lock.components.seabios!.commit}"`);
-    expect(text).toContain(`SRC_URI += "gitsm://${w.qemu.dir};protocol=file;nobranch=1;name=qemu_xen;destsuffix=\${XENREL_DESTDIR}/tools/qemu-xen-dir-remote"`);
+    expect(text).toContain(
+      `SRC_URI += "gitsm://${w.qemu.dir};protocol=file;nobranch=1;name=qemu_xen;destsuffix=\${XENREL_DESTDIR}/tools/qemu-xen-dir-remote"`,
+    );
     expect(text).toContain(`SRCREV_qemu_xen = "${lock.components['qemu-xen']!.commit}"`);
-    expect(text).toContain(`SRC_URI += "${w.server.url}/newlib-1.16.0.tar.gz;name=newlib;unpack=0;subdir=\${XENREL_DESTDIR}/stubdom;downloadfilename=newlib-1.16.0.tar.gz"`);
+    expect(text).toContain(
+      `SRC_URI += "${w.server.url}/newlib-1.16.0.tar.gz;name=newlib;unpack=0;subdir=\${XENREL_DESTDIR}/stubdom;downloadfilename=newlib-1.16.0.tar.gz"`,
+    );
     expect(text).not.toContain('xenrel_place_downloads');
     const sum = /SRC_URI\[newlib\.sha256sum\] = "([0-9a-f]{64})"/.exec(text)![1]!;
     const d = await w.tmp.make();
@@ -117,7 +142,9 @@ describe('xenrel export', () => {
     expect(lines).toHaveLength(3);
     for (const l of lines) expect(l).toMatch(/^sha256 {2}[0-9a-f]{64} {2}[A-Za-z0-9._+-]+$/);
     expect(lines).toContain(`sha256  ${sha256Hex(w.newlibTgz)}  newlib-1.16.0.tar.gz`);
-    expect(sh(`grep -v '^#' xen.hash | sed 's/^sha256  //' | sha256sum -c`, d)).toMatch(/seabios-rel-1\.17\.0\.tar\.gz: OK/);
+    expect(sh(`grep -v '^#' xen.hash | sed 's/^sha256  //' | sha256sum -c`, d)).toMatch(
+      /seabios-rel-1\.17\.0\.tar\.gz: OK/,
+    );
   });
 
   it('errors: unknown format, missing --out, unknown --without, nothing in the cache', async () => {
@@ -128,10 +155,13 @@ describe('xenrel export', () => {
     expect((await w.cli(dir, ['export', '--format', 'yocto', '--out', 'y.inc', '--without', 'nope'])).code).toBe(2);
     const empty = await w.tmp.make('xenrel-empty-');
     const d = await w.tmp.make();
-    const r = await (await import('../helpers/in-process.js')).runInProcess(['export', '--format', 'fedora', '--out', join(d, 'sources'), '--cache', empty], {
-      cwd: dir,
-      env: w.env,
-    });
+    const r = await (await import('../helpers/in-process.js')).runInProcess(
+      ['export', '--format', 'fedora', '--out', join(d, 'sources'), '--cache', empty],
+      {
+        cwd: dir,
+        env: w.env,
+      },
+    );
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/not in the cache|xenrel fetch/);
     expect(await readdir(d)).not.toContain('sources');

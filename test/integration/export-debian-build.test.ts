@@ -22,15 +22,22 @@ let out: string;
 let exported: { code: number; stdout: string; stderr: string };
 const ENV = { SOURCE_DATE_EPOCH: '1767225600' };
 
-const sh = (cmd: string, cwd: string) => execFileSync('sh', ['-c', cmd], { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+const sh = (cmd: string, cwd: string) =>
+  execFileSync('sh', ['-c', cmd], { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
 
 beforeAll(async () => {
   ({ up, lock } = fx);
   const dir = await fx.freshTree();
-  await writeFile(join(dir, 'xenrel.config.yaml'), fixtureConfigYaml(up).replace('name: xen-fixture\n', 'name: xen-fixture\nrelease:\n  version: 4.22.0\n'));
+  await writeFile(
+    join(dir, 'xenrel.config.yaml'),
+    fixtureConfigYaml(up).replace('name: xen-fixture\n', 'name: xen-fixture\nrelease:\n  version: 4.22.0\n'),
+  );
   await writeFile(join(dir, 'xenrel.lock'), serializeLock(lock));
   out = join(await fx.tmp.make('xenrel-deb-'), 'orig');
-  exported = await runCli(['export', '--format', 'debian', '--out', out, '--cache', fx.cache.root], { cwd: dir, env: { ...up.fixtures.env, ...ENV } });
+  exported = await runCli(['export', '--format', 'debian', '--out', out, '--cache', fx.cache.root], {
+    cwd: dir,
+    env: { ...up.fixtures.env, ...ENV },
+  });
 }, 120_000);
 
 describe('debian export of a Xen-like tree', () => {
@@ -40,7 +47,21 @@ describe('debian export of a Xen-like tree', () => {
     expect(names).toContain('xen-fixture_4.22.0.orig.tar.gz');
     expect(names).toContain('xen-fixture_4.22.0.orig-tpm-emulator.tar.gz');
     const comps = names.filter((n) => n.includes('.orig-')).map((n) => /\.orig-(.+)\.tar\.gz$/.exec(n)![1]!);
-    expect(comps.sort()).toEqual(['gmp', 'grub', 'ipxe', 'lwip', 'mini-os', 'newlib', 'ovmf', 'pciutils', 'polarssl', 'qemu-xen', 'seabios', 'tpm-emulator', 'zlib']);
+    expect(comps.sort()).toEqual([
+      'gmp',
+      'grub',
+      'ipxe',
+      'lwip',
+      'mini-os',
+      'newlib',
+      'ovmf',
+      'pciutils',
+      'polarssl',
+      'qemu-xen',
+      'seabios',
+      'tpm-emulator',
+      'zlib',
+    ]);
 
     // Build a 3.0 (quilt) source package the way a packager would: unpack as dpkg-source does
     // (a single top folder stripped), add debian/, dpkg-source -b.
@@ -97,14 +118,20 @@ describe('debian export of a Xen-like tree', () => {
       'tpm_emulator-0.7.4',
       'zlib-1.2.3',
     ]);
-    expect(await readFile(join(x, 'stubdom/unpacked/polarssl-1.1.4/VERSION'), 'utf8')).toBe(up.tarballs.polarssl!.version);
+    expect(await readFile(join(x, 'stubdom/unpacked/polarssl-1.1.4/VERSION'), 'utf8')).toBe(
+      up.tarballs.polarssl!.version,
+    );
 
     // iPXE: the etherboot Makefile's own unpack + patch rule, from ipxe.tar.gz, offline.
     const ipxe = await make(join(x, 'tools/firmware/etherboot'), ['ipxe/src/arch/i386/Makefile'], { netns: true });
     expect(ipxe.code, ipxe.stderr).toBe(0);
     expect(ipxe.stdout).not.toMatch(/git clone|wget/);
-    expect(await readFile(join(x, 'tools/firmware/etherboot/ipxe/src/arch/i386/Makefile'), 'utf8')).toBe('# iPXE i386\n# Xen additions to the iPXE config\n');
-    expect(await readFile(join(x, 'tools/firmware/etherboot/ipxe/src/xen-patched.txt'), 'utf8')).toBe('patched by the xen tree\n');
+    expect(await readFile(join(x, 'tools/firmware/etherboot/ipxe/src/arch/i386/Makefile'), 'utf8')).toBe(
+      '# iPXE i386\n# Xen additions to the iPXE config\n',
+    );
+    expect(await readFile(join(x, 'tools/firmware/etherboot/ipxe/src/xen-patched.txt'), 'utf8')).toBe(
+      'patched by the xen tree\n',
+    );
   });
 
   test('watch lines: each pattern matches the upstream file name it claims and captures its version', async () => {
@@ -112,7 +139,17 @@ describe('debian export of a Xen-like tree', () => {
     const watch = await readFile(join(out, 'watch.components'), 'utf8');
     // Tarball components: the commented line (uscan cannot wrap a file), URL dir + pattern.
     const tarLines = [...watch.matchAll(/^# opts="component=([a-z0-9-]+)" \\\n# {3}(\S+) (\S+)$/gm)];
-    expect(tarLines.map((m) => m[1]).sort()).toEqual(['gmp', 'grub', 'ipxe', 'lwip', 'newlib', 'pciutils', 'polarssl', 'tpm-emulator', 'zlib']);
+    expect(tarLines.map((m) => m[1]).sort()).toEqual([
+      'gmp',
+      'grub',
+      'ipxe',
+      'lwip',
+      'newlib',
+      'pciutils',
+      'polarssl',
+      'tpm-emulator',
+      'zlib',
+    ]);
     const expectVersion: Record<string, string> = {
       ipxe: up.ipxeGit.commit,
       polarssl: '1.1.4',
@@ -136,7 +173,9 @@ describe('debian export of a Xen-like tree', () => {
       expect(new RegExp(`^${pattern}$`).test(newer), `${pattern} vs ${newer}`).toBe(true);
     }
     // Git components with a tag pin: a live uscan line, the tag pattern matching the tag.
-    const gitLines = [...watch.matchAll(/^opts="mode=git, pgpmode=none, component=([a-z0-9-]+)" \\\n {2}(\S+) refs\/tags\/(\S+)$/gm)];
+    const gitLines = [
+      ...watch.matchAll(/^opts="mode=git, pgpmode=none, component=([a-z0-9-]+)" \\\n {2}(\S+) refs\/tags\/(\S+)$/gm),
+    ];
     expect(gitLines.length).toBeGreaterThan(0);
     for (const [, comp, url, pattern] of gitLines) {
       const g = Object.values(up.git).find((u) => u.name === comp)!;
@@ -150,10 +189,17 @@ describe('debian export of a Xen-like tree', () => {
     await writeFile(join(dir, 'xenrel.config.yaml'), fixtureConfigYaml(up));
     await writeFile(join(dir, 'xenrel.lock'), serializeLock(lock));
     const f = join(await fx.tmp.make('xenrel-yocto-'), 'xen-sources.inc');
-    const r = await runCli(['export', '--format', 'yocto', '--out', f, '--cache', fx.cache.root], { cwd: dir, env: { ...up.fixtures.env, ...ENV } });
+    const r = await runCli(['export', '--format', 'yocto', '--out', f, '--cache', fx.cache.root], {
+      cwd: dir,
+      env: { ...up.fixtures.env, ...ENV },
+    });
     expect(r.code, r.stderr).toBe(0);
     const text = await readFile(f, 'utf8');
-    const entries = [...text.matchAll(/^SRC_URI \+= "([^";]+);name=([A-Za-z0-9_]+);unpack=0;subdir=([^;"]+);downloadfilename=([^;"]+)"$/gm)];
+    const entries = [
+      ...text.matchAll(
+        /^SRC_URI \+= "([^";]+);name=([A-Za-z0-9_]+);unpack=0;subdir=([^;"]+);downloadfilename=([^;"]+)"$/gm,
+      ),
+    ];
     expect(entries.map((m) => m[2]).sort()).toEqual(
       Object.values(up.tarballs)
         .map((t) => t.name)
@@ -168,13 +214,18 @@ describe('debian export of a Xen-like tree', () => {
     }
     expect(text).not.toMatch(/downloadfilename=ipxe\.tar\.gz/);
     // Only iPXE's name differs from what Xen's make wants: one rename, in a postfunc of do_unpack.
-    const block = /^python xenrel_place_downloads\(\) \{\n([\s\S]*?)\n\}\ndo_unpack\[postfuncs\] \+= "xenrel_place_downloads"$/m.exec(text);
+    const block =
+      /^python xenrel_place_downloads\(\) \{\n([\s\S]*?)\n\}\ndo_unpack\[postfuncs\] \+= "xenrel_place_downloads"$/m.exec(
+        text,
+      );
     expect(block).not.toBeNull();
     const renames = block![1]!.split('\n').filter((l) => l.includes('os.replace'));
     expect(renames).toEqual([
       `    os.replace(os.path.join(root, d.expand("\${XENREL_DESTDIR}/tools/firmware/etherboot/ipxe-git-${up.ipxeGit.commit}.tar.gz")), os.path.join(root, d.expand("\${XENREL_DESTDIR}/tools/firmware/etherboot/ipxe.tar.gz")))`,
     ]);
     // The function body is Python that parses (BitBake runs it as such).
-    execFileSync('python3', ['-c', 'import ast,sys; ast.parse(sys.stdin.read())'], { input: `def f():\n${block![1]}\n` });
+    execFileSync('python3', ['-c', 'import ast,sys; ast.parse(sys.stdin.read())'], {
+      input: `def f():\n${block![1]}\n`,
+    });
   });
 });

@@ -65,9 +65,18 @@ afterAll(async () => {
 describe('resolving refs and locking', () => {
   it('locks a lightweight tag to its commit and the tree hash of a real checkout', async () => {
     const cache = await newCache();
-    const locked = await lockGit('seabios', { git: up.url, ref: 'v1.0', path: 'tools/firmware/seabios-dir-remote', license: 'LGPL-3.0-only' }, cache);
+    const locked = await lockGit(
+      'seabios',
+      { git: up.url, ref: 'v1.0', path: 'tools/firmware/seabios-dir-remote', license: 'LGPL-3.0-only' },
+      cache,
+    );
     expect(locked.commit).toBe(c1);
-    expect(locked).toMatchObject({ git: up.url, ref: 'v1.0', path: 'tools/firmware/seabios-dir-remote', license: 'LGPL-3.0-only' });
+    expect(locked).toMatchObject({
+      git: up.url,
+      ref: 'v1.0',
+      path: 'tools/firmware/seabios-dir-remote',
+      license: 'LGPL-3.0-only',
+    });
     const checkout = await up.cloneTo(join(fx.root, 'checkout-v1'), 'v1.0');
     expect(locked.tree).toBe((await hashDir(checkout)).hash);
   });
@@ -90,7 +99,9 @@ describe('resolving refs and locking', () => {
   it('locks a branch with a warning that branches float', async () => {
     const cache = await newCache();
     const progress = recorder();
-    const locked = await lockGit('mini-os', { git: up.url, ref: 'main', path: 'extras/mini-os-remote' }, cache, { progress });
+    const locked = await lockGit('mini-os', { git: up.url, ref: 'main', path: 'extras/mini-os-remote' }, cache, {
+      progress,
+    });
     expect(locked.commit).toBe(c2);
     expect(progress.warnings.join('\n')).toMatch(/mini-os: .*branch.*float/);
     expect((await resolveRef(up.url, 'main', cache)).refKind).toBe('branch');
@@ -101,7 +112,11 @@ describe('resolving refs and locking', () => {
     const locked = await lockGit('ovmf', { git: up.url, ref: c1, path: 'ovmf' }, cache);
     expect(locked.commit).toBe(c1);
     const missing = 'ba91d0292e593df8528b66f99c1b0b14fadc8e16';
-    const err = await expectXenrelError(lockGit('ovmf', { git: up.url, ref: missing, path: 'ovmf' }, cache), 'E_REF_NOT_FOUND', 3);
+    const err = await expectXenrelError(
+      lockGit('ovmf', { git: up.url, ref: missing, path: 'ovmf' }, cache),
+      'E_REF_NOT_FOUND',
+      3,
+    );
     expect(err.message).toContain(missing);
     expect(err.message).toContain(up.url);
   });
@@ -282,11 +297,15 @@ describe('fetching', () => {
       const mirror = cache.gitMirrorDir(r.url);
       const gitParent = join(cache.root, 'git');
 
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/helpers/git-mirror-child.ts'), r.url, cache.root], {
-        cwd: ROOT,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(ROOT, 'test/helpers/git-mirror-child.ts'), r.url, cache.root],
+        {
+          cwd: ROOT,
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       const exited = new Promise<void>((res) => child.on('exit', () => res()));
       // Wait until git is receiving objects into the temporary mirror, then kill the whole group.
       let caught = false;
@@ -294,7 +313,9 @@ describe('fetching', () => {
         const temps = (await readdir(gitParent).catch(() => [] as string[])).filter((x) => x.includes('.xenrel-tmp-'));
         const objects = temps.length ? join(gitParent, temps[0]!, 'objects') : '';
         const packs = objects ? await readdir(join(objects, 'pack')).catch(() => [] as string[]) : [];
-        const loose = objects ? (await readdir(objects).catch(() => [] as string[])).filter((d) => /^[0-9a-f]{2}$/.test(d)) : [];
+        const loose = objects
+          ? (await readdir(objects).catch(() => [] as string[])).filter((d) => /^[0-9a-f]{2}$/.test(d))
+          : [];
         if (packs.some((p) => p.startsWith('tmp_pack')) || loose.length) {
           process.kill(-child.pid!, 'SIGKILL');
           caught = true;
@@ -349,14 +370,19 @@ describe('content from raw git objects', () => {
       const r = await f.repo('attrs', { files });
       await r.commit('content first, so the blobs keep their bytes');
       const attrs = '*.txt text eol=crlf\nVERSION export-subst\ndocs export-ignore\n* ident\n';
-      const commit = await r.commit('attributes', { '.gitattributes': attrs, 'sub/.gitattributes': 'gen/* export-ignore -export-subst\n' });
+      const commit = await r.commit('attributes', {
+        '.gitattributes': attrs,
+        'sub/.gitattributes': 'gen/* export-ignore -export-subst\n',
+      });
 
       const cache = await newCache();
       const { mirrorDir } = await ensureCommit(r.url, commit, cache);
       const tree = await gitTreeEntries(mirrorDir, commit);
 
       // Expected: the same bytes written plainly into a folder without git.
-      const plain = await f.repo('plain-copy', { files: { ...files, '.gitattributes': attrs, 'sub/.gitattributes': 'gen/* export-ignore -export-subst\n' } });
+      const plain = await f.repo('plain-copy', {
+        files: { ...files, '.gitattributes': attrs, 'sub/.gitattributes': 'gen/* export-ignore -export-subst\n' },
+      });
       expect(treeHash(tree.entries)).toBe((await hashDir(plain.dir)).hash);
 
       // The attributes are live: a real checkout differs (CRLF), git archive differs too.
@@ -387,7 +413,9 @@ describe('content from raw git objects', () => {
     const f = await GitFixtures.create();
     try {
       const big = pseudoRandomBytes(3 << 20, 7);
-      const r = await f.repo('large', { files: { 'big.bin': big, 'bin/tool': { content: big.subarray(0, (1 << 20) + 1), exec: true }, small: 's\n' } });
+      const r = await f.repo('large', {
+        files: { 'big.bin': big, 'bin/tool': { content: big.subarray(0, (1 << 20) + 1), exec: true }, small: 's\n' },
+      });
       const commit = await r.commit('large files');
       const cache = await newCache();
       const { mirrorDir } = await ensureCommit(r.url, commit, cache);
@@ -418,7 +446,11 @@ describe('content from raw git objects', () => {
         const err = await expectXenrelError(exportTree(mirrorDir, c, dest), 'E_GIT_TREE', 1);
         expect(err.message).toMatch(/refusing symlink/);
         // Links are created last and checked first: no link exists in the staging folder.
-        expect(await readdir(dest, { recursive: true }).then((l) => l.filter((p) => p !== 'ok.txt' && !['a', 'a/b'].includes(p)))).toEqual([]);
+        expect(
+          await readdir(dest, { recursive: true }).then((l) =>
+            l.filter((p) => p !== 'ok.txt' && !['a', 'a/b'].includes(p)),
+          ),
+        ).toEqual([]);
         // Hashing (no writes) still works: the tree hash describes the content as it is.
         expect((await gitTreeEntries(mirrorDir, c)).entries.length).toBeGreaterThan(0);
       }
@@ -439,8 +471,15 @@ describe('hostile trees and edge cases', () => {
       for (const name of ['..', '.git', '.GIT']) {
         // `git mktree` writes what it is told; a malicious upstream can publish this.
         const inner = (await f.git(['mktree'], r.dir, {}, `100644 blob ${blob}\tconfig\n`)).trim();
-        const tree = (await f.git(['mktree'], r.dir, {}, `100644 blob ${blob}\tok.txt\n040000 tree ${inner}\t${name}\n`)).trim();
-        const commit = (await f.git(['commit-tree', tree, '-m', 'crafted'], r.dir, { GIT_AUTHOR_DATE: f.tick(), GIT_COMMITTER_DATE: f.tick() })).trim();
+        const tree = (
+          await f.git(['mktree'], r.dir, {}, `100644 blob ${blob}\tok.txt\n040000 tree ${inner}\t${name}\n`)
+        ).trim();
+        const commit = (
+          await f.git(['commit-tree', tree, '-m', 'crafted'], r.dir, {
+            GIT_AUTHOR_DATE: f.tick(),
+            GIT_COMMITTER_DATE: f.tick(),
+          })
+        ).trim();
         await r.tag(`crafted-${name.replace(/\./g, 'dot')}`, { commit });
         const { mirrorDir } = await ensureCommit(r.url, commit, cache);
         const dest = join(f.root, `out-${name}`);
@@ -459,7 +498,15 @@ describe('hostile trees and edge cases', () => {
       const r = await f.repo('many');
       // Enough commits that two share a 4-hex prefix (the dates are fixed, so the ids are too).
       const lines: string[] = [];
-      for (let i = 0; i < 1200; i++) lines.push(`commit refs/heads/main`, `committer T <t@x.invalid> ${1_700_000_000 + i} +0000`, `data <<EOF`, `c${i}`, `EOF`, '');
+      for (let i = 0; i < 1200; i++)
+        lines.push(
+          `commit refs/heads/main`,
+          `committer T <t@x.invalid> ${1_700_000_000 + i} +0000`,
+          `data <<EOF`,
+          `c${i}`,
+          `EOF`,
+          '',
+        );
       await f.git(['fast-import', '--quiet'], r.dir, {}, `${lines.join('\n')}\n`);
       const ids = (await r.git('rev-list', 'main')).trim().split('\n');
       const seen = new Map<string, string>();
@@ -524,7 +571,9 @@ describe('submodules', () => {
       const { mirrorDir: leafMirror } = await ensureCommit(leaf.url, leafCommit, cache);
       expect(await readGitmodules(leafMirror, leafCommit, leaf.url)).toEqual([]);
 
-      const locked = await lockGit('ovmf', { git: top.url, ref: 'main', path: 'ovmf' }, cache, { progress: recorder() });
+      const locked = await lockGit('ovmf', { git: top.url, ref: 'main', path: 'ovmf' }, cache, {
+        progress: recorder(),
+      });
       expect(locked.commit).toBe(topCommit);
     } finally {
       await f.cleanup();

@@ -50,11 +50,18 @@ afterAll(async () => {
 
 async function project(url: string, ref = 'rel-1.16.0') {
   const dir = await tmp.make('xenrel-stall-');
-  await writeFile(join(dir, 'xenrel.config.yaml'), `version: 1\nname: xen\ncomponents:\n  seabios:\n    git: ${url}\n    ref: ${ref}\n    path: tools/firmware/seabios-dir\n`);
+  await writeFile(
+    join(dir, 'xenrel.config.yaml'),
+    `version: 1\nname: xen\ncomponents:\n  seabios:\n    git: ${url}\n    ref: ${ref}\n    path: tools/firmware/seabios-dir\n`,
+  );
   const cache = join(dir, '.cache');
   const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const t0 = Date.now();
-    const r = await runCli([...args, '--cache', cache], { cwd: dir, env: { ...fx.env, XENREL_GIT_STALL_SECONDS: String(STALL_S), ...env }, timeoutMs: 60_000 });
+    const r = await runCli([...args, '--cache', cache], {
+      cwd: dir,
+      env: { ...fx.env, XENREL_GIT_STALL_SECONDS: String(STALL_S), ...env },
+      timeoutMs: 60_000,
+    });
     return { ...r, ms: Date.now() - t0 };
   };
   return { dir, cache, run };
@@ -115,7 +122,10 @@ describe('a stalling git remote ends in exit 3 within the bound', () => {
     expect(ok.code, ok.stderr).toBe(0);
     await rm(p.cache, { recursive: true, force: true });
     const config = join(p.dir, 'xenrel.config.yaml');
-    await writeFile(config, (await readFile(config, 'utf8')).replace('components:', `mirrors:\n  - ${http.url('mirror')}\ncomponents:`));
+    await writeFile(
+      config,
+      (await readFile(config, 'utf8')).replace('components:', `mirrors:\n  - ${http.url('mirror')}\ncomponents:`),
+    );
     http.stall = 'all';
     const before = http.stalled;
     const r = await p.run(['fetch']);

@@ -31,9 +31,15 @@ describe('the README library example', () => {
       'version: 1\nname: demo\nrelease:\n  version: "1.0"\ncomponents:\n  seabios:\n    local: prebuilt/bios.bin\n    path: tools/firmware/seabios-dir-remote/out/bios.bin\n',
     );
     await writeFile(join(dir, 'example.mts'), code);
-    const r = await run(join(ROOT, 'node_modules', '.bin', 'tsx'), ['example.mts'], { cwd: dir, env: { ...process.env, XENREL_CACHE: join(dir, '.cache') }, timeoutMs: 120_000 });
+    const r = await run(join(ROOT, 'node_modules', '.bin', 'tsx'), ['example.mts'], {
+      cwd: dir,
+      env: { ...process.env, XENREL_CACHE: join(dir, '.cache') },
+      timeoutMs: 120_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^1 pins locked; .*demo-1\.0\.tar\.gz: verified$/m);
-    expect(JSON.parse(await readFile(join(dir, 'xenrel.lock'), 'utf8')).components.seabios.local).toBe('prebuilt/bios.bin');
+    expect(JSON.parse(await readFile(join(dir, 'xenrel.lock'), 'utf8')).components.seabios.local).toBe(
+      'prebuilt/bios.bin',
+    );
   });
 });

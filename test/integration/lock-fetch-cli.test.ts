@@ -18,7 +18,13 @@ let zlibTgz: Buffer;
 
 beforeAll(async () => {
   fx = await GitFixtures.create();
-  seabios = await fx.repo('seabios', { files: { Makefile: 'all:\n\techo seabios\n', 'src/bios.c': 'int bios;\n', 'scripts/build.sh': { content: '#!/bin/sh\n', exec: true } } });
+  seabios = await fx.repo('seabios', {
+    files: {
+      Makefile: 'all:\n\techo seabios\n',
+      'src/bios.c': 'int bios;\n',
+      'scripts/build.sh': { content: '#!/bin/sh\n', exec: true },
+    },
+  });
   await seabios.commit('first');
   await seabios.tag('rel-1.16.0');
   await seabios.commit('second', { 'src/bios.c': 'int bios = 2;\n' });
@@ -28,7 +34,9 @@ beforeAll(async () => {
   await minios.branch('stable');
   newlibTgz = await makeTarball('newlib-1.16.0', { README: 'newlib\n', 'libc/a.c': 'int a;\n' });
   zlibTgz = await makeTarball('zlib-1.2.3', { 'zlib.h': '/* zlib */\n' });
-  server = await startHttpServer({ files: { '/extfiles/newlib-1.16.0.tar.gz': newlibTgz, '/extfiles/zlib-1.2.3.tar.gz': zlibTgz } });
+  server = await startHttpServer({
+    files: { '/extfiles/newlib-1.16.0.tar.gz': newlibTgz, '/extfiles/zlib-1.2.3.tar.gz': zlibTgz },
+  });
 });
 
 afterAll(async () => {
@@ -63,7 +71,8 @@ async function project(text = config()) {
   const dir = await tmp.make('xenrel-proj-');
   await writeFile(join(dir, 'xenrel.config.yaml'), text);
   const cache = join(dir, '.cache-xenrel');
-  const run = (args: string[]) => runInProcess(args.includes('--cache') ? args : [...args, '--cache', cache], { cwd: dir, env: fx.env });
+  const run = (args: string[]) =>
+    runInProcess(args.includes('--cache') ? args : [...args, '--cache', cache], { cwd: dir, env: fx.env });
   return { dir, cache, run };
 }
 
@@ -163,7 +172,10 @@ describe('lock, fetch and status', () => {
       expect(r.stdout).toContain('checked against the config, offline');
       expect(server.requests.length).toBe(requests);
 
-      await writeFile(join(p.dir, 'xenrel.config.yaml'), config({ seabiosRef: 'rel-1.16.0' }).replace(/ {2}zlib:\n( {4}.*\n)+/, ''));
+      await writeFile(
+        join(p.dir, 'xenrel.config.yaml'),
+        config({ seabiosRef: 'rel-1.16.0' }).replace(/ {2}zlib:\n( {4}.*\n)+/, ''),
+      );
       const c = await p.run(['lock', '--check', '--offline', '--json']);
       expect(c.code).toBe(1);
       const j = JSON.parse(c.stdout);
@@ -187,7 +199,10 @@ describe('lock, fetch and status', () => {
 
     // Fields the lock does not hold: nothing to report, nothing rewritten.
     const extras = config()
-      .replace('    path: stubdom/zlib-1.2.3.tar.gz\n', '    path: stubdom/zlib-1.2.3.tar.gz\n    groups: [stubdom]\n    vars: [ZLIB_URL]\n    description: compression\n')
+      .replace(
+        '    path: stubdom/zlib-1.2.3.tar.gz\n',
+        '    path: stubdom/zlib-1.2.3.tar.gz\n    groups: [stubdom]\n    vars: [ZLIB_URL]\n    description: compression\n',
+      )
       .replace('    path: extras/mini-os-remote\n', '    path: extras/mini-os-remote\n    groups: [stubdom]\n');
     expect(extras).not.toBe(config());
     await writeFile(join(p.dir, 'xenrel.config.yaml'), extras);
@@ -198,7 +213,10 @@ describe('lock, fetch and status', () => {
     // A license edited and one added: metadata, the check passes and says so.
     const relicensed = extras
       .replace('license: LGPL-3.0-only', 'license: LGPL-3.0-or-later')
-      .replace('    path: stubdom/newlib-1.16.0.tar.gz\n', '    path: stubdom/newlib-1.16.0.tar.gz\n    license: BSD-3-Clause\n');
+      .replace(
+        '    path: stubdom/newlib-1.16.0.tar.gz\n',
+        '    path: stubdom/newlib-1.16.0.tar.gz\n    license: BSD-3-Clause\n',
+      );
     await writeFile(join(p.dir, 'xenrel.config.yaml'), relicensed);
     const c = await p.run(['lock', '--check']);
     expect(c.code).toBe(0);
@@ -254,7 +272,10 @@ describe('lock, fetch and status', () => {
     expect((await p.run(['lock', '--check'])).stdout).toContain('is up to date');
 
     // A license edit beside a moved tag: the tag is drift (exit 1), the license is not.
-    await writeFile(join(p.dir, 'xenrel.config.yaml'), relicensed.replace('license: BSD-3-Clause', 'license: BSD-2-Clause'));
+    await writeFile(
+      join(p.dir, 'xenrel.config.yaml'),
+      relicensed.replace('license: BSD-3-Clause', 'license: BSD-2-Clause'),
+    );
     const old = await seabios.revParse('rel-1.17.0^{commit}');
     const moved = await seabios.commit('retag again', { 'src/bios.c': 'int bios = 4;\n' });
     await seabios.moveTag('rel-1.17.0', moved, { annotated: true });
@@ -262,7 +283,9 @@ describe('lock, fetch and status', () => {
       const r = await p.run(['lock', '--check']);
       expect(r.code).toBe(1);
       expect(r.stdout).toContain(`~ seabios: rel-1.17.0 now points to ${moved}`);
-      expect(r.stdout).toContain('metadata changed in the config (no pin moved):\n= newlib: metadata only, the pin holds\n    license: BSD-3-Clause -> BSD-2-Clause');
+      expect(r.stdout).toContain(
+        'metadata changed in the config (no pin moved):\n= newlib: metadata only, the pin holds\n    license: BSD-3-Clause -> BSD-2-Clause',
+      );
       const both = JSON.parse((await p.run(['lock', '--check', '--json'])).stdout);
       expect(both.exitCode).toBe(1);
       expect(both.drift.map((d: { name: string; kind: string }) => [d.name, d.kind])).toEqual([['seabios', 'changed']]);
@@ -311,7 +334,9 @@ describe('lock, fetch and status', () => {
 
     const st = await p.run(['status', '--json']);
     const rows = JSON.parse(st.stdout).components;
-    expect(rows.map((x: { name: string; cached: boolean; lockState: string }) => [x.name, x.cached, x.lockState])).toEqual([
+    expect(
+      rows.map((x: { name: string; cached: boolean; lockState: string }) => [x.name, x.cached, x.lockState]),
+    ).toEqual([
       ['mini-os', true, 'locked'],
       ['newlib', true, 'locked'],
       ['seabios', true, 'locked'],

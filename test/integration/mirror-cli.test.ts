@@ -27,7 +27,9 @@ const servers: ChildProcess[] = [];
 /** `python3 -m http.server` on DIR; resolves once it accepts connections. */
 async function serveStatic(dir: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)], { stdio: 'ignore' });
+  const child = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)], {
+    stdio: 'ignore',
+  });
   servers.push(child);
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((r) => {
@@ -47,7 +49,10 @@ async function serveStatic(dir: string): Promise<{ url: string; child: ChildProc
 async function publishUpstream(repo: TestRepo): Promise<string> {
   const bare = join(upstreamRoot, `${repo.name}.git`);
   await fx.git(['clone', '--quiet', '--bare', '--mirror', repo.dir, bare], fx.root).catch(async () => {
-    await fx.git(['fetch', '--quiet', '--prune', repo.dir, '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'], bare);
+    await fx.git(
+      ['fetch', '--quiet', '--prune', repo.dir, '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'],
+      bare,
+    );
   });
   await fx.git(['update-server-info'], bare);
   return `${upstream.url}/${repo.name}.git`;
@@ -64,7 +69,10 @@ beforeAll(async () => {
   newlibTgz = await makeTarball('newlib-1.16.0', { README: 'newlib\n' });
   upstream = await startHttpServer({
     dir: upstreamRoot,
-    files: { '/extfiles/newlib-1.16.0.tar.gz': newlibTgz, '/extfiles/zlib-1.2.3.tar.gz': await makeTarball('zlib-1.2.3', { 'zlib.h': 'z\n' }) },
+    files: {
+      '/extfiles/newlib-1.16.0.tar.gz': newlibTgz,
+      '/extfiles/zlib-1.2.3.tar.gz': await makeTarball('zlib-1.2.3', { 'zlib.h': 'z\n' }),
+    },
   });
   await publishUpstream(seabios);
 });
@@ -127,7 +135,9 @@ describe('xenrel mirror and fetch from it', () => {
     const m = await src.run(['mirror', mirrorDir, '--json']);
     expect(m.code, m.stderr).toBe(0);
     const j = JSON.parse(m.stdout);
-    expect(j.changed).toEqual(expect.arrayContaining(['newlib-1.16.0.tar.gz', 'git/seabios.git', 'xenrel-mirror.json']));
+    expect(j.changed).toEqual(
+      expect.arrayContaining(['newlib-1.16.0.tar.gz', 'git/seabios.git', 'xenrel-mirror.json']),
+    );
 
     // Tarballs under their file name and by hash; git as a dumb-HTTP bare repo with the pin and the tag.
     expect(await readFile(join(mirrorDir, 'newlib-1.16.0.tar.gz'))).toEqual(newlibTgz);
@@ -138,10 +148,20 @@ describe('xenrel mirror and fetch from it', () => {
     expect(infoRefs).not.toContain('rel-1.16.0');
     const index = JSON.parse(await readFile(join(mirrorDir, 'xenrel-mirror.json'), 'utf8'));
     expect(index.mirrorVersion).toBe(1);
-    expect(index.components.seabios).toEqual({ kind: 'git', url: `${upstream.url}/seabios.git`, path: 'git/seabios.git', commit });
+    expect(index.components.seabios).toEqual({
+      kind: 'git',
+      url: `${upstream.url}/seabios.git`,
+      path: 'git/seabios.git',
+      commit,
+    });
     expect(index.components.newlib.path).toBe('newlib-1.16.0.tar.gz');
     expect(index.tarballs[`${upstream.url}/extfiles/newlib-1.16.0.tar.gz`]).toEqual([
-      { file: 'newlib-1.16.0.tar.gz', byHash: `by-hash/sha512/${sha512hex(newlibTgz)}`, integrity: lock.components.newlib.integrity, size: newlibTgz.length },
+      {
+        file: 'newlib-1.16.0.tar.gz',
+        byHash: `by-hash/sha512/${sha512hex(newlibTgz)}`,
+        integrity: lock.components.newlib.integrity,
+        size: newlibTgz.length,
+      },
     ]);
     expect(index.git[`${upstream.url}/seabios.git`]).toEqual({ repo: 'git/seabios.git', commits: [commit] });
 
@@ -154,7 +174,10 @@ describe('xenrel mirror and fetch from it', () => {
 
     // --all: every object of the cache, every ref of its git mirrors (no config needed).
     const allDir = join(await tmp.make('xenrel-mirror-all-'), 'www');
-    const all = await runInProcess(['mirror', '--all', allDir, '--cache', src.cache], { cwd: await tmp.make(), env: fx.env });
+    const all = await runInProcess(['mirror', '--all', allDir, '--cache', src.cache], {
+      cwd: await tmp.make(),
+      env: fx.env,
+    });
     expect(all.code, all.stderr).toBe(0);
     const allRefs = await readFile(join(allDir, 'git', 'seabios.git', 'info', 'refs'), 'utf8');
     expect(allRefs).toMatch(/\trefs\/tags\/rel-1\.16\.0\n/);
@@ -175,8 +198,14 @@ describe('xenrel mirror and fetch from it', () => {
     const f = await only.run(['fetch', '--premirror-only', '--json']);
     expect(f.code, f.stderr + f.stdout).toBe(0);
     const outcomes = JSON.parse(f.stdout).components as { name: string; status: string; source: string }[];
-    expect(outcomes.find((o) => o.name === 'seabios')).toMatchObject({ status: 'fetched', source: `${web.url}/git/seabios.git` });
-    expect(outcomes.find((o) => o.name === 'newlib')).toMatchObject({ status: 'fetched', source: `${web.url}/newlib-1.16.0.tar.gz` });
+    expect(outcomes.find((o) => o.name === 'seabios')).toMatchObject({
+      status: 'fetched',
+      source: `${web.url}/git/seabios.git`,
+    });
+    expect(outcomes.find((o) => o.name === 'newlib')).toMatchObject({
+      status: 'fetched',
+      source: `${web.url}/newlib-1.16.0.tar.gz`,
+    });
     expect(upstream.requests.length).toBe(seen);
     // What came from the mirror is what the lock says: vendor --check would catch anything else; here `fetch --offline` re-verifies.
     expect((await only.run(['fetch', '--offline'])).code).toBe(0);
@@ -204,7 +233,9 @@ describe('xenrel mirror and fetch from it', () => {
   });
 
   it('refuses to export what the cache does not hold, naming it', async () => {
-    const p = await project(`version: 1\nname: xen\ncomponents:\n  newlib:\n    url: http://127.0.0.1:9/newlib-1.16.0.tar.gz\n    path: stubdom/newlib.tar.gz\n`);
+    const p = await project(
+      `version: 1\nname: xen\ncomponents:\n  newlib:\n    url: http://127.0.0.1:9/newlib-1.16.0.tar.gz\n    path: stubdom/newlib.tar.gz\n`,
+    );
     await writeFile(
       join(p.dir, 'xenrel.lock'),
       `${JSON.stringify({ lockfileVersion: 1, name: 'xen', components: { newlib: { url: 'http://127.0.0.1:9/newlib-1.16.0.tar.gz', integrity: `sha512-${createHash('sha512').update('x').digest('base64')}`, size: 1, path: 'stubdom/newlib.tar.gz' } } }, null, 2)}\n`,

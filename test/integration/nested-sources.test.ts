@@ -61,7 +61,9 @@ beforeAll(async () => {
   openssl = await fx.repo('openssl', { files: { 'crypto.c': 'int crypto;\n' } });
   await openssl.addSubmodule('krb5', deep, { url: '../deep' }); // relative URL, resolved against openssl's
   await openssl.commit('openssl with krb5');
-  edk2 = await fx.repo('edk2', { files: { 'OvmfPkg/build.sh': { content: '#!/bin/sh\necho ovmf\n', exec: true }, Makefile: 'all:\n' } });
+  edk2 = await fx.repo('edk2', {
+    files: { 'OvmfPkg/build.sh': { content: '#!/bin/sh\necho ovmf\n', exec: true }, Makefile: 'all:\n' },
+  });
   await edk2.addSubmodule('CryptoPkg/Library/OpensslLib/openssl', openssl);
   await edk2.commit('edk2 with openssl');
 
@@ -71,7 +73,10 @@ beforeAll(async () => {
   softfloat = await fx.repo('softfloat', { files: { 'source/f32.c': 'float f;\n' } });
   await softfloat.commit('softfloat 1');
   await softfloat.tag('v3e');
-  anyhowTgz = await makeTarball('anyhow-1.0.98', { 'meson.build': "project('anyhow')\n", 'src/lib.rs': 'pub fn x() {}\n' });
+  anyhowTgz = await makeTarball('anyhow-1.0.98', {
+    'meson.build': "project('anyhow')\n",
+    'src/lib.rs': 'pub fn x() {}\n',
+  });
   server = await startHttpServer({ files: { '/crates/anyhow-1.0.98.tar.gz': anyhowTgz } });
   const sha = createHash('sha256').update(anyhowTgz).digest('hex');
   qemu = await fx.repo('qemu', {
@@ -148,7 +153,10 @@ describe('nested sources in the lock', () => {
 
   it('records recursive submodules with their gitlink commits and own trees', async () => {
     const ovmf = lock.components.ovmf as LockedGit;
-    expect(Object.keys(ovmf.children!)).toEqual(['CryptoPkg/Library/OpensslLib/openssl', 'CryptoPkg/Library/OpensslLib/openssl/krb5']);
+    expect(Object.keys(ovmf.children!)).toEqual([
+      'CryptoPkg/Library/OpensslLib/openssl',
+      'CryptoPkg/Library/OpensslLib/openssl/krb5',
+    ]);
     const o = ovmf.children!['CryptoPkg/Library/OpensslLib/openssl']!;
     expect(o).toMatchObject({ kind: 'submodule', git: openssl.url, commit: await openssl.head() });
     const k = ovmf.children!['CryptoPkg/Library/OpensslLib/openssl/krb5']!;
@@ -168,8 +176,17 @@ describe('nested sources in the lock', () => {
 
   it('records wrap-git (commit and tag) and wrap-file children', async () => {
     const q = lock.components['qemu-xen'] as LockedGit;
-    expect(Object.keys(q.children!)).toEqual(['subprojects/anyhow-1.0.98', 'subprojects/berkeley-softfloat-3', 'subprojects/dtc']);
-    expect(q.children!['subprojects/dtc']).toMatchObject({ kind: 'wrap-git', git: dtc.url, commit: dtcCommit, wrap: 'subprojects/dtc.wrap' });
+    expect(Object.keys(q.children!)).toEqual([
+      'subprojects/anyhow-1.0.98',
+      'subprojects/berkeley-softfloat-3',
+      'subprojects/dtc',
+    ]);
+    expect(q.children!['subprojects/dtc']).toMatchObject({
+      kind: 'wrap-git',
+      git: dtc.url,
+      commit: dtcCommit,
+      wrap: 'subprojects/dtc.wrap',
+    });
     expect(q.children!['subprojects/dtc']).not.toHaveProperty('ref');
     expect(q.children!['subprojects/berkeley-softfloat-3']).toMatchObject({
       kind: 'wrap-git',
@@ -178,7 +195,11 @@ describe('nested sources in the lock', () => {
       overlay: 'subprojects/packagefiles/berkeley-softfloat-3',
     });
     const f = q.children!['subprojects/anyhow-1.0.98']!;
-    expect(f).toMatchObject({ kind: 'wrap-file', sha256: createHash('sha256').update(anyhowTgz).digest('hex'), size: anyhowTgz.length });
+    expect(f).toMatchObject({
+      kind: 'wrap-file',
+      sha256: createHash('sha256').update(anyhowTgz).digest('hex'),
+      size: anyhowTgz.length,
+    });
     expect(f.kind === 'wrap-file' && f.integrity.startsWith('sha512-')).toBe(true);
     // The child's tree is the archive's content below its top folder.
     const d = await tmp.make();
@@ -209,7 +230,9 @@ describe('nested sources in the lock', () => {
     // Every child is in the cache: its mirror holds the commit.
     const q = lock.components['qemu-xen'] as LockedGit;
     const dtcChild = q.children!['subprojects/dtc']!;
-    await ensureCommit((dtcChild as { git: string }).git, dtcChild.kind === 'wrap-file' ? '' : dtcChild.commit, fresh, { offline: true });
+    await ensureCommit((dtcChild as { git: string }).git, dtcChild.kind === 'wrap-file' ? '' : dtcChild.commit, fresh, {
+      offline: true,
+    });
   });
 
   it('fetch fails when a child tree in the lock was tampered with', async () => {
@@ -246,18 +269,23 @@ describe('vendor places children; configure works offline', () => {
     expect((await hashDir(join(p.root, '.xenrel/sources/qemu-xen'))).hash).toBe(q2.vendoredTree);
   });
 
-  it.runIf(canUnshareNet())('the fixture configure passes offline with the vendored subprojects, and fails without them', async () => {
-    const ok = await run('sh', ['tools/qemu-xen/configure'], { cwd: p.root, netns: true });
-    expect(ok.stderr).toBe('');
-    expect(ok.code).toBe(0);
-    // The bare upstream export (what a download-less build without xenrel has) fails.
-    const bare = await tmp.make();
-    const { mirrorDir } = await ensureCommit(qemu.url, (lock.components['qemu-xen'] as LockedGit).commit, p.cache, { offline: true });
-    await exportTree(mirrorDir, (lock.components['qemu-xen'] as LockedGit).commit, join(bare, 'q'));
-    const fail = await run('sh', [join(bare, 'q/configure')], { cwd: bare, netns: true });
-    expect(fail.code).toBe(1);
-    expect(fail.stderr).toMatch(/subproject .* is missing/);
-  });
+  it.runIf(canUnshareNet())(
+    'the fixture configure passes offline with the vendored subprojects, and fails without them',
+    async () => {
+      const ok = await run('sh', ['tools/qemu-xen/configure'], { cwd: p.root, netns: true });
+      expect(ok.stderr).toBe('');
+      expect(ok.code).toBe(0);
+      // The bare upstream export (what a download-less build without xenrel has) fails.
+      const bare = await tmp.make();
+      const { mirrorDir } = await ensureCommit(qemu.url, (lock.components['qemu-xen'] as LockedGit).commit, p.cache, {
+        offline: true,
+      });
+      await exportTree(mirrorDir, (lock.components['qemu-xen'] as LockedGit).commit, join(bare, 'q'));
+      const fail = await run('sh', [join(bare, 'q/configure')], { cwd: bare, netns: true });
+      expect(fail.code).toBe(1);
+      expect(fail.stderr).toMatch(/subproject .* is missing/);
+    },
+  );
 
   it('vendor --check passes, then names an edit inside a child', async () => {
     expect((await vendorCheck(lock, p.root)).ok).toBe(true);
@@ -292,7 +320,11 @@ describe('lock --check covers children', () => {
       await softfloat.moveTag(
         'v3e',
         (lock.components['qemu-xen'] as LockedGit).children!['subprojects/berkeley-softfloat-3']!.kind === 'wrap-git'
-          ? ((lock.components['qemu-xen'] as LockedGit).children!['subprojects/berkeley-softfloat-3'] as { commit: string }).commit
+          ? (
+              (lock.components['qemu-xen'] as LockedGit).children!['subprojects/berkeley-softfloat-3'] as {
+                commit: string;
+              }
+            ).commit
           : '',
       );
     }
@@ -334,14 +366,18 @@ describe('patches', () => {
     expect(q.vendoredTree).not.toBe((unpatched.components['qemu-xen'] as LockedGit).vendoredTree);
     await vendor(lock, p.cache, p.root, { configRoot: p.root });
     expect(await readFile(join(p.root, 'tools/qemu-xen/hw/xen.c'), 'utf8')).toBe('int xen;\nint xen_patched;\n');
-    expect(await readFile(join(p.root, 'tools/qemu-xen/subprojects/dtc/libfdt/fdt.c'), 'utf8')).toBe('int fdt_fixed;\n');
+    expect(await readFile(join(p.root, 'tools/qemu-xen/subprojects/dtc/libfdt/fdt.c'), 'utf8')).toBe(
+      'int fdt_fixed;\n',
+    );
     expect(execFileSync('find', [p.root, '-name', '*.orig', '-o', '-name', '*.rej']).toString()).toBe('');
     expect((await vendorCheck(lock, p.root)).ok).toBe(true);
 
     // Editing a patch file is drift for lock --check, and vendor refuses the stale lock.
     await appendFile(join(p.root, 'patches/01-xen.patch'), '\n');
     const changes = await checkLock({ loaded: p.loaded, cache: p.cache, existing: lock });
-    expect(changes.map((c) => [c.name, c.fields.map((f) => f.field)])).toEqual([['qemu-xen', ['patches[patches/01-xen.patch]']]]);
+    expect(changes.map((c) => [c.name, c.fields.map((f) => f.field)])).toEqual([
+      ['qemu-xen', ['patches[patches/01-xen.patch]']],
+    ]);
     expect(changes[0]!.reason).toMatch(/patch patches\/01-xen\.patch changed/);
     await rm(join(p.root, '.xenrel/sources/qemu-xen'), { recursive: true });
     const err = await rejects(() => vendor(lock, p.cache, p.root, { configRoot: p.root }));
@@ -377,9 +413,12 @@ describe('patches', () => {
   });
 
   it('patches on a tarball component are a config error', async () => {
-    const p = await project(`  newlib:\n    url: ${server.url}/crates/anyhow-1.0.98.tar.gz\n    path: stubdom/newlib.tar.gz\n    patches: [patches/ok.patch]\n`, {
-      'patches/ok.patch': PATCH_OK,
-    });
+    const p = await project(
+      `  newlib:\n    url: ${server.url}/crates/anyhow-1.0.98.tar.gz\n    path: stubdom/newlib.tar.gz\n    patches: [patches/ok.patch]\n`,
+      {
+        'patches/ok.patch': PATCH_OK,
+      },
+    );
     const err = await rejects(() => lockOf(p));
     expect(err.exitCode).toBe(2);
     expect(err.message).toMatch(/component newlib: patches apply to folder components/);
@@ -399,9 +438,14 @@ describe('local components', () => {
     const lock = await lockOf(p);
     expect(lock.components.seabios).toMatchObject({ local: 'prebuilt/bios.bin' });
     expect((lock.components.seabios as { integrity?: string }).integrity).toMatch(/^sha512-/);
-    expect(lock.components['vtpm-lib']).toMatchObject({ local: 'prebuilt/lib', patches: [{ file: 'patches/lib.patch' }] });
+    expect(lock.components['vtpm-lib']).toMatchObject({
+      local: 'prebuilt/lib',
+      patches: [{ file: 'patches/lib.patch' }],
+    });
     await vendor(lock, p.cache, p.root, { configRoot: p.root });
-    expect(await readFile(join(p.root, 'tools/firmware/seabios-dir-remote/out/bios.bin'), 'utf8')).toBe('BIOS\0binary\n');
+    expect(await readFile(join(p.root, 'tools/firmware/seabios-dir-remote/out/bios.bin'), 'utf8')).toBe(
+      'BIOS\0binary\n',
+    );
     expect(await readFile(join(p.root, 'stubdom/prebuilt-lib/include/tpm.h'), 'utf8')).toBe('#define TPM 2\n');
     // The prebuilt input itself is untouched.
     expect(await readFile(join(p.root, 'prebuilt/lib/include/tpm.h'), 'utf8')).toBe('#define TPM 1\n');
@@ -427,7 +471,9 @@ describe('nested sources come from the mirrors: lock needs no upstream the mirro
     const keymap = await fx.repo('keymap', { files: { 'meson.build': "project('keymap')\n" } });
     const keyCommit = await keymap.commit('keymap');
     await keymap.tag('v1.0', { annotated: true });
-    const parent = await fx.repo('fw', { files: { README: 'fw\n', 'subprojects/keymap.wrap': `[wrap-git]\nurl = ${wrapUrl}\nrevision = v1.0\n` } });
+    const parent = await fx.repo('fw', {
+      files: { README: 'fw\n', 'subprojects/keymap.wrap': `[wrap-git]\nurl = ${wrapUrl}\nrevision = v1.0\n` },
+    });
     await parent.addSubmodule('lib/sublib', sublib, { url: libUrl });
     await parent.commit('fw with a submodule and a wrap');
 
@@ -437,7 +483,9 @@ describe('nested sources come from the mirrors: lock needs no upstream the mirro
       [sublib, libUrl],
       [keymap, wrapUrl],
     ] as const)
-      execFileSync('git', ['clone', '--quiet', '--mirror', repo.dir, join(mirror, gitMirrorPath(url))], { env: fx.env });
+      execFileSync('git', ['clone', '--quiet', '--mirror', repo.dir, join(mirror, gitMirrorPath(url))], {
+        env: fx.env,
+      });
 
     const root = await tmp.make('xenrel-nested-mirror-');
     await writeFile(
@@ -448,19 +496,33 @@ describe('nested sources come from the mirrors: lock needs no upstream the mirro
     const { lock: l, warnings } = await lockProject({ loaded: await loadConfig({ cwd: root }), cache });
     const children = (l.components.ovmf as LockedGit).children!;
     expect(children['lib/sublib']).toMatchObject({ kind: 'submodule', git: libUrl, commit: subCommit });
-    expect(children['subprojects/keymap']).toMatchObject({ kind: 'wrap-git', git: wrapUrl, ref: 'v1.0', commit: keyCommit });
-    expect(warnings.some((w) => w.includes(`"v1.0" of ${wrapUrl} resolved from the mirror file://${mirror}/`))).toBe(true);
+    expect(children['subprojects/keymap']).toMatchObject({
+      kind: 'wrap-git',
+      git: wrapUrl,
+      ref: 'v1.0',
+      commit: keyCommit,
+    });
+    expect(warnings.some((w) => w.includes(`"v1.0" of ${wrapUrl} resolved from the mirror file://${mirror}/`))).toBe(
+      true,
+    );
 
     // What the mirror served is the children's own content, placed by vendor.
     const tree = await tmp.make('xenrel-tree-');
     await vendor(l, cache, tree);
     expect(await readFile(join(tree, 'tools/firmware/ovmf-dir-remote/lib/sublib/lib.c'), 'utf8')).toBe('int sublib;\n');
-    expect(await readFile(join(tree, 'tools/firmware/ovmf-dir-remote/subprojects/keymap/meson.build'), 'utf8')).toBe("project('keymap')\n");
+    expect(await readFile(join(tree, 'tools/firmware/ovmf-dir-remote/subprojects/keymap/meson.build'), 'utf8')).toBe(
+      "project('keymap')\n",
+    );
 
     // Without the mirror, the same lock has to reach the hosts, and cannot.
-    await writeFile(join(root, 'xenrel.config.yaml'), (await readFile(join(root, 'xenrel.config.yaml'), 'utf8')).replace(/mirrors: \[.*\]/, 'mirrors: []'));
+    await writeFile(
+      join(root, 'xenrel.config.yaml'),
+      (await readFile(join(root, 'xenrel.config.yaml'), 'utf8')).replace(/mirrors: \[.*\]/, 'mirrors: []'),
+    );
     const loadedNoMirror = await loadConfig({ cwd: root });
-    const err = await rejects(() => lockProject({ loaded: loadedNoMirror, cache: new Cache(join(root, 'empty-cache')) }));
+    const err = await rejects(() =>
+      lockProject({ loaded: loadedNoMirror, cache: new Cache(join(root, 'empty-cache')) }),
+    );
     expect(err).toBeInstanceOf(XenrelError);
     expect(err.message).toMatch(/github\.invalid|gitlab\.invalid/);
   });

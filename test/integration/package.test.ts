@@ -15,9 +15,14 @@ describe('the published package', () => {
     const r = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     const files = new Set((JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path));
-    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; main: string; scripts: Record<string, string> };
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      main: string;
+      scripts: Record<string, string>;
+    };
     expect(pkg.scripts.prepack).toBeTruthy();
-    for (const p of [...Object.values(pkg.bin), pkg.main, 'config/xen.yaml']) expect(files, p).toContain(p.replace(/^\.\//, ''));
+    for (const p of [...Object.values(pkg.bin), pkg.main, 'config/xen.yaml'])
+      expect(files, p).toContain(p.replace(/^\.\//, ''));
     expect([...files].filter((f) => f.endsWith('.map'))).toEqual([]);
     // Every relative import of every shipped module resolves to a shipped file.
     for (const f of [...files].filter((x) => x.endsWith('.js'))) {
@@ -38,7 +43,9 @@ describe('the published package', () => {
     const shebang = (await readFile(cli, 'utf8')).split('\n')[0]!;
     expect(shebang).toBe('#!/usr/bin/env node');
     // What the kernel does with `#!/usr/bin/env node`, with BusyBox as /usr/bin/env.
-    const r = await run('busybox', ['env', ...shebang.slice('#!/usr/bin/env '.length).split(' '), cli, '--version'], { cwd: ROOT });
+    const r = await run('busybox', ['env', ...shebang.slice('#!/usr/bin/env '.length).split(' '), cli, '--version'], {
+      cwd: ROOT,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });

@@ -51,13 +51,17 @@ async function project(which: 'git' | 'tarball') {
   return { dir, fresh: () => join(dir, `fresh-${Math.random().toString(36).slice(2)}`) };
 }
 
-const PLAIN = /^ {2}newlib: ([\d.]+) (B|KiB|MiB) of ([\d.]+) (KiB|MiB) \((\d+)%\)(?:, [\d.]+ (?:B|KiB|MiB)\/s)?, \d+ s$/;
+const PLAIN =
+  /^ {2}newlib: ([\d.]+) (B|KiB|MiB) of ([\d.]+) (KiB|MiB) \((\d+)%\)(?:, [\d.]+ (?:B|KiB|MiB)\/s)?, \d+ s$/;
 
 describe('progress', () => {
   it('without a terminal: a plain line per download every interval, with bytes, total, percentage and speed', async () => {
     const p = await project('tarball');
     server.setFault('/newlib-1.16.0.tar.gz', { kind: 'slow', bytes: 32 * 1024, delayMs: 120, times: 1 });
-    const r = await runCli(['fetch', '--cache', p.fresh()], { cwd: p.dir, env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.3' } });
+    const r = await runCli(['fetch', '--cache', p.fresh()], {
+      cwd: p.dir,
+      env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.3' },
+    });
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stderr.split('\n').filter(Boolean);
     expect(lines.length).toBeGreaterThanOrEqual(3);
@@ -74,7 +78,10 @@ describe('progress', () => {
     const p = await project('tarball');
     for (const flag of ['--quiet', '--json']) {
       server.setFault('/newlib-1.16.0.tar.gz', { kind: 'slow', bytes: 128 * 1024, delayMs: 100, times: 1 });
-      const r = await runCli(['fetch', flag, '--cache', p.fresh()], { cwd: p.dir, env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.1' } });
+      const r = await runCli(['fetch', flag, '--cache', p.fresh()], {
+        cwd: p.dir,
+        env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.1' },
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr, flag).toBe('');
       if (flag === '--quiet') expect(r.stdout).toBe('');
@@ -84,12 +91,17 @@ describe('progress', () => {
 
   it("a git clone without a terminal: lines from git's own counts (remote phases, then bytes received)", async () => {
     const p = await project('git');
-    const r = await runCli(['fetch', '--cache', p.fresh()], { cwd: p.dir, env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.1' } });
+    const r = await runCli(['fetch', '--cache', p.fresh()], {
+      cwd: p.dir,
+      env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.1' },
+    });
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stderr.split('\n').filter(Boolean);
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines)
-      expect(l).toMatch(/^ {2}big: (?:starting|remote: (?:enumerating|counting|compressing)(?: \d+%)?|[\d.]+ (?:B|KiB|MiB) \(\d+%\)(?:, [\d.]+ (?:B|KiB|MiB)\/s)?), \d+ s$/);
+      expect(l).toMatch(
+        /^ {2}big: (?:starting|remote: (?:enumerating|counting|compressing)(?: \d+%)?|[\d.]+ (?:B|KiB|MiB) \(\d+%\)(?:, [\d.]+ (?:B|KiB|MiB)\/s)?), \d+ s$/,
+      );
     // git's progress lines are not kept as if they were errors.
     expect(r.stderr).not.toMatch(/Receiving objects|Counting objects/);
   });
@@ -98,9 +110,15 @@ describe('progress', () => {
     const p = await project('git');
     const cache = p.fresh();
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} fetch --cache ${JSON.stringify(cache)}`;
-    const out = execFileSync('script', ['-qec', cmd, '/dev/null'], { cwd: p.dir, env: { ...process.env, ...fx.env, NO_COLOR: '1', COLUMNS: '120' }, encoding: 'utf8' });
+    const out = execFileSync('script', ['-qec', cmd, '/dev/null'], {
+      cwd: p.dir,
+      env: { ...process.env, ...fx.env, NO_COLOR: '1', COLUMNS: '120' },
+      encoding: 'utf8',
+    });
     // The pack git wrote holds what it received: the bar's last byte count is its size.
-    const packDir = execFileSync('sh', ['-c', `find ${JSON.stringify(cache)} -path '*objects/pack'`], { encoding: 'utf8' })
+    const packDir = execFileSync('sh', ['-c', `find ${JSON.stringify(cache)} -path '*objects/pack'`], {
+      encoding: 'utf8',
+    })
       .trim()
       .split('\n')[0]!;
     const pack = (await readdir(packDir)).find((f) => f.endsWith('.pack'))!;
@@ -122,7 +140,11 @@ describe('progress', () => {
 
   it('verify without a terminal: lines with the bytes of the tarball read so far, of its size', async () => {
     const d = await tmp.make('xenrel-verify-progress-');
-    execFileSync('sh', ['-c', 'mkdir -p t/big && head -c 40000000 /dev/urandom > t/big/blob && tar -C t -cf big.tar big && rm -rf t'], { cwd: d });
+    execFileSync(
+      'sh',
+      ['-c', 'mkdir -p t/big && head -c 40000000 /dev/urandom > t/big/blob && tar -C t -cf big.tar big && rm -rf t'],
+      { cwd: d },
+    );
     const size = (await stat(join(d, 'big.tar'))).size;
     const r = await runCli(['verify', 'big.tar'], { cwd: d, env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.05' } });
     expect(r.code, r.stderr).toBe(0);
@@ -130,9 +152,16 @@ describe('progress', () => {
     expect(lines.length).toBeGreaterThan(0);
     const total = `${(size / 1024 / 1024).toFixed(1)} MiB`;
     for (const l of lines)
-      expect(l).toMatch(new RegExp(`^ {2}big\\.tar: [\\d.]+ (?:B|KiB|MiB) of ${total.replace('.', '\\.')} \\(\\d+%\\)(?:, [\\d.]+ (?:KiB|MiB|GiB)/s)?, \\d+ s$`));
+      expect(l).toMatch(
+        new RegExp(
+          `^ {2}big\\.tar: [\\d.]+ (?:B|KiB|MiB) of ${total.replace('.', '\\.')} \\(\\d+%\\)(?:, [\\d.]+ (?:KiB|MiB|GiB)/s)?, \\d+ s$`,
+        ),
+      );
     // --quiet: the verdict's exit code only, no progress.
-    const q = await runCli(['verify', 'big.tar', '--quiet'], { cwd: d, env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.05' } });
+    const q = await runCli(['verify', 'big.tar', '--quiet'], {
+      cwd: d,
+      env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.05' },
+    });
     expect(q.stderr).not.toContain('big.tar: ');
   });
 });
@@ -151,7 +180,8 @@ describe('release progress', () => {
       const reading = r.stderr.split('\n').filter((l) => l.startsWith('  reading back xen-4.22.0.tar.gz: '));
       expect(writing.length).toBeGreaterThan(0);
       expect(reading.length).toBeGreaterThan(0);
-      for (const l of [...writing, ...reading]) expect(l).toMatch(/: [\d.]+ (?:B|KiB|MiB) of [\d.]+ MiB \(\d+%\)(?:, [\d.]+ (?:KiB|MiB|GiB)\/s)?, \d+ s$/);
+      for (const l of [...writing, ...reading])
+        expect(l).toMatch(/: [\d.]+ (?:B|KiB|MiB) of [\d.]+ MiB \(\d+%\)(?:, [\d.]+ (?:KiB|MiB|GiB)\/s)?, \d+ s$/);
       // The primary output is unchanged: the sha256 line on stdout, no progress there.
       expect(r.stdout).toMatch(/^[0-9a-f]{64} {2}xen-4\.22\.0\.tar\.gz$/m);
       expect(r.stdout).not.toContain('writing xen-4.22.0.tar.gz');

@@ -45,7 +45,8 @@ const PROVENANCE = `${TARBALL}.intoto.jsonl`;
 const EPOCH = { SOURCE_DATE_EPOCH: '1767225600' };
 
 /** DSSE's pre-authentication encoding, written here from the specification (not imported from src/). */
-const pae = (type: string, body: Buffer) => Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(type)} ${type} ${body.length} `), body]);
+const pae = (type: string, body: Buffer) =>
+  Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(type)} ${type} ${body.length} `), body]);
 
 beforeAll(async () => {
   up = await startReleaseUpstreams(tmp);
@@ -66,7 +67,8 @@ beforeAll(async () => {
 
   const ajv = new Ajv({ strict: false, allErrors: true });
   addFormats(ajv);
-  for (const f of ['in-toto-statement-v1.schema.json', 'slsa-provenance-v1.schema.json']) ajv.addSchema(JSON.parse(await readFile(join(SCHEMAS, f), 'utf8')));
+  for (const f of ['in-toto-statement-v1.schema.json', 'slsa-provenance-v1.schema.json'])
+    ajv.addSchema(JSON.parse(await readFile(join(SCHEMAS, f), 'utf8')));
   validateStatement = ajv.getSchema('https://xenrel.dev/test-schemas/in-toto-statement-v1.schema.json')!;
   validatePredicate = ajv.getSchema('https://xenrel.dev/test-schemas/slsa-provenance-v1.schema.json')!;
 }, 120_000);
@@ -78,11 +80,15 @@ afterAll(async () => {
 });
 
 /** A git project (the "Xen tree") with a config and a lock, committed. */
-const gitProject = (parent?: string) => up.gitProject({ parent, repository: 'https://xenbits.example.invalid/git/xen.git' });
+const gitProject = (parent?: string) =>
+  up.gitProject({ parent, repository: 'https://xenbits.example.invalid/git/xen.git' });
 
-const cli = (dir: string, args: string[], env: NodeJS.ProcessEnv = {}) => runInProcess(args, { cwd: dir, env: { ...fx.env, GNUPGHOME: gnupg, ...EPOCH, ...env } });
-const release = (dir: string, out: string, args: string[] = []) => cli(dir, ['release', '--cache', cacheDir, '--out', join(dir, out), ...args]);
-const verify = (dir: string, out: string, args: string[], tarball = TARBALL) => cli(dir, ['verify', join(dir, out, tarball), '--provenance', join(dir, out, PROVENANCE), ...args]);
+const cli = (dir: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runInProcess(args, { cwd: dir, env: { ...fx.env, GNUPGHOME: gnupg, ...EPOCH, ...env } });
+const release = (dir: string, out: string, args: string[] = []) =>
+  cli(dir, ['release', '--cache', cacheDir, '--out', join(dir, out), ...args]);
+const verify = (dir: string, out: string, args: string[], tarball = TARBALL) =>
+  cli(dir, ['verify', join(dir, out, tarball), '--provenance', join(dir, out, PROVENANCE), ...args]);
 
 const readLine = async (file: string) => {
   const text = await readFile(file, 'utf8');
@@ -120,7 +126,11 @@ describe('release provenance', () => {
 
     const lock = JSON.parse(await readFile(join(project, 'xenrel.lock'), 'utf8'));
     const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: project, encoding: 'utf8' }).trim();
-    const info = JSON.parse(execFileSync('tar', ['-xzOf', join(project, 'out', TARBALL), 'xen-4.22.0/.xenrel/release.json'], { encoding: 'utf8' }));
+    const info = JSON.parse(
+      execFileSync('tar', ['-xzOf', join(project, 'out', TARBALL), 'xen-4.22.0/.xenrel/release.json'], {
+        encoding: 'utf8',
+      }),
+    );
     expect(s._type).toBe('https://in-toto.io/Statement/v1');
     expect(s.predicateType).toBe('https://slsa.dev/provenance/v1');
     expect(s.subject).toEqual([{ name: TARBALL, digest: { sha256: sha256(tarball) } }]);
@@ -146,16 +156,27 @@ describe('release provenance', () => {
         name: 'newlib',
         uri: `${server.url}/newlib-1.16.0.tar.gz`,
         digest: { sha512: createHash('sha512').update(newlibTgz).digest('hex') },
-        annotations: { path: 'stubdom/newlib-1.16.0.tar.gz', tree: lock.components.newlib.tree, xenrelRole: 'component' },
+        annotations: {
+          path: 'stubdom/newlib-1.16.0.tar.gz',
+          tree: lock.components.newlib.tree,
+          xenrelRole: 'component',
+        },
       },
       {
         name: 'seabios',
         uri: seabios.url,
         digest: { gitCommit: lock.components.seabios.commit },
-        annotations: { path: 'tools/firmware/seabios-dir-remote', ref: 'rel-1.17.0', tree: lock.components.seabios.tree, xenrelRole: 'component' },
+        annotations: {
+          path: 'tools/firmware/seabios-dir-remote',
+          ref: 'rel-1.17.0',
+          tree: lock.components.seabios.tree,
+          xenrelRole: 'component',
+        },
       },
     ]);
-    expect(s.predicate.runDetails).toEqual({ builder: { id: 'https://xenrel.dev/builder/local/v1', version: { xenrel: bd.internalParameters.xenrelVersion } } });
+    expect(s.predicate.runDetails).toEqual({
+      builder: { id: 'https://xenrel.dev/builder/local/v1', version: { xenrel: bd.internalParameters.xenrelVersion } },
+    });
     // Nothing of the machine: no paths, no host name, no clock.
     expect(statementBytes).not.toContain(project);
     expect(statementBytes).not.toContain(cacheDir);
@@ -185,7 +206,12 @@ describe('release provenance', () => {
     expect(validateStatement({ ...s, subject: [{ name: TARBALL }] })).toBe(false);
     expect(validateStatement({ ...s, predicateType: 'not a uri' })).toBe(false);
     expect(validatePredicate({ ...s.predicate, runDetails: {} })).toBe(false);
-    expect(validatePredicate({ ...s.predicate, buildDefinition: { ...s.predicate.buildDefinition, resolvedDependencies: [{ name: 'x' }] } })).toBe(false);
+    expect(
+      validatePredicate({
+        ...s.predicate,
+        buildDefinition: { ...s.predicate.buildDefinition, resolvedDependencies: [{ name: 'x' }] },
+      }),
+    ).toBe(false);
   });
 });
 
@@ -204,7 +230,11 @@ describe('signed provenance', () => {
     await writeFile(join(dir, 'sig'), Buffer.from(env.signatures[0].sig, 'base64'));
     await writeFile(join(dir, 'pae'), pae(env.payloadType, Buffer.from(env.payload, 'base64')));
     expect(Buffer.from(env.signatures[0].sig, 'base64')[0]! & 0x80).toBe(0x80);
-    expect(spawnSync('gpg', ['--batch', '--verify', join(dir, 'sig'), join(dir, 'pae')], { env: { ...process.env, GNUPGHOME: gnupg } }).status).toBe(0);
+    expect(
+      spawnSync('gpg', ['--batch', '--verify', join(dir, 'sig'), join(dir, 'pae')], {
+        env: { ...process.env, GNUPGHOME: gnupg },
+      }).status,
+    ).toBe(0);
 
     for (const key of [keyAFile, fprA]) {
       const ok = await verify(project, 'gpg', ['--key', key]);
@@ -237,15 +267,24 @@ describe('signed provenance', () => {
     expect(`${Buffer.from(env.payload, 'base64').toString('utf8')}\n`).toBe(statementBytes);
     const armored = Buffer.from(env.signatures[0].sig, 'base64').toString('utf8');
     expect(armored).toMatch(/^-----BEGIN SSH SIGNATURE-----\n/);
-    const fp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${sshA}.pub`], { encoding: 'utf8' }).split(' ')[1];
+    const fp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${sshA}.pub`], { encoding: 'utf8' }).split(
+      ' ',
+    )[1];
     expect(env.signatures[0].keyid).toBe(fp);
     // ssh-keygen itself agrees the signature is over the PAE, in our namespace.
     const dir = await tmp.make();
-    await writeFile(join(dir, 'allowed'), `rm namespaces="xenrel-provenance" ${(await readFile(`${sshA}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ')}\n`);
+    await writeFile(
+      join(dir, 'allowed'),
+      `rm namespaces="xenrel-provenance" ${(await readFile(`${sshA}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ')}\n`,
+    );
     await writeFile(join(dir, 'sig'), armored);
-    const check = spawnSync('ssh-keygen', ['-Y', 'verify', '-f', join(dir, 'allowed'), '-I', 'rm', '-n', 'xenrel-provenance', '-s', join(dir, 'sig')], {
-      input: pae(env.payloadType, Buffer.from(env.payload, 'base64')),
-    });
+    const check = spawnSync(
+      'ssh-keygen',
+      ['-Y', 'verify', '-f', join(dir, 'allowed'), '-I', 'rm', '-n', 'xenrel-provenance', '-s', join(dir, 'sig')],
+      {
+        input: pae(env.payloadType, Buffer.from(env.payload, 'base64')),
+      },
+    );
     expect(check.status, check.stderr.toString()).toBe(0);
 
     for (const key of [`${sshA}.pub`, sshA]) {
@@ -264,14 +303,26 @@ describe('verify --provenance refuses', () => {
     const other = await release(project, 'other', ['--level', '1']);
     expect(other.code, other.stderr).toBe(0);
     const otherSha = sha256(await readFile(join(project, 'other', TARBALL)));
-    const wrong = await cli(project, ['verify', join(project, 'other', TARBALL), '--provenance', join(project, 'out', PROVENANCE)]);
+    const wrong = await cli(project, [
+      'verify',
+      join(project, 'other', TARBALL),
+      '--provenance',
+      join(project, 'out', PROVENANCE),
+    ]);
     expect(wrong.code).toBe(1);
-    expect(wrong.stdout).toContain(`provenance: subject sha256 ${sha256(await readFile(join(project, 'out', TARBALL)))} ≠ the tarball's ${otherSha}`);
+    expect(wrong.stdout).toContain(
+      `provenance: subject sha256 ${sha256(await readFile(join(project, 'out', TARBALL)))} ≠ the tarball's ${otherSha}`,
+    );
 
     const mod = await tmp.make();
     await copyFile(join(project, 'out', TARBALL), join(mod, TARBALL));
     await appendFile(join(mod, TARBALL), Buffer.alloc(512));
-    const modified = await cli(project, ['verify', join(mod, TARBALL), '--provenance', join(project, 'out', PROVENANCE)]);
+    const modified = await cli(project, [
+      'verify',
+      join(mod, TARBALL),
+      '--provenance',
+      join(project, 'out', PROVENANCE),
+    ]);
     expect(modified.code).toBe(1);
     expect(modified.stdout).toMatch(/provenance: subject sha256 [0-9a-f]{64} ≠ the tarball's [0-9a-f]{64}/);
   }, 120_000);
@@ -283,11 +334,23 @@ describe('verify --provenance refuses', () => {
     seabiosDep.digest.gitCommit = 'a'.repeat(40);
     const body = Buffer.from(JSON.stringify(s));
     const type = 'application/vnd.in-toto+json';
-    const armored = execFileSync('ssh-keygen', ['-q', '-Y', 'sign', '-f', sshA, '-n', 'xenrel-provenance'], { input: pae(type, body) });
+    const armored = execFileSync('ssh-keygen', ['-q', '-Y', 'sign', '-f', sshA, '-n', 'xenrel-provenance'], {
+      input: pae(type, body),
+    });
     const dir = await tmp.make();
     const file = join(dir, PROVENANCE);
-    await writeFile(file, `${JSON.stringify({ payloadType: type, payload: body.toString('base64'), signatures: [{ keyid: 'x', sig: armored.toString('base64') }] })}\n`);
-    const r = await cli(project, ['verify', join(project, 'out', TARBALL), '--provenance', file, '--key', `${sshA}.pub`]);
+    await writeFile(
+      file,
+      `${JSON.stringify({ payloadType: type, payload: body.toString('base64'), signatures: [{ keyid: 'x', sig: armored.toString('base64') }] })}\n`,
+    );
+    const r = await cli(project, [
+      'verify',
+      join(project, 'out', TARBALL),
+      '--provenance',
+      file,
+      '--key',
+      `${sshA}.pub`,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`provenance: dependency seabios: gitCommit ${'a'.repeat(40)} ≠ lock ${locked}`);
     expect(r.stdout).not.toContain('DSSE signature');

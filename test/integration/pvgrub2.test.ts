@@ -59,7 +59,17 @@ async function grubTarball(): Promise<Buffer> {
   await chmod(join(top, 'fake-mkimage'), 0o755);
   await writeFile(join(top, 'grub-core/kern.c'), 'int kern;\n');
   // Like the real 2.12 tarball: no grub-core/extra_deps.lst (the Makefile adds it).
-  return execFileSync('tar', ['-C', d, '--sort=name', '--owner=0', '--group=0', '--mtime=@1700000000', '-cJf', '-', 'grub-2.12']);
+  return execFileSync('tar', [
+    '-C',
+    d,
+    '--sort=name',
+    '--owner=0',
+    '--group=0',
+    '--mtime=@1700000000',
+    '-cJf',
+    '-',
+    'grub-2.12',
+  ]);
 }
 
 beforeAll(async () => {
@@ -93,7 +103,8 @@ describe.runIf(canUnshareNet())('make -C .xenrel pvgrub2', () => {
     const r = await make(root, ['-C', '.xenrel', 'pvgrub2'], { netns: true, env });
     expect(r.stderr).not.toMatch(/rror/);
     expect(r.code).toBe(0);
-    for (const t of ['x86_64-xen', 'i386-xen', 'i386-xen_pvh']) expect(await readFile(join(root, `.xenrel/build/pvgrub2/grub-${t}.bin`), 'utf8')).toBe(`${t} image\n`);
+    for (const t of ['x86_64-xen', 'i386-xen', 'i386-xen_pvh'])
+      expect(await readFile(join(root, `.xenrel/build/pvgrub2/grub-${t}.bin`), 'utf8')).toBe(`${t} image\n`);
     const lines = (await readFile(log, 'utf8')).trim().split('\n');
     const configures = lines.filter((l) => l.startsWith('configure ')).sort();
     expect(configures).toEqual([
@@ -101,7 +112,11 @@ describe.runIf(canUnshareNet())('make -C .xenrel pvgrub2', () => {
       'configure --target=i386 --with-platform=xen_pvh --disable-werror',
       'configure --target=x86_64 --with-platform=xen --disable-werror',
     ]);
-    expect(lines.filter((l) => l.startsWith('make ')).sort()).toEqual(['make i386-xen', 'make i386-xen_pvh', 'make x86_64-xen']);
+    expect(lines.filter((l) => l.startsWith('make ')).sort()).toEqual([
+      'make i386-xen',
+      'make i386-xen_pvh',
+      'make x86_64-xen',
+    ]);
     const mk = lines.filter((l) => l.startsWith('grub-mkimage '));
     expect(mk).toHaveLength(3);
     expect(mk.some((l) => / -O x86_64-xen .* -p \/boot\/grub /.test(l) && / normal /.test(l))).toBe(true);
@@ -116,7 +131,9 @@ describe.runIf(canUnshareNet())('make -C .xenrel pvgrub2', () => {
     await make(root, ['-C', '.xenrel', 'pvgrub2-clean']);
     const one = await make(root, ['-C', '.xenrel', 'pvgrub2', 'PVGRUB2_TARGETS=x86_64-xen'], { netns: true, env });
     expect(one.code).toBe(0);
-    expect((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('configure '))).toEqual(['configure --target=x86_64 --with-platform=xen --disable-werror']);
+    expect((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('configure '))).toEqual([
+      'configure --target=x86_64 --with-platform=xen --disable-werror',
+    ]);
 
     // xenrel clean removes the Makefile and the build folder.
     const c = await clean(root, { lock });

@@ -41,7 +41,10 @@ const gitProject = (opts: { extra?: Record<string, string> } = {}) => up.gitProj
 // The releases run the built binary (this is its file); the locks and verifies around them
 // check results and run in-process (test/helpers/in-process.ts).
 const release = (dir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) =>
-  runCli(['release', '--cache', cacheDir, '--out', join(dir, 'out'), ...args], { cwd: dir, env: { ...fx.env, ...env } });
+  runCli(['release', '--cache', cacheDir, '--out', join(dir, 'out'), ...args], {
+    cwd: dir,
+    env: { ...fx.env, ...env },
+  });
 
 describe('xenrel release', () => {
   it('cuts byte-identical tarballs from two clones with different paths, umask and mtimes', async () => {
@@ -55,11 +58,18 @@ describe('xenrel release', () => {
     const ra = await release(a);
     expect(ra.code, ra.stderr).toBe(0);
     const rb = await new Promise<number>((resolve) => {
-      const c = spawn('sh', ['-c', `umask 077 && exec "${process.execPath}" "${CLI}" release --cache "${cacheDir}" --out "${join(b, 'out')}"`], {
-        cwd: b,
-        env: { ...process.env, ...fx.env },
-        stdio: 'ignore',
-      });
+      const c = spawn(
+        'sh',
+        [
+          '-c',
+          `umask 077 && exec "${process.execPath}" "${CLI}" release --cache "${cacheDir}" --out "${join(b, 'out')}"`,
+        ],
+        {
+          cwd: b,
+          env: { ...process.env, ...fx.env },
+          stdio: 'ignore',
+        },
+      );
       c.on('close', (code) => resolve(code ?? 1));
     });
     expect(rb).toBe(0);
@@ -70,7 +80,9 @@ describe('xenrel release', () => {
     // The release record beside it is the same bytes too, and listed.
     const rec = await readFile(join(a, 'out', 'xen-4.22.0.release.json'));
     expect(sha256(rec)).toBe(sha256(await readFile(join(b, 'out', 'xen-4.22.0.release.json'))));
-    expect(await readFile(join(a, 'out', 'SHA256SUMS'), 'utf8')).toBe(`${sha256(rec)}  xen-4.22.0.release.json\n${sha256(ta)}  xen-4.22.0.tar.gz\n`);
+    expect(await readFile(join(a, 'out', 'SHA256SUMS'), 'utf8')).toBe(
+      `${sha256(rec)}  xen-4.22.0.release.json\n${sha256(ta)}  xen-4.22.0.tar.gz\n`,
+    );
     execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: join(a, 'out') });
     expect(ra.stdout).toContain(`${sha256(ta)}  xen-4.22.0.tar.gz`);
   });
@@ -87,7 +99,10 @@ describe('xenrel release', () => {
         ['add', '-A'],
         ['commit', '-q', '-m', 'xen'],
       ])
-        execFileSync('git', args, { cwd: dir, env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
+        execFileSync('git', args, {
+          cwd: dir,
+          env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' },
+        });
       return dir;
     };
     const mine = await make(await tmp.make('xenrel-root-'));
@@ -111,10 +126,15 @@ describe('xenrel release', () => {
         '-c',
         `umask 027 && exec "${process.execPath}" "${CLI}" release --cache "${join(theirs, 'cache')}" --out "${join(theirs, 'out')}" -q`,
       ],
-      { cwd: dir, env: { ...process.env, HOME: theirs, GIT_CONFIG_GLOBAL: join(theirs, '.gitconfig'), XDG_CONFIG_HOME: theirs } },
+      {
+        cwd: dir,
+        env: { ...process.env, HOME: theirs, GIT_CONFIG_GLOBAL: join(theirs, '.gitconfig'), XDG_CONFIG_HOME: theirs },
+      },
     );
     expect(r.code, r.stderr).toBe(0);
-    expect(sha256(await readFile(join(theirs, 'out', 'xen-4.22.0.tar.gz')))).toBe(sha256(await readFile(join(mine, 'out', 'xen-4.22.0.tar.gz'))));
+    expect(sha256(await readFile(join(theirs, 'out', 'xen-4.22.0.tar.gz')))).toBe(
+      sha256(await readFile(join(mine, 'out', 'xen-4.22.0.tar.gz'))),
+    );
   });
 
   it('holds the project, each component once, the lock and release.json; GNU tar extracts exactly that', async () => {
@@ -127,7 +147,9 @@ describe('xenrel release', () => {
     const top = join(x, 'xen-4.22.0');
     const lock = JSON.parse(await readFile(join(dir, 'xenrel.lock'), 'utf8'));
     expect((await hashDir(join(top, '.xenrel', 'sources', 'seabios'))).hash).toBe(lock.components.seabios.tree);
-    expect(sha256(await readFile(join(top, '.xenrel', 'sources', 'newlib', 'newlib-1.16.0.tar.gz')))).toBe(sha256(newlibTgz));
+    expect(sha256(await readFile(join(top, '.xenrel', 'sources', 'newlib', 'newlib-1.16.0.tar.gz')))).toBe(
+      sha256(newlibTgz),
+    );
     // Materialised paths are not carried: the store is the one copy.
     await expect(stat(join(top, 'tools/firmware/seabios-dir-remote'))).rejects.toThrow();
     expect(await readFile(join(top, 'xenrel.lock'), 'utf8')).toBe(await readFile(join(dir, 'xenrel.lock'), 'utf8'));
@@ -140,7 +162,11 @@ describe('xenrel release', () => {
     const whole = await hashDir(top, { ignoreNames: [], ignorePaths: ['.xenrel/release.json'] });
     expect(info.tree).toBe(whole.hash);
     // Owners, modes and times are normalised, the mtime is the commit time.
-    const listing = execFileSync('tar', ['--numeric-owner', '--full-time', '-tvzf', join(dir, 'out', 'xen-4.22.0.tar.gz')], { encoding: 'utf8' });
+    const listing = execFileSync(
+      'tar',
+      ['--numeric-owner', '--full-time', '-tvzf', join(dir, 'out', 'xen-4.22.0.tar.gz')],
+      { encoding: 'utf8' },
+    );
     for (const line of listing.trim().split('\n')) {
       expect(line).toMatch(/^[-dl](rw-r--r--|rwxr-xr-x|rwxrwxrwx) 0\/0 /);
       expect(line).toContain('2023-11-14 22:13:20');
@@ -150,7 +176,10 @@ describe('xenrel release', () => {
   it('SOURCE_DATE_EPOCH wins over the commit time', async () => {
     const dir = await gitProject();
     expect((await release(dir, [], { SOURCE_DATE_EPOCH: '1767225600' })).code).toBe(0);
-    const listing = execFileSync('tar', ['--full-time', '-tvzf', join(dir, 'out', 'xen-4.22.0.tar.gz')], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+    const listing = execFileSync('tar', ['--full-time', '-tvzf', join(dir, 'out', 'xen-4.22.0.tar.gz')], {
+      encoding: 'utf8',
+      env: { ...process.env, TZ: 'UTC' },
+    });
     expect(listing).toContain('2026-01-01 00:00:00');
     expect((await release(dir, [], { SOURCE_DATE_EPOCH: 'yesterday' })).code).toBe(2);
   });
@@ -158,7 +187,10 @@ describe('xenrel release', () => {
   it('refuses a dirty work tree unless --allow-dirty, and never touches it', async () => {
     const dir = await gitProject();
     await writeFile(join(dir, 'Makefile'), 'all:\n\t@echo changed\n');
-    const before = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: dir, encoding: 'utf8' });
+    const before = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     const r = await release(dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('uncommitted changes: Makefile');
@@ -168,7 +200,9 @@ describe('xenrel release', () => {
     const x = await tmp.make();
     execFileSync('tar', ['-xzf', join(dir, 'out', 'xen-4.22.0.tar.gz'), '-C', x]);
     expect(await readFile(join(x, 'xen-4.22.0', 'Makefile'), 'utf8')).toContain('changed');
-    expect(execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: dir, encoding: 'utf8' })).toBe(before);
+    expect(execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: dir, encoding: 'utf8' })).toBe(
+      before,
+    );
     expect(execFileSync('git', ['stash', 'list'], { cwd: dir, encoding: 'utf8' })).toBe('');
   });
 
@@ -219,7 +253,11 @@ describe('xenrel release', () => {
     execFileSync('git', ['commit', '-q', '-m', 'blob'], { cwd: dir, env: fx.env });
     const out = join(dir, 'out');
     await mkdir(out);
-    const child = spawn(process.execPath, [CLI, 'release', '--cache', cacheDir, '--out', out, '--level', '9'], { cwd: dir, env: { ...process.env, ...fx.env }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [CLI, 'release', '--cache', cacheDir, '--out', out, '--level', '9'], {
+      cwd: dir,
+      env: { ...process.env, ...fx.env },
+      stdio: 'ignore',
+    });
     const deadline = Date.now() + 60_000;
     let killedMidWrite = false;
     while (Date.now() < deadline) {
@@ -236,7 +274,8 @@ describe('xenrel release', () => {
     // Under the final name there is nothing, or (the kill landed just after the rename) a
     // complete tarball that verifies: never a partial one.
     const left = await readdir(out);
-    if (left.includes('xen-4.22.0.tar.gz')) expect((await runInProcess(['verify', join(out, 'xen-4.22.0.tar.gz')], { cwd: dir })).code).toBe(0);
+    if (left.includes('xen-4.22.0.tar.gz'))
+      expect((await runInProcess(['verify', join(out, 'xen-4.22.0.tar.gz')], { cwd: dir })).code).toBe(0);
     else expect(left).not.toContain('SHA256SUMS');
     // The killed run's staging folder in $TMPDIR is there until the next release removes it.
     const staged = async () => (await readdir(tmpdir())).filter((n) => n.startsWith(`xenrel-release-${child.pid}-`));
@@ -244,7 +283,13 @@ describe('xenrel release', () => {
     const again = await release(dir);
     expect(again.code, again.stderr).toBe(0);
     expect(await staged()).toEqual([]);
-    expect((await readdir(out)).sort()).toEqual(['SHA256SUMS', 'xen-4.22.0.release.json', 'xen-4.22.0.spdx.json', 'xen-4.22.0.tar.gz', 'xen-4.22.0.tar.gz.intoto.jsonl']);
+    expect((await readdir(out)).sort()).toEqual([
+      'SHA256SUMS',
+      'xen-4.22.0.release.json',
+      'xen-4.22.0.spdx.json',
+      'xen-4.22.0.tar.gz',
+      'xen-4.22.0.tar.gz.intoto.jsonl',
+    ]);
     await rm(join(dir, 'blob.bin'));
   });
 });
@@ -264,7 +309,9 @@ describe('xenrel verify (CLI)', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/modified\s+seabios/);
     expect(r.stdout).toContain('modified .xenrel/sources/seabios/src/bios.c');
-    const j = JSON.parse((await runInProcess(['verify', forged, '--lock', join(dir, 'xenrel.lock'), '--json'], { cwd: dir })).stdout);
+    const j = JSON.parse(
+      (await runInProcess(['verify', forged, '--lock', join(dir, 'xenrel.lock'), '--json'], { cwd: dir })).stdout,
+    );
     expect(j.exitCode).toBe(1);
     const sb = j.verify.components.find((c: { name: string }) => c.name === 'seabios');
     expect(sb).toMatchObject({ status: 'modified', modified: ['.xenrel/sources/seabios/src/bios.c'] });

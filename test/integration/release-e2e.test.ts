@@ -49,7 +49,9 @@ beforeAll(async () => {
   await writeFile(join(d, 'src', 'lib', 'a.c'), 'int a;\n');
   await writeFile(join(d, 'configure'), '#!/bin/sh\n', { mode: 0o755 });
   dotTgz = execFileSync('tar', ['-C', d, '-czf', '-', '.']);
-  expect(execFileSync('tar', ['-tzf', '-'], { input: dotTgz, encoding: 'utf8' }).split('\n')).toContain('./src/lib/a.c');
+  expect(execFileSync('tar', ['-tzf', '-'], { input: dotTgz, encoding: 'utf8' }).split('\n')).toContain(
+    './src/lib/a.c',
+  );
   dotTree = await tmp.make('xenrel-dot-x-');
   await writeFile(join(dotTree, 'x.tgz'), dotTgz);
   expect(extractWith('gnu', join(dotTree, 'x.tgz'), join(dotTree, 'gnu')).exit).toBe(0);
@@ -66,7 +68,10 @@ afterAll(async () => {
 /** A committed git project with `components` in its config, locked (in-process). */
 async function project(components: string, files: Record<string, Buffer | string> = {}): Promise<string> {
   const dir = await tmp.make('xenrel-xen-');
-  await writeFile(join(dir, 'xenrel.config.yaml'), `version: 1\nname: xen\nrelease:\n  version: 4.22.0\ncomponents:${components.startsWith('  {}') ? ' {}\n' : `\n${components}`}`);
+  await writeFile(
+    join(dir, 'xenrel.config.yaml'),
+    `version: 1\nname: xen\nrelease:\n  version: 4.22.0\ncomponents:${components.startsWith('  {}') ? ' {}\n' : `\n${components}`}`,
+  );
   await writeFile(join(dir, 'Makefile'), 'all:\n\t@echo xen\n');
   await writeFile(join(dir, '.gitignore'), 'out/\n');
   for (const [p, c] of Object.entries(files)) {
@@ -86,7 +91,11 @@ async function project(components: string, files: Record<string, Buffer | string
 
 /** The release and its verify through the binary, as a packager runs them; verify --json in-process. */
 async function releaseAndVerify(dir: string): Promise<{ file: string; top: string }> {
-  const r = await runCli(['release', '--cache', cacheDir, '--out', join(dir, 'out')], { cwd: dir, env: fx.env, timeoutMs: 240_000 });
+  const r = await runCli(['release', '--cache', cacheDir, '--out', join(dir, 'out')], {
+    cwd: dir,
+    env: fx.env,
+    timeoutMs: 240_000,
+  });
   expect(r.code, r.stderr).toBe(0);
   const file = join(dir, 'out', 'xen-4.22.0.tar.gz');
   const v = await runCli(['verify', file], { cwd: dir, timeoutMs: 240_000 });
@@ -118,9 +127,13 @@ describe('release end to end', () => {
   }, 300_000);
 
   it('locks, vendors and releases a tarball component with `./` names', async () => {
-    const dir = await project(`  dotlib:\n    url: ${server.url}/dotlib-1.0.tar.gz\n    path: stubdom/dotlib-1.0.tar.gz\n`);
+    const dir = await project(
+      `  dotlib:\n    url: ${server.url}/dotlib-1.0.tar.gz\n    path: stubdom/dotlib-1.0.tar.gz\n`,
+    );
     // the lock-time tree hash is that of the tree GNU tar extracts
-    const lock = JSON.parse(await readFile(join(dir, 'xenrel.lock'), 'utf8')) as { components: { dotlib: { tree: string } } };
+    const lock = JSON.parse(await readFile(join(dir, 'xenrel.lock'), 'utf8')) as {
+      components: { dotlib: { tree: string } };
+    };
     expect(lock.components.dotlib.tree, JSON.stringify(lock)).toBe(oracleTrees([join(dotTree, 'gnu')])[0]!.hash);
     const vend = await runInProcess(['vendor', '--cache', cacheDir], { cwd: dir, env: fx.env });
     expect(vend.code, vend.stderr).toBe(0);
@@ -130,7 +143,9 @@ describe('release end to end', () => {
   }, 300_000);
 
   it('vendors and releases an OVMF component whose commit holds absolute symlinks; verify passes', async () => {
-    const dir = await project(`  ovmf:\n    git: ${edk2.url}\n    ref: edk2-stable202408\n    path: tools/firmware/ovmf-dir-remote\n`);
+    const dir = await project(
+      `  ovmf:\n    git: ${edk2.url}\n    ref: edk2-stable202408\n    path: tools/firmware/ovmf-dir-remote\n`,
+    );
     const vend = await runInProcess(['vendor', '--cache', cacheDir], { cwd: dir, env: fx.env });
     expect(vend.code, vend.stderr).toBe(0);
     const placed = join(dir, 'tools/firmware/ovmf-dir-remote');

@@ -60,7 +60,10 @@ async function project(opts: { attributes?: boolean } = {}): Promise<string> {
     await put('junk.tmp', 'scratch\n');
     await put('crlf.txt', 'one\ntwo\n');
     await put('id.c', '/* $Id$ */\n');
-    await put('.gitattributes', '.gitarchive-info export-subst\nsecret export-ignore\n*.tmp export-ignore\ncrlf.txt text eol=crlf\nid.c ident\n');
+    await put(
+      '.gitattributes',
+      '.gitarchive-info export-subst\nsecret export-ignore\n*.tmp export-ignore\ncrlf.txt text eol=crlf\nid.c ident\n',
+    );
   }
   git(dir, 'init', '-q');
   git(dir, 'add', '-A');
@@ -85,7 +88,10 @@ const extract = async (tarball: string, args: string[] = ['-xzf']) => {
 const kinds = (dir: string) =>
   execFileSync(
     'sh',
-    ['-c', `cd "${dir}" && find . -mindepth 1 \\( -type f -perm -u+x -printf 'x %P\\n' \\) -o \\( -type f -printf 'f %P\\n' \\) -o -printf '%y %P\\n' | LC_ALL=C sort`],
+    [
+      '-c',
+      `cd "${dir}" && find . -mindepth 1 \\( -type f -perm -u+x -printf 'x %P\\n' \\) -o \\( -type f -printf 'f %P\\n' \\) -o -printf '%y %P\\n' | LC_ALL=C sort`,
+    ],
     { encoding: 'utf8' },
   );
 
@@ -112,7 +118,9 @@ describe('release of a git project, from git objects', () => {
     expect(names).not.toContain('secret');
     expect(names).not.toContain('junk.tmp');
     expect(await readFile(join(ours, 'crlf.txt'), 'utf8')).toBe('one\r\ntwo\r\n');
-    expect(await readFile(join(ours, '.gitarchive-info'), 'utf8')).toBe(`Commit: ${git(dir, 'rev-parse', 'HEAD').trim()} ${EPOCH}\n`);
+    expect(await readFile(join(ours, '.gitarchive-info'), 'utf8')).toBe(
+      `Commit: ${git(dir, 'rev-parse', 'HEAD').trim()} ${EPOCH}\n`,
+    );
     expect(await readFile(join(ours, 'id.c'), 'utf8')).toMatch(/^\/\* \$Id: [0-9a-f]{40} \$ \*\/\n$/);
     expect((await stat(join(ours, 'mod', 'sub'))).isDirectory()).toBe(true);
     expect((await runInProcess(['verify', join(dir, 'out', 'proj-1.0.tar.gz')], { cwd: dir })).code).toBe(0);
@@ -128,7 +136,10 @@ describe('release of a git project, from git objects', () => {
       const folder = join(await tmp.make('xenrel-folder-'), 'proj');
       if (attributes) {
         await mkdir(folder);
-        execFileSync('sh', ['-c', `git archive --format=tar HEAD | tar -xf - -C "${folder}"`], { cwd: dir, env: gitEnv() });
+        execFileSync('sh', ['-c', `git archive --format=tar HEAD | tar -xf - -C "${folder}"`], {
+          cwd: dir,
+          env: gitEnv(),
+        });
       } else {
         git(dir, 'clone', '-q', dir, folder);
         await rm(join(folder, '.git'), { recursive: true });
@@ -141,7 +152,10 @@ describe('release of a git project, from git objects', () => {
       const a = join(dir, 'out', 'proj-1.0.tar.gz');
       const b = join(out, 'proj-1.0.tar.gz');
       const listing = (t: string) =>
-        execFileSync('tar', ['-tvzf', t, '--full-time', '--numeric-owner'], { encoding: 'utf8' }).replace(/^.* proj-1\.0\/\.xenrel\/release\.json$/m, '');
+        execFileSync('tar', ['-tvzf', t, '--full-time', '--numeric-owner'], { encoding: 'utf8' }).replace(
+          /^.* proj-1\.0\/\.xenrel\/release\.json$/m,
+          '',
+        );
       expect(listing(a), `attributes: ${attributes}`).toBe(listing(b));
       const [xa, xb] = [await extract(a), await extract(b)];
       const info = async (x: string) => JSON.parse(await readFile(join(x, 'proj-1.0/.xenrel/release.json'), 'utf8'));
@@ -171,16 +185,26 @@ describe('release of a git project, from git objects', () => {
     for (const oid of new Set(blobs)) {
       const line = lines.find((l) => l.startsWith(`${oid} `));
       expect(line, oid).toBeDefined();
-      const sum = execFileSync('sh', ['-c', `git cat-file blob ${oid} | sha256sum`], { cwd: dir, encoding: 'utf8' }).split(' ')[0];
+      const sum = execFileSync('sh', ['-c', `git cat-file blob ${oid} | sha256sum`], {
+        cwd: dir,
+        encoding: 'utf8',
+      }).split(' ')[0];
       const size = execFileSync('git', ['cat-file', '-s', oid], { cwd: dir, encoding: 'utf8' }).trim();
       expect(line).toBe(`${oid} ${size} ${sum}`);
     }
     expect((await release(dir, cache, join(dir, 'out2'))).code).toBe(0);
-    expect((await readFile(join(dir, 'out2', 'proj-1.0.tar.gz'))).equals(await readFile(join(dir, 'out1', 'proj-1.0.tar.gz')))).toBe(true);
+    expect(
+      (await readFile(join(dir, 'out2', 'proj-1.0.tar.gz'))).equals(
+        await readFile(join(dir, 'out1', 'proj-1.0.tar.gz')),
+      ),
+    ).toBe(true);
 
     // Poison the entry of one file: the read-back verify catches the wrong release.json.
     const victim = git(dir, 'rev-parse', 'HEAD:a.c').trim();
-    await writeFile(file, `${lines.map((l) => (l.startsWith(`${victim} `) ? l.replace(/[0-9a-f]{64}$/, '0'.repeat(64)) : l)).join('\n')}\n`);
+    await writeFile(
+      file,
+      `${lines.map((l) => (l.startsWith(`${victim} `) ? l.replace(/[0-9a-f]{64}$/, '0'.repeat(64)) : l)).join('\n')}\n`,
+    );
     const bad = await release(dir, cache, join(dir, 'out3'));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('does not verify');
@@ -188,7 +212,11 @@ describe('release of a git project, from git objects', () => {
     // The cache was dropped with it: the next release recomputes and succeeds.
     const again = await release(dir, cache, join(dir, 'out3'));
     expect(again.code, again.stderr).toBe(0);
-    expect((await readFile(join(dir, 'out3', 'proj-1.0.tar.gz'))).equals(await readFile(join(dir, 'out1', 'proj-1.0.tar.gz')))).toBe(true);
+    expect(
+      (await readFile(join(dir, 'out3', 'proj-1.0.tar.gz'))).equals(
+        await readFile(join(dir, 'out1', 'proj-1.0.tar.gz')),
+      ),
+    ).toBe(true);
   });
 
   it('a damaged repository (a blob missing) is a clear error and leaves no tarball', async () => {

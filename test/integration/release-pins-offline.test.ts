@@ -35,7 +35,9 @@ async function makeMirrors(): Promise<{ git: Record<string, string>; extfiles: s
   const git: Record<string, string> = {};
   for (const g of Object.values(up.git)) {
     const rel = `mirror/${g.name}.git`;
-    execFileSync('git', ['clone', '--quiet', '--mirror', g.repo.dir, join(up.fixtures.root, rel)], { env: up.fixtures.env });
+    execFileSync('git', ['clone', '--quiet', '--mirror', g.repo.dir, join(up.fixtures.root, rel)], {
+      env: up.fixtures.env,
+    });
     git[g.name] = up.daemon.url(rel);
   }
   for (const t of Object.values(up.tarballs)) up.http.setFile(`/mirror/xen-extfiles/${t.file}`, t.bytes);
@@ -58,7 +60,8 @@ async function readLog(file: string): Promise<LogLine[]> {
     });
 }
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: up.fixtures.env, encoding: 'utf8' });
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, { cwd, env: up.fixtures.env, encoding: 'utf8' });
 
 /** Every target of the fixture that fetches, one by one, then the whole build and the force-update. */
 const FETCH_TARGETS: string[][] = [
@@ -73,9 +76,12 @@ const FETCH_TARGETS: string[][] = [
 ];
 
 describe('a release cut from a tree configured through .config builds offline', () => {
-  test.runIf(!netns && process.env.CI)('CI must be able to make network namespaces (this proof cannot be skipped there)', () => {
-    expect(netns).toBe(true);
-  });
+  test.runIf(!netns && process.env.CI)(
+    'CI must be able to make network namespaces (this proof cannot be skipped there)',
+    () => {
+      expect(netns).toBe(true);
+    },
+  );
 
   test.runIf(netns)(
     'init, lock, release; on a clean machine every fetch target passes in a namespace with no network, also after distclean',
@@ -102,10 +108,16 @@ describe('a release cut from a tree configured through .config builds offline', 
       );
       // … and configure's NEWLIB_URL=… (AC_ARG_VAR), as config/Stubdom.mk records it.
       const stubdomMk = await readFile(join(tree, 'config/Stubdom.mk'), 'utf8');
-      await writeFile(join(tree, 'config/Stubdom.mk'), stubdomMk.replace(/^NEWLIB_URL := .*$/m, `NEWLIB_URL := ${mirrors.newlibBase}`));
+      await writeFile(
+        join(tree, 'config/Stubdom.mk'),
+        stubdomMk.replace(/^NEWLIB_URL := .*$/m, `NEWLIB_URL := ${mirrors.newlibBase}`),
+      );
       // Xen's stubdom/configure.ac (versions and default URLs), which the tarball carries.
       await writeFile(join(tree, 'stubdom/configure.ac'), stubdomConfigureAc());
-      await writeFile(join(tree, '.gitignore'), '.config\n/config/Tools.mk\n/config/Stubdom.mk\n/dist/\n/xenrel.config.yaml\n/xenrel.lock\n');
+      await writeFile(
+        join(tree, '.gitignore'),
+        '.config\n/config/Tools.mk\n/config/Stubdom.mk\n/dist/\n/xenrel.config.yaml\n/xenrel.lock\n',
+      );
       git(tree, 'init', '--quiet');
       git(tree, 'add', '-A');
       git(tree, 'commit', '--quiet', '-m', 'xen');
@@ -125,14 +137,20 @@ describe('a release cut from a tree configured through .config builds offline', 
       const lock = await runCli(['lock'], { cwd: tree, env, timeoutMs: 180_000 });
       expect(lock.code, lock.stderr).toBe(0);
       const out = await tmp.make('xenrel-rm-dist-');
-      const rel = await runCli(['release', '--prefix', 'xen-fixture', '--out', out], { cwd: tree, env, timeoutMs: 180_000 });
+      const rel = await runCli(['release', '--prefix', 'xen-fixture', '--out', out], {
+        cwd: tree,
+        env,
+        timeoutMs: 180_000,
+      });
       expect(rel.code, rel.stderr).toBe(0);
       // Every pin the tarball's make asks for is the lock's: release has nothing to warn about.
       expect(rel.stderr).not.toMatch(/would ask for|no make variable/);
 
       // The clean machine: a fresh folder, an empty cache, a default configure, no .config of its own.
       const fresh = await tmp.make('xenrel-clean-machine-');
-      const x = await run('tar', ['-xzf', join(out, 'xen-fixture.tar.gz'), '-C', fresh, '--strip-components=1'], { cwd: fresh });
+      const x = await run('tar', ['-xzf', join(out, 'xen-fixture.tar.gz'), '-C', fresh, '--strip-components=1'], {
+        cwd: fresh,
+      });
       expect(x.code, x.stderr).toBe(0);
       const dotConfig = await readFile(join(fresh, '.config'), 'utf8');
       expect(dotConfig).not.toContain('release manager');
@@ -150,7 +168,8 @@ describe('a release cut from a tree configured through .config builds offline', 
           expect(r.code, `${label}: make ${t.join(' ')}\n${r.stderr}`).toBe(0);
         }
         const built: Record<string, string> = {};
-        for (const f of await readdir(join(fresh, 'built'))) if (f !== 'qemu-configure-args.txt') built[f] = await readFile(join(fresh, 'built', f), 'utf8');
+        for (const f of await readdir(join(fresh, 'built')))
+          if (f !== 'qemu-configure-args.txt') built[f] = await readFile(join(fresh, 'built', f), 'utf8');
         expect(built, label).toEqual(expectedBuilt(up));
       };
       await round('from the tarball');
@@ -162,7 +181,9 @@ describe('a release cut from a tree configured through .config builds offline', 
       expect(calls.filter((l) => !l.outcome.startsWith('served'))).toEqual([]);
       // Each component was served twice (once per round), from the store, at the mirror URL.
       const clones = calls.filter((l) => l.tool === 'git' && l.call.startsWith('clone '));
-      expect(clones.map((l) => l.call.split(' ')[1]).sort()).toEqual([...Object.values(mirrors.git), ...Object.values(mirrors.git)].sort());
+      expect(clones.map((l) => l.call.split(' ')[1]).sort()).toEqual(
+        [...Object.values(mirrors.git), ...Object.values(mirrors.git)].sort(),
+      );
       const fetches = calls.filter((l) => l.tool === 'fetch').map((l) => l.call.split(' ').pop()!);
       expect(fetches).toContain(`${mirrors.newlibBase}/newlib-1.16.0.tar.gz`);
       expect(fetches).toContain(`${mirrors.extfiles}/zlib-1.2.3.tar.gz`);

@@ -39,7 +39,8 @@ const ENV = () => ({ ...fx.env, TZ: 'UTC', LC_ALL: 'C.UTF-8' });
 /** The binary: `--reproduce` cuts the release again in a child of its own process. */
 const cli = (dir: string, args: string[]) => runCli([...args, '--cache', cacheDir], { cwd: dir, env: ENV() });
 /** The release to reproduce, cut in-process: what the test checks is the reproduction. */
-const cut = (dir: string, args: string[]) => runInProcess(['release', ...args, '--cache', cacheDir], { cwd: dir, env: ENV() });
+const cut = (dir: string, args: string[]) =>
+  runInProcess(['release', ...args, '--cache', cacheDir], { cwd: dir, env: ENV() });
 const sha256 = async (f: string) =>
   createHash('sha256')
     .update(await readFile(f))
@@ -75,8 +76,13 @@ describe('release --reproduce', () => {
     const before = await hashDir(cacheDir);
     const p = await cli(dir, ['release', '--reproduce', tarball]);
     expect(p.code, p.stderr).toBe(0);
-    expect(p.stdout.endsWith(`\nreproduced ${TARBALL} byte for byte: sha256 ${await sha256(tarball)}\n`), p.stdout).toBe(true);
-    expect(p.stdout).toMatch(/^varied: path \/\S+\/checkout-\d+, file mtimes \(random\), umask 0077 \(yours 00\d\d\), LC_ALL=C \(yours C\.UTF-8\), TZ=XRT-14 \(yours UTC\)/m);
+    expect(
+      p.stdout.endsWith(`\nreproduced ${TARBALL} byte for byte: sha256 ${await sha256(tarball)}\n`),
+      p.stdout,
+    ).toBe(true);
+    expect(p.stdout).toMatch(
+      /^varied: path \/\S+\/checkout-\d+, file mtimes \(random\), umask 0077 \(yours 00\d\d\), LC_ALL=C \(yours C\.UTF-8\), TZ=XRT-14 \(yours UTC\)/m,
+    );
     // As root the release ran as another user, on a copy of the cache; otherwise it says so.
     if (root) expect(p.stdout).toMatch(/, user nobody \(uid 65534, yours 0\), with a copy of the cache$/m);
     else expect(p.stdout).toContain('the user was not varied: not running as root');
@@ -92,14 +98,22 @@ describe('release --reproduce', () => {
     expect(r.code, r.stderr).toBe(0);
     const p = await cli(dir, ['release', '--reproduce', join(dir, 'out', TARBALL)]);
     expect(p.code, p.stdout + p.stderr).toBe(1);
-    expect(p.stdout).toContain(`${TARBALL} names no commit (it was cut from a folder or with uncommitted changes): reproducing from HEAD`);
+    expect(p.stdout).toContain(
+      `${TARBALL} names no commit (it was cut from a folder or with uncommitted changes): reproducing from HEAD`,
+    );
     const lines = p.stdout.split('\n');
     const at = lines.findIndex((l) => l.startsWith('NOT reproduced'));
-    expect(lines[at]).toMatch(new RegExp(`^NOT reproduced: ${TARBALL.replace(/\./g, '\\.')} has sha256 [0-9a-f]{64}, the reproduction [0-9a-f]{64}$`));
+    expect(lines[at]).toMatch(
+      new RegExp(
+        `^NOT reproduced: ${TARBALL.replace(/\./g, '\\.')} has sha256 [0-9a-f]{64}, the reproduction [0-9a-f]{64}$`,
+      ),
+    );
     // "all:\n\t@echo " is 12 bytes: the change is at byte 12 of the entry.
     expect(lines).toContain('  also: xen-4.22.0/Makefile: content differs at byte 12 of the entry');
     // release.json (earlier in the tarball) records the tree the change is in.
-    expect(lines[at + 1]).toMatch(/^ {2}first difference: xen-4\.22\.0\/\.xenrel\/release\.json: (content differs at byte \d+ of the entry|size differs)/);
+    expect(lines[at + 1]).toMatch(
+      /^ {2}first difference: xen-4\.22\.0\/\.xenrel\/release\.json: (content differs at byte \d+ of the entry|size differs)/,
+    );
   });
 
   it('names the entry and the header field a hand-edited tarball changed', async () => {
@@ -144,7 +158,9 @@ describe('release --reproduce', () => {
     // At the default level (6) the xz stream differs, and only it: the tar inside is the same.
     const other = await cli(dir, ['release', '--reproduce', tarball]);
     expect(other.code, other.stdout + other.stderr).toBe(1);
-    expect(other.stdout).toMatch(/^ {2}first difference: the tar streams are identical; the compressed files differ first at byte \d+, in the compressed data/m);
+    expect(other.stdout).toMatch(
+      /^ {2}first difference: the tar streams are identical; the compressed files differ first at byte \d+, in the compressed data/m,
+    );
   });
 
   it('refuses options it takes from the tarball', async () => {

@@ -53,7 +53,9 @@ describe('xenrel release: SBOM and summary', () => {
     const i = lines.indexOf('packagers verify it with:');
     expect(lines[i + 1]).toBe('  cd out && sha256sum -c SHA256SUMS');
     // The printed command, run where the user stands, checks out.
-    expect(execFileSync('sh', ['-c', lines[i + 1]!.trim()], { cwd: dir, encoding: 'utf8' })).toContain('xen-4.22.0.tar.gz: OK');
+    expect(execFileSync('sh', ['-c', lines[i + 1]!.trim()], { cwd: dir, encoding: 'utf8' })).toContain(
+      'xen-4.22.0.tar.gz: OK',
+    );
     const j = JSON.parse((await w.cli(dir, ['release', '--out', 'out', '--json'])).stdout);
     expect(j.sbom).toBe('out/xen-4.22.0.spdx.json');
   });

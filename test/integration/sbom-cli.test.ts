@@ -7,7 +7,12 @@ import { runInProcess } from '../helpers/in-process.js';
 
 let w: SourcesWorld;
 let dir: string;
-let lock: { components: Record<string, { commit?: string; tree?: string; integrity?: string; children?: Record<string, { commit: string; tree: string }> }> };
+let lock: {
+  components: Record<
+    string,
+    { commit?: string; tree?: string; integrity?: string; children?: Record<string, { commit: string; tree: string }> }
+  >;
+};
 
 beforeAll(async () => {
   w = await SourcesWorld.create();
@@ -59,13 +64,18 @@ describe('xenrel sbom', () => {
     expect(newlib.downloadLocation).toBe(`${w.server.url}/newlib-1.16.0.tar.gz`);
     expect(newlib.checksums).toEqual([
       { algorithm: 'SHA256', checksumValue: sha256Hex(w.newlibTgz) },
-      { algorithm: 'SHA512', checksumValue: Buffer.from(lock.components.newlib!.integrity!.slice(7), 'base64').toString('hex') },
+      {
+        algorithm: 'SHA512',
+        checksumValue: Buffer.from(lock.components.newlib!.integrity!.slice(7), 'base64').toString('hex'),
+      },
     ]);
     expect(newlib.licenseDeclared).toBe('LicenseRef-newlib');
     // The xen package CONTAINS each component; qemu-xen CONTAINS its submodule.
-    const rel = (a: string, t: string, b: string) => doc.relationships.some((x) => x.spdxElementId === a && x.relationshipType === t && x.relatedSpdxElement === b);
+    const rel = (a: string, t: string, b: string) =>
+      doc.relationships.some((x) => x.spdxElementId === a && x.relationshipType === t && x.relatedSpdxElement === b);
     expect(rel('SPDXRef-DOCUMENT', 'DESCRIBES', pkg('xen').SPDXID)).toBe(true);
-    for (const n of ['seabios', 'qemu-xen', 'newlib']) expect(rel(pkg('xen').SPDXID, 'CONTAINS', pkg(n).SPDXID)).toBe(true);
+    for (const n of ['seabios', 'qemu-xen', 'newlib'])
+      expect(rel(pkg('xen').SPDXID, 'CONTAINS', pkg(n).SPDXID)).toBe(true);
     expect(rel(pkg('qemu-xen').SPDXID, 'CONTAINS', dtc.SPDXID)).toBe(true);
     expect(rel(pkg('xen').SPDXID, 'CONTAINS', dtc.SPDXID)).toBe(false);
     // License files, hashed from the cache (git blob: COPYING over COPYING.LESSER; the
@@ -80,14 +90,18 @@ describe('xenrel sbom', () => {
     expect(licenseOf(dtc)).toEqual(['COPYING', sha256Hex(DTC_COPYING)]);
     expect(licenseOf(newlib)).toEqual(['COPYING.NEWLIB', sha256Hex(NEWLIB_COPYING)]);
     // The config's LicenseRef-newlib quotes the component's own license file.
-    expect(doc.hasExtractedLicensingInfos).toContainEqual(expect.objectContaining({ licenseId: 'LicenseRef-newlib', extractedText: NEWLIB_COPYING }));
+    expect(doc.hasExtractedLicensingInfos).toContainEqual(
+      expect.objectContaining({ licenseId: 'LicenseRef-newlib', extractedText: NEWLIB_COPYING }),
+    );
     // Identities scanners match on: purl for every package, CPE where the NVD has the product.
     const ref = (p: Pkg, type: string) => p.externalRefs?.find((r) => r.referenceType === type)?.referenceLocator;
     for (const p of doc.packages) expect(ref(p, 'purl'), p.name).toMatch(/^pkg:generic\//);
     expect(ref(newlib, 'purl')).toBe(
       `pkg:generic/newlib@1.16.0?checksum=${encodeURIComponent(`sha256:${sha256Hex(w.newlibTgz)},sha512:${newlib.checksums![1]!.checksumValue}`)}&download_url=${encodeURIComponent(`${w.server.url}/newlib-1.16.0.tar.gz`)}`,
     );
-    expect(ref(seabios, 'purl')).toBe(`pkg:generic/seabios@rel-1.17.0?vcs_url=${encodeURIComponent(`git+${w.seabios.url}@${lock.components.seabios!.commit}`)}`);
+    expect(ref(seabios, 'purl')).toBe(
+      `pkg:generic/seabios@rel-1.17.0?vcs_url=${encodeURIComponent(`git+${w.seabios.url}@${lock.components.seabios!.commit}`)}`,
+    );
     expect(ref(newlib, 'cpe23Type')).toBe('cpe:2.3:a:newlib_project:newlib:1.16.0:*:*:*:*:*:*:*');
     expect(ref(seabios, 'cpe23Type')).toBe('cpe:2.3:a:seabios:seabios:1.17.0:*:*:*:*:*:*:*');
     // qemu-xen's tags are Xen versions, not QEMU's: any version, rather than a wrong one.
@@ -115,17 +129,24 @@ describe('xenrel sbom', () => {
     expect(byName.seabios.externalReferences).toEqual([{ type: 'vcs', url: w.seabios.url }]);
     expect(byName.seabios.pedigree.commits[0].uid).toBe(lock.components.seabios!.commit);
     expect(byName.seabios.licenses).toEqual([{ expression: 'LGPL-3.0-only' }]);
-    expect(byName.seabios.properties).toContainEqual({ name: 'xenrel:licenseFile:sha256', value: sha256Hex(SEABIOS_COPYING) });
+    expect(byName.seabios.properties).toContainEqual({
+      name: 'xenrel:licenseFile:sha256',
+      value: sha256Hex(SEABIOS_COPYING),
+    });
     expect(byName['qemu-xen'].components.map((c: { name: string }) => c.name)).toEqual(['qemu-xen/roms/dtc']);
     expect(byName.newlib.hashes).toContainEqual({ alg: 'SHA-256', content: sha256Hex(w.newlibTgz) });
-    expect(byName.newlib.externalReferences).toEqual([{ type: 'distribution', url: `${w.server.url}/newlib-1.16.0.tar.gz` }]);
+    expect(byName.newlib.externalReferences).toEqual([
+      { type: 'distribution', url: `${w.server.url}/newlib-1.16.0.tar.gz` },
+    ]);
     expect(bom.dependencies).toContainEqual({ ref: 'qemu-xen', dependsOn: ['qemu-xen/roms/dtc'] });
     // The same identities as the SPDX document.
     const spdx = JSON.parse((await w.cli(dir, ['sbom'])).stdout) as Spdx;
     for (const name of ['newlib', 'qemu-xen', 'seabios']) {
       const p = spdx.packages.find((x) => x.name === name)!;
       expect(byName[name].purl, name).toBe(p.externalRefs!.find((r) => r.referenceType === 'purl')!.referenceLocator);
-      expect(byName[name].cpe, name).toBe(p.externalRefs!.find((r) => r.referenceType === 'cpe23Type')?.referenceLocator);
+      expect(byName[name].cpe, name).toBe(
+        p.externalRefs!.find((r) => r.referenceType === 'cpe23Type')?.referenceLocator,
+      );
       expect(byName[name].supplier ? `Organization: ${byName[name].supplier.name}` : 'NOASSERTION').toBe(p.supplier);
     }
     expect(byName.newlib.type).toBe('library');
@@ -162,7 +183,11 @@ describe('xenrel sbom', () => {
   it('the validators catch broken documents (so the checks above can fail)', async () => {
     const r = await w.cli(dir, ['sbom']);
     const doc = JSON.parse(r.stdout);
-    doc.relationships.push({ spdxElementId: 'SPDXRef-Package-xen', relationshipType: 'INCLUDES', relatedSpdxElement: 'SPDXRef-nope' });
+    doc.relationships.push({
+      spdxElementId: 'SPDXRef-Package-xen',
+      relationshipType: 'INCLUDES',
+      relatedSpdxElement: 'SPDXRef-nope',
+    });
     doc.packages[1].checksums = [{ algorithm: 'SHA256', checksumValue: 'XYZ' }];
     const errs = spdxErrors(doc).join('\n');
     expect(errs).toContain('relationshipType');
@@ -179,7 +204,11 @@ describe('xenrel sbom', () => {
         copyrightText: 'NOASSERTION',
       },
     ];
-    bad.relationships.push({ spdxElementId: bad.packages[1].SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: 'SPDXRef-File-x' });
+    bad.relationships.push({
+      spdxElementId: bad.packages[1].SPDXID,
+      relationshipType: 'CONTAINS',
+      relatedSpdxElement: 'SPDXRef-File-x',
+    });
     bad.packages[1].externalRefs = [
       { referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: 'generic/newlib' },
       { referenceCategory: 'SECURITY', referenceType: 'cpe23Type', referenceLocator: 'cpe:2.3:a:gnu:newlib 1' },

@@ -41,26 +41,41 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
-async function project(components: string): Promise<{ dir: string; run: (args: string[], env?: NodeJS.ProcessEnv) => ReturnType<typeof runXenrel> }> {
+async function project(
+  components: string,
+): Promise<{ dir: string; run: (args: string[], env?: NodeJS.ProcessEnv) => ReturnType<typeof runXenrel> }> {
   const dir = await tmp.make('xenrel-sec-');
   await writeFile(join(dir, 'xenrel.config.yaml'), `version: 1\nname: xen\ncomponents:\n${components}`);
   const cache = join(dir, '.cache');
-  return { dir, run: (args, env = {}) => runXenrel([...args, '--cache', cache], { cwd: dir, env: { ...fx.env, ...env } }) };
+  return {
+    dir,
+    run: (args, env = {}) => runXenrel([...args, '--cache', cache], { cwd: dir, env: { ...fx.env, ...env } }),
+  };
 }
 
 describe('unauthenticated git transports', () => {
   it.each([
     ['git://git.example.invalid/mini-os.git', 'xen-4.22.0'],
     ['http://git.example.invalid/mini-os.git', 'master'],
-  ])('refuses %s at ref %s before touching the network (exit 2, names the component, hints https or a commit)', async (url, ref) => {
-    const p = await project(`  mini-os:\n    git: ${url}\n    ref: ${ref}\n    path: extras/mini-os\n`);
-    const r = await p.run(['lock']);
-    recordOutcome(`lock: ${/neither encrypts nor authenticates/.test(r.stderr) ? 'insecure transport refused' : r.stderr.split('\n')[0]}`, r.code);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`error: component mini-os: ${url} uses ${url.split(':')[0]}://, which neither encrypts nor authenticates`);
-    expect(r.stderr).toMatch(/hint: use an https:\/\/ or ssh:\/\/ URL for mini-os, or pin "ref:" to the full 40-hex commit id/);
-    await expect(readFile(join(p.dir, 'xenrel.lock'))).rejects.toThrow();
-  });
+  ])(
+    'refuses %s at ref %s before touching the network (exit 2, names the component, hints https or a commit)',
+    async (url, ref) => {
+      const p = await project(`  mini-os:\n    git: ${url}\n    ref: ${ref}\n    path: extras/mini-os\n`);
+      const r = await p.run(['lock']);
+      recordOutcome(
+        `lock: ${/neither encrypts nor authenticates/.test(r.stderr) ? 'insecure transport refused' : r.stderr.split('\n')[0]}`,
+        r.code,
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(
+        `error: component mini-os: ${url} uses ${url.split(':')[0]}://, which neither encrypts nor authenticates`,
+      );
+      expect(r.stderr).toMatch(
+        /hint: use an https:\/\/ or ssh:\/\/ URL for mini-os, or pin "ref:" to the full 40-hex commit id/,
+      );
+      await expect(readFile(join(p.dir, 'xenrel.lock'))).rejects.toThrow();
+    },
+  );
 
   it('accepts a full commit id over git:// (content-addressed) and any ref on loopback', () => {
     expect(() => assertGitTransport('m', 'git://git.example.invalid/m.git', 'a'.repeat(40))).not.toThrow();
@@ -70,7 +85,9 @@ describe('unauthenticated git transports', () => {
   });
 
   it('locks a tag over git:// from a loopback daemon; after a re-tag, fetch builds the locked commit and lock --check names both', async () => {
-    const p = await project(`  mini-os:\n    git: ${daemon.url(repo)}\n    ref: xen-4.22.0\n    path: extras/mini-os\n`);
+    const p = await project(
+      `  mini-os:\n    git: ${daemon.url(repo)}\n    ref: xen-4.22.0\n    path: extras/mini-os\n`,
+    );
     const r = await p.run(['lock']);
     expect(r.code, r.stderr).toBe(0);
     const locked = JSON.parse(await readFile(join(p.dir, 'xenrel.lock'), 'utf8')).components['mini-os'];
@@ -112,14 +129,20 @@ describe('TLS verification cannot be turned off from the environment', () => {
       );
       const before = server.requests.length;
       const refused = await p.run(['lock'], bad);
-      recordOutcome(`lock: ${/refusing to use the network/.test(refused.stderr) ? 'TLS off refused' : refused.stderr.split('\n')[0]}`, refused.code);
+      recordOutcome(
+        `lock: ${/refusing to use the network/.test(refused.stderr) ? 'TLS off refused' : refused.stderr.split('\n')[0]}`,
+        refused.code,
+      );
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(new RegExp(`refusing to use the network while ${Object.keys(bad)[0]}=`));
       expect(refused.stderr).toContain('hint: unset ');
       expect(server.requests.length, 'no request while refusing').toBe(before);
 
       expect((await p.run(['lock'])).code).toBe(0);
-      const f = await runXenrel(['fetch', '--cache', join(p.dir, '.cache2')], { cwd: p.dir, env: { ...fx.env, ...bad } });
+      const f = await runXenrel(['fetch', '--cache', join(p.dir, '.cache2')], {
+        cwd: p.dir,
+        env: { ...fx.env, ...bad },
+      });
       expect(f.code).toBe(2);
       expect(f.stderr).toContain('turns TLS certificate verification off');
       // Everything already cached: no network needed, so no refusal.

@@ -54,9 +54,26 @@ async function handMade(): Promise<Fixture> {
     lockfileVersion: 1,
     name: 'shim-test',
     components: {
-      seabios: { git: SEA_URL, ref: 'rel-1.17.0', commit: COMMIT, tree: hash, path: 'tools/firmware/seabios-dir-remote' },
-      tb: { url: TB_URL, integrity: ssri.fromData(tbBytes, { algorithms: ['sha512'] }).toString(), size: tbBytes.length, path: 'stubdom/tb-1.0.tar.gz' },
-      'qemu-xen': { git: LEFT_URL, ref: 'qemu-xen-4.22.0', commit: 'f'.repeat(40), tree: hash, path: 'tools/qemu-xen-dir-remote' },
+      seabios: {
+        git: SEA_URL,
+        ref: 'rel-1.17.0',
+        commit: COMMIT,
+        tree: hash,
+        path: 'tools/firmware/seabios-dir-remote',
+      },
+      tb: {
+        url: TB_URL,
+        integrity: ssri.fromData(tbBytes, { algorithms: ['sha512'] }).toString(),
+        size: tbBytes.length,
+        path: 'stubdom/tb-1.0.tar.gz',
+      },
+      'qemu-xen': {
+        git: LEFT_URL,
+        ref: 'qemu-xen-4.22.0',
+        commit: 'f'.repeat(40),
+        tree: hash,
+        path: 'tools/qemu-xen-dir-remote',
+      },
     },
   };
   await installShim(root, lock, { without: ['qemu-xen'] });
@@ -65,8 +82,17 @@ async function handMade(): Promise<Fixture> {
   return { root, lock, tbBytes };
 }
 
-function runShim(shell: string, f: Fixture, tool: 'git' | 'fetch', args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ShimResult> {
-  return runShimIn(shell, f.root, tool, args, { ...opts, env: { XENREL_SHIM_LOG: join(f.root, 'shim.log'), ...opts.env } });
+function runShim(
+  shell: string,
+  f: Fixture,
+  tool: 'git' | 'fetch',
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<ShimResult> {
+  return runShimIn(shell, f.root, tool, args, {
+    ...opts,
+    env: { XENREL_SHIM_LOG: join(f.root, 'shim.log'), ...opts.env },
+  });
 }
 
 const exists = async (p: string) => Boolean(await stat(p).catch(() => undefined));
@@ -104,7 +130,9 @@ describe('shim scripts', () => {
     const f = await handMade();
     for (const shell of ['sh', 'dash', 'bash']) {
       for (const tool of ['git', 'fetch'] as const) {
-        const r = await new Promise<number>((res) => spawn(shell, ['-n', join(f.root, '.xenrel/bin', tool)], { stdio: 'ignore' }).on('close', (c) => res(c ?? 1)));
+        const r = await new Promise<number>((res) =>
+          spawn(shell, ['-n', join(f.root, '.xenrel/bin', tool)], { stdio: 'ignore' }).on('close', (c) => res(c ?? 1)),
+        );
         expect(r, `${shell} -n ${tool}`).toBe(0);
       }
     }
@@ -120,8 +148,10 @@ describe.each(['dash', 'bash'])('shim under %s', (shell) => {
     f = await handMade();
     minPath = await minimalPath();
   });
-  const git = (args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) => runShim(shell, f, 'git', args, opts);
-  const fetch = (args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) => runShim(shell, f, 'fetch', args, opts);
+  const git = (args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) =>
+    runShim(shell, f, 'git', args, opts);
+  const fetch = (args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) =>
+    runShim(shell, f, 'fetch', args, opts);
   const fw = () => join(f.root, 'tools/firmware');
 
   test('the git-checkout.sh sequence (4.21+ and 4.19 forms) with no git on PATH', async () => {
@@ -199,7 +229,9 @@ describe.each(['dash', 'bash'])('shim under %s', (shell) => {
     expect(await readFile(join(cwd, 'README'), 'utf8')).toBe('seabios\n');
     expect(await readFile(join(cwd, '.config'), 'utf8')).toBe('CONFIG_XEN=y\n');
     expect(await readFile(outside, 'utf8')).toBe('untouched\n');
-    expect(treeHash(await walkTree(cwd, { ignorePaths: ['.config'] }))).toBe((f.lock.components.seabios as { tree: string }).tree);
+    expect(treeHash(await walkTree(cwd, { ignorePaths: ['.config'] }))).toBe(
+      (f.lock.components.seabios as { tree: string }).tree,
+    );
     // In the component's own path the shim knows what it is, even without a clone record.
     expect((await git(['submodule', 'update', '--init', '--recursive'], { cwd })).code).toBe(0);
     expect((await git(['rev-parse', 'HEAD'], { cwd })).stdout.toString()).toBe(`${COMMIT}\n`);
@@ -220,7 +252,14 @@ describe.each(['dash', 'bash'])('shim under %s', (shell) => {
       c.on('close', () => res(s));
       c.stdin.end(r.stdout);
     });
-    expect(listing.split('\n')).toEqual(expect.arrayContaining(['ipxe/README', 'ipxe/src/post.c', 'ipxe/dir with space/a file.txt', 'ipxe/link-to-readme']));
+    expect(listing.split('\n')).toEqual(
+      expect.arrayContaining([
+        'ipxe/README',
+        'ipxe/src/post.c',
+        'ipxe/dir with space/a file.txt',
+        'ipxe/link-to-readme',
+      ]),
+    );
     expect(
       listing
         .split('\n')
@@ -259,7 +298,9 @@ describe.each(['dash', 'bash'])('shim under %s', (shell) => {
     }
     const env = { PATH: `${trap}:${minPath}` };
     expect((await git(['clone', 'https://example.invalid/unlisted.git', 'x'], { cwd: fw(), env })).code).not.toBe(0);
-    expect((await fetch(['-c', '-O', join(trap, 'out'), 'https://example.invalid/unlisted.tar.gz'], { env })).code).not.toBe(0);
+    expect(
+      (await fetch(['-c', '-O', join(trap, 'out'), 'https://example.invalid/unlisted.tar.gz'], { env })).code,
+    ).not.toBe(0);
     expect((await git(['ls-remote', SEA_URL], { env })).code).not.toBe(0);
     expect(await exists(marker)).toBe(false);
   });
@@ -277,9 +318,13 @@ describe.each(['dash', 'bash'])('shim under %s', (shell) => {
       expect(await readFile(join(sd, `f${i}.tar.gz`))).toEqual(f.tbBytes);
     }
     expect((await readdir(sd)).filter((n) => n.includes('xenrel-tmp'))).toEqual([]);
-    const bad = await fetch(['-c', '-O', 'nope.tar.gz', 'https://example.invalid/extfiles/nope-1.0.tar.gz'], { cwd: sd });
+    const bad = await fetch(['-c', '-O', 'nope.tar.gz', 'https://example.invalid/extfiles/nope-1.0.tar.gz'], {
+      cwd: sd,
+    });
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toBe(`xenrel shim: refusing to fetch https://example.invalid/extfiles/nope-1.0.tar.gz: ${NOT_IN_LOCK}\n`);
+    expect(bad.stderr).toBe(
+      `xenrel shim: refusing to fetch https://example.invalid/extfiles/nope-1.0.tar.gz: ${NOT_IN_LOCK}\n`,
+    );
     expect(await exists(join(sd, 'nope.tar.gz'))).toBe(false);
     const usage = await fetch(['only-one-arg'], { cwd: sd });
     expect(usage.code).not.toBe(0);
@@ -291,11 +336,19 @@ describe.each(['dash', 'bash'])('shim under %s', (shell) => {
     const log = join(logFix.root, 'calls.log');
     const env = { XENREL_SHIM_LOG: log };
     await runShim(shell, logFix, 'fetch', ['out.tar.gz', TB_URL], { cwd: join(logFix.root, 'stubdom'), env });
-    await runShim(shell, logFix, 'fetch', ['out2.tar.gz', 'https://example.invalid/x.tar.gz'], { cwd: join(logFix.root, 'stubdom'), env });
+    await runShim(shell, logFix, 'fetch', ['out2.tar.gz', 'https://example.invalid/x.tar.gz'], {
+      cwd: join(logFix.root, 'stubdom'),
+      env,
+    });
     await runShim(shell, logFix, 'git', ['clone', SEA_URL, 'sea'], { cwd: join(logFix.root, 'tools/firmware'), env });
     const lines = (await readFile(log, 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[0]!.split('\t')).toEqual(['fetch', join(logFix.root, 'stubdom'), `out.tar.gz ${TB_URL}`, 'served tb -> out.tar.gz']);
+    expect(lines[0]!.split('\t')).toEqual([
+      'fetch',
+      join(logFix.root, 'stubdom'),
+      `out.tar.gz ${TB_URL}`,
+      'served tb -> out.tar.gz',
+    ]);
     expect(lines[1]!.split('\t')[3]).toMatch(/^refused: refusing to fetch https:\/\/example\.invalid\/x\.tar\.gz/);
     expect(lines[2]!.split('\t')[3]).toBe(`served seabios ${COMMIT} -> sea`);
   });

@@ -38,8 +38,19 @@ async function fixture(): Promise<{ root: string; tb: Buffer }> {
     lockfileVersion: 1,
     name: 'shim-hardening',
     components: {
-      seabios: { git: SEA_URL, ref: 'rel-1.17.0', commit: COMMIT, tree: (await hashDir(store)).hash, path: 'tools/firmware/seabios-dir-remote' },
-      tb: { url: TB_URL, integrity: ssri.fromData(tb, { algorithms: ['sha512'] }).toString(), size: tb.length, path: 'stubdom/tb-1.0.tar.gz' },
+      seabios: {
+        git: SEA_URL,
+        ref: 'rel-1.17.0',
+        commit: COMMIT,
+        tree: (await hashDir(store)).hash,
+        path: 'tools/firmware/seabios-dir-remote',
+      },
+      tb: {
+        url: TB_URL,
+        integrity: ssri.fromData(tb, { algorithms: ['sha512'] }).toString(),
+        size: tb.length,
+        path: 'stubdom/tb-1.0.tar.gz',
+      },
     },
   };
   await installShim(root, lock);
@@ -84,7 +95,8 @@ test('the rendered shim scripts pass shellcheck (POSIX sh, warnings and errors)'
   for (const tool of ['git', 'fetch'] as const) {
     const file = join(dir, tool);
     await writeFile(file, await renderShim(tool));
-    for (const shell of ['sh', 'dash']) execFileSync('shellcheck', ['-S', 'warning', '-s', shell, file], { stdio: 'pipe' });
+    for (const shell of ['sh', 'dash'])
+      execFileSync('shellcheck', ['-S', 'warning', '-s', shell, file], { stdio: 'pipe' });
   }
 });
 
@@ -119,15 +131,23 @@ describe.each(['dash', 'bash'])('the shim under %s', (shell) => {
   test('a newline or tab in an argument cannot forge a line or a column of XENREL_SHIM_LOG', async () => {
     const log = join(await tmp.make(), 'calls.log');
     const forged = `https://example.invalid/x.git\nfetch\t/\tforged\tserved tb -> /etc/passwd\\`;
-    const r = await runShim(shell, f.root, 'git', ['clone', forged, 'dest'], { cwd: fw(), env: { XENREL_SHIM_LOG: log } });
+    const r = await runShim(shell, f.root, 'git', ['clone', forged, 'dest'], {
+      cwd: fw(),
+      env: { XENREL_SHIM_LOG: log },
+    });
     expect(r.code).not.toBe(0);
-    await runShim(shell, f.root, 'fetch', ['out.tar.gz', TB_URL], { cwd: join(f.root, 'stubdom'), env: { XENREL_SHIM_LOG: log } });
+    await runShim(shell, f.root, 'fetch', ['out.tar.gz', TB_URL], {
+      cwd: join(f.root, 'stubdom'),
+      env: { XENREL_SHIM_LOG: log },
+    });
     const lines = (await readFile(log, 'utf8')).split('\n');
     expect(lines.pop()).toBe('');
     expect(lines).toHaveLength(2);
     for (const l of lines) expect(l.split('\t')).toHaveLength(4);
     const fields = lines[0]!.split('\t');
-    expect(fields[2]).toBe('clone https://example.invalid/x.git\\nfetch\\t/\\tforged\\tserved tb -> /etc/passwd\\\\ dest');
+    expect(fields[2]).toBe(
+      'clone https://example.invalid/x.git\\nfetch\\t/\\tforged\\tserved tb -> /etc/passwd\\\\ dest',
+    );
     expect(fields[3]).toMatch(/^refused: refusing to fetch https:\/\/example\.invalid\/x\.git\\nfetch\\t/);
     expect(lines[1]!.split('\t')[3]).toBe('served tb -> out.tar.gz');
   });
@@ -135,7 +155,10 @@ describe.each(['dash', 'bash'])('the shim under %s', (shell) => {
   test('a tampered store is named in one clean line (no comm noise about sort order)', async () => {
     const g = await fixture();
     await writeFile(join(g.root, '.xenrel/sources/seabios/src/post.c'), 'int backdoor;\n');
-    const r = await runShim(shell, g.root, 'git', ['clone', SEA_URL, 'sea'], { cwd: join(g.root, 'tools/firmware'), env: { LC_ALL: 'C.UTF-8' } });
+    const r = await runShim(shell, g.root, 'git', ['clone', SEA_URL, 'sea'], {
+      cwd: join(g.root, 'tools/firmware'),
+      env: { LC_ALL: 'C.UTF-8' },
+    });
     expect(r.code).not.toBe(0);
     expect(r.stderr).not.toMatch(/comm:|sort:/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -178,7 +201,8 @@ describe.each(['dash', 'bash'])('the shim under %s', (shell) => {
         cwd: fw(),
         env: { TMPDIR: t, PATH: path },
         beforeStart: async (pid) => {
-          for (const n of [`xenrel-shim.${pid}.lines`, `xenrel-shim.${pid}`]) await symlink(victim, join(t, n)).catch(() => {});
+          for (const n of [`xenrel-shim.${pid}.lines`, `xenrel-shim.${pid}`])
+            await symlink(victim, join(t, n)).catch(() => {});
         },
       });
       expect(await readFile(victim, 'utf8')).toBe('precious\n');
@@ -188,7 +212,9 @@ describe.each(['dash', 'bash'])('the shim under %s', (shell) => {
         expect(r.stderr).toMatch(/cannot create a private temporary folder/);
       }
       // Nothing of the run stays behind (the planted links are the test's own).
-      expect((await readdir(t)).filter((n) => !n.startsWith(`xenrel-shim.`) || !n.match(/^xenrel-shim\.\d+(\.lines)?$/))).toEqual([]);
+      expect(
+        (await readdir(t)).filter((n) => !n.startsWith(`xenrel-shim.`) || !n.match(/^xenrel-shim\.\d+(\.lines)?$/)),
+      ).toEqual([]);
     }
   });
 
@@ -222,7 +248,9 @@ describe.each(['dash', 'bash'])('the shim under %s', (shell) => {
     ];
     for (const [what, text, problem] of cases) {
       await writeFile(index, text);
-      const r = await runShim(shell, g.root, 'git', ['clone', SEA_URL, `sea-${what.replace(/\W+/g, '-')}`], { cwd: join(g.root, 'tools/firmware') });
+      const r = await runShim(shell, g.root, 'git', ['clone', SEA_URL, `sea-${what.replace(/\W+/g, '-')}`], {
+        cwd: join(g.root, 'tools/firmware'),
+      });
       expect(r.code, `${what}: ${r.stderr}`).not.toBe(0);
       expect(r.stderr, what).toMatch(/^xenrel shim: \S+shim\.tsv is malformed \(component seabios: /);
       expect(r.stderr, what).toMatch(problem);
@@ -239,7 +267,9 @@ describe.each(['dash', 'bash'])('the shim under %s', (shell) => {
       expect(r.stderr).toMatch(/shim\.tsv is malformed \(component tb: path "\/abs\/tb\.tar\.gz"/);
     }
     await writeFile(index, good);
-    const ok = await runShim(shell, g.root, 'git', ['clone', SEA_URL, 'sea-good'], { cwd: join(g.root, 'tools/firmware') });
+    const ok = await runShim(shell, g.root, 'git', ['clone', SEA_URL, 'sea-good'], {
+      cwd: join(g.root, 'tools/firmware'),
+    });
     expect(ok.code, ok.stderr).toBe(0);
   });
 });

@@ -20,9 +20,12 @@ import { xenFixtureSuite } from '../helpers/xen-fixture-suite.js';
 
 const netns = canUnshareNet();
 // In CI the namespace proofs must run: no namespaces there is a failure, not a skip.
-test.runIf(!netns && process.env.CI)('CI must be able to make network namespaces (these proofs cannot be skipped there)', () => {
-  expect(netns).toBe(true);
-});
+test.runIf(!netns && process.env.CI)(
+  'CI must be able to make network namespaces (these proofs cannot be skipped there)',
+  () => {
+    expect(netns).toBe(true);
+  },
+);
 
 const fx = xenFixtureSuite();
 const { tmp, freshTree } = fx;
@@ -108,35 +111,54 @@ describe.skipIf(!netns)('make in a network namespace', () => {
     await expectTreesMatchLock(dir);
   });
 
-  test.each<XenVersion>(['4.22', '4.19'])('3. a release-style tarball (store only) builds offline, git-checkout.sh %s', async (xenVersion) => {
-    const dir = await freshTree(xenVersion);
-    await vendor(lock, cache, dir);
-    // Until `xenrel release` exists: the tree minus the materialised paths, as a tar.
-    const tarball = join(await tmp.make('xenrel-rel-'), 'xen.tar');
-    const excludes = Object.values(lock.components).map((c) => `--exclude=./${c.path}`);
-    const t = await run('tar', ['-cf', tarball, ...excludes, '--exclude=./.xenrel/state', '-C', dir, '.'], { cwd: dir });
-    expect(t.code, t.stderr).toBe(0);
-    const fresh = await tmp.make('xenrel-unpacked-');
-    expect((await run('tar', ['-xf', tarball, '-C', fresh], { cwd: fresh })).code).toBe(0);
-    for (const c of Object.values(lock.components)) expect(await stat(join(fresh, c.path)).catch(() => undefined)).toBeUndefined();
+  test.each<XenVersion>(['4.22', '4.19'])(
+    '3. a release-style tarball (store only) builds offline, git-checkout.sh %s',
+    async (xenVersion) => {
+      const dir = await freshTree(xenVersion);
+      await vendor(lock, cache, dir);
+      // Until `xenrel release` exists: the tree minus the materialised paths, as a tar.
+      const tarball = join(await tmp.make('xenrel-rel-'), 'xen.tar');
+      const excludes = Object.values(lock.components).map((c) => `--exclude=./${c.path}`);
+      const t = await run('tar', ['-cf', tarball, ...excludes, '--exclude=./.xenrel/state', '-C', dir, '.'], {
+        cwd: dir,
+      });
+      expect(t.code, t.stderr).toBe(0);
+      const fresh = await tmp.make('xenrel-unpacked-');
+      expect((await run('tar', ['-xf', tarball, '-C', fresh], { cwd: fresh })).code).toBe(0);
+      for (const c of Object.values(lock.components))
+        expect(await stat(join(fresh, c.path)).catch(() => undefined)).toBeUndefined();
 
-    const r = await make(fresh, [], { netns: true, env: withLog(fresh) });
-    expect(r.code, r.stderr).toBe(0);
-    expect(await readBuilt(fresh)).toEqual(expectedBuilt(up));
-    const log = await readLog(join(fresh, 'shim.log'));
-    expect(log.filter((l) => !l.outcome.startsWith('served'))).toEqual([]);
-    // One clone per git component, one fetch per tarball, each served from the store.
-    const served = (tool: string, verb: string) =>
-      log
-        .filter((l) => l.tool === tool && l.call.startsWith(verb))
-        .map((l) => l.outcome.split(' ')[1])
-        .sort();
-    expect(served('git', 'clone ')).toEqual(['mini-os', 'ovmf', 'qemu-xen', 'seabios']);
-    expect(served('fetch', '')).toEqual(['gmp', 'grub', 'ipxe', 'lwip', 'newlib', 'pciutils', 'polarssl', 'tpm_emulator', 'zlib']);
-    if (xenVersion === '4.22') expect(log.filter((l) => l.call.startsWith('fetch origin ')).length).toBe(4);
-    else expect(log.filter((l) => /^checkout -b dummy (rel-|qemu-xen-|xen-RELEASE-|[0-9a-f]{40})/.test(l.call)).length).toBe(4);
-    await expectTreesMatchLock(fresh);
-  });
+      const r = await make(fresh, [], { netns: true, env: withLog(fresh) });
+      expect(r.code, r.stderr).toBe(0);
+      expect(await readBuilt(fresh)).toEqual(expectedBuilt(up));
+      const log = await readLog(join(fresh, 'shim.log'));
+      expect(log.filter((l) => !l.outcome.startsWith('served'))).toEqual([]);
+      // One clone per git component, one fetch per tarball, each served from the store.
+      const served = (tool: string, verb: string) =>
+        log
+          .filter((l) => l.tool === tool && l.call.startsWith(verb))
+          .map((l) => l.outcome.split(' ')[1])
+          .sort();
+      expect(served('git', 'clone ')).toEqual(['mini-os', 'ovmf', 'qemu-xen', 'seabios']);
+      expect(served('fetch', '')).toEqual([
+        'gmp',
+        'grub',
+        'ipxe',
+        'lwip',
+        'newlib',
+        'pciutils',
+        'polarssl',
+        'tpm_emulator',
+        'zlib',
+      ]);
+      if (xenVersion === '4.22') expect(log.filter((l) => l.call.startsWith('fetch origin ')).length).toBe(4);
+      else
+        expect(
+          log.filter((l) => /^checkout -b dummy (rel-|qemu-xen-|xen-RELEASE-|[0-9a-f]{40})/.test(l.call)).length,
+        ).toBe(4);
+      await expectTreesMatchLock(fresh);
+    },
+  );
 
   test('4. make distclean && make in the namespace', async () => {
     const dir = await freshTree();
@@ -144,7 +166,8 @@ describe.skipIf(!netns)('make in a network namespace', () => {
     expect((await make(dir, [], { netns: true })).code).toBe(0);
     const dc = await make(dir, ['distclean'], { netns: true });
     expect(dc.code, dc.stderr).toBe(0);
-    for (const c of Object.values(lock.components)) expect(await stat(join(dir, c.path)).catch(() => undefined), c.path).toBeUndefined();
+    for (const c of Object.values(lock.components))
+      expect(await stat(join(dir, c.path)).catch(() => undefined), c.path).toBeUndefined();
     // .config (and so the shim) survives distclean.
     expect(await readFile(join(dir, '.config'), 'utf8')).toContain('.xenrel/bin/git');
 
@@ -165,7 +188,9 @@ describe.skipIf(!netns)('make in a network namespace', () => {
     const r = await make(dir, [], { netns: true, env: withLog(dir) });
     expect(r.code).not.toBe(0);
     const url = up.tarballs.lwip!.url;
-    expect(r.stderr).toContain(`xenrel shim: refusing to fetch ${url}: not in .xenrel/xenrel.lock — add it to xenrel.config.yaml and run xenrel lock && xenrel vendor`);
+    expect(r.stderr).toContain(
+      `xenrel shim: refusing to fetch ${url}: not in .xenrel/xenrel.lock — add it to xenrel.config.yaml and run xenrel lock && xenrel vendor`,
+    );
     expect(r.stderr.match(/xenrel shim:/g)).toHaveLength(1);
     expect(await stat(join(dir, 'stubdom/lwip-1.3.0.tar.gz')).catch(() => undefined)).toBeUndefined();
 
@@ -177,7 +202,9 @@ describe.skipIf(!netns)('make in a network namespace', () => {
     expect(r2.code).not.toBe(0);
     expect(r2.stderr).toContain(`xenrel shim: refusing to fetch ${up.git.ovmf!.url}: not in .xenrel/xenrel.lock`);
     const log = await readLog(join(dir2, 'shim.log'));
-    expect(log.some((l) => l.outcome.startsWith('refused: refusing to fetch') && l.call.includes(up.git.ovmf!.url))).toBe(true);
+    expect(
+      log.some((l) => l.outcome.startsWith('refused: refusing to fetch') && l.call.includes(up.git.ovmf!.url)),
+    ).toBe(true);
   });
 
   test('6. make subtree-force-update stays offline and keeps the locked revisions', async () => {
@@ -198,7 +225,9 @@ describe.skipIf(!netns)('make in a network namespace', () => {
     expect(resets).toEqual(['mini-os', 'ovmf', 'qemu-xen', 'seabios']);
     expect(log.filter((l) => l.call === 'fetch origin').length).toBe(4);
     await expectTreesMatchLock(dir);
-    expect(await readFile(join(dir, 'tools/firmware/seabios-dir-remote/VERSION'), 'utf8')).toBe(up.git.seabios!.version);
+    expect(await readFile(join(dir, 'tools/firmware/seabios-dir-remote/VERSION'), 'utf8')).toBe(
+      up.git.seabios!.version,
+    );
   });
 
   test('7. a tampered file in the store: the shim refuses to serve it', async () => {

@@ -72,12 +72,15 @@ async function project(components: string) {
   await mkdir(join(dir, 'keys'));
   await writeFile(join(dir, 'keys', 'upstream.asc'), keyA);
   await writeFile(join(dir, 'xenrel.config.yaml'), `version: 1\nname: xen\ncomponents:\n${components}`);
-  const run = (args: string[], cache = join(dir, '.cache')) => runXenrel([...args, '--cache', cache], { cwd: dir, env: fx.env });
+  const run = (args: string[], cache = join(dir, '.cache')) =>
+    runXenrel([...args, '--cache', cache], { cwd: dir, env: fx.env });
   return { dir, run, lock: async () => JSON.parse(await readFile(join(dir, 'xenrel.lock'), 'utf8')) };
 }
 
-const gitComponent = (ref: string) => `  mini-os:\n    git: ${repo.url}\n    ref: ${ref}\n    path: extras/mini-os\n    signingKey: keys/upstream.asc\n`;
-const tarComponent = (name: string, file: string) => `  ${name}:\n    url: ${server.url}/${file}\n    path: stubdom/${file}\n    signingKey: keys/upstream.asc\n`;
+const gitComponent = (ref: string) =>
+  `  mini-os:\n    git: ${repo.url}\n    ref: ${ref}\n    path: extras/mini-os\n    signingKey: keys/upstream.asc\n`;
+const tarComponent = (name: string, file: string) =>
+  `  ${name}:\n    url: ${server.url}/${file}\n    path: stubdom/${file}\n    signingKey: keys/upstream.asc\n`;
 
 describe.skipIf(!hasGpg)('signingKey', () => {
   it('a signed tag and a signed tarball: the lock records the signer; a fresh fetch checks it again', async () => {
@@ -96,7 +99,9 @@ describe.skipIf(!hasGpg)('signingKey', () => {
       const again = await p.run(['fetch'], join(p.dir, '.cache-fresh2'));
       recordOutcome('fetch with a signature by another key', again.code);
       expect(again.code).toBe(1);
-      expect(again.stderr).toMatch(/component zlib: signature of .*zlib-1\.2\.3\.tar\.gz: made by a key other than signingKey/);
+      expect(again.stderr).toMatch(
+        /component zlib: signature of .*zlib-1\.2\.3\.tar\.gz: made by a key other than signingKey/,
+      );
     } finally {
       server.setFile('/zlib-1.2.3.tar.gz.asc', keyring.detachSign(fprA, zlibTgz));
     }

@@ -40,7 +40,13 @@ interface ChildOut {
   verified?: boolean[];
 }
 
-function runChild(arg: unknown, wrap: string[] = []): { done: Promise<{ code: number | null; signal: NodeJS.Signals | null; out?: ChildOut; stderr: string }>; kill: () => void } {
+function runChild(
+  arg: unknown,
+  wrap: string[] = [],
+): {
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; out?: ChildOut; stderr: string }>;
+  kill: () => void;
+} {
   const full = [...wrap, ...NODE_TSX, CHILD, JSON.stringify(arg)];
   const [cmd, ...args] = full as [string, ...string[]];
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -48,17 +54,18 @@ function runChild(arg: unknown, wrap: string[] = []): { done: Promise<{ code: nu
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out?: ChildOut; stderr: string }>((resolve) =>
-    child.on('close', (code, signal) => {
-      const line = stdout.trim().split('\n').pop();
-      let out: ChildOut | undefined;
-      try {
-        out = line ? (JSON.parse(line) as ChildOut) : undefined;
-      } catch {
-        out = undefined;
-      }
-      resolve({ code, signal, out, stderr });
-    }),
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out?: ChildOut; stderr: string }>(
+    (resolve) =>
+      child.on('close', (code, signal) => {
+        const line = stdout.trim().split('\n').pop();
+        let out: ChildOut | undefined;
+        try {
+          out = line ? (JSON.parse(line) as ChildOut) : undefined;
+        } catch {
+          out = undefined;
+        }
+        resolve({ code, signal, out, stderr });
+      }),
   );
   return { done, kill: () => child.kill('SIGKILL') };
 }
@@ -95,7 +102,10 @@ describe('tarball fetch across processes', () => {
     const child = runChild({ cacheDir, jobs: [{ name: 'big', url, expected: { integrity: SRI, size: SIZE } }] });
     const partial = cache.partialPath(url);
     await srv.waitForBytes(P, 120_000);
-    await waitFor(async () => (await stat(partial).catch(() => undefined))?.size === 120_000, 'the partial file to hold 120000 bytes');
+    await waitFor(
+      async () => (await stat(partial).catch(() => undefined))?.size === 120_000,
+      'the partial file to hold 120000 bytes',
+    );
     child.kill();
     const killed = await child.done;
     expect(killed.signal).toBe('SIGKILL');
@@ -156,42 +166,61 @@ describe('tarball fetch across processes', () => {
   });
 
   const canUnshare = spawnSync('unshare', ['-rm', 'true']).status === 0;
-  it.skipIf(!canUnshare)('6.11 disk full (small tmpfs): E_NOSPACE exit 3, temp removed, earlier content intact', async () => {
-    const srv = await startHttpServer({ files: { [P]: BODY, '/small.tar.gz': BODY.subarray(0, 8000) }, chunkSize: 8192 });
-    servers.push(srv);
-    const mnt = await dirs.make('xenrel-tmpfs-');
-    const cacheDir = join(mnt, 'cache');
-    const small = ssri.fromData(BODY.subarray(0, 8000), { algorithms: ['sha512'] }).toString();
-    const job = {
-      cacheDir,
-      jobs: [
-        { name: 'small', url: `${srv.url}/small.tar.gz`, expected: { integrity: small } },
-        { name: 'big', url: srv.url + P, expected: { integrity: SRI, size: SIZE } },
-      ],
-      verify: [small],
-      listFiles: true,
-    };
-    // The tmpfs exists only inside the child's mount namespace; the child reports what it saw.
-    const r = await runChild(job, ['unshare', '-rm', 'sh', '-c', `mount -t tmpfs -o size=160k tmpfs "${mnt}" && exec "$@"`, 'sh']).done;
-    expect(r.code, r.stderr).toBe(3);
-    const [okSmall, big] = r.out!.results;
-    expect(okSmall!.integrity).toBe(small);
-    expect(big!.error, big!.message).toBe('E_NOSPACE');
-    expect(big!.exitCode).toBe(3);
-    expect(big!.message).toMatch(/no space left on device/);
-    expect(r.out!.verified).toEqual([true]);
-    // No partial, no sidecar, one content object (the small one).
-    const files = r.out!.files!;
-    expect(files.filter((f) => f.startsWith('partial/'))).toEqual([]);
-    expect(files.filter((f) => f.startsWith('content/content-v2/'))).toHaveLength(1);
-    expect(srv.requestsFor(P)).toHaveLength(1); // disk full is not retried
-  });
+  it.skipIf(!canUnshare)(
+    '6.11 disk full (small tmpfs): E_NOSPACE exit 3, temp removed, earlier content intact',
+    async () => {
+      const srv = await startHttpServer({
+        files: { [P]: BODY, '/small.tar.gz': BODY.subarray(0, 8000) },
+        chunkSize: 8192,
+      });
+      servers.push(srv);
+      const mnt = await dirs.make('xenrel-tmpfs-');
+      const cacheDir = join(mnt, 'cache');
+      const small = ssri.fromData(BODY.subarray(0, 8000), { algorithms: ['sha512'] }).toString();
+      const job = {
+        cacheDir,
+        jobs: [
+          { name: 'small', url: `${srv.url}/small.tar.gz`, expected: { integrity: small } },
+          { name: 'big', url: srv.url + P, expected: { integrity: SRI, size: SIZE } },
+        ],
+        verify: [small],
+        listFiles: true,
+      };
+      // The tmpfs exists only inside the child's mount namespace; the child reports what it saw.
+      const r = await runChild(job, [
+        'unshare',
+        '-rm',
+        'sh',
+        '-c',
+        `mount -t tmpfs -o size=160k tmpfs "${mnt}" && exec "$@"`,
+        'sh',
+      ]).done;
+      expect(r.code, r.stderr).toBe(3);
+      const [okSmall, big] = r.out!.results;
+      expect(okSmall!.integrity).toBe(small);
+      expect(big!.error, big!.message).toBe('E_NOSPACE');
+      expect(big!.exitCode).toBe(3);
+      expect(big!.message).toMatch(/no space left on device/);
+      expect(r.out!.verified).toEqual([true]);
+      // No partial, no sidecar, one content object (the small one).
+      const files = r.out!.files!;
+      expect(files.filter((f) => f.startsWith('partial/'))).toEqual([]);
+      expect(files.filter((f) => f.startsWith('content/content-v2/'))).toHaveLength(1);
+      expect(srv.requestsFor(P)).toHaveLength(1); // disk full is not retried
+    },
+  );
 });
 
 /** Sanity for the helper: the sha256 the fetcher returns is the file's. */
 it('returns the sha256 hex of the bytes', async () => {
   const srv = await startHttpServer({ files: { [P]: BODY } });
   servers.push(srv);
-  const r = await fetchTarball({ name: 'big', url: srv.url + P, mirrors: [], cache: new Cache(await dirs.make()), expected: { integrity: SRI } });
+  const r = await fetchTarball({
+    name: 'big',
+    url: srv.url + P,
+    mirrors: [],
+    cache: new Cache(await dirs.make()),
+    expected: { integrity: SRI },
+  });
   expect(r.sha256).toBe(createHash('sha256').update(BODY).digest('hex'));
 });

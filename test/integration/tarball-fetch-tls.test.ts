@@ -92,7 +92,9 @@ describe.skipIf(!hasOpenssl)('tarball fetch over TLS', () => {
     const secure = await serve(good);
     secure.setFault('/a', { kind: 'redirect', to: plain.url + P });
     for (const expected of [undefined, { integrity: SRI }]) {
-      const e = await rejects(fetchTarball(await opts(`${secure.url}/a`, { extraCa: good.cert, expected, allowHttp: true })));
+      const e = await rejects(
+        fetchTarball(await opts(`${secure.url}/a`, { extraCa: good.cert, expected, allowHttp: true })),
+      );
       expect(e.code).toBe('E_INSECURE_REDIRECT');
       expect(e.exitCode).toBe(3);
       expect(e.message).toContain(`to ${plain.url + P}`);
@@ -105,7 +107,9 @@ describe.skipIf(!hasOpenssl)('tarball fetch over TLS', () => {
     const a = await serve(good);
     const b = await serve(good);
     a.setFault('/a', { kind: 'redirect', to: b.url + P, status: 302 });
-    const r = await fetchTarball(await opts(`${a.url}/a`, { extraCa: good.cert, headers: { authorization: 'Bearer t0ken', cookie: 'id=7' } }));
+    const r = await fetchTarball(
+      await opts(`${a.url}/a`, { extraCa: good.cert, headers: { authorization: 'Bearer t0ken', cookie: 'id=7' } }),
+    );
     expect(r.source).toBe(b.url + P);
     expect(a.requests[0]!.headers.authorization).toBe('Bearer t0ken');
     expect(a.requests[0]!.headers.cookie).toBe('id=7');
@@ -116,7 +120,9 @@ describe.skipIf(!hasOpenssl)('tarball fetch over TLS', () => {
   it('a mirror with a bad certificate is skipped for the next source', async () => {
     const badMirror = await serve(wrongHost);
     const origin = await serve(good);
-    const r = await fetchTarball(await opts(origin.url + P, { extraCa: good.cert, mirrors: [`${badMirror.url}/x`], expected: { integrity: SRI } }));
+    const r = await fetchTarball(
+      await opts(origin.url + P, { extraCa: good.cert, mirrors: [`${badMirror.url}/x`], expected: { integrity: SRI } }),
+    );
     expect(r.source).toBe(origin.url + P);
     expect(badMirror.requests).toHaveLength(0);
   });

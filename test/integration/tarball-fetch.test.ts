@@ -12,7 +12,13 @@ import ssri from 'ssri';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cache } from '../../src/content-cache/cache.js';
 import { XenrelError } from '../../src/errors.js';
-import { copyContentTo, fetchTarball, hasVerifiedContent, openVerifiedContent, type FetchTarballOptions } from '../../src/sources/tarball.js';
+import {
+  copyContentTo,
+  fetchTarball,
+  hasVerifiedContent,
+  openVerifiedContent,
+  type FetchTarballOptions,
+} from '../../src/sources/tarball.js';
 import { startHttpServer, etagOf, type TestHttpServer, type HttpServerOptions } from '../helpers/http-server.js';
 import { tempDirs } from '../helpers/tmp.js';
 
@@ -144,7 +150,11 @@ describe('fetchTarball: the good path and the cache', () => {
     let advanced = 0;
     await fetchTarball(
       opts(srv.url + P, {
-        progress: { start: (n, t) => void events.push(`start ${n} ${t}`), advance: (_n, b) => void (advanced += b), done: (n, s) => void events.push(`done ${n} ${s}`) },
+        progress: {
+          start: (n, t) => void events.push(`start ${n} ${t}`),
+          advance: (_n, b) => void (advanced += b),
+          done: (n, s) => void events.push(`done ${n} ${s}`),
+        },
       }),
     );
     expect(events).toEqual([`start thing ${SIZE}`, 'done thing fetched']);
@@ -235,7 +245,11 @@ describe('fetchTarball: interrupted downloads', () => {
   it('6.3 a broken server answers the stale If-Range with 206 of the new object: the ETag differs, partial discarded, no splice', async () => {
     const V2 = randomBytes(SIZE);
     const srv = await server();
-    srv.setFault(P, [{ kind: 'drop', afterBytes: SIZE / 2, times: 1 }, { kind: 'body', body: V2, skip: 1 }, { kind: 'ignore-if-range' }]);
+    srv.setFault(P, [
+      { kind: 'drop', afterBytes: SIZE / 2, times: 1 },
+      { kind: 'body', body: V2, skip: 1 },
+      { kind: 'ignore-if-range' },
+    ]);
     const { opts } = await setup();
     const r = await fetchTarball(opts(srv.url + P, { expected: undefined, allowHttp: true }));
     expect(r.integrity).toBe(ssri.fromData(V2, { algorithms: ['sha512'] }).toString());
@@ -284,7 +298,9 @@ describe('fetchTarball: interrupted downloads', () => {
     srv.setFault(P, { kind: 'truncate', afterBytes: 120_000, times: 1 });
     const { opts } = await setup();
     const infos: string[] = [];
-    expect((await fetchTarball(opts(srv.url + P, { progress: { info: (m) => void infos.push(m) } }))).integrity).toBe(SRI);
+    expect((await fetchTarball(opts(srv.url + P, { progress: { info: (m) => void infos.push(m) } }))).integrity).toBe(
+      SRI,
+    );
     expect(infos[0]).toMatch(/closed after 120000/);
     expect(srv.requestsFor(P)[1]!.headers.range).toBe('bytes=120000-');
     expect(totalSent(srv)).toBe(SIZE);
@@ -405,7 +421,9 @@ describe('fetchTarball: HTTP statuses and retries', () => {
     const srv = await server();
     srv.setFault(P, { kind: 'status', status: 429, retryAfter: '86400', times: 1 });
     const { opts, delays } = await setup();
-    await fetchTarball(opts(srv.url + P, { retry: { maxRetryAfterMs: 5000, sleep: async (ms) => void delays.push(ms) } }));
+    await fetchTarball(
+      opts(srv.url + P, { retry: { maxRetryAfterMs: 5000, sleep: async (ms) => void delays.push(ms) } }),
+    );
     expect(delays).toEqual([5000]);
   });
 
@@ -429,7 +447,13 @@ describe('fetchTarball: HTTP statuses and retries', () => {
     const srv = await server();
     srv.setFault(P, { kind: 'status', status: 500 });
     const { opts, delays } = await setup();
-    const e = await rejects(fetchTarball(opts(srv.url + P, { retry: { retries: 2, baseDelayMs: 100, random: () => 0.999, sleep: async (ms) => void delays.push(ms) } })));
+    const e = await rejects(
+      fetchTarball(
+        opts(srv.url + P, {
+          retry: { retries: 2, baseDelayMs: 100, random: () => 0.999, sleep: async (ms) => void delays.push(ms) },
+        }),
+      ),
+    );
     expect(e.code).toBe('E_HTTP_STATUS');
     expect(srv.requests).toHaveLength(3);
     expect(delays).toEqual([99, 199]);
@@ -442,7 +466,9 @@ describe('fetchTarball: HTTP statuses and retries', () => {
     servers.splice(servers.indexOf(dead), 1);
     const origin = await server();
     const { opts, delays } = await setup();
-    const r = await fetchTarball(opts(origin.url + P, { mirrors: [deadUrl], retry: { retries: 1, sleep: async (ms) => void delays.push(ms) } }));
+    const r = await fetchTarball(
+      opts(origin.url + P, { mirrors: [deadUrl], retry: { retries: 1, sleep: async (ms) => void delays.push(ms) } }),
+    );
     expect(r.source).toBe(origin.url + P);
     expect(delays).toHaveLength(1);
   });
@@ -453,7 +479,9 @@ describe('fetchTarball: HTTP statuses and retries', () => {
     await srv.close();
     servers.splice(servers.indexOf(srv), 1);
     const { opts, delays } = await setup();
-    const e = await rejects(fetchTarball(opts(url, { retry: { retries: 2, baseDelayMs: 1, sleep: async (ms) => void delays.push(ms) } })));
+    const e = await rejects(
+      fetchTarball(opts(url, { retry: { retries: 2, baseDelayMs: 1, sleep: async (ms) => void delays.push(ms) } })),
+    );
     expect(e.code).toBe('E_CONNECTION');
     expect(e.message).toContain('ECONNREFUSED');
     expect(delays).toHaveLength(2);
@@ -529,7 +557,9 @@ describe('fetchTarball: stalls', () => {
     srv.setFault(P, { kind: 'stall', afterBytes: 50_000, times: 1 });
     const { opts } = await setup();
     const infos: string[] = [];
-    const r = await fetchTarball(opts(srv.url + P, { timeouts: { idleMs: 300 }, progress: { info: (m) => void infos.push(m) } }));
+    const r = await fetchTarball(
+      opts(srv.url + P, { timeouts: { idleMs: 300 }, progress: { info: (m) => void infos.push(m) } }),
+    );
     expect(r.integrity).toBe(SRI);
     expect(infos[0]).toMatch(/no data for 300 ms after 50000 bytes/);
     expect(srv.requestsFor(P)[1]!.headers.range).toBe('bytes=50000-');
@@ -541,7 +571,12 @@ describe('fetchTarball: stalls', () => {
     srv.setFault(P, { kind: 'stall', afterBytes: 0 });
     const { opts, cache } = await setup();
     const e = await rejects(
-      fetchTarball(opts(srv.url + P, { timeouts: { idleMs: 200, perUrlMs: 700 }, retry: { retries: 100, baseDelayMs: 1, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) } })),
+      fetchTarball(
+        opts(srv.url + P, {
+          timeouts: { idleMs: 200, perUrlMs: 700 },
+          retry: { retries: 100, baseDelayMs: 1, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
+        }),
+      ),
     );
     expect(['E_TIMEOUT', 'E_IDLE_TIMEOUT']).toContain(e.code);
     expect(e.exitCode).toBe(3);

@@ -12,9 +12,12 @@ import { XenUpstreams, expectedBuilt, fixtureConfigYaml, writeXenTree } from '..
 
 const netns = canUnshareNet();
 // In CI the namespace proofs must run: no namespaces there is a failure, not a skip.
-test.runIf(!netns && process.env.CI)('CI must be able to make network namespaces (these proofs cannot be skipped there)', () => {
-  expect(netns).toBe(true);
-});
+test.runIf(!netns && process.env.CI)(
+  'CI must be able to make network namespaces (these proofs cannot be skipped there)',
+  () => {
+    expect(netns).toBe(true);
+  },
+);
 
 const tmp = tempDirs();
 let up: XenUpstreams;
@@ -53,7 +56,8 @@ describe('xenrel vendor / clean', () => {
   test.skipIf(!netns)('make on the vendored tree builds in a network namespace', async () => {
     const r = await make(dir, [], { netns: true });
     expect(r.code, r.stderr).toBe(0);
-    for (const [file, content] of Object.entries(expectedBuilt(up))) expect(await readFile(join(dir, 'built', file), 'utf8')).toBe(content);
+    for (const [file, content] of Object.entries(expectedBuilt(up)))
+      expect(await readFile(join(dir, 'built', file), 'utf8')).toBe(content);
   });
 
   test('vendor --check exits 1 naming component and file; vendor restores and says what it replaced', async () => {
@@ -80,7 +84,9 @@ describe('xenrel vendor / clean', () => {
 
   test('a component folder that differs from the lock is restored in one swap, keeping build outputs', async () => {
     const at = join(dir, 'tools/firmware/seabios-dir-remote');
-    const locked = (await readdir(at, { recursive: true, withFileTypes: true })).find((d) => d.isFile() && d.name !== 'post.c')!;
+    const locked = (await readdir(at, { recursive: true, withFileTypes: true })).find(
+      (d) => d.isFile() && d.name !== 'post.c',
+    )!;
     const unchanged = join(locked.parentPath, locked.name);
     await appendFile(join(at, 'src/post.c'), 'edit\n');
     await mkdir(join(at, 'out'), { recursive: true });
@@ -95,34 +101,40 @@ describe('xenrel vendor / clean', () => {
     expect([after.ino, after.mtimeMs]).toEqual([before.file.ino, before.file.mtimeMs]);
     // …with the build output kept and the edit undone.
     expect(await readFile(join(at, 'out/bios.bin'), 'utf8')).toBe('a build output\n');
-    expect(await readFile(join(at, 'src/post.c'), 'utf8')).toBe(await readFile(join(dir, '.xenrel/sources/seabios/src/post.c'), 'utf8'));
+    expect(await readFile(join(at, 'src/post.c'), 'utf8')).toBe(
+      await readFile(join(dir, '.xenrel/sources/seabios/src/post.c'), 'utf8'),
+    );
     expect((await xenrel('vendor', '--check')).code).toBe(0);
   });
 
-  test.skipIf(!netns)('a real release tarball, extracted in a fresh folder, builds in a network namespace', async () => {
-    const src = await tmp.make('xenrel-xen-rel-');
-    await writeXenTree(src, up);
-    await writeFile(join(src, 'xenrel.config.yaml'), fixtureConfigYaml(up));
-    const out = await tmp.make('xenrel-dist-');
-    const cli = (...args: string[]) => runInProcess(args, { cwd: src, env });
-    expect((await cli('lock')).code).toBe(0);
-    const rel = await cli('release', '--prefix', 'xen-fixture', '--out', out);
-    expect(rel.code, rel.stderr).toBe(0);
-    const fresh = await tmp.make('xenrel-unpacked-');
-    expect((await run('tar', ['-xzf', join(out, 'xen-fixture.tar.gz'), '-C', fresh], { cwd: fresh })).code).toBe(0);
-    const tree = join(fresh, 'xen-fixture');
-    // One copy of each component: in the store, not at the paths make fetches into.
-    expect(await stat(join(tree, 'tools/firmware/seabios-dir-remote')).catch(() => undefined)).toBeUndefined();
-    expect(await stat(join(tree, '.xenrel/sources/seabios/src/post.c'))).toBeTruthy();
-    const log = join(fresh, 'shim.log');
-    const r = await make(tree, [], { netns: true, env: { XENREL_SHIM_LOG: log } });
-    expect(r.code, r.stderr).toBe(0);
-    for (const [file, content] of Object.entries(expectedBuilt(up))) expect(await readFile(join(tree, 'built', file), 'utf8')).toBe(content);
-    const lines = (await readFile(log, 'utf8')).trim().split('\n');
-    expect(lines.filter((l) => !l.split('\t')[3]!.startsWith('served'))).toEqual([]);
-    expect(lines.filter((l) => /\tclone /.test(l))).toHaveLength(4);
-    expect(lines.filter((l) => l.startsWith('fetch\t'))).toHaveLength(9);
-  });
+  test.skipIf(!netns)(
+    'a real release tarball, extracted in a fresh folder, builds in a network namespace',
+    async () => {
+      const src = await tmp.make('xenrel-xen-rel-');
+      await writeXenTree(src, up);
+      await writeFile(join(src, 'xenrel.config.yaml'), fixtureConfigYaml(up));
+      const out = await tmp.make('xenrel-dist-');
+      const cli = (...args: string[]) => runInProcess(args, { cwd: src, env });
+      expect((await cli('lock')).code).toBe(0);
+      const rel = await cli('release', '--prefix', 'xen-fixture', '--out', out);
+      expect(rel.code, rel.stderr).toBe(0);
+      const fresh = await tmp.make('xenrel-unpacked-');
+      expect((await run('tar', ['-xzf', join(out, 'xen-fixture.tar.gz'), '-C', fresh], { cwd: fresh })).code).toBe(0);
+      const tree = join(fresh, 'xen-fixture');
+      // One copy of each component: in the store, not at the paths make fetches into.
+      expect(await stat(join(tree, 'tools/firmware/seabios-dir-remote')).catch(() => undefined)).toBeUndefined();
+      expect(await stat(join(tree, '.xenrel/sources/seabios/src/post.c'))).toBeTruthy();
+      const log = join(fresh, 'shim.log');
+      const r = await make(tree, [], { netns: true, env: { XENREL_SHIM_LOG: log } });
+      expect(r.code, r.stderr).toBe(0);
+      for (const [file, content] of Object.entries(expectedBuilt(up)))
+        expect(await readFile(join(tree, 'built', file), 'utf8')).toBe(content);
+      const lines = (await readFile(log, 'utf8')).trim().split('\n');
+      expect(lines.filter((l) => !l.split('\t')[3]!.startsWith('served'))).toEqual([]);
+      expect(lines.filter((l) => /\tclone /.test(l))).toHaveLength(4);
+      expect(lines.filter((l) => l.startsWith('fetch\t'))).toHaveLength(9);
+    },
+  );
 
   test('vendor --without prints the configure option; clean undoes vendor and leaves the cache', async () => {
     const w = await xenrel('vendor', '--without', 'qemu-xen');

@@ -39,7 +39,9 @@ describe('vendor', () => {
     expect(first.nothingToDo).toBe(false);
     expect(first.store.map((r) => r.action)).toEqual(Object.keys(lock.components).map(() => 'placed'));
     expect(first.config).toBe(true);
-    expect(first.shim).toEqual(expect.arrayContaining(['.xenrel/bin/git', '.xenrel/bin/fetch', '.xenrel/shim.tsv', '.xenrel/xenrel.lock']));
+    expect(first.shim).toEqual(
+      expect.arrayContaining(['.xenrel/bin/git', '.xenrel/bin/fetch', '.xenrel/shim.tsv', '.xenrel/xenrel.lock']),
+    );
     for (const [name, c] of Object.entries(lock.components)) {
       if ('tree' in c && 'git' in c) expect(treeHash(await walkTree(join(dir, '.xenrel/sources', name)))).toBe(c.tree);
       else expect(await readdir(join(dir, '.xenrel/sources', name))).toEqual([c.path.split('/').pop()]);
@@ -133,9 +135,30 @@ describe('vendor', () => {
     const res = await vendorCheck(lock, dir);
     expect(res.ok).toBe(false);
     const by = (name: string) => res.findings.filter((f) => f.name === name);
-    expect(by('seabios')).toEqual([{ name: 'seabios', where: '.xenrel/sources/seabios', problem: 'differs', diff: { modified: ['src/post.c'], missing: [], extra: ['new.c'] } }]);
-    expect(by('ovmf')).toEqual([{ name: 'ovmf', where: '.xenrel/sources/ovmf', problem: 'differs', diff: { modified: [], missing: ['OvmfPkg/README'], extra: [] } }]);
-    expect(by('mini-os')).toEqual([{ name: 'mini-os', where: 'extras/mini-os-remote', problem: 'differs', diff: { modified: [], missing: ['Config.mk'], extra: [] } }]);
+    expect(by('seabios')).toEqual([
+      {
+        name: 'seabios',
+        where: '.xenrel/sources/seabios',
+        problem: 'differs',
+        diff: { modified: ['src/post.c'], missing: [], extra: ['new.c'] },
+      },
+    ]);
+    expect(by('ovmf')).toEqual([
+      {
+        name: 'ovmf',
+        where: '.xenrel/sources/ovmf',
+        problem: 'differs',
+        diff: { modified: [], missing: ['OvmfPkg/README'], extra: [] },
+      },
+    ]);
+    expect(by('mini-os')).toEqual([
+      {
+        name: 'mini-os',
+        where: 'extras/mini-os-remote',
+        problem: 'differs',
+        diff: { modified: [], missing: ['Config.mk'], extra: [] },
+      },
+    ]);
     expect(by('gmp')).toEqual([{ name: 'gmp', where: '.xenrel/sources/gmp/gmp-4.3.2.tar.bz2', problem: 'missing' }]);
     expect(by('(shim)')).toEqual([{ name: '(shim)', where: '.xenrel/bin/fetch', problem: 'differs' }]);
     expect(res.notMaterialised).toEqual(['tools/firmware/seabios-dir-remote']);
@@ -155,9 +178,13 @@ describe('vendor', () => {
     expect(await stat(join(dir, '.xenrel/sources/qemu-xen')).catch(() => undefined)).toBeUndefined();
     // QEMU is not built from the tree any more: no --disable-download for it.
     expect(await readFile(join(dir, '.config'), 'utf8')).not.toContain('--disable-download');
-    const r = await run(join(dir, '.xenrel/bin/git'), ['clone', up.git['qemu-xen']!.url, 'qemu-xen-dir-remote.tmp'], { cwd: join(dir, 'tools') });
+    const r = await run(join(dir, '.xenrel/bin/git'), ['clone', up.git['qemu-xen']!.url, 'qemu-xen-dir-remote.tmp'], {
+      cwd: join(dir, 'tools'),
+    });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain(`xenrel shim: refusing to fetch ${up.git['qemu-xen']!.url}: component qemu-xen was left out on purpose`);
+    expect(r.stderr).toContain(
+      `xenrel shim: refusing to fetch ${up.git['qemu-xen']!.url}: component qemu-xen was left out on purpose`,
+    );
     expect((await vendorCheck(lock, dir)).ok).toBe(true);
     // Vendoring it again brings it back.
     const back = await vendor(lock, cache, dir);
@@ -177,7 +204,9 @@ describe('vendor', () => {
   test('a component the cache lacks: error naming it, nothing placed for it', async () => {
     const dir = await freshTree();
     const emptyCache = new Cache(await tmp.make('xenrel-empty-cache-'));
-    await expect(vendor({ ...lock, components: { seabios: lock.components.seabios! } }, emptyCache, dir)).rejects.toMatchObject({
+    await expect(
+      vendor({ ...lock, components: { seabios: lock.components.seabios! } }, emptyCache, dir),
+    ).rejects.toMatchObject({
       code: 'E_OFFLINE_MISSING',
       message: expect.stringContaining('seabios'),
     });
@@ -197,7 +226,14 @@ describe('vendor', () => {
 
     const res = await clean(dir);
     expect(res.config).toBe(true);
-    expect(res.removed).toEqual(expect.arrayContaining(['tools/qemu-xen-dir-remote', 'stubdom/newlib-1.16.0.tar.gz', '.xenrel/sources', '.xenrel/bin']));
+    expect(res.removed).toEqual(
+      expect.arrayContaining([
+        'tools/qemu-xen-dir-remote',
+        'stubdom/newlib-1.16.0.tar.gz',
+        '.xenrel/sources',
+        '.xenrel/bin',
+      ]),
+    );
     expect(await readFile(join(dir, '.config'), 'utf8')).toBe(userConfig);
     expect(await stat(join(dir, '.xenrel')).catch(() => undefined)).toBeUndefined();
     expect(await snapshot(dir)).toEqual(before);
@@ -235,10 +271,14 @@ describe('vendor', () => {
     for (const killAt of [1, 3, 6, 9, 12]) {
       const dir = await freshTree();
       const out = await new Promise<string>((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/helpers/vendor-child.ts'), lockFile, cache.root, dir], {
-          cwd: ROOT,
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', join(ROOT, 'test/helpers/vendor-child.ts'), lockFile, cache.root, dir],
+          {
+            cwd: ROOT,
+            stdio: ['ignore', 'pipe', 'inherit'],
+          },
+        );
         let text = '';
         let starts = 0;
         child.stdout.on('data', (d: Buffer) => {
@@ -260,7 +300,9 @@ describe('vendor', () => {
           const files = await readdir(storeDir);
           expect(files).toEqual([c.path.split('/').pop()]);
           const bytes = await readFile(join(storeDir, files[0]!));
-          expect(createHash('sha512').update(bytes).digest('base64'), name).toBe((c as { integrity: string }).integrity.slice('sha512-'.length));
+          expect(createHash('sha512').update(bytes).digest('base64'), name).toBe(
+            (c as { integrity: string }).integrity.slice('sha512-'.length),
+          );
         }
       }
       const again = await vendor(lock, cache, dir);

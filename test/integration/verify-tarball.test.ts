@@ -42,10 +42,29 @@ async function vendoredTree(opts: { without?: boolean } = {}) {
     lockfileVersion: 1,
     name: 'xen',
     components: {
-      seabios: { git: 'https://example.invalid/seabios.git', ref: 'rel-1.17.0', commit: 'a'.repeat(40), tree: sb.hash, path: 'tools/firmware/seabios-dir-remote' },
-      newlib: { url: 'https://example.invalid/newlib-1.16.0.tar.gz', integrity: sri512(newlib), size: newlib.length, path: 'stubdom/newlib-1.16.0.tar.gz' },
+      seabios: {
+        git: 'https://example.invalid/seabios.git',
+        ref: 'rel-1.17.0',
+        commit: 'a'.repeat(40),
+        tree: sb.hash,
+        path: 'tools/firmware/seabios-dir-remote',
+      },
+      newlib: {
+        url: 'https://example.invalid/newlib-1.16.0.tar.gz',
+        integrity: sri512(newlib),
+        size: newlib.length,
+        path: 'stubdom/newlib-1.16.0.tar.gz',
+      },
       ...(opts.without
-        ? { 'qemu-xen': { git: 'https://example.invalid/qemu.git', ref: 'x', commit: 'b'.repeat(40), tree: `sha256-${'A'.repeat(43)}=`, path: 'tools/qemu-xen-dir-remote' } }
+        ? {
+            'qemu-xen': {
+              git: 'https://example.invalid/qemu.git',
+              ref: 'x',
+              commit: 'b'.repeat(40),
+              tree: `sha256-${'A'.repeat(43)}=`,
+              path: 'tools/qemu-xen-dir-remote',
+            },
+          }
         : {}),
     },
   };
@@ -62,7 +81,12 @@ async function release(root: string, lock: Lockfile, out: string) {
     xenrel: '0.1.0',
     compression: 'gz',
     tree: whole.hash,
-    components: Object.fromEntries(Object.entries(expectationsFromLock(lock).components).map(([n, c]) => [n, { path: c.prefix, tree: c.tree, integrity: c.integrity }])),
+    components: Object.fromEntries(
+      Object.entries(expectationsFromLock(lock).components).map(([n, c]) => [
+        n,
+        { path: c.prefix, tree: c.tree, integrity: c.integrity },
+      ]),
+    ),
   };
   const entries = [...(await entriesFromDir(root)), bufferEntry(RELEASE_INFO, `${JSON.stringify(info, null, 2)}\n`)];
   await writeArchive(entries, { out, format: 'gz', topDir: TOP, mtime: 1_700_000_000 });
@@ -151,7 +175,10 @@ describe('verifyTarball', () => {
   it('reports unsafe entries by name and never fails silently on a broken archive', async () => {
     const d = await tmp.make();
     const bad = join(d, 'bad.tar');
-    await writeFile(bad, rawTar([dir(`${TOP}/`), file(`${TOP}/ok`), symlink(`${TOP}/etc`, '/etc'), file(`${TOP}/a/../../evil`)]));
+    await writeFile(
+      bad,
+      rawTar([dir(`${TOP}/`), file(`${TOP}/ok`), symlink(`${TOP}/etc`, '/etc'), file(`${TOP}/a/../../evil`)]),
+    );
     const r = await verifyTarball(bad);
     expect(r.ok).toBe(false);
     expect(r.unsafe.map((f) => [f.code, f.path]).sort()).toEqual([
@@ -181,7 +208,12 @@ async function releaseWithInfoOf(good: string, root: string): Promise<string> {
     },
   });
   const out = join(dirname(good), 'bad.tar.gz');
-  await writeArchive([...(await entriesFromDir(root)), bufferEntry(RELEASE_INFO, info)], { out, format: 'gz', topDir: TOP, mtime: 0 });
+  await writeArchive([...(await entriesFromDir(root)), bufferEntry(RELEASE_INFO, info)], {
+    out,
+    format: 'gz',
+    topDir: TOP,
+    mtime: 0,
+  });
   return out;
 }
 

@@ -69,7 +69,11 @@ components:
     expect(await readFile(join(dir, '.xenrel/WITHOUT'), 'utf8')).toContain('newlib');
 
     const f = await new Promise<{ code: number; err: string }>((resolve) => {
-      const c = execFileSync('sh', ['-c', `'${join(dir, '.xenrel/bin/fetch')}' out.tgz '${server.url}/newlib-1.16.0.tar.gz' 2>&1; echo "exit=$?"`], { cwd: dir, encoding: 'utf8' });
+      const c = execFileSync(
+        'sh',
+        ['-c', `'${join(dir, '.xenrel/bin/fetch')}' out.tgz '${server.url}/newlib-1.16.0.tar.gz' 2>&1; echo "exit=$?"`],
+        { cwd: dir, encoding: 'utf8' },
+      );
       resolve({ code: Number(/exit=(\d+)/.exec(c)![1]), err: c });
     });
     expect(f.code).not.toBe(0);

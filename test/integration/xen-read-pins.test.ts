@@ -8,7 +8,14 @@ import { loadXenKnowledge } from '../../src/xen/knowledge.js';
 import { XenrelError } from '../../src/errors.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { withBlock } from '../../src/vendoring/config-block.js';
-import { IPXE_PIN, OVMF_PIN, expectedPins, stubdomMkText, writeXenPinsTree, type XenVariant } from '../helpers/xen-pins-tree.js';
+import {
+  IPXE_PIN,
+  OVMF_PIN,
+  expectedPins,
+  stubdomMkText,
+  writeXenPinsTree,
+  type XenVariant,
+} from '../helpers/xen-pins-tree.js';
 
 const tmp = tempDirs();
 afterAll(() => tmp.cleanup());
@@ -30,52 +37,72 @@ describe('readXenPins on fixture trees', () => {
       pins: [{ component: 'seabios', variable: 'SEABIOS_UPSTREAM_REVISION', value: 'rel-1.17.0' }],
     });
     const root = await tree('4.22', { dotConfig: block });
-    expect((await readXenPins(root, { env: cleanEnv })).vars.SEABIOS_UPSTREAM_REVISION).toMatchObject({ value: 'rel-1.18.0', file: '.config', line: 2 });
-    expect((await readXenPins(root, { env: cleanEnv, lockedPins: true })).vars.SEABIOS_UPSTREAM_REVISION).toMatchObject({ value: 'rel-1.17.0', origin: 'override' });
+    expect((await readXenPins(root, { env: cleanEnv })).vars.SEABIOS_UPSTREAM_REVISION).toMatchObject({
+      value: 'rel-1.18.0',
+      file: '.config',
+      line: 2,
+    });
+    expect((await readXenPins(root, { env: cleanEnv, lockedPins: true })).vars.SEABIOS_UPSTREAM_REVISION).toMatchObject(
+      { value: 'rel-1.17.0', origin: 'override' },
+    );
   });
 
-  it.each(['4.19', '4.22', 'unstable'] as const)('reads the pins of a %s-like tree as make sees them', async (variant) => {
-    const root = await tree(variant);
-    const pins = await readXenPins(root, { env: cleanEnv });
-    const want = expectedPins(variant);
-    expect(pins.vars.SEABIOS_UPSTREAM_REVISION).toMatchObject({ value: want.seabios, origin: 'file', file: 'Config.mk' });
-    expect(pins.vars.QEMU_UPSTREAM_REVISION!.value).toBe(want.qemu);
-    expect(pins.vars.MINIOS_UPSTREAM_REVISION!.value).toBe(want.minios);
-    expect(pins.vars.OVMF_UPSTREAM_REVISION!.value).toBe(OVMF_PIN);
-    expect(pins.vars.IPXE_TARBALL_URL).toMatchObject({
-      value: `https://xenbits.xen.org/xen-extfiles/ipxe-git-${IPXE_PIN}.tar.gz`,
-      file: 'tools/firmware/etherboot/Makefile',
-      line: 11,
-    });
-    expect(pins.vars.GIT).toMatchObject({ value: 'git', file: 'config/StdGNU.mk', line: 2 });
-    expect(pins.qemuTraditional).toBe(variant === '4.19');
-    expect(pins.stubdom.source).toBe('stubdom/configure.ac');
-    const files = pins.stubdom.libs.map((l) => l.file);
-    expect(files).toContain('polarssl-1.1.4-gpl.tgz');
-    expect(files).toContain('pciutils-2.2.9.tar.bz2');
-    expect(files.includes('grub-0.97.tar.gz')).toBe(variant !== 'unstable');
-    const newlib = pins.stubdom.libs.find((l) => l.lib === 'NEWLIB')!;
-    expect(newlib).toMatchObject({
-      version: '1.16.0',
-      url: 'https://xenbits.xen.org/xen-extfiles',
-      fileUrl: 'https://xenbits.xen.org/xen-extfiles/newlib-1.16.0.tar.gz',
-      upstreamUrl: 'https://sourceware.org/ftp/newlib',
-      declared: { file: 'stubdom/configure.ac' },
-    });
-    expect(newlib.rule?.file).toBe('stubdom/Makefile');
-    // Printing variables ran no recipe of the tree.
-    expect(await exists(join(root, 'recipe-ran'))).toBe(false);
-  });
+  it.each(['4.19', '4.22', 'unstable'] as const)(
+    'reads the pins of a %s-like tree as make sees them',
+    async (variant) => {
+      const root = await tree(variant);
+      const pins = await readXenPins(root, { env: cleanEnv });
+      const want = expectedPins(variant);
+      expect(pins.vars.SEABIOS_UPSTREAM_REVISION).toMatchObject({
+        value: want.seabios,
+        origin: 'file',
+        file: 'Config.mk',
+      });
+      expect(pins.vars.QEMU_UPSTREAM_REVISION!.value).toBe(want.qemu);
+      expect(pins.vars.MINIOS_UPSTREAM_REVISION!.value).toBe(want.minios);
+      expect(pins.vars.OVMF_UPSTREAM_REVISION!.value).toBe(OVMF_PIN);
+      expect(pins.vars.IPXE_TARBALL_URL).toMatchObject({
+        value: `https://xenbits.xen.org/xen-extfiles/ipxe-git-${IPXE_PIN}.tar.gz`,
+        file: 'tools/firmware/etherboot/Makefile',
+        line: 11,
+      });
+      expect(pins.vars.GIT).toMatchObject({ value: 'git', file: 'config/StdGNU.mk', line: 2 });
+      expect(pins.qemuTraditional).toBe(variant === '4.19');
+      expect(pins.stubdom.source).toBe('stubdom/configure.ac');
+      const files = pins.stubdom.libs.map((l) => l.file);
+      expect(files).toContain('polarssl-1.1.4-gpl.tgz');
+      expect(files).toContain('pciutils-2.2.9.tar.bz2');
+      expect(files.includes('grub-0.97.tar.gz')).toBe(variant !== 'unstable');
+      const newlib = pins.stubdom.libs.find((l) => l.lib === 'NEWLIB')!;
+      expect(newlib).toMatchObject({
+        version: '1.16.0',
+        url: 'https://xenbits.xen.org/xen-extfiles',
+        fileUrl: 'https://xenbits.xen.org/xen-extfiles/newlib-1.16.0.tar.gz',
+        upstreamUrl: 'https://sourceware.org/ftp/newlib',
+        declared: { file: 'stubdom/configure.ac' },
+      });
+      expect(newlib.rule?.file).toBe('stubdom/Makefile');
+      // Printing variables ran no recipe of the tree.
+      expect(await exists(join(root, 'recipe-ran'))).toBe(false);
+    },
+  );
 
   it('honours .config (read first by Config.mk) and the legacy SEABIOS_UPSTREAM_TAG', async () => {
     const root = await tree('4.22', {
-      dotConfig: 'QEMU_UPSTREAM_URL = https://git.example.org/my-qemu.git\nSEABIOS_UPSTREAM_TAG = rel-1.16.0\nXEN_EXTFILES_URL = https://mirror.example.org/extfiles\n',
+      dotConfig:
+        'QEMU_UPSTREAM_URL = https://git.example.org/my-qemu.git\nSEABIOS_UPSTREAM_TAG = rel-1.16.0\nXEN_EXTFILES_URL = https://mirror.example.org/extfiles\n',
     });
     const pins = await readXenPins(root, { env: cleanEnv });
-    expect(pins.vars.QEMU_UPSTREAM_URL).toMatchObject({ value: 'https://git.example.org/my-qemu.git', file: '.config', line: 1 });
+    expect(pins.vars.QEMU_UPSTREAM_URL).toMatchObject({
+      value: 'https://git.example.org/my-qemu.git',
+      file: '.config',
+      line: 1,
+    });
     expect(pins.vars.SEABIOS_UPSTREAM_REVISION!.value).toBe('rel-1.16.0');
     // Stubdom URLs and iPXE follow XEN_EXTFILES_URL, as the real Stubdom.mk's $(XEN_EXTFILES_URL) does.
-    expect(pins.stubdom.libs.find((l) => l.lib === 'ZLIB')!.fileUrl).toBe('https://mirror.example.org/extfiles/zlib-1.2.3.tar.gz');
+    expect(pins.stubdom.libs.find((l) => l.lib === 'ZLIB')!.fileUrl).toBe(
+      'https://mirror.example.org/extfiles/zlib-1.2.3.tar.gz',
+    );
     expect(pins.vars.IPXE_TARBALL_URL!.value).toBe(`https://mirror.example.org/extfiles/ipxe-git-${IPXE_PIN}.tar.gz`);
   });
 
@@ -99,7 +126,9 @@ describe('readXenPins on fixture trees', () => {
 
   it("an outer make's MAKEFLAGS does not leak in", async () => {
     const root = await tree('4.22');
-    const pins = await readXenPins(root, { env: { ...cleanEnv, MAKEFLAGS: 'SEABIOS_UPSTREAM_REVISION=from-makeflags' } });
+    const pins = await readXenPins(root, {
+      env: { ...cleanEnv, MAKEFLAGS: 'SEABIOS_UPSTREAM_REVISION=from-makeflags' },
+    });
     expect(pins.vars.SEABIOS_UPSTREAM_REVISION!.value).toBe('rel-1.17.0');
   });
 
@@ -135,7 +164,11 @@ describe('readXenPins on fixture trees', () => {
 
   it('errors: not a Xen tree, broken .config, bad override, no make', async () => {
     const empty = await tmp.make();
-    await expect(readXenPins(empty)).rejects.toMatchObject({ code: 'E_XEN_TREE', exitCode: 2, message: expect.stringContaining('no Config.mk') });
+    await expect(readXenPins(empty)).rejects.toMatchObject({
+      code: 'E_XEN_TREE',
+      exitCode: 2,
+      message: expect.stringContaining('no Config.mk'),
+    });
 
     const broken = await tree('4.22', { dotConfig: 'ifeq (a,b)\nX = 1\n' });
     const err = await readXenPins(broken, { env: cleanEnv }).catch((e: unknown) => e);
@@ -144,8 +177,14 @@ describe('readXenPins on fixture trees', () => {
     expect((err as Error).message).toMatch(/\.config/);
 
     const ok = await tree('4.22');
-    await expect(readXenPins(ok, { env: cleanEnv, overrides: ['not an override'] })).rejects.toMatchObject({ code: 'E_USAGE', exitCode: 2 });
-    await expect(readXenPins(ok, { env: cleanEnv, make: join(ok, 'no-such-make') })).rejects.toMatchObject({ code: 'E_NO_MAKE', exitCode: 2 });
+    await expect(readXenPins(ok, { env: cleanEnv, overrides: ['not an override'] })).rejects.toMatchObject({
+      code: 'E_USAGE',
+      exitCode: 2,
+    });
+    await expect(readXenPins(ok, { env: cleanEnv, make: join(ok, 'no-such-make') })).rejects.toMatchObject({
+      code: 'E_NO_MAKE',
+      exitCode: 2,
+    });
   });
 });
 
@@ -156,7 +195,11 @@ describe('pinsToConfig and checkPins', () => {
     const knowledge = loadXenKnowledge();
     expect(Object.keys(config.components).sort()).toEqual(Object.keys(knowledge.components).sort());
     for (const [name, spec] of Object.entries(knowledge.components)) {
-      expect(config.components[name], name).toMatchObject({ path: spec.path, license: spec.license, groups: spec.groups });
+      expect(config.components[name], name).toMatchObject({
+        path: spec.path,
+        license: spec.license,
+        groups: spec.groups,
+      });
       expect(config.components[name]!.git ?? config.components[name]!.url).toBe(spec.git ?? spec.url);
       expect(config.components[name]!.ref).toBe(spec.ref);
     }
@@ -187,15 +230,22 @@ describe('pinsToConfig and checkPins', () => {
       dotConfig: 'QEMU_UPSTREAM_URL = /srv/git/qemu-xen.git\nFOO_UPSTREAM_URL = https://example.org/foo.git\n',
       extra: {
         'stubdom/configure.ac': `${'AX_STUBDOM_LIB([ZLIB], [zlib], [1.2.3])\n'}AX_STUBDOM_LIB([LIBFOO], [libfoo], [3.1])\n`,
-        'stubdom/Makefile': 'zlib-$(ZLIB_VERSION).tar.gz:\n\t$(FETCHER) $@ $(ZLIB_URL)/$@\n\nlibfoo-$(LIBFOO_VERSION).tar.xz:\n\t$(FETCHER) $@ $(LIBFOO_URL)/$@\n',
+        'stubdom/Makefile':
+          'zlib-$(ZLIB_VERSION).tar.gz:\n\t$(FETCHER) $@ $(ZLIB_URL)/$@\n\nlibfoo-$(LIBFOO_VERSION).tar.xz:\n\t$(FETCHER) $@ $(LIBFOO_URL)/$@\n',
       },
     });
     const { config, notes } = pinsToConfig(await readXenPins(root, { env: cleanEnv }));
     expect(config.components['qemu-xen']!.git).toBe('file:///srv/git/qemu-xen.git');
-    expect(config.components.libfoo).toMatchObject({ url: 'https://xenbits.xen.org/xen-extfiles/libfoo-3.1.tar.xz', path: 'stubdom/libfoo-3.1.tar.xz', groups: ['stubdom'] });
+    expect(config.components.libfoo).toMatchObject({
+      url: 'https://xenbits.xen.org/xen-extfiles/libfoo-3.1.tar.xz',
+      path: 'stubdom/libfoo-3.1.tar.xz',
+      groups: ['stubdom'],
+    });
     expect(config.components.libfoo!.license).toBeUndefined();
     expect(notes.join('\n')).toMatch(/libfoo: stubdom library LIBFOO is not one xenrel knows.*stubdom\/Makefile:5/);
-    expect(notes.join('\n')).toMatch(/FOO_UPSTREAM_URL \(\.config:2\) = https:\/\/example\.org\/foo\.git is not a variable of any component/);
+    expect(notes.join('\n')).toMatch(
+      /FOO_UPSTREAM_URL \(\.config:2\) = https:\/\/example\.org\/foo\.git is not a variable of any component/,
+    );
   });
 
   it('checkPins names the variable, its file:line and both values when a pin moved', async () => {
@@ -205,14 +255,19 @@ describe('pinsToConfig and checkPins', () => {
     const drift = checkPins(derived, config, 'xenrel.config.yaml');
     const seabios = drift.find((d) => d.component === 'seabios')!;
     expect(seabios).toMatchObject({ field: 'ref', tree: 'rel-1.18.0', config: 'rel-1.17.0' });
-    expect(seabios.message).toBe('seabios.ref: the tree has "rel-1.18.0" (SEABIOS_UPSTREAM_REVISION (.config:3) = rel-1.18.0), xenrel.config.yaml has "rel-1.17.0"');
+    expect(seabios.message).toBe(
+      'seabios.ref: the tree has "rel-1.18.0" (SEABIOS_UPSTREAM_REVISION (.config:3) = rel-1.18.0), xenrel.config.yaml has "rel-1.17.0"',
+    );
     const newlib = drift.filter((d) => d.component === 'newlib').map((d) => d.field);
     expect(newlib).toEqual(['url', 'path']);
     expect(drift.find((d) => d.component === 'newlib')!.message).toMatch(/NEWLIB_VERSION \(command line\) = 1\.17\.0/);
     // A component the config lacks is drift too; one the config has beyond the tree (grub2) is not.
     const { grub2: _g, ...rest } = config.components;
     const { seabios: _s, ...withoutSeabios } = rest;
-    const d2 = checkPins(pinsToConfig(await readXenPins(await tree('4.22'), { env: cleanEnv })), { ...config, components: withoutSeabios });
+    const d2 = checkPins(pinsToConfig(await readXenPins(await tree('4.22'), { env: cleanEnv })), {
+      ...config,
+      components: withoutSeabios,
+    });
     expect(d2.map((d) => `${d.component}:${d.field}`)).toEqual(['seabios:component']);
   });
 });

@@ -9,20 +9,35 @@ afterAll(() => tmp.cleanup());
 describe('scanFetches', () => {
   it('maps every fetch of a 4.22-like tree to its component, with file:line', async () => {
     // configure's config/Stubdom.mk says `FETCHER := /usr/bin/wget -c -O`: a tool, not a fetch.
-    const root = await writeXenPinsTree(await tmp.make(), '4.22', { stubdomMk: stubdomMkText({ extfiles: true }), dotConfig: 'GIT = /usr/bin/git\n' });
+    const root = await writeXenPinsTree(await tmp.make(), '4.22', {
+      stubdomMk: stubdomMkText({ extfiles: true }),
+      dotConfig: 'GIT = /usr/bin/git\n',
+    });
     const { sites, unmapped } = await scanFetches(root);
     expect(unmapped).toEqual([]);
     expect(sites.some((s) => s.file.startsWith('config/') || s.file === '.config')).toBe(false);
     const at = (file: string, line: number) => sites.find((s) => s.file === file && s.line === line);
-    expect(at('Makefile', 4)).toMatchObject({ kind: 'git-checkout', component: 'mini-os', via: '$(MINIOS_UPSTREAM_URL)' });
+    expect(at('Makefile', 4)).toMatchObject({
+      kind: 'git-checkout',
+      component: 'mini-os',
+      via: '$(MINIOS_UPSTREAM_URL)',
+    });
     // `git fetch origin` names no variable; its recipe's `reset --hard $(MINIOS_UPSTREAM_REVISION)` does.
     expect(at('Makefile', 13)).toMatchObject({ kind: 'git', component: 'mini-os', via: '$(MINIOS_UPSTREAM_REVISION)' });
     expect(at('tools/Makefile', 3)).toMatchObject({ kind: 'git-checkout', component: 'qemu-xen' });
     expect(at('tools/firmware/etherboot/Makefile', 17)).toMatchObject({ kind: 'fetcher', component: 'ipxe' });
     // Recipe lines that run git-checkout.sh with GIT in its environment (tools/firmware/Makefile
     // in 4.19, 4.22 and master) are fetches, not tool assignments.
-    expect(at('tools/firmware/Makefile', 3)).toMatchObject({ kind: 'git-checkout', component: 'ovmf', via: '$(OVMF_UPSTREAM_URL)' });
-    expect(at('tools/firmware/Makefile', 6)).toMatchObject({ kind: 'git-checkout', component: 'seabios', via: '$(SEABIOS_UPSTREAM_URL)' });
+    expect(at('tools/firmware/Makefile', 3)).toMatchObject({
+      kind: 'git-checkout',
+      component: 'ovmf',
+      via: '$(OVMF_UPSTREAM_URL)',
+    });
+    expect(at('tools/firmware/Makefile', 6)).toMatchObject({
+      kind: 'git-checkout',
+      component: 'seabios',
+      via: '$(SEABIOS_UPSTREAM_URL)',
+    });
     expect(at('tools/firmware/ovmf-makefile', 4)).toMatchObject({ kind: 'git', component: 'ovmf' });
     const stub = sites.filter((s) => s.file === 'stubdom/Makefile').map((s) => s.component);
     expect(stub).toEqual(['newlib', 'zlib', 'pciutils', 'lwip', 'gmp', 'polarssl', 'tpm_emulator', 'grub-legacy']);
@@ -37,13 +52,17 @@ describe('scanFetches', () => {
     const { sites, unmapped } = await scanFetches(root);
     expect(unmapped).toEqual([]);
     expect(sites.find((s) => s.component === 'qemu-xen-traditional')?.file).toBe('tools/Makefile');
-    expect(sites.find((s) => s.kind === 'archive-source')).toMatchObject({ file: 'tools/misc/mktarball', component: 'qemu-xen' });
+    expect(sites.find((s) => s.kind === 'archive-source')).toMatchObject({
+      file: 'tools/misc/mktarball',
+      component: 'qemu-xen',
+    });
   });
 
   it("reports a fork's new download it cannot map, with file and line; comments are not fetches", async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22', {
       extra: {
-        'tools/libfoo/Makefile': '# wget is not used here\nlibfoo.tar.gz:\n\twget -O $@ https://example.org/libfoo.tar.gz\n\nbar:\n\t$(GIT) clone $(BAR_URL) bar\n',
+        'tools/libfoo/Makefile':
+          '# wget is not used here\nlibfoo.tar.gz:\n\twget -O $@ https://example.org/libfoo.tar.gz\n\nbar:\n\t$(GIT) clone $(BAR_URL) bar\n',
         'tools/helpers/get-deps': '#!/bin/bash\nset -e\ncurl -fLO https://example.org/deps.tar.gz\n',
         'tools/helpers/notes.txt': 'curl https://example.org/ignored-not-a-build-file\n',
       },
@@ -84,7 +103,13 @@ describe('scanFetches', () => {
       extra: { 'stubdom/extra.mk': 'libfoo-$(LIBFOO_VERSION).tar.gz:\n\t$(FETCHER) $@ $(LIBFOO_URL)/$@\n' },
     });
     expect((await scanFetches(root)).unmapped.map((s) => s.file)).toEqual(['stubdom/extra.mk']);
-    const components = { libfoo: { url: 'https://example.org/libfoo-1.tar.gz', path: 'stubdom/libfoo-1.tar.gz', vars: ['LIBFOO_URL', 'LIBFOO_VERSION'] } };
+    const components = {
+      libfoo: {
+        url: 'https://example.org/libfoo-1.tar.gz',
+        path: 'stubdom/libfoo-1.tar.gz',
+        vars: ['LIBFOO_URL', 'LIBFOO_VERSION'],
+      },
+    };
     const again = await scanFetches(root, { components });
     expect(again.sites.find((s) => s.file === 'stubdom/extra.mk')).toMatchObject({ component: 'libfoo', line: 2 });
   });

@@ -22,9 +22,26 @@ function lock(extra: Lockfile['components'] = {}): Lockfile {
     lockfileVersion: 1,
     name: 'xen',
     components: {
-      seabios: { git: 'https://mirror.example/seabios.git', ref: 'rel-1.17.0', commit: 'a'.repeat(40), tree: X, path: 'tools/firmware/seabios-dir-remote' },
-      'mini-os': { git: 'https://mirror.example/mini-os.git', ref: 'xen-RELEASE-4.22.0', commit: 'b'.repeat(40), tree: X, path: 'extras/mini-os-remote' },
-      newlib: { url: 'https://mirror.example/files/newlib-1.16.0.tar.gz', integrity: 'sha512-x', size: 1, path: 'stubdom/newlib-1.16.0.tar.gz' },
+      seabios: {
+        git: 'https://mirror.example/seabios.git',
+        ref: 'rel-1.17.0',
+        commit: 'a'.repeat(40),
+        tree: X,
+        path: 'tools/firmware/seabios-dir-remote',
+      },
+      'mini-os': {
+        git: 'https://mirror.example/mini-os.git',
+        ref: 'xen-RELEASE-4.22.0',
+        commit: 'b'.repeat(40),
+        tree: X,
+        path: 'extras/mini-os-remote',
+      },
+      newlib: {
+        url: 'https://mirror.example/files/newlib-1.16.0.tar.gz',
+        integrity: 'sha512-x',
+        size: 1,
+        path: 'stubdom/newlib-1.16.0.tar.gz',
+      },
       ...extra,
     },
   };
@@ -60,8 +77,19 @@ describe("what the release tarball's make asks for", () => {
   it('a pin the block cannot carry, and a component no Xen variable names, are warned about', async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22');
     const l = lock({
-      zlib: { url: 'https://mirror.example/zlib.tgz', integrity: 'sha512-x', size: 1, path: 'stubdom/zlib-1.2.3.tar.gz' },
-      foobios: { git: 'https://example.org/foobios.git', ref: 'v1', commit: 'c'.repeat(40), tree: X, path: 'tools/firmware/foobios-dir-remote' },
+      zlib: {
+        url: 'https://mirror.example/zlib.tgz',
+        integrity: 'sha512-x',
+        size: 1,
+        path: 'stubdom/zlib-1.2.3.tar.gz',
+      },
+      foobios: {
+        git: 'https://example.org/foobios.git',
+        ref: 'v1',
+        commit: 'c'.repeat(40),
+        tree: X,
+        path: 'tools/firmware/foobios-dir-remote',
+      },
     });
     const w = await tarballPinWarnings(root, await tarballConfig(l), l);
     expect(w).toEqual([

@@ -28,12 +28,14 @@ interface Violation {
 /** dependency-cruiser's violations for `src` under `cwd`, one line each. */
 async function violations(cwd: string): Promise<string[]> {
   // Exit status 1 means violations; the JSON on stdout says which.
-  const out = await promisify(execFile)(process.execPath, [DEPCRUISE, 'src', '--config', CONFIG, '--output-type', 'json'], { cwd, maxBuffer: 64 << 20 }).catch(
-    (err: { stdout?: string; stderr?: string }) => {
-      if (!err.stdout) throw new Error(`dependency-cruiser failed: ${err.stderr ?? String(err)}`);
-      return { stdout: err.stdout };
-    },
-  );
+  const out = await promisify(execFile)(
+    process.execPath,
+    [DEPCRUISE, 'src', '--config', CONFIG, '--output-type', 'json'],
+    { cwd, maxBuffer: 64 << 20 },
+  ).catch((err: { stdout?: string; stderr?: string }) => {
+    if (!err.stdout) throw new Error(`dependency-cruiser failed: ${err.stderr ?? String(err)}`);
+    return { stdout: err.stdout };
+  });
   const result = JSON.parse(out.stdout) as { summary: { violations: Violation[]; totalCruised: number } };
   expect(result.summary.totalCruised).toBeGreaterThan(0);
   return result.summary.violations.map((v) => {
@@ -50,14 +52,18 @@ describe('architecture', () => {
   it('every folder and top-level file of src/ has its place in a layer', async () => {
     const { LAYERS, CLI } = (await import(pathToFileURL(CONFIG).href)) as { LAYERS: string[][]; CLI: string[] };
     const placed = new Set([...LAYERS.flat(), ...CLI]);
-    const entries = (await readdir(join(ROOT, 'src'), { withFileTypes: true })).filter((e) => e.isDirectory() || e.name.endsWith('.ts'));
+    const entries = (await readdir(join(ROOT, 'src'), { withFileTypes: true })).filter(
+      (e) => e.isDirectory() || e.name.endsWith('.ts'),
+    );
     expect(entries.map((e) => e.name).filter((n) => !placed.has(n))).toEqual([]);
   });
 
   it('the rules catch an upward import, a cycle and a library module that prints', async () => {
     const dir = await tmp.make();
     const files: Record<string, string> = {
-      'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true } }),
+      'tsconfig.json': JSON.stringify({
+        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true },
+      }),
       'src/util/a.ts': "import { b } from '../cli/b.js';\nexport const a = b;\n",
       'src/cli/b.ts': 'export const b = 1;\n',
       'src/lock/c.ts': "import { d } from '../nested/d.js';\nexport const c = () => d;\n",

@@ -90,13 +90,20 @@ describe('hostile archives', () => {
   it('6. symlink escaping the root', async () => {
     await expectRefused(rawTar([dir('top'), symlink('top/l', '../../..')]), 'E_TAR_LINK_ESCAPE', 'top/l');
     // a chain: each link looks harmless alone
-    await expectRefused(rawTar([dir('top/a/b'), symlink('top/a/s', '..'), symlink('top/a/b/t', '../s/..')]), ['E_TAR_LINK_ESCAPE', 'E_TAR_ROOT_ENTRY']);
+    await expectRefused(rawTar([dir('top/a/b'), symlink('top/a/s', '..'), symlink('top/a/b/t', '../s/..')]), [
+      'E_TAR_LINK_ESCAPE',
+      'E_TAR_ROOT_ENTRY',
+    ]);
   });
 
   it('7. dir, then symlink of the same name, then a file through it (CVE-2021-32803)', async () => {
     await mkdir(`${outside}-out`, { recursive: false }).catch(() => {});
     try {
-      await expectRefused(rawTar([dir('top/d'), symlink('top/d', `${outside}-out`), file('top/d/pwn')]), 'E_TAR_DUPLICATE', 'top/d');
+      await expectRefused(
+        rawTar([dir('top/d'), symlink('top/d', `${outside}-out`), file('top/d/pwn')]),
+        'E_TAR_DUPLICATE',
+        'top/d',
+      );
       expect(existsSync(`${outside}-out/pwn`)).toBe(false);
     } finally {
       await import('node:fs/promises').then((fs) => fs.rm(`${outside}-out`, { recursive: true, force: true }));
@@ -104,7 +111,11 @@ describe('hostile archives', () => {
   });
 
   it('8. writing through an internal symlink', async () => {
-    await expectRefused(rawTar([dir('top/sub'), symlink('top/l', 'sub'), file('top/l/x')]), 'E_TAR_THROUGH_LINK', 'top/l/x');
+    await expectRefused(
+      rawTar([dir('top/sub'), symlink('top/l', 'sub'), file('top/l/x')]),
+      'E_TAR_THROUGH_LINK',
+      'top/l/x',
+    );
     // the same, link after the file
     await expectRefused(rawTar([file('top/l/x'), symlink('top/l', 'sub')]), 'E_TAR_DUPLICATE', 'top/l');
   });
@@ -114,7 +125,10 @@ describe('hostile archives', () => {
   });
 
   it('10. symlink then hard link through it (CVE-2026-26960)', async () => {
-    await expectRefused(rawTar([symlink('top/s', '..'), hardlink('top/h', 'top/s/../outside')]), ['E_TAR_HARDLINK', 'E_TAR_LINK_ESCAPE']);
+    await expectRefused(rawTar([symlink('top/s', '..'), hardlink('top/h', 'top/s/../outside')]), [
+      'E_TAR_HARDLINK',
+      'E_TAR_LINK_ESCAPE',
+    ]);
   });
 
   it('11. drive-relative link targets', async () => {
@@ -123,7 +137,8 @@ describe('hostile archives', () => {
   });
 
   it('12. devices and FIFOs, no mknod attempted', async () => {
-    for (const type of ['3', '4', '6']) await expectRefused(rawTar([dir('top'), rawEntry({ name: 'top/dev', type })]), 'E_TAR_SPECIAL', 'top/dev');
+    for (const type of ['3', '4', '6'])
+      await expectRefused(rawTar([dir('top'), rawEntry({ name: 'top/dev', type })]), 'E_TAR_SPECIAL', 'top/dev');
   });
 
   it('13. setuid/setgid/sticky normalised away; uid 0 / uname root ignored, files owned by the caller', async () => {
@@ -135,7 +150,15 @@ describe('hostile archives', () => {
       expect((await stat(join(stage, 'top'))).mode & 0o7000).toBe(0);
     }
     const stage = join(await tmp.make(), 's');
-    const r = await safeExtract(chunks(rawTar([file('top/run', '#!/bin/sh\n', { mode: 0o777, uid: 0, uname: 'root' }), file('top/data', 'd', { mode: 0o666 })])), stage);
+    const r = await safeExtract(
+      chunks(
+        rawTar([
+          file('top/run', '#!/bin/sh\n', { mode: 0o777, uid: 0, uname: 'root' }),
+          file('top/data', 'd', { mode: 0o666 }),
+        ]),
+      ),
+      stage,
+    );
     expect(r.entries.map((e) => e.mode)).toEqual(['100644', '100755']);
     const st = await stat(join(stage, 'top/run'));
     expect(st.uid).toBe(process.getuid!());
@@ -172,7 +195,11 @@ describe('hostile archives', () => {
     const sizeField = Buffer.alloc(12);
     sizeField[0] = 0x80;
     sizeField.writeBigUInt64BE(8n * 2n ** 60n, 4);
-    await expectRefused(rawTar([rawEntry({ name: 'top/huge', sizeField }, 'short')], { end: false }), 'E_TAR_LIMIT', 'top/huge');
+    await expectRefused(
+      rawTar([rawEntry({ name: 'top/huge', sizeField }, 'short')], { end: false }),
+      'E_TAR_LIMIT',
+      'top/huge',
+    );
     // a negative base-256 size is invalid
     const neg = Buffer.alloc(12, 0xff);
     await expectRefused(rawTar([rawEntry({ name: 'top/neg', sizeField: neg })]), 'E_TAR_BAD_HEADER');
@@ -180,7 +207,8 @@ describe('hostile archives', () => {
 
   it('16. 200,000 empty files: stopped at the entry limit', async () => {
     async function* many() {
-      for (let i = 0; i < 200_000; i++) yield encodeHeader({ name: `top/f${i}`, mode: 0o644, size: 0, mtime: 0, typeflag: '0' });
+      for (let i = 0; i < 200_000; i++)
+        yield encodeHeader({ name: `top/f${i}`, mode: 0o644, size: 0, mtime: 0, typeflag: '0' });
       yield Buffer.alloc(1024);
     }
     const e = await rejectCode(readTar(many()));
@@ -200,8 +228,14 @@ describe('hostile archives', () => {
 
   it('18. 10,000-byte component via pax, and a 64 MiB pax header', async () => {
     await expectRefused(rawTar([pax({ path: `top/${'n'.repeat(10_000)}` }), file('placeholder')]), 'E_TAR_LIMIT');
-    await expectRefused(rawTar([rawEntry({ name: 'PaxHeaders/x', type: 'x', size: 64 << 20 })], { end: false }), 'E_TAR_META_TOO_LARGE');
-    await expectRefused(rawTar([rawEntry({ name: '././@LongLink', type: 'L', size: 2 << 20, magic: 'gnu' })], { end: false }), 'E_TAR_META_TOO_LARGE');
+    await expectRefused(
+      rawTar([rawEntry({ name: 'PaxHeaders/x', type: 'x', size: 64 << 20 })], { end: false }),
+      'E_TAR_META_TOO_LARGE',
+    );
+    await expectRefused(
+      rawTar([rawEntry({ name: '././@LongLink', type: 'L', size: 2 << 20, magic: 'gnu' })], { end: false }),
+      'E_TAR_META_TOO_LARGE',
+    );
   });
 
   it('19. global pax header setting path', async () => {
@@ -221,7 +255,8 @@ describe('hostile archives', () => {
 
   it('22. Windows-reserved names', async () => {
     // Refused under the portable-name rule (`limits: {portableNames: true}` in the config).
-    for (const n of ['CON', 'nul.txt', 'x.', 'x ', 'LONGNA~1']) await expectRefused(rawTar([file(`top/${n}`)]), 'E_TAR_WINDOWS_NAME', n, { portableNames: true });
+    for (const n of ['CON', 'nul.txt', 'x.', 'x ', 'LONGNA~1'])
+      await expectRefused(rawTar([file(`top/${n}`)]), 'E_TAR_WINDOWS_NAME', n, { portableNames: true });
     await expectRefused(rawTar([file('top/x:y')]), 'E_TAR_BAD_CHAR');
     // Off by default: harmless on POSIX, and real upstreams have such names (QEMU's hw/misc/aux.c).
     await expect(readTar(chunks(rawTar([file('top/hw/misc/aux.c')])))).resolves.toMatchObject({ entries: 1 });
@@ -252,12 +287,17 @@ describe('hostile archives', () => {
     await expectRefused(gzipSync(good.subarray(0, 700)), 'E_TAR_TRUNCATED');
     await expectRefused(good.subarray(0, 1000), 'E_TAR_TRUNCATED');
     // no end-of-archive blocks at all: GNU tar and bsdtar extract it without complaint
-    await expect(hashTarball(chunks(good.subarray(0, 1024)))).resolves.toMatchObject({ findings: [], entries: [{ path: 'top/a' }] });
+    await expect(hashTarball(chunks(good.subarray(0, 1024)))).resolves.toMatchObject({
+      findings: [],
+      entries: [{ path: 'top/a' }],
+    });
     await expectRefused(rawTar([rawEntry({ name: 'top/a', checksumDelta: 1 }, 'x')]), 'E_TAR_CHECKSUM');
     // a raw deflate stream is not gzip: read as plain tar, refused as such
     await expectRefused(deflateRawSync(good), ['E_TAR_CHECKSUM', 'E_TAR_TRUNCATED']);
     // but zero padding inside the tar (GNU's 10240-byte records, even larger blocking) is fine
-    await expect(hashTarball(chunks(Buffer.concat([good, Buffer.alloc(20480)])))).resolves.toMatchObject({ findings: [] });
+    await expect(hashTarball(chunks(Buffer.concat([good, Buffer.alloc(20480)])))).resolves.toMatchObject({
+      findings: [],
+    });
   });
 
   it('25. content one byte off the expected tree hash: extraction succeeds, the hash tells', async () => {
@@ -292,12 +332,19 @@ describe('hostile archives', () => {
     const r = await hashTarball(chunks(archive));
     expect(r.findings).toEqual([]);
     expect(r.topDirs).toEqual(['top']);
-    expect(r.entries.map((e) => `${e.mode} ${e.path}`)).toEqual([`100644 ${long}`, '100755 top/sub/a', '120000 top/l', '100755 top/h']);
+    expect(r.entries.map((e) => `${e.mode} ${e.path}`)).toEqual([
+      `100644 ${long}`,
+      '100755 top/sub/a',
+      '120000 top/l',
+      '100755 top/h',
+    ]);
     const stage = join(await tmp.make(), 's');
     const x = await safeExtract(chunks(archive), stage);
     expect(x.hash).toBe(r.hash);
     expect((await lstat(join(stage, 'top/l'))).isSymbolicLink()).toBe(true);
     expect((await lstat(join(stage, 'top/h'))).nlink).toBe(1); // a copy, not a link
-    await writeFile(join(sandbox, '.keep'), '').then(() => import('node:fs/promises').then((fs) => fs.rm(join(sandbox, '.keep'))));
+    await writeFile(join(sandbox, '.keep'), '').then(() =>
+      import('node:fs/promises').then((fs) => fs.rm(join(sandbox, '.keep'))),
+    );
   });
 });

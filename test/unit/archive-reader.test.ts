@@ -40,14 +40,31 @@ beforeAll(async () => {
   execFileSync('git', ['-C', top, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'x']);
 });
 
-const rel = <T extends { path: string }>(entries: T[]): T[] => entries.map((e) => ({ ...e, path: e.path.slice('proj/'.length) }));
+const rel = <T extends { path: string }>(entries: T[]): T[] =>
+  entries.map((e) => ({ ...e, path: e.path.slice('proj/'.length) }));
 
 describe('reading archives written by other tools', () => {
   const makers: [string, (out: string) => void][] = [
-    ['GNU tar --format=gnu', (out) => execFileSync('tar', ['--format=gnu', '--exclude=.git', '-czf', out, '-C', base, 'proj'])],
-    ['GNU tar --format=posix', (out) => execFileSync('tar', ['--format=posix', '--exclude=.git', '-cJf', out, '-C', base, 'proj'])],
-    ['GNU tar -C dir . (./ prefixes)', (out) => execFileSync('sh', ['-c', `cd '${base}' && tar --exclude=.git -cjf '${out}' ./proj`])],
-    ['git archive (global pax comment)', (out) => execFileSync('sh', ['-c', `git -C '${base}/proj' archive --format=tar --prefix=proj/ HEAD | zstd -q -c > '${out}'`])],
+    [
+      'GNU tar --format=gnu',
+      (out) => execFileSync('tar', ['--format=gnu', '--exclude=.git', '-czf', out, '-C', base, 'proj']),
+    ],
+    [
+      'GNU tar --format=posix',
+      (out) => execFileSync('tar', ['--format=posix', '--exclude=.git', '-cJf', out, '-C', base, 'proj']),
+    ],
+    [
+      'GNU tar -C dir . (./ prefixes)',
+      (out) => execFileSync('sh', ['-c', `cd '${base}' && tar --exclude=.git -cjf '${out}' ./proj`]),
+    ],
+    [
+      'git archive (global pax comment)',
+      (out) =>
+        execFileSync('sh', [
+          '-c',
+          `git -C '${base}/proj' archive --format=tar --prefix=proj/ HEAD | zstd -q -c > '${out}'`,
+        ]),
+    ],
     [
       'Python tarfile (pax)',
       (out) =>
@@ -66,7 +83,9 @@ describe('reading archives written by other tools', () => {
       const r = await hashTarball(out);
       expect(r.findings).toEqual([]);
       expect(r.topDirs).toEqual(['proj']);
-      expect(rel(r.entries).sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))).toEqual(expected.entries);
+      expect(rel(r.entries).sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))).toEqual(
+        expected.entries,
+      );
       expect(treeHash(rel(r.entries))).toBe(expected.hash);
       const x = join(await tmp.make(), 'x');
       const ex = await safeExtract(out, x);

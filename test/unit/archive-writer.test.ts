@@ -66,7 +66,13 @@ function bigContent(): Buffer {
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function pack(root: string, out: string, format: 'gz' | 'none' | 'xz' | 'zst', level?: number, extra: EntrySource[] = []) {
+async function pack(
+  root: string,
+  out: string,
+  format: 'gz' | 'none' | 'xz' | 'zst',
+  level?: number,
+  extra: EntrySource[] = [],
+) {
   const entries = [...(await entriesFromDir(root)), bufferEntry('xenrel.lock', '{"lockfileVersion": 1}\n'), ...extra];
   return writeArchive(entries, { out, format, level, topDir: 'xen-4.22.0', mtime: 1_700_000_000 });
 }
@@ -93,7 +99,9 @@ describe('deterministic tar writer', () => {
     const t0 = await makeTree(0);
     const out = await tmp.make();
     const r = await pack(t0, join(out, 'x.tar.gz'), 'gz');
-    const listing = execFileSync('tar', ['-tvzf', join(out, 'x.tar.gz'), '--numeric-owner'], { env: { ...process.env, TZ: 'UTC', LC_ALL: 'C.UTF-8' } }).toString('utf8');
+    const listing = execFileSync('tar', ['-tvzf', join(out, 'x.tar.gz'), '--numeric-owner'], {
+      env: { ...process.env, TZ: 'UTC', LC_ALL: 'C.UTF-8' },
+    }).toString('utf8');
     const lines = listing.trim().split('\n');
     for (const l of lines) {
       expect(l).toMatch(/^(drwxr-xr-x|-rw-r--r--|-rwxr-xr-x|lrwxrwxrwx) 0\/0 /);
@@ -107,8 +115,12 @@ describe('deterministic tar writer', () => {
     // order: what GNU `tar --sort=name` produces for the same tree
     const x = await tmp.make();
     execFileSync('tar', ['-xzf', join(out, 'x.tar.gz'), '-C', x]);
-    const gnuOrder = execFileSync('sh', ['-c', `tar --sort=name -cf - -C '${x}' xen-4.22.0 | tar -tf -`], { env: { ...process.env, LC_ALL: 'C' } }).toString('utf8');
-    const ours = execFileSync('tar', ['-tzf', join(out, 'x.tar.gz')], { env: { ...process.env, LC_ALL: 'C' } }).toString('utf8');
+    const gnuOrder = execFileSync('sh', ['-c', `tar --sort=name -cf - -C '${x}' xen-4.22.0 | tar -tf -`], {
+      env: { ...process.env, LC_ALL: 'C' },
+    }).toString('utf8');
+    const ours = execFileSync('tar', ['-tzf', join(out, 'x.tar.gz')], {
+      env: { ...process.env, LC_ALL: 'C' },
+    }).toString('utf8');
     expect(ours).toBe(gnuOrder);
     // content: the extracted tree hashes like the source plus the lock
     const extracted = await hashDir(join(x, 'xen-4.22.0'));
@@ -119,9 +131,11 @@ describe('deterministic tar writer', () => {
     // the reader's tree hash over the archive = the writer's entries
     const read = await hashTarball(join(out, 'x.tar.gz'));
     expect(read.topDirs).toEqual(['xen-4.22.0']);
-    expect(read.entries.map((e) => ({ ...e, path: e.path.slice('xen-4.22.0/'.length) })).sort((p, q) => (p.path < q.path ? -1 : 1))).toEqual(
-      [...r.entries].sort((p, q) => (p.path < q.path ? -1 : 1)),
-    );
+    expect(
+      read.entries
+        .map((e) => ({ ...e, path: e.path.slice('xen-4.22.0/'.length) }))
+        .sort((p, q) => (p.path < q.path ? -1 : 1)),
+    ).toEqual([...r.entries].sort((p, q) => (p.path < q.path ? -1 : 1)));
   });
 
   it('bsdtar (libarchive) lists and extracts exactly what GNU tar does', async () => {
@@ -148,7 +162,15 @@ describe('deterministic tar writer', () => {
     const py = `import tarfile, json, sys
 t = tarfile.open(sys.argv[1])
 print(json.dumps([[m.name, m.type.decode(), m.linkname, m.mode, m.uid, m.uname, m.mtime] for m in t.getmembers()]))`;
-    const members = JSON.parse(execFileSync('python3', ['-c', py, join(out, 'x.tar')]).toString('utf8')) as [string, string, string, number, number, string, number][];
+    const members = JSON.parse(execFileSync('python3', ['-c', py, join(out, 'x.tar')]).toString('utf8')) as [
+      string,
+      string,
+      string,
+      number,
+      number,
+      string,
+      number,
+    ][];
     const names = members.map((m) => m[0]);
     expect(names).toContain(`xen-4.22.0/${LONG}`);
     expect(names).toContain('xen-4.22.0/docs/caf\u00e9/\u00fcber.md');
@@ -217,7 +239,12 @@ print(json.dumps([[m.name, m.type.decode(), m.linkname, m.mode, m.uid, m.uname, 
       [[bufferEntry('README', 'a'), bufferEntry('readme', 'b')], 'E_TAR_COLLISION', 'readme'],
     ];
     for (const [entries, code, where] of cases) {
-      const err = await writeArchive(entries, { out: join(out, 'x.tar.gz'), format: 'gz', topDir: 'xen', mtime: 0 }).catch((e: unknown) => e);
+      const err = await writeArchive(entries, {
+        out: join(out, 'x.tar.gz'),
+        format: 'gz',
+        topDir: 'xen',
+        mtime: 0,
+      }).catch((e: unknown) => e);
       expect(err, code).toBeInstanceOf(XenrelError);
       expect((err as XenrelError).code).toBe(code);
       expect((err as XenrelError).message).toContain(where);
@@ -244,8 +271,15 @@ print(json.dumps([[m.name, m.type.decode(), m.linkname, m.mode, m.uid, m.uname, 
     const root = await tmp.make();
     await writeFile(join(root, 'f'), 'short');
     const out = await tmp.make();
-    const entries: EntrySource[] = [{ kind: 'file', path: 'f', executable: false, size: 10, content: { type: 'path', abs: join(root, 'f') } }];
-    const err = await writeArchive(entries, { out: join(out, 'x.tar.gz'), format: 'gz', topDir: 'xen', mtime: 0 }).catch((e: unknown) => e);
+    const entries: EntrySource[] = [
+      { kind: 'file', path: 'f', executable: false, size: 10, content: { type: 'path', abs: join(root, 'f') } },
+    ];
+    const err = await writeArchive(entries, {
+      out: join(out, 'x.tar.gz'),
+      format: 'gz',
+      topDir: 'xen',
+      mtime: 0,
+    }).catch((e: unknown) => e);
     expect((err as XenrelError).code).toBe('E_FILE_CHANGED');
     expect(await readdir(out)).toEqual([]);
   });
@@ -262,9 +296,13 @@ import { writeArchive } from ${JSON.stringify(join(repoRoot, 'src/archive/write-
 await writeArchive(await entriesFromDir(process.argv[2]), { out: process.argv[3], format: 'gz', level: 9, topDir: 'x', mtime: 0 });`,
     );
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, ['--import', 'tsx', script, src, join(out, 'x.tar.gz')], { cwd: repoRoot, stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, src, join(out, 'x.tar.gz')], {
+      cwd: repoRoot,
+      stdio: 'ignore',
+    });
     // wait for the temp file to appear, then kill
-    for (let i = 0; i < 600 && !(await readdir(out)).some((f) => f.includes('.xenrel-tmp-')); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && !(await readdir(out)).some((f) => f.includes('.xenrel-tmp-')); i++)
+      await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     const left = await readdir(out);
@@ -331,9 +369,13 @@ describe('parallel gzip', () => {
     expect(nine[8]).toBe(2); // XFL for level 9
     expect(sha(execFileSync('gzip', ['-dc'], { input: nine, maxBuffer: 1 << 26 }))).toBe(sha(input));
     // empty input and an input of exactly one block
-    expect(execFileSync('gzip', ['-dc'], { input: await collect(gzipChunks(pieces(Buffer.alloc(0), 1))) }).length).toBe(0);
+    expect(execFileSync('gzip', ['-dc'], { input: await collect(gzipChunks(pieces(Buffer.alloc(0), 1))) }).length).toBe(
+      0,
+    );
     const one = Buffer.alloc(1 << 20, 'ab');
-    expect(sha(execFileSync('gzip', ['-dc'], { input: await collect(gzipChunks(pieces(one, 4096))), maxBuffer: 1 << 22 }))).toBe(sha(one));
+    expect(
+      sha(execFileSync('gzip', ['-dc'], { input: await collect(gzipChunks(pieces(one, 4096))), maxBuffer: 1 << 22 })),
+    ).toBe(sha(one));
     await expect(gzipChunks(pieces(one, 1), { level: 0 }).next()).rejects.toThrow(RangeError);
   });
 
@@ -352,7 +394,11 @@ for await (const c of gzipChunks(src(), { level: 6 })) h.update(c);
 console.log(h.digest('hex'));`,
     );
     const run = (threads: string) => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, env: { ...process.env, UV_THREADPOOL_SIZE: threads }, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', script], {
+        cwd: repoRoot,
+        env: { ...process.env, UV_THREADPOOL_SIZE: threads },
+        encoding: 'utf8',
+      });
       expect(r.status, r.stderr).toBe(0);
       return r.stdout.trim();
     };

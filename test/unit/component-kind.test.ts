@@ -10,13 +10,22 @@ import type { LockedLocal, LockedTarball, Lockfile } from '../../src/model/lock.
 import { VALID_LOCK } from '../helpers/config-mutations.js';
 
 const tree = (c: string) => `sha256-${c.repeat(43)}=`;
-const local: LockedLocal = { local: 'prebuilt/ipxe', tree: tree('C'), vendoredTree: tree('D'), path: 'tools/firmware/etherboot/ipxe' };
+const local: LockedLocal = {
+  local: 'prebuilt/ipxe',
+  tree: tree('C'),
+  vendoredTree: tree('D'),
+  path: 'tools/firmware/etherboot/ipxe',
+};
 const lock: Lockfile = { ...VALID_LOCK, components: { ...VALID_LOCK.components, ipxe: local } };
 const { seabios, newlib } = lock.components as Record<'seabios' | 'newlib', Lockfile['components'][string]>;
 
 describe('the kind of a component', () => {
   it('is the source key, for config and lock entries alike', () => {
-    expect(Object.fromEntries(Object.entries(lock.components).map(([n, c]) => [n, kindOf(c)]))).toEqual({ seabios: 'git', newlib: 'tarball', ipxe: 'local' });
+    expect(Object.fromEntries(Object.entries(lock.components).map(([n, c]) => [n, kindOf(c)]))).toEqual({
+      seabios: 'git',
+      newlib: 'tarball',
+      ipxe: 'local',
+    });
     expect(kindOf({ git: 'https://example.org/a.git' })).toBe('git');
     expect(kindOf({ url: 'https://example.org/a.tar.gz' })).toBe('tarball');
     expect(kindOf({})).toBe('local');
@@ -75,7 +84,12 @@ describe('the kind of a component', () => {
         size: 123,
         path: 'stubdom/newlib-1.16.0.tar.gz',
       });
-      const blob: LockedTarball = { url: 'https://example.org/firmware.bin', integrity: `sha256-${'A'.repeat(43)}=`, size: 7, path: 'fw/firmware.bin' };
+      const blob: LockedTarball = {
+        url: 'https://example.org/firmware.bin',
+        integrity: `sha256-${'A'.repeat(43)}=`,
+        size: 7,
+        path: 'fw/firmware.bin',
+      };
       const d = describeComponent(blob);
       expect(d.version).toBeUndefined();
       expect('version' in d).toBe(false);
@@ -90,7 +104,11 @@ describe('the kind of a component', () => {
         digest: { algorithm: 'xenrelTree', hex: `${'082'.repeat(21)}0` },
         path: 'tools/firmware/etherboot/ipxe',
       });
-      const file: LockedLocal = { local: 'prebuilt/ipxe.bin', integrity: `sha512-${'A'.repeat(86)}==`, path: 'tools/firmware/ipxe.bin' };
+      const file: LockedLocal = {
+        local: 'prebuilt/ipxe.bin',
+        integrity: `sha512-${'A'.repeat(86)}==`,
+        path: 'tools/firmware/ipxe.bin',
+      };
       expect(describeComponent(file)).toStrictEqual({
         kind: 'local',
         origin: 'prebuilt/ipxe.bin',

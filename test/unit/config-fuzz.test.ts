@@ -8,7 +8,15 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
 import { parseLockText } from '../../src/lock/lockfile.js';
-import { ALIAS_BOMB, mutatedConfig, mutatedLock, structuralLock, VALID_CONFIG, VALID_LOCK, VALID_LOCK_TEXT } from '../helpers/config-mutations.js';
+import {
+  ALIAS_BOMB,
+  mutatedConfig,
+  mutatedLock,
+  structuralLock,
+  VALID_CONFIG,
+  VALID_LOCK,
+  VALID_LOCK_TEXT,
+} from '../helpers/config-mutations.js';
 
 /** Either it parses, or every issue carries file:line:col. Anything else fails the property. */
 function expectCleanOutcome(parse: () => unknown, file: string) {
@@ -35,7 +43,9 @@ describe('fuzzing the config and lockfile parsers', () => {
 
   it('mutated YAML configs: parsed or a ConfigError with file:line:col', () => {
     fc.assert(
-      fc.property(mutatedConfig, (text) => expectCleanOutcome(() => parseConfigText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml')),
+      fc.property(mutatedConfig, (text) =>
+        expectCleanOutcome(() => parseConfigText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml'),
+      ),
       { numRuns: 1500 },
     );
   });
@@ -43,8 +53,9 @@ describe('fuzzing the config and lockfile parsers', () => {
   it('random text and random YAML documents as configs', () => {
     const yamlish = fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v));
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 100 }), yamlish), (text) =>
-        expectCleanOutcome(() => parseConfigText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml'),
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 100 }), yamlish),
+        (text) => expectCleanOutcome(() => parseConfigText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml'),
       ),
       { numRuns: 1000 },
     );
@@ -52,13 +63,20 @@ describe('fuzzing the config and lockfile parsers', () => {
 
   it('mutated and restructured JSON lockfiles: parsed or a ConfigError with file:line:col', () => {
     fc.assert(
-      fc.property(fc.oneof(mutatedLock, structuralLock, fc.string({ maxLength: 100 })), (text) => expectCleanOutcome(() => parseLockText(text, 'xenrel.lock'), 'xenrel.lock')),
+      fc.property(fc.oneof(mutatedLock, structuralLock, fc.string({ maxLength: 100 })), (text) =>
+        expectCleanOutcome(() => parseLockText(text, 'xenrel.lock'), 'xenrel.lock'),
+      ),
       { numRuns: 1500 },
     );
   });
 
   it('pathological inputs stay fast: deep nesting, many aliases, huge keys', () => {
-    const cases = [`${'['.repeat(5000)}${']'.repeat(5000)}`, ALIAS_BOMB, `${'k'.repeat(200_000)}: 1\n`, `${'- '.repeat(3000)}x\n`];
+    const cases = [
+      `${'['.repeat(5000)}${']'.repeat(5000)}`,
+      ALIAS_BOMB,
+      `${'k'.repeat(200_000)}: 1\n`,
+      `${'- '.repeat(3000)}x\n`,
+    ];
     for (const text of cases) {
       const t0 = Date.now();
       expectCleanOutcome(() => parseConfigText(text, 'xenrel.config.yaml'), 'xenrel.config.yaml');
@@ -86,7 +104,9 @@ describe('keys that are not plain names', () => {
           err = e;
         }
         expect(err, text).toBeInstanceOf(ConfigError);
-        expect((err as ConfigError).message).toMatch(new RegExp(`^xenrel\\.config\\.yaml:${line}:\\d+: a key must be a plain name`));
+        expect((err as ConfigError).message).toMatch(
+          new RegExp(`^xenrel\\.config\\.yaml:${line}:\\d+: a key must be a plain name`),
+        );
       }
     } finally {
       process.off('warning', onWarning);
@@ -96,30 +116,50 @@ describe('keys that are not plain names', () => {
 });
 
 describe('keys named like Object.prototype plumbing', () => {
-  const cfg = (name: string) => `version: 1\nname: xen\ncomponents:\n  prebuilt:\n    local: a.bin\n    path: tools/a.bin\n  ${name}:\n    local: b.bin\n    path: tools/b.bin\n`;
+  const cfg = (name: string) =>
+    `version: 1\nname: xen\ncomponents:\n  prebuilt:\n    local: a.bin\n    path: tools/a.bin\n  ${name}:\n    local: b.bin\n    path: tools/b.bin\n`;
   it('a component named __proto__ or constructor is refused at its line, not dropped or mistaken for a locked one', () => {
     for (const name of ['__proto__', 'constructor', 'prototype']) {
-      expect(() => parseConfigText(cfg(name), 'xenrel.config.yaml'), name).toThrow(new RegExp(`^xenrel\\.config\\.yaml:7:3: components\\.${name}: "${name}" is a reserved name`));
+      expect(() => parseConfigText(cfg(name), 'xenrel.config.yaml'), name).toThrow(
+        new RegExp(`^xenrel\\.config\\.yaml:7:3: components\\.${name}: "${name}" is a reserved name`),
+      );
     }
   });
   it('in a lockfile too, at any depth', () => {
     const text = VALID_LOCK_TEXT.replace('"seabios": {', '"__proto__": {"x": 1},\n    "seabios": {');
-    expect(() => parseLockText(text, 'xenrel.lock')).toThrow(/^xenrel\.lock:\d+:\d+: components\.__proto__: "__proto__" is a reserved name/);
-    const deep = VALID_LOCK_TEXT.replace('"path": "tools/firmware/seabios-dir-remote"', '"path": "tools/firmware/seabios-dir-remote", "constructor": 1');
-    expect(() => parseLockText(deep, 'xenrel.lock')).toThrow(/components\.seabios\.constructor: "constructor" is a reserved name/);
+    expect(() => parseLockText(text, 'xenrel.lock')).toThrow(
+      /^xenrel\.lock:\d+:\d+: components\.__proto__: "__proto__" is a reserved name/,
+    );
+    const deep = VALID_LOCK_TEXT.replace(
+      '"path": "tools/firmware/seabios-dir-remote"',
+      '"path": "tools/firmware/seabios-dir-remote", "constructor": 1',
+    );
+    expect(() => parseLockText(deep, 'xenrel.lock')).toThrow(
+      /components\.seabios\.constructor: "constructor" is a reserved name/,
+    );
   });
 });
 
 describe('integrity strings at their exact length', () => {
   it('a sha512 digest one character too long or short is refused at its line, in the lock and the config', () => {
-    for (const bad of [`sha512-${'A'.repeat(87)}==`, `sha512-${'A'.repeat(85)}==`, `sha512-${'A'.repeat(86)}`, `sha256-${'A'.repeat(44)}`]) {
+    for (const bad of [
+      `sha512-${'A'.repeat(87)}==`,
+      `sha512-${'A'.repeat(85)}==`,
+      `sha512-${'A'.repeat(86)}`,
+      `sha256-${'A'.repeat(44)}`,
+    ]) {
       const text = VALID_LOCK_TEXT.replace((VALID_LOCK.components.newlib as { integrity: string }).integrity, bad);
-      expect(() => parseLockText(text, 'xenrel.lock'), bad).toThrow(/^xenrel\.lock:\d+:\d+: components\.newlib\.integrity: /);
+      expect(() => parseLockText(text, 'xenrel.lock'), bad).toThrow(
+        /^xenrel\.lock:\d+:\d+: components\.newlib\.integrity: /,
+      );
       const cfg = VALID_CONFIG.replace(/integrity: .*/, `integrity: ${bad}`);
       expect(() => parseConfigText(cfg, 'xenrel.config.yaml'), bad).toThrow(/^xenrel\.config\.yaml:17:\d+: /);
     }
     for (const good of [`sha256-${'A'.repeat(43)}=`, `sha384-${'A'.repeat(64)}`, `sha512-${'A'.repeat(86)}==`]) {
-      expect(() => parseConfigText(VALID_CONFIG.replace(/integrity: .*/, `integrity: ${good}`), 'xenrel.config.yaml'), good).not.toThrow();
+      expect(
+        () => parseConfigText(VALID_CONFIG.replace(/integrity: .*/, `integrity: ${good}`), 'xenrel.config.yaml'),
+        good,
+      ).not.toThrow();
     }
   });
 });

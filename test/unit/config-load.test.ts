@@ -41,12 +41,16 @@ describe('manifest', () => {
   });
 
   it('names file, line, column and key path of a wrong type', () => {
-    expect(issuesOf(good.replace('ref: rel-1.17.0', 'ref: 17'))).toEqual(['xenrel.config.yaml:8:10: components.seabios.ref: expected a string, found number 17']);
+    expect(issuesOf(good.replace('ref: rel-1.17.0', 'ref: 17'))).toEqual([
+      'xenrel.config.yaml:8:10: components.seabios.ref: expected a string, found number 17',
+    ]);
   });
 
   it('rejects unknown keys with a suggestion', () => {
     const issues = issuesOf(good.replace('license:', 'licence:'));
-    expect(issues).toEqual(['xenrel.config.yaml:10:5: components.seabios.licence: unknown key "licence" (did you mean "license"?)']);
+    expect(issues).toEqual([
+      'xenrel.config.yaml:10:5: components.seabios.licence: unknown key "licence" (did you mean "license"?)',
+    ]);
     expect(issuesOf(good.replace('mirrors:', 'mirros:'))[0]).toContain('(did you mean "mirrors"?)');
     expect(issuesOf(`${good}zzzqqq: 1\n`)[0]).toMatch(/unknown key "zzzqqq"$/);
   });
@@ -57,17 +61,27 @@ describe('manifest', () => {
   });
 
   it('rejects duplicate keys', () => {
-    expect(issuesOf(good.replace('    ref: rel-1.17.0\n', '    ref: rel-1.17.0\n    ref: rel-1.16.0\n'))[0]).toMatch(/:9:\d+: : syntax error: .*unique/i);
+    expect(issuesOf(good.replace('    ref: rel-1.17.0\n', '    ref: rel-1.17.0\n    ref: rel-1.16.0\n'))[0]).toMatch(
+      /:9:\d+: : syntax error: .*unique/i,
+    );
   });
 
   it('checks sources, refs and paths', () => {
-    expect(issuesOf(good.replace('    ref: rel-1.17.0\n', ''))).toEqual(['xenrel.config.yaml:7:10: components.seabios.git: a git source needs "ref" (a tag, branch or commit)']);
-    expect(issuesOf(good.replace('path: stubdom/newlib', 'path: ../stubdom/newlib'))[0]).toContain('components.newlib.path: must not contain ".."');
+    expect(issuesOf(good.replace('    ref: rel-1.17.0\n', ''))).toEqual([
+      'xenrel.config.yaml:7:10: components.seabios.git: a git source needs "ref" (a tag, branch or commit)',
+    ]);
+    expect(issuesOf(good.replace('path: stubdom/newlib', 'path: ../stubdom/newlib'))[0]).toContain(
+      'components.newlib.path: must not contain ".."',
+    );
     expect(issuesOf(good.replace('path: stubdom/newlib', 'path: /stubdom/newlib'))[0]).toContain('must be relative');
-    expect(issuesOf(good.replace('path: stubdom/newlib-1.16.0.tar.gz', 'path: tools/firmware/seabios-dir-remote/x'))[0]).toContain(
+    expect(
+      issuesOf(good.replace('path: stubdom/newlib-1.16.0.tar.gz', 'path: tools/firmware/seabios-dir-remote/x'))[0],
+    ).toContain(
       'components.newlib.path: path "tools/firmware/seabios-dir-remote/x" overlaps the path of component "seabios"',
     );
-    expect(issuesOf(`${good}  both:\n    git: https://a/b.git\n    ref: v1\n    url: https://a/b.tgz\n    path: x\n`)[0]).toContain('more than one source');
+    expect(
+      issuesOf(`${good}  both:\n    git: https://a/b.git\n    ref: v1\n    url: https://a/b.tgz\n    path: x\n`)[0],
+    ).toContain('more than one source');
     expect(issuesOf(good.replace('version: 1', 'version: 2'))[0]).toContain('version: expected 1');
     expect(issuesOf(good.replace('url: https://', 'url: ftp:x'))[0]).toContain('components.newlib.url: expected a URL');
   });
@@ -90,14 +104,26 @@ describe('manifest', () => {
     const pkg = await tmp.make();
     await writeFile(
       join(pkg, 'package.json'),
-      JSON.stringify({ name: 'x', xenrel: { version: 1, name: 'xen', components: { a: { url: 'https://e/a.tgz', path: 'a.tgz', pathh: 1 } } } }, null, 2),
+      JSON.stringify(
+        {
+          name: 'x',
+          xenrel: { version: 1, name: 'xen', components: { a: { url: 'https://e/a.tgz', path: 'a.tgz', pathh: 1 } } },
+        },
+        null,
+        2,
+      ),
     );
-    await expect(loadConfig({ cwd: pkg })).rejects.toThrow(/package\.json:\d+:\d+: components\.a\.pathh: unknown key "pathh" \(did you mean "path"\?\)/);
+    await expect(loadConfig({ cwd: pkg })).rejects.toThrow(
+      /package\.json:\d+:\d+: components\.a\.pathh: unknown key "pathh" \(did you mean "path"\?\)/,
+    );
 
     const other = await tmp.make();
     await writeFile(join(other, 'custom.yaml'), good);
     expect((await loadConfig({ cwd: pkg, config: join(other, 'custom.yaml') })).config.name).toBe('xen');
-    await expect(loadConfig({ cwd: other, config: 'missing.yaml' })).rejects.toMatchObject({ code: 'E_NO_CONFIG', exitCode: 2 });
+    await expect(loadConfig({ cwd: other, config: 'missing.yaml' })).rejects.toMatchObject({
+      code: 'E_NO_CONFIG',
+      exitCode: 2,
+    });
   });
 
   it('says where it looked when there is no config', async () => {

@@ -11,12 +11,15 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 function codesInSource(): Set<string> {
   const codes = new Set<string>();
-  for (const f of sources(join(ROOT, 'src'))) for (const m of readFileSync(f, 'utf8').matchAll(/['"`](E_[A-Z0-9_]*[A-Z0-9])['"`]/g)) codes.add(m[1]!);
+  for (const f of sources(join(ROOT, 'src')))
+    for (const m of readFileSync(f, 'utf8').matchAll(/['"`](E_[A-Z0-9_]*[A-Z0-9])['"`]/g)) codes.add(m[1]!);
   return codes;
 }
 
@@ -32,7 +35,8 @@ function codesInCatalogue(): Set<string> {
 describe('the error code catalogue', () => {
   it('the source raises many codes (the scan works)', () => {
     const codes = codesInSource();
-    for (const c of ['E_CONFIG', 'E_GIT_STALLED', 'E_TAR_ABSOLUTE', 'E_SIZE_MISMATCH', 'E_INTERNAL']) expect(codes).toContain(c);
+    for (const c of ['E_CONFIG', 'E_GIT_STALLED', 'E_TAR_ABSOLUTE', 'E_SIZE_MISMATCH', 'E_INTERNAL'])
+      expect(codes).toContain(c);
     expect(codes.size).toBeGreaterThan(80);
   });
 

@@ -16,7 +16,10 @@ function pathsOf(v: unknown, prefix: Path = []): Path[] {
   return out;
 }
 
-const key = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('a', 'b', 'x"y', 'back\\slash', 'é', 'line\nbreak', '{', ']'));
+const key = fc.oneof(
+  fc.string({ maxLength: 6 }),
+  fc.constantFrom('a', 'b', 'x"y', 'back\\slash', 'é', 'line\nbreak', '{', ']'),
+);
 const json = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
@@ -41,7 +44,9 @@ describe('JSON positions', () => {
         for (const path of pathsOf(doc)) {
           expect(jsonPositionOf(text, path), JSON.stringify(path)).toEqual(positionOf(pd, path));
           if (path.length && typeof path[path.length - 1] === 'string')
-            expect(jsonPositionOf(text, path, { key: true }), `key ${JSON.stringify(path)}`).toEqual(positionOf(pd, path, { key: true }));
+            expect(jsonPositionOf(text, path, { key: true }), `key ${JSON.stringify(path)}`).toEqual(
+              positionOf(pd, path, { key: true }),
+            );
         }
       }),
       { numRuns: 300 },

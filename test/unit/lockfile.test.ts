@@ -9,8 +9,19 @@ const lock: Lockfile = {
   name: 'xen',
   lockfileVersion: 1,
   components: {
-    seabios: { path: 'tools/firmware/seabios-dir-remote', git: 'https://x/seabios.git', ref: 'rel-1.17.0', commit: 'a'.repeat(40), tree },
-    newlib: { url: 'https://x/newlib-1.16.0.tar.gz', path: 'stubdom/newlib-1.16.0.tar.gz', integrity: `sha512-${'B'.repeat(86)}==`, size: 12 },
+    seabios: {
+      path: 'tools/firmware/seabios-dir-remote',
+      git: 'https://x/seabios.git',
+      ref: 'rel-1.17.0',
+      commit: 'a'.repeat(40),
+      tree,
+    },
+    newlib: {
+      url: 'https://x/newlib-1.16.0.tar.gz',
+      path: 'stubdom/newlib-1.16.0.tar.gz',
+      integrity: `sha512-${'B'.repeat(86)}==`,
+      size: 12,
+    },
   },
 };
 
@@ -51,7 +62,12 @@ describe('lockfile', () => {
     const next: Lockfile = JSON.parse(JSON.stringify(lock));
     (next.components.seabios as { commit: string }).commit = 'b'.repeat(40);
     delete next.components.newlib;
-    next.components.zlib = { url: 'https://x/zlib.tgz', path: 'stubdom/zlib.tgz', integrity: `sha512-${'C'.repeat(86)}==`, size: 3 };
+    next.components.zlib = {
+      url: 'https://x/zlib.tgz',
+      path: 'stubdom/zlib.tgz',
+      integrity: `sha512-${'C'.repeat(86)}==`,
+      size: 3,
+    };
     const changes = diffLocks(lock, next);
     expect(changes.map((c) => [c.name, c.kind])).toEqual([
       ['newlib', 'removed'],
@@ -66,6 +82,11 @@ describe('lockfile', () => {
     expect(specMatchesLocked(spec, lock.components.seabios)).toBe(true);
     expect(specMatchesLocked({ ...spec, ref: 'rel-1.18.0' }, lock.components.seabios)).toBe(false);
     expect(specMatchesLocked({ ...spec, path: 'elsewhere' }, lock.components.seabios)).toBe(false);
-    expect(specMatchesLocked({ url: 'https://x/newlib-1.16.0.tar.gz', path: 'stubdom/newlib-1.16.0.tar.gz' }, lock.components.newlib)).toBe(true);
+    expect(
+      specMatchesLocked(
+        { url: 'https://x/newlib-1.16.0.tar.gz', path: 'stubdom/newlib-1.16.0.tar.gz' },
+        lock.components.newlib,
+      ),
+    ).toBe(true);
   });
 });

@@ -28,17 +28,26 @@ const lock: Lockfile = {
       commit: C1,
       tree: TREE,
       path: 'tools/qemu-xen-dir-remote',
-      children: { 'roms/seabios': { kind: 'submodule', git: 'https://example.invalid/seabios.git', commit: C2, tree: TREE } },
+      children: {
+        'roms/seabios': { kind: 'submodule', git: 'https://example.invalid/seabios.git', commit: C2, tree: TREE },
+      },
       vendoredTree: TREE,
     },
-    zlib: { url: 'https://example.invalid/zlib-1.2.3.tar.gz', integrity: SRI, size: 5, path: 'stubdom/zlib-1.2.3.tar.gz' },
+    zlib: {
+      url: 'https://example.invalid/zlib-1.2.3.tar.gz',
+      integrity: SRI,
+      size: 5,
+      path: 'stubdom/zlib-1.2.3.tar.gz',
+    },
     ovmf: { local: 'prebuilt/ovmf', tree: TREE, path: 'tools/firmware/ovmf-dir-remote' },
   },
 };
 
 describe('DSSE pre-authentication encoding', () => {
   it("is the specification's example byte for byte", () => {
-    expect(pae('http://example.com/HelloWorld', Buffer.from('hello world')).toString()).toBe('DSSEv1 29 http://example.com/HelloWorld 11 hello world');
+    expect(pae('http://example.com/HelloWorld', Buffer.from('hello world')).toString()).toBe(
+      'DSSEv1 29 http://example.com/HelloWorld 11 hello world',
+    );
   });
   it('counts bytes, not characters', () => {
     expect(pae('t', Buffer.from('é')).toString()).toBe('DSSEv1 1 t 2 é');
@@ -48,7 +57,9 @@ describe('DSSE pre-authentication encoding', () => {
 describe('the statement', () => {
   it('writes the digest the lock pins, in hex, keyed by its algorithm', () => {
     expect(sriToDigest(SRI)).toEqual({ sha512: createHash('sha512').update('bytes').digest('hex') });
-    expect(sriToDigest(`sha256-${createHash('sha256').update('x').digest('base64')}`)).toEqual({ sha256: createHash('sha256').update('x').digest('hex') });
+    expect(sriToDigest(`sha256-${createHash('sha256').update('x').digest('base64')}`)).toEqual({
+      sha256: createHash('sha256').update('x').digest('hex'),
+    });
   });
 
   it('lists the project, then the components by name with their nested sources; left-out ones are absent', () => {
@@ -73,13 +84,31 @@ describe('the statement', () => {
     const input = {
       tarball: { name: 'xen-4.22.0.tar.gz', sha256: 'f'.repeat(64) },
       lock,
-      parameters: { prefix: 'xen-4.22.0', version: '4.22.0', compression: { format: 'gz', level: 9 }, sourceDateEpoch: 1, without: ['zlib'], project: { commit: C1 } },
+      parameters: {
+        prefix: 'xen-4.22.0',
+        version: '4.22.0',
+        compression: { format: 'gz', level: 9 },
+        sourceDateEpoch: 1,
+        without: ['zlib'],
+        project: { commit: C1 },
+      },
       project: { tree: TREE, commit: C1 },
     };
-    const reordered = { ...input, lock: { components: Object.fromEntries(Object.entries(lock.components).reverse()), name: 'xen', lockfileVersion: 1 } as Lockfile };
+    const reordered = {
+      ...input,
+      lock: {
+        components: Object.fromEntries(Object.entries(lock.components).reverse()),
+        name: 'xen',
+        lockfileVersion: 1,
+      } as Lockfile,
+    };
     const a = canonicalJson(buildProvenance(input));
     expect(canonicalJson(buildProvenance(reordered))).toBe(a);
-    expect(a.startsWith('{"_type":"https://in-toto.io/Statement/v1","predicate":{"buildDefinition":{"buildType":"https://xenrel.dev/release/v1",')).toBe(true);
+    expect(
+      a.startsWith(
+        '{"_type":"https://in-toto.io/Statement/v1","predicate":{"buildDefinition":{"buildType":"https://xenrel.dev/release/v1",',
+      ),
+    ).toBe(true);
     expect(a).not.toMatch(/\s/);
   });
 });
@@ -91,7 +120,14 @@ describe('parsing a .intoto.jsonl', () => {
         buildProvenance({
           tarball: { name: 't.tar.gz', sha256: 'f'.repeat(64) },
           lock,
-          parameters: { prefix: 't', version: '1', compression: { format: 'gz', level: 9 }, sourceDateEpoch: 1, without: [], project: {} },
+          parameters: {
+            prefix: 't',
+            version: '1',
+            compression: { format: 'gz', level: 9 },
+            sourceDateEpoch: 1,
+            without: [],
+            project: {},
+          },
           project: { tree: TREE },
         }),
       ),
@@ -100,7 +136,11 @@ describe('parsing a .intoto.jsonl', () => {
   it('a bare statement and an envelope', () => {
     const line = JSON.stringify(statement());
     expect(parseProvenance(`${line}\n`, 'p').envelope).toBeUndefined();
-    const env = JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: Buffer.from(line).toString('base64'), signatures: [{ keyid: 'k', sig: 'AAAA' }] });
+    const env = JSON.stringify({
+      payloadType: 'application/vnd.in-toto+json',
+      payload: Buffer.from(line).toString('base64'),
+      signatures: [{ keyid: 'k', sig: 'AAAA' }],
+    });
     const parsed = parseProvenance(`${env}\n`, 'p');
     expect(parsed.envelope?.signatures[0]?.keyid).toBe('k');
     expect(parsed.payload.toString()).toBe(line);
@@ -111,7 +151,10 @@ describe('parsing a .intoto.jsonl', () => {
     ['', /^p:1:1: expected one attestation line, found 0$/],
     ['{"a":1}\n{"b":2}\n', /^p:1:1: expected one attestation line, found 2$/],
     ['\n\n{"_type": tru}\n', /^p:3:\d+: invalid JSON/],
-    ['{"payloadType":"text/plain","payload":"","signatures":[{"sig":"AA=="}]}', /^p:1:\d+: payloadType: expected "application\/vnd\.in-toto\+json"$/],
+    [
+      '{"payloadType":"text/plain","payload":"","signatures":[{"sig":"AA=="}]}',
+      /^p:1:\d+: payloadType: expected "application\/vnd\.in-toto\+json"$/,
+    ],
   ])('%j is refused at file:line:col', (text, message) => {
     expect(() => parseProvenance(text, 'p')).toThrow(message);
   });
@@ -140,7 +183,10 @@ describe('what KEY names', () => {
     expect(await keyRef(join(d, 'agent.pub'))).toEqual({ kind: 'ssh', file: join(d, 'agent.pub'), publicKey: pubLine });
     expect(await keyRef(join(d, 'other'))).toEqual({ kind: 'ssh', file: join(d, 'other') });
     expect(await keyRef(join(d, 'key.asc'))).toEqual({ kind: 'gpg-file', file: join(d, 'key.asc') });
-    expect(await keyRef('Release Manager <rm@xen.invalid>')).toEqual({ kind: 'gpg-id', id: 'Release Manager <rm@xen.invalid>' });
+    expect(await keyRef('Release Manager <rm@xen.invalid>')).toEqual({
+      kind: 'gpg-id',
+      id: 'Release Manager <rm@xen.invalid>',
+    });
     expect(await keyRef(d)).toEqual({ kind: 'gpg-id', id: d });
   });
 });
@@ -153,7 +199,14 @@ describe('verifyProvenance (library)', () => {
         buildProvenance({
           tarball: { name: 'xen-4.22.0.tar.gz', sha256: SHA },
           lock,
-          parameters: { prefix: 'xen-4.22.0', version: '4.22.0', compression: { format: 'gz', level: 9 }, sourceDateEpoch: 1, without, project: { commit: C1 } },
+          parameters: {
+            prefix: 'xen-4.22.0',
+            version: '4.22.0',
+            compression: { format: 'gz', level: 9 },
+            sourceDateEpoch: 1,
+            without,
+            project: { commit: C1 },
+          },
           project: { tree: TREE, commit: C1 },
         }),
       ),
@@ -161,7 +214,13 @@ describe('verifyProvenance (library)', () => {
   const check = async (statement: unknown, o: { sha?: string; commit?: string } = {}) => {
     const file = join(await tmp.make(), 'p.intoto.jsonl');
     await writeFile(file, `${JSON.stringify(statement)}\n`);
-    return verifyProvenance({ file, display: 'p', tarballSha256: o.sha ?? SHA, lock, project: { commit: o.commit ?? C1, tree: TREE } });
+    return verifyProvenance({
+      file,
+      display: 'p',
+      tarballSha256: o.sha ?? SHA,
+      lock,
+      project: { commit: o.commit ?? C1, tree: TREE },
+    });
   };
 
   it('accepts what release writes, with and without left-out components', async () => {
@@ -174,7 +233,12 @@ describe('verifyProvenance (library)', () => {
     const deps = s.predicate.buildDefinition.resolvedDependencies;
     const zlib = deps.findIndex((d: { name: string }) => d.name === 'zlib');
     deps.splice(zlib, 1);
-    deps.push({ name: 'evil', uri: 'https://evil.invalid/x.tar.gz', digest: { sha256: 'a'.repeat(64) }, annotations: { xenrelRole: 'component' } });
+    deps.push({
+      name: 'evil',
+      uri: 'https://evil.invalid/x.tar.gz',
+      digest: { sha256: 'a'.repeat(64) },
+      annotations: { xenrelRole: 'component' },
+    });
     deps.push(deps[1]);
     s.predicate.buildDefinition.externalParameters.without = ['nope'];
     const r = await check(s, { sha: 'd'.repeat(64), commit: C2 });

@@ -30,7 +30,12 @@ function publicApi(): string[] {
       if (s.flags & ts.SymbolFlags.Function || s.flags & ts.SymbolFlags.Variable) {
         const type = checker.getTypeOfSymbol(s);
         const sigs = type.getCallSignatures();
-        if (sigs.length) return sigs.map((sig) => `function ${name}${checker.signatureToString(sig, undefined, ts.TypeFormatFlags.NoTruncation)}`).join('\n');
+        if (sigs.length)
+          return sigs
+            .map(
+              (sig) => `function ${name}${checker.signatureToString(sig, undefined, ts.TypeFormatFlags.NoTruncation)}`,
+            )
+            .join('\n');
         return `const ${name}: ${checker.typeToString(type, undefined, ts.TypeFormatFlags.NoTruncation)}`;
       }
       if (s.flags & ts.SymbolFlags.Interface) return `interface ${name}`;

@@ -9,7 +9,18 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SCANNED = ['src', 'scripts', 'test', '.ci', 'config', 'README.md', 'CHANGELOG.md', 'package.json', 'vitest.config.ts', '.dependency-cruiser.mjs'];
+const SCANNED = [
+  'src',
+  'scripts',
+  'test',
+  '.ci',
+  'config',
+  'README.md',
+  'CHANGELOG.md',
+  'package.json',
+  'vitest.config.ts',
+  '.dependency-cruiser.mjs',
+];
 const SKIP = new Set(['node_modules', '__snapshots__', 'fixtures']);
 
 // Written in pieces so that this file does not match itself.
@@ -58,8 +69,16 @@ describe('self-contained text', () => {
     try {
       mkdirSync(join(dir, 'src', 'a'), { recursive: true });
       mkdirSync(join(dir, 'test', 'fixtures'), { recursive: true });
-      const bad = [`// see ${'DESIGN'}.md`, `/* ${'hostile'}-inputs §1.4 */`, `it('x (${'issue'} 7)')`, `// ${'..'}/shared/notes`];
-      writeFileSync(join(dir, 'src', 'a', 'b.ts'), ['// the rule, stated here', ...bad, 'const issues = 3;'].join('\n'));
+      const bad = [
+        `// see ${'DESIGN'}.md`,
+        `/* ${'hostile'}-inputs §1.4 */`,
+        `it('x (${'issue'} 7)')`,
+        `// ${'..'}/shared/notes`,
+      ];
+      writeFileSync(
+        join(dir, 'src', 'a', 'b.ts'),
+        ['// the rule, stated here', ...bad, 'const issues = 3;'].join('\n'),
+      );
       writeFileSync(join(dir, 'test', 'fixtures', 'c.ts'), bad.join('\n'));
       expect(outsideReferences(dir)).toEqual(bad.map((l, i) => `src/a/b.ts:${i + 2}: ${l}`));
     } finally {

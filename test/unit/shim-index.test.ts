@@ -18,7 +18,12 @@ const LOCK: Lockfile = {
       tree: `sha256-${'B'.repeat(43)}=`,
       path: 'tools/firmware/seabios-dir-remote',
     },
-    newlib: { url: 'https://example.invalid/newlib-1.16.0.tar.gz', integrity: `sha512-${'A'.repeat(86)}==`, size: 1, path: 'stubdom/newlib-1.16.0.tar.gz' },
+    newlib: {
+      url: 'https://example.invalid/newlib-1.16.0.tar.gz',
+      integrity: `sha512-${'A'.repeat(86)}==`,
+      size: 1,
+      path: 'stubdom/newlib-1.16.0.tar.gz',
+    },
   },
 };
 

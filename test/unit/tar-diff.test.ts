@@ -27,11 +27,19 @@ describe('diffTarStreams', () => {
     ['mode', file('p/a.c', 'int a;\n', { mode: 0o600 }), 'p/a.c: mode differs (0644 in A, 0600 in B)'],
     ['uid', file('p/a.c', 'int a;\n', { uid: 1000 }), 'p/a.c: uid differs (0 in A, 1000 in B)'],
     ['uname', file('p/a.c', 'int a;\n', { uname: 'alice' }), 'p/a.c: uname differs ("" in A, "alice" in B)'],
-    ['mtime', file('p/a.c', 'int a;\n', { mtime: 1_700_000_000 }), 'p/a.c: mtime differs (1600000000 in A, 1700000000 in B)'],
+    [
+      'mtime',
+      file('p/a.c', 'int a;\n', { mtime: 1_700_000_000 }),
+      'p/a.c: mtime differs (1600000000 in A, 1700000000 in B)',
+    ],
     ['size', file('p/a.c', 'int a; \n'), 'p/a.c: size differs (7 in A, 8 in B)'],
     ['content', file('p/a.c', 'int b;\n'), 'p/a.c: content differs at byte 4 of the entry'],
     ['typeflag', rawEntry({ name: 'p/a.c', type: '7' }, 'int a;\n'), 'p/a.c: typeflag differs ("0" in A, "7" in B)'],
-    ['format', file('p/a.c', 'int a;\n', { magic: 'gnu' }), 'p/a.c: format differs ("ustar\\\\000" in A, "ustar  \\\\0" in B)'],
+    [
+      'format',
+      file('p/a.c', 'int a;\n', { magic: 'gnu' }),
+      'p/a.c: format differs ("ustar\\\\000" in A, "ustar  \\\\0" in B)',
+    ],
   ])('names the entry and the field: %s', async (_, changed, line) => {
     const b = base();
     b[1] = changed;
@@ -64,7 +72,9 @@ describe('diffTarStreams', () => {
   it('stops where the streams fall out of step, and names an entry only one has', async () => {
     const b = base();
     b.splice(1, 0, file('p/SPY', 'x\n'));
-    expect((await diff(base(), b)).lines).toEqual(['entry 2: the names differ ("p/a.c" in A, "p/SPY" in B): the entries are out of step from here']);
+    expect((await diff(base(), b)).lines).toEqual([
+      'entry 2: the names differ ("p/a.c" in A, "p/SPY" in B): the entries are out of step from here',
+    ]);
     expect((await diff(base(), [...base(), file('p/zz', '')])).lines).toEqual(['p/zz: an entry only in B (entry 5)']);
   });
 
@@ -77,14 +87,24 @@ describe('diffTarStreams', () => {
     for (let i = 0; i < 512; i++) sum += h[i]!;
     h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
     b[3] = h;
-    expect((await diff(base(), b)).lines).toEqual(['p/z.txt: the header block differs at byte 500 (every decoded field is equal)']);
-    const r = await diffTarStreams(chunks(rawTar(base())), chunks(Buffer.concat([rawTar(base(), { end: false }), Buffer.alloc(1024)])), { labels: L });
-    expect(r.differences.map((d) => describeTarDifference(d, L))).toEqual(['the end-of-archive blocks differ (7168 bytes in A, 1024 bytes in B)']);
+    expect((await diff(base(), b)).lines).toEqual([
+      'p/z.txt: the header block differs at byte 500 (every decoded field is equal)',
+    ]);
+    const r = await diffTarStreams(
+      chunks(rawTar(base())),
+      chunks(Buffer.concat([rawTar(base(), { end: false }), Buffer.alloc(1024)])),
+      { labels: L },
+    );
+    expect(r.differences.map((d) => describeTarDifference(d, L))).toEqual([
+      'the end-of-archive blocks differ (7168 bytes in A, 1024 bytes in B)',
+    ]);
   });
 
   it('refuses a stream with a bad header checksum, naming it', async () => {
     const bad = base();
     bad[1] = file('p/a.c', 'int a;\n', { checksumDelta: 1 });
-    await expect(diffTarStreams(chunks(rawTar(base())), chunks(rawTar(bad)), { labels: L })).rejects.toThrow(/^B: header checksum mismatch at offset 512$/);
+    await expect(diffTarStreams(chunks(rawTar(base())), chunks(rawTar(bad)), { labels: L })).rejects.toThrow(
+      /^B: header checksum mismatch at offset 512$/,
+    );
   });
 });

@@ -20,7 +20,12 @@ describe('tree hash', () => {
       { path: 'B', mode: '120000', sha256: sha('target') },
       { path: 'a-', mode: '100644', sha256: sha('x') },
     ];
-    const lines = [`120000 ${sha('target')} B\n`, `100644 ${sha('x')} a-\n`, `100755 ${sha('z')} a/z\n`, `100644 ${sha('b')} b\n`].join('');
+    const lines = [
+      `120000 ${sha('target')} B\n`,
+      `100644 ${sha('x')} a-\n`,
+      `100755 ${sha('z')} a/z\n`,
+      `100644 ${sha('b')} b\n`,
+    ].join('');
     expect(treeHash(entries)).toBe(`sha256-${createHash('sha256').update(lines).digest('base64')}`);
     // Order of input does not matter; content, mode and path do.
     expect(treeHash([...entries].reverse())).toBe(treeHash(entries));

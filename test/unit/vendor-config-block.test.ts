@@ -5,7 +5,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Lockfile } from '../../src/model/lock.js';
-import { BLOCK_BEGIN, BLOCK_END, removeConfigBlock, renderBlockBody, splitConfig, withBlock, writeConfigBlock } from '../../src/vendoring/config-block.js';
+import {
+  BLOCK_BEGIN,
+  BLOCK_END,
+  removeConfigBlock,
+  renderBlockBody,
+  splitConfig,
+  withBlock,
+  writeConfigBlock,
+} from '../../src/vendoring/config-block.js';
 import { lockedPins } from '../../src/xen/locked-pins.js';
 import { tempDirs } from '../helpers/tmp.js';
 
@@ -54,7 +62,9 @@ describe('.config block', () => {
     await writeFile(file, `x = 1\n${BLOCK_BEGIN}\noverride GIT := /old/shim\n${BLOCK_END}\ny = 2\n`);
     await chmod(file, 0o600);
     expect(await writeConfigBlock(dir, { qemuDisableDownload: true })).toBe(true);
-    expect(await readFile(file, 'utf8')).toBe(`x = 1\ny = 2\n${BLOCK_BEGIN}\n${renderBlockBody({ qemuDisableDownload: true })}${BLOCK_END}\n`);
+    expect(await readFile(file, 'utf8')).toBe(
+      `x = 1\ny = 2\n${BLOCK_BEGIN}\n${renderBlockBody({ qemuDisableDownload: true })}${BLOCK_END}\n`,
+    );
     expect((await stat(file)).mode & 0o777).toBe(0o600);
   });
 
@@ -69,9 +79,16 @@ describe('.config block', () => {
   test('the override lines win over a later FETCHER := and the command line (GNU make)', async () => {
     const dir = await tmp.make();
     await writeConfigBlock(dir);
-    await writeFile(join(dir, 'Makefile'), 'XEN_ROOT := $(CURDIR)\n-include $(XEN_ROOT)/.config\nFETCHER := wget -c -O\nGIT ?= git\nall:\n\t@echo "$(GIT)|$(FETCHER)"\n');
+    await writeFile(
+      join(dir, 'Makefile'),
+      'XEN_ROOT := $(CURDIR)\n-include $(XEN_ROOT)/.config\nFETCHER := wget -c -O\nGIT ?= git\nall:\n\t@echo "$(GIT)|$(FETCHER)"\n',
+    );
     const { spawnSync } = await import('node:child_process');
-    const r = spawnSync('make', ['-s', 'FETCHER=curl -o', 'GIT=/usr/bin/git'], { cwd: dir, encoding: 'utf8', env: { ...process.env, MAKEFLAGS: '' } });
+    const r = spawnSync('make', ['-s', 'FETCHER=curl -o', 'GIT=/usr/bin/git'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, MAKEFLAGS: '' },
+    });
     expect(r.stdout.trim()).toBe(`${dir}/.xenrel/bin/git|${dir}/.xenrel/bin/fetch`);
   });
 });
@@ -81,13 +98,46 @@ describe('.config block: the locked pins', () => {
     lockfileVersion: 1,
     name: 'xen',
     components: {
-      seabios: { git: 'https://mirror.example/seabios.git', ref: 'rel-1.17.0', commit: 'a'.repeat(40), tree: 'sha256-x', path: 'tools/firmware/seabios-dir-remote' },
-      newlib: { url: 'https://mirror.example/files/newlib-1.16.0.tar.gz', integrity: 'sha512-x', size: 1, path: 'stubdom/newlib-1.16.0.tar.gz' },
+      seabios: {
+        git: 'https://mirror.example/seabios.git',
+        ref: 'rel-1.17.0',
+        commit: 'a'.repeat(40),
+        tree: 'sha256-x',
+        path: 'tools/firmware/seabios-dir-remote',
+      },
+      newlib: {
+        url: 'https://mirror.example/files/newlib-1.16.0.tar.gz',
+        integrity: 'sha512-x',
+        size: 1,
+        path: 'stubdom/newlib-1.16.0.tar.gz',
+      },
       // Named differently from xenrel's grub-legacy: found by the path make fetches into.
-      grub: { url: 'https://mirror.example/files/grub-0.97.tar.gz', integrity: 'sha512-x', size: 1, path: 'stubdom/grub-0.97.tar.gz' },
-      zlib: { url: 'https://mirror.example/zlib.tgz?v=1#x', integrity: 'sha512-x', size: 1, path: 'stubdom/zlib-1.2.3.tar.gz' },
-      foobios: { git: 'https://example.org/foobios.git', ref: 'v1', commit: 'b'.repeat(40), tree: 'sha256-x', path: 'tools/firmware/foobios-dir-remote' },
-      'mini-os': { git: 'file:///srv/a#b$c.git', ref: 'xen-RELEASE-4.22.0', commit: 'c'.repeat(40), tree: 'sha256-x', path: 'extras/mini-os-remote' },
+      grub: {
+        url: 'https://mirror.example/files/grub-0.97.tar.gz',
+        integrity: 'sha512-x',
+        size: 1,
+        path: 'stubdom/grub-0.97.tar.gz',
+      },
+      zlib: {
+        url: 'https://mirror.example/zlib.tgz?v=1#x',
+        integrity: 'sha512-x',
+        size: 1,
+        path: 'stubdom/zlib-1.2.3.tar.gz',
+      },
+      foobios: {
+        git: 'https://example.org/foobios.git',
+        ref: 'v1',
+        commit: 'b'.repeat(40),
+        tree: 'sha256-x',
+        path: 'tools/firmware/foobios-dir-remote',
+      },
+      'mini-os': {
+        git: 'file:///srv/a#b$c.git',
+        ref: 'xen-RELEASE-4.22.0',
+        commit: 'c'.repeat(40),
+        tree: 'sha256-x',
+        path: 'extras/mini-os-remote',
+      },
     },
   };
 
@@ -103,7 +153,8 @@ describe('.config block: the locked pins', () => {
       { component: 'foobios', reason: 'xenrel knows no make variable of Xen that names it' },
       {
         component: 'zlib',
-        reason: 'stubdom/Makefile fetches $(ZLIB_URL)/zlib-1.2.3.tar.gz, and the locked URL https://mirror.example/zlib.tgz?v=1#x does not end in zlib-1.2.3.tar.gz',
+        reason:
+          'stubdom/Makefile fetches $(ZLIB_URL)/zlib-1.2.3.tar.gz, and the locked URL https://mirror.example/zlib.tgz?v=1#x does not end in zlib-1.2.3.tar.gz',
       },
     ]);
   });
@@ -111,7 +162,10 @@ describe('.config block: the locked pins', () => {
   test('GNU make sees the locked values over .config, the environment, the command line and config/Stubdom.mk', () => {
     const dir = tmpSync();
     const pins = lockedPins(lock).assignments;
-    writeFileSync(join(dir, '.config'), withBlock('SEABIOS_UPSTREAM_URL = https://user.example/seabios.git\n', { pins }));
+    writeFileSync(
+      join(dir, '.config'),
+      withBlock('SEABIOS_UPSTREAM_URL = https://user.example/seabios.git\n', { pins }),
+    );
     writeFileSync(join(dir, 'Stubdom.mk'), 'NEWLIB_URL := $(XEN_EXTFILES_URL)\n');
     writeFileSync(
       join(dir, 'Makefile'),
@@ -127,13 +181,22 @@ describe('.config block: the locked pins', () => {
         '',
       ].join('\n'),
     );
-    const mk = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync('make', ['-s', ...args], { cwd: dir, env: { ...process.env, MAKEFLAGS: '', ...env }, encoding: 'utf8' });
+    const mk = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+      spawnSync('make', ['-s', ...args], {
+        cwd: dir,
+        env: { ...process.env, MAKEFLAGS: '', ...env },
+        encoding: 'utf8',
+      });
     const locked = 'https://mirror.example/seabios.git|file:///srv/a#b$c.git|https://mirror.example/files';
     expect(mk([]).stdout.trim()).toBe(locked);
     expect(
-      mk(['SEABIOS_UPSTREAM_URL=https://cmdline.example/x.git', 'NEWLIB_URL=https://cmdline.example'], { MINIOS_UPSTREAM_URL: 'https://env.example/m.git' }).stdout.trim(),
+      mk(['SEABIOS_UPSTREAM_URL=https://cmdline.example/x.git', 'NEWLIB_URL=https://cmdline.example'], {
+        MINIOS_UPSTREAM_URL: 'https://env.example/m.git',
+      }).stdout.trim(),
     ).toBe(locked);
     // How xenrel reads the tree's own pins (init, init --check): the block's pins step aside.
-    expect(mk(['XENREL_TREE_PINS=y']).stdout.trim()).toBe('https://user.example/seabios.git|https://xenbits.xen.org/git-http/mini-os.git|https://xenbits.xen.org/xen-extfiles');
+    expect(mk(['XENREL_TREE_PINS=y']).stdout.trim()).toBe(
+      'https://user.example/seabios.git|https://xenbits.xen.org/git-http/mini-os.git|https://xenbits.xen.org/xen-extfiles',
+    );
   });
 });

@@ -34,11 +34,31 @@ describe('Xen configure defaults and options (table)', () => {
     ['--with-system-ipxe=/x/ipxe.bin --enable-ipxe --disable-stubdom', false, X86, ['qemu-xen', 'seabios']],
     ['--disable-tools', false, X86, ['mini-os', 'newlib', 'pciutils', 'zlib']],
     ['--enable-pv-grub', false, X86, [...DEFAULT_NO_CMAKE, 'grub-legacy', 'lwip', 'polarssl'].sort()],
-    ['--enable-c-stubdom --disable-xenstore-stubdom --disable-xenstorepvh-stubdom', false, X86, [...DEFAULT_NO_CMAKE, 'lwip'].sort()],
-    ['--enable-qemu-traditional --disable-stubdom', false, X86, ['ipxe', 'qemu-xen', 'qemu-xen-traditional', 'seabios']],
-    ['--enable-qemu-traditional --disable-ipxe --disable-stubdom', false, X86, ['qemu-xen', 'qemu-xen-traditional', 'seabios']],
+    [
+      '--enable-c-stubdom --disable-xenstore-stubdom --disable-xenstorepvh-stubdom',
+      false,
+      X86,
+      [...DEFAULT_NO_CMAKE, 'lwip'].sort(),
+    ],
+    [
+      '--enable-qemu-traditional --disable-stubdom',
+      false,
+      X86,
+      ['ipxe', 'qemu-xen', 'qemu-xen-traditional', 'seabios'],
+    ],
+    [
+      '--enable-qemu-traditional --disable-ipxe --disable-stubdom',
+      false,
+      X86,
+      ['qemu-xen', 'qemu-xen-traditional', 'seabios'],
+    ],
     ['', true, 'aarch64-linux-gnu', ['qemu-xen']],
-    ['--enable-stubdom --enable-ovmf', false, 'aarch64-linux-gnu', ['mini-os', 'newlib', 'pciutils', 'qemu-xen', 'zlib']],
+    [
+      '--enable-stubdom --enable-ovmf',
+      false,
+      'aarch64-linux-gnu',
+      ['mini-os', 'newlib', 'pciutils', 'qemu-xen', 'zlib'],
+    ],
     ['', false, 'x86_64-unknown-freebsd14', ['qemu-xen', 'seabios']],
     ['--host=aarch64-linux-gnu', false, X86, ['qemu-xen']],
     ['--prefix=/usr --enable-systemd', false, X86, DEFAULT_NO_CMAKE],
@@ -48,19 +68,37 @@ describe('Xen configure defaults and options (table)', () => {
 
   it('explains exclusions with the option responsible', () => {
     const { choices } = parseConfigure(['--disable-stubdom', '--with-system-qemu'], { host: X86, cmake: false });
-    expect(NEEDS['mini-os']!(choices)).toEqual({ needed: false, option: '--disable-stubdom', reason: 'stub domains are not built' });
+    expect(NEEDS['mini-os']!(choices)).toEqual({
+      needed: false,
+      option: '--disable-stubdom',
+      reason: 'stub domains are not built',
+    });
     expect(NEEDS['qemu-xen']!(choices)).toMatchObject({ needed: false, option: '--with-system-qemu' });
-    expect(NEEDS.ovmf!(choices)).toMatchObject({ needed: false, option: '(default; --enable-ovmf turns it on)', reason: 'off by default' });
+    expect(NEEDS.ovmf!(choices)).toMatchObject({
+      needed: false,
+      option: '(default; --enable-ovmf turns it on)',
+      reason: 'off by default',
+    });
     const noCmake = parseConfigure([], { host: X86, cmake: false }).choices;
-    expect(NEEDS.gmp!(noCmake)).toMatchObject({ needed: false, option: 'off because cmake was not found', reason: 'needed only by vTPM stub domain, none of which is built' });
-    expect(NEEDS['grub-legacy']!(noCmake)).toMatchObject({ needed: false, option: 'off by default (--enable-pv-grub)' });
+    expect(NEEDS.gmp!(noCmake)).toMatchObject({
+      needed: false,
+      option: 'off because cmake was not found',
+      reason: 'needed only by vTPM stub domain, none of which is built',
+    });
+    expect(NEEDS['grub-legacy']!(noCmake)).toMatchObject({
+      needed: false,
+      option: 'off by default (--enable-pv-grub)',
+    });
     const cmake = parseConfigure([], { host: X86, cmake: true }).choices;
     expect(NEEDS.gmp!(cmake)).toEqual({ needed: true, because: 'vTPM stub domain (on because cmake was found)' });
     expect(resolveStubdoms(cmake).vtpmmgr).toEqual({ on: true, by: 'on because cmake was found' });
   });
 
   it('ignores options that change no download, warns where configure would fail, and rejects junk', () => {
-    const r = parseConfigure(['--prefix=/usr', '--enable-vtpm-stubdom', '--with-system-seabios=bios.bin'], { host: X86, cmake: false });
+    const r = parseConfigure(['--prefix=/usr', '--enable-vtpm-stubdom', '--with-system-seabios=bios.bin'], {
+      host: X86,
+      cmake: false,
+    });
     expect(r.ignored).toEqual(['--prefix=/usr']);
     expect(r.warnings).toEqual([
       'configure will fail: --with-system-seabios needs an absolute path, got "bios.bin"',
@@ -93,7 +131,17 @@ describe('--without → configure flags', () => {
     [['seabios'], ['--with-system-seabios=PATH'], []],
     [['stubdom'], ['--disable-stubdom'], []],
     [['gmp'], ['--disable-vtpm-stubdom'], []],
-    [['lwip'], ['--disable-c-stubdom', '--disable-vtpm-stubdom', '--disable-vtpmmgr-stubdom', '--disable-pv-grub', '--disable-ioemu-stubdom'], []],
+    [
+      ['lwip'],
+      [
+        '--disable-c-stubdom',
+        '--disable-vtpm-stubdom',
+        '--disable-vtpmmgr-stubdom',
+        '--disable-pv-grub',
+        '--disable-ioemu-stubdom',
+      ],
+      [],
+    ],
     [['zlib', 'gmp'], ['--disable-stubdom'], []],
     [['firmware'], ['--disable-ipxe', '--disable-ovmf', '--with-system-seabios=PATH'], []],
     [['grub2'], [], []],
@@ -104,10 +152,16 @@ describe('--without → configure flags', () => {
   });
 
   it('unknown names: a usage error with a suggestion; unswitchable components are listed', () => {
-    expect(() => resolveWithout(['seabois'], components)).toThrow(/unknown component or group: "seabois" \(did you mean "seabios"\?\)/);
+    expect(() => resolveWithout(['seabois'], components)).toThrow(
+      /unknown component or group: "seabois" \(did you mean "seabios"\?\)/,
+    );
     const r = resolveWithout(['extra'], { extra: { url: 'https://example.org/x.tar.gz', path: 'x.tar.gz' } });
     expect(r).toEqual({ components: [], flags: [], unswitchable: ['extra'] });
-    expect(withoutComponent('newlib')).toEqual({ component: 'newlib', flags: ['--disable-stubdom'], note: 'the default xenstore stub domains need it' });
+    expect(withoutComponent('newlib')).toEqual({
+      component: 'newlib',
+      flags: ['--disable-stubdom'],
+      note: 'the default xenstore stub domains need it',
+    });
   });
 });
 
@@ -136,9 +190,15 @@ describe('config/xen.yaml (the default config)', () => {
       expect(c.license, name).toMatch(/^[A-Za-z0-9.+-]+( (AND|OR) [A-Za-z0-9.+-]+)*$/);
       expect(c.groups?.length, name).toBeGreaterThan(0);
       expect(NEEDS[name], `${name} has a configure rule`).toBeDefined();
-      if (c.url) expect(c.url.split('/').pop(), name).toBe(name === 'ipxe' ? 'ipxe-git-1d1cf74a5e58811822bee4b3da3cff7282fcdfca.tar.gz' : c.path.split('/').pop());
+      if (c.url)
+        expect(c.url.split('/').pop(), name).toBe(
+          name === 'ipxe' ? 'ipxe-git-1d1cf74a5e58811822bee4b3da3cff7282fcdfca.tar.gz' : c.path.split('/').pop(),
+        );
     }
-    expect(m.components['qemu-xen']).toMatchObject({ git: 'https://xenbits.xen.org/git-http/qemu-xen.git', ref: 'qemu-xen-4.22.0' });
+    expect(m.components['qemu-xen']).toMatchObject({
+      git: 'https://xenbits.xen.org/git-http/qemu-xen.git',
+      ref: 'qemu-xen-4.22.0',
+    });
     expect(m.components.grub2).toMatchObject({ url: 'https://ftp.gnu.org/gnu/grub/grub-2.12.tar.xz' });
   });
 });

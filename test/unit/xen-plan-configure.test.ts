@@ -29,14 +29,24 @@ async function tree(version: '4.19' | '4.22'): Promise<string> {
   await mkdir(join(root, 'stubdom'), { recursive: true });
   await writeFile(
     join(root, 'tools/configure.ac'),
-    version === '4.19' ? 'AC_ARG_ENABLE([qemu-traditional],\n    AS_HELP_STRING([--enable-qemu-traditional],\n' : 'AC_ARG_ENABLE([ipxe],\n',
+    version === '4.19'
+      ? 'AC_ARG_ENABLE([qemu-traditional],\n    AS_HELP_STRING([--enable-qemu-traditional],\n'
+      : 'AC_ARG_ENABLE([ipxe],\n',
   );
   await writeFile(join(root, 'stubdom/configure.ac'), stubdomConfigureAc());
   return root;
 }
 
 const plan = async (version: '4.19' | '4.22', args: string, missing: string[] = [], env: NodeJS.ProcessEnv = {}) =>
-  planBuild({ config: loadXenKnowledge(), root: await tree(version), configure: splitArgs(args), host: X86, cmake: false, hasProgram: without(...missing), env });
+  planBuild({
+    config: loadXenKnowledge(),
+    root: await tree(version),
+    configure: splitArgs(args),
+    host: X86,
+    cmake: false,
+    hasProgram: without(...missing),
+    env,
+  });
 
 const as86 =
   /configure will fail: (.*), and as86 is not on PATH — "Unable to find as86, please install as86" \(tools\/configure\.ac \(ROMBIOS\)\); install it \(Debian: bin86\) or pass AS86=PATH/;
@@ -62,17 +72,37 @@ describe('plan: configure checks for host programs', () => {
     ['4.19', '--enable-ipxe --disable-rombios'],
     ['4.22', '--enable-ipxe --disable-tools'],
   ])('%s %s: ROMBIOS stays off, no as86 warning', async (version, args) => {
-    expect((await plan(version, args, ['as86', 'ld86', 'bcc'])).warnings.filter((w) => /as86|ld86|bcc/.test(w))).toEqual([]);
+    expect(
+      (await plan(version, args, ['as86', 'ld86', 'bcc'])).warnings.filter((w) => /as86|ld86|bcc/.test(w)),
+    ).toEqual([]);
   });
 
   it('a preset AS86= (configure argument or environment) counts as found', async () => {
     expect((await plan('4.22', '--enable-ipxe AS86=/opt/bin86/as86', ['as86'])).warnings).toEqual([]);
     expect((await plan('4.22', '--enable-ipxe', ['as86'], { AS86: '/opt/bin86/as86' })).warnings).toEqual([]);
-    expect((await plan('4.22', '--enable-ipxe', ['ld86', 'bcc'])).warnings.map((w) => /and (\S+) is not/.exec(w)?.[1])).toEqual(['ld86', 'bcc']);
+    expect(
+      (await plan('4.22', '--enable-ipxe', ['ld86', 'bcc'])).warnings.map((w) => /and (\S+) is not/.exec(w)?.[1]),
+    ).toEqual(['ld86', 'bcc']);
   });
 
   it('every other program configure stops without, with the condition that makes it look', async () => {
-    const missing = ['iasl', 'bison', 'perl', 'awk', 'bash', 'python3', 'python', 'python2', 'pkg-config', 'pkgconf', 'gcc', 'cc', 'checkpolicy', 'ocamlfind', 'go'];
+    const missing = [
+      'iasl',
+      'bison',
+      'perl',
+      'awk',
+      'bash',
+      'python3',
+      'python',
+      'python2',
+      'pkg-config',
+      'pkgconf',
+      'gcc',
+      'cc',
+      'checkpolicy',
+      'ocamlfind',
+      'go',
+    ];
     const p = await plan('4.22', '--enable-xsmpolicy --enable-ocamltools --enable-golang', missing);
     const found = p.warnings.map((w) => /.*, and (.+?) is not on PATH — "([^"]+)"/.exec(w)!.slice(1, 3).join(': '));
     expect(found).toEqual([
@@ -98,13 +128,18 @@ describe('plan: configure checks for host programs', () => {
 
 describe("plan: configure's <LIB>_URL variables", () => {
   it('NEWLIB_URL= and ZLIB_URL= change where those tarballs come from, over --disable-extfiles', async () => {
-    const p = await plan('4.22', 'NEWLIB_URL=https://mirror.example/newlib/ ZLIB_URL=https://mirror.example/z --disable-extfiles');
+    const p = await plan(
+      '4.22',
+      'NEWLIB_URL=https://mirror.example/newlib/ ZLIB_URL=https://mirror.example/z --disable-extfiles',
+    );
     const url = (n: string) => p.components.find((c) => c.name === n)!;
     expect(url('newlib')).toMatchObject({ url: 'https://mirror.example/newlib/newlib-1.16.0.tar.gz' });
     expect(url('newlib').because).toMatch(/URL from NEWLIB_URL=https:\/\/mirror\.example\/newlib\/$/);
     expect(url('zlib').url).toBe('https://mirror.example/z/zlib-1.2.3.tar.gz');
     // The others follow --disable-extfiles (pciutils has an upstream), or stay (none here).
-    expect(url('pciutils').url).toBe('https://mirrors.edge.kernel.org/pub/software/utils/pciutils/pciutils-2.2.9.tar.bz2');
+    expect(url('pciutils').url).toBe(
+      'https://mirrors.edge.kernel.org/pub/software/utils/pciutils/pciutils-2.2.9.tar.bz2',
+    );
     expect(p.ignored).toEqual([]);
   });
 

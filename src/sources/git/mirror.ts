@@ -30,33 +30,47 @@ export async function isDir(p: string): Promise<boolean> {
 }
 
 export function offlineMissing(url: string, what: string, label?: string): XenrelError {
-  return new XenrelError('E_OFFLINE_MISSING', `${label ? `component ${label}: ` : ''}${what} for ${url} is not in the cache, and --offline forbids fetching it`, {
-    exitCode: ExitCode.fetch,
-    hint: 'run `xenrel fetch` once with network access (or copy a cache that has it), then retry offline',
-    details: { url },
-  });
+  return new XenrelError(
+    'E_OFFLINE_MISSING',
+    `${label ? `component ${label}: ` : ''}${what} for ${url} is not in the cache, and --offline forbids fetching it`,
+    {
+      exitCode: ExitCode.fetch,
+      hint: 'run `xenrel fetch` once with network access (or copy a cache that has it), then retry offline',
+      details: { url },
+    },
+  );
 }
 
 export function fetchFailed(url: string, r: { stderr: string; code: number }, label?: string): XenrelError {
-  return new XenrelError('E_FETCH_FAILED', `${label ? `component ${label}: ` : ''}cannot fetch from ${url}: ${lastLines(r.stderr, 4) || `git exit code ${r.code}`}`, {
-    exitCode: ExitCode.fetch,
-    hint: 'check the URL and your network access, then run the command again; what was already fetched is kept',
-    details: { url, stderr: r.stderr },
-  });
+  return new XenrelError(
+    'E_FETCH_FAILED',
+    `${label ? `component ${label}: ` : ''}cannot fetch from ${url}: ${lastLines(r.stderr, 4) || `git exit code ${r.code}`}`,
+    {
+      exitCode: ExitCode.fetch,
+      hint: 'check the URL and your network access, then run the command again; what was already fetched is kept',
+      details: { url, stderr: r.stderr },
+    },
+  );
 }
 
 /** Leftovers of a killed `ensureMirror` (temp dirs next to the final name). Call under the mirror lock. */
 async function removeStaleMirrorTemps(mirrorDir: string): Promise<void> {
   const parent = dirname(mirrorDir);
   const prefix = `.${basename(mirrorDir)}.xenrel-tmp-`;
-  for (const name of await readdir(parent).catch(() => [] as string[])) if (name.startsWith(prefix)) await rm(join(parent, name), { recursive: true, force: true });
+  for (const name of await readdir(parent).catch(() => [] as string[]))
+    if (name.startsWith(prefix)) await rm(join(parent, name), { recursive: true, force: true });
 }
 
 /** `git fetch origin` into the mirror: every branch and tag, with git's progress. */
 export async function fetchAllRefs(gitDir: string, url: string, opts: GitSourceOptions): Promise<void> {
   assertTlsVerification(opts.label ? `component ${opts.label}` : url);
   // git's own counts (objects, bytes received) drive the bar; see progress.ts and runGitRemote.
-  const r = await runGitRemote(['fetch', '--no-write-fetch-head', 'origin'], { gitDir, url, label: opts.label, onStderr: gitProgressFeed(opts.label ?? url, opts.progress) });
+  const r = await runGitRemote(['fetch', '--no-write-fetch-head', 'origin'], {
+    gitDir,
+    url,
+    label: opts.label,
+    onStderr: gitProgressFeed(opts.label ?? url, opts.progress),
+  });
   if (r.code !== 0) throw fetchFailed(url, r, opts.label);
 }
 
@@ -112,7 +126,13 @@ export async function hasCommit(mirrorDir: string, commit: string): Promise<bool
  * git that was killed: it would make every later ref update fail ("cannot lock ref"), so it
  * is removed first.
  */
-export async function withMirrorLock<T>(cache: Cache, url: string, mirrorDir: string, fn: () => Promise<T>, staleMs?: number): Promise<T> {
+export async function withMirrorLock<T>(
+  cache: Cache,
+  url: string,
+  mirrorDir: string,
+  fn: () => Promise<T>,
+  staleMs?: number,
+): Promise<T> {
   return cache.withLock(
     mirrorLockName(url),
     async () => {
@@ -140,7 +160,8 @@ async function pinCommit(mirrorDir: string, commit: string): Promise<void> {
   if (await isPinned(mirrorDir, commit)) return;
   const r = await runGit(['update-ref', ref, commit], { gitDir: mirrorDir });
   // Another process may have pinned it at the same moment; only a missing pin is an error.
-  if (r.code !== 0 && !(await isPinned(mirrorDir, commit))) throw gitFailure(['update-ref', ref, commit], r, `pinning ${commit} in ${mirrorDir}`);
+  if (r.code !== 0 && !(await isPinned(mirrorDir, commit)))
+    throw gitFailure(['update-ref', ref, commit], r, `pinning ${commit} in ${mirrorDir}`);
 }
 
 function premirrorMissing(url: string, commit: string, tried: string[], label?: string): XenrelError {
@@ -160,24 +181,36 @@ function premirrorMissing(url: string, commit: string, tried: string[], label?: 
  * Only objects are taken, never refs (a mirror must not move our tags or pins); the
  * caller pins the commit once it is there. Returns the repository URL that had it.
  */
-async function fetchFromMirrors(mirrorDir: string, url: string, commit: string, opts: GitSourceOptions, tried: string[]): Promise<string | undefined> {
+async function fetchFromMirrors(
+  mirrorDir: string,
+  url: string,
+  commit: string,
+  opts: GitSourceOptions,
+  tried: string[],
+): Promise<string | undefined> {
   mirrors: for (const m of opts.mirrors ?? [])
     for (const candidate of gitMirrorCandidates(m, url)) {
       for (const want of [PIN_PREFIX + commit, commit]) {
-        const r = await runGitRemote(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', candidate, want], { gitDir: mirrorDir, url: candidate, label: opts.label }).catch(
-          (e: unknown) => {
-            // A stalled mirror is one that does not have it: try the next one, then upstream.
-            if (e instanceof XenrelError && e.code === 'E_GIT_STALLED') return { code: -1, stdout: Buffer.alloc(0), stderr: e.message, stalled: true };
-            throw e;
-          },
-        );
+        const r = await runGitRemote(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', candidate, want], {
+          gitDir: mirrorDir,
+          url: candidate,
+          label: opts.label,
+        }).catch((e: unknown) => {
+          // A stalled mirror is one that does not have it: try the next one, then upstream.
+          if (e instanceof XenrelError && e.code === 'E_GIT_STALLED')
+            return { code: -1, stdout: Buffer.alloc(0), stderr: e.message, stalled: true };
+          throw e;
+        });
         if (r.stalled) {
           // The host is not answering: its other layouts would stall as long. Next mirror.
           tried.push(`${candidate}: ${r.stderr}`);
           continue mirrors;
         }
         if (r.code === 0 && (await hasCommit(mirrorDir, commit))) return candidate;
-        if (r.code !== 0 && /not found|does not appear to be a git repository|repository .* not found/i.test(r.stderr)) {
+        if (
+          r.code !== 0 &&
+          /not found|does not appear to be a git repository|repository .* not found/i.test(r.stderr)
+        ) {
           tried.push(`${candidate}: not there`);
           break;
         }
@@ -192,7 +225,12 @@ async function fetchFromMirrors(mirrorDir: string, url: string, commit: string, 
  * there. Otherwise each of `opts.mirrors`, then `git fetch origin <commit>` (servers that
  * allow fetching by id), then a fetch of all branches and tags.
  */
-export async function ensureCommit(url: string, commit: string, cache: Cache, opts: GitSourceOptions = {}): Promise<{ mirrorDir: string; fetched: boolean; source?: string }> {
+export async function ensureCommit(
+  url: string,
+  commit: string,
+  cache: Cache,
+  opts: GitSourceOptions = {},
+): Promise<{ mirrorDir: string; fetched: boolean; source?: string }> {
   let fetched = false;
   let source: string | undefined;
   let mirrorDir = cache.gitMirrorDir(url);
@@ -246,6 +284,7 @@ export async function ensureCommit(url: string, commit: string, cache: Cache, op
       opts.lockStaleMs,
     );
   }
-  if (!(await isPinned(mirrorDir, commit))) await withMirrorLock(cache, url, mirrorDir, () => pinCommit(mirrorDir, commit), opts.lockStaleMs);
+  if (!(await isPinned(mirrorDir, commit)))
+    await withMirrorLock(cache, url, mirrorDir, () => pinCommit(mirrorDir, commit), opts.lockStaleMs);
   return { mirrorDir, fetched, ...(source ? { source } : {}) };
 }

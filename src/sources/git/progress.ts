@@ -17,7 +17,8 @@ export interface GitProgress {
 }
 
 const UNITS: Record<string, number> = { bytes: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-const LINE = /^(?:remote: )?(Enumerating|Counting|Compressing|Receiving|Resolving|Unpacking) (?:objects|deltas):\s*(?:(\d+)%)?/;
+const LINE =
+  /^(?:remote: )?(Enumerating|Counting|Compressing|Receiving|Resolving|Unpacking) (?:objects|deltas):\s*(?:(\d+)%)?/;
 const SIZE = /, ([\d.]+) (bytes|KiB|MiB|GiB)(?: \||,|$)/;
 const RATE = /\| ([\d.]+) (bytes|KiB|MiB|GiB)\/s/;
 const OTHER = /^(?:remote: )?(Total \d+|Enumerating|Counting|Compressing|Receiving|Resolving|Unpacking)/;
@@ -51,7 +52,11 @@ export function gitProgressFeed(label: string, progress: ProgressSink | undefine
         ...(p.speed !== undefined ? { speed: p.speed } : {}),
       });
     } else if (p.phase === 'resolving' && received) progress?.update?.(label, { percent: 100 });
-    else if (!received && p.phase !== 'other') progress?.update?.(label, { percent: 0, phase: `remote: ${p.phase}${p.percent !== undefined ? ` ${p.percent}%` : ''}` });
+    else if (!received && p.phase !== 'other')
+      progress?.update?.(label, {
+        percent: 0,
+        phase: `remote: ${p.phase}${p.percent !== undefined ? ` ${p.percent}%` : ''}`,
+      });
     return true;
   };
 }

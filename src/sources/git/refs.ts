@@ -2,7 +2,15 @@ import { distance } from '../../util/did-you-mean.js';
 import type { Cache } from '../../content-cache/cache.js';
 import { XenrelError, ExitCode } from '../../errors.js';
 import { assertTlsVerification } from '../transport-policy.js';
-import { ensureCommit, ensureMirror, fetchAllRefs, fetchFailed, isDir, offlineMissing, withMirrorLock } from './mirror.js';
+import {
+  ensureCommit,
+  ensureMirror,
+  fetchAllRefs,
+  fetchFailed,
+  isDir,
+  offlineMissing,
+  withMirrorLock,
+} from './mirror.js';
 import type { GitSourceOptions } from './options.js';
 import { FULL_SHA, SHORT_SHA, git, runGit, runGitRemote } from './run.js';
 
@@ -69,13 +77,21 @@ export function closeNames(want: string, names: Iterable<string>, n = 5): string
 
 export function refNotFound(url: string, ref: string, refs: Map<string, RemoteRef>, label?: string): XenrelError {
   const tags = [...refs.keys()].filter((k) => k.startsWith('refs/tags/')).map((k) => k.slice('refs/tags/'.length));
-  const branches = [...refs.keys()].filter((k) => k.startsWith('refs/heads/')).map((k) => k.slice('refs/heads/'.length));
+  const branches = [...refs.keys()]
+    .filter((k) => k.startsWith('refs/heads/'))
+    .map((k) => k.slice('refs/heads/'.length));
   const close = closeNames(ref, [...tags, ...branches]);
-  return new XenrelError('E_REF_NOT_FOUND', `${label ? `component ${label}: ` : ''}ref "${ref}" not found in ${url}${close.length ? ` (close: ${close.join(', ')})` : ''}`, {
-    exitCode: ExitCode.fetch,
-    hint: close.length ? `did you mean "${close[0]}"? Fix "ref:" in the config` : 'use a tag, a branch or a commit id that exists upstream (`git ls-remote URL` lists them)',
-    details: { url, ref, close },
-  });
+  return new XenrelError(
+    'E_REF_NOT_FOUND',
+    `${label ? `component ${label}: ` : ''}ref "${ref}" not found in ${url}${close.length ? ` (close: ${close.join(', ')})` : ''}`,
+    {
+      exitCode: ExitCode.fetch,
+      hint: close.length
+        ? `did you mean "${close[0]}"? Fix "ref:" in the config`
+        : 'use a tag, a branch or a commit id that exists upstream (`git ls-remote URL` lists them)',
+      details: { url, ref, close },
+    },
+  );
 }
 
 /** Commits in the mirror whose id starts with `prefix`. */
@@ -87,12 +103,18 @@ async function commitsWithPrefix(mirrorDir: string, prefix: string): Promise<str
     if ((await runGit(['cat-file', '-e', `${oid}^{commit}`], { gitDir: mirrorDir })).code === 0) {
       // A tag object peels to a commit too; report the commit itself.
       const c = (await git(['rev-parse', `${oid}^{commit}`], { gitDir: mirrorDir })).trim();
-      if ((await git(['cat-file', '-t', oid], { gitDir: mirrorDir })).trim() === 'commit' && !found.includes(c)) found.push(c);
+      if ((await git(['cat-file', '-t', oid], { gitDir: mirrorDir })).trim() === 'commit' && !found.includes(c))
+        found.push(c);
     }
   return found;
 }
 
-async function resolveShortSha(url: string, ref: string, cache: Cache, opts: GitSourceOptions): Promise<ResolvedRef | undefined> {
+async function resolveShortSha(
+  url: string,
+  ref: string,
+  cache: Cache,
+  opts: GitSourceOptions,
+): Promise<ResolvedRef | undefined> {
   let mirrorDir = cache.gitMirrorDir(url);
   if (!(await isDir(mirrorDir))) {
     if (opts.offline) throw offlineMissing(url, `the git mirror (needed to expand ${ref})`, opts.label);
@@ -105,12 +127,21 @@ async function resolveShortSha(url: string, ref: string, cache: Cache, opts: Git
     found = await commitsWithPrefix(mirrorDir, ref);
   }
   if (found.length > 1)
-    throw new XenrelError('E_REF_AMBIGUOUS', `${opts.label ? `component ${opts.label}: ` : ''}abbreviated commit "${ref}" is ambiguous in ${url}: ${found.join(', ')}`, {
-      exitCode: ExitCode.usage,
-      hint: 'pin the full 40-hex commit id',
-      details: { url, ref, candidates: found },
-    });
-  if (found.length === 1) return { commit: found[0]!, refKind: 'commit', warnings: [`ref "${ref}" is an abbreviated commit id; locked as ${found[0]}`] };
+    throw new XenrelError(
+      'E_REF_AMBIGUOUS',
+      `${opts.label ? `component ${opts.label}: ` : ''}abbreviated commit "${ref}" is ambiguous in ${url}: ${found.join(', ')}`,
+      {
+        exitCode: ExitCode.usage,
+        hint: 'pin the full 40-hex commit id',
+        details: { url, ref, candidates: found },
+      },
+    );
+  if (found.length === 1)
+    return {
+      commit: found[0]!,
+      refKind: 'commit',
+      warnings: [`ref "${ref}" is an abbreviated commit id; locked as ${found[0]}`],
+    };
   return undefined;
 }
 
@@ -120,7 +151,12 @@ async function resolveShortSha(url: string, ref: string, cache: Cache, opts: Git
  * branch of the same name. An abbreviated commit must resolve to exactly one commit in
  * the mirror. A full commit id is taken as given (`ensureCommit` proves it exists).
  */
-export async function resolveRef(url: string, ref: string, cache: Cache, opts: GitSourceOptions = {}): Promise<ResolvedRef> {
+export async function resolveRef(
+  url: string,
+  ref: string,
+  cache: Cache,
+  opts: GitSourceOptions = {},
+): Promise<ResolvedRef> {
   if (FULL_SHA.test(ref)) return { commit: ref, refKind: 'commit', warnings: [] };
   let refs: Map<string, RemoteRef>;
   const warnings: string[] = [];
@@ -140,7 +176,9 @@ export async function resolveRef(url: string, ref: string, cache: Cache, opts: G
   }
   const br = branch ?? (full && ref.startsWith('refs/heads/') ? tag : undefined);
   if (br) {
-    warnings.push(`ref "${ref}" of ${url} is a branch: branches float, so the lock pins its current commit ${br.oid}; pin a tag or a commit for a reproducible release`);
+    warnings.push(
+      `ref "${ref}" of ${url} is a branch: branches float, so the lock pins its current commit ${br.oid}; pin a tag or a commit for a reproducible release`,
+    );
     return { commit: br.oid, refKind: 'branch', warnings };
   }
   if (SHORT_SHA.test(ref)) {
@@ -158,14 +196,24 @@ export interface RefCheck {
 }
 
 /** Does `ref` still point at `lockedCommit` upstream? For `lock --check` and E_REF_MOVED. */
-export async function checkRef(url: string, ref: string, lockedCommit: string, cache: Cache, opts: GitSourceOptions = {}): Promise<RefCheck> {
+export async function checkRef(
+  url: string,
+  ref: string,
+  lockedCommit: string,
+  cache: Cache,
+  opts: GitSourceOptions = {},
+): Promise<RefCheck> {
   const now = await resolveRef(url, ref, cache, opts);
   if (now.commit === lockedCommit) return { moved: false };
   let treesEqual: boolean | undefined;
   try {
     const { mirrorDir } = await ensureCommit(url, lockedCommit, cache, opts);
     await ensureCommit(url, now.commit, cache, opts);
-    const [a, b] = await Promise.all([lockedCommit, now.commit].map(async (c) => (await git(['rev-parse', `${c}^{tree}`], { gitDir: mirrorDir })).trim()));
+    const [a, b] = await Promise.all(
+      [lockedCommit, now.commit].map(async (c) =>
+        (await git(['rev-parse', `${c}^{tree}`], { gitDir: mirrorDir })).trim(),
+      ),
+    );
     treesEqual = a === b;
   } catch {
     treesEqual = undefined;
@@ -174,11 +222,26 @@ export async function checkRef(url: string, ref: string, lockedCommit: string, c
 }
 
 /** The error for a tag or branch that no longer points at the locked commit. */
-export function refMovedError(name: string, url: string, ref: string, lockedCommit: string, check: RefCheck): XenrelError {
-  const content = check.treesEqual === true ? 'same content (only the commit changed)' : check.treesEqual === false ? 'different content' : 'content not compared';
-  return new XenrelError('E_REF_MOVED', `component ${name}: "${ref}" of ${url} moved from the locked commit ${lockedCommit} to ${check.newCommit} (${content})`, {
-    exitCode: ExitCode.checkFailed,
-    hint: `if the move is legitimate, review it and run \`xenrel lock --update ${name}\`; the lock keeps building the old commit until then`,
-    details: { component: name, url, ref, lockedCommit, newCommit: check.newCommit, treesEqual: check.treesEqual },
-  });
+export function refMovedError(
+  name: string,
+  url: string,
+  ref: string,
+  lockedCommit: string,
+  check: RefCheck,
+): XenrelError {
+  const content =
+    check.treesEqual === true
+      ? 'same content (only the commit changed)'
+      : check.treesEqual === false
+        ? 'different content'
+        : 'content not compared';
+  return new XenrelError(
+    'E_REF_MOVED',
+    `component ${name}: "${ref}" of ${url} moved from the locked commit ${lockedCommit} to ${check.newCommit} (${content})`,
+    {
+      exitCode: ExitCode.checkFailed,
+      hint: `if the move is legitimate, review it and run \`xenrel lock --update ${name}\`; the lock keeps building the old commit until then`,
+      details: { component: name, url, ref, lockedCommit, newCommit: check.newCommit, treesEqual: check.treesEqual },
+    },
+  );
 }

@@ -94,7 +94,8 @@ export interface RunGitOptions {
 }
 
 /** git's progress meter lines (`--progress`): activity for the watchdog, noise in an error. */
-const PROGRESS_LINE = /^(remote: )?(Enumerating|Counting|Compressing|Receiving|Resolving|Writing|Unpacking|Checking|Finding|Total)\b/;
+const PROGRESS_LINE =
+  /^(remote: )?(Enumerating|Counting|Compressing|Receiving|Resolving|Writing|Unpacking|Checking|Finding|Total)\b/;
 
 /** Run git and collect its output; never throws for a non-zero exit (see `git()`). */
 export function runGit(args: string[], opts: RunGitOptions = {}): Promise<GitResult> {
@@ -170,7 +171,12 @@ export function runGit(args: string[], opts: RunGitOptions = {}): Promise<GitRes
             .filter((l) => l.trim() && !PROGRESS_LINE.test(l))
             .join('\n')
         : err;
-      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out), stderr, ...(stalled ? { stalled } : {}) });
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out),
+        stderr,
+        ...(stalled ? { stalled } : {}),
+      });
     });
     if (opts.input !== undefined) {
       child.stdin!.on('error', () => {}); // git may exit before reading all input; the exit code says why.
@@ -196,10 +202,14 @@ function gitStallSecondsOr(fallback: number, env: NodeJS.ProcessEnv): number {
 export function gitStallSeconds(env: NodeJS.ProcessEnv = process.env): number {
   const n = gitStallSecondsOr(-1, env);
   if (n > 0) return n;
-  throw new XenrelError('E_USAGE', `${GIT_STALL_ENV}=${JSON.stringify(env[GIT_STALL_ENV])} is not a whole number of seconds from 1 to 86400`, {
-    exitCode: ExitCode.usage,
-    hint: `unset ${GIT_STALL_ENV} (default ${DEFAULT_GIT_STALL_SECONDS}) or set it to e.g. 120`,
-  });
+  throw new XenrelError(
+    'E_USAGE',
+    `${GIT_STALL_ENV}=${JSON.stringify(env[GIT_STALL_ENV])} is not a whole number of seconds from 1 to 86400`,
+    {
+      exitCode: ExitCode.usage,
+      hint: `unset ${GIT_STALL_ENV} (default ${DEFAULT_GIT_STALL_SECONDS}) or set it to e.g. 120`,
+    },
+  );
 }
 
 /**
@@ -216,7 +226,10 @@ export function gitStallSeconds(env: NodeJS.ProcessEnv = process.env): number {
  * A stopped git gives E_GIT_STALLED (exit 3) naming `url`; other failures are left to the
  * caller (the result's code and stderr, as runGit).
  */
-export async function runGitRemote(args: string[], opts: RunGitOptions & { url: string; label?: string }): Promise<GitResult> {
+export async function runGitRemote(
+  args: string[],
+  opts: RunGitOptions & { url: string; label?: string },
+): Promise<GitResult> {
   const n = gitStallSeconds();
   const [cmd, ...rest] = args;
   // --progress: git writes while it works, which the watchdog counts as life, and its counts
@@ -224,7 +237,16 @@ export async function runGitRemote(args: string[], opts: RunGitOptions & { url: 
   // (unpack-objects, used for small fetches, reports nothing).
   const fetch = cmd === 'fetch';
   const r = await runGit(
-    ['-c', 'http.lowSpeedLimit=1', '-c', `http.lowSpeedTime=${n}`, ...(fetch ? ['-c', 'fetch.unpackLimit=1'] : []), cmd!, ...(fetch ? ['--progress'] : []), ...rest],
+    [
+      '-c',
+      'http.lowSpeedLimit=1',
+      '-c',
+      `http.lowSpeedTime=${n}`,
+      ...(fetch ? ['-c', 'fetch.unpackLimit=1'] : []),
+      cmd!,
+      ...(fetch ? ['--progress'] : []),
+      ...rest,
+    ],
     { ...opts, stallMs: n * 1000 },
   );
   if (r.stalled || /Operation too slow/i.test(r.stderr)) throw gitStalled(opts.url, n, opts.label, r);
@@ -232,11 +254,15 @@ export async function runGitRemote(args: string[], opts: RunGitOptions & { url: 
 }
 
 export function gitStalled(url: string, seconds: number, label: string | undefined, r?: GitResult): XenrelError {
-  return new XenrelError('E_GIT_STALLED', `${label ? `component ${label}: ` : ''}${url} sent no data for ${seconds} s; git was stopped`, {
-    exitCode: ExitCode.fetch,
-    hint: `check the URL and your network access; a slow but live server may need a longer bound (${GIT_STALL_ENV}=${seconds * 2})`,
-    details: { url, seconds, ...(r ? { stderr: r.stderr } : {}) },
-  });
+  return new XenrelError(
+    'E_GIT_STALLED',
+    `${label ? `component ${label}: ` : ''}${url} sent no data for ${seconds} s; git was stopped`,
+    {
+      exitCode: ExitCode.fetch,
+      hint: `check the URL and your network access; a slow but live server may need a longer bound (${GIT_STALL_ENV}=${seconds * 2})`,
+      details: { url, seconds, ...(r ? { stderr: r.stderr } : {}) },
+    },
+  );
 }
 
 /** Run git; a non-zero exit becomes an E_GIT error carrying git's own message. */
@@ -282,7 +308,11 @@ export const SHORT_SHA = /^[0-9a-f]{4,39}$/;
  * otherwise maps pack windows of up to 1 GiB and keeps up to 96 MiB of delta bases, so its
  * RSS grows with the repository. These hold it near 40 MiB at the same speed (measured on Xen's history pack).
  */
-export const BOUNDED_MEMORY_CONFIG = ['core.packedGitWindowSize=4m', 'core.packedGitLimit=16m', 'core.deltaBaseCacheLimit=8m'];
+export const BOUNDED_MEMORY_CONFIG = [
+  'core.packedGitWindowSize=4m',
+  'core.packedGitLimit=16m',
+  'core.deltaBaseCacheLimit=8m',
+];
 
 /** `-c` options for BOUNDED_MEMORY_CONFIG, to put before a command's arguments. */
 export const boundedMemoryArgs = (): string[] => BOUNDED_MEMORY_CONFIG.flatMap((c) => ['-c', c]);

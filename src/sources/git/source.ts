@@ -42,7 +42,12 @@ export async function commitTreeHash(mirrorDir: string, commit: string, opts: Gi
 }
 
 /** Resolve, fetch and hash a git component: its lockfile entry. Warnings go to `opts.progress.warn`. */
-export async function lockGit(name: string, spec: Pick<ComponentSpec, 'git' | 'ref' | 'path' | 'license'>, cache: Cache, opts: GitSourceOptions = {}): Promise<LockedGit> {
+export async function lockGit(
+  name: string,
+  spec: Pick<ComponentSpec, 'git' | 'ref' | 'path' | 'license'>,
+  cache: Cache,
+  opts: GitSourceOptions = {},
+): Promise<LockedGit> {
   const o = { ...opts, label: opts.label ?? name };
   const url = spec.git!;
   const ref = spec.ref!;
@@ -58,23 +63,39 @@ export async function lockGit(name: string, spec: Pick<ComponentSpec, 'git' | 'r
     throw err;
   }
   const tree = (await readMarker(mirrorDir, resolved.commit)) ?? (await commitTreeHash(mirrorDir, resolved.commit, o));
-  return { git: url, ref, commit: resolved.commit, tree, path: spec.path, ...(spec.license ? { license: spec.license } : {}) };
+  return {
+    git: url,
+    ref,
+    commit: resolved.commit,
+    tree,
+    path: spec.path,
+    ...(spec.license ? { license: spec.license } : {}),
+  };
 }
 
 /**
  * Make the locked commit available in the cache and check its content against the
  * lock. No network access when the commit is already in the mirror; `cached` says so.
  */
-export async function fetchGit(name: string, locked: LockedGit, cache: Cache, opts: GitSourceOptions = {}): Promise<{ cached: boolean; mirrorDir: string; source?: string }> {
+export async function fetchGit(
+  name: string,
+  locked: LockedGit,
+  cache: Cache,
+  opts: GitSourceOptions = {},
+): Promise<{ cached: boolean; mirrorDir: string; source?: string }> {
   const o = { ...opts, label: opts.label ?? name };
   const { mirrorDir, fetched, source } = await ensureCommit(locked.git, locked.commit, cache, o);
   const known = await readMarker(mirrorDir, locked.commit);
   const actual = known === locked.tree ? known : await commitTreeHash(mirrorDir, locked.commit, o);
   if (actual !== locked.tree)
-    throw new XenrelError('E_TREE_MISMATCH', `component ${name}: commit ${locked.commit} of ${locked.git} has tree hash ${actual}, the lock says ${locked.tree}`, {
-      exitCode: ExitCode.fetch,
-      hint: `the lockfile was edited or written by an incompatible xenrel; re-lock with \`xenrel lock --update ${name}\` after checking why`,
-      details: { component: name, url: locked.git, commit: locked.commit, expected: locked.tree, actual },
-    });
+    throw new XenrelError(
+      'E_TREE_MISMATCH',
+      `component ${name}: commit ${locked.commit} of ${locked.git} has tree hash ${actual}, the lock says ${locked.tree}`,
+      {
+        exitCode: ExitCode.fetch,
+        hint: `the lockfile was edited or written by an incompatible xenrel; re-lock with \`xenrel lock --update ${name}\` after checking why`,
+        details: { component: name, url: locked.git, commit: locked.commit, expected: locked.tree, actual },
+      },
+    );
   return { cached: !fetched, mirrorDir, ...(source ? { source } : {}) };
 }

@@ -64,11 +64,20 @@ async function lsTree(mirrorDir: string, commit: string): Promise<{ blobs: LsEnt
   if (r.code !== 0) throw gitFailure(args, r, `listing the tree of ${commit}`);
   const blobs: LsEntry[] = [];
   const gitlinks: Gitlink[] = [];
-  for (const { mode, type, oid, path } of parseLsTree(r.stdout, (shown) => badTree(mirrorDir, commit, `path ${shown} is not valid UTF-8`))) {
+  for (const { mode, type, oid, path } of parseLsTree(r.stdout, (shown) =>
+    badTree(mirrorDir, commit, `path ${shown} is not valid UTF-8`),
+  )) {
     if (type === 'commit' && mode === '160000') gitlinks.push({ path, commit: oid });
     else if (type === 'blob') {
       // Very old repositories have 100664 (group-writable) entries: git treats them as 100644.
-      const m: TreeMode | undefined = mode === '100755' ? '100755' : mode === '120000' ? '120000' : mode === '100644' || mode === '100664' ? '100644' : undefined;
+      const m: TreeMode | undefined =
+        mode === '100755'
+          ? '100755'
+          : mode === '120000'
+            ? '120000'
+            : mode === '100644' || mode === '100664'
+              ? '100644'
+              : undefined;
       if (!m) throw badTree(mirrorDir, commit, `unsupported mode ${mode} for ${path}`);
       blobs.push({ mode: m, oid, path });
     } else throw badTree(mirrorDir, commit, `unexpected ${type} entry ${path}`);
@@ -94,7 +103,10 @@ interface BlobSink {
  * (the `for await` loop gives back-pressure), so memory stays flat whatever the size.
  */
 async function streamBlobs(mirrorDir: string, blobs: LsEntry[], sink: BlobSink): Promise<void> {
-  const child = spawn('git', gitArgs(['cat-file', '--batch'], mirrorDir), { env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('git', gitArgs(['cat-file', '--batch'], mirrorDir), {
+    env: gitEnv(),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8192)));
   const exited = new Promise<number>((resolve, reject) => {
@@ -129,10 +141,14 @@ async function streamBlobs(mirrorDir: string, blobs: LsEntry[], sink: BlobSink):
           const entry = blobs[i];
           const m = /^([0-9a-f]+) (\S+) (\d+)$/.exec(line);
           if (!entry || !m || m[1] !== entry.oid || m[2] !== 'blob')
-            throw new XenrelError('E_GIT_TREE', `git cat-file in ${mirrorDir}: unexpected answer "${line}" for ${entry?.path ?? '(nothing)'}`, {
-              exitCode: ExitCode.fetch,
-              hint: 'the mirror may be damaged; delete it from the cache and fetch again',
-            });
+            throw new XenrelError(
+              'E_GIT_TREE',
+              `git cat-file in ${mirrorDir}: unexpected answer "${line}" for ${entry?.path ?? '(nothing)'}`,
+              {
+                exitCode: ExitCode.fetch,
+                hint: 'the mirror may be damaged; delete it from the cache and fetch again',
+              },
+            );
           remaining = Number(m[3]);
           await sink.begin(entry, remaining);
           if (remaining === 0) {
@@ -160,10 +176,14 @@ async function streamBlobs(mirrorDir: string, blobs: LsEntry[], sink: BlobSink):
   }
   const code = await exited;
   if (code !== 0 || i !== blobs.length)
-    throw new XenrelError('E_GIT', `git cat-file in ${mirrorDir} stopped after ${i} of ${blobs.length} objects: ${lastLines(stderr, 4) || `exit code ${code}`}`, {
-      exitCode: ExitCode.fetch,
-      hint: 'the mirror may be damaged; delete it from the cache and fetch again',
-    });
+    throw new XenrelError(
+      'E_GIT',
+      `git cat-file in ${mirrorDir} stopped after ${i} of ${blobs.length} objects: ${lastLines(stderr, 4) || `exit code ${code}`}`,
+      {
+        exitCode: ExitCode.fetch,
+        hint: 'the mirror may be damaged; delete it from the cache and fetch again',
+      },
+    );
 }
 
 /** Patterns from one `.gitattributes` file that `git archive` would act on. */
@@ -213,13 +233,20 @@ export async function gitTreeEntries(mirrorDir: string, commit: string): Promise
  */
 export async function exportTree(mirrorDir: string, commit: string, dest: string): Promise<TreeEntry[]> {
   await mkdir(dest, { recursive: true });
-  if ((await readdir(dest)).length > 0) throw new XenrelError('E_DEST_NOT_EMPTY', `cannot export ${commit} into ${dest}: the folder is not empty`, { exitCode: ExitCode.usage });
+  if ((await readdir(dest)).length > 0)
+    throw new XenrelError('E_DEST_NOT_EMPTY', `cannot export ${commit} into ${dest}: the folder is not empty`, {
+      exitCode: ExitCode.usage,
+    });
   return (await walkCommit(mirrorDir, commit, dest)).entries;
 }
 
 function checkPath(mirrorDir: string, commit: string, path: string): void {
   const parts = path.split('/');
-  if (path.startsWith('/') || path.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..' || p.toLowerCase() === '.git'))
+  if (
+    path.startsWith('/') ||
+    path.includes('\0') ||
+    parts.some((p) => p === '' || p === '.' || p === '..' || p.toLowerCase() === '.git')
+  )
     throw badTree(mirrorDir, commit, `refusing unsafe path ${JSON.stringify(path)}`);
 }
 
@@ -230,7 +257,11 @@ function checkPath(mirrorDir: string, commit: string, path: string): void {
  * 'inert': an absolute target (edk2 has some), harmless because xenrel creates it last and
  * nothing is ever written or resolved through it.
  */
-export function symlinkVerdict(path: string, links: ReadonlyMap<string, string> | LinkTree, own?: string): 'inside' | 'inert' | 'escapes' {
+export function symlinkVerdict(
+  path: string,
+  links: ReadonlyMap<string, string> | LinkTree,
+  own?: string,
+): 'inside' | 'inert' | 'escapes' {
   const target = own ?? (links instanceof LinkTree ? undefined : links.get(path));
   if (target === undefined || target === '') return 'escapes';
   if (target.startsWith('/')) return 'inert';
@@ -245,7 +276,8 @@ export function symlinkVerdict(path: string, links: ReadonlyMap<string, string> 
 }
 
 /** True when the link leaves the tree, resolves to its root, or is absolute. */
-export const symlinkEscapes = (path: string, links: ReadonlyMap<string, string>): boolean => symlinkVerdict(path, links) !== 'inside';
+export const symlinkEscapes = (path: string, links: ReadonlyMap<string, string>): boolean =>
+  symlinkVerdict(path, links) !== 'inside';
 
 const SMALL_FILE = 1 << 20;
 
@@ -296,7 +328,8 @@ async function walkCommit(mirrorDir: string, commit: string, dest: string | unde
       hash = createHash('sha256');
       const isAttr = entry.path === '.gitattributes' || entry.path.endsWith('/.gitattributes');
       small = entry.mode === '120000' || (isAttr && size <= 1 << 20) ? new SmallBlob() : undefined;
-      if (entry.mode === '120000' && size > MAX_SYMLINK_TARGET) throw badTree(mirrorDir, commit, `symlink ${entry.path} has a ${size}-byte target`);
+      if (entry.mode === '120000' && size > MAX_SYMLINK_TARGET)
+        throw badTree(mirrorDir, commit, `symlink ${entry.path} has a ${size}-byte target`);
       if (dest && entry.mode !== '120000') {
         await ensureDir(entry.path);
         if (size <= SMALL_FILE) content = [];
@@ -340,7 +373,11 @@ async function walkCommit(mirrorDir: string, commit: string, dest: string | unde
       for (const l of links) tree.addSymlink(l.path, l.target);
       for (const l of links)
         if (symlinkVerdict(l.path, tree, l.target) === 'escapes')
-          throw badTree(mirrorDir, commit, `refusing symlink ${l.path} -> ${l.target}: it points outside the tree or at its root`);
+          throw badTree(
+            mirrorDir,
+            commit,
+            `refusing symlink ${l.path} -> ${l.target}: it points outside the tree or at its root`,
+          );
       // Symlinks last: no file above was ever written through one.
       for (const l of links) {
         await ensureDir(l.path);
