@@ -2,16 +2,10 @@ import { copyFile, cp } from 'node:fs/promises';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { LockedLocal } from '../model/lock.js';
 import { fileMatches, localSourcePath, lockLocal, verifyLocal } from '../sources/local.js';
-import { treeHash } from '../tree/hash.js';
+import { treeHash, treeHashHex } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import { sriDigest } from '../util/sri.js';
 import type { KindOps } from './kind.js';
-
-/** A tree hash (`sha256-<base64>`, xenrel's own) → its hex digest. */
-const treeDigest = (tree: string) => ({
-  algorithm: 'xenrelTree' as const,
-  hex: Buffer.from(tree.slice('sha256-'.length), 'base64').toString('hex'),
-});
 
 const changedHint = (name: string) =>
   `restore the prebuilt input, or run \`xenrel lock --update ${name}\` if the change is intended`;
@@ -37,7 +31,7 @@ export const local: KindOps<LockedLocal> = {
     ...(c.integrity
       ? { digest: sriDigest(c.integrity), integrity: c.integrity }
       : c.tree
-        ? { digest: treeDigest(c.tree) }
+        ? { digest: { algorithm: 'xenrelTree' as const, hex: treeHashHex(c.tree) } }
         : {}),
     path: c.path,
   }),

@@ -2,10 +2,11 @@ import { isFullCommit } from '../util/patterns.js';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../content-cache/cache.js';
 import { compareBytewise } from '../tree/hash.js';
+import { fileNameOfUrl } from '../util/file-version.js';
 import { isLockedGit, isLockedLocal } from '../model/kind.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { LockedComponent, Lockfile } from '../model/lock.js';
-import { exportComponentFile, urlBasename, type ExportedFile } from './sources.js';
+import { exportComponentFile, type ExportedFile } from './sources.js';
 
 export interface ExportContext {
   lock: Lockfile;
@@ -58,7 +59,7 @@ export async function exportFiles(ctx: ExportContext, outDir: string): Promise<E
       topDir = name;
       fileName = `${name}.tar.gz`;
     } else {
-      fileName = urlBasename(c.url);
+      fileName = fileNameOfUrl(c.url);
       topDir = '';
     }
     if (seen.has(fileName))

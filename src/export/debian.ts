@@ -9,9 +9,9 @@ import { isLockedGit, isLockedLocal, isLockedTarball } from '../model/kind.js';
 import type { LockedTarball } from '../model/lock.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { compareBytewise } from '../tree/hash.js';
-import { versionFromFileName } from '../util/file-version.js';
+import { fileNameOfUrl, versionFromFileName } from '../util/file-version.js';
 import { exportError, exportedComponents, type ExportContext } from './context.js';
-import { exportComponentFile, tarballHashes, urlBasename, type ExportedFile } from './sources.js';
+import { exportComponentFile, tarballHashes, type ExportedFile } from './sources.js';
 import { copyContentTo } from '../sources/tarball.js';
 
 /**
@@ -98,7 +98,7 @@ export function watchPattern(file: string): string | undefined {
 
 function watchLine(comp: string, c: ReturnType<typeof exportedComponents>[number][1]): string {
   if (isLockedTarball(c)) {
-    const file = urlBasename(c.url);
+    const file = fileNameOfUrl(c.url);
     const dir = c.url.slice(0, c.url.length - file.length);
     const pat = watchPattern(file);
     if (!pat) return `# ${comp}: ${c.url} has no version in its name; uscan cannot watch it`;

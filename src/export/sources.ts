@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
 import type { Cache } from '../content-cache/cache.js';
 import { entriesFromDir } from '../archive/entries.js';
@@ -49,14 +49,6 @@ export function tarballCompression(name: string): 'gz' | 'bz2' | 'xz' | undefine
   if (!m) return undefined;
   return m === 'tar.gz' || m === 'tgz' ? 'gz' : m === 'tar.xz' || m === 'txz' ? 'xz' : 'bz2';
 }
-
-export const urlBasename = (url: string) => {
-  try {
-    return basename(new URL(url).pathname);
-  } catch {
-    return basename(url);
-  }
-};
 
 async function commitTime(mirrorDir: string, commit: string): Promise<number> {
   const r = await runGit(['log', '-1', '--format=%ct', commit], { gitDir: mirrorDir });

@@ -2,15 +2,15 @@ import { posix } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { isLockedGit, isLockedTarball } from '../model/kind.js';
 import { exportedComponents, type ExportContext } from './context.js';
-import { tarballHashes, urlBasename } from './sources.js';
-import { versionFromFileName } from '../util/file-version.js';
+import { tarballHashes } from './sources.js';
+import { fileNameOfUrl, versionFromFileName } from '../util/file-version.js';
 import { fileNameVersion } from './debian.js';
 
 const ARCHIVE_EXT = /\.(tar\.(gz|bz2|xz|zst|lz)|tgz|tbz2?|txz|zip|gz|bz2|xz)$/i;
 
 /** The name a tarball gets in DL_DIR: the URL's when it carries a version, else one with the content's hash. */
 export function versionedDownloadName(yoctoName: string, url: string, path: string, sha256: string): string {
-  const file = urlBasename(url);
+  const file = fileNameOfUrl(url);
   if (fileNameVersion(file) || versionFromFileName(file)) return file;
   const ext = ARCHIVE_EXT.exec(posix.basename(path))?.[0] ?? ARCHIVE_EXT.exec(file)?.[0] ?? '';
   return `${yoctoName}-${sha256.slice(0, 16)}${ext}`;

@@ -5,11 +5,12 @@
  * change the output — so two releases of the same inputs write the same bytes: no clock,
  * no host, no paths.
  */
-import { Buffer } from 'node:buffer';
 import { describeComponent } from '../components/dispatch.js';
 import { isLockedGit, vendoredTreeOf } from '../model/kind.js';
 import type { Lockfile } from '../model/lock.js';
 import { sortKeys } from '../lock/lockfile.js';
+import { treeHashHex } from '../tree/hash.js';
+import { sriDigest } from '../util/sri.js';
 import { XENREL_VERSION } from '../version.js';
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
@@ -72,14 +73,12 @@ export interface ProvenanceInput {
 
 /** `sha512-<base64>` → `{sha512: <hex>}`: the digest the lock pins, in in-toto's spelling. */
 export function sriToDigest(sri: string): DigestSet {
-  const dash = sri.indexOf('-');
-  return { [sri.slice(0, dash)]: Buffer.from(sri.slice(dash + 1), 'base64').toString('hex') };
+  const d = sriDigest(sri);
+  return { [d.algorithm]: d.hex };
 }
 
 /** `sha256-<base64>` tree hash → hex, for a digest where there is no commit and no file digest. */
-const treeDigest = (tree: string): DigestSet => ({
-  xenrelTree: Buffer.from(tree.slice('sha256-'.length), 'base64').toString('hex'),
-});
+const treeDigest = (tree: string): DigestSet => ({ xenrelTree: treeHashHex(tree) });
 
 /** The project, then every placed component and its nested sources: what the lock pins, nothing else. */
 export function resolvedDependencies(

@@ -86,6 +86,10 @@ export function manifestLineBytes(e: TreeEntry): Buffer {
   return Buffer.concat([Buffer.from(`${e.mode} ${e.sha256} `, 'latin1'), nameToBytes(e.path), Buffer.from('\n')]);
 }
 
+/** A tree hash (`sha256-<base64>`) as hex, for digest fields that are spelled in hex. */
+export const treeHashHex = (tree: string): string =>
+  Buffer.from(tree.slice('sha256-'.length), 'base64').toString('hex');
+
 /**
  * The tree hash: sha256 over `<mode> <sha256-hex> <path>\n` for every file and symlink,
  * in bytewise path order, written `sha256-<base64>`.

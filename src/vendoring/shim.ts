@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { XenrelError, ExitCode } from '../errors.js';
 import { packageRoot } from '../version.js';
 import { serializeLock } from '../lock/lockfile.js';
-import { manifestLine, treeHash, type TreeEntry } from '../tree/hash.js';
+import { manifestLine, treeHash, treeHashHex, type TreeEntry } from '../tree/hash.js';
 import { sha256File, walkTree } from '../tree/walk.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { describeComponent } from '../components/dispatch.js';
@@ -53,8 +53,6 @@ export async function renderShim(tool: (typeof SHIM_TOOLS)[number]): Promise<str
   );
 }
 
-const hexOfTree = (tree: string) => Buffer.from(tree.slice('sha256-'.length), 'base64').toString('hex');
-
 /** The digest column: tree:<hex> for folders, <algo>:<hex> for files (sha512 or sha256). */
 async function digestFor(treeRoot: string, name: string, c: LockedComponent): Promise<string> {
   if (storeKind(c) === 'tree') {
@@ -64,7 +62,7 @@ async function digestFor(treeRoot: string, name: string, c: LockedComponent): Pr
         exitCode: ExitCode.usage,
         hint: 'run `xenrel lock` again',
       });
-    return `tree:${hexOfTree(tree)}`;
+    return `tree:${treeHashHex(tree)}`;
   }
   const integrity = lockedIntegrity(c);
   if (integrity) {
