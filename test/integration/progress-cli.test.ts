@@ -146,7 +146,9 @@ describe('progress', () => {
       { cwd: d },
     );
     const size = (await stat(join(d, 'big.tar'))).size;
-    const r = await runCli(['verify', 'big.tar'], { cwd: d, env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.05' } });
+    // A 5 ms interval: reading 40 MB takes tens of milliseconds on a fast machine, and the
+    // test must see lines however fast the read is.
+    const r = await runCli(['verify', 'big.tar'], { cwd: d, env: { ...fx.env, XENREL_PROGRESS_INTERVAL: '0.005' } });
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('  big.tar: '));
     expect(lines.length).toBeGreaterThan(0);
@@ -174,7 +176,8 @@ describe('release progress', () => {
       const dir = await w.project();
       // 40 MB the compressor cannot shrink: writing and reading back take a while.
       await writeFile(join(dir, 'firmware.bin'), randomBytes(40_000_000));
-      const r = await w.binary(dir, ['release', '--out', 'out'], { XENREL_PROGRESS_INTERVAL: '0.05' });
+      // A 5 ms interval, so that even a fast read-back of 40 MB shows lines.
+      const r = await w.binary(dir, ['release', '--out', 'out'], { XENREL_PROGRESS_INTERVAL: '0.005' });
       expect(r.code, r.stderr).toBe(0);
       const writing = r.stderr.split('\n').filter((l) => l.startsWith('  writing xen-4.22.0.tar.gz: '));
       const reading = r.stderr.split('\n').filter((l) => l.startsWith('  reading back xen-4.22.0.tar.gz: '));
