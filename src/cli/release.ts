@@ -56,7 +56,8 @@ export class ReleaseCommand extends BaseCommand {
       mtime from \`SOURCE_DATE_EPOCH\` or else the HEAD commit time, owner 0, modes 0644/0755,
       no gzip name or time. Nothing appears under the final name until the tarball is complete,
       and it is read back and verified before the command succeeds. Your work tree is never
-      modified: everything is staged in a temporary folder.
+      modified: the project's files are read from git (or the folder), the components from the
+      cache, straight into the tarball; only xenrel's own small files are staged in $TMPDIR.
 
       Beside the tarball goes \`NAME.tar.gz.intoto.jsonl\`: SLSA provenance v1 (an in-toto
       statement, build type \`https://xenrel.dev/release/v1\`) naming the tarball's sha256, the

@@ -18,6 +18,7 @@ import {
   type LsTreeRecord,
 } from '../sources/git/run.js';
 import { fileEntry, symlinkEntry, type TreeEntry } from '../tree/hash.js';
+import { checkPlaceable } from '../sources/git/tree.js';
 import { BlobReader } from './blob-reader.js';
 import type { BlobHashCache } from './blob-hash-cache.js';
 
@@ -39,7 +40,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export interface GitProjectFiles {
   /** For the archive writer; file content is read from git when the writer reaches it. */
   sources: EntrySource[];
-  /** Tree-hash entries of the files and symlinks in `sources`. */
+  /** Tree-hash entries of the files and symlinks in `sources` (without the prefix). */
   entries: TreeEntry[];
   /** Content of a regular file of the commit as `git archive` gives it (before `skip`). */
   read(rel: string): Promise<Buffer | undefined>;
@@ -53,6 +54,13 @@ export interface GitProjectOptions {
   /** Relative paths left out, with everything below them. */
   skip: (rel: string) => boolean;
   hashCache?: BlobHashCache;
+  /**
+   * The commit's raw content, as a git component is vendored: no attributes applied,
+   * submodule entries left out, unsafe paths and escaping symlinks refused.
+   */
+  raw?: boolean;
+  /** Put before every path in `sources` (not in `entries`), e.g. `.xenrel/sources/NAME/`. */
+  prefix?: string;
 }
 
 const ATTRS = ['export-ignore', 'export-subst', 'ident', 'filter', 'eol', 'text', 'working-tree-encoding'];
@@ -178,13 +186,17 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
   const dirs = new Set<string>();
   for (const l of listed)
     for (let i = l.path.indexOf('/'); i >= 0; i = l.path.indexOf('/', i + 1)) dirs.add(l.path.slice(0, i));
-  const attrs = await attributesOf(root, commit, [...listed.map((l) => l.path), ...dirs]);
+  const attrs = opts.raw
+    ? new Map<string, Map<string, string>>()
+    : await attributesOf(root, commit, [...listed.map((l) => l.path), ...dirs]);
   const ignored = (p: string): boolean => {
     if (attrs.get(p)?.get('export-ignore') === 'set') return true;
     const slash = p.lastIndexOf('/');
     return slash >= 0 && ignored(p.slice(0, slash));
   };
-  const kept = listed.filter((l) => !ignored(l.path) && !l.path.split('/').includes('.git'));
+  const kept = opts.raw
+    ? listed.filter((l) => l.type !== 'commit')
+    : listed.filter((l) => !ignored(l.path) && !l.path.split('/').includes('.git'));
   for (const l of kept) {
     if (l.type === 'blob' && !isFileMode(l.mode) && l.mode !== '120000')
       throw badTree(root, `unsupported mode ${l.mode} for ${l.path} in ${commit}`);
@@ -250,6 +262,14 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
     const closed = await Promise.allSettled(passes.map((p) => p.reader.close()));
     for (const r of [...results, ...closed]) if (r.status === 'rejected') throw r.reason;
   }
+  if (opts.raw)
+    checkPlaceable(
+      root,
+      commit,
+      kept.filter((l) => l.mode !== '120000').map((l) => l.path),
+      kept.filter((l) => l.mode === '120000').map((l) => ({ path: l.path, target: links.get(l.oid)! })),
+    );
+  const prefix = opts.prefix ?? '';
 
   const sources: EntrySource[] = [];
   const entries: TreeEntry[] = [];
@@ -264,29 +284,35 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
     if (opts.skip(l.path)) continue;
     if (l.type === 'commit') {
       // A submodule: `git archive` writes an empty directory.
-      sources.push({ kind: 'dir', path: l.path });
+      sources.push({ kind: 'dir', path: prefix + l.path });
     } else if (l.mode === '120000') {
       const target = links.get(l.oid)!;
-      sources.push({ kind: 'symlink', path: l.path, target });
+      sources.push({ kind: 'symlink', path: prefix + l.path, target });
       entries.push(symlinkEntry(l.path, target));
     } else {
       const executable = l.mode === '100755';
       const data = routed.get(l.path);
       if (data) {
-        sources.push({ kind: 'file', path: l.path, executable, size: data.length, content: { type: 'buffer', data } });
+        sources.push({
+          kind: 'file',
+          path: prefix + l.path,
+          executable,
+          size: data.length,
+          content: { type: 'buffer', data },
+        });
         entries.push(fileEntry(l.path, executable, createHash('sha256').update(data).digest('hex')));
       } else {
         const h = hashes.get(l.oid)!;
         const oid = l.oid;
         sources.push({
           kind: 'file',
-          path: l.path,
+          path: prefix + l.path,
           executable,
           size: h.size,
           content: { type: 'reader', open: () => open(oid) },
         });
         entries.push(fileEntry(l.path, executable, h.sha256));
-        streamed.push({ path: l.path, oid });
+        streamed.push({ path: prefix + l.path, oid });
       }
     }
   }

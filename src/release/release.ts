@@ -21,6 +21,8 @@ import { CONFIG_FILE, RELEASE_SBOM, projectEntries } from '../verify/owned.js';
 import { writeRecord } from './record.js';
 import { detectProject, dirtyFiles, projectSources } from './project-tree.js';
 import { BlobHashCache } from './blob-hash-cache.js';
+import { streamedComponents, type StreamedComponents } from './component-sources.js';
+import { assertKnownComponents } from '../components/names.js';
 import { generateSbom } from '../sbom/sbom.js';
 import { tarballPinWarnings } from '../xen/tarball-pins.js';
 import { writeProvenance } from '../provenance/write.js';
@@ -135,7 +137,8 @@ async function updateSums(outDir: string, file: string, sha256: string): Promise
  * component once in `.xenrel/sources/`, the shim and its `.config` block, `xenrel.lock`
  * and `.xenrel/release.json`. Deterministic, written atomically, verified before success.
  * The user's work tree is never modified; the project's files are read from git objects
- * (or the folder) straight into the archive, and only xenrel's part is staged.
+ * (or the folder), and the components from the cache, straight into the archive. Only
+ * xenrel's own files are staged, with the components vendor must build in a folder.
  */
 export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   const { loaded, lock } = opts;
@@ -184,8 +187,12 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   const without = opts.without ?? [];
 
   await removeStaleReleaseTemps(outDir);
-  const hashCache = project.kind === 'git' ? await BlobHashCache.open(opts.cache.root) : undefined;
-  // The project's files come straight from git (or the folder); only xenrel's part is staged.
+  assertKnownComponents(without, Object.keys(lock.components));
+  const names = Object.keys(lock.components)
+    .sort()
+    .filter((n) => !without.includes(n));
+  const hashCache = await BlobHashCache.open(opts.cache.root);
+  // The project's files come straight from git (or the folder).
   const content = await projectSources(project, {
     lock,
     outDir,
@@ -194,15 +201,25 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     exclude: [LOCKFILE_NAME, '.config'],
     hashCache,
   });
+  let components: StreamedComponents | undefined;
   const staging = await mkdtemp(join(tmpdir(), `xenrel-release-${process.pid}-`));
   try {
+    if (opts.fetch) await opts.fetch(lock, names);
+    // Components come from the cache into the archive; only those vendor must build in a
+    // folder (nested sources, patches, local ones) are placed in the staging store.
+    components = await streamedComponents(lock, opts.cache, names, { hashCache });
     // xenrel's part: store, shim, the project's .config with the block, lock, SBOM.
     const extra = join(staging, 'extra');
     await mkdir(extra);
     const dotConfig = await content.read('.config');
     if (dotConfig) await writeFile(join(extra, '.config'), dotConfig);
     // Placing into the staging folder is an internal step: no per-component lines for it.
-    await vendor(lock, opts.cache, extra, { materialise: false, without, fetch: opts.fetch, configRoot: loaded.root });
+    await vendor(lock, opts.cache, extra, {
+      materialise: false,
+      without,
+      configRoot: loaded.root,
+      streamed: components.placed,
+    });
     await writeFileAtomic(join(extra, LOCKFILE_NAME), serializeLock(lock));
     const warnings = await tarballPinWarnings(
       { paths: content.entries.filter((e) => e.mode !== '120000').map((e) => e.path), readAll: content.readAll },
@@ -221,7 +238,11 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     });
     await writeFileAtomic(join(extra, RELEASE_SBOM), sbom);
 
-    const entries: TreeEntry[] = [...content.entries, ...(await walkTree(extra, { ignoreNames: [] }))];
+    const entries: TreeEntry[] = [
+      ...content.entries,
+      ...components.entries,
+      ...(await walkTree(extra, { ignoreNames: [] })),
+    ];
     const configText = await readFile(join(extra, CONFIG_FILE), 'utf8').catch(() => undefined);
     const projectFiles = projectEntries(entries, configText);
     const committed =
@@ -238,7 +259,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     });
     await writeFileAtomic(join(extra, RELEASE_INFO), renderReleaseInfo(info));
 
-    const sources = [...content.sources, ...(await entriesFromDir(extra, { ignoreNames: [] }))];
+    const sources = [...content.sources, ...components.sources, ...(await entriesFromDir(extra, { ignoreNames: [] }))];
     // Every file's sha256 is known by now: the writer does not hash again.
     const writing = `writing ${basename(out)}`;
     const contentBytes = sources.reduce((n, s) => n + (s.kind === 'file' ? s.size : 0), 0);
@@ -254,11 +275,13 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     });
     opts.progress?.done?.(writing, '');
     await content.close();
+    await components.close();
     // The read-back needs none of the file lists: let them go first, so a large tree is not
     // held twice (the project files' entries stay, for the record).
-    for (const list of [sources, entries, content.sources, content.entries]) list.length = 0;
-    await hashCache?.save();
-    hashCache?.clear();
+    for (const list of [sources, entries, content.sources, content.entries, components.sources, components.entries])
+      list.length = 0;
+    await hashCache.save();
+    hashCache.clear();
 
     // Like `meson dist`: read back what was written before calling it a release.
     const verify = await verifyTarball(out, {
@@ -271,7 +294,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     if (!verify.ok) {
       await unlink(out).catch(() => {});
       // The blob-hash cache fed release.json's tree hash: never trust it again after this.
-      await hashCache?.drop();
+      await hashCache.drop();
       throw new XenrelError('E_RELEASE_VERIFY', `the tarball written to ${out} does not verify; it was removed`, {
         exitCode: ExitCode.checkFailed,
         hint: 'run `xenrel verify` on a vendored tree to see why, and report it',
@@ -328,6 +351,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     };
   } finally {
     await content.close().catch(() => {});
+    await components?.close().catch(() => {});
     await rm(staging, { recursive: true, force: true });
   }
 }

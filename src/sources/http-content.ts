@@ -130,6 +130,19 @@ const corruptError = (integrity: string, cause?: unknown) =>
     cause,
   });
 
+const notCachedError = (cache: Cache, integrity: string) =>
+  new XenrelError('E_NOT_CACHED', `content ${integrity} is not in the cache ${cache.root}`, {
+    exitCode: ExitCode.fetch,
+    hint: 'run `xenrel fetch` first',
+  });
+
+/** The sha256 and size of cached content, re-hashed end to end; an error when it is missing or corrupt. */
+export async function requireCachedContent(cache: Cache, integrity: string): Promise<{ sha256: string; size: number }> {
+  const r = await checkCachedContent(cache, integrity);
+  if (r.status === 'ok') return { sha256: r.sha256!, size: r.size! };
+  throw r.status === 'missing' ? notCachedError(cache, integrity) : corruptError(integrity);
+}
+
 /**
  * A stream of the cached bytes for `integrity`, verified as they are read: it errors with
  * E_INTEGRITY (after the last byte, before 'end') if they do not match, and with
@@ -141,11 +154,7 @@ export function openVerifiedContent(cache: Cache, integrity: string): Readable {
     const expected = parseExpectedIntegrity(integrity, 'cached content');
     const stored = await storageIntegrity(cache, expected);
     const cacache = await cacacheLib();
-    if (!stored || !(await cacache.get.hasContent(cache.contentDir, stored)))
-      throw new XenrelError('E_NOT_CACHED', `content ${integrity} is not in the cache ${cache.root}`, {
-        exitCode: ExitCode.fetch,
-        hint: 'run `xenrel fetch` first',
-      });
+    if (!stored || !(await cacache.get.hasContent(cache.contentDir, stored))) throw notCachedError(cache, integrity);
     const check = ssri.integrityStream({ integrity: expected });
     const src = cacache.get.stream.byDigest(cache.contentDir, stored);
     // Not stream.pipeline: it would destroy `out` with the raw error before we can name it.

@@ -25,9 +25,15 @@ export interface PlaceOptions {
    * patches are added, so the result is checked against the lock's `vendoredTree`.
    */
   finishTree?: (name: string, c: LockedComponent, stagingDir: string, cache: Cache) => Promise<void>;
+  /**
+   * Components the caller puts into an archive straight from the cache (a release): not
+   * placed here. Each maps to its folder's tree entries (for the shim's manifests), or to
+   * undefined for a file.
+   */
+  streamed?: ReadonlyMap<string, TreeEntry[] | undefined>;
 }
 
-export type PlaceAction = 'unchanged' | 'placed' | 'restored' | 'left-out' | 'removed';
+export type PlaceAction = 'unchanged' | 'placed' | 'restored' | 'left-out' | 'removed' | 'streamed';
 
 export interface PlaceResult {
   name: string;
@@ -153,6 +159,10 @@ export async function placeStore(
     if (without.includes(name)) {
       const removed = await removeAtomically(storeDirAbs(treeRoot, name));
       results.push({ name, action: removed ? 'removed' : 'left-out' });
+      continue;
+    }
+    if (opts.streamed?.has(name)) {
+      results.push({ name, action: 'streamed', entries: opts.streamed.get(name) });
       continue;
     }
     const size = opsFor(c).downloadSize(c);

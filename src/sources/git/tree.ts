@@ -240,6 +240,38 @@ export async function exportTree(mirrorDir: string, commit: string, dest: string
   return (await walkCommit(mirrorDir, commit, dest)).entries;
 }
 
+/**
+ * What a commit must satisfy to be placed as a folder, checked before any byte of it is
+ * used: safe paths, symlink targets Linux accepts, none leading out of the tree.
+ */
+export function checkPlaceable(
+  mirrorDir: string,
+  commit: string,
+  paths: Iterable<string>,
+  links: readonly { path: string; target: string }[],
+): void {
+  for (const p of paths) checkPath(mirrorDir, commit, p);
+  for (const l of links) {
+    checkPath(mirrorDir, commit, l.path);
+    if (Buffer.byteLength(l.target) > MAX_SYMLINK_TARGET)
+      throw badTree(mirrorDir, commit, `symlink ${l.path} has a ${Buffer.byteLength(l.target)}-byte target`);
+    if (l.target.includes('\0')) throw badTree(mirrorDir, commit, `symlink ${l.path} has a NUL byte in its target`);
+  }
+  checkLinks(mirrorDir, commit, links);
+}
+
+function checkLinks(mirrorDir: string, commit: string, links: readonly { path: string; target: string }[]): void {
+  const tree = new LinkTree();
+  for (const l of links) tree.addSymlink(l.path, l.target);
+  for (const l of links)
+    if (symlinkVerdict(l.path, tree, l.target) === 'escapes')
+      throw badTree(
+        mirrorDir,
+        commit,
+        `refusing symlink ${l.path} -> ${l.target}: it points outside the tree or at its root`,
+      );
+}
+
 function checkPath(mirrorDir: string, commit: string, path: string): void {
   const parts = path.split('/');
   if (
@@ -369,15 +401,7 @@ async function walkCommit(mirrorDir: string, commit: string, dest: string | unde
   try {
     await streamBlobs(mirrorDir, blobs, sink);
     if (dest) {
-      const tree = new LinkTree();
-      for (const l of links) tree.addSymlink(l.path, l.target);
-      for (const l of links)
-        if (symlinkVerdict(l.path, tree, l.target) === 'escapes')
-          throw badTree(
-            mirrorDir,
-            commit,
-            `refusing symlink ${l.path} -> ${l.target}: it points outside the tree or at its root`,
-          );
+      checkLinks(mirrorDir, commit, links);
       // Symlinks last: no file above was ever written through one.
       for (const l of links) {
         await ensureDir(l.path);

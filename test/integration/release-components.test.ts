@@ -1,0 +1,119 @@
+/**
+ * Components go into a release straight from the cache: a git component's commit from its
+ * mirror, a tarball's bytes from the content store, none copied to $TMPDIR first. What GNU
+ * tar extracts under `.xenrel/sources/` is compared with what `xenrel vendor` places (the
+ * store the shim serves from), and with `git archive` of the pinned commit.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CLI } from '../helpers/cli.js';
+import { canMountTmpfs } from '../helpers/hardening.js';
+import { randomBytes } from 'node:crypto';
+import type { TestRepo } from '../helpers/git-repos.js';
+import { SourcesWorld } from '../helpers/sources-project.js';
+import { extractWith } from '../helpers/tar-oracle.js';
+import { hashDir } from '../../src/tree/walk.js';
+import { blobHashCacheFile } from '../../src/release/blob-hash-cache.js';
+
+let w: SourcesWorld;
+let firmware: TestRepo;
+const blob = randomBytes(3 * 1024 * 1024);
+
+beforeAll(async () => {
+  w = await SourcesWorld.create();
+  // Incompressible, so a copy of it cannot fit in the 1 MiB $TMPDIR below.
+  firmware = await w.fx.repo('firmware', {
+    files: {
+      'ipxe.bin': blob,
+      'util/mkrom.sh': { content: '#!/bin/sh\n', exec: true },
+      'util/rom.link': { symlink: '../ipxe.bin' },
+    },
+  });
+  await firmware.commit('firmware');
+  await firmware.tag('v1.0', { annotated: true });
+}, 120_000);
+
+afterAll(async () => {
+  await w?.cleanup();
+});
+
+/** The world's project plus the firmware component, locked and fetched. */
+async function project(): Promise<string> {
+  const dir = await w.project();
+  const config = await readFile(join(dir, 'xenrel.config.yaml'), 'utf8');
+  await writeFile(
+    join(dir, 'xenrel.config.yaml'),
+    `${config}  ipxe:\n    git: ${firmware.url}\n    ref: v1.0\n    path: tools/firmware/etherboot/ipxe\n`,
+  );
+  for (const cmd of ['lock', 'fetch']) {
+    const r = await w.cli(dir, [cmd]);
+    expect(r.code, r.stderr).toBe(0);
+  }
+  return dir;
+}
+
+function extracted(tarball: string): string {
+  const into = `${tarball}.gnu`;
+  const r = extractWith('gnu', tarball, into);
+  expect(r.exit, r.stderr).toBe(0);
+  return join(into, 'xen-4.22.0');
+}
+
+describe('release: components from the cache', () => {
+  it('holds each component as vendor places it and as git archive gives the commit, per GNU tar', async () => {
+    const dir = await project();
+    const r = await w.cli(dir, ['release', '--out', 'out']);
+    expect(r.code, r.stderr).toBe(0);
+    const top = extracted(join(dir, 'out', 'xen-4.22.0.tar.gz'));
+    const v = await w.cli(dir, ['vendor']);
+    expect(v.code, v.stderr).toBe(0);
+    const lock = JSON.parse(await readFile(join(dir, 'xenrel.lock'), 'utf8'));
+    for (const name of ['ipxe', 'seabios', 'qemu-xen', 'newlib']) {
+      const inTarball = await hashDir(join(top, '.xenrel/sources', name));
+      const vendored = await hashDir(join(dir, '.xenrel/sources', name));
+      expect(inTarball.hash, name).toBe(vendored.hash);
+      expect(inTarball.entries, name).toEqual(vendored.entries);
+    }
+    expect((await hashDir(join(top, '.xenrel/sources/ipxe'))).hash).toBe(lock.components.ipxe.tree);
+    const archived = join(dir, 'ipxe-archive');
+    await mkdir(archived);
+    execFileSync('sh', ['-c', `git -C '${firmware.dir}' archive v1.0 | tar -x -C '${archived}'`]);
+    expect((await hashDir(join(top, '.xenrel/sources/ipxe'))).entries).toEqual((await hashDir(archived)).entries);
+    expect(await readFile(join(top, '.xenrel/sources/newlib/newlib-1.16.0.tar.gz'))).toEqual(w.newlibTgz);
+  });
+
+  it.runIf(canMountTmpfs())('works with a $TMPDIR smaller than one component', async () => {
+    const dir = await project();
+    const mnt = join(dir, 'small-tmp');
+    await mkdir(mnt);
+    const script = `mount -t tmpfs -o size=1m tmpfs "$MNT" && TMPDIR="$MNT" "$NODE" "$CLI" release --out out --cache "$CACHE"`;
+    const r = spawnSync('unshare', ['-rm', 'sh', '-c', script], {
+      cwd: dir,
+      env: { ...process.env, ...w.env, MNT: mnt, NODE: process.execPath, CLI, CACHE: w.cacheDir, NO_COLOR: '1' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const top = extracted(join(dir, 'out', 'xen-4.22.0.tar.gz'));
+    // Buffer.equals: a deep toEqual walks 3 million elements.
+    expect((await readFile(join(top, '.xenrel/sources/ipxe/ipxe.bin'))).equals(blob)).toBe(true);
+  });
+
+  it('a wrong sha256 in the blob-hash cache for a component blob: the release hashes again and is right', async () => {
+    const dir = await project();
+    const oid = execFileSync('git', ['-C', firmware.dir, 'rev-parse', 'v1.0:util/mkrom.sh'], {
+      encoding: 'utf8',
+    }).trim();
+    const file = blobHashCacheFile(w.cacheDir);
+    await mkdir(join(file, '..'), { recursive: true });
+    await writeFile(file, `${oid} 10 ${'0'.repeat(64)}\n`);
+    const r = await w.cli(dir, ['release', '--out', 'out']);
+    expect(r.code, r.stderr).toBe(0);
+    const v = await w.cli(dir, ['verify', join('out', 'xen-4.22.0.tar.gz'), '--lock', 'xenrel.lock']);
+    expect(v.code, v.stderr).toBe(0);
+    const top = extracted(join(dir, 'out', 'xen-4.22.0.tar.gz'));
+    expect(await readFile(join(top, '.xenrel/sources/ipxe/util/mkrom.sh'), 'utf8')).toBe('#!/bin/sh\n');
+  });
+});
