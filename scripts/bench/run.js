@@ -9,7 +9,7 @@
 //   XENREL_BENCH_XEN=DIR       a Xen git repository (e.g. a bare mirror), released at
 //   XENREL_BENCH_XEN_REF=RELEASE-4.22.0
 //   XENREL_BENCH_KEEP=1        keep the work folder
-//   XENREL_BENCH_ONLY=verify,hash  only these groups (release, verify, hash, startup, xen, big);
+//   XENREL_BENCH_ONLY=verify,hash  only these groups (release, verify, hash, startup, noop, xen, big);
 //                              verify without release makes its tarball with one untimed release
 //
 // Every measurement runs the command a user runs (the built `xenrel`, through its #! line)
@@ -18,6 +18,7 @@
 // run cancels out. Peak RSS is of the whole process tree (git and gzip children count),
 // sampled from /proc every 20 ms.
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import {
   mkdtempSync,
   mkdirSync,
@@ -42,7 +43,7 @@ const BIG_MB = num('XENREL_BENCH_BIG_MB', 0);
 const XEN = env.XENREL_BENCH_XEN;
 const XEN_REF = env.XENREL_BENCH_XEN_REF || 'RELEASE-4.22.0';
 const KEEP = env.XENREL_BENCH_KEEP === '1';
-const GROUPS = ['release', 'verify', 'hash', 'startup', 'xen', 'big'];
+const GROUPS = ['release', 'verify', 'hash', 'startup', 'noop', 'xen', 'big'];
 const ONLY = env.XENREL_BENCH_ONLY ? env.XENREL_BENCH_ONLY.split(',').map((g) => g.trim()) : GROUPS;
 for (const g of ONLY)
   if (!GROUPS.includes(g)) throw new Error(`XENREL_BENCH_ONLY: unknown group ${g} (known: ${GROUPS.join(', ')})`);
@@ -122,7 +123,7 @@ const gitEnv = {
   GIT_AUTHOR_DATE: `@${MTIME} +0000`,
   GIT_COMMITTER_DATE: `@${MTIME} +0000`,
 };
-function sh(cmd, cwd) {
+function sh(cmd, cwd, bytes = false) {
   const r = spawnSync('sh', ['-c', cmd], {
     cwd,
     env: gitEnv,
@@ -130,7 +131,7 @@ function sh(cmd, cwd) {
     maxBuffer: 64 << 20,
   });
   if (r.status !== 0) throw new Error(`failed: ${cmd}`);
-  return r.stdout.toString();
+  return bytes ? r.stdout : r.stdout.toString();
 }
 /** Commits `dir` (with a xenrel config and lock) to a fresh git repository, packed as a clone would be. */
 function commitTree(dir, name) {
@@ -351,6 +352,65 @@ try {
     await compare('xenrel --help', { run: () => timed([CLI, '--help'], base) }, [
       { name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) },
     ]);
+  }
+
+  if (want('noop')) {
+    // Commands that find nothing to do, on a config shaped like Xen's: five git components
+    // (the -dir-remote trees and mini-os) and nine tarballs (stubdom's and pvgrub2's GRUB),
+    // all cached and vendored. Small stand-ins: what is timed is start-up, config, lock and
+    // cache checks, not hashing. The tarballs are served on 127.0.0.1.
+    const noop = join(base, 'noop');
+    mkdirSync(noop);
+    const gits = [
+      ['qemu-xen', 'tools/qemu-xen-dir-remote'],
+      ['seabios', 'tools/firmware/seabios-dir-remote'],
+      ['ovmf', 'tools/firmware/ovmf-dir-remote'],
+      ['ipxe', 'tools/firmware/etherboot/ipxe'],
+      ['mini-os', 'extras/mini-os-remote'],
+    ];
+    const tars = ['newlib-1.16.0', 'zlib-1.2.3', 'pciutils-2.2.9', 'lwip-1.3.0', 'grub-0.97', 'polarssl-1.1.4'];
+    tars.push('gmp-4.3.2', 'tpm_emulator-0.7.4', 'grub-2.12');
+    const files = {};
+    for (const [i, t] of tars.entries()) {
+      const d = join(base, `noop-tar-${t}`, t);
+      mkdirSync(d, { recursive: true });
+      generate(d, 50, 0, 30 + i);
+      rmSync(join(d, 'blobs'), { recursive: true, force: true });
+      files[`/${t}.tar.gz`] = sh(`tar -C .. --sort=name --owner=0 --group=0 --mtime=@0 -cf - ${t} | gzip -n`, d, true);
+    }
+    const server = createServer((req, res) => {
+      const body = files[req.url];
+      res.writeHead(body ? 200 : 404, body ? { 'content-length': body.length } : {});
+      res.end(body);
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${server.address().port}`;
+      let yaml = 'version: 1\nname: xen\nrelease:\n  version: "1.0"\ncomponents:\n';
+      for (const [i, [name, path]] of gits.entries()) {
+        const dir = join(base, `noop-git-${name}`);
+        mkdirSync(dir);
+        generate(dir, 200, 0, 20 + i);
+        rmSync(join(dir, 'blobs'), { recursive: true, force: true });
+        sh('git init -q && git add -A && git commit -q -m c && git tag v1', dir);
+        yaml += `  ${name}:\n    git: file://${dir}\n    ref: v1\n    path: ${path}\n`;
+      }
+      for (const t of tars)
+        yaml += `  ${t.replace(/-[\d.]+$/, '')}:\n    url: ${url}/${t}.tar.gz\n    path: stubdom/${t}.tar.gz\n`;
+      writeFileSync(join(noop, 'xenrel.config.yaml'), yaml);
+      const noopCache = join(base, 'noop-cache');
+      sh(`'${CLI}' lock -q --cache '${noopCache}' && '${CLI}' vendor -q --cache '${noopCache}'`, noop);
+      console.log(`no-op commands: ${gits.length} git and ${tars.length} tarball components, cached and vendored`);
+      const node0 = { name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) };
+      for (const args of [['fetch'], ['vendor', '--check'], ['lock', '--check', '--offline']])
+        await compare(
+          `no-op xenrel ${args.join(' ')}`,
+          { run: () => timed([CLI, ...args, '-q', '--cache', noopCache], noop) },
+          [node0],
+        );
+    } finally {
+      server.close();
+    }
   }
 
   if (XEN && want('xen')) {

@@ -74,7 +74,11 @@ export async function writeArchive(sources: Iterable<EntrySource>, opts: WriteAr
       buf = [];
       bufLen = 0;
       await pending;
-      pending = writevAll(fh!, data);
+      const write = writevAll(fh!, data);
+      // A failed write is seen at the next await of `pending`, not as an unhandled
+      // rejection while the compressor runs.
+      write.catch(() => {});
+      pending = write;
     };
     for await (const c of compressChunks(tar, opts.format, opts.level)) {
       outHash.update(c);

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XenrelError, ExitCode } from '../errors.js';
+import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import type { EntrySource } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
 import { archiveOrder } from '../archive/writer.js';
@@ -91,7 +91,16 @@ async function attributesOf(root: string, commit: string, paths: string[]): Prom
   try {
     const env = { GIT_INDEX_FILE: join(tmp, 'index') };
     const rt = await runGit(['read-tree', commit], { cwd: root, env });
-    if (rt.code !== 0) throw gitFailure(['read-tree'], rt, `reading the attributes of ${commit} in ${root}`);
+    if (rt.code !== 0) {
+      // git only says it could not write the index: a full $TMPDIR is the usual reason.
+      const fs = await statfs(tmp).catch(() => undefined);
+      if (fs && fs.bavail * fs.bsize < 1 << 20)
+        throw wrapFsError(
+          Object.assign(new Error(rt.stderr.trim()), { code: 'ENOSPC' }),
+          `writing a temporary index in ${tmpdir()}`,
+        );
+      throw gitFailure(['read-tree'], rt, `reading the attributes of ${commit} in ${root}`);
+    }
     // --all prints only what is set for a path: a few lines, not one per path and attribute.
     const args = ['check-attr', '--cached', '--stdin', '-z', '--all'];
     const r = await runGit(args, { cwd: root, env, input: paths.map((p) => `${p}\0`).join('') });
