@@ -396,10 +396,11 @@ try {
         yaml += `  ${name}:\n    git: file://${dir}\n    ref: v1\n    path: ${path}\n`;
       }
       for (const t of tars)
-        yaml += `  ${t.replace(/-[\d.]+$/, '')}:\n    url: ${url}/${t}.tar.gz\n    path: stubdom/${t}.tar.gz\n`;
+        yaml += `  ${t === 'grub-2.12' ? 'grub2' : t.replace(/-[\d.]+$/, '')}:\n    url: ${url}/${t}.tar.gz\n    path: stubdom/${t}.tar.gz\n`;
       writeFileSync(join(noop, 'xenrel.config.yaml'), yaml);
       const noopCache = join(base, 'noop-cache');
-      sh(`'${CLI}' lock -q --cache '${noopCache}' && '${CLI}' vendor -q --cache '${noopCache}'`, noop);
+      // Not sh(): a synchronous child would stop this process's server from answering.
+      await timed(`'${CLI}' lock -q --cache '${noopCache}' && '${CLI}' vendor -q --cache '${noopCache}'`, noop);
       console.log(`no-op commands: ${gits.length} git and ${tars.length} tarball components, cached and vendored`);
       const node0 = { name: 'node -e 0', run: () => timed([process.execPath, '-e', '0'], base) };
       for (const args of [['fetch'], ['vendor', '--check'], ['lock', '--check', '--offline']])
