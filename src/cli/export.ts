@@ -63,7 +63,9 @@ export class ExportCommand extends BaseCommand {
     const { loaded, lock } = await this.loadLocked();
     for (const w of this.without)
       if (!(w in lock.components)) throw usageError(`--without ${w}: no such component in the lock`);
-    const project = await detectProject(loaded.root).catch(() => undefined);
+    const project = await detectProject(loaded.root, { describe: !loaded.config.release?.version }).catch(
+      () => undefined,
+    );
     const ctx: ExportContext = {
       lock,
       loaded,

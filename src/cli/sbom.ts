@@ -45,7 +45,9 @@ export class SbomCommand extends BaseCommand {
           `--without ${w}: no such component in the lock`,
           `components: ${Object.keys(lock.components).join(', ')}`,
         );
-    const project = await detectProject(loaded.root).catch(() => undefined);
+    const project = await detectProject(loaded.root, { describe: !loaded.config.release?.version }).catch(
+      () => undefined,
+    );
     const text = await generateSbom(lock, {
       format: this.format as SbomFormat,
       cache: await this.openCache(),

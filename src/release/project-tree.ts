@@ -24,7 +24,11 @@ export interface ProjectSource {
   describe?: string;
 }
 
-export async function detectProject(root: string): Promise<ProjectSource> {
+/**
+ * A git work tree's top folder is a git project; anything else a plain folder. `describe`:
+ * also run `git describe` (the default version; it walks history, so only when wanted).
+ */
+export async function detectProject(root: string, opts: { describe?: boolean } = {}): Promise<ProjectSource> {
   const real = await realpath(root);
   const top = await runGit(['rev-parse', '--show-toplevel'], { cwd: real });
   if (top.code !== 0 || (await realpath(top.stdout.toString('utf8').trim()).catch(() => '')) !== real)
@@ -35,11 +39,13 @@ export async function detectProject(root: string): Promise<ProjectSource> {
       exitCode: ExitCode.usage,
       hint: 'commit the tree first: a release is cut from a commit',
     });
-  const commit = (await git(['rev-parse', 'HEAD^{commit}'], { cwd: real })).trim();
-  const time = Number((await git(['log', '-1', '--format=%ct', 'HEAD'], { cwd: real })).trim());
-  const describe =
-    (await runGit(['describe', '--tags', '--always'], { cwd: real })).stdout.toString('utf8').trim() || undefined;
-  return { kind: 'git', root: real, commit, commitTime: time, describe };
+  const commit = head.stdout.toString('utf8').trim();
+  const [time, described] = await Promise.all([
+    git(['show', '-s', '--no-decorate', '--format=%ct', commit], { cwd: real }),
+    opts.describe === false ? undefined : runGit(['describe', '--tags', '--always'], { cwd: real }),
+  ]);
+  const describe = described?.stdout.toString('utf8').trim() || undefined;
+  return { kind: 'git', root: real, commit, commitTime: Number(time.trim()), describe };
 }
 
 /** Tracked files that differ from HEAD (untracked files never enter a git release). */

@@ -149,7 +149,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       });
     await signingKeyRef(opts.sign);
   }
-  const project = await detectProject(loaded.root);
+  const project = await detectProject(loaded.root, { describe: !loaded.config.release?.version });
   if (project.kind === 'git' && !opts.allowDirty) {
     const dirty = await dirtyFiles(project.root);
     if (dirty.length)
