@@ -2,7 +2,7 @@
  * Components go into a release straight from the cache: a git component's commit from its
  * mirror, a tarball's bytes from the content store, none copied to $TMPDIR first. What GNU
  * tar extracts under `.xenrel/sources/` is compared with what `xenrel vendor` places (the
- * store the shim serves from), and with `git archive` of the pinned commit.
+ * store the shim serves from), and with a `git clone --recurse-submodules` of the pinned commit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -23,15 +23,19 @@ const blob = randomBytes(3 * 1024 * 1024);
 
 beforeAll(async () => {
   w = await SourcesWorld.create();
-  // Incompressible, so a copy of it cannot fit in the 1 MiB $TMPDIR below.
+  // Incompressible, so a copy of it cannot fit in the 1 MiB $TMPDIR below; it sits in a
+  // submodule, a nested source the lock pins on its own.
+  const roms = await w.fx.repo('roms', { files: { 'ipxe.bin': blob } });
+  await roms.commit('roms');
   firmware = await w.fx.repo('firmware', {
     files: {
-      'ipxe.bin': blob,
       'util/mkrom.sh': { content: '#!/bin/sh\n', exec: true },
-      'util/rom.link': { symlink: '../ipxe.bin' },
+      'util/rom.link': { symlink: '../roms/ipxe.bin' },
     },
   });
   await firmware.commit('firmware');
+  await firmware.addSubmodule('roms', roms);
+  await firmware.commit('add roms');
   await firmware.tag('v1.0', { annotated: true });
 }, 120_000);
 
@@ -62,7 +66,7 @@ function extracted(tarball: string): string {
 }
 
 describe('release: components from the cache', () => {
-  it('holds each component as vendor places it and as git archive gives the commit, per GNU tar', async () => {
+  it('holds each component as vendor places it and as git checks it out with its submodule, per GNU tar', async () => {
     const dir = await project();
     const r = await w.cli(dir, ['release', '--out', 'out']);
     expect(r.code, r.stderr).toBe(0);
@@ -76,11 +80,16 @@ describe('release: components from the cache', () => {
       expect(inTarball.hash, name).toBe(vendored.hash);
       expect(inTarball.entries, name).toEqual(vendored.entries);
     }
-    expect((await hashDir(join(top, '.xenrel/sources/ipxe'))).hash).toBe(lock.components.ipxe.tree);
-    const archived = join(dir, 'ipxe-archive');
-    await mkdir(archived);
-    execFileSync('sh', ['-c', `git -C '${firmware.dir}' archive v1.0 | tar -x -C '${archived}'`]);
-    expect((await hashDir(join(top, '.xenrel/sources/ipxe'))).entries).toEqual((await hashDir(archived)).entries);
+    expect(Object.keys(lock.components.ipxe.children)).toEqual(['roms']);
+    expect((await hashDir(join(top, '.xenrel/sources/ipxe'))).hash).toBe(lock.components.ipxe.vendoredTree);
+    // git's own view: the commit with its submodule checked out at the pinned commit.
+    const clone = join(dir, 'ipxe-clone');
+    execFileSync('git', ['clone', '-q', '--recurse-submodules', '-b', 'v1.0', firmware.url, clone], {
+      env: { ...process.env, ...w.env },
+      stdio: 'ignore',
+    });
+    const checkout = (await hashDir(clone)).entries.filter((e) => e.path !== '.git' && !e.path.endsWith('/.git'));
+    expect((await hashDir(join(top, '.xenrel/sources/ipxe'))).entries).toEqual(checkout);
     expect(await readFile(join(top, '.xenrel/sources/newlib/newlib-1.16.0.tar.gz'))).toEqual(w.newlibTgz);
   });
 
@@ -98,7 +107,7 @@ describe('release: components from the cache', () => {
     expect(r.status, r.stderr).toBe(0);
     const top = extracted(join(dir, 'out', 'xen-4.22.0.tar.gz'));
     // Buffer.equals: a deep toEqual walks 3 million elements.
-    expect((await readFile(join(top, '.xenrel/sources/ipxe/ipxe.bin'))).equals(blob)).toBe(true);
+    expect((await readFile(join(top, '.xenrel/sources/ipxe/roms/ipxe.bin'))).equals(blob)).toBe(true);
   });
 
   it('a wrong sha256 in the blob-hash cache for a component blob: the release hashes again and is right', async () => {
