@@ -1,4 +1,4 @@
-import { diffEntries, treeHash, type TreeEntry } from '../tree/hash.js';
+import { diffEntries, sortEntries, treeHash, type TreeEntry } from '../tree/hash.js';
 import { LOCK_COPY, storeKind } from '../layout/xenrel-dir.js';
 import type { Lockfile } from '../model/lock.js';
 import { lockDigest, parseLockText } from '../lock/lockfile.js';
@@ -67,9 +67,13 @@ export async function accountForEveryByte(result: VerifyResult, a: Accounting): 
   for (const c of result.components) {
     if (c.status !== 'ok' || !a.lock.components[c.name] || storeKind(a.lock.components[c.name]!) !== 'tree') continue;
     const dir = `${c.prefix}/`;
+    // In the order vendor writes manifests (tree-hash order), not the archive's: they differ
+    // where a name is a prefix of a folder's (`arch-arm.h` beside `arch-arm/`).
     verifiedComponents.set(
       c.name,
-      a.entries.filter((e) => e.path.startsWith(dir)).map((e) => ({ ...e, path: e.path.slice(dir.length) })),
+      sortEntries(
+        a.entries.filter((e) => e.path.startsWith(dir)).map((e) => ({ ...e, path: e.path.slice(dir.length) })),
+      ),
     );
   }
   const projectTree = result.project!.tree;
