@@ -15,7 +15,7 @@ import type { TestRepo } from '../helpers/git-repos.js';
 import { SourcesWorld } from '../helpers/sources-project.js';
 import { extractWith } from '../helpers/tar-oracle.js';
 import { hashDir } from '../../src/tree/walk.js';
-import { blobHashCacheFile } from '../../src/release/blob-hash-cache.js';
+import { writeBlobHashes } from '../../src/release/blob-hash-cache.js';
 
 let w: SourcesWorld;
 let firmware: TestRepo;
@@ -118,9 +118,7 @@ describe('release: components from the cache', () => {
     const oid = execFileSync('git', ['-C', firmware.dir, 'rev-parse', 'v1.0:util/mkrom.sh'], {
       encoding: 'utf8',
     }).trim();
-    const file = blobHashCacheFile(w.cacheDir);
-    await mkdir(join(file, '..'), { recursive: true });
-    await writeFile(file, `${oid} 10 ${'0'.repeat(64)}\n`);
+    await writeBlobHashes(w.cacheDir, new Map([[oid, { size: 10, sha256: '0'.repeat(64) }]]));
     const r = await w.cli(dir, ['release', '--out', 'out']);
     expect(r.code, r.stderr).toBe(0);
     const v = await w.cli(dir, ['verify', join('out', 'xen-4.22.0.tar.gz'), '--lock', 'xenrel.lock']);

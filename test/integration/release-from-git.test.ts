@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { GitFixtures } from '../helpers/git-repos.js';
 import { runInProcess } from '../helpers/in-process.js';
 import { tempDirs } from '../helpers/tmp.js';
+import { readBlobHashes, writeBlobHashes } from '../../src/release/blob-hash-cache.js';
 
 // A release of a git project reads the commit from git objects; these tests hold it to
 // what `git archive` (Xen's mktarball) gives, with GNU tar and diff as the judges.
@@ -174,8 +175,7 @@ describe('release of a git project, from git objects', () => {
     const dir = await project();
     const cache = await tmp.make('xenrel-cache-');
     expect((await release(dir, cache, join(dir, 'out1'))).code).toBe(0);
-    const file = join(cache, 'blob-sha256', 'v1.txt');
-    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+    const saved = await readBlobHashes(cache);
     // Every file blob of the commit, with the sha256 sha256sum gives for `git cat-file blob`.
     const blobs = git(dir, 'ls-tree', '-r', 'HEAD')
       .trim()
@@ -183,14 +183,12 @@ describe('release of a git project, from git objects', () => {
       .filter((l) => l.startsWith('100'))
       .map((l) => l.split(/\s+/)[2]!);
     for (const oid of new Set(blobs)) {
-      const line = lines.find((l) => l.startsWith(`${oid} `));
-      expect(line, oid).toBeDefined();
       const sum = execFileSync('sh', ['-c', `git cat-file blob ${oid} | sha256sum`], {
         cwd: dir,
         encoding: 'utf8',
       }).split(' ')[0];
       const size = execFileSync('git', ['cat-file', '-s', oid], { cwd: dir, encoding: 'utf8' }).trim();
-      expect(line).toBe(`${oid} ${size} ${sum}`);
+      expect(saved.get(oid), oid).toEqual({ size: Number(size), sha256: sum });
     }
     expect((await release(dir, cache, join(dir, 'out2'))).code).toBe(0);
     expect(
@@ -201,10 +199,7 @@ describe('release of a git project, from git objects', () => {
 
     // Poison the entry of one file: the read-back verify catches the wrong release.json.
     const victim = git(dir, 'rev-parse', 'HEAD:a.c').trim();
-    await writeFile(
-      file,
-      `${lines.map((l) => (l.startsWith(`${victim} `) ? l.replace(/[0-9a-f]{64}$/, '0'.repeat(64)) : l)).join('\n')}\n`,
-    );
+    await writeBlobHashes(cache, new Map([...saved, [victim, { ...saved.get(victim)!, sha256: '0'.repeat(64) }]]));
     const bad = await release(dir, cache, join(dir, 'out3'));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('does not verify');
