@@ -2,6 +2,7 @@ import {
   closeSync,
   constants,
   createReadStream,
+  type Dirent,
   fstatSync,
   lstatSync,
   openSync,
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { XenrelError, ExitCode } from '../errors.js';
 import { sortEntries, symlinkEntry, treeHash, type TreeEntry, type TreeMode } from './hash.js';
-import { fsPath, nameFromBytes } from './name-bytes.js';
+import { fsPath, isAsciiName, nameFromBytes } from './name-bytes.js';
 
 export interface WalkOptions {
   /** Top-level or nested names to skip entirely (default: `.git`). */
@@ -83,6 +84,17 @@ function smallFileEntry(
   }
 }
 
+/**
+ * A folder's entries. Names are read as bytes when one is not ASCII, so that a name that is
+ * not valid UTF-8 keeps its exact bytes; as strings otherwise, which costs no Buffer a name.
+ */
+function readEntries(dir: string | Buffer): Dirent[] | Dirent<Buffer>[] {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  return entries.every((d) => isAsciiName(d.name))
+    ? entries
+    : readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+}
+
 /** Every file and symlink under `root`, with its tree-hash entry, in bytewise order. */
 export async function walkTree(root: string, options: WalkOptions = {}): Promise<TreeEntry[]> {
   const ignoreNames = options.ignoreNames ?? ['.git'];
@@ -92,14 +104,16 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
   const large: { path: string; abs: string; mode: TreeMode }[] = [];
   let sinceYield = 0;
 
+  // What join(root, r) gives for the plain relative paths below, without normalising each.
+  const prefix = join(root, '_').slice(0, -1);
+
   const visit = async (rel: string): Promise<void> => {
-    // Names are read as bytes: a name that is not valid UTF-8 keeps its exact bytes.
-    for (const d of readdirSync(fsPath(rel ? join(root, rel) : root), { withFileTypes: true, encoding: 'buffer' })) {
-      const name = nameFromBytes(d.name);
+    for (const d of readEntries(fsPath(rel ? prefix + rel : root))) {
+      const name = typeof d.name === 'string' ? d.name : nameFromBytes(d.name);
       if (ignoreNames.includes(name)) continue;
       const r = rel ? `${rel}/${name}` : name;
       if (skip(r)) continue;
-      const abs = join(root, r);
+      const abs = prefix + r;
       // d_type can be unknown on some filesystems: ask lstat then.
       const kind = d.isDirectory() || d.isSymbolicLink() || d.isFile() ? d : lstatSync(fsPath(abs));
       if (kind.isDirectory()) await visit(r);
