@@ -26,7 +26,7 @@ await build({
   logLevel: 'warning',
 });
 // `xenrel hash DIR` runs from one CommonJS file of its own: Node starts it in a few
-// milliseconds, where the chunks above (ES modules, clipanion) take some 30.
+// milliseconds, where the chunks above (ES modules, clipanion) take some 30 ms more.
 await build({
   entryPoints: { hash: 'dist/cli/hash-fast.js' },
   outdir: 'dist/bin',

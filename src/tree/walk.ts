@@ -86,7 +86,7 @@ function smallFileEntry(
 
 /**
  * A folder's entries. Names are read as bytes when one is not ASCII, so that a name that is
- * not valid UTF-8 keeps its exact bytes; as strings otherwise, which costs no Buffer a name.
+ * not valid UTF-8 keeps its exact bytes; as strings otherwise, which spares a Buffer for each name.
  */
 function readEntries(dir: string | Buffer): Dirent[] | Dirent<Buffer>[] {
   const entries = readdirSync(dir, { withFileTypes: true });
