@@ -1,9 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { resolve } from 'node:path';
-import { stat } from 'node:fs/promises';
-import { XenrelError, ExitCode } from '../errors.js';
-import { hashDir } from '../tree/walk.js';
-import { manifestLine } from '../tree/hash.js';
+import { runHash } from './hash-fast.js';
 import type { Report } from '../report/report.js';
 import { BaseCommand } from './base.js';
 
@@ -28,19 +24,6 @@ export class HashCommand extends BaseCommand {
   manifest = Option.Boolean('--manifest', false, { description: 'Print the hashed lines too' });
 
   async run(report: Report): Promise<void> {
-    const dir = resolve(this.cwd, this.dir);
-    const st = await stat(dir).catch(() => undefined);
-    if (!st?.isDirectory())
-      throw new XenrelError('E_USAGE', `${this.dir}: not a directory`, {
-        exitCode: ExitCode.usage,
-        hint: 'give the folder to hash',
-      });
-    const { hash, entries } = await hashDir(dir);
-    if (this.manifest) for (const e of entries) report.output(manifestLine(e).trimEnd());
-    report.output(hash);
-    report.set('path', this.dir);
-    report.set('tree', hash);
-    report.set('files', entries.length);
-    if (this.manifest) report.set('entries', entries);
+    await runHash(report, { dir: this.dir, manifest: this.manifest, cwd: this.cwd });
   }
 }

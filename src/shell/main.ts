@@ -44,6 +44,10 @@ export async function main(argv: string[], io: MainStreams): Promise<number> {
     io.stdout.write(`${XENREL_VERSION}\n`);
     return ExitCode.ok;
   }
+  if (name === 'hash') {
+    const code = await (await import('../cli/hash-fast.js')).hashFast(rest, io);
+    if (code !== undefined) return code;
+  }
   let cls;
   try {
     if (name.startsWith('-'))

@@ -40,6 +40,19 @@ describe('xenrel CLI basics', () => {
     });
   });
 
+  it('hash says the same through its start-up path as through the option parser', async () => {
+    const dir = await tmp.make();
+    await mkdir(join(dir, 'd', 'sub'), { recursive: true });
+    await writeFile(join(dir, 'd', 'f'), 'x');
+    await writeFile(join(dir, 'd', 'sub', 'run'), 'y', { mode: 0o755 });
+    // `--config=…` is no plain flag: it sends the run through clipanion (hash reads no config).
+    for (const args of [['d', '--manifest'], ['d', '--manifest', '--json'], ['missing'], ['missing', '--json', '-q']]) {
+      const fast = await runCli(['hash', ...args], { cwd: dir });
+      const parsed = await runCli(['hash', '--config=unused', ...args], { cwd: dir });
+      expect(fast, args.join(' ')).toEqual(parsed);
+    }
+  });
+
   it('a malformed config exits 2 with file:line:col and no stack trace', async () => {
     const dir = await tmp.make();
     await writeFile(

@@ -60,6 +60,30 @@ describe('tree hash', () => {
     expect(hash).toBe(`sha256-${shell}`);
   });
 
+  it('hashes files around the streaming size and names that are not ASCII', async () => {
+    const d = await tmp.make();
+    const sizes = { empty: 0, one: 1, under: (1 << 20) - 1, at: 1 << 20, over: (1 << 20) + 1 };
+    for (const [name, size] of Object.entries(sizes))
+      await writeFile(join(d, name), Buffer.alloc(size, name.charCodeAt(0)));
+    await mkdir(join(d, 'names'));
+    await writeFile(join(d, 'names', 'plain'), 'p');
+    await writeFile(join(d, 'names', 'ünï'), 'u');
+    await writeFile(Buffer.from(`${join(d, 'names')}/raw\xff`, 'latin1'), 'r');
+    const { entries } = await hashDir(d);
+    const byPath = new Map(entries.map((e) => [e.path, e.sha256]));
+    for (const [name, size] of Object.entries(sizes))
+      expect(byPath.get(name), name).toBe(
+        createHash('sha256')
+          .update(Buffer.alloc(size, name.charCodeAt(0)))
+          .digest('hex'),
+      );
+    expect(entries.filter((e) => e.path.startsWith('names/')).map((e) => [e.path, e.sha256])).toEqual([
+      ['names/plain', sha('p')],
+      ['names/raw\udcff', sha('r')],
+      ['names/ünï', sha('u')],
+    ]);
+  });
+
   it('diffs entries into missing, extra and modified', () => {
     const a: TreeEntry[] = [
       { path: 'keep', mode: '100644', sha256: sha('1') },
