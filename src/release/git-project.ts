@@ -35,7 +35,7 @@ import type { BlobHashCache } from './blob-hash-cache.js';
 
 type Listed = LsTreeRecord;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export interface GitProjectFiles {
   /** For the archive writer; file content is read from git when the writer reaches it. */

@@ -9,7 +9,7 @@
 
 import { isAscii } from 'node:buffer';
 
-const strict = new TextDecoder('utf-8', { fatal: true });
+const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const SURROGATE = /[\uD800-\uDFFF]/;
 const ASCII = /^[\u0000-\u007f]*$/;
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { diffEntries, treeHash, type TreeEntry } from '../../src/tree/hash.js';
 import { hashDir } from '../../src/tree/walk.js';
+import { parseLsTree } from '../../src/sources/git/run.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs();
@@ -42,11 +43,20 @@ describe('tree hash', () => {
     await writeFile(join(d, 'run.sh'), '#!/bin/sh\n');
     await chmod(join(d, 'run.sh'), 0o755);
     await writeFile(join(d, 'sub', 'ünïcode name'), 'u\n');
+    // Starts with the bytes of a UTF-8 byte-order mark: they are part of the name.
+    await writeFile(join(d, 'sub', '\uFEFFbom.txt'), 'b\n');
     await symlink('sub/deep/x.c', join(d, 'link'));
     await mkdir(join(d, '.git'));
     await writeFile(join(d, '.git', 'HEAD'), 'ignored\n');
     const { hash, entries } = await hashDir(d);
-    expect(entries.map((e) => e.path)).toEqual(['README', 'link', 'run.sh', 'sub/deep/x.c', 'sub/ünïcode name']);
+    expect(entries.map((e) => e.path)).toEqual([
+      'README',
+      'link',
+      'run.sh',
+      'sub/deep/x.c',
+      'sub/ünïcode name',
+      'sub/\uFEFFbom.txt',
+    ]);
     expect(entries.find((e) => e.path === 'link')!.mode).toBe('120000');
     expect(entries.find((e) => e.path === 'run.sh')!.mode).toBe('100755');
 
@@ -82,6 +92,19 @@ describe('tree hash', () => {
       ['names/raw\udcff', sha('r')],
       ['names/ünï', sha('u')],
     ]);
+  });
+
+  it("keeps a leading byte-order mark in a name git lists, as in the folder's own name", async () => {
+    const d = await tmp.make();
+    await writeFile(join(d, '\uFEFFbom.txt'), 'b\n');
+    const git = (...a: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.org', ...a], { cwd: d });
+    git('init', '-q');
+    git('add', '-A');
+    git('commit', '-qm', 'bom');
+    const listed = parseLsTree(git('ls-tree', '-r', '-z', 'HEAD'), (shown) => new Error(shown));
+    expect(listed.map((r) => r.path)).toEqual(['\uFEFFbom.txt']);
+    expect((await hashDir(d)).entries.map((e) => e.path)).toEqual(['\uFEFFbom.txt']);
   });
 
   it('diffs entries into missing, extra and modified', () => {

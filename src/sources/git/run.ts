@@ -325,7 +325,7 @@ export interface LsTreeRecord {
   path: string;
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * The records of `git ls-tree -z` output. A path that is not valid UTF-8 is handed to
