@@ -4,6 +4,9 @@ import { XenrelError, ExitCode } from '../errors.js';
 import { boundedMemoryArgs, gitArgs, gitEnv, lastLines } from '../sources/git/run.js';
 
 const EMPTY = Buffer.alloc(0);
+
+/** Where git runs: in a work tree, or pointed at a bare repository (a cache mirror). */
+export type GitAt = { cwd: string; gitDir?: undefined } | { gitDir: string; cwd?: undefined };
 const READ_AHEAD = 2 << 20;
 
 /**
@@ -22,12 +25,15 @@ export class BlobReader {
   private served = 0;
   private busy = false;
 
+  private readonly where: string;
+
   constructor(
-    private readonly where: string,
+    at: GitAt,
     private readonly oids: readonly string[],
   ) {
-    this.child = spawn('git', gitArgs([...boundedMemoryArgs(), 'cat-file', '--batch', '--buffer']), {
-      cwd: where,
+    this.where = at.gitDir ?? at.cwd;
+    this.child = spawn('git', gitArgs([...boundedMemoryArgs(), 'cat-file', '--batch', '--buffer'], at.gitDir), {
+      cwd: at.cwd,
       env: gitEnv(),
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -66,7 +66,7 @@ async function readPart(
   // Placing is offline: the release fetched what the cache lacked before this.
   const { mirrorDir } = await ensureCommit(part.git, part.commit, cache, { offline: true, label });
   const read = (hashCache?: BlobHashCache) =>
-    gitProjectFiles(mirrorDir, part.commit, { skip: () => false, hashCache, raw: true, prefix });
+    gitProjectFiles(mirrorDir, part.commit, { skip: () => false, hashCache, raw: true, prefix, bare: true });
   let files = await read(opts.hashCache);
   let got = treeHash(files.entries);
   if (got !== part.tree && opts.hashCache) {
@@ -130,6 +130,10 @@ export async function streamedComponents(
           for (const e of files.entries) own.push(part.path ? { ...e, path: `${part.path}/${e.path}` } : e);
           sources.push(...files.sources);
         }
+        // A commit with no files is an empty folder in vendor's store, and so in the tarball.
+        for (const part of parts)
+          if (!own.some((e) => part.path === '' || e.path.startsWith(`${part.path}/`)))
+            sources.push({ kind: 'dir', path: `${prefix}${part.path}`.replace(/\/$/, '') });
         const got = treeHash(own);
         const want = vendoredTreeOf(c);
         if (got !== want) throw treeMismatch(name, 'the cache gives', got, want);

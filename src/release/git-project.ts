@@ -19,7 +19,7 @@ import {
 } from '../sources/git/run.js';
 import { fileEntry, symlinkEntry, type TreeEntry } from '../tree/hash.js';
 import { checkPlaceable } from '../sources/git/tree.js';
-import { BlobReader } from './blob-reader.js';
+import { BlobReader, type GitAt } from './blob-reader.js';
 import type { BlobHashCache } from './blob-hash-cache.js';
 
 /**
@@ -61,6 +61,11 @@ export interface GitProjectOptions {
   raw?: boolean;
   /** Put before every path in `sources` (not in `entries`), e.g. `.xenrel/sources/NAME/`. */
   prefix?: string;
+  /**
+   * `root` is a bare repository (a cache mirror): git is pointed at it with --git-dir, never
+   * left to discover it (which `safe.bareRepository` and ownership checks can refuse).
+   */
+  bare?: boolean;
 }
 
 const ATTRS = ['export-ignore', 'export-subst', 'ident', 'filter', 'eol', 'text', 'working-tree-encoding'];
@@ -73,9 +78,9 @@ function badTree(root: string, what: string): XenrelError {
   });
 }
 
-async function listTree(root: string, commit: string): Promise<Listed[]> {
+async function listTree(root: string, at: GitAt, commit: string): Promise<Listed[]> {
   const args = ['ls-tree', '-r', '-z', '--full-tree', commit];
-  const r = await runGit(args, { cwd: root });
+  const r = await runGit(args, at);
   if (r.code !== 0) throw gitFailure(args, r, `listing the tree of ${commit} in ${root}`);
   return parseLsTree(r.stdout, (shown) => badTree(root, `path ${shown} is not valid UTF-8`));
 }
@@ -187,10 +192,11 @@ async function archivedContent(root: string, commit: string, paths: string[]): P
 const isFileMode = (m: string) => m === '100644' || m === '100755' || m === '100664';
 
 export async function gitProjectFiles(root: string, rev: string, opts: GitProjectOptions): Promise<GitProjectFiles> {
-  const resolved = await runGit(['rev-parse', '--verify', '-q', `${rev}^{commit}`], { cwd: root });
+  const at: GitAt = opts.bare ? { gitDir: root } : { cwd: root };
+  const resolved = await runGit(['rev-parse', '--verify', '-q', `${rev}^{commit}`], at);
   if (resolved.code !== 0) throw gitFailure(['rev-parse'], resolved, `resolving ${rev} in ${root}`);
   const commit = resolved.stdout.toString('utf8').trim();
-  const listed = await listTree(root, commit);
+  const listed = await listTree(root, at, commit);
 
   const dirs = new Set<string>();
   for (const l of listed)
@@ -237,7 +243,7 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
     const per = Math.ceil(oids.length / shares);
     const passes = Array.from({ length: shares }, (_, i) => oids.slice(i * per, (i + 1) * per)).map((list) => ({
       list,
-      reader: new BlobReader(root, list),
+      reader: new BlobReader(at, list),
     }));
     const hashShare = async ({ list, reader }: { list: string[]; reader: BlobReader }) => {
       for (const oid of list) {
@@ -286,7 +292,7 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
   let reader: BlobReader | undefined;
   let readerOids: string[] = [];
   const open = (oid: string) => {
-    reader ??= new BlobReader(root, readerOids);
+    reader ??= new BlobReader(at, readerOids);
     return reader.read(oid);
   };
   for (const l of kept) {
@@ -341,7 +347,7 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
     }
     if (!wanted.length) return out;
     const batch = new BlobReader(
-      root,
+      at,
       wanted.map(([, oid]) => oid),
     );
     try {

@@ -36,8 +36,12 @@ beforeAll(async () => {
       'include/arch-arm/save.h': '/* save */\n',
     },
   });
+  // A submodule pinned to a commit with no files: vendor places an empty folder.
+  const empty = await w.fx.repo('empty', { files: {} });
+  await empty.commit('nothing yet');
   await firmware.commit('firmware');
   await firmware.addSubmodule('roms', roms);
+  await firmware.addSubmodule('util/empty', empty);
   await firmware.commit('add roms');
   await firmware.tag('v1.0', { annotated: true });
 }, 120_000);
@@ -83,7 +87,14 @@ describe('release: components from the cache', () => {
       expect(inTarball.hash, name).toBe(vendored.hash);
       expect(inTarball.entries, name).toEqual(vendored.entries);
     }
-    expect(Object.keys(lock.components.ipxe.children)).toEqual(['roms']);
+    expect(Object.keys(lock.components.ipxe.children).sort()).toEqual(['roms', 'util/empty']);
+    // Every entry of the tarball's store, empty folders included, is what vendor placed.
+    const listing = (root: string) =>
+      execFileSync('find', ['.', '-mindepth', '1', '-printf', '%y %m %P\n'], { cwd: root, encoding: 'utf8' })
+        .split('\n')
+        .sort();
+    expect(listing(join(top, '.xenrel/sources'))).toEqual(listing(join(dir, '.xenrel/sources')));
+    expect(listing(join(top, '.xenrel/sources'))).toContain('d 755 ipxe/util/empty');
     expect((await hashDir(join(top, '.xenrel/sources/ipxe'))).hash).toBe(lock.components.ipxe.vendoredTree);
     // git's own view: the commit with its submodule checked out at the pinned commit.
     const clone = join(dir, 'ipxe-clone');
@@ -111,6 +122,15 @@ describe('release: components from the cache', () => {
     const top = extracted(join(dir, 'out', 'xen-4.22.0.tar.gz'));
     // Buffer.equals: a deep toEqual walks 3 million elements.
     expect((await readFile(join(top, '.xenrel/sources/ipxe/roms/ipxe.bin'))).equals(blob)).toBe(true);
+  });
+
+  it("a user's safe.bareRepository=explicit does not stop it reading the cache's mirrors", async () => {
+    const dir = await project();
+    const global = join(dir, 'gitconfig');
+    const base = await readFile(w.env.GIT_CONFIG_GLOBAL!, 'utf8');
+    await writeFile(global, `${base}\n[safe]\n\tbareRepository = explicit\n`);
+    const r = await w.cli(dir, ['release', '--out', 'out'], { GIT_CONFIG_GLOBAL: global });
+    expect(r.code, r.stderr).toBe(0);
   });
 
   it('a wrong sha256 in the blob-hash cache for a component blob: the release hashes again and is right', async () => {
