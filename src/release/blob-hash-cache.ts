@@ -103,6 +103,8 @@ export class BlobHashCache {
   private readonly added = new Map<string, BlobHash>();
   /** Ids found in the tables during this run: kept when the cap drops entries. */
   private readonly used = new Set<string>();
+  /** A saved entry proved wrong: the saved files are replaced by what this run hashes. */
+  private distrusted = false;
 
   private constructor(
     private readonly root: string,
@@ -139,7 +141,7 @@ export class BlobHashCache {
 
   /** Writes what was added (a cache that cannot be written is not an error: it is only a cache). */
   async save(): Promise<void> {
-    if (!this.added.size) return;
+    if (!this.added.size && !this.distrusted) return;
     try {
       await mkdir(dirOf(this.root), { recursive: true });
       for (const idLen of ID_LENGTHS) {
@@ -147,13 +149,16 @@ export class BlobHashCache {
           .filter(([oid]) => oid.length === idLen * 2)
           .map(([oid, h]): [Buffer, BlobHash] => [Buffer.from(oid, 'hex'), h])
           .sort(([a], [b]) => a.compare(b));
-        if (!fresh.length) continue;
+        if (!fresh.length && !this.distrusted) continue;
         const bytes = this.merged(idLen, fresh);
-        await writeFileAtomic(blobHashCacheFile(this.root, idLen), bytes);
+        const file = blobHashCacheFile(this.root, idLen);
+        if (bytes.length) await writeFileAtomic(file, bytes);
+        else await rm(file, { force: true });
         this.tables.set(idLen, new Table(idLen, bytes));
       }
       await rm(legacyFile(this.root), { force: true });
       this.added.clear();
+      this.distrusted = false;
     } catch {
       // read-only cache, disk full: the next release hashes again
     }
@@ -183,6 +188,17 @@ export class BlobHashCache {
     const out = Buffer.concat(parts);
     // Still over (this release alone used more than the cap): keep the first entries.
     return out.length > this.maxEntries * rec ? out.subarray(0, this.maxEntries * rec) : out;
+  }
+
+  /**
+   * Stops using what was saved (an entry proved wrong): from now on every blob is hashed
+   * again, and the next save replaces the files with those hashes.
+   */
+  distrust(): void {
+    this.tables.clear();
+    this.used.clear();
+    this.added.clear();
+    this.distrusted = true;
   }
 
   /** Every saved entry (for tests and inspection). */

@@ -70,9 +70,11 @@ async function readPart(
   let files = await read(opts.hashCache);
   let got = treeHash(files.entries);
   if (got !== part.tree && opts.hashCache) {
-    // The blob-hash cache could be what is wrong: hash every blob again before blaming git.
+    // The blob-hash cache could be what is wrong: hash every blob again (and keep those
+    // hashes instead) before blaming git.
     await files.close();
-    files = await read();
+    opts.hashCache.distrust();
+    files = await read(opts.hashCache);
     got = treeHash(files.entries);
   }
   if (got !== part.tree) {

@@ -15,7 +15,7 @@ import type { TestRepo } from '../helpers/git-repos.js';
 import { SourcesWorld } from '../helpers/sources-project.js';
 import { extractWith } from '../helpers/tar-oracle.js';
 import { hashDir } from '../../src/tree/walk.js';
-import { writeBlobHashes } from '../../src/release/blob-hash-cache.js';
+import { readBlobHashes, writeBlobHashes } from '../../src/release/blob-hash-cache.js';
 
 let w: SourcesWorld;
 let firmware: TestRepo;
@@ -124,6 +124,23 @@ describe('release: components from the cache', () => {
     expect((await readFile(join(top, '.xenrel/sources/ipxe/roms/ipxe.bin'))).equals(blob)).toBe(true);
   });
 
+  it('a wrong size in the blob-hash cache fails the release once, and the cache is dropped', async () => {
+    const dir = await project();
+    const oid = execFileSync('git', ['-C', firmware.dir, 'rev-parse', 'v1.0:util/mkrom.sh'], {
+      encoding: 'utf8',
+    }).trim();
+    const sum = execFileSync('sh', ['-c', `git -C '${firmware.dir}' cat-file blob ${oid} | sha256sum`], {
+      encoding: 'utf8',
+    }).split(' ')[0]!;
+    await writeBlobHashes(w.cacheDir, new Map([[oid, { size: 11, sha256: sum }]]));
+    const bad = await w.cli(dir, ['release', '--out', 'out']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('expected 11 bytes but read 10');
+    expect((await readBlobHashes(w.cacheDir)).size).toBe(0);
+    const again = await w.cli(dir, ['release', '--out', 'out']);
+    expect(again.code, again.stderr).toBe(0);
+  });
+
   it("a user's safe.bareRepository=explicit does not stop it reading the cache's mirrors", async () => {
     const dir = await project();
     const global = join(dir, 'gitconfig');
@@ -133,7 +150,7 @@ describe('release: components from the cache', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it('a wrong sha256 in the blob-hash cache for a component blob: the release hashes again and is right', async () => {
+  it('a wrong sha256 in the blob-hash cache for a component blob: the release hashes again, is right and mends the cache', async () => {
     const dir = await project();
     const oid = execFileSync('git', ['-C', firmware.dir, 'rev-parse', 'v1.0:util/mkrom.sh'], {
       encoding: 'utf8',
@@ -145,5 +162,10 @@ describe('release: components from the cache', () => {
     expect(v.code, v.stderr).toBe(0);
     const top = extracted(join(dir, 'out', 'xen-4.22.0.tar.gz'));
     expect(await readFile(join(top, '.xenrel/sources/ipxe/util/mkrom.sh'), 'utf8')).toBe('#!/bin/sh\n');
+    // The wrong entry was replaced by the blob's real hash (git and sha256sum say which).
+    const sum = execFileSync('sh', ['-c', `git -C '${firmware.dir}' cat-file blob ${oid} | sha256sum`], {
+      encoding: 'utf8',
+    }).split(' ')[0];
+    expect((await readBlobHashes(w.cacheDir)).get(oid)).toEqual({ size: 10, sha256: sum });
   });
 });
