@@ -98,8 +98,10 @@ async function attributesOf(root: string, commit: string, paths: string[]): Prom
     const rt = await runGit(['read-tree', commit], { cwd: root, env });
     if (rt.code !== 0) {
       // git only says it could not write the index: a full $TMPDIR is the usual reason.
+      // The index holds some 70 bytes and the path per entry.
+      const needed = paths.reduce((n, p) => n + 70 + Buffer.byteLength(p), 0);
       const fs = await statfs(tmp).catch(() => undefined);
-      if (fs && fs.bavail * fs.bsize < 1 << 20)
+      if (fs && fs.bavail * fs.bsize < Math.max(1 << 20, needed))
         throw wrapFsError(
           Object.assign(new Error(rt.stderr.trim()), { code: 'ENOSPC' }),
           `writing a temporary index in ${tmpdir()}`,
