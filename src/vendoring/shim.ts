@@ -54,7 +54,10 @@ export async function renderShim(tool: (typeof SHIM_TOOLS)[number]): Promise<str
 }
 
 /** The digest column: tree:<hex> for folders, <algo>:<hex> for files (sha512 or sha256). */
-async function digestFor(treeRoot: string, name: string, c: LockedComponent): Promise<string> {
+/** The sha256 (hex) of a component's file as placed in the store, when the caller knows it. */
+export type StoreSha256 = (name: string, c: LockedComponent) => string | undefined;
+
+async function digestFor(treeRoot: string, name: string, c: LockedComponent, known?: StoreSha256): Promise<string> {
   if (storeKind(c) === 'tree') {
     const tree = vendoredTreeOf(c);
     if (!tree)
@@ -73,7 +76,7 @@ async function digestFor(treeRoot: string, name: string, c: LockedComponent): Pr
   }
   // Only weaker or no algorithms in the lock: the store copy was verified against it, so
   // its sha256 stands for it.
-  return `sha256:${await sha256File(storeAbs(treeRoot, name, c))}`;
+  return `sha256:${known?.(name, c) ?? (await sha256File(storeAbs(treeRoot, name, c)))}`;
 }
 
 function field(name: string, what: string, v: string | undefined): string {
@@ -94,7 +97,12 @@ export const SHIM_INDEX_HEADER =
   '# xenrel shim index: written by `xenrel vendor`; do not edit. Tab-separated:\n' +
   '# name\tkind\turl\tref\tcommit\tdigest\tpath\tstore\tstatus\n';
 
-export async function renderIndex(treeRoot: string, lock: Lockfile, without: string[]): Promise<string> {
+export async function renderIndex(
+  treeRoot: string,
+  lock: Lockfile,
+  without: string[],
+  storeSha256?: StoreSha256,
+): Promise<string> {
   let out = SHIM_INDEX_HEADER;
   for (const name of Object.keys(lock.components).sort()) {
     const c = lock.components[name]!;
@@ -107,7 +115,7 @@ export async function renderIndex(treeRoot: string, lock: Lockfile, without: str
       // Only a git pin has a ref and a commit.
       field(name, 'ref', d.commit ? (d.version ?? '-') : '-'),
       d.commit ?? '-',
-      left ? '-' : await digestFor(treeRoot, name, c),
+      left ? '-' : await digestFor(treeRoot, name, c, storeSha256),
       field(name, 'path', c.path),
       // Relative to .xenrel/.
       storeRel(name, c).slice(XENREL_DIR.length + 1),
@@ -144,10 +152,11 @@ export async function renderShimFiles(
   lock: Lockfile,
   without: string[],
   entriesOf: (name: string, c: LockedComponent) => Promise<TreeEntry[] | undefined>,
+  storeSha256?: StoreSha256,
 ): Promise<ShimFile[]> {
   const files: ShimFile[] = [];
   for (const tool of SHIM_TOOLS) files.push({ rel: `${BIN_DIR}/${tool}`, text: await renderShim(tool), mode: 0o755 });
-  files.push({ rel: SHIM_INDEX, text: await renderIndex(treeRoot, lock, without), mode: 0o644 });
+  files.push({ rel: SHIM_INDEX, text: await renderIndex(treeRoot, lock, without, storeSha256), mode: 0o644 });
   // Manifests: the expected tree-hash lines, only for folders that are vendored.
   for (const name of Object.keys(lock.components).sort()) {
     const c = lock.components[name]!;

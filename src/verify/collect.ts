@@ -13,6 +13,7 @@ import { parseShimIndex } from '../vendoring/shim-index.js';
 import { RELEASE_INFO } from '../layout/release-info.js';
 import { CONFIG_FILE } from './owned.js';
 import type { VerifyExpectations, VerifyOptions } from './types.js';
+import { expectationsFromLock } from './expectations.js';
 
 /** What a tarball or a folder holds: entries, digests and embedded metadata, before any comparison. */
 
@@ -64,16 +65,21 @@ function metaKind(rel: string): keyof Omit<Embedded, 'manifests'> | 'manifest' |
   return undefined;
 }
 
+/** The algorithms a pin may use. */
+const PIN_ALGORITHMS = ['sha256', 'sha384', 'sha512'];
+
 /**
  * One pass over the tarball: every entry's hash, the digests of the files the expectations
  * name by integrity, and the embedded metadata under the top directory.
  */
 export async function collectTarball(file: string, opts: VerifyOptions) {
   const limits = resolveLimits(opts.limits);
-  const integrityPaths = new Map<string, string>(); // rel path → algorithm
-  for (const c of Object.values(opts.expect?.components ?? {})) {
+  // rel path → the algorithms of its pin. The lock, when given, says which before the read.
+  const integrityPaths = new Map<string, string[]>();
+  const known = opts.expect ?? (opts.lock ? expectationsFromLock(opts.lock) : undefined);
+  for (const c of Object.values(known?.components ?? {})) {
     const algo = c.integrity ? integrityAlgorithm(c.integrity) : undefined;
-    if (algo) integrityPaths.set(c.prefix, algo);
+    if (algo) integrityPaths.set(c.prefix, [algo]);
   }
   const problems: string[] = [];
   const entries: TreeEntry[] = [];
@@ -112,9 +118,9 @@ export async function collectTarball(file: string, opts: VerifyOptions) {
       const rel = relOf(e.path);
       if (rel === undefined) return;
       const kind = metaKind(rel);
-      const hashes: Hash[] = [];
-      const algo = integrityPaths.get(rel) ?? (candidateDigest(rel) && !opts.expect ? 'sha512' : undefined);
-      if (algo) hashes.push(createHash(algo));
+      // A store file the expectations (read later, from inside) may pin by any algorithm.
+      const algos = integrityPaths.get(rel) ?? (candidateDigest(rel) && !known ? PIN_ALGORITHMS : []);
+      const hashes: Hash[] = algos.map((a) => createHash(a));
       const chunks: Buffer[] = [];
       let size = 0;
       if (!kind && !hashes.length) return;
@@ -124,7 +130,7 @@ export async function collectTarball(file: string, opts: VerifyOptions) {
           if (kind && (size += c.length) <= META_LIMIT) chunks.push(Buffer.from(c));
         },
         end() {
-          if (algo) fileDigests.set(rel, `${algo}-${hashes[0]!.digest('base64')}`);
+          if (algos.length) fileDigests.set(rel, algos.map((a, i) => `${a}-${hashes[i]!.digest('base64')}`).join(' '));
           if (!kind) return;
           if (size > META_LIMIT) return void problems.push(`${rel}: larger than ${META_LIMIT} bytes, ignored`);
           const text = Buffer.concat(chunks).toString('utf8');

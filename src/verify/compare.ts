@@ -31,11 +31,12 @@ export function compare(got: Collected, ctx: CompareContext): VerifyResult {
     components.push(r);
     if (c.integrity) {
       r.expected = c.integrity;
-      r.actual = got.fileDigests.get(c.prefix);
+      const digests = got.fileDigests.get(c.prefix);
+      r.actual = shownDigest(digests, c.integrity);
       const present = got.entries.some((e) => e.path === c.prefix);
       if (!present) r.status = c.without ? 'without' : 'missing';
-      else if (!r.actual) r.note = 'integrity uses an algorithm xenrel does not compute';
-      else r.status = integrityMatches(r.actual, c.integrity) ? 'ok' : 'modified';
+      else if (!digests) r.note = 'integrity uses an algorithm xenrel does not compute';
+      else r.status = integrityMatches(digests, c.integrity) ? 'ok' : 'modified';
       if (r.status === 'missing') r.missing.push(c.prefix);
       if (r.status === 'modified') r.modified.push(c.prefix);
       continue;
@@ -100,10 +101,17 @@ export function compare(got: Collected, ctx: CompareContext): VerifyResult {
   };
 }
 
+/** `actual` holds one digest per algorithm computed; the pin's strongest algorithm decides. */
 function integrityMatches(actual: string, expected: string): boolean {
   const want = ssri.parse(expected, { strict: true });
   const algo = want.pickAlgorithm();
-  return (want[algo] ?? []).some((h) => `${algo}-${h.digest}` === actual);
+  return (want[algo] ?? []).some((h) => actual.split(' ').includes(`${algo}-${h.digest}`));
+}
+
+/** The digest of `actual` in the pin's algorithm, to show beside it. */
+function shownDigest(actual: string | undefined, expected: string): string | undefined {
+  const algo = ssri.parse(expected, { strict: true }).pickAlgorithm();
+  return actual?.split(' ').find((d) => d.startsWith(`${algo}-`)) ?? actual;
 }
 
 /**
