@@ -8,12 +8,12 @@ import { sha256File } from '../tree/walk.js';
 import { entriesFromDir } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
 import { checkPath, resolveLimits, type Finding, type Limits } from '../archive/policy.js';
-import { LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, WITHOUT_FILE } from '../layout/xenrel-dir.js';
+import { LOCK_COPY, MANIFESTS_DIR, SHIM_INDEX, WITHOUT_FILE, storeRel } from '../layout/xenrel-dir.js';
 import { parseShimIndex } from '../vendoring/shim-index.js';
 import { RELEASE_INFO } from '../layout/release-info.js';
 import { CONFIG_FILE } from './owned.js';
 import type { VerifyExpectations, VerifyOptions } from './types.js';
-import { expectationsFromLock } from './expectations.js';
+import { lockedIntegrity } from '../model/kind.js';
 
 /** What a tarball or a folder holds: entries, digests and embedded metadata, before any comparison. */
 
@@ -76,10 +76,13 @@ export async function collectTarball(file: string, opts: VerifyOptions) {
   const limits = resolveLimits(opts.limits);
   // rel path → the algorithms of its pin. The lock, when given, says which before the read.
   const integrityPaths = new Map<string, string[]>();
-  const known = opts.expect ?? (opts.lock ? expectationsFromLock(opts.lock) : undefined);
-  for (const c of Object.values(known?.components ?? {})) {
-    const algo = c.integrity ? integrityAlgorithm(c.integrity) : undefined;
-    if (algo) integrityPaths.set(c.prefix, [algo]);
+  const known = opts.expect ?? opts.lock;
+  const pins = opts.expect
+    ? Object.values(opts.expect.components).map((c) => [c.prefix, c.integrity] as const)
+    : Object.entries(opts.lock?.components ?? {}).map(([name, c]) => [storeRel(name, c), lockedIntegrity(c)] as const);
+  for (const [prefix, integrity] of pins) {
+    const algo = integrity ? integrityAlgorithm(integrity) : undefined;
+    if (algo) integrityPaths.set(prefix, [algo]);
   }
   const problems: string[] = [];
   const entries: TreeEntry[] = [];
