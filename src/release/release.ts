@@ -221,12 +221,14 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       streamed: components.placed,
     });
     await writeFileAtomic(join(extra, LOCKFILE_NAME), serializeLock(lock));
-    const warnings = await tarballPinWarnings(
+    // GNU make reads the tarball's makefiles meanwhile, on the other core.
+    const pinWarnings = tarballPinWarnings(
       { paths: content.entries.filter((e) => e.mode !== '120000').map((e) => e.path), readAll: content.readAll },
       join(extra, '.config'),
       lock,
       without,
     );
+    pinWarnings.catch(() => {}); // awaited below
     const sbom = await generateSbom(lock, {
       format: 'spdx',
       cache: opts.cache,
@@ -259,6 +261,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     });
     await writeFileAtomic(join(extra, RELEASE_INFO), renderReleaseInfo(info));
 
+    const warnings = await pinWarnings;
     const sources = [...content.sources, ...components.sources, ...(await entriesFromDir(extra, { ignoreNames: [] }))];
     // Every file's sha256 is known by now: the writer does not hash again.
     const writing = `writing ${basename(out)}`;
