@@ -363,6 +363,11 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
     }
     return out;
   };
+  // The closures above keep this scope alive as long as the caller holds the result: what
+  // only the planning needed goes now, and the rest on close (a large tree's maps are MiBs).
+  hashes.clear();
+  links.clear();
+  linkOids.clear();
   return {
     sources,
     entries,
@@ -370,6 +375,10 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
     readAll,
     async close() {
       await reader?.close();
+      reader = undefined;
+      readerOids = [];
+      byPath.clear();
+      routed.clear();
     },
   };
 }
