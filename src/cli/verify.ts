@@ -3,6 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ExitCode, usageError } from '../errors.js';
+import { assertKnownComponents } from '../components/names.js';
 import type { FetchOutcome } from '../fetch/fetch-all.js';
 import { lockDigest, requireLock } from '../lock/lockfile.js';
 import type { Report } from '../report/report.js';
@@ -102,6 +103,9 @@ export class VerifyCommand extends BaseCommand {
 
   target = Option.String({ name: 'TARBALL|DIR' });
   lock = Option.String('--lock', { description: 'Verify against this lockfile instead of the one inside' });
+  without = Option.Array('--without', [], {
+    description: 'With --lock: a component the release left out (`release --without`; repeatable)',
+  });
   upstream = Option.Boolean('--upstream', false, {
     description: 'Also re-fetch every pin from upstream into a temporary cache and compare',
   });
@@ -131,6 +135,12 @@ export class VerifyCommand extends BaseCommand {
     const st = await stat(target).catch(() => undefined);
     if (!st) throw usageError(`${this.target}: no such file or folder`);
     const lock = this.lock ? await requireLock(resolve(this.cwd, this.lock), this.lock) : undefined;
+    // What was left out is part of the anchor: the tarball's own WITHOUT list vouches for nothing.
+    if (this.without.length && !lock)
+      throw usageError('--without needs --lock FILE (a release record names what its release left out)');
+    if (this.without.length && this.record)
+      throw usageError('--without and --record: the record names what was left out');
+    if (lock) assertKnownComponents(this.without, Object.keys(lock.components));
     const record = this.record ? await this.readRecord() : undefined;
     if (!this.record && this.recordKey) throw usageError('--record-key needs --record FILE');
     if (!this.provenance && this.key) throw usageError('--key needs --provenance FILE');
@@ -140,10 +150,11 @@ export class VerifyCommand extends BaseCommand {
     let result: VerifyResult;
     if (st.isDirectory()) {
       if (record) throw usageError('--record applies to a release tarball, not a folder');
-      result = await verifyDir(target, { expect: lock ? expectationsFromLock(lock) : undefined, limits });
+      result = await verifyDir(target, { expect: lock ? expectationsFromLock(lock, this.without) : undefined, limits });
     } else {
       result = await verifyTarball(target, {
         lock,
+        without: this.without,
         record,
         limits,
         tarballSha256: record ? await fileSha256(target) : undefined,

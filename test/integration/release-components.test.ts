@@ -163,6 +163,23 @@ describe('release: components from the cache', () => {
     }
   });
 
+  it('verify --lock --without: what a release left out, said by the packager, not by the tarball', async () => {
+    const dir = await project();
+    const r = await w.cli(dir, ['release', '--out', 'out', '--without', 'newlib']);
+    expect(r.code, r.stderr).toBe(0);
+    const tarball = join('out', 'xen-4.22.0.tar.gz');
+    const full = await w.cli(dir, ['verify', tarball, '--lock', 'xenrel.lock']);
+    expect(full.code).toBe(1);
+    expect(full.stdout).toMatch(/missing +newlib/);
+    const left = await w.cli(dir, ['verify', tarball, '--lock', 'xenrel.lock', '--without', 'newlib']);
+    expect(left.code, left.stdout + left.stderr).toBe(0);
+    // Leaving out another component than the release did is a failure too.
+    expect((await w.cli(dir, ['verify', tarball, '--lock', 'xenrel.lock', '--without', 'seabios'])).code).toBe(1);
+    const unknown = await w.cli(dir, ['verify', tarball, '--lock', 'xenrel.lock', '--without', 'nosuch']);
+    expect(unknown.code).toBe(2);
+    expect((await w.cli(dir, ['verify', tarball, '--without', 'newlib'])).code).toBe(2);
+  });
+
   it("a user's safe.bareRepository=explicit does not stop it reading the cache's mirrors", async () => {
     const dir = await project();
     const global = join(dir, 'gitconfig');
