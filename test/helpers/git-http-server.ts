@@ -1,7 +1,8 @@
 /**
  * Git's smart HTTP protocol on 127.0.0.1, served by the real `git http-backend` (as CGI),
  * with one scripted misbehaviour: `stall` makes the server take a request and then send
- * nothing, never closing, so only the client's own bounds can end the wait.
+ * nothing, never closing, so only the client's own bounds can end the wait. `packBytesPerSecond`
+ * sends each pack no faster than that, so a clone lasts long enough to watch its progress.
  *
  *   const srv = await startGitHttpServer(rootDir);   // serves rootDir/<name> as /<name>
  *   srv.stall = 'pack';        // answer info/refs and ls-refs, stall the pack request
@@ -15,6 +16,8 @@ import { gunzipSync } from 'node:zlib';
 
 export interface GitHttpServer {
   stall: 'none' | 'pack' | 'all';
+  /** Send packs at this rate at most (0: as fast as git gives them). */
+  packBytesPerSecond: number;
   /** Requests stalled so far. */
   stalled: number;
   url(name: string): string;
@@ -23,7 +26,7 @@ export interface GitHttpServer {
 
 export async function startGitHttpServer(root: string, env: NodeJS.ProcessEnv = process.env): Promise<GitHttpServer> {
   const sockets = new Set<Socket>();
-  const state: { stall: GitHttpServer['stall']; stalled: number } = { stall: 'none', stalled: 0 };
+  const state = { stall: 'none' as GitHttpServer['stall'], stalled: 0, packBytesPerSecond: 0 };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -70,7 +73,14 @@ export async function startGitHttpServer(root: string, env: NodeJS.ProcessEnv = 
       else res.setHeader(k, v);
     }
     res.statusCode = status;
-    res.end(all.subarray(split + sepLen));
+    const payload = all.subarray(split + sepLen);
+    if (!isPack || !state.packBytesPerSecond) return void res.end(payload);
+    const step = 64 * 1024;
+    for (let i = 0; i < payload.length; i += step) {
+      if (!res.write(payload.subarray(i, i + step))) await new Promise((r) => res.once('drain', r));
+      await new Promise((r) => setTimeout(r, (step / state.packBytesPerSecond) * 1000));
+    }
+    res.end();
   };
 
   const server = createServer((req, res) => {
@@ -91,6 +101,12 @@ export async function startGitHttpServer(root: string, env: NodeJS.ProcessEnv = 
     },
     get stalled() {
       return state.stalled;
+    },
+    get packBytesPerSecond() {
+      return state.packBytesPerSecond;
+    },
+    set packBytesPerSecond(v) {
+      state.packBytesPerSecond = v;
     },
     url: (name) => `http://127.0.0.1:${port}/${name}`,
     close: () =>

@@ -3,7 +3,8 @@
  * `--progress` (a real clone), plain lines every few seconds without a terminal, bars that
  * are cleared when done on one (through `script`, a real pty), nothing with --quiet/--json.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,13 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli } from '../helpers/cli.js';
 import { GitFixtures, type TestRepo } from '../helpers/git-repos.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
+import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 import { makeTarball } from '../helpers/make-tarball.js';
 import { tempDirs } from '../helpers/tmp.js';
 
+const execFileAsync = promisify(execFile);
 const tmp = tempDirs();
 let fx: GitFixtures;
 let big: TestRepo;
 let server: TestHttpServer;
+let gitHttp: GitHttpServer;
 let tgz: Buffer;
 const BIG = 24 * 1024 * 1024;
 
@@ -30,10 +34,15 @@ beforeAll(async () => {
   await big.tag('v1.0', { annotated: true });
   tgz = await makeTarball('newlib-1.16.0', { 'data.bin': randomBytes(450 * 1024).toString('base64') });
   server = await startHttpServer({ files: { '/newlib-1.16.0.tar.gz': tgz } });
+  // The clone is served over smart HTTP at 16 MiB/s, so it lasts some 1.5 s however fast the
+  // machine: long enough for several progress frames and a measured speed.
+  gitHttp = await startGitHttpServer(fx.root, fx.env);
+  gitHttp.packBytesPerSecond = 16 * 1024 * 1024;
 }, 120_000);
 
 afterAll(async () => {
   await server?.close();
+  await gitHttp?.close();
   await fx?.cleanup();
   await tmp.cleanup();
 });
@@ -42,7 +51,7 @@ async function project(which: 'git' | 'tarball') {
   const dir = await tmp.make('xenrel-progress-');
   const comp =
     which === 'git'
-      ? `  big:\n    git: ${big.url}\n    ref: v1.0\n    path: tools/big\n`
+      ? `  big:\n    git: ${gitHttp.url('big')}\n    ref: v1.0\n    path: tools/big\n`
       : `  newlib:\n    url: ${server.url}/newlib-1.16.0.tar.gz\n    path: stubdom/newlib-1.16.0.tar.gz\n`;
   await writeFile(join(dir, 'xenrel.config.yaml'), `version: 1\nname: xen\ncomponents:\n${comp}`);
   const cache = join(dir, 'cache');
@@ -110,7 +119,8 @@ describe('progress', () => {
     const p = await project('git');
     const cache = p.fresh();
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} fetch --cache ${JSON.stringify(cache)}`;
-    const out = execFileSync('script', ['-qec', cmd, '/dev/null'], {
+    // Not execFileSync: this process serves the clone, and must keep running meanwhile.
+    const { stdout: out } = await execFileAsync('script', ['-qec', cmd, '/dev/null'], {
       cwd: p.dir,
       env: { ...process.env, ...fx.env, NO_COLOR: '1', COLUMNS: '120' },
       encoding: 'utf8',
