@@ -55,6 +55,7 @@ export async function startGitHttpServer(root: string, env: NodeJS.ProcessEnv = 
       },
       stdio: ['pipe', 'pipe', 'ignore'],
     });
+    child.stdin.on('error', () => {}); // git gone early (EPIPE): its reply, or none, says why
     child.stdin.end(body);
     body = Buffer.alloc(0);
     const out: Buffer[] = [];
