@@ -87,6 +87,14 @@ function idBytes(oid: string, idLen: IdLength): Buffer | undefined {
   return scratch.write(oid, 0, 'hex') === idLen ? scratch : undefined;
 }
 
+/** The entries of one id length, as (id bytes, hash), in id order. */
+function byId(entries: Iterable<[string, BlobHash]>, idLen: IdLength): [Buffer, BlobHash][] {
+  return [...entries]
+    .filter(([oid]) => idLengthOf(oid) === idLen)
+    .map(([oid, h]): [Buffer, BlobHash] => [Buffer.from(oid, 'hex'), h])
+    .sort(([x], [y]) => x.compare(y));
+}
+
 function encode(idLen: IdLength, entries: [Buffer, BlobHash][]): Buffer {
   const rec = recordBytes(idLen);
   const out = Buffer.alloc(entries.length * rec);
@@ -145,10 +153,7 @@ export class BlobHashCache {
     try {
       await mkdir(dirOf(this.root), { recursive: true });
       for (const idLen of ID_LENGTHS) {
-        const fresh = [...this.added]
-          .filter(([oid]) => oid.length === idLen * 2)
-          .map(([oid, h]): [Buffer, BlobHash] => [Buffer.from(oid, 'hex'), h])
-          .sort(([a], [b]) => a.compare(b));
+        const fresh = byId(this.added, idLen);
         if (!fresh.length && !this.distrusted) continue;
         const bytes = this.merged(idLen, fresh);
         const file = blobHashCacheFile(this.root, idLen);
@@ -231,10 +236,7 @@ export async function readBlobHashes(cacheRoot: string): Promise<Map<string, Blo
 export async function writeBlobHashes(cacheRoot: string, entries: ReadonlyMap<string, BlobHash>): Promise<void> {
   await mkdir(dirOf(cacheRoot), { recursive: true });
   for (const idLen of ID_LENGTHS) {
-    const list = [...entries]
-      .filter(([oid]) => idLengthOf(oid) === idLen)
-      .map(([oid, h]): [Buffer, BlobHash] => [Buffer.from(oid, 'hex'), h])
-      .sort(([a], [b]) => a.compare(b));
+    const list = byId(entries, idLen);
     const file = blobHashCacheFile(cacheRoot, idLen);
     if (list.length) await writeFileAtomic(file, encode(idLen, list));
     else await rm(file, { force: true });
