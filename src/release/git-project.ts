@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
 import type { EntrySource } from '../archive/entries.js';
 import { readTar } from '../archive/reader.js';
-import { archiveOrder } from '../archive/writer.js';
+import { sortArchiveOrder } from '../archive/writer.js';
 import {
   boundedMemoryArgs,
   gitArgs,
@@ -334,7 +334,7 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
     }
   }
   // The writer reaches files in archive order: git is asked for them in that order.
-  readerOids = streamed.sort((a, b) => archiveOrder(a.path, b.path)).map((s) => s.oid);
+  readerOids = sortArchiveOrder(streamed, (s) => s.path).map((s) => s.oid);
 
   const byPath = new Map(kept.filter((l) => l.type === 'blob' && isFileMode(l.mode)).map((l) => [l.path, l.oid]));
   // One git child for a whole list: a child per file cost Xen's release 25 spawns

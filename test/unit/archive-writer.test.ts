@@ -138,6 +138,33 @@ describe('deterministic tar writer', () => {
     ).toEqual([...r.entries].sort((p, q) => (p.path < q.path ? -1 : 1)));
   });
 
+  it('orders names as GNU tar --sort=name does, past U+D800 and with raw bytes', async () => {
+    // Characters whose UTF-16 order differs from their UTF-8 byte order (U+E000 and U+FFFD
+    // against astral ones), `/` against the bytes below and above it, and a raw 0xFF byte.
+    const parts = ['a', 'a-b', 'a.b', 'a0', 'b', '\u00e9', '\ue000', '\ufffd', '\u{1f600}', 'z\u{10400}', '\udcff'];
+    let seed = 7;
+    const pick = () => parts[(seed = (seed * 1103515245 + 12345) >>> 0) % parts.length]!;
+    const paths = new Set<string>();
+    while (paths.size < 120) paths.add(Array.from({ length: 1 + (seed % 3) }, pick).join('/') + pick());
+    const sources: EntrySource[] = [];
+    const dirs = new Set(
+      [...paths].flatMap((p) =>
+        p
+          .split('/')
+          .slice(0, -1)
+          .map((_, i, a) => a.slice(0, i + 1).join('/')),
+      ),
+    );
+    for (const p of [...paths].reverse()) if (!dirs.has(p)) sources.push(bufferEntry(p, Buffer.from(p)));
+    const out = await tmp.make();
+    await writeArchive(sources, { out: join(out, 'o.tar'), format: 'none', topDir: 't', mtime: 0 });
+    const x = await tmp.make();
+    execFileSync('tar', ['-xf', join(out, 'o.tar'), '-C', x]);
+    const env = { ...process.env, LC_ALL: 'C' };
+    const gnu = execFileSync('sh', ['-c', `tar --sort=name -cf - -C '${x}' t | tar -tf -`], { env });
+    expect(execFileSync('tar', ['-tf', join(out, 'o.tar')], { env }).equals(gnu)).toBe(true);
+  });
+
   it('bsdtar (libarchive) lists and extracts exactly what GNU tar does', async () => {
     const t0 = await makeTree(0);
     const out = await tmp.make();
