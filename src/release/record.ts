@@ -45,18 +45,58 @@ export async function writeRecord(o: RecordInput): Promise<{ file: string; sha25
       files: o.project.entries.map((e) => manifestLine(e).slice(0, -1)),
     },
   };
+  const ours = renderRecord(record);
   const old = await readFile(file, 'utf8').catch(() => undefined);
-  const prev = old === undefined ? undefined : schemaProblem(releaseRecordSchema, old, file);
-  if (prev && 'value' in prev) {
-    const same = (r: ReleaseRecord) => JSON.stringify({ ...r, tarballs: undefined });
-    if (same(prev.value) === same(record)) record.tarballs = { ...prev.value.tarballs, ...record.tarballs };
-  }
-  record.tarballs = Object.fromEntries(
-    Object.entries(record.tarballs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  );
-  const text = renderRecord(record);
+  const text = old === undefined ? ours : (mergedText(old, ours, record.tarballs) ?? merged(old, file, record));
   await writeFileAtomic(file, text);
   return { file, sha256: createHash('sha256').update(text).digest('hex') };
+}
+
+type Tarballs = ReleaseRecord['tarballs'];
+const sortedTarballs = (t: Tarballs): Tarballs =>
+  Object.fromEntries(Object.entries(t).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+const tarballsSchema = releaseRecordSchema.def.shape.tarballs;
+const TARBALLS = '\n  "tarballs": {';
+
+/** A rendered record cut around its `tarballs` object (which closes at two spaces of indentation). */
+function splitTarballs(text: string): [string, string, string] | undefined {
+  const i = text.indexOf(TARBALLS);
+  const j = i < 0 ? -1 : text.indexOf('\n  }', i + TARBALLS.length);
+  if (j < 0) return undefined;
+  return [text.slice(0, i + TARBALLS.length - 1), text.slice(i + TARBALLS.length - 1, j + 4), text.slice(j + 4)];
+}
+
+/**
+ * The new record with the old one's tarballs, when the old file is a record as xenrel
+ * renders it with the same content: decided on the text around `tarballs`, so a record
+ * listing every file of a large tree is not parsed again. Undefined when the text does not
+ * tell (the full comparison decides).
+ */
+function mergedText(old: string, ours: string, tarballs: Tarballs): string | undefined {
+  const o = splitTarballs(old);
+  const n = splitTarballs(ours);
+  if (!o || !n || o[0] !== n[0] || o[2] !== n[2]) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(o[1]);
+  } catch {
+    return undefined;
+  }
+  const prev = tarballsSchema.safeParse(parsed);
+  if (!prev.success) return undefined;
+  const all = sortedTarballs({ ...prev.data, ...tarballs });
+  return `${n[0]}${JSON.stringify(all, null, 2).replaceAll('\n', '\n  ')}${n[2]}`;
+}
+
+/** A record of the same content (same project, lock, SBOM and left-out set) keeps its other tarballs. */
+function merged(old: string, file: string, record: ReleaseRecord): string {
+  const prev = schemaProblem(releaseRecordSchema, old, file);
+  if ('value' in prev) {
+    const same = (r: ReleaseRecord) => JSON.stringify({ ...r, tarballs: undefined });
+    if (same(prev.value) === same(record))
+      return renderRecord({ ...record, tarballs: sortedTarballs({ ...prev.value.tarballs, ...record.tarballs }) });
+  }
+  return renderRecord(record);
 }
 
 /** Checks `<record>.asc` (or `sig`) with only `keyFile`'s key; returns the signer's fingerprint. */
