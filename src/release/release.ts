@@ -13,8 +13,9 @@ import { DEFAULT_LEVELS, EXTENSIONS, type Compression } from '../archive/compres
 import { treeHash, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { collectGarbage } from '../util/collect-garbage.js';
 import { vendor } from '../vendoring/vendor.js';
-import type { VerifyResult } from '../verify/types.js';
+import { resultProjectEntries, type VerifyResult } from '../verify/types.js';
 import { verifyTarball } from '../verify/verify.js';
 import { buildReleaseInfo, RELEASE_INFO, renderReleaseInfo, type ReleaseInfo } from '../layout/release-info.js';
 import { CONFIG_FILE, RELEASE_SBOM, projectEntries } from '../verify/owned.js';
@@ -30,6 +31,9 @@ import { signingKeyRef } from '../provenance/sign.js';
 
 /** The SPDX SBOM inside a release (part of the whole-tree hash); a copy sits beside the tarball. */
 export { RELEASE_SBOM };
+
+/** Files from which a release collects garbage between its phases (below, it costs more than it saves). */
+const LARGE_TREE = 10_000;
 
 /** 1980-01-01: the floor for archive timestamps (zip and some gzip readers refuse older). */
 export const MIN_MTIME = 315532800;
@@ -246,7 +250,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       ...(await walkTree(extra, { ignoreNames: [] })),
     ];
     const configText = await readFile(join(extra, CONFIG_FILE), 'utf8').catch(() => undefined);
-    const projectFiles = projectEntries(entries, configText);
+    const projectTree = treeHash(projectEntries(entries, configText));
     const committed =
       project.kind === 'git' && !(opts.allowDirty && (await dirtyFiles(project.root)).length)
         ? project.commit
@@ -255,13 +259,16 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       name,
       compression: format,
       tree: treeHash(entries.filter((e) => e.path !== RELEASE_INFO)),
-      project: { tree: treeHash(projectFiles), commit: committed },
+      project: { tree: projectTree, commit: committed },
       lock,
       without,
     });
     await writeFileAtomic(join(extra, RELEASE_INFO), renderReleaseInfo(info));
 
     const warnings = await pinWarnings;
+    // A large tree's planning leaves MiBs of garbage: gone before the writer adds its own.
+    const large = content.entries.length + components.entries.length >= LARGE_TREE;
+    if (large) collectGarbage();
     const sources = [...content.sources, ...components.sources, ...(await entriesFromDir(extra, { ignoreNames: [] }))];
     // Every file's sha256 is known by now: the writer does not hash again.
     const writing = `writing ${basename(out)}`;
@@ -284,12 +291,13 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     await content.close();
     await components.close();
     // The read-back needs none of the file lists: let them go first, so a large tree is not
-    // held twice (the project files' entries stay, for the record).
+    // held twice (the record takes the project's files from the read-back).
     for (const list of [sources, entries, content.sources, content.entries, components.sources, components.entries])
       list.length = 0;
     await hashCache.save();
     hashCache.clear();
 
+    if (large) collectGarbage();
     // Like `meson dist`: read back what was written before calling it a release.
     const verify = await verifyTarball(out, {
       expectedTopDir: name,
@@ -298,7 +306,9 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       progress: opts.progress,
       progressLabel: `reading back ${basename(out)}`,
     });
-    if (!verify.ok) {
+    // What was read back is what release.json says: the project's files as the tarball holds them.
+    const projectFiles = verify.project?.tree === projectTree ? resultProjectEntries(verify) : undefined;
+    if (!verify.ok || !projectFiles) {
       await unlink(out).catch(() => {});
       // The blob-hash cache fed release.json's tree hash: never trust it again after this.
       await hashCache.drop();
@@ -308,6 +318,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
         details: { verify },
       });
     }
+    if (large) collectGarbage();
     const sums = await updateSums(outDir, out, written.sha256);
     const sbomFile = join(outDir, `${name}.spdx.json`);
     await writeFileAtomic(sbomFile, sbom);
