@@ -20,7 +20,10 @@ export interface GzipOptions {
   level?: number;
   /** Uncompressed bytes per block (default 1 MiB). Part of the output's identity: keep it fixed. */
   blockSize?: number;
-  /** Blocks deflated at once (default: cores + 1, enough to keep every core busy; each holds 2 MiB). Does not change the output. */
+  /**
+   * Blocks deflated at once (default: 2 x cores + 2, so the cores stay busy while the main
+   * thread makes the tar stream; each holds 2 MiB). Does not change the output.
+   */
   concurrency?: number;
 }
 
@@ -54,7 +57,7 @@ export async function* gzipChunks(source: AsyncIterable<Uint8Array>, opts: GzipO
   if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError(`gzip level must be 1..9, got ${level}`);
   const blockSize = opts.blockSize ?? GZIP_BLOCK_SIZE;
   if (blockSize < WINDOW) throw new RangeError(`gzip block size must be at least ${WINDOW}`);
-  const concurrency = Math.max(1, opts.concurrency ?? availableParallelism() + 1);
+  const concurrency = Math.max(1, opts.concurrency ?? 2 * availableParallelism() + 2);
 
   yield gzipHeader(level);
   // Input blocks are recycled once their deflate is done: a fresh 1 MiB buffer per block

@@ -225,7 +225,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       streamed: components.placed,
     });
     await writeFileAtomic(join(extra, LOCKFILE_NAME), serializeLock(lock));
-    // GNU make reads the tarball's makefiles meanwhile, on the other core.
+    // GNU make reads the tarball's makefiles meanwhile, while the archive is planned and written.
     const pinWarnings = tarballPinWarnings(
       { paths: content.entries.filter((e) => e.mode !== '120000').map((e) => e.path), readAll: content.readAll },
       join(extra, '.config'),
@@ -265,7 +265,6 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     });
     await writeFileAtomic(join(extra, RELEASE_INFO), renderReleaseInfo(info));
 
-    const warnings = await pinWarnings;
     // A large tree's planning leaves MiBs of garbage: gone before the writer adds its own.
     const large = content.entries.length + components.entries.length >= LARGE_TREE;
     if (large) collectGarbage();
@@ -288,6 +287,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       throw err;
     });
     opts.progress?.done?.(writing, '');
+    const warnings = await pinWarnings;
     await content.close();
     await components.close();
     // The read-back needs none of the file lists: let them go first, so a large tree is not
