@@ -21,6 +21,7 @@ import { fileEntry, symlinkEntry, type TreeEntry } from '../tree/hash.js';
 import { checkPlaceable } from '../sources/git/tree.js';
 import { BlobReader, type GitAt } from './blob-reader.js';
 import type { BlobHashCache } from './blob-hash-cache.js';
+import { hashFromWorkTree, type WantedBlob } from './worktree-hashes.js';
 
 /**
  * A git project's commit as archive entries, read from git objects: nothing is extracted
@@ -30,7 +31,8 @@ import type { BlobHashCache } from './blob-hash-cache.js';
  * `working-tree-encoding`) are taken from a `git archive` of just those paths. Every other
  * file streams from one `git cat-file --batch` while the archive is written.
  * Each file's sha256 is computed once: from the blob-hash cache, else in one hashing pass
- * before writing (the whole-tree hash goes into release.json, near the archive's start).
+ * before writing (the whole-tree hash goes into release.json, near the archive's start),
+ * of the checked-out file where it is the blob, of git's object otherwise.
  */
 
 type Listed = LsTreeRecord;
@@ -238,6 +240,35 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
     }
   }
   const linkOids = new Set(kept.filter((l) => l.mode === '120000').map((l) => l.oid));
+  const linkTarget = (bytes: Buffer): string => {
+    if (bytes.length > MAX_SYMLINK_TARGET)
+      throw badTree(root, `a symlink in ${commit} has a ${bytes.length}-byte target`);
+    let target: string;
+    try {
+      target = utf8.decode(bytes);
+    } catch {
+      throw badTree(root, `a symlink target in ${commit} is not valid UTF-8`);
+    }
+    if (target.includes('\0')) throw badTree(root, `a symlink target in ${commit} holds a NUL byte`);
+    return target;
+  };
+  if (want.size && !opts.bare) {
+    // A checked-out file whose bytes hash to its blob's id is that blob: read from the page
+    // cache, not inflated from the pack. A symlink's blob is taken from a symlink.
+    const at = new Map<string, WantedBlob>();
+    for (const l of kept) {
+      const symlink = l.mode === '120000';
+      if (want.has(l.oid) && !at.has(l.oid) && symlink === linkOids.has(l.oid))
+        at.set(l.oid, { oid: l.oid, path: l.path, symlink });
+    }
+    for (const [oid, got] of await hashFromWorkTree(root, [...at.values()])) {
+      if (got.target) links.set(oid, linkTarget(got.target));
+      const h = { size: got.size, sha256: got.sha256 };
+      hashes.set(oid, h);
+      cache?.set(oid, h);
+      want.delete(oid);
+    }
+  }
   if (want.size) {
     // git's inflating is the cost here: one cat-file per core, each on a contiguous share.
     const oids = [...want];
@@ -263,16 +294,7 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
         const got = { size, sha256: h.digest('hex') };
         hashes.set(oid, got);
         cache?.set(oid, got);
-        if (linkOids.has(oid)) {
-          let target: string;
-          try {
-            target = utf8.decode(Buffer.concat(parts));
-          } catch {
-            throw badTree(root, `a symlink target in ${commit} is not valid UTF-8`);
-          }
-          if (target.includes('\0')) throw badTree(root, `a symlink target in ${commit} holds a NUL byte`);
-          links.set(oid, target);
-        }
+        if (linkOids.has(oid)) links.set(oid, linkTarget(Buffer.concat(parts)));
       }
     };
     const results = await Promise.allSettled(passes.map(hashShare));

@@ -127,6 +127,41 @@ describe('release of a git project, from git objects', () => {
     expect((await runInProcess(['verify', join(dir, 'out', 'proj-1.0.tar.gz')], { cwd: dir })).code).toBe(0);
   });
 
+  it('hashes a checked-out file only when its bytes are the blob: edited, replaced and missing files come from git', async () => {
+    const dir = await project();
+    // Work-tree changes git is told to overlook, so the release does not refuse them as dirty.
+    const hidden = ['a.c', 'tools/run.sh', 'link', 'a/file', 'blobs/firmware.bin', 'docs/Ünïcødé.txt'];
+    git(dir, 'update-index', '--assume-unchanged', ...hidden);
+    await writeFile(join(dir, 'a.c'), 'int b;\n'); // same size, other bytes
+    await writeFile(join(dir, 'tools/run.sh'), '#!/bin/sh\necho changed\n');
+    await rm(join(dir, 'link'));
+    await symlink('a.c', join(dir, 'link'));
+    await rm(join(dir, 'a/file'));
+    await symlink('../a.c', join(dir, 'a/file')); // a symlink where git has a file
+    await rm(join(dir, 'blobs/firmware.bin'));
+    await writeFile(join(dir, 'docs/Ünïcødé.txt'), 'ü\r\n'); // as an eol conversion would leave it
+    expect(git(dir, 'status', '--porcelain', '--untracked-files=no')).toBe('');
+    const cache = await tmp.make('xenrel-cache-');
+    const r = await release(dir, cache, join(dir, 'out'));
+    expect(r.code, r.stderr).toBe(0);
+    const ours = join(await extract(join(dir, 'out', 'proj-1.0.tar.gz')), 'proj-1.0');
+    const theirs = await tmp.make('xenrel-ga-');
+    execFileSync('sh', ['-c', `git archive --format=tar HEAD | tar -xf - -C "${theirs}"`], { cwd: dir, env: gitEnv() });
+    await rm(join(ours, '.xenrel'), { recursive: true });
+    for (const d of [ours, theirs]) await rm(join(d, '.config'));
+    execFileSync('diff', ['-r', '--no-dereference', theirs, ours]);
+    expect(kinds(ours)).toBe(kinds(theirs));
+    // The blob-hash cache holds git's hashes, not the edited files'.
+    const blobSha = (p: string) =>
+      execFileSync('sh', ['-c', `git cat-file blob HEAD:'${p}' | sha256sum`], { cwd: dir, encoding: 'utf8' }).slice(
+        0,
+        64,
+      );
+    const cached = await readBlobHashes(cache);
+    for (const p of ['a.c', 'tools/run.sh', 'a/file', 'docs/Ünïcødé.txt', 'tools/libs.mk'])
+      expect(cached.get(git(dir, 'rev-parse', `HEAD:${p}`).trim())?.sha256, p).toBe(blobSha(p));
+  });
+
   it('cuts the same bytes from the git project as from a folder holding that commit', async () => {
     for (const attributes of [false, true]) {
       const dir = await project({ attributes });
