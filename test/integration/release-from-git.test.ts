@@ -96,17 +96,23 @@ const kinds = (dir: string) =>
     { encoding: 'utf8' },
   );
 
+/** A release of `dir` with an empty cache, extracted by GNU tar, beside `git archive HEAD` extracted; xenrel's `.xenrel` removed. */
+async function releasedAndArchived(dir: string): Promise<{ ours: string; theirs: string; cache: string }> {
+  const cache = await tmp.make('xenrel-cache-');
+  const r = await release(dir, cache, join(dir, 'out'));
+  expect(r.code, r.stderr).toBe(0);
+  const ours = join(await extract(join(dir, 'out', 'proj-1.0.tar.gz')), 'proj-1.0');
+  const theirs = await tmp.make('xenrel-ga-');
+  execFileSync('sh', ['-c', `git archive --format=tar HEAD | tar -xf - -C "${theirs}"`], { cwd: dir, env: gitEnv() });
+  await rm(join(ours, '.xenrel'), { recursive: true });
+  return { ours, theirs, cache };
+}
+
 describe('release of a git project, from git objects', () => {
   it('holds what `git archive` of the commit holds (export-ignore, export-subst, eol, ident, submodule), per GNU tar and diff', async () => {
     const dir = await project({ attributes: true });
-    const cache = await tmp.make('xenrel-cache-');
-    const r = await release(dir, cache, join(dir, 'out'));
-    expect(r.code, r.stderr).toBe(0);
-    const ours = join(await extract(join(dir, 'out', 'proj-1.0.tar.gz')), 'proj-1.0');
-    const theirs = await tmp.make('xenrel-ga-');
-    execFileSync('sh', ['-c', `git archive --format=tar HEAD | tar -xf - -C "${theirs}"`], { cwd: dir, env: gitEnv() });
     // xenrel's own part is added (and .config gets its block): everything else is git archive's.
-    await rm(join(ours, '.xenrel'), { recursive: true });
+    const { ours, theirs } = await releasedAndArchived(dir);
     for (const f of ['.config']) {
       expect(await readFile(join(ours, f), 'utf8')).toContain(await readFile(join(theirs, f), 'utf8'));
       await rm(join(ours, f));
@@ -141,13 +147,7 @@ describe('release of a git project, from git objects', () => {
     await rm(join(dir, 'blobs/firmware.bin'));
     await writeFile(join(dir, 'docs/Ünïcødé.txt'), 'ü\r\n'); // as an eol conversion would leave it
     expect(git(dir, 'status', '--porcelain', '--untracked-files=no')).toBe('');
-    const cache = await tmp.make('xenrel-cache-');
-    const r = await release(dir, cache, join(dir, 'out'));
-    expect(r.code, r.stderr).toBe(0);
-    const ours = join(await extract(join(dir, 'out', 'proj-1.0.tar.gz')), 'proj-1.0');
-    const theirs = await tmp.make('xenrel-ga-');
-    execFileSync('sh', ['-c', `git archive --format=tar HEAD | tar -xf - -C "${theirs}"`], { cwd: dir, env: gitEnv() });
-    await rm(join(ours, '.xenrel'), { recursive: true });
+    const { ours, theirs, cache } = await releasedAndArchived(dir);
     for (const d of [ours, theirs]) await rm(join(d, '.config'));
     execFileSync('diff', ['-r', '--no-dereference', theirs, ours]);
     expect(kinds(ours)).toBe(kinds(theirs));
