@@ -7,6 +7,7 @@ import { fetchGit, lockGit } from '../sources/git/source.js';
 import { exportTree } from '../sources/git/tree.js';
 import { treeHash } from '../tree/hash.js';
 import type { KindOps } from './kind.js';
+import { treeMismatch } from './tree-mismatch.js';
 
 /** A git repository pinned by `ref`, locked to a commit and the tree hash of its content. */
 export const git: KindOps<LockedGit> = {
@@ -64,15 +65,7 @@ export const git: KindOps<LockedGit> = {
     const own = await exportTree(mirrorDir, c.commit, dest);
     if (!check) return own;
     const tree = treeHash(own);
-    if (tree !== c.tree)
-      throw new XenrelError(
-        'E_TREE_MISMATCH',
-        `component ${name}: commit ${c.commit} has tree hash ${tree}, the lock says ${c.tree}`,
-        {
-          exitCode: ExitCode.fetch,
-          hint: `run \`xenrel fetch ${name}\`; if it persists, re-lock with \`xenrel lock --update ${name}\``,
-        },
-      );
+    if (tree !== c.tree) throw treeMismatch(name, `commit ${c.commit}`, tree, c.tree);
     return own;
   },
 

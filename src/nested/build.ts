@@ -15,6 +15,7 @@ import { isLockedGit } from '../model/kind.js';
 import type { LockedChild, LockedComponent } from '../model/lock.js';
 import { applyPatches, runPatch } from './patches.js';
 import { wrapFileEntries } from './children.js';
+import { treeMismatch } from '../components/tree-mismatch.js';
 
 /**
  * The folder vendor places for a component with children or patches, built in `dest` (a
@@ -78,15 +79,7 @@ async function placeChild(name: string, path: string, c: LockedChild, cache: Cac
   }
   // Check the child's own content before anything is laid over it.
   const got = treeHash(await walkTree(abs, { ignoreNames: [] }));
-  if (got !== c.tree)
-    throw new XenrelError(
-      'E_TREE_MISMATCH',
-      `component ${name}: nested source ${path} has tree hash ${got}, the lock says ${c.tree}`,
-      {
-        exitCode: ExitCode.fetch,
-        hint: `run \`xenrel fetch ${name}\` to repair the cache; if it persists, re-lock with \`xenrel lock --update ${name}\``,
-      },
-    );
+  if (got !== c.tree) throw treeMismatch(name, `nested source ${path}`, got, c.tree);
 }
 
 async function applyWrapExtras(name: string, path: string, c: LockedChild, dest: string): Promise<void> {

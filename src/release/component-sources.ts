@@ -11,6 +11,7 @@ import { SOURCES_DIR } from '../layout/xenrel-dir.js';
 import { sriHex } from '../util/sri.js';
 import type { BlobHashCache } from './blob-hash-cache.js';
 import { gitProjectFiles, type GitProjectFiles } from './git-project.js';
+import { treeMismatch } from '../components/tree-mismatch.js';
 
 /**
  * Components that go into a release straight from the cache, without a copy on disk: a git
@@ -79,17 +80,11 @@ async function readPart(
   }
   if (got !== part.tree) {
     await files.close();
-    const what = `${part.path ? `nested source ${part.path} at ` : ''}commit ${part.commit} has`;
+    const what = `${part.path ? `nested source ${part.path} at ` : ''}commit ${part.commit}`;
     throw treeMismatch(name, what, got, part.tree);
   }
   return files;
 }
-
-const treeMismatch = (name: string, what: string, got: string, want: string | undefined) =>
-  new XenrelError('E_TREE_MISMATCH', `component ${name}: ${what} tree hash ${got}, the lock says ${want}`, {
-    exitCode: ExitCode.fetch,
-    hint: `run \`xenrel fetch ${name}\`; if it persists, re-lock with \`xenrel lock --update ${name}\``,
-  });
 
 /** As vendor refuses it: a child under a file or symlink of what is placed, or over content. */
 function assertChildPlace(name: string, path: string, placed: readonly TreeEntry[]): void {
@@ -138,7 +133,7 @@ export async function streamedComponents(
             sources.push({ kind: 'dir', path: `${prefix}${part.path}`.replace(/\/$/, '') });
         const got = treeHash(own);
         const want = vendoredTreeOf(c);
-        if (got !== want) throw treeMismatch(name, 'the cache gives', got, want);
+        if (got !== want) throw treeMismatch(name, 'the content in the cache', got, want);
         const sorted = sortEntries(own);
         placed.set(name, sorted);
         for (const e of sorted) entries.push({ ...e, path: prefix + e.path });

@@ -12,6 +12,7 @@ import type { ProgressSink } from '../types.js';
 import { finishComponentTree, hasNested } from '../nested/build.js';
 import { SOURCES_DIR, storeDirAbs, storeKind } from '../layout/xenrel-dir.js';
 import { exists, recoverSiblings, removeAtomically, stagingPath, swapInto } from './swap.js';
+import { treeMismatch } from '../components/tree-mismatch.js';
 
 export interface PlaceOptions {
   /** Components to leave out (removed from the store if a previous run placed them). */
@@ -94,15 +95,7 @@ async function placeOne(
       // Nested sources and patches (src/nested/build.ts): the result is checked against vendoredTree.
       else if (hasNested(c)) entries = await finishComponentTree(name, c, cache, staged, configRoot);
       const got = treeHash(entries);
-      if (got !== want)
-        throw new XenrelError(
-          'E_TREE_MISMATCH',
-          `component ${name}: the content in the cache has tree hash ${got}, the lock says ${want}`,
-          {
-            exitCode: ExitCode.fetch,
-            hint: `run \`xenrel fetch ${name}\` to repair the cache; if it persists, re-lock with \`xenrel lock --update ${name}\` after checking why`,
-          },
-        );
+      if (got !== want) throw treeMismatch(name, 'the content in the cache', got, want);
       await swapInto(staged, dir);
       return current
         ? { name, action: 'restored', diff: diffEntries(entries, current), entries }
