@@ -3,8 +3,7 @@ import { open } from 'node:fs/promises';
 import { readSmall } from './read-small.js';
 import { Readable } from 'node:stream';
 import { XenrelError, ExitCode, wrapFsError } from '../errors.js';
-import { fileEntry, symlinkEntry, type TreeEntry } from '../tree/hash.js';
-import { nameToBytes } from '../tree/name-bytes.js';
+import { fileEntry, sortByName, symlinkEntry, type TreeEntry } from '../tree/hash.js';
 import type { EntrySource, FileSource } from './entries.js';
 import { BLOCK, TYPE, encodeHeader, needsPaxSize, padding, paxRecord } from './tar-format.js';
 import { checkPath, checkSymlinks, collisionKey, findingError, resolveLimits, type Limits } from './policy.js';
@@ -56,35 +55,9 @@ const RECORD = 10240; // GNU tar pads the archive to 20 blocks; readers expect n
 /** Shared, never written to: consumers copy or hash it. */
 const ZEROS = Buffer.alloc(BLOCK);
 
-/** GNU `--sort=name` order: `/` sorts below every other byte, so each directory's subtree stays together. */
-const sortKey = (p: string) => nameToBytes(p.replaceAll('/', '\0'));
-
-// Below U+D800 a UTF-16 code unit is the code point, and code-point order is UTF-8 byte
-// order: such paths compare as strings, with `/` lowest, and no bytes are made per compare.
-const NOT_PLAIN = /[\uD800-\uFFFF]/;
-function plainArchiveOrder(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return (x === 0x2f ? -1 : x) - (y === 0x2f ? -1 : y);
-  }
-  return a.length - b.length;
-}
-
-/** Compares two paths under the same top directory in the order the writer packs them. */
-export const archiveOrder = (a: string, b: string): number =>
-  NOT_PLAIN.test(a) || NOT_PLAIN.test(b) ? Buffer.compare(sortKey(a), sortKey(b)) : plainArchiveOrder(a, b);
-
-/** Sorts `items` in place into archive order of `pathOf(item)`; sort keys are made only when a path needs them. */
-export function sortArchiveOrder<T>(items: T[], pathOf: (item: T) => string): T[] {
-  if (!items.some((t) => NOT_PLAIN.test(pathOf(t))))
-    return items.sort((x, y) => plainArchiveOrder(pathOf(x), pathOf(y)));
-  const keyed = items.map((t) => ({ t, k: sortKey(pathOf(t)) }));
-  keyed.sort((x, y) => Buffer.compare(x.k, y.k));
-  for (let i = 0; i < keyed.length; i++) items[i] = keyed[i]!.t;
-  return items;
-}
+/** Sorts `items` in place into the order the writer packs them: GNU `tar --sort=name` order of `pathOf(item)`. */
+export const sortArchiveOrder = <T>(items: T[], pathOf: (item: T) => string): T[] =>
+  sortByName(items, pathOf, { slashLowest: true });
 
 function usage(code: string, message: string): XenrelError {
   return new XenrelError(code, message, { exitCode: ExitCode.usage });

@@ -255,13 +255,13 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
   if (want.size && !opts.bare) {
     // A checked-out file whose bytes hash to its blob's id is that blob: read from the page
     // cache, not inflated from the pack. A symlink's blob is taken from a symlink.
-    const at = new Map<string, WantedBlob>();
+    const checkedOut = new Map<string, WantedBlob>();
     for (const l of kept) {
       const symlink = l.mode === '120000';
-      if (want.has(l.oid) && !at.has(l.oid) && symlink === linkOids.has(l.oid))
-        at.set(l.oid, { oid: l.oid, path: l.path, symlink });
+      if (want.has(l.oid) && !checkedOut.has(l.oid) && symlink === linkOids.has(l.oid))
+        checkedOut.set(l.oid, { oid: l.oid, path: l.path, symlink });
     }
-    for (const [oid, got] of await hashFromWorkTree(root, [...at.values()])) {
+    for (const [oid, got] of await hashFromWorkTree(root, [...checkedOut.values()])) {
       if (got.target) links.set(oid, linkTarget(got.target));
       const h = { size: got.size, sha256: got.sha256 };
       hashes.set(oid, h);

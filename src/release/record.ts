@@ -47,7 +47,7 @@ export async function writeRecord(o: RecordInput): Promise<{ file: string; sha25
   };
   const ours = renderRecord(record);
   const old = await readFile(file, 'utf8').catch(() => undefined);
-  const text = old === undefined ? ours : (mergedText(old, ours, record.tarballs) ?? merged(old, file, record));
+  const text = old === undefined ? ours : (mergedText(old, ours, record.tarballs) ?? merged(old, file, record, ours));
   await writeFileAtomic(file, text);
   return { file, sha256: createHash('sha256').update(text).digest('hex') };
 }
@@ -88,15 +88,18 @@ function mergedText(old: string, ours: string, tarballs: Tarballs): string | und
   return `${n[0]}${JSON.stringify(all, null, 2).replaceAll('\n', '\n  ')}${n[2]}`;
 }
 
-/** A record of the same content (same project, lock, SBOM and left-out set) keeps its other tarballs. */
-function merged(old: string, file: string, record: ReleaseRecord): string {
+/**
+ * A record of the same content (same project, lock, SBOM and left-out set) keeps its other
+ * tarballs; otherwise `ours` (the record rendered alone) replaces it.
+ */
+function merged(old: string, file: string, record: ReleaseRecord, ours: string): string {
   const prev = schemaProblem(releaseRecordSchema, old, file);
   if ('value' in prev) {
     const same = (r: ReleaseRecord) => JSON.stringify({ ...r, tarballs: undefined });
     if (same(prev.value) === same(record))
       return renderRecord({ ...record, tarballs: sortedTarballs({ ...prev.value.tarballs, ...record.tarballs }) });
   }
-  return renderRecord(record);
+  return ours;
 }
 
 /** Checks `<record>.asc` (or `sig`) with only `keyFile`'s key; returns the signer's fingerprint. */

@@ -38,19 +38,39 @@ export function compareBytewise(a: string, b: string): number {
 // code-unit order is code-point order, which is UTF-8 byte order: plain string comparison.
 const NOT_PLAIN = /[\uD800-\uFFFF]/;
 const plainOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-export function sortEntries<T extends { path: string }>(entries: T[]): T[] {
-  if (!entries.some((e) => NOT_PLAIN.test(e.path))) {
-    // Archives and git trees mostly come sorted already: check before sorting
-    for (let i = 1; i < entries.length; i++)
-      if (entries[i - 1]!.path > entries[i]!.path) return entries.sort((x, y) => plainOrder(x.path, y.path));
-    return entries;
+/** plainOrder with `/` below every other character. */
+function plainSlashLowest(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return (x === 0x2f ? -1 : x) - (y === 0x2f ? -1 : y);
   }
-  const keyed = entries.map((e) => ({ e, k: nameToBytes(e.path) }));
-  keyed.sort((x, y) => Buffer.compare(x.k, y.k));
-  for (let i = 0; i < keyed.length; i++) entries[i] = keyed[i]!.e;
-  return entries;
+  return a.length - b.length;
 }
+
+/**
+ * Sorts `items` in place by the bytes of `nameOf(item)`; with `slashLowest`, `/` sorts below
+ * every other byte, so each directory's subtree stays together (GNU `tar --sort=name`).
+ * Plain names compare as strings; byte keys are made, once per name, only when a name needs
+ * them (a sort making bytes in each comparison cost millions of Buffers on a large tree).
+ */
+export function sortByName<T>(items: T[], nameOf: (item: T) => string, opts: { slashLowest?: boolean } = {}): T[] {
+  const order = opts.slashLowest ? plainSlashLowest : plainOrder;
+  if (!items.some((t) => NOT_PLAIN.test(nameOf(t)))) {
+    // Archives and git trees mostly come sorted already: check before sorting
+    for (let i = 1; i < items.length; i++)
+      if (order(nameOf(items[i - 1]!), nameOf(items[i]!)) > 0) return items.sort((x, y) => order(nameOf(x), nameOf(y)));
+    return items;
+  }
+  const bytesOf = opts.slashLowest ? (n: string) => nameToBytes(n.replaceAll('/', '\0')) : nameToBytes;
+  const keyed = items.map((t) => ({ t, k: bytesOf(nameOf(t)) }));
+  keyed.sort((x, y) => Buffer.compare(x.k, y.k));
+  for (let i = 0; i < keyed.length; i++) items[i] = keyed[i]!.t;
+  return items;
+}
+
+export const sortEntries = <T extends { path: string }>(entries: T[]): T[] => sortByName(entries, (e) => e.path);
 
 /** One line of a component's manifest (`.xenrel/manifests/<name>.tree`, `hash --manifest`): the line the tree hash is made of. */
 export function manifestLine(e: TreeEntry): string {
