@@ -307,12 +307,12 @@ export const SHORT_SHA = /^[0-9a-f]{4,39}$/;
  * Settings for a git child that streams a whole tree (`cat-file --batch`, `archive`): git
  * otherwise maps pack windows of up to 1 GiB and keeps up to 96 MiB of delta bases, so its
  * RSS grows with the repository, and holds each blob below 512 MiB whole in memory. These
- * hold it near 20 MiB at the same speed (measured on Xen's history pack and on a tree of
+ * hold it near 12 MiB at the same speed (measured on Xen's history pack and on a tree of
  * 12 MiB blobs, which git now streams from the pack).
  */
 export const BOUNDED_MEMORY_CONFIG = [
   'core.packedGitWindowSize=4m',
-  'core.packedGitLimit=16m',
+  'core.packedGitLimit=8m',
   'core.deltaBaseCacheLimit=8m',
   'core.bigFileThreshold=1m',
 ];
