@@ -42,9 +42,11 @@ export interface TarResult {
 }
 
 interface Planned {
-  /** Full path in the archive (top dir included). */
-  path: string;
-  /** Path relative to the top directory ("" for the top directory). */
+  /**
+   * Path relative to the top directory ("" for the top directory itself), in the form the
+   * archive holds. The full path is made when the header is written: a string per entry
+   * held through the whole write was measured at some 100 bytes a file.
+   */
   rel: string;
   src: EntrySource;
 }
@@ -74,33 +76,43 @@ export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): P
     );
   if (!Number.isInteger(opts.mtime) || opts.mtime < 0 || opts.mtime >= 8 ** 11)
     throw usage('E_ARCHIVE_MTIME', `archive mtime ${opts.mtime} must be whole seconds since 1970`);
+  // Keyed by the path below the top directory: all entries share the top, so order and
+  // collisions are the same as for the full paths, which only messages show.
   const byPath = new Map<string, Planned>();
   const keys = new Map<string, string>();
   const links = new Map<string, string>();
-  const addDir = (path: string, rel: string) => {
-    if (!byPath.has(path)) byPath.set(path, { path, rel, src: { kind: 'dir', path: rel } });
+  const full = (rel: string) => (rel ? `${top.path}/${rel}` : top.path);
+  const addDir = (rel: string) => {
+    if (!byPath.has(rel)) byPath.set(rel, { rel, src: { kind: 'dir', path: rel } });
   };
-  addDir(top.path, '');
+  // The top directory's entry carries its name, for the writer.
+  byPath.set('', { rel: '', src: { kind: 'dir', path: top.path } });
   for (const src of sources) {
-    const rel = src.path.replace(/\/+$/, '');
-    const checked = checkPath(`${top.path}/${rel}`, limits, src.kind === 'dir');
+    const raw = src.path.replace(/\/+$/, '');
+    const checked = checkPath(`${top.path}/${raw}`, limits, src.kind === 'dir');
     if ('finding' in checked) throw findingError(checked.finding);
-    if (rel === '' || rel.startsWith('./') || rel.startsWith('/'))
+    if (raw === '' || raw.startsWith('./') || raw.startsWith('/'))
       throw usage('E_ARCHIVE_PATH', `bad entry path ${JSON.stringify(src.path)}`);
-    const path = checked.path;
-    const prev = byPath.get(path);
+    // checkPath only drops empty and `.` components: the same length is the same path.
+    const rel =
+      checked.path.length === top.path.length + 1 + raw.length ? raw : checked.path.slice(top.path.length + 1);
+    if (rel === '' && src.kind === 'dir') continue; // the top directory, written anyway
+    const prev = byPath.get(rel);
     if (prev && !(prev.src.kind === 'dir' && src.kind === 'dir'))
-      throw usage('E_ARCHIVE_DUPLICATE', `${path}: given twice to the archive writer (or as a file and a directory)`);
-    const parts = path.split('/');
-    for (let i = 2; i < parts.length; i++) {
+      throw usage(
+        'E_ARCHIVE_DUPLICATE',
+        `${full(rel)}: given twice to the archive writer (or as a file and a directory)`,
+      );
+    const parts = rel.split('/');
+    for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join('/');
       const p = byPath.get(dir);
       if (p && p.src.kind !== 'dir')
-        throw usage('E_ARCHIVE_DUPLICATE', `${path}: its parent ${dir} is not a directory`);
-      addDir(dir, parts.slice(1, i).join('/'));
+        throw usage('E_ARCHIVE_DUPLICATE', `${full(rel)}: its parent ${full(dir)} is not a directory`);
+      addDir(dir);
     }
-    byPath.set(path, { path, rel, src });
-    if (src.kind === 'symlink') links.set(path, src.target);
+    byPath.set(rel, { rel, src });
+    if (src.kind === 'symlink') links.set(full(rel), src.target);
   }
   for (const p of byPath.keys()) {
     const k = collisionKey(p);
@@ -108,24 +120,27 @@ export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): P
     if (other !== undefined)
       throw findingError({
         code: 'E_TAR_COLLISION',
-        path: p,
-        message: `${p}: collides with ${other} (case or Unicode form)`,
+        path: full(p),
+        message: `${full(p)}: collides with ${full(other)} (case or Unicode form)`,
       });
     keys.set(k, p);
   }
   // Absolute links come from pinned git components (edk2 has some): inert, see policy.ts.
   const bad = checkSymlinks(links, { limits, absolute: 'inert' });
   if (bad.length) throw findingError(bad[0]!);
-  return sortArchiveOrder([...byPath.values()], (p) => p.path);
+  return sortArchiveOrder([...byPath.values()], (p) => p.rel);
 }
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const fitsUstar = (s: string, max = 100) => PRINTABLE_ASCII.test(s) && s.length <= max;
 const asciiFallback = (s: string, max: number) => s.replace(/[^\x20-\x7e]/g, '_').slice(0, max);
 
+const fullPath = (p: Planned, topDir: string) => (p.rel ? `${topDir}/${p.rel}` : topDir);
+
 function headers(p: Planned, topDir: string, mtime: number): Buffer[] {
   const s = p.src;
-  const name = s.kind === 'dir' ? `${p.path}/` : p.path;
+  const path = fullPath(p, topDir);
+  const name = s.kind === 'dir' ? `${path}/` : path;
   const link = s.kind === 'symlink' ? s.target : '';
   const size = s.kind === 'file' ? s.size : 0;
   const pax: Buffer[] = [];
@@ -136,7 +151,7 @@ function headers(p: Planned, topDir: string, mtime: number): Buffer[] {
   if (pax.length) {
     const body = Buffer.concat(pax);
     const room = 100 - topDir.length - 12;
-    const base = room > 0 ? asciiFallback(p.path.slice(p.path.lastIndexOf('/') + 1), room) : '';
+    const base = room > 0 ? asciiFallback(path.slice(path.lastIndexOf('/') + 1), room) : '';
     // Readers ignore a pax header's own name: with a top directory of 89+ bytes it is cut to the field.
     const paxName = asciiFallback(`${topDir}/PaxHeaders/${base}`, 100);
     out.push(encodeHeader({ name: paxName, mode: 0o644, size: body.length, mtime, typeflag: TYPE.paxLocal }));
@@ -238,8 +253,8 @@ async function* readLarge(abs: string, size: number): AsyncGenerator<Uint8Array>
   }
 }
 
-function changed(p: Planned, got: number, want: number): XenrelError {
-  const where = p.src.kind === 'file' && p.src.content.type === 'path' ? p.src.content.abs : p.path;
+function changed(p: Planned, topDir: string, got: number, want: number): XenrelError {
+  const where = p.src.kind === 'file' && p.src.content.type === 'path' ? p.src.content.abs : fullPath(p, topDir);
   return new XenrelError(
     'E_FILE_CHANGED',
     `${where}: expected ${want} bytes but read ${got} (did it change while packing?)`,
@@ -260,7 +275,7 @@ export async function* tarChunks(
   result: TarResult,
 ): AsyncGenerator<Uint8Array> {
   const plan = planEntries(sources, opts);
-  const topDir = plan[0]!.path;
+  const topDir = plan[0]!.src.path;
   const ra = new ReadAhead(plan, opts.readAheadBytes ?? 16 << 20);
   let total = 0;
   for (let i = 0; i < plan.length; i++) {
@@ -277,11 +292,11 @@ export async function* tarChunks(
       let n = 0;
       for await (const chunk of ra.take(i)) {
         n += chunk.length;
-        if (n > s.size) throw changed(p, n, s.size);
+        if (n > s.size) throw changed(p, topDir, n, s.size);
         hash?.update(chunk);
         yield chunk;
       }
-      if (n !== s.size) throw changed(p, n, s.size);
+      if (n !== s.size) throw changed(p, topDir, n, s.size);
       const pad = padding(n);
       if (pad) yield ZEROS.subarray(0, pad);
       total += n + pad;
