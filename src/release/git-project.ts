@@ -195,6 +195,22 @@ async function archivedContent(root: string, commit: string, paths: string[]): P
 
 const isFileMode = (m: string) => m === '100644' || m === '100755' || m === '100664';
 
+/**
+ * A blob's content for the archive writer, read from git when the writer reaches it. A plain
+ * object per file: a closure each (with its context) was measured at some 100 bytes a file,
+ * held through the whole write.
+ */
+class BlobContent {
+  readonly type = 'reader';
+  constructor(
+    private readonly blobs: { open(oid: string): AsyncIterable<Uint8Array> },
+    private readonly oid: string,
+  ) {}
+  open(): AsyncIterable<Uint8Array> {
+    return this.blobs.open(this.oid);
+  }
+}
+
 export async function gitProjectFiles(root: string, rev: string, opts: GitProjectOptions): Promise<GitProjectFiles> {
   const at: GitAt = opts.bare ? { gitDir: root } : { cwd: root };
   const resolved = await runGit(['rev-parse', '--verify', '-q', `${rev}^{commit}`], at);
@@ -315,9 +331,11 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
   const streamed: { path: string; oid: string }[] = [];
   let reader: BlobReader | undefined;
   let readerOids: string[] = [];
-  const open = (oid: string) => {
-    reader ??= new BlobReader(at, readerOids);
-    return reader.read(oid);
+  const blobs = {
+    open: (oid: string) => {
+      reader ??= new BlobReader(at, readerOids);
+      return reader.read(oid);
+    },
   };
   for (const l of kept) {
     if (opts.skip(l.path)) continue;
@@ -342,16 +360,10 @@ export async function gitProjectFiles(root: string, rev: string, opts: GitProjec
         entries.push(fileEntry(l.path, executable, createHash('sha256').update(data).digest('hex')));
       } else {
         const h = hashes.get(l.oid)!;
-        const oid = l.oid;
-        sources.push({
-          kind: 'file',
-          path: prefix + l.path,
-          executable,
-          size: h.size,
-          content: { type: 'reader', open: () => open(oid) },
-        });
+        const path = prefix + l.path;
+        sources.push({ kind: 'file', path, executable, size: h.size, content: new BlobContent(blobs, l.oid) });
         entries.push(fileEntry(l.path, executable, h.sha256));
-        streamed.push({ path: prefix + l.path, oid });
+        streamed.push({ path, oid: l.oid });
       }
     }
   }

@@ -341,7 +341,14 @@ export function parseLsTree(stdout: Buffer, badName: (shown: string) => Error): 
   for (let nul = stdout.indexOf(0); nul >= 0; start = nul + 1, nul = stdout.indexOf(0, start)) {
     const rec = stdout.subarray(start, nul);
     const tab = rec.indexOf(0x09);
-    const [mode, type, oid] = rec.subarray(0, tab).toString('latin1').split(' ');
+    // Each field read on its own: split() would give slices that keep the whole line alive
+    // for as long as the object id is held (a release holds it through the whole write).
+    const sp1 = rec.indexOf(0x20);
+    const sp2 = sp1 < 0 ? -1 : rec.indexOf(0x20, sp1 + 1);
+    const field = (from: number, to: number) => (from < 0 || to < from ? undefined : rec.toString('latin1', from, to));
+    const mode = field(0, sp1);
+    const type = field(sp1 + 1, sp2);
+    const oid = sp2 < 0 ? undefined : field(sp2 + 1, tab);
     let path: string;
     try {
       path = strictUtf8.decode(rec.subarray(tab + 1));
