@@ -265,8 +265,14 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     });
     await writeFileAtomic(join(extra, RELEASE_INFO), renderReleaseInfo(info));
 
+    // Every blob is hashed by now: the cache is saved before the write, so that it is not held
+    // through it (a wrong entry still fails the read-back, which drops the saved cache).
+    await hashCache.save();
+    hashCache.clear();
     // A large tree's planning leaves MiBs of garbage: gone before the writer adds its own.
-    const large = content.entries.length + components.entries.length >= LARGE_TREE;
+    // The tree-hash entries are in release.json now: the write and the read-back need none.
+    const large = entries.length >= LARGE_TREE;
+    for (const list of [entries, content.entries, components.entries]) list.length = 0;
     if (large) collectGarbage();
     const sources = [...content.sources, ...components.sources, ...(await entriesFromDir(extra, { ignoreNames: [] }))];
     // Every file's sha256 is known by now: the writer does not hash again.
@@ -292,10 +298,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     await components.close();
     // The read-back needs none of the file lists: let them go first, so a large tree is not
     // held twice (the record takes the project's files from the read-back).
-    for (const list of [sources, entries, content.sources, content.entries, components.sources, components.entries])
-      list.length = 0;
-    await hashCache.save();
-    hashCache.clear();
+    for (const list of [sources, content.sources, components.sources]) list.length = 0;
 
     if (large) collectGarbage();
     // Like `meson dist`: read back what was written before calling it a release.
