@@ -43,6 +43,10 @@ function deflateBlock(
     windowBits: 15,
     strategy: constants.Z_DEFAULT_STRATEGY,
     finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
+    // Room for the whole output (deflate grows incompressible data by a few bytes per 16 KiB):
+    // one buffer per block, of the same size each time, not 64 pieces of 16 KiB and their
+    // concatenation, which left the allocator's heap fragmented and RSS growing.
+    chunkSize: data.length + (16 << 10),
   };
   if (dictionary) opts.dictionary = dictionary;
   return new Promise((resolve, reject) => deflateRaw(data, opts, (err, out) => (err ? reject(err) : resolve(out))));
