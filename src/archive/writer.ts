@@ -65,8 +65,14 @@ function usage(code: string, message: string): XenrelError {
   return new XenrelError(code, message, { exitCode: ExitCode.usage });
 }
 
-/** Validates, adds parent directories and sorts. Throws before a single byte is produced. */
-export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): Planned[] {
+/** An entry's full path in the archive. */
+const inTop = (topDir: string, rel: string) => (rel ? `${topDir}/${rel}` : topDir);
+
+/**
+ * Validates, adds parent directories and sorts. Throws before a single byte is produced.
+ * `topDir` is the top directory as the archive names it.
+ */
+export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): { topDir: string; plan: Planned[] } {
   const limits = resolveLimits(opts.limits);
   const top = checkPath(opts.topDir, limits, true);
   if ('finding' in top || top.path === '' || top.path.includes('/'))
@@ -81,12 +87,11 @@ export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): P
   const byPath = new Map<string, Planned>();
   const keys = new Map<string, string>();
   const links = new Map<string, string>();
-  const full = (rel: string) => (rel ? `${top.path}/${rel}` : top.path);
+  const full = (rel: string) => inTop(top.path, rel);
   const addDir = (rel: string) => {
     if (!byPath.has(rel)) byPath.set(rel, { rel, src: { kind: 'dir', path: rel } });
   };
-  // The top directory's entry carries its name, for the writer.
-  byPath.set('', { rel: '', src: { kind: 'dir', path: top.path } });
+  addDir('');
   for (const src of sources) {
     const raw = src.path.replace(/\/+$/, '');
     const checked = checkPath(`${top.path}/${raw}`, limits, src.kind === 'dir');
@@ -96,7 +101,6 @@ export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): P
     // checkPath only drops empty and `.` components: the same length is the same path.
     const rel =
       checked.path.length === top.path.length + 1 + raw.length ? raw : checked.path.slice(top.path.length + 1);
-    if (rel === '' && src.kind === 'dir') continue; // the top directory, written anyway
     const prev = byPath.get(rel);
     if (prev && !(prev.src.kind === 'dir' && src.kind === 'dir'))
       throw usage(
@@ -128,18 +132,16 @@ export function planEntries(sources: Iterable<EntrySource>, opts: TarOptions): P
   // Absolute links come from pinned git components (edk2 has some): inert, see policy.ts.
   const bad = checkSymlinks(links, { limits, absolute: 'inert' });
   if (bad.length) throw findingError(bad[0]!);
-  return sortArchiveOrder([...byPath.values()], (p) => p.rel);
+  return { topDir: top.path, plan: sortArchiveOrder([...byPath.values()], (p) => p.rel) };
 }
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const fitsUstar = (s: string, max = 100) => PRINTABLE_ASCII.test(s) && s.length <= max;
 const asciiFallback = (s: string, max: number) => s.replace(/[^\x20-\x7e]/g, '_').slice(0, max);
 
-const fullPath = (p: Planned, topDir: string) => (p.rel ? `${topDir}/${p.rel}` : topDir);
-
 function headers(p: Planned, topDir: string, mtime: number): Buffer[] {
   const s = p.src;
-  const path = fullPath(p, topDir);
+  const path = inTop(topDir, p.rel);
   const name = s.kind === 'dir' ? `${path}/` : path;
   const link = s.kind === 'symlink' ? s.target : '';
   const size = s.kind === 'file' ? s.size : 0;
@@ -254,7 +256,7 @@ async function* readLarge(abs: string, size: number): AsyncGenerator<Uint8Array>
 }
 
 function changed(p: Planned, topDir: string, got: number, want: number): XenrelError {
-  const where = p.src.kind === 'file' && p.src.content.type === 'path' ? p.src.content.abs : fullPath(p, topDir);
+  const where = p.src.kind === 'file' && p.src.content.type === 'path' ? p.src.content.abs : inTop(topDir, p.rel);
   return new XenrelError(
     'E_FILE_CHANGED',
     `${where}: expected ${want} bytes but read ${got} (did it change while packing?)`,
@@ -274,8 +276,7 @@ export async function* tarChunks(
   opts: TarOptions,
   result: TarResult,
 ): AsyncGenerator<Uint8Array> {
-  const plan = planEntries(sources, opts);
-  const topDir = plan[0]!.src.path;
+  const { topDir, plan } = planEntries(sources, opts);
   const ra = new ReadAhead(plan, opts.readAheadBytes ?? 16 << 20);
   let total = 0;
   for (let i = 0; i < plan.length; i++) {

@@ -330,6 +330,10 @@ export interface LsTreeRecord {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** Bytes `from`..`to` of `rec` as their own string; undefined where a separator was missing. */
+const latin1Field = (rec: Buffer, from: number, to: number) =>
+  from < 0 || to < from ? undefined : rec.toString('latin1', from, to);
+
 /**
  * The records of `git ls-tree -z` output. A path that is not valid UTF-8 is handed to
  * `badName` (as Latin-1, for the message), whose error is thrown: a lossy decode would
@@ -345,10 +349,9 @@ export function parseLsTree(stdout: Buffer, badName: (shown: string) => Error): 
     // for as long as the object id is held (a release holds it through the whole write).
     const sp1 = rec.indexOf(0x20);
     const sp2 = sp1 < 0 ? -1 : rec.indexOf(0x20, sp1 + 1);
-    const field = (from: number, to: number) => (from < 0 || to < from ? undefined : rec.toString('latin1', from, to));
-    const mode = field(0, sp1);
-    const type = field(sp1 + 1, sp2);
-    const oid = sp2 < 0 ? undefined : field(sp2 + 1, tab);
+    const mode = latin1Field(rec, 0, sp1);
+    const type = latin1Field(rec, sp1 + 1, sp2);
+    const oid = sp2 < 0 ? undefined : latin1Field(rec, sp2 + 1, tab);
     let path: string;
     try {
       path = strictUtf8.decode(rec.subarray(tab + 1));
