@@ -228,6 +228,22 @@ describe('fetching', () => {
     expect(existsSync(join(mirrorDir, `${pin}.lock`)) || existsSync(join(mirrorDir, 'packed-refs.lock'))).toBe(false);
   });
 
+  it('a pin whose commit object is gone is not taken as cached: the commit is fetched again', async () => {
+    const cache = await newCache();
+    const locked = await lockGit('p', { git: up.url, ref: 'v1.0', path: 'p' }, cache);
+    const mirrorDir = cache.gitMirrorDir(up.url);
+    const gitIn = (...args: string[]) => spawnSync('git', ['--git-dir', mirrorDir, ...args], { encoding: 'utf8' });
+    expect((await ensureCommit(up.url, locked.commit, cache)).fetched).toBe(false);
+    expect(gitIn('show-ref', '--verify', '--quiet', `refs/xenrel/pins/${locked.commit}`).status).toBe(0);
+    // A damaged cache: the refs stay, every object goes.
+    await rm(join(mirrorDir, 'objects'), { recursive: true, force: true });
+    await mkdir(join(mirrorDir, 'objects', 'pack'), { recursive: true });
+    expect(gitIn('cat-file', '-e', `${locked.commit}^{commit}`).status).not.toBe(0);
+    await expectXenrelError(ensureCommit(up.url, locked.commit, cache, { offline: true }), 'E_OFFLINE_MISSING', 3);
+    expect((await ensureCommit(up.url, locked.commit, cache)).fetched).toBe(true);
+    expect(gitIn('cat-file', '-e', `${locked.commit}^{commit}`).status).toBe(0);
+  });
+
   it('offline with no mirror, or a mirror without the commit: E_OFFLINE_MISSING, exit 3', async () => {
     const cache = await newCache();
     const locked = await lockGit('c', { git: up.url, ref: 'v1.0', path: 'c' }, await newCache());

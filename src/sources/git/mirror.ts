@@ -155,6 +155,18 @@ async function isPinned(mirrorDir: string, commit: string): Promise<boolean> {
   return (await runGit(['show-ref', '--verify', '--quiet', PIN_PREFIX + commit], { gitDir: mirrorDir })).code === 0;
 }
 
+/**
+ * The pin ref exists, names `commit`, and the commit object is there: peeling to
+ * `^{commit}` reads the object, which a ref alone does not prove.
+ */
+async function isPinnedCommit(mirrorDir: string, commit: string): Promise<boolean> {
+  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit)) return false;
+  const r = await runGit(['rev-parse', '--verify', '--quiet', `${PIN_PREFIX}${commit}^{commit}`], {
+    gitDir: mirrorDir,
+  }).catch(() => undefined);
+  return r?.code === 0 && r.stdout.toString('latin1').trim() === commit;
+}
+
 async function pinCommit(mirrorDir: string, commit: string): Promise<void> {
   const ref = PIN_PREFIX + commit;
   if (await isPinned(mirrorDir, commit)) return;
@@ -235,6 +247,8 @@ export async function ensureCommit(
   let source: string | undefined;
   let mirrorDir = cache.gitMirrorDir(url);
   const viaMirrors = Boolean(opts.mirrors?.length) || opts.premirrorOnly === true;
+  // The usual case, a commit fetched and pinned before: one git process, not two.
+  if (await isPinnedCommit(mirrorDir, commit)) return { mirrorDir, fetched };
   if (!(await isDir(mirrorDir))) {
     if (opts.offline) throw offlineMissing(url, `commit ${commit} (no git mirror)`, opts.label);
     // With mirrors, start empty: the objects should come from a mirror, not a full upstream clone.
