@@ -87,22 +87,23 @@ function idBytes(oid: string, idLen: IdLength): Buffer | undefined {
   return scratch.write(oid, 0, 'hex') === idLen ? scratch : undefined;
 }
 
-/** The entries of one id length, as (id bytes, hash), in id order. */
-function byId(entries: Iterable<[string, BlobHash]>, idLen: IdLength): [Buffer, BlobHash][] {
-  return [...entries]
-    .filter(([oid]) => idLengthOf(oid) === idLen)
-    .map(([oid, h]): [Buffer, BlobHash] => [Buffer.from(oid, 'hex'), h])
-    .sort(([x], [y]) => x.compare(y));
-}
-
-function encode(idLen: IdLength, entries: [Buffer, BlobHash][]): Buffer {
+/**
+ * The entries of one id length as records, in id order. Lower-case hex sorts as its bytes
+ * do, so the ids are sorted as strings: no Buffer per entry before the records are written.
+ */
+function encodeById(entries: Iterable<[string, BlobHash]>, idLen: IdLength): Buffer {
+  const list = [...entries].filter(([oid]) => idLengthOf(oid) === idLen && /^[0-9a-f]+$/.test(oid));
+  list.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
   const rec = recordBytes(idLen);
-  const out = Buffer.alloc(entries.length * rec);
-  entries.forEach(([id, h], i) => {
-    id.copy(out, i * rec);
-    out.writeBigUInt64BE(BigInt(h.size), i * rec + idLen);
-    out.write(h.sha256, i * rec + idLen + SIZE_BYTES, 'hex');
-  });
+  const out = Buffer.alloc(list.length * rec);
+  let at = 0;
+  for (const [oid, h] of list) {
+    out.write(oid, at, 'hex');
+    // size as 64-bit big-endian, byte by byte (the buffer calls cost more, per entry, cold)
+    for (let k = 7, v = h.size; k >= 0 && v > 0; k--, v = Math.floor(v / 256)) out[at + idLen + k] = v % 256;
+    out.write(h.sha256, at + idLen + SIZE_BYTES, 'hex');
+    at += rec;
+  }
   return out;
 }
 
@@ -153,7 +154,7 @@ export class BlobHashCache {
     try {
       await mkdir(dirOf(this.root), { recursive: true });
       for (const idLen of ID_LENGTHS) {
-        const fresh = byId(this.added, idLen);
+        const fresh = encodeById(this.added, idLen);
         if (!fresh.length && !this.distrusted) continue;
         const bytes = this.merged(idLen, fresh);
         const file = blobHashCacheFile(this.root, idLen);
@@ -169,27 +170,29 @@ export class BlobHashCache {
     }
   }
 
-  /** The table's records and `fresh` (sorted, none already in it) in id order, within the cap. */
-  private merged(idLen: IdLength, fresh: [Buffer, BlobHash][]): Buffer {
+  /** The table's records and `fresh` (sorted records, none already in it) in id order, within the cap. */
+  private merged(idLen: IdLength, fresh: Buffer): Buffer {
     const old = this.tables.get(idLen);
     const rec = recordBytes(idLen);
     const oldCount = old?.count ?? 0;
+    const freshCount = fresh.length / rec;
     // Over the cap, old entries this release did not use go first, from the start.
-    let drop = Math.max(0, oldCount + fresh.length - this.maxEntries);
+    let drop = Math.max(0, oldCount + freshCount - this.maxEntries);
     const keepOld = (i: number) => {
       if (drop === 0 || this.used.has(old!.idAt(i).toString('hex'))) return true;
       drop--;
       return false;
     };
-    const freshBytes = encode(idLen, fresh);
     const parts: Buffer[] = [];
     let f = 0;
     for (let i = 0; i < oldCount; i++) {
-      const id = old!.idAt(i);
-      while (f < fresh.length && fresh[f]![0].compare(id) < 0) parts.push(freshBytes.subarray(f * rec, ++f * rec));
-      if (keepOld(i)) parts.push(old!.bytes.subarray(i * rec, (i + 1) * rec));
+      const at = i * rec;
+      const start = f;
+      while (f < freshCount && fresh.compare(old!.bytes, at, at + idLen, f * rec, f * rec + idLen) < 0) f++;
+      if (f > start) parts.push(fresh.subarray(start * rec, f * rec));
+      if (keepOld(i)) parts.push(old!.bytes.subarray(at, at + rec));
     }
-    if (f < fresh.length) parts.push(freshBytes.subarray(f * rec));
+    if (f < freshCount) parts.push(fresh.subarray(f * rec));
     const out = Buffer.concat(parts);
     // Still over (this release alone used more than the cap): keep the first entries.
     return out.length > this.maxEntries * rec ? out.subarray(0, this.maxEntries * rec) : out;
@@ -236,9 +239,9 @@ export async function readBlobHashes(cacheRoot: string): Promise<Map<string, Blo
 export async function writeBlobHashes(cacheRoot: string, entries: ReadonlyMap<string, BlobHash>): Promise<void> {
   await mkdir(dirOf(cacheRoot), { recursive: true });
   for (const idLen of ID_LENGTHS) {
-    const list = byId(entries, idLen);
+    const bytes = encodeById(entries, idLen);
     const file = blobHashCacheFile(cacheRoot, idLen);
-    if (list.length) await writeFileAtomic(file, encode(idLen, list));
+    if (bytes.length) await writeFileAtomic(file, bytes);
     else await rm(file, { force: true });
   }
 }
