@@ -19,10 +19,15 @@ import type { Lockfile } from '../model/lock.js';
 import { BaseCommand } from './base.js';
 import { isLockedLocal } from '../model/kind.js';
 
+/**
+ * The findings. An `ok` line is information (--quiet drops it, as `sha256sum --quiet` drops
+ * its OK lines); a finding is output, kept by --quiet.
+ */
 function printResult(report: Report, r: VerifyResult): void {
+  const line = (ok: boolean, text: string) => (ok ? report.info(text) : report.output(text));
   for (const c of r.components) {
     const detail = c.status === 'ok' ? '' : c.note ? ` (${c.note})` : '';
-    report.output(`${c.status === 'ok' ? 'ok      ' : c.status.padEnd(8)} ${c.name}  ${c.prefix}${detail}`);
+    line(c.status === 'ok', `${c.status === 'ok' ? 'ok      ' : c.status.padEnd(8)} ${c.name}  ${c.prefix}${detail}`);
     for (const p of c.modified) report.output(`    modified ${p}`);
     for (const p of c.missing) report.output(`    missing  ${p}`);
     for (const p of c.extra) report.output(`    extra    ${p}`);
@@ -33,7 +38,7 @@ function printResult(report: Report, r: VerifyResult): void {
         `${g.status.padEnd(8)} ${g.path}  (xenrel's own file${g.note ? `: ${g.note}` : ', regenerated from the lock'})`,
       );
   for (const c of r.project?.against ?? []) {
-    report.output(`${c.ok ? 'ok      ' : 'modified'} project files (${r.project!.files}) against ${c.source}`);
+    line(c.ok, `${c.ok ? 'ok      ' : 'modified'} project files (${r.project!.files}) against ${c.source}`);
     for (const p of c.modified) report.output(`    modified ${p}`);
     for (const p of c.missing) report.output(`    missing  ${p}`);
     for (const p of c.extra) report.output(`    extra    ${p}`);
@@ -45,7 +50,8 @@ function printResult(report: Report, r: VerifyResult): void {
       `${r.buildProducts.length} absolute link(s) into the tree itself, made by the build (e.g. ${r.buildProducts[0]}): build products, not vendored content`,
     );
   if (r.tree.expected)
-    report.output(
+    line(
+      r.tree.ok === true,
       `${r.tree.ok ? 'ok      ' : 'modified'} whole tree ${r.tree.actual}${r.tree.ok ? '' : ` (expected ${r.tree.expected})`}`,
     );
 }
@@ -215,10 +221,11 @@ export class VerifyCommand extends BaseCommand {
       }
       report.set('upstream', outcomes);
       printResult(report, result);
-      for (const o of outcomes)
-        report.output(
-          `${o.status === 'failed' ? 'MISMATCH' : 'upstream'} ${o.name}${o.error ? `: ${o.error.message}` : ': same content as the lock'}`,
-        );
+      for (const o of outcomes) {
+        const text = `${o.status === 'failed' ? 'MISMATCH' : 'upstream'} ${o.name}${o.error ? `: ${o.error.message}` : ': same content as the lock'}`;
+        if (o.status === 'failed') report.output(text);
+        else report.info(text);
+      }
       const failed = outcomes.filter((o) => o.status === 'failed');
       if (failed.length)
         report.failWith(
@@ -236,6 +243,7 @@ export class VerifyCommand extends BaseCommand {
     if (!result.ok) report.failWith(ExitCode.checkFailed);
     if (report.exitCode === ExitCode.ok)
       report.info(`${this.target}: verified (${result.files} files${this.upstream ? ', matches upstream' : ''})`);
+    else report.info(`${this.target}: does NOT verify (exit ${report.exitCode})`);
   }
 
   /** The provenance against this tarball, the lock it was checked with, and release.json's project. */
@@ -254,7 +262,7 @@ export class VerifyCommand extends BaseCommand {
     report.set('provenance', { ok: check.ok, signed: check.signed, signer: check.signer, problems: check.problems });
     for (const p of check.problems) report.output(p);
     if (!check.ok) return report.failWith(ExitCode.checkFailed);
-    report.output(`ok       provenance ${this.provenance}${check.signer ? ` (signed by ${check.signer})` : ''}`);
+    report.info(`ok       provenance ${this.provenance}${check.signer ? ` (signed by ${check.signer})` : ''}`);
   }
 
   private async readRecord(): Promise<ReleaseRecord> {

@@ -126,6 +126,25 @@ describe('the release record beside the tarball', () => {
   });
 });
 
+describe('verify --quiet', () => {
+  it('prints nothing for a good tarball and only the findings for a bad one (like sha256sum --quiet)', async () => {
+    const good = await runInProcess(['verify', tarball, '-q', ...anchored()], { cwd: project, env: fx.env });
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toBe('');
+    const loud = await runInProcess(['verify', tarball, ...anchored()], { cwd: project, env: fx.env });
+    expect(loud.stdout).toMatch(/^ok {6} /m);
+    expect(loud.stdout).toContain(': verified (');
+
+    const bad = await tampered(async (root) => writeFile(join(root, 'README'), 'changed\n'));
+    const q = await runInProcess(['verify', bad, '-q', ...anchored()], { cwd: project, env: fx.env });
+    expect(q.code).toBe(1);
+    expect(q.stdout).toMatch(/^\s+extra\s+README$/m);
+    expect(q.stdout).not.toMatch(/^ok /m);
+    const l = await runInProcess(['verify', bad, ...anchored()], { cwd: project, env: fx.env });
+    expect(l.stdout).toContain(': does NOT verify (exit 1)');
+  });
+});
+
 describe('verify accounts for every byte', () => {
   it('an untouched release verifies with the lock and the record, and against upstream', async () => {
     const r = parse(await verify(tarball, anchored()));
