@@ -63,6 +63,22 @@ export function wrapFsError(err: unknown, what: string): unknown {
 }
 
 /**
+ * A file-system error as the user's problem, not xenrel's: no space (E_NOSPACE), or any
+ * other errno (E_FS, its code in the message). Anything else is returned as is.
+ */
+export function fsFailure(err: unknown, what: string, hint?: string): unknown {
+  const wrapped = wrapFsError(err, what);
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (wrapped !== err || !code || !/^E[A-Z]+$/.test(code)) return wrapped;
+  return new XenrelError('E_FS', `${what}: ${code} (${(err as Error).message})`, {
+    exitCode: ExitCode.fetch,
+    hint: hint ?? 'check the path and its permissions, then run the command again',
+    details: { errno: code },
+    cause: err,
+  });
+}
+
+/**
  * An error as a report shows it and `--json` prints it: plain data, so library results
  * (a failed component in a batch) carry it without depending on the report.
  */

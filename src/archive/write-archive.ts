@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { wrapFsError } from '../errors.js';
+import { fsFailure, wrapFsError } from '../errors.js';
 import { fsyncDir, tempName } from '../util/atomic.js';
 import type { TreeEntry } from '../tree/hash.js';
 import type { EntrySource } from './entries.js';
@@ -51,7 +51,9 @@ async function* tee(src: AsyncIterable<Uint8Array>, onChunk: (c: Uint8Array) => 
 
 /** Writes a deterministic archive atomically: nothing appears under `out` unless complete. */
 export async function writeArchive(sources: Iterable<EntrySource>, opts: WriteArchiveOptions): Promise<WrittenArchive> {
-  await mkdir(dirname(opts.out), { recursive: true });
+  await mkdir(dirname(opts.out), { recursive: true }).catch((err) => {
+    throw fsFailure(err, `creating the folder ${dirname(opts.out)}`);
+  });
   const result: TarResult = { entries: [], tarSize: 0 };
   const tarHash = createHash('sha256');
   const outHash = createHash('sha256');

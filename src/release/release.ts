@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, mkdtemp, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import { XenrelError, ExitCode } from '../errors.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { XenrelError, ExitCode, fsFailure } from '../errors.js';
 import type { Cache } from '../content-cache/cache.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Lockfile } from '../model/lock.js';
@@ -107,6 +108,35 @@ function processAlive(pid: number): boolean {
  * Leftovers of a killed release whose process is gone: temp files in the output folder
  * (`.<name>.xenrel-tmp-<pid>-…`) and staging folders in $TMPDIR (`xenrel-release-<pid>-…`).
  */
+/**
+ * The output folder, or the nearest of its parents that exists, is a folder xenrel may
+ * write: checked before the release does any work, and nothing is created yet.
+ */
+async function checkOutDir(outDir: string): Promise<void> {
+  const hint = '--out must name a folder you can write (it is made if missing)';
+  for (let d = outDir; ; d = dirname(d)) {
+    let st;
+    try {
+      st = await stat(d);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Missing, or below a file: the parent tells which.
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(d) !== d) continue;
+      throw fsFailure(err, `the output folder ${outDir}`, hint);
+    }
+    if (!st.isDirectory())
+      throw new XenrelError('E_FS', `the output folder ${outDir}: ${d} is not a folder`, {
+        exitCode: ExitCode.fetch,
+        hint,
+        details: { errno: 'ENOTDIR' },
+      });
+    await access(d, constants.W_OK).catch((err: unknown) => {
+      throw fsFailure(err, `the output folder ${outDir}: ${d} is not writable`, hint);
+    });
+    return;
+  }
+}
+
 async function removeStaleReleaseTemps(outDir: string): Promise<void> {
   for (const n of await readdir(outDir).catch(() => [] as string[])) {
     const m = /\.xenrel-tmp-(\d+)-[0-9a-f]+$/.exec(n);
@@ -190,6 +220,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   const out = join(outDir, `${name}${EXTENSIONS[format]}`);
   const without = opts.without ?? [];
 
+  await checkOutDir(outDir);
   await removeStaleReleaseTemps(outDir);
   assertKnownComponents(without, Object.keys(lock.components));
   const names = Object.keys(lock.components)

@@ -243,6 +243,24 @@ describe('xenrel release', () => {
     expect((await release(dir, ['--format', 'rar'])).code).toBe(2);
   });
 
+  it('an --out that cannot be a folder is E_FS (exit 3) before any work, and nothing is made', async () => {
+    const dir = await gitProject();
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'x\n');
+    for (const out of [file, join(file, 'sub')]) {
+      const r = await runCli(['release', '--cache', cacheDir, '--out', out, '--json'], { cwd: dir, env: fx.env });
+      expect(r.code, r.stderr).toBe(3);
+      const j = JSON.parse(r.stdout);
+      expect(j.errors[0].code).toBe('E_FS');
+      expect(j.errors[0].message).toContain(out);
+      expect(j.errors[0].message).toContain('is not a folder');
+      expect(await readFile(file, 'utf8')).toBe('x\n');
+    }
+    const nested = join(dir, 'new', 'deeper');
+    expect((await release(dir, ['--out', nested])).code).toBe(0);
+    expect(await readdir(nested)).toContain('xen-4.22.0.tar.gz');
+  });
+
   it('a release killed mid-write leaves nothing under the final name; the next one succeeds', async () => {
     // A large incompressible file keeps the writer busy long enough to be killed.
     const big = Buffer.alloc(64 << 20);
