@@ -14,8 +14,6 @@ export interface WriteArchiveOptions extends TarOptions {
   format: Compression;
   /** gzip 1..9 (default 9), xz 0..9 (default 6), zstd 1..19 (default 19). */
   level?: number;
-  /** Called with the length of each uncompressed tar chunk as it is produced (progress). */
-  onTarBytes?: (n: number) => void;
 }
 
 export interface WrittenArchive {
@@ -62,10 +60,7 @@ export async function writeArchive(sources: Iterable<EntrySource>, opts: WriteAr
   let fh;
   try {
     fh = await open(tmp, 'wx', 0o644);
-    const tar = tee(tarChunks(sources, opts, result), (c) => {
-      tarHash.update(c);
-      opts.onTarBytes?.(c.length);
-    });
+    const tar = tee(tarChunks(sources, opts, result), (c) => tarHash.update(c));
     // Keep one write in flight while the next chunk is produced; chunks go out with
     // writev, not copied into one buffer first.
     let pending: Promise<unknown> = Promise.resolve();

@@ -32,6 +32,11 @@ export interface TarOptions {
   readAheadBytes?: number;
   /** sha256 each file's content into `TarResult.entries` (default true; off when the caller knows them). */
   hashFiles?: boolean;
+  /**
+   * Called with the length of each piece of file content as it goes into the archive
+   * (progress: a total of the files' sizes is reached exactly, headers and padding aside).
+   */
+  onContentBytes?: (n: number) => void;
 }
 
 /** Filled in while the stream is consumed; complete once it has ended. */
@@ -295,6 +300,7 @@ export async function* tarChunks(
         n += chunk.length;
         if (n > s.size) throw changed(p, topDir, n, s.size);
         hash?.update(chunk);
+        opts.onContentBytes?.(chunk.length);
         yield chunk;
       }
       if (n !== s.size) throw changed(p, topDir, n, s.size);

@@ -317,7 +317,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       topDir: name,
       mtime,
       hashFiles: false,
-      onTarBytes: opts.progress ? (n) => opts.progress!.advance?.(writing, n) : undefined,
+      onContentBytes: opts.progress ? (n) => opts.progress!.advance?.(writing, n) : undefined,
     }).catch(async (err) => {
       // A blob of another size than the cache said: the cache may be the cause.
       if (err instanceof XenrelError && err.code === 'E_FILE_CHANGED') await hashCache.drop();

@@ -6,7 +6,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli } from '../helpers/cli.js';
@@ -189,6 +189,10 @@ describe('release progress', () => {
       const dir = await w.project();
       // 40 MB the compressor cannot shrink: writing and reading back take a while.
       await writeFile(join(dir, 'firmware.bin'), randomBytes(40_000_000));
+      // And after it, 3,000 small files: their headers and padding (some 3 MB) are tar bytes
+      // that are not file content, which a total of the files' sizes must not count.
+      await mkdir(join(dir, 'small'));
+      for (let i = 0; i < 3000; i++) await writeFile(join(dir, 'small', `f${i}`), `${i}\n`);
       // A 5 ms interval, so that even a fast read-back of 40 MB shows lines.
       const r = await w.binary(dir, ['release', '--out', 'out'], { XENREL_PROGRESS_INTERVAL: '0.005' });
       expect(r.code, r.stderr).toBe(0);
@@ -198,6 +202,13 @@ describe('release progress', () => {
       expect(reading.length).toBeGreaterThan(0);
       for (const l of [...writing, ...reading])
         expect(l).toMatch(/: [\d.]+ (?:B|KiB|MiB) of [\d.]+ MiB \(\d+%\)(?:, [\d.]+ (?:KiB|MiB|GiB)\/s)?, \d+ s$/);
+      // Never past the total (headers and padding are not counted against the files' sizes).
+      const unit = { B: 1, KiB: 1024, MiB: 1024 * 1024 } as Record<string, number>;
+      for (const l of [...writing, ...reading]) {
+        const m = /: ([\d.]+) (B|KiB|MiB) of ([\d.]+) MiB \((\d+)%\)/.exec(l)!;
+        expect(Number(m[1]) * unit[m[2]!]!, l).toBeLessThanOrEqual(Number(m[3]) * unit.MiB! + 0.05 * unit.MiB!);
+        expect(Number(m[4]), l).toBeLessThanOrEqual(100);
+      }
       // The primary output is unchanged: the sha256 line on stdout, no progress there.
       expect(r.stdout).toMatch(/^[0-9a-f]{64} {2}xen-4\.22\.0\.tar\.gz$/m);
       expect(r.stdout).not.toContain('writing xen-4.22.0.tar.gz');
