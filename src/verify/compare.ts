@@ -1,5 +1,5 @@
 import ssri from 'ssri';
-import { compareBytewise, diffEntries, parseManifest, treeHash } from '../tree/hash.js';
+import { compareBytewise, diffEntries, parseManifest, treeHash, type TreeEntry } from '../tree/hash.js';
 import { finding, RULES, type Finding } from '../archive/policy.js';
 import { LOCK_COPY, SHIM_INDEX } from '../layout/xenrel-dir.js';
 import { RELEASE_INFO } from '../layout/release-info.js';
@@ -53,20 +53,24 @@ export function compare(got: Collected, ctx: CompareContext): VerifyResult {
     r.actual = treeHash(mine);
     r.expected = c.tree;
     if (!c.tree) continue;
+    // Expected lines, trusted only when they hash to the expected tree.
+    const manifestText = got.embedded.manifests.get(name);
+    const given = c.entries ?? (manifestText !== undefined ? parseManifest(manifestText) : undefined);
+    const proven = r.actual === c.tree ? mine : given && treeHash(given) === c.tree ? given : undefined;
+    if (ctx.kind === 'dir' && c.placedAt) checkPlacedCopy(r, got, c.placedAt, c.tree, proven);
     if (r.actual === c.tree) {
-      r.status = 'ok';
+      if (r.status === 'unverified') r.status = 'ok';
       continue;
     }
     r.status = 'modified';
     // By-path detail from expected lines that are themselves proven by the expected hash.
-    const manifestText = got.embedded.manifests.get(name);
-    const lines = c.entries ?? (manifestText !== undefined ? parseManifest(manifestText) : undefined);
+    const lines = given;
     if (lines && treeHash(lines) === c.tree) {
       const d = diffEntries(lines, mine);
       const withPrefix = (ps: string[]) => ps.map((p) => `${dir}${p}`);
-      r.missing = withPrefix(d.missing);
-      r.extra = withPrefix(d.extra);
-      r.modified = withPrefix(d.modified);
+      r.missing.unshift(...withPrefix(d.missing));
+      r.extra.unshift(...withPrefix(d.extra));
+      r.modified.unshift(...withPrefix(d.modified));
     } else
       r.note = lines
         ? 'the per-file manifest does not match the expected tree hash either; no per-file detail'
@@ -99,6 +103,37 @@ export function compare(got: Collected, ctx: CompareContext): VerifyResult {
     problems,
     files: whole.length,
   };
+}
+
+/**
+ * The copy vendor placed where make reads the component (the build reads it, not the
+ * store): every locked file present and unchanged. Files the lock does not name are the
+ * build's (SeaBIOS writes its .config there) and pass; a tree without the copy (after
+ * distclean, or a tarball) passes too: the shim makes it from the store.
+ */
+function checkPlacedCopy(
+  r: ComponentReport,
+  got: Collected,
+  placedAt: string,
+  tree: string,
+  expected: readonly TreeEntry[] | undefined,
+): void {
+  const dir = `${placedAt.replace(/\/+$/, '')}/`;
+  const placed = got.entries
+    .filter((e) => e.path.startsWith(dir))
+    .map((e) => ({ ...e, path: e.path.slice(dir.length) }));
+  if (!placed.length || treeHash(placed) === tree) return;
+  if (!expected) {
+    r.status = 'modified';
+    r.note = `the copy at ${placedAt} differs from the lock; no per-file list to say where`;
+    return;
+  }
+  const d = diffEntries(expected, placed);
+  if (!d.missing.length && !d.modified.length) return;
+  r.status = 'modified';
+  r.missing.push(...d.missing.map((p) => `${dir}${p}`));
+  r.modified.push(...d.modified.map((p) => `${dir}${p}`));
+  r.note ??= `the copy at ${placedAt}, which the build reads`;
 }
 
 /** `actual` holds one digest per algorithm computed; the pin's strongest algorithm decides. */

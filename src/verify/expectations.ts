@@ -12,7 +12,9 @@ export function expectationsFromLock(lock: Lockfile, without: string[] = []): Ve
   for (const [name, c] of Object.entries(lock.components)) {
     const prefix = storeRel(name, c);
     components[name] =
-      storeKind(c) === 'tree' ? { prefix, tree: vendoredTreeOf(c) } : { prefix, integrity: lockedIntegrity(c) };
+      storeKind(c) === 'tree'
+        ? { prefix, tree: vendoredTreeOf(c), placedAt: c.path }
+        : { prefix, integrity: lockedIntegrity(c) };
     if (without.includes(name)) components[name]!.without = true;
   }
   return { components };
@@ -37,6 +39,9 @@ export function embeddedExpectations(
           integrity: c.integrity,
           without: without.includes(name) || undefined,
         };
+      // The lock beside it says where make reads each folder (release.json names the store).
+      const placed = placedPaths(embedded.lock);
+      for (const [name, c] of Object.entries(components)) if (c.tree && placed.has(name)) c.placedAt = placed.get(name);
       return { expect: { components, tree: info.tree }, source: 'release.json' };
     }
     problems.push(`${problem}; not used`);
@@ -49,4 +54,17 @@ export function embeddedExpectations(
     }
   }
   return { source: 'none' };
+}
+
+/** Each folder component's path in the tree, from the embedded lock (none when it cannot be read). */
+function placedPaths(lockText: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (lockText === undefined) return out;
+  try {
+    for (const [name, c] of Object.entries(parseLockText(lockText, LOCK_COPY).components))
+      if (storeKind(c) === 'tree') out.set(name, c.path);
+  } catch {
+    // reported where the lock itself is used
+  }
+  return out;
 }

@@ -18,6 +18,11 @@ export interface ComponentExpectation {
   entries?: TreeEntry[];
   /** Left out on purpose (`vendor --without`): absence is fine. */
   without?: boolean;
+  /**
+   * Where Xen's make reads the folder (the lock's `path`), in a tree where vendor placed a
+   * copy: that copy must hold the same files (the build may add others).
+   */
+  placedAt?: string;
 }
 
 export interface VerifyExpectations {

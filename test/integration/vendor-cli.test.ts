@@ -2,7 +2,7 @@
  * `xenrel vendor` and `xenrel clean` as a user runs them (the built CLI), after
  * `xenrel lock`, on the Xen-like fixture tree.
  */
-import { appendFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runInProcess } from '../helpers/in-process.js';
@@ -105,6 +105,41 @@ describe('xenrel vendor / clean', () => {
       await readFile(join(dir, '.xenrel/sources/seabios/src/post.c'), 'utf8'),
     );
     expect((await xenrel('vendor', '--check')).code).toBe(0);
+  });
+
+  test('verify DIR checks the copies make builds from, as vendor --check does; build outputs pass', async () => {
+    const at = 'tools/firmware/seabios-dir-remote';
+    // The tree as vendored, built and with a build output inside a copy.
+    for (const args of [[], ['--lock', 'xenrel.lock']]) {
+      const ok = await xenrel('verify', '.', ...args);
+      expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    }
+    expect((await xenrel('vendor', '--check')).code).toBe(0);
+
+    await appendFile(join(dir, at, 'src/post.c'), 'edit\n');
+    await rm(join(dir, at, 'scripts/kconfig/link'));
+    for (const args of [[], ['--lock', 'xenrel.lock']]) {
+      const r = await xenrel('verify', '.', ...args, '--json');
+      expect(r.code, r.stdout).toBe(1);
+      const sb = JSON.parse(r.stdout).verify.components.find((c: { name: string }) => c.name === 'seabios');
+      expect(sb).toMatchObject({
+        status: 'modified',
+        modified: [`${at}/src/post.c`],
+        missing: [`${at}/scripts/kconfig/link`],
+      });
+    }
+    const text = await xenrel('verify', '.');
+    expect(text.stdout).toContain(
+      `modified seabios  .xenrel/sources/seabios (the copy at ${at}, which the build reads)`,
+    );
+    expect(text.stdout).toContain(`    modified ${at}/src/post.c\n`);
+    // The same verdict as vendor --check, the command that placed the copy.
+    const check = await xenrel('vendor', '--check');
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(`seabios: ${at}: modified src/post.c; missing scripts/kconfig/link`);
+
+    expect((await xenrel('vendor')).code).toBe(0);
+    expect((await xenrel('verify', '.')).code).toBe(0);
   });
 
   test.skipIf(!netns)(
