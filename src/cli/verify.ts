@@ -241,7 +241,11 @@ export class VerifyCommand extends BaseCommand {
     if (!this.upstream) printResult(report, result);
     if (this.provenance) await this.checkProvenance(report, target, result, lock);
     if (!result.ok) report.failWith(ExitCode.checkFailed);
-    if (report.exitCode === ExitCode.ok)
+    if (report.exitCode === ExitCode.ok && result.expectations === 'none')
+      report.info(
+        `${this.target}: safe to extract (${result.files} files), but NOT verified: nothing says what it should hold (no lock or release.json inside, no --lock)`,
+      );
+    else if (report.exitCode === ExitCode.ok)
       report.info(`${this.target}: verified (${result.files} files${this.upstream ? ', matches upstream' : ''})`);
     else report.info(`${this.target}: does NOT verify (exit ${report.exitCode})`);
   }

@@ -341,6 +341,16 @@ describe('xenrel verify (CLI)', () => {
     expect(d.stdout).toContain('modified .xenrel/sources/seabios/src/bios.c');
 
     expect((await runInProcess(['verify', join(x, 'nope.tar.gz')], { cwd: dir })).code).toBe(2);
+
+    // A tarball nothing vouches for (git archive of the project: no lock, no release.json)
+    // is safe to extract, and said to be unverified, not "verified".
+    const plain = join(x, 'plain.tar.gz');
+    execFileSync('sh', ['-c', `git archive --prefix=xen-4.22.0/ HEAD | gzip -n > '${plain}'`], { cwd: dir });
+    const p = await runInProcess(['verify', plain], { cwd: dir });
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toContain(`${plain}: safe to extract (`);
+    expect(p.stdout).toContain('but NOT verified');
+    expect(p.stdout).not.toContain(': verified (');
   });
 
   it('--upstream re-fetches every pin and fails when upstream no longer has the locked bytes', async () => {
