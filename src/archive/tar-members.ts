@@ -154,7 +154,14 @@ export class MemberReader {
           );
         return null; // no end-of-archive blocks: GNU tar and bsdtar accept that
       }
-      if (block.length < BLOCK) throw fatal('E_TAR_TRUNCATED', this.last, 'the archive ends inside a header');
+      if (block.length < BLOCK)
+        throw fatal(
+          'E_TAR_TRUNCATED',
+          this.last,
+          this.src.offset === block.length
+            ? `not a tar archive: ${block.length} bytes, less than one tar header`
+            : 'the archive ends inside a header',
+        );
       if (isZeroBlock(block)) {
         if (metaSeen)
           throw fatal('E_TAR_TRUNCATED', this.last, 'end of archive after a pax or long-name header, before its entry');
@@ -276,7 +283,9 @@ export class MemberReader {
       throw fatal(
         'E_TAR_CHECKSUM',
         this.last,
-        `header checksum mismatch at ${this.at()} (offset ${this.src.offset - BLOCK})`,
+        this.src.offset === BLOCK
+          ? 'not a tar archive (nor gzip, xz or zstd around one): its first 512 bytes are no tar header'
+          : `header checksum mismatch at ${this.at()} (offset ${this.src.offset - BLOCK})`,
       );
     if (this.src.offset === BLOCK && !bsdtarRecognises(block))
       throw fatal(

@@ -196,6 +196,27 @@ describe('verifyTarball', () => {
     expect(r3.ok).toBe(false);
     expect(r3.unsafe[0]!.code).toBe('E_TAR_TRUNCATED');
   });
+
+  it('a file that is no archive at all is said to be none, as GNU tar says', async () => {
+    const d = await tmp.make();
+    const text = join(d, 'notes.txt');
+    await writeFile(text, `${'a line of text, not a tar header\n'.repeat(40)}`);
+    const tiny = join(d, 'hello');
+    await writeFile(tiny, 'hello');
+    for (const f of [text, tiny]) {
+      const gnu = await run('tar', ['-tf', f], { cwd: d });
+      expect(gnu.code).not.toBe(0);
+      expect(gnu.stderr).toContain('does not look like a tar archive');
+      const r = await verifyTarball(f);
+      expect(r.ok).toBe(false);
+      expect(r.unsafe[0]!.message).toMatch(/not a tar archive/);
+    }
+    // A real archive cut inside its second header keeps the precise message.
+    const cut = join(d, 'cut.tar');
+    await writeFile(cut, rawTar([file(`${TOP}/a`, 'x'), file(`${TOP}/b`, 'y')]).subarray(0, 1024 + 100));
+    const r = await verifyTarball(cut);
+    expect(r.unsafe[0]!.message).toContain('the archive ends inside a header');
+  });
 });
 
 /** Re-packs `root` with the release.json of an earlier, untampered tarball. */
