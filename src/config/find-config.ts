@@ -1,5 +1,5 @@
-import { resolve } from 'node:path';
-import { cosmiconfig } from 'cosmiconfig';
+import { basename, resolve } from 'node:path';
+import { cosmiconfig, type Options } from 'cosmiconfig';
 import { ExitCode, XenrelError } from '../errors.js';
 import { CONFIG_SEARCH_PLACES } from './search-places.js';
 
@@ -14,7 +14,7 @@ function parseOrEmpty(text: string): unknown {
 /** The config file to use: --config wins, else the nearest one cosmiconfig finds from cwd upward. */
 export async function findConfig(cwd: string, explicit?: string): Promise<string> {
   if (explicit) return resolve(cwd, explicit);
-  const explorer = cosmiconfig('xenrel', {
+  const options: Partial<Options> = {
     searchPlaces: CONFIG_SEARCH_PLACES,
     searchStrategy: 'project',
     // We parse ourselves (positions for errors); cosmiconfig only finds the file. JSON is
@@ -26,8 +26,16 @@ export async function findConfig(cwd: string, explicit?: string): Promise<string
       noExt: () => ({}),
     },
     packageProp: 'xenrel',
-  });
-  const found = await explorer.search(cwd).catch(() => null);
+    // An empty xenrel.config.yaml is the config (and an error that says so), not "none found".
+    ignoreEmptySearchPlaces: false,
+  };
+  const explorer = cosmiconfig('xenrel', options);
+  let found = await explorer.search(cwd).catch(() => null);
+  // An empty package.json holds no "xenrel" key: look on as before, past empty files.
+  if (found?.isEmpty && basename(found.filepath) === 'package.json')
+    found = await cosmiconfig('xenrel', { ...options, ignoreEmptySearchPlaces: true })
+      .search(cwd)
+      .catch(() => null);
   if (!found)
     throw new XenrelError('E_NO_CONFIG', `no xenrel config found in ${cwd} or its parents`, {
       exitCode: ExitCode.usage,

@@ -54,6 +54,16 @@ function issueMessage(issue: z.core.$ZodIssue, js: unknown, path: (string | numb
 
 /** Parse and validate config text. `base` is the key path of the config inside the document (package.json). */
 export function parseConfigText(text: string, file: string, base: (string | number)[] = []): Config {
+  if (!base.length && !/[^\s]/.test(text.replace(/^\s*#.*$/gm, '')))
+    throw new ConfigError([
+      {
+        file,
+        line: 1,
+        col: 1,
+        path: '',
+        message: 'the file is empty: a config needs at least version, name and components (see `xenrel init`)',
+      },
+    ]);
   const pd = parseWithPositions(text);
   if (pd.doc.errors.length) {
     throw new ConfigError(

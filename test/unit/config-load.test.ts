@@ -131,4 +131,16 @@ describe('manifest', () => {
     await writeFile(join(empty, 'package.json'), '{}');
     await expect(findConfig(empty)).rejects.toMatchObject({ code: 'E_NO_CONFIG', exitCode: 2 });
   });
+
+  it('an empty config file is found and said to be empty; an empty package.json is passed over', async () => {
+    const root = await tmp.make();
+    await writeFile(join(root, 'xenrel.config.yaml'), good);
+    await writeFile(join(root, 'package.json'), '');
+    expect(await findConfig(root)).toBe(join(root, 'xenrel.config.yaml'));
+    const sub = join(root, 'sub');
+    await mkdir(sub);
+    await writeFile(join(sub, 'xenrel.config.yaml'), '# to be written\n\n');
+    expect(await findConfig(sub)).toBe(join(sub, 'xenrel.config.yaml'));
+    await expect(loadConfig({ cwd: sub })).rejects.toThrow(/xenrel\.config\.yaml:1:1: the file is empty/);
+  });
 });
