@@ -5,6 +5,11 @@
 // Only the command table loads before a command is chosen; each command's module (and the
 // libraries it needs) is imported when that command runs.
 import { main } from './shell/main.js';
+import { enableInterruptCleanup } from './util/interrupt-cleanup.js';
+
+// Ctrl-C removes what a command had half made (a tarball's temp file, a release's staging
+// folder, a first clone) and says so; the library alone never takes over signals.
+enableInterruptCleanup();
 
 process.exitCode = await main(process.argv.slice(2), {
   stdin: process.stdin,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fsFailure, wrapFsError } from '../errors.js';
+import { removeOnInterrupt } from '../util/interrupt-cleanup.js';
 import { fsyncDir, tempName } from '../util/atomic.js';
 import type { TreeEntry } from '../tree/hash.js';
 import type { EntrySource } from './entries.js';
@@ -57,6 +58,7 @@ export async function writeArchive(sources: Iterable<EntrySource>, opts: WriteAr
   const outHash = createHash('sha256');
   let size = 0;
   const tmp = tempName(opts.out);
+  const forget = removeOnInterrupt(tmp);
   let fh;
   try {
     fh = await open(tmp, 'wx', 0o644);
@@ -90,10 +92,12 @@ export async function writeArchive(sources: Iterable<EntrySource>, opts: WriteAr
     await fh.close();
     fh = undefined;
     await rename(tmp, opts.out);
+    forget();
     await fsyncDir(dirname(opts.out));
   } catch (err) {
     await fh?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
+    forget();
     throw wrapFsError(err, `writing ${opts.out}`);
   }
   return {

@@ -15,6 +15,7 @@ import { treeHash, type TreeEntry } from '../tree/hash.js';
 import { walkTree } from '../tree/walk.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { collectGarbage } from '../util/collect-garbage.js';
+import { removeOnInterrupt } from '../util/interrupt-cleanup.js';
 import { vendor } from '../vendoring/vendor.js';
 import { resultProjectEntries, type VerifyResult } from '../verify/types.js';
 import { verifyTarball } from '../verify/verify.js';
@@ -238,6 +239,9 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   });
   let components: StreamedComponents | undefined;
   const staging = await mkdtemp(join(tmpdir(), `xenrel-release-${process.pid}-`));
+  const forgetStaging = removeOnInterrupt(staging);
+  // Between the rename and a good read-back, the tarball is not a release yet.
+  let forgetOut = () => {};
   try {
     if (opts.fetch) await opts.fetch(lock, names);
     // Components come from the cache into the archive; only those vendor must build in a
@@ -324,6 +328,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       throw err;
     });
     opts.progress?.done?.(writing, '');
+    forgetOut = removeOnInterrupt(out);
     const warnings = await pinWarnings;
     await content.close();
     await components.close();
@@ -353,6 +358,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       });
     }
     if (large) collectGarbage();
+    forgetOut();
     const sums = await updateSums(outDir, out, written.sha256);
     const sbomFile = join(outDir, `${name}.spdx.json`);
     await writeFileAtomic(sbomFile, sbom);
@@ -405,5 +411,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     await content.close().catch(() => {});
     await components?.close().catch(() => {});
     await rm(staging, { recursive: true, force: true });
+    forgetStaging();
+    forgetOut();
   }
 }

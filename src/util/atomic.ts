@@ -3,6 +3,7 @@ import { writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { wrapFsError } from '../errors.js';
+import { removeOnInterrupt } from './interrupt-cleanup.js';
 
 /** Temporary names never read as content; `gc` may remove stale ones. */
 export function tempName(target: string): string {
@@ -29,6 +30,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const tmp = tempName(target);
+  const forget = removeOnInterrupt(tmp);
   let fh;
   try {
     fh = await open(tmp, 'wx', mode);
@@ -38,10 +40,12 @@ export async function writeFileAtomic(
     await fh.close();
     fh = undefined;
     await rename(tmp, target);
+    forget();
     await fsyncDir(dirname(target));
   } catch (err) {
     await fh?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
+    forget();
     throw wrapFsError(err, `writing ${target}`);
   }
 }

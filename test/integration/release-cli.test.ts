@@ -310,6 +310,46 @@ describe('xenrel release', () => {
     ]);
     await rm(join(dir, 'blob.bin'));
   });
+
+  it('Ctrl-C (SIGINT) mid-write removes the temp file and the staging folder, says so, exits 130', async () => {
+    const big = Buffer.alloc(64 << 20);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 7)) >>> 0, i);
+    const dir = await gitProject();
+    await writeFile(join(dir, 'blob.bin'), big);
+    execFileSync('git', ['add', 'blob.bin'], { cwd: dir, env: fx.env });
+    execFileSync('git', ['commit', '-q', '-m', 'blob'], { cwd: dir, env: fx.env });
+    const out = join(dir, 'out');
+    await mkdir(out);
+    const tmp2 = await tmp.make('xenrel-tmpdir-');
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const child = spawn(process.execPath, [CLI, 'release', '--cache', cacheDir, '--out', out, '--level', '9'], {
+        cwd: dir,
+        env: { ...process.env, ...fx.env, TMPDIR: tmp2 },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+      const deadline = Date.now() + 60_000;
+      let midWrite = false;
+      while (Date.now() < deadline) {
+        if ((await readdir(out)).some((n) => n.includes('.xenrel-tmp-'))) {
+          child.kill(signal);
+          midWrite = true;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const code = await closed;
+      expect(midWrite).toBe(true);
+      expect(code, stderr).toBe(signal === 'SIGINT' ? 130 : 143);
+      expect(stderr).toMatch(new RegExp(`interrupted \\(${signal}\\): removed \\d+ unfinished temporary file`));
+      // Nothing half made is left: no temp file, no tarball, no staging folder.
+      expect(await readdir(out)).toEqual([]);
+      expect((await readdir(tmp2)).filter((n) => n.startsWith('xenrel-release-'))).toEqual([]);
+    }
+    await rm(join(dir, 'blob.bin'));
+  });
 });
 
 describe('xenrel verify (CLI)', () => {

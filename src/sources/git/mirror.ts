@@ -4,6 +4,7 @@ import type { Cache } from '../../content-cache/cache.js';
 import { urlKey } from '../../content-cache/cache.js';
 import { XenrelError, ExitCode, wrapFsError } from '../../errors.js';
 import { fsyncDir, tempName } from '../../util/atomic.js';
+import { removeOnInterrupt } from '../../util/interrupt-cleanup.js';
 import { gitMirrorCandidates } from '../../layout/mirror.js';
 import { assertTlsVerification } from '../transport-policy.js';
 import type { GitSourceOptions } from './options.js';
@@ -96,6 +97,7 @@ async function createMirror(url: string, cache: Cache, opts: GitSourceOptions, p
       await mkdir(dirname(dir), { recursive: true });
       await removeStaleMirrorTemps(dir);
       const tmp = tempName(dir);
+      const forget = removeOnInterrupt(tmp);
       const label = opts.label ?? url;
       opts.progress?.start?.(label);
       try {
@@ -104,10 +106,12 @@ async function createMirror(url: string, cache: Cache, opts: GitSourceOptions, p
         for (const spec of FETCH_REFSPECS) await git(['config', '--add', 'remote.origin.fetch', spec], { gitDir: tmp });
         if (populate) await fetchAllRefs(tmp, url, opts);
         await rename(tmp, dir);
+        forget();
         await fsyncDir(dirname(dir));
         if (populate) opts.progress?.done?.(label, 'cloned');
       } catch (err) {
         await rm(tmp, { recursive: true, force: true }).catch(() => {});
+        forget();
         throw wrapFsError(err, `creating the git mirror ${dir}`);
       }
     },
