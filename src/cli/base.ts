@@ -24,6 +24,9 @@ export abstract class BaseCommand extends Command {
 
   abstract run(report: Report): Promise<void>;
 
+  /** The running command's report (for helpers that need to tell the user something). */
+  private report?: Report;
+
   async execute(): Promise<number> {
     const tty = Boolean((this.context.stderr as NodeJS.WriteStream).isTTY);
     const report = new Report({
@@ -36,6 +39,7 @@ export abstract class BaseCommand extends Command {
       bars: tty && !this.json && !this.quiet ? (await import('cli-progress')).default : undefined,
       command: this.path.join(' ') || undefined,
     });
+    this.report = report;
     try {
       await this.run(report);
     } catch (err) {
@@ -52,7 +56,12 @@ export abstract class BaseCommand extends Command {
   // that use them: `hash` and `verify` start without them.
   async openCache(): Promise<Cache> {
     const { Cache, defaultCacheDir } = await import('../content-cache/cache.js');
-    return new Cache(this.cacheDir ? this.cacheDir : defaultCacheDir());
+    const cache = new Cache(this.cacheDir ? this.cacheDir : defaultCacheDir());
+    const report = this.report;
+    if (report)
+      cache.onWait = (what) =>
+        report.info(`waiting for another xenrel process, which holds ${what} in the cache ${cache.root}`);
+    return cache;
   }
 
   async loadConfig(): Promise<LoadedConfig> {

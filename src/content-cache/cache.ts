@@ -23,6 +23,8 @@ export const urlKey = (url: string) => createHash('sha256').update(url).digest('
  */
 export class Cache {
   readonly root: string;
+  /** Told once per lock when another process holds it and this one waits. */
+  onWait?: (what: string) => void;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -67,6 +69,7 @@ export class Cache {
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+        if (delay === 50) this.onWait?.(name);
         if (Date.now() > deadline)
           throw new XenrelError('E_LOCKED', `another xenrel process holds ${file}`, {
             exitCode: ExitCode.fetch,
