@@ -552,6 +552,8 @@ describe('hostile trees and edge cases', () => {
     const locked = await lockGit('c', { git: up.url, ref: 'v2.0', path: 'c' }, await newCache());
     const results = await Promise.all([1, 2, 3, 4].map(() => fetchGit('c', locked, cache)));
     expect(new Set(results.map((x) => x.mirrorDir)).size).toBe(1);
+    // One of them cloned; the others waited for it and fetched nothing themselves.
+    expect(results.filter((x) => !x.cached)).toHaveLength(1);
     expect((await readdir(join(cache.root, 'git'))).filter((x) => !x.startsWith('.'))).toHaveLength(1);
     expect((await readdir(join(cache.root, 'git'))).filter((x) => x.includes('xenrel-tmp'))).toEqual([]);
   });

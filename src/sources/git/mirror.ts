@@ -82,13 +82,19 @@ export async function fetchAllRefs(gitDir: string, url: string, opts: GitSourceO
  * existing mirror is returned as is, without network access.
  */
 export async function ensureMirror(url: string, cache: Cache, opts: GitSourceOptions = {}): Promise<string> {
-  return createMirror(url, cache, opts, true);
+  return (await createMirror(url, cache, opts, true)).dir;
 }
 
 /** `populate: false` makes an empty mirror (remote configured, nothing fetched) for objects that come from a premirror. */
-async function createMirror(url: string, cache: Cache, opts: GitSourceOptions, populate: boolean): Promise<string> {
+async function createMirror(
+  url: string,
+  cache: Cache,
+  opts: GitSourceOptions,
+  populate: boolean,
+): Promise<{ dir: string; created: boolean }> {
   const dir = cache.gitMirrorDir(url);
-  if (await isDir(dir)) return dir;
+  if (await isDir(dir)) return { dir, created: false };
+  let created = false;
   if (opts.offline) throw offlineMissing(url, 'the git mirror', opts.label);
   await cache.withLock(
     mirrorLockName(url),
@@ -107,6 +113,7 @@ async function createMirror(url: string, cache: Cache, opts: GitSourceOptions, p
         if (populate) await fetchAllRefs(tmp, url, opts);
         await rename(tmp, dir);
         forget();
+        created = true;
         await fsyncDir(dirname(dir));
         if (populate) opts.progress?.done?.(label, 'cloned');
       } catch (err) {
@@ -117,7 +124,7 @@ async function createMirror(url: string, cache: Cache, opts: GitSourceOptions, p
     },
     { staleMs: opts.lockStaleMs },
   );
-  return dir;
+  return { dir, created };
 }
 
 export async function hasCommit(mirrorDir: string, commit: string): Promise<boolean> {
@@ -256,8 +263,10 @@ export async function ensureCommit(
   if (!(await isDir(mirrorDir))) {
     if (opts.offline) throw offlineMissing(url, `commit ${commit} (no git mirror)`, opts.label);
     // With mirrors, start empty: the objects should come from a mirror, not a full upstream clone.
-    mirrorDir = await createMirror(url, cache, opts, !viaMirrors);
-    fetched = !viaMirrors;
+    // Another process may have made it while this one waited for the lock: not fetched here.
+    const made = await createMirror(url, cache, opts, !viaMirrors);
+    mirrorDir = made.dir;
+    fetched = made.created && !viaMirrors;
     if (fetched) source = url;
   }
   if (!(await hasCommit(mirrorDir, commit))) {
