@@ -36,9 +36,7 @@ export function enableInterruptCleanup(stderr: NodeJS.WritableStream = process.s
         }
       }
       pending.clear();
-      stderr.write(
-        `\ninterrupted (${name})${removed ? `: removed ${removed} unfinished temporary file(s)` : ''}\n`,
-      );
+      stderr.write(`\ninterrupted (${name})${removed ? `: removed ${removed} unfinished temporary file(s)` : ''}\n`);
       process.exit(128 + num);
     });
   }
