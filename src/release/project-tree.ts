@@ -57,6 +57,17 @@ export async function dirtyFiles(root: string): Promise<string[]> {
     .map((l) => l.slice(3));
 }
 
+/** Of `files` (absolute, in the work tree), those HEAD does not hold as they are: untracked or changed. */
+export async function uncommittedFiles(root: string, files: string[]): Promise<string[]> {
+  const rels = files.map((f) => relative(root, f)).filter((r) => r && !r.startsWith('..'));
+  if (!rels.length) return [];
+  const out = await git(['status', '--porcelain', '--untracked-files=all', '-z', '--', ...rels], { cwd: root });
+  return out
+    .split('\0')
+    .filter(Boolean)
+    .map((l) => l.slice(3));
+}
+
 /**
  * Puts a git project's commit into `dest` (which must not exist), as `git archive` gives it
  * (export-ignore and export-subst apply, as in Xen's mktarball); with `allowDirty`, a

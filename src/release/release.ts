@@ -22,7 +22,7 @@ import { verifyTarball } from '../verify/verify.js';
 import { buildReleaseInfo, RELEASE_INFO, renderReleaseInfo, type ReleaseInfo } from '../layout/release-info.js';
 import { CONFIG_FILE, RELEASE_SBOM, projectEntries } from '../verify/owned.js';
 import { writeRecord } from './record.js';
-import { detectProject, dirtyFiles, projectSources } from './project-tree.js';
+import { detectProject, dirtyFiles, projectSources, uncommittedFiles } from './project-tree.js';
 import { BlobHashCache } from './blob-hash-cache.js';
 import { streamedComponents, type StreamedComponents } from './component-sources.js';
 import { assertKnownComponents } from '../components/names.js';
@@ -290,6 +290,10 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       project.kind === 'git' && !(opts.allowDirty && (await dirtyFiles(project.root)).length)
         ? project.commit
         : undefined;
+    // The commit release.json names is where --reproduce and verify --upstream look for them.
+    const notCommitted = committed
+      ? await uncommittedFiles(project.root, [loaded.file, join(loaded.root, LOCKFILE_NAME)])
+      : [];
     const info = buildReleaseInfo({
       name,
       compression: format,
@@ -330,6 +334,10 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     opts.progress?.done?.(writing, '');
     forgetOut = removeOnInterrupt(out);
     const warnings = await pinWarnings;
+    if (notCommitted.length)
+      warnings.push(
+        `${notCommitted.join(' and ')} ${notCommitted.length > 1 ? 'are' : 'is'} not committed as used: release.json names commit ${committed!.slice(0, 12)}, where \`release --reproduce\` and \`verify --upstream\` will not find ${notCommitted.length > 1 ? 'them' : 'it'} as used (commit, then release again)`,
+      );
     await content.close();
     await components.close();
     // The read-back needs none of the file lists: let them go first, so a large tree is not

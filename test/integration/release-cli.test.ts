@@ -243,6 +243,25 @@ describe('xenrel release', () => {
     expect((await release(dir, ['--format', 'rar'])).code).toBe(2);
   });
 
+  it('warns when the config or lock it was cut with is not committed at the commit it names', async () => {
+    const dir = await gitProject();
+    const clean = await release(dir);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.stderr).not.toContain('not committed');
+    execFileSync('git', ['rm', '-q', '--cached', 'xenrel.config.yaml'], { cwd: dir, env: fx.env });
+    execFileSync('git', ['commit', '-q', '-m', 'config kept out of git'], { cwd: dir, env: fx.env });
+    const r = await release(dir);
+    expect(r.code, r.stderr).toBe(0);
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim();
+    expect(r.stderr).toContain(
+      `warning: xenrel.config.yaml is not committed as used: release.json names commit ${head.slice(0, 12)}`,
+    );
+    // git agrees: the commit does not hold it.
+    expect(() =>
+      execFileSync('git', ['cat-file', '-e', 'HEAD:xenrel.config.yaml'], { cwd: dir, stdio: 'ignore' }),
+    ).toThrow();
+  });
+
   it('an --out that cannot be a folder is E_FS (exit 3) before any work, and nothing is made', async () => {
     const dir = await gitProject();
     const file = join(dir, 'a-file');
