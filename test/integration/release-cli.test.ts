@@ -46,6 +46,19 @@ const release = (dir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) 
     env: { ...fx.env, ...env },
   });
 
+/** A project with a large incompressible file, which keeps the writer busy long enough to be stopped. */
+async function slowProject(): Promise<{ dir: string; out: string }> {
+  const big = Buffer.alloc(64 << 20);
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 7)) >>> 0, i);
+  const dir = await gitProject();
+  await writeFile(join(dir, 'blob.bin'), big);
+  execFileSync('git', ['add', 'blob.bin'], { cwd: dir, env: fx.env });
+  execFileSync('git', ['commit', '-q', '-m', 'blob'], { cwd: dir, env: fx.env });
+  const out = join(dir, 'out');
+  await mkdir(out);
+  return { dir, out };
+}
+
 describe('xenrel release', () => {
   it('cuts byte-identical tarballs from two clones with different paths, umask and mtimes', async () => {
     const a = await gitProject();
@@ -281,15 +294,7 @@ describe('xenrel release', () => {
   });
 
   it('a release killed mid-write leaves nothing under the final name; the next one succeeds', async () => {
-    // A large incompressible file keeps the writer busy long enough to be killed.
-    const big = Buffer.alloc(64 << 20);
-    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 7)) >>> 0, i);
-    const dir = await gitProject();
-    await writeFile(join(dir, 'blob.bin'), big);
-    execFileSync('git', ['add', 'blob.bin'], { cwd: dir, env: fx.env });
-    execFileSync('git', ['commit', '-q', '-m', 'blob'], { cwd: dir, env: fx.env });
-    const out = join(dir, 'out');
-    await mkdir(out);
+    const { dir, out } = await slowProject();
     const child = spawn(process.execPath, [CLI, 'release', '--cache', cacheDir, '--out', out, '--level', '9'], {
       cwd: dir,
       env: { ...process.env, ...fx.env },
@@ -331,14 +336,7 @@ describe('xenrel release', () => {
   });
 
   it('Ctrl-C (SIGINT) mid-write removes the temp file and the staging folder, says so, exits 130', async () => {
-    const big = Buffer.alloc(64 << 20);
-    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 7)) >>> 0, i);
-    const dir = await gitProject();
-    await writeFile(join(dir, 'blob.bin'), big);
-    execFileSync('git', ['add', 'blob.bin'], { cwd: dir, env: fx.env });
-    execFileSync('git', ['commit', '-q', '-m', 'blob'], { cwd: dir, env: fx.env });
-    const out = join(dir, 'out');
-    await mkdir(out);
+    const { dir, out } = await slowProject();
     const tmp2 = await tmp.make('xenrel-tmpdir-');
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const child = spawn(process.execPath, [CLI, 'release', '--cache', cacheDir, '--out', out, '--level', '9'], {
