@@ -114,6 +114,23 @@ function comparePins(derived: DerivedComponent[], lock: Lockfile, without: strin
         say('url', noVersion ? `${base(d.spec.url)}/…` : d.spec.url, c.url);
     }
   }
+  // What the tarball's make names and no locked component provides: the offline build breaks
+  // there if it is configured to fetch it (optional parts, such as OVMF, only then).
+  const locked = Object.entries(lock.components);
+  const missing = derived.filter(
+    (d) =>
+      d.sources.length &&
+      !without.includes(d.name) &&
+      !locked.some(([name, c]) => name === d.name || c.path === d.spec.path),
+  );
+  if (missing.length)
+    out.push(
+      `the lock has nothing for ${missing.length === 1 ? 'one download' : `${missing.length} downloads`} of the release tarball's make: ${missing
+        .map((d) => `${d.name} (${d.sources[0]!.variable}, ${d.sources[0]!.where})`)
+        .join(
+          ', ',
+        )}; a build configured to use ${missing.length === 1 ? 'it' : 'them'} is refused by the shim (\`xenrel init --check\` lists what the tree pins)`,
+    );
   // Pins the block cannot carry (a URL make cannot hold, a file name the Makefile does not fetch).
   for (const u of lockedPins(lock, without).unpinned)
     if (known[u.component]?.vars?.length && !out.some((o) => o.startsWith(`${u.component}:`)))

@@ -55,15 +55,43 @@ async function tarballConfig(l: Lockfile): Promise<string> {
 }
 
 describe("what the release tarball's make asks for", () => {
-  it('nothing to say when the block carries every locked pin', async () => {
+  it('nothing about a locked pin the block carries; what make downloads and the lock lacks, in one line', async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22');
     const l = lock();
-    expect(await tarballPinWarnings(root, await tarballConfig(l), l)).toEqual([]);
+    const w = await tarballPinWarnings(root, await tarballConfig(l), l);
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(/^the lock has nothing for 10 downloads of the release tarball's make: /);
+    expect(w[0]).toMatch(/qemu-xen \(QEMU_UPSTREAM_URL, Config\.mk:\d+\)/);
+    expect([...w[0]!.matchAll(/([\w-]+) \([A-Z]+_(?:UPSTREAM_|TARBALL_)?URL, /g)].map((m) => m[1]).sort()).toEqual([
+      'gmp',
+      'grub-legacy',
+      'ipxe',
+      'lwip',
+      'ovmf',
+      'pciutils',
+      'polarssl',
+      'qemu-xen',
+      'tpm_emulator',
+      'zlib',
+    ]);
+    // Locked, a download is not named.
+    const all = lock(
+      Object.fromEntries(
+        ['gmp', 'grub-legacy', 'lwip', 'pciutils', 'polarssl', 'tpm_emulator', 'zlib'].map((n) => [
+          n,
+          { url: `https://mirror.example/${n}.tgz`, integrity: 'sha512-x', size: 1, path: `stubdom/${n}.tar.gz` },
+        ]),
+      ),
+    );
+    const rest = await tarballPinWarnings(root, await tarballConfig(all), all, []);
+    expect(rest.filter((x) => x.startsWith('the lock has nothing'))).toEqual([
+      expect.stringMatching(/^the lock has nothing for 3 downloads .*: qemu-xen .*, ovmf .*, ipxe .*; /),
+    ]);
   });
 
   it('without the block, each pin that differs from Config.mk is named with its variable and file:line', async () => {
     const root = await writeXenPinsTree(await tmp.make(), '4.22');
-    const w = await tarballPinWarnings(root, undefined, lock());
+    const w = (await tarballPinWarnings(root, undefined, lock())).filter((x) => !x.startsWith('the lock has nothing'));
     expect(w).toHaveLength(3);
     expect(w[0]).toMatch(
       /^mini-os: the release tarball's make would ask for https:\/\/xenbits\.xen\.org\/git-http\/mini-os\.git \(MINIOS_UPSTREAM_URL \(Config\.mk:\d+\)\), but the lock pins https:\/\/mirror\.example\/mini-os\.git; the shim will refuse that fetch$/,
@@ -91,7 +119,9 @@ describe("what the release tarball's make asks for", () => {
         path: 'tools/firmware/foobios-dir-remote',
       },
     });
-    const w = await tarballPinWarnings(root, await tarballConfig(l), l);
+    const w = (await tarballPinWarnings(root, await tarballConfig(l), l)).filter(
+      (x) => !x.startsWith('the lock has nothing'),
+    );
     expect(w).toEqual([
       "foobios: no make variable of Xen that xenrel knows names it, so the release tarball's make asks for whatever its makefiles say; the shim serves only https://example.org/foobios.git (v1)",
       expect.stringMatching(
