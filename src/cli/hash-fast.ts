@@ -21,11 +21,14 @@ export interface HashRun {
 export async function runHash(report: Report, o: HashRun): Promise<void> {
   const dir = resolve(o.cwd, o.dir);
   let isDir = false;
+  let missing = false;
   try {
     isDir = statSync(dir).isDirectory();
-  } catch {}
+  } catch (err) {
+    missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
   if (!isDir)
-    throw new XenrelError('E_USAGE', `${o.dir}: not a directory`, {
+    throw new XenrelError('E_USAGE', `${o.dir}: ${missing ? 'no such folder' : 'not a folder'}`, {
       exitCode: ExitCode.usage,
       hint: 'give the folder to hash',
     });

@@ -51,6 +51,11 @@ describe('xenrel CLI basics', () => {
       const parsed = await runCli(['hash', '--config=unused', ...args], { cwd: dir });
       expect(fast, args.join(' ')).toEqual(parsed);
     }
+    const missing = await runCli(['hash', 'missing'], { cwd: dir });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('error: missing: no such folder');
+    const file = await runCli(['hash', 'd/f'], { cwd: dir });
+    expect(file.stderr).toContain('error: d/f: not a folder');
   });
 
   it('a malformed config exits 2 with file:line:col and no stack trace', async () => {
