@@ -72,6 +72,12 @@ export function sortByName<T>(items: T[], nameOf: (item: T) => string, opts: { s
 
 export const sortEntries = <T extends { path: string }>(entries: T[]): T[] => sortByName(entries, (e) => e.path);
 
+/** The entries inside the folder `dir` (a path from the same root), with paths relative to it. */
+export function entriesUnder<T extends { path: string }>(entries: readonly T[], dir: string): T[] {
+  const at = `${dir.replace(/\/+$/, '')}/`;
+  return entries.filter((e) => e.path.startsWith(at)).map((e) => ({ ...e, path: e.path.slice(at.length) }));
+}
+
 /** One line of a component's manifest (`.xenrel/manifests/<name>.tree`, `hash --manifest`): the line the tree hash is made of. */
 export function manifestLine(e: TreeEntry): string {
   return `${e.mode} ${e.sha256} ${e.path}\n`;

@@ -1,4 +1,4 @@
-import { diffEntries, sortEntries, treeHash, type TreeEntry } from '../tree/hash.js';
+import { diffEntries, entriesUnder, sortEntries, treeHash, type TreeEntry } from '../tree/hash.js';
 import { LOCK_COPY, storeKind } from '../layout/xenrel-dir.js';
 import type { Lockfile } from '../model/lock.js';
 import { lockDigest, parseLockText } from '../lock/lockfile.js';
@@ -66,15 +66,9 @@ export async function accountForEveryByte(result: VerifyResult, a: Accounting): 
   const verifiedComponents = new Map<string, TreeEntry[]>();
   for (const c of result.components) {
     if (c.status !== 'ok' || !a.lock.components[c.name] || storeKind(a.lock.components[c.name]!) !== 'tree') continue;
-    const dir = `${c.prefix}/`;
     // In the order vendor writes manifests (tree-hash order), not the archive's: they differ
     // where a name is a prefix of a folder's (`arch-arm.h` beside `arch-arm/`).
-    verifiedComponents.set(
-      c.name,
-      sortEntries(
-        a.entries.filter((e) => e.path.startsWith(dir)).map((e) => ({ ...e, path: e.path.slice(dir.length) })),
-      ),
-    );
+    verifiedComponents.set(c.name, sortEntries(entriesUnder(a.entries, c.prefix)));
   }
   const projectTree = result.project!.tree;
   const commit = result.project!.commit;

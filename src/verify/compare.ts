@@ -1,5 +1,5 @@
 import ssri from 'ssri';
-import { compareBytewise, diffEntries, parseManifest, treeHash, type TreeEntry } from '../tree/hash.js';
+import { compareBytewise, diffEntries, entriesUnder, parseManifest, treeHash, type TreeEntry } from '../tree/hash.js';
 import { finding, RULES, type Finding } from '../archive/policy.js';
 import { LOCK_COPY, SHIM_INDEX } from '../layout/xenrel-dir.js';
 import { RELEASE_INFO } from '../layout/release-info.js';
@@ -42,9 +42,7 @@ export function compare(got: Collected, ctx: CompareContext): VerifyResult {
       continue;
     }
     const dir = `${c.prefix.replace(/\/+$/, '')}/`;
-    const mine = got.entries
-      .filter((e) => e.path.startsWith(dir))
-      .map((e) => ({ ...e, path: e.path.slice(dir.length) }));
+    const mine = entriesUnder(got.entries, dir);
     if (mine.length === 0) {
       r.status = c.without ? 'without' : 'missing';
       if (r.status === 'missing') r.note = `nothing under ${dir}`;
@@ -53,7 +51,7 @@ export function compare(got: Collected, ctx: CompareContext): VerifyResult {
     r.actual = treeHash(mine);
     r.expected = c.tree;
     if (!c.tree) continue;
-    // Expected lines, trusted only when they hash to the expected tree.
+    // Expected lines, trusted only when they hash to the expected tree: by-path detail.
     const manifestText = got.embedded.manifests.get(name);
     const given = c.entries ?? (manifestText !== undefined ? parseManifest(manifestText) : undefined);
     const proven = r.actual === c.tree ? mine : given && treeHash(given) === c.tree ? given : undefined;
@@ -63,16 +61,14 @@ export function compare(got: Collected, ctx: CompareContext): VerifyResult {
       continue;
     }
     r.status = 'modified';
-    // By-path detail from expected lines that are themselves proven by the expected hash.
-    const lines = given;
-    if (lines && treeHash(lines) === c.tree) {
-      const d = diffEntries(lines, mine);
+    if (proven) {
+      const d = diffEntries(proven, mine);
       const withPrefix = (ps: string[]) => ps.map((p) => `${dir}${p}`);
       r.missing.unshift(...withPrefix(d.missing));
       r.extra.unshift(...withPrefix(d.extra));
       r.modified.unshift(...withPrefix(d.modified));
     } else
-      r.note = lines
+      r.note = given
         ? 'the per-file manifest does not match the expected tree hash either; no per-file detail'
         : 'no per-file manifest to compare with';
   }
@@ -119,9 +115,7 @@ function checkPlacedCopy(
   expected: readonly TreeEntry[] | undefined,
 ): void {
   const dir = `${placedAt.replace(/\/+$/, '')}/`;
-  const placed = got.entries
-    .filter((e) => e.path.startsWith(dir))
-    .map((e) => ({ ...e, path: e.path.slice(dir.length) }));
+  const placed = entriesUnder(got.entries, dir);
   if (!placed.length || treeHash(placed) === tree) return;
   if (!expected) {
     r.status = 'modified';
