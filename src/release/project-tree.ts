@@ -48,24 +48,22 @@ export async function detectProject(root: string, opts: { describe?: boolean } =
   return { kind: 'git', root: real, commit, commitTime: Number(time.trim()), describe };
 }
 
-/** Tracked files that differ from HEAD (untracked files never enter a git release). */
-export async function dirtyFiles(root: string): Promise<string[]> {
-  const out = await git(['status', '--porcelain', '--untracked-files=no', '-z'], { cwd: root });
+/** The paths `git status --porcelain -z` lists with `args`. */
+async function statusPaths(root: string, args: string[]): Promise<string[]> {
+  const out = await git(['status', '--porcelain', '-z', ...args], { cwd: root });
   return out
     .split('\0')
     .filter(Boolean)
     .map((l) => l.slice(3));
 }
 
+/** Tracked files that differ from HEAD (untracked files never enter a git release). */
+export const dirtyFiles = (root: string): Promise<string[]> => statusPaths(root, ['--untracked-files=no']);
+
 /** Of `files` (absolute, in the work tree), those HEAD does not hold as they are: untracked or changed. */
 export async function uncommittedFiles(root: string, files: string[]): Promise<string[]> {
   const rels = files.map((f) => relative(root, f)).filter((r) => r && !r.startsWith('..'));
-  if (!rels.length) return [];
-  const out = await git(['status', '--porcelain', '--untracked-files=all', '-z', '--', ...rels], { cwd: root });
-  return out
-    .split('\0')
-    .filter(Boolean)
-    .map((l) => l.slice(3));
+  return rels.length ? statusPaths(root, ['--untracked-files=all', '--', ...rels]) : [];
 }
 
 /**
