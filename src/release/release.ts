@@ -106,10 +106,6 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Leftovers of a killed release whose process is gone: temp files in the output folder
- * (`.<name>.xenrel-tmp-<pid>-…`) and staging folders in $TMPDIR (`xenrel-release-<pid>-…`).
- */
-/**
  * The output folder, or the nearest of its parents that exists, is a folder xenrel may
  * write: checked before the release does any work, and nothing is created yet.
  */
@@ -138,6 +134,10 @@ async function checkOutDir(outDir: string): Promise<void> {
   }
 }
 
+/**
+ * Leftovers of a killed release whose process is gone: temp files in the output folder
+ * (`.<name>.xenrel-tmp-<pid>-…`) and staging folders in $TMPDIR (`xenrel-release-<pid>-…`).
+ */
 async function removeStaleReleaseTemps(outDir: string): Promise<void> {
   for (const n of await readdir(outDir).catch(() => [] as string[])) {
     const m = /\.xenrel-tmp-(\d+)-[0-9a-f]+$/.exec(n);
