@@ -92,13 +92,13 @@ export async function writeArchive(sources: Iterable<EntrySource>, opts: WriteAr
     await fh.close();
     fh = undefined;
     await rename(tmp, opts.out);
-    forget();
     await fsyncDir(dirname(opts.out));
   } catch (err) {
     await fh?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
-    forget();
     throw wrapFsError(err, `writing ${opts.out}`);
+  } finally {
+    forget();
   }
   return {
     file: opts.out,

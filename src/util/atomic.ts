@@ -40,13 +40,13 @@ export async function writeFileAtomic(
     await fh.close();
     fh = undefined;
     await rename(tmp, target);
-    forget();
     await fsyncDir(dirname(target));
   } catch (err) {
     await fh?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
-    forget();
     throw wrapFsError(err, `writing ${target}`);
+  } finally {
+    forget();
   }
 }
 

@@ -112,14 +112,14 @@ async function createMirror(
         for (const spec of FETCH_REFSPECS) await git(['config', '--add', 'remote.origin.fetch', spec], { gitDir: tmp });
         if (populate) await fetchAllRefs(tmp, url, opts);
         await rename(tmp, dir);
-        forget();
         created = true;
         await fsyncDir(dirname(dir));
         if (populate) opts.progress?.done?.(label, 'cloned');
       } catch (err) {
         await rm(tmp, { recursive: true, force: true }).catch(() => {});
-        forget();
         throw wrapFsError(err, `creating the git mirror ${dir}`);
+      } finally {
+        forget();
       }
     },
     { staleMs: opts.lockStaleMs },
