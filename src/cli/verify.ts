@@ -20,11 +20,14 @@ import { BaseCommand } from './base.js';
 import { isLockedLocal } from '../model/kind.js';
 
 /**
- * The findings. An `ok` line is information (--quiet drops it, as `sha256sum --quiet` drops
- * its OK lines); a finding is output, kept by --quiet.
+ * A line of the verdict. An `ok` line is information (--quiet drops it, as `sha256sum --quiet`
+ * drops its OK lines); a finding is output, kept by --quiet.
  */
+const verdictLine = (report: Report, ok: boolean, text: string) => (ok ? report.info(text) : report.output(text));
+
+/** The findings. */
 function printResult(report: Report, r: VerifyResult): void {
-  const line = (ok: boolean, text: string) => (ok ? report.info(text) : report.output(text));
+  const line = (ok: boolean, text: string) => verdictLine(report, ok, text);
   for (const c of r.components) {
     const detail = c.status === 'ok' ? '' : c.note ? ` (${c.note})` : '';
     line(c.status === 'ok', `${c.status === 'ok' ? 'ok      ' : c.status.padEnd(8)} ${c.name}  ${c.prefix}${detail}`);
@@ -221,11 +224,12 @@ export class VerifyCommand extends BaseCommand {
       }
       report.set('upstream', outcomes);
       printResult(report, result);
-      for (const o of outcomes) {
-        const text = `${o.status === 'failed' ? 'MISMATCH' : 'upstream'} ${o.name}${o.error ? `: ${o.error.message}` : ': same content as the lock'}`;
-        if (o.status === 'failed') report.output(text);
-        else report.info(text);
-      }
+      for (const o of outcomes)
+        verdictLine(
+          report,
+          o.status !== 'failed',
+          `${o.status === 'failed' ? 'MISMATCH' : 'upstream'} ${o.name}${o.error ? `: ${o.error.message}` : ': same content as the lock'}`,
+        );
       const failed = outcomes.filter((o) => o.status === 'failed');
       if (failed.length)
         report.failWith(
