@@ -63,13 +63,17 @@ export class Cache {
     const waitMs = opts.waitMs ?? 10 * 60_000;
     const deadline = Date.now() + waitMs;
     let release: (() => Promise<void>) | undefined;
+    let told = false;
     for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
       try {
         release = await lockfile.lock(file, { realpath: false, stale, update: Math.floor(stale / 3) });
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
-        if (delay === 50) this.onWait?.(name);
+        if (!told) {
+          told = true;
+          this.onWait?.(name);
+        }
         if (Date.now() > deadline)
           throw new XenrelError('E_LOCKED', `another xenrel process holds ${file}`, {
             exitCode: ExitCode.fetch,
