@@ -4,17 +4,20 @@
  * wait time.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Cache } from '../../src/content-cache/cache.js';
 import { XenrelError } from '../../src/errors.js';
+import { tempDirs } from '../helpers/tmp.js';
 
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const tmp = tempDirs();
+afterAll(() => tmp.cleanup());
+
+async function newCache(): Promise<Cache> {
+  const cache = new Cache(await tmp.make('xenrel-lock-'));
+  await cache.init();
+  return cache;
+}
 
 /** Another process holding the lock `name` for `ms`; resolves once it holds it. */
 async function holder(cache: Cache, name: string, ms: number): Promise<{ done: Promise<void> }> {
@@ -38,10 +41,7 @@ async function holder(cache: Cache, name: string, ms: number): Promise<{ done: P
 
 describe('cache lock', () => {
   it('waits for another process, says so once, then runs', async () => {
-    const d = await mkdtemp(join(tmpdir(), 'xenrel-lock-'));
-    dirs.push(d);
-    const cache = new Cache(d);
-    await cache.init();
+    const cache = await newCache();
     const told: string[] = [];
     cache.onWait = (what) => told.push(what);
     const h = await holder(cache, 'git-abc', 1500);
@@ -59,10 +59,7 @@ describe('cache lock', () => {
   });
 
   it('gives up after its wait time with E_LOCKED, exit 3', async () => {
-    const d = await mkdtemp(join(tmpdir(), 'xenrel-lock-'));
-    dirs.push(d);
-    const cache = new Cache(d);
-    await cache.init();
+    const cache = await newCache();
     const h = await holder(cache, 'tarball-x', 3000);
     const err = await cache.withLock('tarball-x', async () => 'ran', { waitMs: 300 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(XenrelError);
